@@ -1,0 +1,375 @@
+//! The command line: `backup`, `restore`, `verify`, `plugin list|inspect`.
+//! Every flag can also come from a `DG_*` environment variable.
+
+use crate::pipeline::{self, BackupRequest, Compression, RestoreRequest};
+use crate::plugin::client::Target;
+use crate::plugin::{tracing_sink, Activity, Plugins, RuntimeConfig};
+use crate::source;
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "dataguardian", version, about = "Backup and restore for databases and files")]
+pub struct Cli {
+    /// Data directory (plugin cache, scratch space).
+    #[arg(long, env = "DG_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// Directory of third-party plugins (`NAME.wasm` + `NAME.toml`).
+    #[arg(long, env = "DG_PLUGIN_DIR", global = true)]
+    pub plugin_dir: Option<PathBuf>,
+    /// Log filter (`info`, `debug`, `dataguardian=trace`...).
+    #[arg(long, env = "DG_LOG", default_value = "info", global = true)]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Back up a datasource into a storage; prints a JSON summary.
+    Backup(BackupArgs),
+    /// Verify an execution, then restore it into a target.
+    Restore(RestoreArgs),
+    /// Check every checksum of an execution against its manifest.
+    Verify(VerifyArgs),
+    /// Installed plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct StorageArgs {
+    /// Storage plugin type.
+    #[arg(long, env = "DG_STORAGE", default_value = "local")]
+    pub storage: String,
+    /// Storage configuration as JSON (for storages other than `local`).
+    #[arg(long, env = "DG_STORAGE_CONFIG")]
+    pub storage_config: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// Engine type: postgres, sqlite, files...
+    #[arg(long, env = "DG_ENGINE")]
+    pub engine: String,
+    /// URL for server engines, path for sqlite and files.
+    #[arg(long, env = "DG_SOURCE")]
+    pub source: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Root directory of the `local` storage.
+    #[arg(long, env = "DG_TO")]
+    pub to: Option<PathBuf>,
+    #[arg(long, env = "DG_JOB_ID", default_value = "cli")]
+    pub job_id: String,
+    #[arg(long, env = "DG_COMPRESSION", default_value = "zstd")]
+    pub compression: Compression,
+    /// Split the artifact into parts of at most this many MiB.
+    #[arg(long, env = "DG_MAX_FILE_SIZE_MB")]
+    pub max_file_size_mb: Option<u64>,
+    /// Split into parts of this many bytes (tests and tuning).
+    #[arg(long, env = "DG_MAX_FILE_SIZE_BYTES", hide = true)]
+    pub max_file_size_bytes: Option<u64>,
+    /// Files engine: glob of paths to include (repeatable).
+    #[arg(long = "include", env = "DG_INCLUDE", value_delimiter = ',')]
+    pub include: Vec<String>,
+    /// Files engine: glob of paths to exclude (repeatable).
+    #[arg(long = "exclude", env = "DG_EXCLUDE", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Stop when nothing moved for this many seconds.
+    #[arg(long, env = "DG_STALL_SECS", default_value = "600")]
+    pub stall_secs: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// Execution folder: `DIR/JOB/EXECUTION` for local storage, else
+    /// `JOB/EXECUTION`.
+    #[arg(long, env = "DG_FROM")]
+    pub from: PathBuf,
+    #[arg(long, env = "DG_ENGINE")]
+    pub engine: String,
+    /// URL or path to restore into.
+    #[arg(long, env = "DG_TARGET")]
+    pub target: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Drop existing objects before restoring (engines that support it).
+    #[arg(long, env = "DG_CLEAN")]
+    pub clean: bool,
+    #[arg(long, env = "DG_STALL_SECS", default_value = "600")]
+    pub stall_secs: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Execution folder, as for `restore --from`.
+    #[arg(env = "DG_VERIFY")]
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PluginCommand {
+    /// One line per plugin.
+    List,
+    /// Kind, version, API version and capabilities of a plugin, as JSON.
+    Inspect { name: String },
+}
+
+pub fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let plugins = load_plugins(&cli)?;
+    match cli.command {
+        Command::Backup(args) => backup(&plugins, args).await,
+        Command::Restore(args) => restore(&plugins, args).await,
+        Command::Verify(args) => verify(&plugins, args).await,
+        Command::Plugin { command } => plugin_command(&plugins, command).await,
+    }
+}
+
+fn load_plugins(cli: &Cli) -> anyhow::Result<Plugins> {
+    let config = RuntimeConfig {
+        cache_dir: Some(cli.data_dir.join("cache/plugins")),
+        scratch_root: cli.data_dir.join("tmp"),
+    };
+    let mut plugins = Plugins::with_builtins(config).context("loading built-in plugins")?;
+    if let Some(dir) = &cli.plugin_dir {
+        for problem in plugins.load_dir(dir) {
+            tracing::warn!("plugin not loaded: {problem}");
+        }
+    }
+    Ok(plugins)
+}
+
+/// Storage client and key prefix for an execution path.
+fn storage_for(
+    plugins: &Plugins,
+    args: &StorageArgs,
+    local_root: Option<&Path>,
+) -> anyhow::Result<crate::plugin::StorageClient> {
+    let config = match (&args.storage_config, local_root) {
+        (Some(json), _) => serde_json::from_str(json).context("--storage-config: invalid JSON")?,
+        (None, Some(root)) if args.storage == "local" => {
+            let root = absolute(root)?;
+            serde_json::json!({ "path": root.to_str().context("--to: path is not UTF-8")? })
+        }
+        (None, _) => bail!("--storage-config is required for storage `{}`", args.storage),
+    };
+    Ok(plugins.storage(&args.storage, Target::new(config, tracing_sink()))?)
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    })
+}
+
+/// Splits `DIR/JOB/EXECUTION` into the local root and `JOB/EXECUTION`.
+fn split_execution_path(path: &Path, local: bool) -> anyhow::Result<(Option<PathBuf>, String)> {
+    let text = path.to_str().context("execution path is not UTF-8")?;
+    let trimmed = text.trim_end_matches('/');
+    if !local {
+        return Ok((None, trimmed.trim_start_matches('/').to_string()));
+    }
+    let abs = absolute(Path::new(trimmed))?;
+    let exec = abs.file_name().context("execution path has no execution folder")?;
+    let job_dir = abs.parent().context("execution path has no job folder")?;
+    let job = job_dir.file_name().context("execution path has no job folder")?;
+    let root = job_dir.parent().context("execution path has no storage root")?;
+    Ok((
+        Some(root.to_path_buf()),
+        format!("{}/{}", job.to_string_lossy(), exec.to_string_lossy()),
+    ))
+}
+
+async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
+    let mut resolved = source::resolve("--source", &args.source)?;
+    if !args.include.is_empty() {
+        resolved.config["include"] = args.include.clone().into();
+    }
+    if !args.exclude.is_empty() {
+        resolved.config["exclude"] = args.exclude.clone().into();
+    }
+    let max_part_bytes = match (args.max_file_size_bytes, args.max_file_size_mb) {
+        (Some(0), _) | (None, Some(0)) => bail!("--max-file-size-mb: must be greater than 0"),
+        (Some(b), _) => Some(b),
+        (None, Some(mb)) => Some(mb << 20),
+        (None, None) => None,
+    };
+    if args.storage.storage == "local" && args.to.is_none() && args.storage.storage_config.is_none()
+    {
+        bail!("--to: required for local storage");
+    }
+    if let Some(to) = &args.to {
+        std::fs::create_dir_all(to).with_context(|| format!("--to: creating {}", to.display()))?;
+    }
+    let storage = storage_for(plugins, &args.storage, args.to.as_deref())?;
+    let mut target = Target::new(resolved.config, tracing_sink()).with_secrets(resolved.secrets);
+    target.stall_after = Duration::from_secs(args.stall_secs);
+    let engine = plugins.engine(&args.engine, target)?;
+    engine.validate_config().await?;
+
+    let activity: Arc<Activity> = Arc::default();
+    let summary = pipeline::run_backup(BackupRequest {
+        engine,
+        storage,
+        job_id: args.job_id.clone(),
+        execution_id: uuid::Uuid::new_v4().to_string(),
+        datasource_type: args.engine.clone(),
+        compression: args.compression,
+        max_part_bytes,
+        started_at: chrono::Utc::now(),
+        activity,
+    })
+    .await?;
+    let m = &summary.manifest;
+    let execution_path = match &args.to {
+        Some(to) => absolute(to)?.join(&summary.prefix).display().to_string(),
+        None => summary.prefix.clone(),
+    };
+    let out = serde_json::json!({
+        "status": "completed",
+        "execution_path": execution_path,
+        "execution_id": m.execution_id,
+        "job_id": m.job_id,
+        "files": m.chunks.iter().map(|c| c.file.clone()).collect::<Vec<_>>(),
+        "total_size_bytes": m.total_size_bytes,
+        "compressed_size_bytes": m.compressed_size_bytes,
+        "compression": m.compression,
+        "compression_ratio": m.compression_ratio,
+        "checksum": m.checksum,
+        "duration_ms": m.duration_ms,
+        "metadata": m.metadata,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+async fn restore(plugins: &Plugins, args: RestoreArgs) -> anyhow::Result<()> {
+    let local = args.storage.storage == "local" && args.storage.storage_config.is_none();
+    let (root, prefix) = split_execution_path(&args.from, local)?;
+    let storage = storage_for(plugins, &args.storage, root.as_deref())?;
+    let resolved = source::resolve("--target", &args.target)?;
+    let mut target = Target::new(resolved.config, tracing_sink()).with_secrets(resolved.secrets);
+    target.stall_after = Duration::from_secs(args.stall_secs);
+    let engine = plugins.engine(&args.engine, target)?;
+    engine.validate_config().await?;
+    let started = std::time::Instant::now();
+    let mut options = Vec::new();
+    if args.clean {
+        options.push(("clean".to_string(), "true".to_string()));
+    }
+    let manifest = pipeline::run_restore(RestoreRequest {
+        storage,
+        prefix: prefix.clone(),
+        engine,
+        options,
+        activity: Arc::default(),
+    })
+    .await?;
+    let out = serde_json::json!({
+        "status": "restored",
+        "execution": prefix,
+        "execution_id": manifest.execution_id,
+        "checksum": manifest.checksum,
+        "total_size_bytes": manifest.total_size_bytes,
+        "duration_ms": started.elapsed().as_millis() as u64,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+async fn verify(plugins: &Plugins, args: VerifyArgs) -> anyhow::Result<()> {
+    let local = args.storage.storage == "local" && args.storage.storage_config.is_none();
+    let (root, prefix) = split_execution_path(&args.path, local)?;
+    let storage = storage_for(plugins, &args.storage, root.as_deref())?;
+    let manifest = pipeline::verify_execution(&storage, &prefix).await?;
+    let out = serde_json::json!({
+        "status": "ok",
+        "execution": prefix,
+        "checksum": manifest.checksum,
+        "files": manifest.chunks.iter().map(|c| c.file.clone()).collect::<Vec<_>>(),
+        "compressed_size_bytes": manifest.compressed_size_bytes,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+async fn plugin_command(plugins: &Plugins, command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::List => {
+            println!("{:<14} {:<9} {:<8} {:<5} {:<9} PROVIDES", "ID", "KIND", "VERSION", "API", "ORIGIN");
+            for p in plugins.list() {
+                println!(
+                    "{:<14} {:<9} {:<8} {:<5} {:<9} {}",
+                    p.id(),
+                    p.kind().to_string(),
+                    p.manifest.plugin.version,
+                    p.api_version,
+                    if p.builtin { "built-in" } else { "installed" },
+                    p.manifest.plugin.provides.join(",")
+                );
+            }
+        }
+        PluginCommand::Inspect { name } => {
+            let plugin = plugins
+                .list()
+                .iter()
+                .find(|p| p.id() == name || p.manifest.plugin.provides.contains(&name))
+                .with_context(|| format!("no plugin named `{name}` (see `dataguardian plugin list`)"))?;
+            let effective = plugin.grant.effective(&plugin.manifest.capabilities);
+            let out = serde_json::json!({
+                "id": plugin.id(),
+                "kind": plugin.kind(),
+                "version": plugin.manifest.plugin.version,
+                "api_version": plugin.api_version,
+                "api_requirement": plugin.manifest.plugin.api,
+                "description": plugin.manifest.plugin.description,
+                "provides": plugin.manifest.plugin.provides,
+                "builtin": plugin.builtin,
+                "sha256": plugin.wasm_sha256,
+                "capabilities": {
+                    "requested": plugin.manifest.capabilities,
+                    "granted": effective,
+                },
+                "limits": plugin.manifest.limits,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_paths_split_into_root_and_prefix() {
+        let (root, prefix) =
+            split_execution_path(Path::new("/backups/job-1/2025-02-13_060001/"), true).expect("ok");
+        assert_eq!(root, Some(PathBuf::from("/backups")));
+        assert_eq!(prefix, "job-1/2025-02-13_060001");
+        let (root, prefix) =
+            split_execution_path(Path::new("job-1/2025-02-13_060001"), false).expect("ok");
+        assert_eq!(root, None);
+        assert_eq!(prefix, "job-1/2025-02-13_060001");
+    }
+}

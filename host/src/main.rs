@@ -1,0 +1,22 @@
+//! The `dataguardian` binary.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = dataguardian::cli::Cli::parse();
+    dataguardian::cli::init_logging(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dataguardian::cli::run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Names and places of artifacts, exactly as operators find them on disk:
+//! `{job_id}/{YYYY-MM-DD_HHmmss}/backup.{format}[.{gz|zst|lz4}][.part-NNN]`
+//! plus `manifest.json`, which is written last.
+
+use super::Compression;
+use chrono::{DateTime, Utc};
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// Folder name of an execution.
+pub fn execution_folder(started: DateTime<Utc>) -> String {
+    started.format("%Y-%m-%d_%H%M%S").to_string()
+}
+
+/// `backup.dump.zst`.
+pub fn artifact_name(format: &str, compression: Compression) -> String {
+    match compression.extension() {
+        Some(ext) => format!("backup.{format}.{ext}"),
+        None => format!("backup.{format}"),
+    }
+}
+
+/// `backup.dump.zst.part-001`: three digits, starting at 1.
+pub fn part_name(artifact: &str, number: u32) -> String {
+    format!("{artifact}.part-{number:03}")
+}
+
+/// Joins key segments with `/`.
+pub fn key(prefix: &str, file: &str) -> String {
+    if prefix.is_empty() {
+        file.to_string()
+    } else {
+        format!("{}/{file}", prefix.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn names_follow_the_documented_layout() {
+        let t = Utc.with_ymd_and_hms(2025, 2, 13, 6, 0, 1).single().expect("valid time");
+        assert_eq!(execution_folder(t), "2025-02-13_060001");
+        assert_eq!(artifact_name("dump", Compression::Gzip), "backup.dump.gz");
+        assert_eq!(artifact_name("sql", Compression::Zstd), "backup.sql.zst");
+        assert_eq!(artifact_name("tar", Compression::Lz4), "backup.tar.lz4");
+        assert_eq!(artifact_name("db", Compression::None), "backup.db");
+        assert_eq!(part_name("backup.dump.gz", 1), "backup.dump.gz.part-001");
+        assert_eq!(part_name("backup.dump.gz", 12), "backup.dump.gz.part-012");
+        assert_eq!(key("job/2025-02-13_060001", "manifest.json"), "job/2025-02-13_060001/manifest.json");
+    }
+}

@@ -1,0 +1,42 @@
+//! The byte pipeline: engine → compress → sha256 → chunk → storage, and
+//! back. Memory is bounded by channel capacities, never by artifact size.
+
+pub mod backup;
+pub mod compression;
+pub mod layout;
+pub mod manifest;
+pub mod reader;
+pub mod restore;
+pub mod writer;
+
+pub use backup::{run_backup, BackupRequest, BackupSummary};
+pub use compression::Compression;
+pub use manifest::BackupManifest;
+pub use restore::{run_restore, verify_execution, RestoreRequest};
+
+/// Size of the blocks moved between pipeline stages.
+pub const BLOCK: usize = 1 << 20;
+/// Blocks in flight between two stages.
+pub const DEPTH: usize = 8;
+
+/// Errors of the pipeline; each names the stage and the object involved.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::CallError),
+    #[error("{0}")]
+    Integrity(String),
+    #[error("manifest {path}: {message}")]
+    Manifest { path: String, message: String },
+    #[error("{stage}: {message}")]
+    Stage { stage: &'static str, message: String },
+}
+
+impl PipelineError {
+    pub fn stage(stage: &'static str, message: impl std::fmt::Display) -> Self {
+        Self::Stage {
+            stage,
+            message: message.to_string(),
+        }
+    }
+}

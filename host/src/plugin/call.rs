@@ -1,0 +1,147 @@
+//! State shared between a running plugin call, its host imports, its
+//! streams and the watchdog that decides whether it is still alive.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Severity of a plugin log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// One line a plugin (or a program it spawned) logged.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LogRecord {
+    pub plugin: String,
+    pub level: LogLevel,
+    pub message: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Where a call's log lines go (tracing, the execution log...).
+pub type LogSink = Arc<dyn Fn(&LogRecord) + Send + Sync>;
+
+/// A sink that forwards plugin logs to `tracing`.
+pub fn tracing_sink() -> LogSink {
+    Arc::new(|r: &LogRecord| {
+        let fields = r
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        match r.level {
+            LogLevel::Trace | LogLevel::Debug => {
+                tracing::debug!(plugin = %r.plugin, %fields, "{}", r.message)
+            }
+            LogLevel::Info => tracing::info!(plugin = %r.plugin, %fields, "{}", r.message),
+            LogLevel::Warn => tracing::warn!(plugin = %r.plugin, %fields, "{}", r.message),
+            LogLevel::Error => tracing::error!(plugin = %r.plugin, %fields, "{}", r.message),
+        }
+    })
+}
+
+/// Progress and liveness of a call. Every byte that crosses a host stream
+/// touches it, so the watchdog can tell a slow call from a stuck one.
+#[derive(Debug)]
+pub struct Activity {
+    started: Instant,
+    last_ms: AtomicU64,
+    bytes: AtomicU64,
+    reported_done: AtomicU64,
+    reported_total: AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            reported_done: AtomicU64::new(0),
+            reported_total: AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+impl Activity {
+    pub fn touch(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        self.touch();
+    }
+
+    pub fn report(&self, done: u64, total: Option<u64>) {
+        self.reported_done.store(done, Ordering::Relaxed);
+        self.reported_total
+            .store(total.unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.touch();
+    }
+
+    /// Bytes moved through host streams so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Milliseconds since anything moved.
+    pub fn idle_ms(&self) -> u64 {
+        let now = self.started.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// Shared state of one call.
+pub struct CallShared {
+    pub plugin: String,
+    pub operation: String,
+    pub log: LogSink,
+    pub activity: Arc<Activity>,
+    pub cancelled: AtomicBool,
+    /// Capability denials, kept so the call's error can name them even if
+    /// the plugin swallowed the error it got.
+    pub denials: Mutex<Vec<String>>,
+}
+
+impl CallShared {
+    pub fn new(plugin: &str, operation: &str, log: LogSink, activity: Arc<Activity>) -> Self {
+        Self {
+            plugin: plugin.to_string(),
+            operation: operation.to_string(),
+            log,
+            activity,
+            cancelled: AtomicBool::new(false),
+            denials: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn log(&self, level: LogLevel, message: String, fields: Vec<(String, String)>) {
+        (self.log)(&LogRecord {
+            plugin: self.plugin.clone(),
+            level,
+            message,
+            fields,
+        });
+    }
+
+    pub fn deny(&self, what: String) {
+        self.log(LogLevel::Warn, format!("denied: {what}"), Vec::new());
+        if let Ok(mut d) = self.denials.lock() {
+            d.push(what);
+        }
+    }
+
+    pub fn denials(&self) -> Vec<String> {
+        self.denials.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+}

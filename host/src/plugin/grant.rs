@@ -1,0 +1,243 @@
+//! A capability works only if the manifest asks for it **and** the operator
+//! granted it. Built-in plugins are granted what their manifest asks;
+//! third-party plugins get what an operator approved in `grant.toml`.
+
+use super::manifest::{
+    fill_template, parse_tcp_template, Access, Capabilities, DirRule, ProcessRule, ResolvedDir,
+};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+/// What the operator approved for a plugin.
+#[derive(Debug, Clone)]
+pub enum Grant {
+    /// Everything the manifest declares (built-in plugins).
+    Manifest,
+    /// The listed capabilities, intersected with the manifest's.
+    Approved(Capabilities),
+}
+
+impl Grant {
+    /// The capabilities in force: manifest ∧ grant.
+    pub fn effective(&self, asked: &Capabilities) -> Capabilities {
+        let approved = match self {
+            Grant::Manifest => return asked.clone(),
+            Grant::Approved(approved) => approved,
+        };
+        Capabilities {
+            process: asked
+                .process
+                .iter()
+                .filter(|rule| approved.process.contains(rule))
+                .cloned()
+                .collect(),
+            network: asked
+                .network
+                .iter()
+                .filter(|n| approved.network.contains(n))
+                .cloned()
+                .collect(),
+            filesystem: asked
+                .filesystem
+                .iter()
+                .filter(|rule| {
+                    approved
+                        .filesystem
+                        .iter()
+                        .any(|ok| ok.path == rule.path && ok.access >= rule.access)
+                })
+                .cloned()
+                .collect(),
+            scratch: asked.scratch && approved.scratch,
+        }
+    }
+}
+
+/// Capabilities resolved against one call's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct CallCapabilities {
+    pub process: Vec<ProcessRule>,
+    pub network: Vec<SocketAddr>,
+    pub dirs: Vec<ResolvedDir>,
+    pub scratch: bool,
+}
+
+impl CallCapabilities {
+    /// Fills templates for `operation` and resolves host names. Entries
+    /// whose template names a missing config key do not apply.
+    pub fn resolve(caps: &Capabilities, config: &serde_json::Value, operation: &str) -> Self {
+        let network = caps
+            .network
+            .iter()
+            .filter_map(|t| fill_template(t, config))
+            .filter_map(|entry| {
+                let (host, port) = parse_tcp_template(&entry)?;
+                let port: u16 = port.parse().ok()?;
+                (host, port).to_socket_addrs().ok()
+            })
+            .flatten()
+            .collect();
+        let dirs = caps
+            .filesystem
+            .iter()
+            .filter(|rule| applies(rule, operation))
+            .filter_map(|rule| {
+                let path = PathBuf::from(fill_template(&rule.path, config)?);
+                path.is_absolute().then_some(ResolvedDir {
+                    path,
+                    access: rule.access,
+                })
+            })
+            .collect();
+        Self {
+            process: caps.process.clone(),
+            network,
+            dirs,
+            scratch: caps.scratch,
+        }
+    }
+
+    /// Whether `program args...` may run; the error says why not.
+    pub fn check_process(&self, program: &str, args: &[String]) -> Result<(), String> {
+        let rules: Vec<&ProcessRule> = self
+            .process
+            .iter()
+            .filter(|r| r.program == program)
+            .collect();
+        if rules.is_empty() {
+            return Err(format!("program `{program}` is not granted to this plugin"));
+        }
+        if rules.iter().any(|r| args_match(&r.args, args)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "arguments {args:?} for `{program}` are outside the granted patterns"
+            ))
+        }
+    }
+
+    /// Whether the plugin may connect to `addr`.
+    pub fn allows_connect(&self, addr: &SocketAddr) -> bool {
+        self.network.contains(addr)
+    }
+}
+
+fn applies(rule: &DirRule, operation: &str) -> bool {
+    rule.operations.is_empty() || rule.operations.iter().any(|o| o == operation)
+}
+
+/// Positional match: `**` swallows the rest, `*` globs within one argument.
+fn args_match(patterns: &[String], args: &[String]) -> bool {
+    match (patterns.split_first(), args.split_first()) {
+        (Some((p, _)), _) if p == "**" => true,
+        (Some((p, prest)), Some((a, arest))) => glob_match(p, a) && args_match(prest, arest),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+fn glob_match(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            let Some(rest) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len())
+                .filter(|i| rest.is_char_boundary(*i))
+                .any(|i| glob_match(tail, &rest[i..]))
+        }
+    }
+}
+
+/// Access level wanted for a path inside the granted directories.
+pub fn access_for(dirs: &[ResolvedDir], path: &std::path::Path) -> Option<Access> {
+    dirs.iter()
+        .filter(|d| path.starts_with(&d.path))
+        .map(|d| d.access)
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule(program: &str, args: &[&str]) -> ProcessRule {
+        ProcessRule {
+            program: program.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn asked() -> Capabilities {
+        Capabilities {
+            process: vec![rule("pg_dump", &["**"]), rule("psql", &["-c", "*"])],
+            network: vec!["tcp://{config.host}:{config.port}".into()],
+            filesystem: vec![DirRule {
+                path: "{config.path}".into(),
+                access: Access::ReadWrite,
+                operations: vec!["restore".into()],
+            }],
+            scratch: true,
+        }
+    }
+
+    #[test]
+    fn builtin_grant_is_the_manifest() {
+        assert_eq!(Grant::Manifest.effective(&asked()), asked());
+    }
+
+    #[test]
+    fn approval_intersects_with_the_manifest() {
+        let approved = Capabilities {
+            process: vec![rule("pg_dump", &["**"]), rule("rm", &["**"])],
+            network: vec![],
+            filesystem: vec![DirRule {
+                path: "{config.path}".into(),
+                access: Access::Read,
+                operations: vec![],
+            }],
+            scratch: false,
+        };
+        let eff = Grant::Approved(approved).effective(&asked());
+        assert_eq!(eff.process, vec![rule("pg_dump", &["**"])]);
+        assert!(eff.network.is_empty());
+        assert!(eff.filesystem.is_empty(), "read grant must not cover read-write ask");
+        assert!(!eff.scratch);
+    }
+
+    #[test]
+    fn process_patterns() {
+        let caps = CallCapabilities {
+            process: vec![rule("pg_dump", &["**"]), rule("psql", &["-c", "select *"])],
+            ..Default::default()
+        };
+        assert!(caps.check_process("pg_dump", &strings(&["-Fc", "db"])).is_ok());
+        assert!(caps.check_process("psql", &strings(&["-c", "select 1"])).is_ok());
+        assert!(caps.check_process("psql", &strings(&["-c", "drop table x"])).is_err());
+        assert!(caps.check_process("psql", &strings(&["-c", "select 1", "extra"])).is_err());
+        let err = caps.check_process("ls", &[]).unwrap_err();
+        assert!(err.contains("`ls` is not granted"), "{err}");
+    }
+
+    #[test]
+    fn resolution_per_operation() {
+        let cfg = json!({"host": "127.0.0.1", "port": 5432, "path": "/srv/data"});
+        let backup = CallCapabilities::resolve(&asked(), &cfg, "backup");
+        assert!(backup.dirs.is_empty());
+        assert!(backup.allows_connect(&"127.0.0.1:5432".parse().expect("addr")));
+        assert!(!backup.allows_connect(&"127.0.0.1:5433".parse().expect("addr")));
+        let restore = CallCapabilities::resolve(&asked(), &cfg, "restore");
+        assert_eq!(restore.dirs[0].path, PathBuf::from("/srv/data"));
+        assert_eq!(
+            access_for(&restore.dirs, std::path::Path::new("/srv/data/x")),
+            Some(Access::ReadWrite)
+        );
+        assert_eq!(access_for(&restore.dirs, std::path::Path::new("/srv/other")), None);
+    }
+}

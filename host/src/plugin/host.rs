@@ -1,0 +1,193 @@
+//! The store data of a plugin call and the host imports it implements.
+
+use super::bindings::host_world::dataguardian::plugin::{log, process, progress, types};
+use super::call::{CallShared, LogLevel};
+use super::grant::CallCapabilities;
+use super::process::{resolve_env, ChildProcess, SpawnSpec};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime::ResourceLimiter;
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Caps linear memory; a plugin asking for more traps with a message that
+/// names the limit.
+pub struct MemoryCap {
+    pub max_bytes: usize,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            wasmtime::bail!(
+                "plugin exceeded its memory limit of {} MiB",
+                self.max_bytes >> 20
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// Everything a call's store holds.
+pub struct HostState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub memory: MemoryCap,
+    pub call: Arc<CallShared>,
+    pub caps: Arc<CallCapabilities>,
+    pub secrets: Arc<HashMap<String, String>>,
+    pub scratch: Option<PathBuf>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    async fn log(
+        &mut self,
+        level: log::Level,
+        message: String,
+        fields: Vec<types::Kv>,
+    ) -> wasmtime::Result<()> {
+        let level = match level {
+            log::Level::Trace => LogLevel::Trace,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Error => LogLevel::Error,
+        };
+        let fields = fields.into_iter().map(|kv| (kv.key, kv.value)).collect();
+        self.call.log(level, message, fields);
+        Ok(())
+    }
+}
+
+impl progress::Host for HostState {
+    async fn report(&mut self, done: u64, total: Option<u64>) -> wasmtime::Result<()> {
+        self.call.activity.report(done, total);
+        Ok(())
+    }
+
+    async fn cancelled(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.call.cancelled.load(Ordering::Relaxed))
+    }
+}
+
+impl process::Host for HostState {
+    async fn spawn(
+        &mut self,
+        cmd: process::Command,
+    ) -> wasmtime::Result<Result<Resource<ChildProcess>, types::PluginError>> {
+        if let Err(why) = self.caps.check_process(&cmd.program, &cmd.args) {
+            self.call.deny(why.clone());
+            return Ok(Err(types::PluginError::PermissionDenied(why)));
+        }
+        let env = cmd
+            .env
+            .into_iter()
+            .map(|v| {
+                let value = match v.value {
+                    process::EnvValue::Plain(p) => Ok(p),
+                    process::EnvValue::Secret(s) => Err(s),
+                };
+                (v.name, value)
+            })
+            .collect();
+        let env = match resolve_env(env, &self.secrets) {
+            Ok(env) => env,
+            Err(why) => return Ok(Err(types::PluginError::InvalidConfig(why))),
+        };
+        let spec = SpawnSpec {
+            program: &cmd.program,
+            args: &cmd.args,
+            env,
+            stdin: cmd.stdin,
+            stdout: cmd.stdout,
+            cwd: self.scratch.as_deref(),
+        };
+        self.call.log(
+            LogLevel::Debug,
+            format!("spawning {} {}", cmd.program, cmd.args.join(" ")),
+            Vec::new(),
+        );
+        match ChildProcess::spawn(spec, self.call.clone()) {
+            Ok(child) => Ok(Ok(self.table.push(child)?)),
+            Err(why) => Ok(Err(types::PluginError::Failed(why))),
+        }
+    }
+}
+
+impl process::HostChild for HostState {
+    async fn take_stdin(
+        &mut self,
+        child: Resource<ChildProcess>,
+    ) -> wasmtime::Result<Option<Resource<DynOutputStream>>> {
+        let stream = self.table.get_mut(&child)?.take_stdin();
+        match stream {
+            Some(s) => {
+                let boxed: DynOutputStream = Box::new(s);
+                Ok(Some(self.table.push(boxed)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn take_stdout(
+        &mut self,
+        child: Resource<ChildProcess>,
+    ) -> wasmtime::Result<Option<Resource<DynInputStream>>> {
+        let stream = self.table.get_mut(&child)?.take_stdout();
+        match stream {
+            Some(s) => {
+                let boxed: DynInputStream = Box::new(s);
+                Ok(Some(self.table.push(boxed)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn wait(
+        &mut self,
+        child: Resource<ChildProcess>,
+    ) -> wasmtime::Result<Result<process::ExitStatus, types::PluginError>> {
+        let outcome = self.table.get_mut(&child)?.wait().await;
+        Ok(outcome
+            .map(|(code, stderr_tail)| process::ExitStatus { code, stderr_tail })
+            .map_err(types::PluginError::Failed))
+    }
+
+    async fn kill(&mut self, child: Resource<ChildProcess>) -> wasmtime::Result<()> {
+        self.table.get_mut(&child)?.kill();
+        Ok(())
+    }
+
+    async fn drop(&mut self, child: Resource<ChildProcess>) -> wasmtime::Result<()> {
+        self.table.delete(child)?;
+        Ok(())
+    }
+}

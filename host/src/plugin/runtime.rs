@@ -1,0 +1,508 @@
+//! The plugin runtime: one wasmtime engine, precompiled components cached
+//! on disk, an `InstancePre` per plugin and a fresh sandboxed store per call.
+
+use super::bindings::engine_world::EnginePluginPre;
+use super::bindings::host_world::dataguardian::plugin as imports;
+use super::bindings::notifier_world::NotifierPluginPre;
+use super::bindings::storage_world::StoragePluginPre;
+use super::call::{Activity, CallShared, LogSink};
+use super::error::{CallError, FailureKind, LoadError};
+use super::grant::{CallCapabilities, Grant};
+use super::host::{HostState, MemoryCap};
+use super::manifest::{Access, Manifest, PluginKind};
+use futures::future::BoxFuture;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+/// The plugin API version this host implements.
+pub const HOST_API_VERSION: &str = "0.1.0";
+/// Custom section in which the SDK records a plugin's API version.
+const API_SECTION: &str = "dataguardian:api-version";
+/// How often running plugins yield to the host scheduler.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Settings of the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where precompiled components are kept; `None` compiles every start.
+    pub cache_dir: Option<PathBuf>,
+    /// Parent of per-call scratch directories.
+    pub scratch_root: PathBuf,
+}
+
+/// Per-call parameters.
+pub struct CallOptions {
+    /// Configuration without secrets, as the plugin sees it.
+    pub config: serde_json::Value,
+    /// Secret values the host injects into spawned programs.
+    pub secrets: HashMap<String, String>,
+    pub options: Vec<(String, String)>,
+    pub log: LogSink,
+    pub activity: Arc<Activity>,
+    /// Wall-clock limit of the whole call.
+    pub timeout: Duration,
+    /// Stop the call when no byte moved and nothing was logged this long.
+    pub stall_after: Option<Duration>,
+}
+
+impl CallOptions {
+    pub fn new(config: serde_json::Value, log: LogSink) -> Self {
+        Self {
+            config,
+            secrets: HashMap::new(),
+            options: Vec::new(),
+            log,
+            activity: Arc::default(),
+            timeout: Duration::from_secs(60),
+            stall_after: None,
+        }
+    }
+}
+
+/// The instantiable form of a plugin, by world.
+pub enum PluginPre {
+    Engine(EnginePluginPre<HostState>),
+    Storage(StoragePluginPre<HostState>),
+    Notifier(NotifierPluginPre<HostState>),
+}
+
+/// A plugin ready to be called.
+pub struct LoadedPlugin {
+    pub manifest: Manifest,
+    pub grant: Grant,
+    pub api_version: String,
+    pub builtin: bool,
+    pub wasm_sha256: String,
+    pub pre: PluginPre,
+}
+
+impl LoadedPlugin {
+    pub fn id(&self) -> &str {
+        &self.manifest.plugin.id
+    }
+
+    pub fn kind(&self) -> PluginKind {
+        self.manifest.plugin.kind
+    }
+
+    pub fn provides(&self, kind: PluginKind, type_name: &str) -> bool {
+        self.kind() == kind && self.manifest.plugin.provides.iter().any(|p| p == type_name)
+    }
+}
+
+pub struct PluginRuntime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    config: RuntimeConfig,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for PluginRuntime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl PluginRuntime {
+    pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
+        let setup = |message: String| LoadError::Component {
+            plugin: "(runtime)".into(),
+            message,
+        };
+        let mut wasm_config = Config::new();
+        wasm_config
+            .async_support(true)
+            .wasm_component_model(true)
+            .epoch_interruption(true);
+        let engine = Engine::new(&wasm_config).map_err(|e| setup(e.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| setup(e.to_string()))?;
+        imports::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .and_then(|_| imports::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            .and_then(|_| imports::progress::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            .and_then(|_| imports::process::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            .map_err(|e| setup(e.to_string()))?;
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let ticker_engine = engine.clone();
+        let stop = stop_ticker.clone();
+        std::thread::Builder::new()
+            .name("dg-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| setup(e.to_string()))?;
+        Ok(Self {
+            engine,
+            linker,
+            config,
+            stop_ticker,
+        })
+    }
+
+    /// Validates, compiles (or reuses the cached compilation of) and links
+    /// a plugin.
+    pub fn load(
+        &self,
+        wasm: &[u8],
+        manifest_text: &str,
+        grant: Grant,
+        builtin: bool,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let manifest = Manifest::parse(manifest_text)?;
+        let plugin = manifest.plugin.id.clone();
+        let fail = |message: String| LoadError::Component {
+            plugin: plugin.clone(),
+            message,
+        };
+        let api_version = read_api_version(wasm).ok_or_else(|| {
+            fail(format!(
+                "component has no `{API_SECTION}` section; build it with dataguardian-plugin-sdk"
+            ))
+        })?;
+        check_api(&plugin, &api_version, &manifest.plugin.api)?;
+        let wasm_sha256 = hex::encode(Sha256::digest(wasm));
+        let component = self.compile(wasm, &wasm_sha256).map_err(|e| match e {
+            CompileError::Cache(path, source) => LoadError::Cache { path, source },
+            CompileError::Wasm(m) => fail(m),
+        })?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| fail(format!("cannot link: {e}")))?;
+        let pre = match manifest.plugin.kind {
+            PluginKind::Engine => EnginePluginPre::new(instance_pre).map(PluginPre::Engine),
+            PluginKind::Storage => StoragePluginPre::new(instance_pre).map(PluginPre::Storage),
+            PluginKind::Notifier => NotifierPluginPre::new(instance_pre).map(PluginPre::Notifier),
+        }
+        .map_err(|e| {
+            fail(format!(
+                "does not implement the {} world: {e}",
+                manifest.plugin.kind
+            ))
+        })?;
+        Ok(LoadedPlugin {
+            manifest,
+            grant,
+            api_version,
+            builtin,
+            wasm_sha256,
+            pre,
+        })
+    }
+
+    fn compile(&self, wasm: &[u8], sha256: &str) -> Result<Component, CompileError> {
+        let Some(dir) = &self.config.cache_dir else {
+            return Component::new(&self.engine, wasm).map_err(|e| CompileError::Wasm(e.to_string()));
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        let path = dir.join(format!("{}-{:016x}.cwasm", &sha256[..32], hasher.finish()));
+        if path.exists() {
+            // SAFETY: files in the cache directory are written only by
+            // `compile` below, atomically (temp file + rename), from code
+            // this engine compiled; the name binds them to the wasm's hash
+            // and to this engine's compatibility hash.
+            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+                return Ok(c);
+            }
+        }
+        let compiled = self
+            .engine
+            .precompile_component(wasm)
+            .map_err(|e| CompileError::Wasm(e.to_string()))?;
+        let cache_err = |e| CompileError::Cache(path.display().to_string(), e);
+        std::fs::create_dir_all(dir).map_err(cache_err)?;
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&tmp, &compiled).map_err(cache_err)?;
+        std::fs::rename(&tmp, &path).map_err(cache_err)?;
+        // SAFETY: as above; the file was just written from `compiled`.
+        unsafe { Component::deserialize_file(&self.engine, &path) }
+            .map_err(|e| CompileError::Wasm(e.to_string()))
+    }
+
+    /// Builds the sandboxed store of one call.
+    fn new_store(
+        &self,
+        plugin: &LoadedPlugin,
+        operation: &str,
+        opts: &CallOptions,
+    ) -> Result<(Store<HostState>, Arc<CallShared>, Option<PathBuf>), CallError> {
+        let setup = |message: String| CallError::Setup {
+            plugin: plugin.id().to_string(),
+            operation: operation.to_string(),
+            message,
+        };
+        let shared = Arc::new(CallShared::new(
+            plugin.id(),
+            operation,
+            opts.log.clone(),
+            opts.activity.clone(),
+        ));
+        let effective = plugin.grant.effective(&plugin.manifest.capabilities);
+        let caps = Arc::new(CallCapabilities::resolve(&effective, &opts.config, operation));
+
+        let mut wasi = WasiCtxBuilder::new();
+        for dir in &caps.dirs {
+            let guest = dir
+                .path
+                .to_str()
+                .ok_or_else(|| setup(format!("{}: path is not UTF-8", dir.path.display())))?;
+            let perms = match dir.access {
+                Access::Read => FsPerms::ReadOnly,
+                Access::ReadWrite => {
+                    std::fs::create_dir_all(&dir.path)
+                        .map_err(|e| setup(format!("{}: {e}", dir.path.display())))?;
+                    FsPerms::ReadWrite
+                }
+            };
+            wasi.preopened_dir(&dir.path, guest, perms)
+                .map_err(|e| setup(format!("cannot open {}: {e}", dir.path.display())))?;
+        }
+        let scratch = if caps.scratch {
+            let path = self
+                .config
+                .scratch_root
+                .join(format!("{}-{}", plugin.id(), uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&path)
+                .map_err(|e| setup(format!("scratch {}: {e}", path.display())))?;
+            let guest = path.to_string_lossy().into_owned();
+            wasi.preopened_dir(&path, &guest, FsPerms::ReadWrite)
+                .map_err(|e| setup(format!("scratch {}: {e}", path.display())))?;
+            Some(path)
+        } else {
+            None
+        };
+        let check_caps = caps.clone();
+        let check_call = shared.clone();
+        wasi.allow_tcp(true)
+            .allow_udp(false)
+            .allow_ip_name_lookup(!caps.network.is_empty())
+            .socket_addr_check(move |addr, use_| {
+                let allowed = match use_ {
+                    // std's connect binds the wildcard address first.
+                    SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+                    SocketAddrUse::TcpConnect => check_caps.allows_connect(&addr),
+                    _ => false,
+                };
+                if !allowed {
+                    check_call.deny(format!("network {use_:?} {addr} is not granted"));
+                }
+                Box::pin(async move { allowed })
+            });
+        let state = HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            memory: MemoryCap {
+                max_bytes: (plugin.manifest.limits.memory_mb as usize) << 20,
+            },
+            call: shared.clone(),
+            caps,
+            secrets: Arc::new(opts.secrets.clone()),
+            scratch: scratch.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        Ok((store, shared, scratch))
+    }
+
+    /// Runs one export call under the call's limits: wall-clock timeout,
+    /// no-progress watchdog, memory cap. Whatever happens inside, the host
+    /// gets a `CallError`, never a panic, and the store (with any spawned
+    /// program) is gone when this returns.
+    pub async fn call<R, F>(
+        &self,
+        plugin: &LoadedPlugin,
+        operation: &str,
+        opts: &CallOptions,
+        f: F,
+    ) -> Result<R, CallError>
+    where
+        F: for<'a> FnOnce(
+            &'a PluginPre,
+            &'a mut Store<HostState>,
+            imports::types::CallContext,
+        ) -> BoxFuture<'a, wasmtime::Result<Result<R, imports::types::PluginError>>>,
+    {
+        let (mut store, shared, scratch) = self.new_store(plugin, operation, opts)?;
+        let ctx = imports::types::CallContext {
+            config: opts.config.to_string(),
+            options: opts
+                .options
+                .iter()
+                .map(|(k, v)| imports::types::Kv {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+            scratch_dir: scratch.as_ref().map(|p| p.to_string_lossy().into_owned()),
+            secret_names: opts.secrets.keys().cloned().collect(),
+        };
+        shared.activity.touch();
+        let outcome = {
+            let run = f(&plugin.pre, &mut store, ctx);
+            guarded(run, &shared, opts).await
+        };
+        drop(store);
+        if let Some(dir) = scratch {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(path = %dir.display(), "removing scratch directory: {e}");
+            }
+        }
+        let named = |message: String| (plugin.id().to_string(), operation.to_string(), message);
+        match outcome {
+            Guarded::Done(Ok(Ok(value))) => Ok(value),
+            Guarded::Done(Ok(Err(plugin_error))) => {
+                let (kind, mut message) = FailureKind::from_plugin(plugin_error);
+                let denials = shared.denials();
+                if !denials.is_empty() && !message.contains(&denials[0]) {
+                    message = format!("{message} (sandbox denied: {})", denials.join("; "));
+                }
+                let (plugin, operation, message) = named(message);
+                Err(CallError::Plugin {
+                    plugin,
+                    operation,
+                    kind,
+                    message,
+                })
+            }
+            Guarded::Done(Err(trap)) => {
+                let (plugin, operation, message) = named(describe_trap(&trap));
+                Err(CallError::Trap {
+                    plugin,
+                    operation,
+                    message,
+                })
+            }
+            Guarded::TimedOut(seconds) => Err(CallError::Timeout {
+                plugin: plugin.id().to_string(),
+                operation: operation.to_string(),
+                seconds,
+            }),
+            Guarded::Stalled(seconds) => Err(CallError::Stalled {
+                plugin: plugin.id().to_string(),
+                operation: operation.to_string(),
+                seconds,
+            }),
+        }
+    }
+}
+
+enum CompileError {
+    Cache(String, std::io::Error),
+    Wasm(String),
+}
+
+enum Guarded<T> {
+    Done(T),
+    TimedOut(u64),
+    Stalled(u64),
+}
+
+async fn guarded<T>(
+    run: impl std::future::Future<Output = T>,
+    shared: &CallShared,
+    opts: &CallOptions,
+) -> Guarded<T> {
+    let watchdog = async {
+        match opts.stall_after {
+            Some(limit) => loop {
+                tokio::time::sleep(Duration::from_millis(250).min(limit)).await;
+                if shared.activity.idle_ms() >= limit.as_millis() as u64 {
+                    return limit.as_secs();
+                }
+            },
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        out = run => Guarded::Done(out),
+        _ = tokio::time::sleep(opts.timeout) => Guarded::TimedOut(opts.timeout.as_secs()),
+        secs = watchdog => Guarded::Stalled(secs),
+    }
+}
+
+/// The most useful line of a trap: our own limit message, or wasmtime's
+/// trap description, without the backtrace.
+fn describe_trap(e: &wasmtime::Error) -> String {
+    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    if let Some(limit) = chain.iter().find(|m| m.contains("memory limit")) {
+        return limit.clone();
+    }
+    let trap = e
+        .downcast_ref::<wasmtime::Trap>()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| chain.first().cloned().unwrap_or_default());
+    let first_line = trap.lines().next().unwrap_or_default().to_string();
+    if first_line.contains("unreachable") {
+        format!("{first_line} (the plugin panicked or aborted)")
+    } else {
+        first_line
+    }
+}
+
+fn read_api_version(wasm: &[u8]) -> Option<String> {
+    wasmparser::Parser::new(0)
+        .parse_all(wasm)
+        .filter_map(Result::ok)
+        .find_map(|payload| match payload {
+            wasmparser::Payload::CustomSection(section) if section.name() == API_SECTION => {
+                std::str::from_utf8(section.data()).ok().map(str::to_string)
+            }
+            _ => None,
+        })
+}
+
+fn check_api(plugin: &str, found: &str, manifest_req: &str) -> Result<(), LoadError> {
+    let mismatch = || LoadError::ApiVersion {
+        plugin: plugin.to_string(),
+        found: found.to_string(),
+        host: HOST_API_VERSION.to_string(),
+    };
+    let found_v = semver::Version::parse(found).map_err(|_| mismatch())?;
+    let host_req = semver::VersionReq::parse(&format!("^{HOST_API_VERSION}")).map_err(|_| mismatch())?;
+    let manifest_req = semver::VersionReq::parse(manifest_req).map_err(|_| mismatch())?;
+    let host_v = semver::Version::parse(HOST_API_VERSION).map_err(|_| mismatch())?;
+    if host_req.matches(&found_v) && manifest_req.matches(&host_v) {
+        Ok(())
+    } else {
+        Err(mismatch())
+    }
+}
+
+/// Reads a plugin directory entry: `NAME.wasm` beside `NAME.toml` (manifest)
+/// and optional `NAME.grant.toml` (operator approval).
+pub fn read_plugin_files(wasm_path: &Path) -> std::io::Result<(Vec<u8>, String, Option<String>)> {
+    let wasm = std::fs::read(wasm_path)?;
+    let manifest = std::fs::read_to_string(wasm_path.with_extension("toml"))?;
+    let grant = std::fs::read_to_string(wasm_path.with_extension("grant.toml")).ok();
+    Ok((wasm, manifest, grant))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions_must_be_compatible() {
+        assert!(check_api("p", "0.1.0", "^0.1").is_ok());
+        assert!(check_api("p", "0.1.7", "^0.1").is_ok());
+        assert!(check_api("p", "0.2.0", "^0.1").is_err());
+        assert!(check_api("p", "0.1.0", "^0.2").is_err());
+        assert!(check_api("p", "garbage", "^0.1").is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! Reading the call's configuration and options.
+
+use crate::{CallContext, PluginError, PluginResult};
+use serde::de::DeserializeOwned;
+
+/// Parses a JSON configuration, naming the offending field on failure.
+pub fn parse_json<T: DeserializeOwned>(config: &str) -> PluginResult<T> {
+    serde_json::from_str(config).map_err(|e| PluginError::InvalidConfig(format!("config: {e}")))
+}
+
+/// Parses the configuration of a call.
+pub fn parse<T: DeserializeOwned>(ctx: &CallContext) -> PluginResult<T> {
+    parse_json(&ctx.config)
+}
+
+/// The value of an option of this call, if given.
+pub fn option<'a>(ctx: &'a CallContext, key: &str) -> Option<&'a str> {
+    ctx.options
+        .iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| kv.value.as_str())
+}
+
+/// True when the host holds a secret of that name for this call.
+pub fn has_secret(ctx: &CallContext, name: &str) -> bool {
+    ctx.secret_names.iter().any(|n| n == name)
+}
+
+/// The scratch directory of this call, or an error naming the manifest field.
+pub fn scratch_dir(ctx: &CallContext) -> PluginResult<&str> {
+    ctx.scratch_dir.as_deref().ok_or_else(|| {
+        PluginError::PermissionDenied(
+            "no scratch directory: declare `scratch = true` under [capabilities]".into(),
+        )
+    })
+}

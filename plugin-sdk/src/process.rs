@@ -1,0 +1,149 @@
+//! Spawning granted programs on the host.
+//!
+//! Secrets never enter the plugin: [`Command::secret_env`] names a secret and
+//! the host substitutes its value when it starts the program.
+
+use crate::bindings::dataguardian::plugin::process as wit;
+use crate::io::StreamReader;
+use crate::{InputStream, OutputStream, PluginError, PluginResult};
+use std::io::Read;
+
+/// A program invocation, built up then [`spawn`](Command::spawn)ed.
+pub struct Command {
+    inner: wit::Command,
+}
+
+impl Command {
+    pub fn new(program: &str) -> Self {
+        Self {
+            inner: wit::Command {
+                program: program.to_string(),
+                args: Vec::new(),
+                env: Vec::new(),
+                stdin: false,
+                stdout: false,
+            },
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.inner.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.inner.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.inner.env.push(wit::EnvVar {
+            name: name.to_string(),
+            value: wit::EnvValue::Plain(value.into()),
+        });
+        self
+    }
+
+    /// Sets `name` to the value of the host-held secret `secret`.
+    pub fn secret_env(mut self, name: &str, secret: &str) -> Self {
+        self.inner.env.push(wit::EnvVar {
+            name: name.to_string(),
+            value: wit::EnvValue::Secret(secret.to_string()),
+        });
+        self
+    }
+
+    /// Pipes stdin so the plugin can feed the program.
+    pub fn piped_stdin(mut self) -> Self {
+        self.inner.stdin = true;
+        self
+    }
+
+    /// Pipes stdout so the plugin can take it.
+    pub fn piped_stdout(mut self) -> Self {
+        self.inner.stdout = true;
+        self
+    }
+
+    pub fn program(&self) -> &str {
+        &self.inner.program
+    }
+
+    pub fn spawn(self) -> PluginResult<Child> {
+        let program = self.inner.program.clone();
+        let inner = wit::spawn(&self.inner)?;
+        Ok(Child { inner, program })
+    }
+
+    /// Runs to completion and returns stdout as text. For small outputs
+    /// (queries, version strings), never for data.
+    pub fn output(self) -> PluginResult<String> {
+        let child = self.piped_stdout().spawn()?;
+        let mut text = String::new();
+        if let Some(stdout) = child.take_stdout() {
+            StreamReader::new(&stdout)
+                .read_to_string(&mut text)
+                .map_err(|e| PluginError::Failed(format!("reading output: {e}")))?;
+        }
+        child.wait_success()?;
+        Ok(text)
+    }
+}
+
+/// A running program.
+pub struct Child {
+    inner: wit::Child,
+    program: String,
+}
+
+/// How a program ended.
+pub type ExitStatus = wit::ExitStatus;
+
+impl Child {
+    pub fn take_stdout(&self) -> Option<InputStream> {
+        self.inner.take_stdout()
+    }
+
+    pub fn take_stdin(&self) -> Option<OutputStream> {
+        self.inner.take_stdin()
+    }
+
+    pub fn wait(&self) -> PluginResult<ExitStatus> {
+        self.inner.wait()
+    }
+
+    pub fn kill(&self) {
+        self.inner.kill()
+    }
+
+    /// Waits and turns a non-zero exit into an error carrying stderr.
+    pub fn wait_success(&self) -> PluginResult<ExitStatus> {
+        let status = self.wait()?;
+        match status.code {
+            Some(0) => Ok(status),
+            code => Err(PluginError::Failed(describe_failure(
+                &self.program,
+                code,
+                &status.stderr_tail,
+            ))),
+        }
+    }
+}
+
+/// "pg_dump exited with code 1: <stderr>".
+pub fn describe_failure(program: &str, code: Option<i32>, stderr: &str) -> String {
+    let how = match code {
+        Some(c) => format!("exited with code {c}"),
+        None => "was killed by a signal".to_string(),
+    };
+    let stderr = stderr.trim();
+    if stderr.is_empty() {
+        format!("{program} {how}")
+    } else {
+        format!("{program} {how}: {stderr}")
+    }
+}

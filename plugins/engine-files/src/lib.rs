@@ -1,0 +1,487 @@
+//! Files engine: a directory tree as a tar archive.
+//!
+//! Backups walk the tree in sorted order, so the same tree always gives the
+//! same archive, and write only the 512-byte headers from plugin memory:
+//! file contents are spliced host-side from the file into the sink. Restores
+//! go through plugin memory (a tar stream has to be parsed) and refuse any
+//! entry that would land outside the target directory.
+
+mod tar;
+
+use dataguardian_plugin_sdk::bindings::dataguardian::plugin::progress;
+use dataguardian_plugin_sdk::io::{StreamReader, StreamWriter};
+use dataguardian_plugin_sdk::{
+    config, empty_stats, export_engine, fs, io, log, BackupStats, CallContext, Engine,
+    HealthReport, HealthStatus, InputStream, Kv, OutputStream, PluginError, PluginInfo, PluginKind,
+    PluginResult,
+};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+use std::io::{BufReader, Write};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How often (in entries) a backup asks whether the host cancelled it;
+/// splices check on their own only every 64 MiB, which many small files
+/// never reach.
+const CANCEL_CHECK_EVERY: u64 = 256;
+
+/// Zeros written at a time when a file shrank under us.
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+fn everything() -> Vec<String> {
+    vec!["**".into()]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// Absolute path of the directory to back up or restore into.
+    path: String,
+    /// Globs, relative to `path`, of what to back up.
+    #[serde(default = "everything")]
+    include: Vec<String>,
+    /// Globs of what to leave out; an excluded directory is not entered.
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+impl Config {
+    fn load(ctx: &CallContext) -> PluginResult<Self> {
+        let cfg: Config = config::parse(ctx)?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> PluginResult<()> {
+        if !self.path.starts_with('/') {
+            return Err(PluginError::InvalidConfig(
+                "path: must be an absolute directory path".into(),
+            ));
+        }
+        Filter::new(self).map(|_| ())
+    }
+
+    /// The directory without trailing slashes (`/` stays `/`).
+    fn root(&self) -> &str {
+        match self.path.trim_end_matches('/') {
+            "" => "/",
+            trimmed => trimmed,
+        }
+    }
+}
+
+/// The include and exclude globs, matched against `/`-separated paths
+/// relative to the root. `*` stops at `/`; `**` crosses it.
+struct Filter {
+    include: GlobSet,
+    exclude: GlobSet,
+}
+
+impl Filter {
+    fn new(cfg: &Config) -> PluginResult<Self> {
+        Ok(Self {
+            include: glob_set("include", &cfg.include)?,
+            exclude: glob_set("exclude", &cfg.exclude)?,
+        })
+    }
+}
+
+fn glob_set(field: &str, patterns: &[String]) -> PluginResult<GlobSet> {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| PluginError::InvalidConfig(format!("{field}: `{pattern}`: {e}")))?;
+        set.add(glob);
+    }
+    set.build()
+        .map_err(|e| PluginError::InvalidConfig(format!("{field}: {e}")))
+}
+
+/// A directory or regular file met during the walk.
+struct Item {
+    /// Path relative to the root, `/`-separated, no trailing slash.
+    rel: String,
+    /// Absolute path, as the host granted it.
+    abs: String,
+    is_dir: bool,
+    size: u64,
+    /// Seconds since the Unix epoch; 0 when unknown or earlier.
+    mtime: u64,
+}
+
+fn io_error(path: &str, e: std::io::Error) -> PluginError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => PluginError::NotFound(format!("{path}: not found")),
+        std::io::ErrorKind::PermissionDenied => {
+            PluginError::PermissionDenied(format!("{path}: permission denied"))
+        }
+        _ => PluginError::Failed(format!("{path}: {e}")),
+    }
+}
+
+fn seconds(time: std::io::Result<SystemTime>) -> u64 {
+    time.ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Calls `visit` for every included directory and file below `dir`, in
+/// byte order of names, each directory before its contents.
+///
+/// An unreadable directory fails the walk rather than silently leaving a
+/// hole in the backup; exclude it if that is intended. Symlinks and special
+/// files are skipped with a warning: a restore could not recreate them
+/// safely, and following links could leave the granted tree.
+fn walk(
+    dir: &str,
+    rel: &str,
+    filter: &Filter,
+    visit: &mut dyn FnMut(&Item) -> PluginResult<()>,
+) -> PluginResult<()> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
+        let entry = entry.map_err(|e| io_error(dir, e))?;
+        match entry.file_name().into_string() {
+            Ok(name) => names.push(name),
+            Err(name) => log::warn(&format!("skipping non-UTF-8 name {name:?} in {dir}")),
+        }
+    }
+    names.sort_unstable();
+    for name in names {
+        let abs = if dir == "/" {
+            format!("/{name}")
+        } else {
+            format!("{dir}/{name}")
+        };
+        let child_rel = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        if filter.exclude.is_match(&child_rel) {
+            continue;
+        }
+        let meta = match std::fs::symlink_metadata(&abs) {
+            Ok(meta) => meta,
+            // Deleted since the directory was listed: nothing to back up.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_error(&abs, e)),
+        };
+        let kind = meta.file_type();
+        if !kind.is_dir() && !kind.is_file() {
+            log::warn(&format!("skipping {abs}: not a regular file or directory"));
+            continue;
+        }
+        let item = Item {
+            rel: child_rel,
+            abs,
+            is_dir: kind.is_dir(),
+            size: if kind.is_file() { meta.len() } else { 0 },
+            mtime: seconds(meta.modified()),
+        };
+        if filter.include.is_match(&item.rel) {
+            visit(&item)?;
+        }
+        if item.is_dir {
+            walk(&item.abs, &item.rel, filter, visit)?;
+        }
+    }
+    Ok(())
+}
+
+/// Running totals of a backup.
+#[derive(Default)]
+struct Totals {
+    files: u64,
+    dirs: u64,
+    bytes: u64,
+    entries: u64,
+}
+
+/// Writes `count` zero bytes.
+fn write_zeros(sink: &OutputStream, mut count: u64) -> PluginResult<()> {
+    while count > 0 {
+        let n = count.min(ZEROS.len() as u64) as usize;
+        io::write_all(sink, &ZEROS[..n])?;
+        count -= n as u64;
+    }
+    Ok(())
+}
+
+/// Appends one walked item to the archive. Returns false when the item
+/// vanished before it could be opened, so nothing was written.
+fn append(item: &Item, sink: &OutputStream) -> PluginResult<bool> {
+    if item.is_dir {
+        io::write_all(
+            sink,
+            &tar::header(&format!("{}/", item.rel), tar::Kind::Dir, 0, item.mtime),
+        )?;
+        return Ok(true);
+    }
+    // Open before writing the header so a file deleted meanwhile leaves no
+    // half entry behind.
+    let file = match fs::open_read(&item.abs, 0) {
+        Ok(file) => file,
+        Err(PluginError::NotFound(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    io::write_all(
+        sink,
+        &tar::header(&item.rel, tar::Kind::File, item.size, item.mtime),
+    )?;
+    // The header promised `size` bytes: a file that grew is cut there, one
+    // that shrank is filled with zeros to keep the archive readable.
+    let moved = io::pipe_limited(&file.stream, sink, item.size)?;
+    if moved < item.size {
+        log::warn(&format!(
+            "{} shrank while being read ({moved} of {} bytes); padded with zeros",
+            item.abs, item.size
+        ));
+        write_zeros(sink, item.size - moved)?;
+    }
+    write_zeros(sink, tar::padding(item.size) as u64)?;
+    Ok(true)
+}
+
+/// Turns an archive entry name into a safe relative path, or `None` for
+/// the root itself. Absolute names and `..` are refused outright: they are
+/// never produced by this engine, so they mean a hostile or foreign archive.
+fn safe_relative(name: &str) -> PluginResult<Option<String>> {
+    let refuse = |why: &str| {
+        Err(PluginError::Failed(format!(
+            "refusing archive entry `{name}`: {why}"
+        )))
+    };
+    if name.starts_with('/') {
+        return refuse("absolute path");
+    }
+    let mut parts = Vec::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return refuse("`..` component"),
+            part => parts.push(part),
+        }
+    }
+    Ok((!parts.is_empty()).then(|| parts.join("/")))
+}
+
+fn tar_error(e: std::io::Error) -> PluginError {
+    PluginError::Failed(format!("reading the archive: {e}"))
+}
+
+/// What a restore wrote.
+struct Unpacked {
+    files: u64,
+    dirs: u64,
+    bytes: u64,
+}
+
+/// Unpacks the archive read from `source` below `root`.
+fn unpack(root: &str, source: &InputStream) -> PluginResult<Unpacked> {
+    let (mut files, mut dirs, mut bytes) = (0u64, 0u64, 0u64);
+    let mut reader = tar::Reader::new(BufReader::with_capacity(
+        64 * 1024,
+        StreamReader::new(source),
+    ));
+    while let Some(entry) = reader.next_entry().map_err(tar_error)? {
+        let Some(rel) = safe_relative(&entry.path)? else {
+            continue;
+        };
+        let dest = format!("{root}/{rel}");
+        match entry.kind {
+            tar::Kind::Dir => {
+                std::fs::create_dir_all(&dest).map_err(|e| io_error(&dest, e))?;
+                dirs += 1;
+            }
+            tar::Kind::File => {
+                if let Some((parent, _)) = dest.rsplit_once('/') {
+                    std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+                }
+                let mut file = std::fs::File::create(&dest).map_err(|e| io_error(&dest, e))?;
+                reader.copy_data(&mut file).map_err(tar_error)?;
+                file.flush().map_err(|e| io_error(&dest, e))?;
+                // Times are a nicety; a filesystem refusing them is no reason
+                // to fail the restore.
+                let mtime = UNIX_EPOCH + Duration::from_secs(entry.mtime);
+                if let Err(e) = file.set_modified(mtime) {
+                    log::debug(&format!("{dest}: could not set the time: {e}"));
+                }
+                files += 1;
+                bytes += entry.size;
+                progress::report(bytes, None);
+            }
+            tar::Kind::Other(flag) => log::warn(&format!(
+                "skipping `{}`: entry type `{}` is not restored",
+                entry.path,
+                char::from(flag)
+            )),
+        }
+    }
+    // Whatever follows the end marker (tar tools pad to whole records) is
+    // read so the host sees the stream consumed.
+    std::io::copy(&mut reader.into_inner(), &mut std::io::sink()).map_err(tar_error)?;
+    Ok(Unpacked { files, dirs, bytes })
+}
+
+fn kv(key: &str, value: u64) -> Kv {
+    Kv {
+        key: key.into(),
+        value: value.to_string(),
+    }
+}
+
+struct Files;
+
+impl Engine for Files {
+    fn info() -> PluginInfo {
+        PluginInfo {
+            id: "files".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            kind: PluginKind::Engine,
+            provides: vec!["files".into()],
+            artifact_format: Some("tar".into()),
+            description: "Directory tree as a tar archive".into(),
+            config_schema: r#"{"type":"object","required":["path"],"additionalProperties":false,"properties":{"path":{"type":"string","description":"Absolute directory path"},"include":{"type":"array","items":{"type":"string"},"default":["**"],"description":"Globs relative to path of what to back up"},"exclude":{"type":"array","items":{"type":"string"},"default":[],"description":"Globs relative to path of what to leave out; excluded directories are not entered"}}}"#.into(),
+        }
+    }
+
+    fn validate_config(config: &str) -> PluginResult<()> {
+        config::parse_json::<Config>(config)?.check()
+    }
+
+    fn health_check(ctx: &CallContext) -> HealthReport {
+        let started = Instant::now();
+        let outcome = Config::load(ctx).and_then(|cfg| {
+            let root = cfg.root();
+            let meta = std::fs::metadata(root).map_err(|e| io_error(root, e))?;
+            if !meta.is_dir() {
+                return Err(PluginError::InvalidConfig(format!(
+                    "{root}: not a directory"
+                )));
+            }
+            let mut files = 0u64;
+            walk(root, "", &Filter::new(&cfg)?, &mut |item| {
+                files += u64::from(!item.is_dir);
+                Ok(())
+            })?;
+            Ok(files)
+        });
+        let latency_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(files) => HealthReport {
+                status: HealthStatus::Ok,
+                latency_ms,
+                version: None,
+                message: None,
+                metadata: vec![kv("files", files)],
+            },
+            Err(e) => HealthReport {
+                status: HealthStatus::Error,
+                latency_ms,
+                version: None,
+                message: Some(format!("{e:?}")),
+                metadata: Vec::new(),
+            },
+        }
+    }
+
+    fn backup(ctx: &CallContext, sink: &OutputStream) -> PluginResult<BackupStats> {
+        let cfg = Config::load(ctx)?;
+        let filter = Filter::new(&cfg)?;
+        let root = cfg.root();
+        let meta = std::fs::metadata(root).map_err(|e| io_error(root, e))?;
+        if !meta.is_dir() {
+            return Err(PluginError::InvalidConfig(format!(
+                "{root}: not a directory"
+            )));
+        }
+        let mut totals = Totals::default();
+        walk(root, "", &filter, &mut |item| {
+            totals.entries += 1;
+            if totals.entries % CANCEL_CHECK_EVERY == 0 && progress::cancelled() {
+                return Err(PluginError::Failed("cancelled".into()));
+            }
+            if !append(item, sink)? {
+                return Ok(());
+            }
+            if item.is_dir {
+                totals.dirs += 1;
+            } else {
+                totals.files += 1;
+                totals.bytes += item.size;
+                // Splices report per file; this keeps the host's figure
+                // cumulative.
+                progress::report(totals.bytes, None);
+            }
+            Ok(())
+        })?;
+        io::write_all(sink, &tar::end_of_archive())?;
+        StreamWriter::new(sink)
+            .flush()
+            .map_err(|e| PluginError::Failed(format!("flushing: {e}")))?;
+        log::info(&format!(
+            "archived {}: {} files, {} directories, {} bytes",
+            root, totals.files, totals.dirs, totals.bytes
+        ));
+        let mut stats = empty_stats();
+        stats.metadata = vec![
+            kv("files", totals.files),
+            kv("directories", totals.dirs),
+            kv("bytes", totals.bytes),
+        ];
+        Ok(stats)
+    }
+
+    fn restore(ctx: &CallContext, source: &InputStream) -> PluginResult<()> {
+        let cfg = Config::load(ctx)?;
+        let root = cfg.root();
+        std::fs::create_dir_all(root).map_err(|e| io_error(root, e))?;
+        let done = unpack(root, source)?;
+        log::info(&format!(
+            "restored {} files, {} directories, {} bytes into {root}",
+            done.files, done.dirs, done.bytes
+        ));
+        Ok(())
+    }
+}
+
+export_engine!(Files);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_are_confined() {
+        assert_eq!(
+            safe_relative("./a//b/").ok().flatten().as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(safe_relative("./").ok().flatten(), None);
+        assert!(safe_relative("/etc/passwd").is_err());
+        assert!(safe_relative("a/../../x").is_err());
+    }
+
+    #[test]
+    fn globs_respect_separators() {
+        let cfg = Config {
+            path: "/data".into(),
+            include: vec!["*.txt".into(), "docs/**".into()],
+            exclude: vec!["docs/tmp".into()],
+        };
+        let f = Filter::new(&cfg).expect("valid globs");
+        assert!(f.include.is_match("a.txt"));
+        assert!(!f.include.is_match("sub/a.txt"));
+        assert!(f.include.is_match("docs/x/y.md"));
+        assert!(f.exclude.is_match("docs/tmp"));
+        assert!(Filter::new(&Config {
+            path: "/d".into(),
+            include: vec!["a[".into()],
+            exclude: vec![],
+        })
+        .is_err());
+    }
+}
