@@ -120,7 +120,6 @@ impl PluginRuntime {
         };
         let mut wasm_config = Config::new();
         wasm_config
-            .async_support(true)
             .wasm_component_model(true)
             .epoch_interruption(true);
         let engine = Engine::new(&wasm_config).map_err(|e| setup(e.to_string()))?;

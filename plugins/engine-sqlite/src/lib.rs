@@ -284,7 +284,15 @@ impl Engine for Sqlite {
 
     fn backup(ctx: &CallContext, sink: &OutputStream) -> PluginResult<BackupStats> {
         let cfg = Config::load(ctx)?;
-        let snapshot = format!("{}/snapshot.db", config::scratch_dir(ctx)?);
+        let scratch = config::scratch_dir(ctx)?;
+        // sqlite3 runs in the host's working directory, not ours, so a
+        // relative scratch path would name a different place for it.
+        if !scratch.starts_with('/') {
+            return Err(PluginError::Failed(format!(
+                "scratch directory `{scratch}` is not absolute; the host must pass an absolute path"
+            )));
+        }
+        let snapshot = format!("{scratch}/snapshot.db");
         sqlite(
             &cfg.path,
             true,

@@ -1,0 +1,188 @@
+//! Helpers shared by the integration tests: the real binary, real
+//! PostgreSQL on 127.0.0.1:5432, real files.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const PG: &str = "postgres://postgres@127.0.0.1:5432";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+pub fn fixtures() -> PathBuf {
+    repo_root().join("../shared/fixtures/chinook")
+}
+
+/// Loads the Chinook fixture into `db`. The script creates and switches to
+/// its own database; those lines are dropped so it fills ours.
+pub fn load_chinook(db: &str) {
+    let script = std::fs::read_to_string(fixtures().join("Chinook_PostgreSql.sql"))
+        .expect("Chinook fixture");
+    let body: String = script
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start().to_ascii_uppercase();
+            !(t.starts_with("DROP DATABASE") || t.starts_with("CREATE DATABASE") || t.starts_with("\\C "))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut child = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres", "-d", db])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("psql");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(body.as_bytes()).expect("feeding psql");
+    }
+    let out = child.wait_with_output().expect("psql");
+    assert!(out.status.success(), "loading Chinook: {}", String::from_utf8_lossy(&out.stderr));
+    let tracks = psql(db, "select count(*) from track");
+    assert_eq!(tracks, "3503", "Chinook did not load");
+}
+
+/// Runs `dataguardian ARGS` with a private data dir.
+pub fn dg(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dataguardian"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("DG_LOG", "warn")
+        .output()
+        .expect("running dataguardian")
+}
+
+/// Runs the binary and demands success; returns stdout parsed as JSON.
+pub fn dg_ok(data_dir: &Path, args: &[&str]) -> serde_json::Value {
+    let out = dg(data_dir, args);
+    assert!(
+        out.status.success(),
+        "dataguardian {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Runs the binary and demands failure; returns stderr.
+pub fn dg_err(data_dir: &Path, args: &[&str]) -> String {
+    let out = dg(data_dir, args);
+    assert!(
+        !out.status.success(),
+        "dataguardian {args:?} should have failed; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// psql against `db`, returning trimmed unaligned output.
+pub fn psql(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1"])
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-c", sql])
+        .output()
+        .expect("running psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn psql_file(db: &str, file: &Path) {
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-f"])
+        .arg(file)
+        .output()
+        .expect("running psql");
+    assert!(
+        out.status.success(),
+        "psql -f {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A database that is dropped when the test ends.
+pub struct TempDb {
+    pub name: String,
+}
+
+impl TempDb {
+    pub fn new(tag: &str) -> Self {
+        let name = format!("dgt_{tag}_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        psql("postgres", &format!("create database \"{name}\""));
+        Self { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{PG}/{}", self.name)
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c"])
+            .arg(format!("drop database if exists \"{}\" with (force)", self.name))
+            .output();
+    }
+}
+
+/// Per table of the user schemas: `schema.table rows md5-of-all-rows`.
+/// Equal fingerprints mean equal data, row for row.
+pub fn pg_fingerprint(db: &str) -> Vec<String> {
+    let tables = psql(
+        db,
+        "select format('%I.%I', table_schema, table_name) from information_schema.tables \
+         where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog','information_schema') \
+         order by 1",
+    );
+    tables
+        .lines()
+        .map(|t| {
+            let row = psql(
+                db,
+                &format!(
+                    "select count(*) || ' ' || coalesce(md5(string_agg(x::text, E'\\n' order by x::text)), '-') from {t} x"
+                ),
+            );
+            format!("{t} {row}")
+        })
+        .collect()
+}
+
+/// Views, functions, triggers and sequences (with their positions).
+pub fn pg_objects(db: &str) -> String {
+    psql(
+        db,
+        "select string_agg(o, ',' order by o) from ( \
+           select 'view:' || viewname as o from pg_views where schemaname = 'public' \
+           union all select 'fn:' || proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public' \
+           union all select 'trg:' || tgname from pg_trigger where not tgisinternal \
+           union all select 'seq:' || sequencename || '=' || coalesce(last_value, 0) from pg_sequences where schemaname = 'public' \
+         ) s",
+    )
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).expect("reading file");
+    hex::encode(Sha256::digest(bytes))
+}

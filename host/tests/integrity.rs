@@ -1,0 +1,123 @@
+//! `verify` and `restore` refuse damaged artifacts: one flipped byte in any
+//! chunk, or a missing part, and not a byte reaches the target.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+struct Backup {
+    _work: tempfile::TempDir,
+    data: PathBuf,
+    exec: PathBuf,
+    files: Vec<String>,
+}
+
+fn chunked_backup(source: &TempDb) -> Backup {
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let store = work.path().join("store");
+    let summary = dg_ok(
+        &data,
+        &["backup", "--engine", "postgres", "--source", &source.url(), "--to",
+          store.to_str().expect("utf8"), "--compression", "gzip", "--max-file-size-bytes", "50000"],
+    );
+    let files = summary["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f.as_str().expect("name").to_string())
+        .collect::<Vec<_>>();
+    assert!(files.len() >= 3, "{files:?}");
+    Backup {
+        exec: PathBuf::from(summary["execution_path"].as_str().expect("path")),
+        data,
+        _work: work,
+        files,
+    }
+}
+
+fn flip_byte(path: &Path, at: usize) {
+    let mut bytes = std::fs::read(path).expect("read part");
+    let at = at.min(bytes.len() - 1);
+    bytes[at] ^= 0x01;
+    std::fs::write(path, bytes).expect("write part");
+}
+
+fn table_count(db: &str) -> String {
+    psql(
+        db,
+        "select count(*) from information_schema.tables where table_schema = 'public'",
+    )
+}
+
+#[test]
+fn damaged_or_missing_parts_are_refused() {
+    let source = TempDb::new("integrity");
+    load_chinook(&source.name);
+    let backup = chunked_backup(&source);
+    let exec = backup.exec.to_str().expect("utf8").to_string();
+    let ok = dg_ok(&backup.data, &["verify", &exec]);
+    assert_eq!(ok["status"], "ok");
+
+    // A flipped byte in the first, a middle and the last part.
+    let picks = [0, backup.files.len() / 2, backup.files.len() - 1];
+    for (round, &i) in picks.iter().enumerate() {
+        let part = backup.exec.join(&backup.files[i]);
+        let original = std::fs::read(&part).expect("read");
+        flip_byte(&part, 1000 * (round + 1));
+        let err = dg_err(&backup.data, &["verify", &exec]);
+        assert!(err.contains(&backup.files[i]), "verify must name the bad part: {err}");
+        assert!(err.contains("checksum mismatch"), "{err}");
+
+        let target = TempDb::new("refused");
+        let err = dg_err(
+            &backup.data,
+            &["restore", "--from", &exec, "--engine", "postgres", "--target", &target.url()],
+        );
+        assert!(err.contains(&backup.files[i]), "restore must name the bad part: {err}");
+        assert_eq!(table_count(&target.name), "0", "nothing may reach the target");
+        std::fs::write(&part, original).expect("repair");
+    }
+    dg_ok(&backup.data, &["verify", &exec]);
+
+    // A missing part.
+    let missing = backup.exec.join(&backup.files[1]);
+    std::fs::rename(&missing, backup.exec.join("moved-away")).expect("hide part");
+    let err = dg_err(&backup.data, &["verify", &exec]);
+    assert!(err.contains(&backup.files[1]) && err.contains("missing"), "{err}");
+    let target = TempDb::new("missing");
+    let err = dg_err(
+        &backup.data,
+        &["restore", "--from", &exec, "--engine", "postgres", "--target", &target.url()],
+    );
+    assert!(err.contains("missing"), "{err}");
+    assert_eq!(table_count(&target.name), "0");
+}
+
+#[test]
+fn a_folder_without_manifest_is_not_a_backup() {
+    let source = TempDb::new("nomanifest");
+    psql(&source.name, "create table t as select generate_series(1, 100) as n");
+    let backup = chunked_backup_small(&source);
+    std::fs::remove_file(backup.exec.join("manifest.json")).expect("remove manifest");
+    let err = dg_err(&backup.data, &["verify", backup.exec.to_str().expect("utf8")]);
+    assert!(err.contains("manifest.json") && err.contains("not a complete backup"), "{err}");
+}
+
+fn chunked_backup_small(source: &TempDb) -> Backup {
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let store = work.path().join("store");
+    let summary = dg_ok(
+        &data,
+        &["backup", "--engine", "postgres", "--source", &source.url(), "--to",
+          store.to_str().expect("utf8")],
+    );
+    Backup {
+        exec: PathBuf::from(summary["execution_path"].as_str().expect("path")),
+        data,
+        _work: work,
+        files: Vec::new(),
+    }
+}

@@ -1,0 +1,156 @@
+//! A hostile plugin (plugins/test-hostile) tries to escape or take the host
+//! down. Each attempt must fail its own call with a clear error, and the
+//! next call must work.
+
+mod common;
+
+use dataguardian::plugin::client::Target;
+use dataguardian::plugin::streams::ChannelSink;
+use dataguardian::plugin::{tracing_sink, Activity, CallError, FailureKind, Plugins, RuntimeConfig};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Installs test-hostile as a third-party plugin, optionally approved.
+fn plugins_with_hostile(dir: &Path, approved: bool) -> Plugins {
+    let built = common::repo_root().join("plugins/target/wasm32-wasip2/release/test_hostile.wasm");
+    let plugin_dir = dir.join("plugins");
+    std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
+    std::fs::copy(&built, plugin_dir.join("test-hostile.wasm")).expect("copy wasm");
+    let manifest = common::repo_root().join("plugins/test-hostile/plugin.toml");
+    std::fs::copy(&manifest, plugin_dir.join("test-hostile.toml")).expect("copy manifest");
+    if approved {
+        std::fs::write(
+            plugin_dir.join("test-hostile.grant.toml"),
+            "process = [{ program = \"echo\", args = [\"hello\"] }, { program = \"sleep\", args = [\"*\"] }]\n\
+             network = [\"tcp://127.0.0.1:1\"]\n",
+        )
+        .expect("grant");
+    }
+    let mut plugins = Plugins::with_builtins(RuntimeConfig {
+        cache_dir: Some(dir.join("cache")),
+        scratch_root: dir.join("tmp"),
+    })
+    .expect("runtime");
+    let problems = plugins.load_dir(&plugin_dir);
+    assert!(problems.is_empty(), "{problems:?}");
+    plugins
+}
+
+struct Outcome {
+    result: Result<(), CallError>,
+    bytes: usize,
+}
+
+async fn run(plugins: &Plugins, options: &[(&str, &str)], limit: Duration) -> Outcome {
+    let mut target = Target::new(serde_json::json!({}), tracing_sink());
+    target.data_timeout = limit;
+    target.stall_after = limit;
+    let engine = plugins.engine("test-hostile", target).expect("installed");
+    let (tx, mut rx) = mpsc::channel(8);
+    let drain = tokio::spawn(async move {
+        let mut n = 0;
+        while let Some(block) = rx.recv().await {
+            n += bytes::Bytes::len(&block);
+        }
+        n
+    });
+    let activity: Arc<Activity> = Arc::default();
+    let options = options
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let result = engine
+        .backup(Box::new(ChannelSink::new(tx, activity.clone())), activity, options)
+        .await
+        .map(|_| ());
+    Outcome {
+        result,
+        bytes: drain.await.expect("drain"),
+    }
+}
+
+async fn assert_still_works(plugins: &Plugins) {
+    let ok = run(plugins, &[("mode", "ok"), ("bytes", "300000")], Duration::from_secs(30)).await;
+    assert!(ok.result.is_ok(), "the next call failed: {:?}", ok.result.err());
+    assert_eq!(ok.bytes, 300_000);
+}
+
+fn message(e: &CallError) -> String {
+    e.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_calls_fail_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_with_hostile(dir.path(), true);
+    let limit = Duration::from_secs(3);
+    assert_still_works(&plugins).await;
+
+    let out = run(&plugins, &[("mode", "spawn-forbidden")], limit).await;
+    let err = out.result.expect_err("ls must not run");
+    assert_eq!(err.kind(), Some(FailureKind::PermissionDenied), "{err}");
+    assert!(message(&err).contains("`ls` is not granted"), "{err}");
+    assert_still_works(&plugins).await;
+
+    let out = run(&plugins, &[("mode", "connect-forbidden"), ("addr", "127.0.0.1:5432")], limit).await;
+    let err = out.result.expect_err("connect must be refused");
+    assert_eq!(err.kind(), Some(FailureKind::PermissionDenied), "{err}");
+    assert!(message(&err).contains("127.0.0.1:5432"), "{err}");
+    assert!(message(&err).contains("not granted"), "{err}");
+    assert_still_works(&plugins).await;
+
+    let out = run(&plugins, &[("mode", "read-forbidden"), ("path", "/etc/passwd")], limit).await;
+    let err = out.result.expect_err("read must be refused");
+    assert_eq!(err.kind(), Some(FailureKind::PermissionDenied), "{err}");
+    assert!(message(&err).contains("/etc/passwd"), "{err}");
+    assert_still_works(&plugins).await;
+
+    let out = run(&plugins, &[("mode", "loop")], limit).await;
+    let err = out.result.expect_err("a loop must be stopped");
+    assert!(matches!(err, CallError::Timeout { .. } | CallError::Stalled { .. }), "{err}");
+    assert_still_works(&plugins).await;
+
+    let out = run(&plugins, &[("mode", "membomb")], Duration::from_secs(30)).await;
+    let err = out.result.expect_err("memory must be capped");
+    assert!(matches!(err, CallError::Trap { .. }), "{err}");
+    assert!(message(&err).contains("memory limit of 32 MiB"), "{err}");
+    assert_still_works(&plugins).await;
+
+    let out = run(&plugins, &[("mode", "trap")], limit).await;
+    let err = out.result.expect_err("a panic is a failed call");
+    assert!(matches!(err, CallError::Trap { .. }), "{err}");
+    assert!(message(&err).contains("test-hostile"), "{err}");
+    assert_still_works(&plugins).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_call_is_stopped_and_its_program_killed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_with_hostile(dir.path(), true);
+    let out = run(&plugins, &[("mode", "stall")], Duration::from_secs(2)).await;
+    let err = out.result.expect_err("a stalled call must be stopped");
+    assert!(matches!(err, CallError::Stalled { .. }), "{err}");
+    // kill_on_drop: the `sleep 3600` the plugin started is gone.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "^sleep 3600$"])
+        .output()
+        .expect("pgrep");
+    assert!(left.stdout.is_empty(), "sleep survived: {}", String::from_utf8_lossy(&left.stdout));
+    assert_still_works(&plugins).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granted_programs_run_and_unapproved_plugins_get_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let approved = plugins_with_hostile(&dir.path().join("a"), true);
+    let out = run(&approved, &[("mode", "spawn-allowed")], Duration::from_secs(10)).await;
+    assert!(out.result.is_ok(), "{:?}", out.result.err());
+
+    let unapproved = plugins_with_hostile(&dir.path().join("b"), false);
+    let out = run(&unapproved, &[("mode", "spawn-allowed")], Duration::from_secs(10)).await;
+    let err = out.result.expect_err("no grant, no program");
+    assert!(message(&err).contains("`echo` is not granted"), "{err}");
+}
