@@ -143,9 +143,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn load_plugins(cli: &Cli) -> anyhow::Result<Plugins> {
+    // Absolute: scratch paths are handed to programs running in `/`.
+    let data_dir = absolute(&cli.data_dir)?;
     let config = RuntimeConfig {
-        cache_dir: Some(cli.data_dir.join("cache/plugins")),
-        scratch_root: cli.data_dir.join("tmp"),
+        cache_dir: Some(data_dir.join("cache/plugins")),
+        scratch_root: data_dir.join("tmp"),
     };
     let mut plugins = Plugins::with_builtins(config).context("loading built-in plugins")?;
     if let Some(dir) = &cli.plugin_dir {

@@ -45,7 +45,7 @@ struct Outcome {
 
 async fn run(plugins: &Plugins, options: &[(&str, &str)], limit: Duration) -> Outcome {
     let mut target = Target::new(serde_json::json!({}), tracing_sink());
-    target.data_timeout = limit;
+    target.data_timeout = limit * 2;
     target.stall_after = limit;
     let engine = plugins.engine("test-hostile", target).expect("installed");
     let (tx, mut rx) = mpsc::channel(8);
