@@ -15,12 +15,18 @@ fn load_edge_cases(db: &TempDb) {
 }
 
 /// Backs `source` up, restores into a fresh database, and asserts equality.
-fn round_trip(source: &TempDb, compression: &str, extra: &[&str]) -> serde_json::Value {
+/// The summary is returned with the directory holding the store.
+fn round_trip(
+    source: &TempDb,
+    compression: &str,
+    extra: &[&str],
+) -> (serde_json::Value, tempfile::TempDir) {
     let work = tempfile::tempdir().expect("tempdir");
     let data = work.path().join("data");
     let store = work.path().join("store");
+    let url = source.url();
     let mut args = vec![
-        "backup", "--engine", "postgres", "--source", &source.url(), "--to",
+        "backup", "--engine", "postgres", "--source", &url, "--to",
         store.to_str().expect("utf8"), "--compression", compression, "--job-id", "job-pg",
     ];
     args.extend_from_slice(extra);
@@ -39,7 +45,7 @@ fn round_trip(source: &TempDb, compression: &str, extra: &[&str]) -> serde_json:
     assert!(!before.is_empty());
     assert_eq!(before, pg_fingerprint(&target.name), "{compression}: table data differs");
     assert_eq!(pg_objects(&source.name), pg_objects(&target.name), "{compression}: objects differ");
-    summary
+    (summary, work)
 }
 
 #[test]
@@ -47,7 +53,7 @@ fn chinook_round_trips_with_every_compression() {
     let source = TempDb::new("chinook");
     load_chinook_into(&source);
     for compression in ["gzip", "zstd", "lz4", "none"] {
-        let summary = round_trip(&source, compression, &[]);
+        let (summary, _work) = round_trip(&source, compression, &[]);
         let files = summary["files"].as_array().expect("files");
         let ext = match compression {
             "gzip" => "backup.dump.gz",
@@ -82,7 +88,7 @@ fn chunked_artifacts_round_trip() {
     let source = TempDb::new("chunks");
     load_chinook_into(&source);
     // Chinook compresses to ~250 KB: 64 KiB parts give several.
-    let summary = round_trip(&source, "lz4", &["--max-file-size-bytes", "65536"]);
+    let (summary, _work) = round_trip(&source, "lz4", &["--max-file-size-bytes", "65536"]);
     let files: Vec<String> = summary["files"]
         .as_array()
         .expect("files")
