@@ -25,7 +25,10 @@ fn main() {
     .expect("plugins");
     let cached_load = warm.elapsed();
     let storage = plugins
-        .storage("local", Target::new(serde_json::json!({"path": "/tmp"}), tracing_sink()))
+        .storage(
+            "local",
+            Target::new(serde_json::json!({"path": "/tmp"}), tracing_sink()),
+        )
         .expect("local storage");
     rt.block_on(async {
         for _ in 0..200 {
@@ -37,8 +40,14 @@ fn main() {
             storage.info().await.expect("info");
         }
         let per_call = start.elapsed().as_secs_f64() * 1e6 / n as f64;
-        println!("load 4 built-ins, cold (compile + cache): {:>8.1} ms", first_load.as_secs_f64() * 1e3);
-        println!("load 4 built-ins, warm (from cache):      {:>8.1} ms", cached_load.as_secs_f64() * 1e3);
+        println!(
+            "load 4 built-ins, cold (compile + cache): {:>8.1} ms",
+            first_load.as_secs_f64() * 1e3
+        );
+        println!(
+            "load 4 built-ins, warm (from cache):      {:>8.1} ms",
+            cached_load.as_secs_f64() * 1e3
+        );
         println!("store + instantiate + info() + drop:      {per_call:>8.1} µs/call ({n} calls)");
     });
     let _ = std::fs::remove_dir_all(&dir);

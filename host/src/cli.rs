@@ -12,7 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "dataguardian", version, about = "Backup and restore for databases and files")]
+#[command(
+    name = "dataguardian",
+    version,
+    about = "Backup and restore for databases and files"
+)]
 pub struct Cli {
     /// Data directory (plugin cache, scratch space).
     #[arg(long, env = "DG_DATA_DIR", default_value = "./data", global = true)]
@@ -170,7 +174,10 @@ fn storage_for(
             let root = absolute(root)?;
             serde_json::json!({ "path": root.to_str().context("--to: path is not UTF-8")? })
         }
-        (None, _) => bail!("--storage-config is required for storage `{}`", args.storage),
+        (None, _) => bail!(
+            "--storage-config is required for storage `{}`",
+            args.storage
+        ),
     };
     Ok(plugins.storage(&args.storage, Target::new(config, tracing_sink()))?)
 }
@@ -191,10 +198,16 @@ fn split_execution_path(path: &Path, local: bool) -> anyhow::Result<(Option<Path
         return Ok((None, trimmed.trim_start_matches('/').to_string()));
     }
     let abs = absolute(Path::new(trimmed))?;
-    let exec = abs.file_name().context("execution path has no execution folder")?;
+    let exec = abs
+        .file_name()
+        .context("execution path has no execution folder")?;
     let job_dir = abs.parent().context("execution path has no job folder")?;
-    let job = job_dir.file_name().context("execution path has no job folder")?;
-    let root = job_dir.parent().context("execution path has no storage root")?;
+    let job = job_dir
+        .file_name()
+        .context("execution path has no job folder")?;
+    let root = job_dir
+        .parent()
+        .context("execution path has no storage root")?;
     Ok((
         Some(root.to_path_buf()),
         format!("{}/{}", job.to_string_lossy(), exec.to_string_lossy()),
@@ -317,7 +330,10 @@ async fn verify(plugins: &Plugins, args: VerifyArgs) -> anyhow::Result<()> {
 async fn plugin_command(plugins: &Plugins, command: PluginCommand) -> anyhow::Result<()> {
     match command {
         PluginCommand::List => {
-            println!("{:<14} {:<9} {:<8} {:<5} {:<9} PROVIDES", "ID", "KIND", "VERSION", "API", "ORIGIN");
+            println!(
+                "{:<14} {:<9} {:<8} {:<5} {:<9} PROVIDES",
+                "ID", "KIND", "VERSION", "API", "ORIGIN"
+            );
             for p in plugins.list() {
                 println!(
                     "{:<14} {:<9} {:<8} {:<5} {:<9} {}",
@@ -335,7 +351,9 @@ async fn plugin_command(plugins: &Plugins, command: PluginCommand) -> anyhow::Re
                 .list()
                 .iter()
                 .find(|p| p.id() == name || p.manifest.plugin.provides.contains(&name))
-                .with_context(|| format!("no plugin named `{name}` (see `dataguardian plugin list`)"))?;
+                .with_context(|| {
+                    format!("no plugin named `{name}` (see `dataguardian plugin list`)")
+                })?;
             let effective = plugin.grant.effective(&plugin.manifest.capabilities);
             let out = serde_json::json!({
                 "id": plugin.id(),

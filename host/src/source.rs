@@ -81,8 +81,11 @@ mod tests {
 
     #[test]
     fn url_sources_keep_the_password_out_of_the_config() {
-        let r = resolve("source", "postgres://app:s%40cret@db.local:5433/shop?sslmode=require")
-            .expect("valid");
+        let r = resolve(
+            "source",
+            "postgres://app:s%40cret@db.local:5433/shop?sslmode=require",
+        )
+        .expect("valid");
         assert_eq!(r.config["host"], "db.local");
         assert_eq!(r.config["port"], 5433);
         assert_eq!(r.config["database"], "shop");
@@ -97,7 +100,9 @@ mod tests {
         let r = resolve("source", "/var/lib/app.db").expect("valid");
         assert_eq!(r.config["path"], "/var/lib/app.db");
         let rel = resolve("source", "data/app.db").expect("valid");
-        assert!(rel.config["path"].as_str().is_some_and(|p| p.starts_with('/')));
+        assert!(rel.config["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with('/')));
     }
 
     #[test]

@@ -19,8 +19,19 @@ fn chunked_backup(source: &TempDb) -> Backup {
     let store = work.path().join("store");
     let summary = dg_ok(
         &data,
-        &["backup", "--engine", "postgres", "--source", &source.url(), "--to",
-          store.to_str().expect("utf8"), "--compression", "gzip", "--max-file-size-bytes", "50000"],
+        &[
+            "backup",
+            "--engine",
+            "postgres",
+            "--source",
+            &source.url(),
+            "--to",
+            store.to_str().expect("utf8"),
+            "--compression",
+            "gzip",
+            "--max-file-size-bytes",
+            "50000",
+        ],
     );
     let files = summary["files"]
         .as_array()
@@ -67,16 +78,34 @@ fn damaged_or_missing_parts_are_refused() {
         let original = std::fs::read(&part).expect("read");
         flip_byte(&part, 1000 * (round + 1));
         let err = dg_err(&backup.data, &["verify", &exec]);
-        assert!(err.contains(&backup.files[i]), "verify must name the bad part: {err}");
+        assert!(
+            err.contains(&backup.files[i]),
+            "verify must name the bad part: {err}"
+        );
         assert!(err.contains("checksum mismatch"), "{err}");
 
         let target = TempDb::new("refused");
         let err = dg_err(
             &backup.data,
-            &["restore", "--from", &exec, "--engine", "postgres", "--target", &target.url()],
+            &[
+                "restore",
+                "--from",
+                &exec,
+                "--engine",
+                "postgres",
+                "--target",
+                &target.url(),
+            ],
         );
-        assert!(err.contains(&backup.files[i]), "restore must name the bad part: {err}");
-        assert_eq!(table_count(&target.name), "0", "nothing may reach the target");
+        assert!(
+            err.contains(&backup.files[i]),
+            "restore must name the bad part: {err}"
+        );
+        assert_eq!(
+            table_count(&target.name),
+            "0",
+            "nothing may reach the target"
+        );
         std::fs::write(&part, original).expect("repair");
     }
     dg_ok(&backup.data, &["verify", &exec]);
@@ -85,11 +114,22 @@ fn damaged_or_missing_parts_are_refused() {
     let missing = backup.exec.join(&backup.files[1]);
     std::fs::rename(&missing, backup.exec.join("moved-away")).expect("hide part");
     let err = dg_err(&backup.data, &["verify", &exec]);
-    assert!(err.contains(&backup.files[1]) && err.contains("missing"), "{err}");
+    assert!(
+        err.contains(&backup.files[1]) && err.contains("missing"),
+        "{err}"
+    );
     let target = TempDb::new("missing");
     let err = dg_err(
         &backup.data,
-        &["restore", "--from", &exec, "--engine", "postgres", "--target", &target.url()],
+        &[
+            "restore",
+            "--from",
+            &exec,
+            "--engine",
+            "postgres",
+            "--target",
+            &target.url(),
+        ],
     );
     assert!(err.contains("missing"), "{err}");
     assert_eq!(table_count(&target.name), "0");
@@ -98,11 +138,20 @@ fn damaged_or_missing_parts_are_refused() {
 #[test]
 fn a_folder_without_manifest_is_not_a_backup() {
     let source = TempDb::new("nomanifest");
-    psql(&source.name, "create table t as select generate_series(1, 100) as n");
+    psql(
+        &source.name,
+        "create table t as select generate_series(1, 100) as n",
+    );
     let backup = chunked_backup_small(&source);
     std::fs::remove_file(backup.exec.join("manifest.json")).expect("remove manifest");
-    let err = dg_err(&backup.data, &["verify", backup.exec.to_str().expect("utf8")]);
-    assert!(err.contains("manifest.json") && err.contains("not a complete backup"), "{err}");
+    let err = dg_err(
+        &backup.data,
+        &["verify", backup.exec.to_str().expect("utf8")],
+    );
+    assert!(
+        err.contains("manifest.json") && err.contains("not a complete backup"),
+        "{err}"
+    );
 }
 
 fn chunked_backup_small(source: &TempDb) -> Backup {
@@ -111,8 +160,15 @@ fn chunked_backup_small(source: &TempDb) -> Backup {
     let store = work.path().join("store");
     let summary = dg_ok(
         &data,
-        &["backup", "--engine", "postgres", "--source", &source.url(), "--to",
-          store.to_str().expect("utf8")],
+        &[
+            "backup",
+            "--engine",
+            "postgres",
+            "--source",
+            &source.url(),
+            "--to",
+            store.to_str().expect("utf8"),
+        ],
     );
     Backup {
         exec: PathBuf::from(summary["execution_path"].as_str().expect("path")),

@@ -11,7 +11,10 @@ fn load_chinook_into(db: &TempDb) {
 }
 
 fn load_edge_cases(db: &TempDb) {
-    psql_file(&db.name, &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sql/edge_cases.sql"));
+    psql_file(
+        &db.name,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sql/edge_cases.sql"),
+    );
 }
 
 /// Backs `source` up, restores into a fresh database, and asserts equality.
@@ -26,25 +29,53 @@ fn round_trip(
     let store = work.path().join("store");
     let url = source.url();
     let mut args = vec![
-        "backup", "--engine", "postgres", "--source", &url, "--to",
-        store.to_str().expect("utf8"), "--compression", compression, "--job-id", "job-pg",
+        "backup",
+        "--engine",
+        "postgres",
+        "--source",
+        &url,
+        "--to",
+        store.to_str().expect("utf8"),
+        "--compression",
+        compression,
+        "--job-id",
+        "job-pg",
     ];
     args.extend_from_slice(extra);
     let summary = dg_ok(&data, &args);
     assert_eq!(summary["status"], "completed");
-    let exec = summary["execution_path"].as_str().expect("path").to_string();
+    let exec = summary["execution_path"]
+        .as_str()
+        .expect("path")
+        .to_string();
     assert!(Path::new(&exec).join("manifest.json").is_file());
 
     let target = TempDb::new("restore");
     let restored = dg_ok(
         &data,
-        &["restore", "--from", &exec, "--engine", "postgres", "--target", &target.url()],
+        &[
+            "restore",
+            "--from",
+            &exec,
+            "--engine",
+            "postgres",
+            "--target",
+            &target.url(),
+        ],
     );
     assert_eq!(restored["status"], "restored");
     let before = pg_fingerprint(&source.name);
     assert!(!before.is_empty());
-    assert_eq!(before, pg_fingerprint(&target.name), "{compression}: table data differs");
-    assert_eq!(pg_objects(&source.name), pg_objects(&target.name), "{compression}: objects differ");
+    assert_eq!(
+        before,
+        pg_fingerprint(&target.name),
+        "{compression}: table data differs"
+    );
+    assert_eq!(
+        pg_objects(&source.name),
+        pg_objects(&target.name),
+        "{compression}: objects differ"
+    );
     (summary, work)
 }
 
@@ -76,8 +107,16 @@ fn edge_case_database_round_trips() {
     let source = TempDb::new("edge");
     load_edge_cases(&source);
     let objects = pg_objects(&source.name);
-    for expected in ["view:labelled", "fn:note_insert", "trg:samples_audit", "seq:invoice_seq=1002"] {
-        assert!(objects.contains(expected), "fixture lacks {expected}: {objects}");
+    for expected in [
+        "view:labelled",
+        "fn:note_insert",
+        "trg:samples_audit",
+        "seq:invoice_seq=1002",
+    ] {
+        assert!(
+            objects.contains(expected),
+            "fixture lacks {expected}: {objects}"
+        );
     }
     round_trip(&source, "zstd", &[]);
     round_trip(&source, "gzip", &[]);
@@ -104,7 +143,12 @@ fn chunked_artifacts_round_trip() {
         &std::fs::read(Path::new(exec).join("manifest.json")).expect("manifest"),
     )
     .expect("json");
-    for (i, chunk) in manifest["chunks"].as_array().expect("chunks").iter().enumerate() {
+    for (i, chunk) in manifest["chunks"]
+        .as_array()
+        .expect("chunks")
+        .iter()
+        .enumerate()
+    {
         let file = Path::new(exec).join(chunk["file"].as_str().expect("file"));
         assert_eq!(chunk["number"], i as u64 + 1);
         assert_eq!(chunk["checksum"], format!("sha256:{}", sha256_file(&file)));
@@ -123,13 +167,28 @@ fn bad_source_fails_with_a_clear_error_and_leaves_nothing() {
     let store = work.path().join("store");
     let err = dg_err(
         &data,
-        &["backup", "--engine", "postgres", "--source", &format!("{PG}/no_such_db_dg"),
-          "--to", store.to_str().expect("utf8"), "--job-id", "job-missing"],
+        &[
+            "backup",
+            "--engine",
+            "postgres",
+            "--source",
+            &format!("{PG}/no_such_db_dg"),
+            "--to",
+            store.to_str().expect("utf8"),
+            "--job-id",
+            "job-missing",
+        ],
     );
     assert!(err.contains("no_such_db_dg"), "{err}");
-    assert!(err.contains("not found") || err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("not found") || err.contains("does not exist"),
+        "{err}"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(store.join("job-missing"))
         .map(|d| d.filter_map(Result::ok).collect())
         .unwrap_or_default();
-    assert!(leftovers.is_empty(), "a failed backup left files: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "a failed backup left files: {leftovers:?}"
+    );
 }

@@ -6,7 +6,9 @@ mod common;
 
 use dataguardian::plugin::client::Target;
 use dataguardian::plugin::streams::ChannelSink;
-use dataguardian::plugin::{tracing_sink, Activity, CallError, FailureKind, Plugins, RuntimeConfig};
+use dataguardian::plugin::{
+    tracing_sink, Activity, CallError, FailureKind, Plugins, RuntimeConfig,
+};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,7 +64,11 @@ async fn run(plugins: &Plugins, options: &[(&str, &str)], limit: Duration) -> Ou
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let result = engine
-        .backup(Box::new(ChannelSink::new(tx, activity.clone())), activity, options)
+        .backup(
+            Box::new(ChannelSink::new(tx, activity.clone())),
+            activity,
+            options,
+        )
         .await
         .map(|_| ());
     Outcome {
@@ -72,8 +78,17 @@ async fn run(plugins: &Plugins, options: &[(&str, &str)], limit: Duration) -> Ou
 }
 
 async fn assert_still_works(plugins: &Plugins) {
-    let ok = run(plugins, &[("mode", "ok"), ("bytes", "300000")], Duration::from_secs(30)).await;
-    assert!(ok.result.is_ok(), "the next call failed: {:?}", ok.result.err());
+    let ok = run(
+        plugins,
+        &[("mode", "ok"), ("bytes", "300000")],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        ok.result.is_ok(),
+        "the next call failed: {:?}",
+        ok.result.err()
+    );
     assert_eq!(ok.bytes, 300_000);
 }
 
@@ -94,14 +109,24 @@ async fn hostile_calls_fail_alone() {
     assert!(message(&err).contains("`ls` is not granted"), "{err}");
     assert_still_works(&plugins).await;
 
-    let out = run(&plugins, &[("mode", "connect-forbidden"), ("addr", "127.0.0.1:5432")], limit).await;
+    let out = run(
+        &plugins,
+        &[("mode", "connect-forbidden"), ("addr", "127.0.0.1:5432")],
+        limit,
+    )
+    .await;
     let err = out.result.expect_err("connect must be refused");
     assert_eq!(err.kind(), Some(FailureKind::PermissionDenied), "{err}");
     assert!(message(&err).contains("127.0.0.1:5432"), "{err}");
     assert!(message(&err).contains("not granted"), "{err}");
     assert_still_works(&plugins).await;
 
-    let out = run(&plugins, &[("mode", "read-forbidden"), ("path", "/etc/passwd")], limit).await;
+    let out = run(
+        &plugins,
+        &[("mode", "read-forbidden"), ("path", "/etc/passwd")],
+        limit,
+    )
+    .await;
     let err = out.result.expect_err("read must be refused");
     assert_eq!(err.kind(), Some(FailureKind::PermissionDenied), "{err}");
     assert!(message(&err).contains("/etc/passwd"), "{err}");
@@ -109,7 +134,10 @@ async fn hostile_calls_fail_alone() {
 
     let out = run(&plugins, &[("mode", "loop")], limit).await;
     let err = out.result.expect_err("a loop must be stopped");
-    assert!(matches!(err, CallError::Timeout { .. } | CallError::Stalled { .. }), "{err}");
+    assert!(
+        matches!(err, CallError::Timeout { .. } | CallError::Stalled { .. }),
+        "{err}"
+    );
     assert_still_works(&plugins).await;
 
     let out = run(&plugins, &[("mode", "membomb")], Duration::from_secs(30)).await;
@@ -138,7 +166,11 @@ async fn a_stalled_call_is_stopped_and_its_program_killed() {
         .args(["-f", "^sleep 3600$"])
         .output()
         .expect("pgrep");
-    assert!(left.stdout.is_empty(), "sleep survived: {}", String::from_utf8_lossy(&left.stdout));
+    assert!(
+        left.stdout.is_empty(),
+        "sleep survived: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
     assert_still_works(&plugins).await;
 }
 
@@ -146,11 +178,21 @@ async fn a_stalled_call_is_stopped_and_its_program_killed() {
 async fn granted_programs_run_and_unapproved_plugins_get_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let approved = plugins_with_hostile(&dir.path().join("a"), true);
-    let out = run(&approved, &[("mode", "spawn-allowed")], Duration::from_secs(10)).await;
+    let out = run(
+        &approved,
+        &[("mode", "spawn-allowed")],
+        Duration::from_secs(10),
+    )
+    .await;
     assert!(out.result.is_ok(), "{:?}", out.result.err());
 
     let unapproved = plugins_with_hostile(&dir.path().join("b"), false);
-    let out = run(&unapproved, &[("mode", "spawn-allowed")], Duration::from_secs(10)).await;
+    let out = run(
+        &unapproved,
+        &[("mode", "spawn-allowed")],
+        Duration::from_secs(10),
+    )
+    .await;
     let err = out.result.expect_err("no grant, no program");
     assert!(message(&err).contains("`echo` is not granted"), "{err}");
 }

@@ -15,13 +15,26 @@ fn sqlite(db: &Path, sql: &str) -> String {
         .arg(sql)
         .output()
         .expect("sqlite3");
-    assert!(out.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sqlite3 {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 const CHINOOK_TABLES: &[&str] = &[
-    "Album", "Artist", "Customer", "Employee", "Genre", "Invoice", "InvoiceLine",
-    "MediaType", "Playlist", "PlaylistTrack", "Track",
+    "Album",
+    "Artist",
+    "Customer",
+    "Employee",
+    "Genre",
+    "Invoice",
+    "InvoiceLine",
+    "MediaType",
+    "Playlist",
+    "PlaylistTrack",
+    "Track",
 ];
 
 #[test]
@@ -31,7 +44,10 @@ fn sqlite_round_trips_while_being_written() {
     let db = work.path().join("live/chinook.db");
     std::fs::create_dir_all(db.parent().expect("parent")).expect("mkdir");
     std::fs::copy(fixtures().join("Chinook_Sqlite.sqlite"), &db).expect("copy fixture");
-    sqlite(&db, "pragma journal_mode=wal; create table writes (id integer primary key, at text, pad text);");
+    sqlite(
+        &db,
+        "pragma journal_mode=wal; create table writes (id integer primary key, at text, pad text);",
+    );
 
     // Another process writes continuously during the backup.
     let mut writer = Command::new("python3")
@@ -52,8 +68,17 @@ fn sqlite_round_trips_while_being_written() {
     let store = work.path().join("store");
     let summary = dg_ok(
         &data,
-        &["backup", "--engine", "sqlite", "--source", db.to_str().expect("utf8"), "--to",
-          store.to_str().expect("utf8"), "--compression", "zstd"],
+        &[
+            "backup",
+            "--engine",
+            "sqlite",
+            "--source",
+            db.to_str().expect("utf8"),
+            "--to",
+            store.to_str().expect("utf8"),
+            "--compression",
+            "zstd",
+        ],
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
     writer.kill().expect("stop writer");
@@ -64,8 +89,15 @@ fn sqlite_round_trips_while_being_written() {
     std::fs::create_dir_all(restored.parent().expect("parent")).expect("mkdir");
     dg_ok(
         &data,
-        &["restore", "--from", summary["execution_path"].as_str().expect("path"), "--engine",
-          "sqlite", "--target", restored.to_str().expect("utf8")],
+        &[
+            "restore",
+            "--from",
+            summary["execution_path"].as_str().expect("path"),
+            "--engine",
+            "sqlite",
+            "--target",
+            restored.to_str().expect("utf8"),
+        ],
     );
     assert_eq!(sqlite(&restored, "pragma integrity_check"), "ok");
     for table in CHINOOK_TABLES {
@@ -75,8 +107,12 @@ fn sqlite_round_trips_while_being_written() {
             "table {table} differs"
         );
     }
-    let copied: u64 = sqlite(&restored, "select count(*) from writes").parse().expect("count");
-    let total: u64 = sqlite(&db, "select count(*) from writes").parse().expect("count");
+    let copied: u64 = sqlite(&restored, "select count(*) from writes")
+        .parse()
+        .expect("count");
+    let total: u64 = sqlite(&db, "select count(*) from writes")
+        .parse()
+        .expect("count");
     assert!(copied > 0 && copied <= total, "copied {copied} of {total}");
     assert_eq!(copied % 50, 0, "a snapshot holds whole transactions only");
 }
@@ -87,7 +123,11 @@ fn tree(root: &Path) -> BTreeMap<String, String> {
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("read_dir") {
             let path = entry.expect("entry").path();
-            let rel = path.strip_prefix(root).expect("inside").to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(root)
+                .expect("inside")
+                .to_string_lossy()
+                .into_owned();
             if path.is_dir() {
                 out.insert(format!("{rel}/"), String::new());
                 stack.push(path);
@@ -107,12 +147,18 @@ fn write(root: &Path, rel: &str, bytes: &[u8]) {
 
 fn sample_tree(root: &Path) {
     write(root, "a/b/c.txt", b"hello");
-    write(root, "dir with space/ünïcødé файл 名前.txt", "çà et là".as_bytes());
+    write(
+        root,
+        "dir with space/ünïcødé файл 名前.txt",
+        "çà et là".as_bytes(),
+    );
     write(root, "logs/app.log", b"noise");
     write(root, "a/debug.log", b"noise");
     write(root, "node_modules/pkg/index.js", b"module.exports = 1");
     let long = format!("deep/{}/{}.bin", "d".repeat(90), "n".repeat(120));
-    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     write(root, &long, &big);
     write(root, "empty-file", b"");
     std::fs::create_dir_all(root.join("empty-dir")).expect("mkdir");
@@ -128,15 +174,36 @@ fn files_round_trip_with_globs() {
 
     let summary = dg_ok(
         &data,
-        &["backup", "--engine", "files", "--source", src.to_str().expect("utf8"), "--to",
-          store.to_str().expect("utf8"), "--exclude", "**/*.log", "--exclude", "node_modules",
-          "--compression", "gzip", "--max-file-size-bytes", "1000000"],
+        &[
+            "backup",
+            "--engine",
+            "files",
+            "--source",
+            src.to_str().expect("utf8"),
+            "--to",
+            store.to_str().expect("utf8"),
+            "--exclude",
+            "**/*.log",
+            "--exclude",
+            "node_modules",
+            "--compression",
+            "gzip",
+            "--max-file-size-bytes",
+            "1000000",
+        ],
     );
     let dest = work.path().join("restored");
     dg_ok(
         &data,
-        &["restore", "--from", summary["execution_path"].as_str().expect("path"), "--engine",
-          "files", "--target", dest.to_str().expect("utf8")],
+        &[
+            "restore",
+            "--from",
+            summary["execution_path"].as_str().expect("path"),
+            "--engine",
+            "files",
+            "--target",
+            dest.to_str().expect("utf8"),
+        ],
     );
     let mut expected = tree(&src);
     expected.retain(|k, _| !k.ends_with(".log") && !k.starts_with("node_modules"));
@@ -148,17 +215,41 @@ fn files_round_trip_with_globs() {
     // Include narrows the set.
     let summary = dg_ok(
         &data,
-        &["backup", "--engine", "files", "--source", src.to_str().expect("utf8"), "--to",
-          store.to_str().expect("utf8"), "--include", "a/**", "--job-id", "only-a"],
+        &[
+            "backup",
+            "--engine",
+            "files",
+            "--source",
+            src.to_str().expect("utf8"),
+            "--to",
+            store.to_str().expect("utf8"),
+            "--include",
+            "a/**",
+            "--job-id",
+            "only-a",
+        ],
     );
     let dest = work.path().join("restored-a");
     dg_ok(
         &data,
-        &["restore", "--from", summary["execution_path"].as_str().expect("path"), "--engine",
-          "files", "--target", dest.to_str().expect("utf8")],
+        &[
+            "restore",
+            "--from",
+            summary["execution_path"].as_str().expect("path"),
+            "--engine",
+            "files",
+            "--target",
+            dest.to_str().expect("utf8"),
+        ],
     );
-    let files: Vec<String> = tree(&dest).into_keys().filter(|k| !k.ends_with('/')).collect();
-    assert_eq!(files, vec!["a/b/c.txt".to_string(), "a/debug.log".to_string()]);
+    let files: Vec<String> = tree(&dest)
+        .into_keys()
+        .filter(|k| !k.ends_with('/'))
+        .collect();
+    assert_eq!(
+        files,
+        vec!["a/b/c.txt".to_string(), "a/debug.log".to_string()]
+    );
 }
 
 #[test]
@@ -168,7 +259,10 @@ fn plugin_list_and_inspect_describe_the_builtins() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for id in ["postgres", "sqlite", "files", "local"] {
-        assert!(text.lines().any(|l| l.starts_with(id)), "{id} missing:\n{text}");
+        assert!(
+            text.lines().any(|l| l.starts_with(id)),
+            "{id} missing:\n{text}"
+        );
     }
     assert!(!text.contains("test-hostile"), "test plugins must not ship");
     let info = dg_ok(work.path(), &["plugin", "inspect", "postgres"]);
@@ -184,6 +278,8 @@ fn plugin_list_and_inspect_describe_the_builtins() {
     let err = dg_err(work.path(), &["plugin", "inspect", "oracle"]);
     assert!(err.contains("no plugin named `oracle`"), "{err}");
     // The compiled components are cached: the second start reuses them.
-    let cached = std::fs::read_dir(work.path().join("cache/plugins")).expect("cache").count();
+    let cached = std::fs::read_dir(work.path().join("cache/plugins"))
+        .expect("cache")
+        .count();
     assert!(cached >= 4, "{cached}");
 }

@@ -4,7 +4,7 @@ use super::layout::{self, MANIFEST_FILE};
 use super::manifest::{BackupManifest, EngineRef, Metadata, MANIFEST_VERSION};
 use super::writer::{store_artifact, ArtifactSpec};
 use super::{Compression, PipelineError, DEPTH};
-use crate::plugin::streams::{ChannelSource, ChannelSink};
+use crate::plugin::streams::{ChannelSink, ChannelSource};
 use crate::plugin::{Activity, EngineClient, StorageClient};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -65,7 +65,11 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
     let writer = tokio::task::spawn_blocking(move || store_artifact(rx, spec, storage, handle));
     let dumped = req
         .engine
-        .backup(Box::new(ChannelSink::new(tx, req.activity.clone())), req.activity.clone(), Vec::new())
+        .backup(
+            Box::new(ChannelSink::new(tx, req.activity.clone())),
+            req.activity.clone(),
+            Vec::new(),
+        )
         .await;
     let stored = writer
         .await
@@ -75,7 +79,9 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
     let (stats, stored) = match (dumped, stored) {
         (Ok(stats), Ok(stored)) => (stats, stored),
         // The storing side's error explains an engine write failure.
-        (Err(engine_err), Ok(_)) => return Err(discard(&req.storage, &prefix, engine_err.into()).await),
+        (Err(engine_err), Ok(_)) => {
+            return Err(discard(&req.storage, &prefix, engine_err.into()).await)
+        }
         (_, Err(store_err)) => return Err(discard(&req.storage, &prefix, store_err).await),
     };
 
@@ -83,7 +89,11 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
         database_version: stats.database_version,
         tables_backed_up: stats.tables,
         rows_approximate: stats.rows_approximate,
-        extra: stats.metadata.into_iter().map(|kv| (kv.key, kv.value)).collect(),
+        extra: stats
+            .metadata
+            .into_iter()
+            .map(|kv| (kv.key, kv.value))
+            .collect(),
     };
     let manifest = BackupManifest {
         version: MANIFEST_VERSION.into(),
@@ -94,7 +104,10 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
         backup_type: "full".into(),
         compression: req.compression,
         format,
-        file: layout::artifact_name(&info.artifact_format.unwrap_or_else(|| "bin".into()), req.compression),
+        file: layout::artifact_name(
+            &info.artifact_format.unwrap_or_else(|| "bin".into()),
+            req.compression,
+        ),
         total_size_bytes: stored.raw_bytes,
         compressed_size_bytes: stored.stored_bytes,
         compression_ratio: if stored.raw_bytes == 0 {
@@ -122,7 +135,8 @@ async fn write_manifest(
     prefix: &str,
     manifest: &BackupManifest,
 ) -> Result<(), PipelineError> {
-    let json = serde_json::to_vec_pretty(manifest).map_err(|e| PipelineError::stage("manifest", e))?;
+    let json =
+        serde_json::to_vec_pretty(manifest).map_err(|e| PipelineError::stage("manifest", e))?;
     let (tx, rx) = mpsc::channel(1);
     let size = json.len() as u64;
     tx.send(Ok(Bytes::from(json)))
@@ -132,7 +146,12 @@ async fn write_manifest(
     let activity: Arc<Activity> = Arc::default();
     let key = layout::key(prefix, MANIFEST_FILE);
     storage
-        .put(&key, Box::new(ChannelSource::new(rx, activity.clone())), Some(size), activity)
+        .put(
+            &key,
+            Box::new(ChannelSource::new(rx, activity.clone())),
+            Some(size),
+            activity,
+        )
         .await?;
     Ok(())
 }

@@ -68,9 +68,10 @@ impl<W: Write> Encoder<W> {
     pub fn new(kind: Compression, sink: W) -> io::Result<Self> {
         Ok(match kind {
             Compression::None => Encoder::None(sink),
-            Compression::Gzip => {
-                Encoder::Gzip(flate2::write::GzEncoder::new(sink, flate2::Compression::new(6)))
-            }
+            Compression::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+                sink,
+                flate2::Compression::new(6),
+            )),
             Compression::Zstd => Encoder::Zstd(zstd::Encoder::new(sink, 3)?),
             Compression::Lz4 => Encoder::Lz4(lz4_flex::frame::FrameEncoder::new(sink)),
         })
@@ -122,8 +123,15 @@ mod tests {
 
     #[test]
     fn every_codec_round_trips() {
-        let data: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
-        for kind in [Compression::None, Compression::Gzip, Compression::Zstd, Compression::Lz4] {
+        let data: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        for kind in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Zstd,
+            Compression::Lz4,
+        ] {
             let mut enc = Encoder::new(kind, Vec::new()).expect("encoder");
             enc.write_all(&data).expect("write");
             let packed = enc.finish().expect("finish");
@@ -142,6 +150,9 @@ mod tests {
     #[test]
     fn parses_names() {
         assert_eq!("zstd".parse::<Compression>(), Ok(Compression::Zstd));
-        assert!("brotli".parse::<Compression>().unwrap_err().contains("brotli"));
+        assert!("brotli"
+            .parse::<Compression>()
+            .unwrap_err()
+            .contains("brotli"));
     }
 }

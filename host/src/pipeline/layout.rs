@@ -41,7 +41,10 @@ mod tests {
 
     #[test]
     fn names_follow_the_documented_layout() {
-        let t = Utc.with_ymd_and_hms(2025, 2, 13, 6, 0, 1).single().expect("valid time");
+        let t = Utc
+            .with_ymd_and_hms(2025, 2, 13, 6, 0, 1)
+            .single()
+            .expect("valid time");
         assert_eq!(execution_folder(t), "2025-02-13_060001");
         assert_eq!(artifact_name("dump", Compression::Gzip), "backup.dump.gz");
         assert_eq!(artifact_name("sql", Compression::Zstd), "backup.sql.zst");
@@ -49,6 +52,9 @@ mod tests {
         assert_eq!(artifact_name("db", Compression::None), "backup.db");
         assert_eq!(part_name("backup.dump.gz", 1), "backup.dump.gz.part-001");
         assert_eq!(part_name("backup.dump.gz", 12), "backup.dump.gz.part-012");
-        assert_eq!(key("job/2025-02-13_060001", "manifest.json"), "job/2025-02-13_060001/manifest.json");
+        assert_eq!(
+            key("job/2025-02-13_060001", "manifest.json"),
+            "job/2025-02-13_060001/manifest.json"
+        );
     }
 }

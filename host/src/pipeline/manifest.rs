@@ -71,7 +71,10 @@ impl BackupManifest {
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
         let m: BackupManifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         if m.version.split('.').next() != Some("1") {
-            return Err(format!("version: unsupported manifest version {}", m.version));
+            return Err(format!(
+                "version: unsupported manifest version {}",
+                m.version
+            ));
         }
         if m.chunks.is_empty() {
             return Err("chunks: empty".into());
@@ -81,7 +84,10 @@ impl BackupManifest {
                 return Err(format!("chunks[{i}].number: expected {}", i + 1));
             }
             if c.file.contains('/') || c.file.starts_with('.') {
-                return Err(format!("chunks[{i}].file: `{}` is not a plain file name", c.file));
+                return Err(format!(
+                    "chunks[{i}].file: `{}` is not a plain file name",
+                    c.file
+                ));
             }
             if !c.checksum.starts_with("sha256:") {
                 return Err(format!("chunks[{i}].checksum: expected sha256:<hex>"));

@@ -29,7 +29,10 @@ pub enum PipelineError {
     #[error("manifest {path}: {message}")]
     Manifest { path: String, message: String },
     #[error("{stage}: {message}")]
-    Stage { stage: &'static str, message: String },
+    Stage {
+        stage: &'static str,
+        message: String,
+    },
 }
 
 impl PipelineError {

@@ -56,7 +56,10 @@ where
             whole.update(&block);
             size += block.len() as u64;
             if !each(block).await {
-                return Err(PipelineError::stage("restore", "the target stopped reading"));
+                return Err(PipelineError::stage(
+                    "restore",
+                    "the target stopped reading",
+                ));
             }
         }
         reader::finish(stream, &chunk.file).await?;
@@ -136,7 +139,9 @@ pub async fn run_restore(req: RestoreRequest) -> Result<BackupManifest, Pipeline
         .engine
         .restore(Box::new(source), req.activity.clone(), req.options.clone());
     let (fed, restored) = tokio::join!(feeding, restoring);
-    let decoded = decoding.await.map_err(|e| PipelineError::stage("decompress", e))?;
+    let decoded = decoding
+        .await
+        .map_err(|e| PipelineError::stage("decompress", e))?;
     fed?;
     decoded?;
     restored?;
@@ -177,7 +182,10 @@ fn decode(
         }
         buf.truncate(filled);
         if output.blocking_send(Ok(Bytes::from(buf))).is_err() {
-            return Err(PipelineError::stage("restore", "the target stopped reading"));
+            return Err(PipelineError::stage(
+                "restore",
+                "the target stopped reading",
+            ));
         }
     }
 }

@@ -46,8 +46,8 @@ pub fn store_artifact(
     handle: Handle,
 ) -> Result<StoredArtifact, PipelineError> {
     let chunker = Chunker::new(&spec, storage, handle);
-    let mut encoder = Encoder::new(spec.compression, chunker)
-        .map_err(|e| PipelineError::stage("compress", e))?;
+    let mut encoder =
+        Encoder::new(spec.compression, chunker).map_err(|e| PipelineError::stage("compress", e))?;
     let mut input = input;
     let mut raw_bytes = 0u64;
     while let Some(block) = input.blocking_recv() {
@@ -125,7 +125,9 @@ impl Chunker {
         let upload = self.handle.spawn(async move {
             let activity: Arc<Activity> = Arc::default();
             let source = ChannelSource::new(rx, activity.clone());
-            storage.put(&upload_key, Box::new(source), None, activity).await
+            storage
+                .put(&upload_key, Box::new(source), None, activity)
+                .await
         });
         OpenPart {
             entry: ChunkEntry {
@@ -154,9 +156,10 @@ impl Chunker {
         if part.tx.blocking_send(Ok(block)).is_err() {
             let failed = self.current.take();
             if let Some(part) = failed {
-                self.error = Some(self.join_upload(part).err().unwrap_or_else(|| {
-                    PipelineError::stage("store", "storage stopped reading")
-                }));
+                self.error =
+                    Some(self.join_upload(part).err().unwrap_or_else(|| {
+                        PipelineError::stage("store", "storage stopped reading")
+                    }));
             }
             return Err(io::Error::other("storage upload failed"));
         }

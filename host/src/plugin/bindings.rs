@@ -63,9 +63,9 @@ pub mod notifier_world {
     });
 }
 
+pub use engine_world::exports::dataguardian::plugin::engine::{BackupStats, TableCount};
 pub use host_world::dataguardian::plugin::types::{
     CallContext, HealthReport, HealthStatus, Kv, PluginError, PluginInfo,
 };
-pub use engine_world::exports::dataguardian::plugin::engine::{BackupStats, TableCount};
-pub use storage_world::exports::dataguardian::plugin::storage::ObjectInfo;
 pub use notifier_world::exports::dataguardian::plugin::notifier::Event;
+pub use storage_world::exports::dataguardian::plugin::storage::ObjectInfo;

@@ -65,7 +65,7 @@ fn wrong_world(expected: &str) -> wasmtime::Error {
 /// Generates a client method body: instantiate the world, call the export.
 macro_rules! call_export {
     ($self:ident, $op:expr, $opts:expr, $variant:ident, $accessor:ident,
-     |$inst:ident, $store:ident, $ctx:ident| $body:expr) => {{
+     |$inst:ident, $store:ident, $ctx:ident| { $($body:tt)* }) => {{
         $self
             .runtime
             .call(&$self.plugin, $op, &$opts, move |pre, $store, $ctx| {
@@ -75,7 +75,7 @@ macro_rules! call_export {
                     };
                     let instance = pre.instantiate_async(&mut *$store).await?;
                     let $inst = instance.$accessor();
-                    $body
+                    $($body)*
                 })
             })
             .await
@@ -116,30 +116,50 @@ impl EngineClient {
 
     pub async fn info(&self) -> Result<PluginInfo, CallError> {
         let opts = self.target.control();
-        call_export!(self, "info", opts, Engine, dataguardian_plugin_engine, |e, store, _ctx| {
-            e.call_info(&mut *store).await.map(Ok)
-        })
+        call_export!(
+            self,
+            "info",
+            opts,
+            Engine,
+            dataguardian_plugin_engine,
+            |e, store, _ctx| { e.call_info(&mut *store).await.map(Ok) }
+        )
     }
 
     pub async fn validate_config(&self) -> Result<(), CallError> {
         let opts = self.target.control();
-        call_export!(self, "validate-config", opts, Engine, dataguardian_plugin_engine, |e, store, ctx| {
-            e.call_validate_config(&mut *store, &ctx.config).await
-        })
+        call_export!(
+            self,
+            "validate-config",
+            opts,
+            Engine,
+            dataguardian_plugin_engine,
+            |e, store, ctx| { e.call_validate_config(&mut *store, &ctx.config).await }
+        )
     }
 
     pub async fn health_check(&self) -> Result<HealthReport, CallError> {
         let opts = self.target.control();
-        call_export!(self, "health-check", opts, Engine, dataguardian_plugin_engine, |e, store, ctx| {
-            e.call_health_check(&mut *store, &ctx).await.map(Ok)
-        })
+        call_export!(
+            self,
+            "health-check",
+            opts,
+            Engine,
+            dataguardian_plugin_engine,
+            |e, store, ctx| { e.call_health_check(&mut *store, &ctx).await.map(Ok) }
+        )
     }
 
     pub async fn list_databases(&self) -> Result<Vec<String>, CallError> {
         let opts = self.target.control();
-        call_export!(self, "list-databases", opts, Engine, dataguardian_plugin_engine, |e, store, ctx| {
-            e.call_list_databases(&mut *store, &ctx).await
-        })
+        call_export!(
+            self,
+            "list-databases",
+            opts,
+            Engine,
+            dataguardian_plugin_engine,
+            |e, store, ctx| { e.call_list_databases(&mut *store, &ctx).await }
+        )
     }
 
     /// Streams the backup into `sink`.
@@ -150,10 +170,17 @@ impl EngineClient {
         options: Vec<(String, String)>,
     ) -> Result<BackupStats, CallError> {
         let opts = self.target.data(activity, options);
-        call_export!(self, "backup", opts, Engine, dataguardian_plugin_engine, |e, store, ctx| {
-            let sink = store.data_mut().table.push(sink)?;
-            e.call_backup(&mut *store, &ctx, sink).await
-        })
+        call_export!(
+            self,
+            "backup",
+            opts,
+            Engine,
+            dataguardian_plugin_engine,
+            |e, store, ctx| {
+                let sink = store.data_mut().table.push(sink)?;
+                e.call_backup(&mut *store, &ctx, sink).await
+            }
+        )
     }
 
     /// Feeds the artifact from `source` into the target.
@@ -164,33 +191,58 @@ impl EngineClient {
         options: Vec<(String, String)>,
     ) -> Result<(), CallError> {
         let opts = self.target.data(activity, options);
-        call_export!(self, "restore", opts, Engine, dataguardian_plugin_engine, |e, store, ctx| {
-            let source = store.data_mut().table.push(source)?;
-            e.call_restore(&mut *store, &ctx, source).await
-        })
+        call_export!(
+            self,
+            "restore",
+            opts,
+            Engine,
+            dataguardian_plugin_engine,
+            |e, store, ctx| {
+                let source = store.data_mut().table.push(source)?;
+                e.call_restore(&mut *store, &ctx, source).await
+            }
+        )
     }
 
     pub async fn create_scratch_database(&self, name: &str) -> Result<String, CallError> {
         let opts = self.target.control();
         let name = name.to_string();
-        call_export!(self, "create-scratch-database", opts, Engine, dataguardian_plugin_engine, |e, store, ctx| {
-            e.call_create_scratch_database(&mut *store, &ctx, &name).await
-        })
+        call_export!(
+            self,
+            "create-scratch-database",
+            opts,
+            Engine,
+            dataguardian_plugin_engine,
+            |e, store, ctx| {
+                e.call_create_scratch_database(&mut *store, &ctx, &name)
+                    .await
+            }
+        )
     }
 
     pub async fn drop_scratch_database(&self, name: &str) -> Result<(), CallError> {
         let opts = self.target.control();
         let name = name.to_string();
-        call_export!(self, "drop-scratch-database", opts, Engine, dataguardian_plugin_engine, |e, store, ctx| {
-            e.call_drop_scratch_database(&mut *store, &ctx, &name).await
-        })
+        call_export!(
+            self,
+            "drop-scratch-database",
+            opts,
+            Engine,
+            dataguardian_plugin_engine,
+            |e, store, ctx| { e.call_drop_scratch_database(&mut *store, &ctx, &name).await }
+        )
     }
 
     pub async fn inspect(&self) -> Result<Vec<TableCount>, CallError> {
         let opts = self.target.control();
-        call_export!(self, "inspect", opts, Engine, dataguardian_plugin_engine, |e, store, ctx| {
-            e.call_inspect(&mut *store, &ctx).await
-        })
+        call_export!(
+            self,
+            "inspect",
+            opts,
+            Engine,
+            dataguardian_plugin_engine,
+            |e, store, ctx| { e.call_inspect(&mut *store, &ctx).await }
+        )
     }
 }
 
@@ -217,16 +269,26 @@ impl StorageClient {
 
     pub async fn health_check(&self) -> Result<HealthReport, CallError> {
         let opts = self.target.control();
-        call_export!(self, "health-check", opts, Storage, dataguardian_plugin_storage, |s, store, ctx| {
-            s.call_health_check(&mut *store, &ctx).await.map(Ok)
-        })
+        call_export!(
+            self,
+            "health-check",
+            opts,
+            Storage,
+            dataguardian_plugin_storage,
+            |s, store, ctx| { s.call_health_check(&mut *store, &ctx).await.map(Ok) }
+        )
     }
 
     pub async fn info(&self) -> Result<PluginInfo, CallError> {
         let opts = self.target.control();
-        call_export!(self, "info", opts, Storage, dataguardian_plugin_storage, |s, store, _ctx| {
-            s.call_info(&mut *store).await.map(Ok)
-        })
+        call_export!(
+            self,
+            "info",
+            opts,
+            Storage,
+            dataguardian_plugin_storage,
+            |s, store, _ctx| { s.call_info(&mut *store).await.map(Ok) }
+        )
     }
 
     /// Stores everything read from `source` under `key`.
@@ -239,10 +301,17 @@ impl StorageClient {
     ) -> Result<u64, CallError> {
         let opts = self.target.data(activity, Vec::new());
         let key = key.to_string();
-        call_export!(self, "put", opts, Storage, dataguardian_plugin_storage, |s, store, ctx| {
-            let source = store.data_mut().table.push(source)?;
-            s.call_put(&mut *store, &ctx, &key, source, size_hint).await
-        })
+        call_export!(
+            self,
+            "put",
+            opts,
+            Storage,
+            dataguardian_plugin_storage,
+            |s, store, ctx| {
+                let source = store.data_mut().table.push(source)?;
+                s.call_put(&mut *store, &ctx, &key, source, size_hint).await
+            }
+        )
     }
 
     /// Writes the object (or a range of it) into `sink`.
@@ -255,49 +324,82 @@ impl StorageClient {
     ) -> Result<u64, CallError> {
         let opts = self.target.data(activity, Vec::new());
         let key = key.to_string();
-        call_export!(self, "get", opts, Storage, dataguardian_plugin_storage, |s, store, ctx| {
-            let sink = store.data_mut().table.push(sink)?;
-            s.call_get(&mut *store, &ctx, &key, sink, range.0, range.1).await
-        })
+        call_export!(
+            self,
+            "get",
+            opts,
+            Storage,
+            dataguardian_plugin_storage,
+            |s, store, ctx| {
+                let sink = store.data_mut().table.push(sink)?;
+                s.call_get(&mut *store, &ctx, &key, sink, range.0, range.1)
+                    .await
+            }
+        )
     }
 
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, CallError> {
         let opts = self.target.control();
         let prefix = prefix.to_string();
-        call_export!(self, "list", opts, Storage, dataguardian_plugin_storage, |s, store, ctx| {
-            s.call_list(&mut *store, &ctx, &prefix).await
-        })
+        call_export!(
+            self,
+            "list",
+            opts,
+            Storage,
+            dataguardian_plugin_storage,
+            |s, store, ctx| { s.call_list(&mut *store, &ctx, &prefix).await }
+        )
     }
 
     pub async fn stat(&self, key: &str) -> Result<Option<ObjectInfo>, CallError> {
         let opts = self.target.control();
         let key = key.to_string();
-        call_export!(self, "stat", opts, Storage, dataguardian_plugin_storage, |s, store, ctx| {
-            s.call_stat(&mut *store, &ctx, &key).await
-        })
+        call_export!(
+            self,
+            "stat",
+            opts,
+            Storage,
+            dataguardian_plugin_storage,
+            |s, store, ctx| { s.call_stat(&mut *store, &ctx, &key).await }
+        )
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), CallError> {
         let opts = self.target.control();
         let key = key.to_string();
-        call_export!(self, "delete", opts, Storage, dataguardian_plugin_storage, |s, store, ctx| {
-            s.call_delete(&mut *store, &ctx, &key).await
-        })
+        call_export!(
+            self,
+            "delete",
+            opts,
+            Storage,
+            dataguardian_plugin_storage,
+            |s, store, ctx| { s.call_delete(&mut *store, &ctx, &key).await }
+        )
     }
 
     pub async fn rename(&self, from: &str, to: &str) -> Result<(), CallError> {
         let opts = self.target.control();
         let (from, to) = (from.to_string(), to.to_string());
-        call_export!(self, "rename", opts, Storage, dataguardian_plugin_storage, |s, store, ctx| {
-            s.call_rename(&mut *store, &ctx, &from, &to).await
-        })
+        call_export!(
+            self,
+            "rename",
+            opts,
+            Storage,
+            dataguardian_plugin_storage,
+            |s, store, ctx| { s.call_rename(&mut *store, &ctx, &from, &to).await }
+        )
     }
 
     pub async fn copy(&self, from: &str, to: &str) -> Result<(), CallError> {
         let opts = self.target.control();
         let (from, to) = (from.to_string(), to.to_string());
-        call_export!(self, "copy", opts, Storage, dataguardian_plugin_storage, |s, store, ctx| {
-            s.call_copy(&mut *store, &ctx, &from, &to).await
-        })
+        call_export!(
+            self,
+            "copy",
+            opts,
+            Storage,
+            dataguardian_plugin_storage,
+            |s, store, ctx| { s.call_copy(&mut *store, &ctx, &from, &to).await }
+        )
     }
 }

@@ -207,7 +207,10 @@ mod tests {
         let eff = Grant::Approved(approved).effective(&asked());
         assert_eq!(eff.process, vec![rule("pg_dump", &["**"])]);
         assert!(eff.network.is_empty());
-        assert!(eff.filesystem.is_empty(), "read grant must not cover read-write ask");
+        assert!(
+            eff.filesystem.is_empty(),
+            "read grant must not cover read-write ask"
+        );
         assert!(!eff.scratch);
     }
 
@@ -217,10 +220,18 @@ mod tests {
             process: vec![rule("pg_dump", &["**"]), rule("psql", &["-c", "select *"])],
             ..Default::default()
         };
-        assert!(caps.check_process("pg_dump", &strings(&["-Fc", "db"])).is_ok());
-        assert!(caps.check_process("psql", &strings(&["-c", "select 1"])).is_ok());
-        assert!(caps.check_process("psql", &strings(&["-c", "drop table x"])).is_err());
-        assert!(caps.check_process("psql", &strings(&["-c", "select 1", "extra"])).is_err());
+        assert!(caps
+            .check_process("pg_dump", &strings(&["-Fc", "db"]))
+            .is_ok());
+        assert!(caps
+            .check_process("psql", &strings(&["-c", "select 1"]))
+            .is_ok());
+        assert!(caps
+            .check_process("psql", &strings(&["-c", "drop table x"]))
+            .is_err());
+        assert!(caps
+            .check_process("psql", &strings(&["-c", "select 1", "extra"]))
+            .is_err());
         let err = caps.check_process("ls", &[]).unwrap_err();
         assert!(err.contains("`ls` is not granted"), "{err}");
     }
@@ -238,6 +249,9 @@ mod tests {
             access_for(&restore.dirs, std::path::Path::new("/srv/data/x")),
             Some(Access::ReadWrite)
         );
-        assert_eq!(access_for(&restore.dirs, std::path::Path::new("/srv/other")), None);
+        assert_eq!(
+            access_for(&restore.dirs, std::path::Path::new("/srv/other")),
+            None
+        );
     }
 }

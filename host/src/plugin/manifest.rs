@@ -157,7 +157,10 @@ impl Manifest {
         }
         for net in &self.capabilities.network {
             parse_tcp_template(net).ok_or_else(|| {
-                invalid("capabilities.network", &format!("`{net}`: expected tcp://HOST:PORT"))
+                invalid(
+                    "capabilities.network",
+                    &format!("`{net}`: expected tcp://HOST:PORT"),
+                )
             })?;
         }
         if self.limits.memory_mb == 0 || self.limits.memory_mb > 4096 {

@@ -44,7 +44,12 @@ impl Plugins {
         let runtime = Arc::new(PluginRuntime::new(config)?);
         let mut loaded = Vec::new();
         for b in builtin::BUILTIN {
-            loaded.push(Arc::new(runtime.load(b.wasm, b.manifest, Grant::Manifest, true)?));
+            loaded.push(Arc::new(runtime.load(
+                b.wasm,
+                b.manifest,
+                Grant::Manifest,
+                true,
+            )?));
         }
         Ok(Self { runtime, loaded })
     }
@@ -79,7 +84,9 @@ impl Plugins {
         let (wasm, manifest, grant) =
             runtime::read_plugin_files(path).map_err(|e| e.to_string())?;
         let grant = match grant {
-            Some(text) => Grant::Approved(toml::from_str(&text).map_err(|e| format!("grant: {e}"))?),
+            Some(text) => {
+                Grant::Approved(toml::from_str(&text).map_err(|e| format!("grant: {e}"))?)
+            }
             None => Grant::Approved(Default::default()),
         };
         self.runtime
@@ -96,11 +103,19 @@ impl Plugins {
     }
 
     /// The plugin of `kind` that provides `type_name`, or one whose id it is.
-    pub fn find(&self, kind: PluginKind, type_name: &str) -> Result<Arc<LoadedPlugin>, NotInstalled> {
+    pub fn find(
+        &self,
+        kind: PluginKind,
+        type_name: &str,
+    ) -> Result<Arc<LoadedPlugin>, NotInstalled> {
         self.loaded
             .iter()
             .find(|p| p.provides(kind, type_name))
-            .or_else(|| self.loaded.iter().find(|p| p.kind() == kind && p.id() == type_name))
+            .or_else(|| {
+                self.loaded
+                    .iter()
+                    .find(|p| p.kind() == kind && p.id() == type_name)
+            })
             .cloned()
             .ok_or_else(|| NotInstalled {
                 kind,
@@ -115,12 +130,20 @@ impl Plugins {
             })
     }
 
-    pub fn engine(&self, type_name: &str, target: client::Target) -> Result<EngineClient, NotInstalled> {
+    pub fn engine(
+        &self,
+        type_name: &str,
+        target: client::Target,
+    ) -> Result<EngineClient, NotInstalled> {
         let plugin = self.find(PluginKind::Engine, type_name)?;
         Ok(EngineClient::new(self.runtime.clone(), plugin, target))
     }
 
-    pub fn storage(&self, type_name: &str, target: client::Target) -> Result<StorageClient, NotInstalled> {
+    pub fn storage(
+        &self,
+        type_name: &str,
+        target: client::Target,
+    ) -> Result<StorageClient, NotInstalled> {
         let plugin = self.find(PluginKind::Storage, type_name)?;
         Ok(StorageClient::new(self.runtime.clone(), plugin, target))
     }

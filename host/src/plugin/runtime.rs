@@ -204,10 +204,13 @@ impl PluginRuntime {
 
     fn compile(&self, wasm: &[u8], sha256: &str) -> Result<Component, CompileError> {
         let Some(dir) = &self.config.cache_dir else {
-            return Component::new(&self.engine, wasm).map_err(|e| CompileError::Wasm(e.to_string()));
+            return Component::new(&self.engine, wasm)
+                .map_err(|e| CompileError::Wasm(e.to_string()));
         };
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         let path = dir.join(format!("{}-{:016x}.cwasm", &sha256[..32], hasher.finish()));
         if path.exists() {
             // SAFETY: files in the cache directory are written only by
@@ -238,7 +241,7 @@ impl PluginRuntime {
         plugin: &LoadedPlugin,
         operation: &str,
         opts: &CallOptions,
-    ) -> Result<(Store<HostState>, Arc<CallShared>, Option<PathBuf>), CallError> {
+    ) -> Result<Store<HostState>, CallError> {
         let setup = |message: String| CallError::Setup {
             plugin: plugin.id().to_string(),
             operation: operation.to_string(),
@@ -251,7 +254,11 @@ impl PluginRuntime {
             opts.activity.clone(),
         ));
         let effective = plugin.grant.effective(&plugin.manifest.capabilities);
-        let caps = Arc::new(CallCapabilities::resolve(&effective, &opts.config, operation));
+        let caps = Arc::new(CallCapabilities::resolve(
+            &effective,
+            &opts.config,
+            operation,
+        ));
 
         let mut wasi = WasiCtxBuilder::new();
         for dir in &caps.dirs {
@@ -271,10 +278,10 @@ impl PluginRuntime {
                 .map_err(|e| setup(format!("cannot open {}: {e}", dir.path.display())))?;
         }
         let scratch = if caps.scratch {
-            let path = self
-                .config
-                .scratch_root
-                .join(format!("{}-{}", plugin.id(), uuid::Uuid::new_v4()));
+            let path =
+                self.config
+                    .scratch_root
+                    .join(format!("{}-{}", plugin.id(), uuid::Uuid::new_v4()));
             std::fs::create_dir_all(&path)
                 .map_err(|e| setup(format!("scratch {}: {e}", path.display())))?;
             let guest = path.to_string_lossy().into_owned();
@@ -307,16 +314,16 @@ impl PluginRuntime {
             memory: MemoryCap {
                 max_bytes: (plugin.manifest.limits.memory_mb as usize) << 20,
             },
-            call: shared.clone(),
+            call: shared,
             caps,
             secrets: Arc::new(opts.secrets.clone()),
-            scratch: scratch.clone(),
+            scratch,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
-        Ok((store, shared, scratch))
+        Ok(store)
     }
 
     /// Runs one export call under the call's limits: wall-clock timeout,
@@ -335,9 +342,14 @@ impl PluginRuntime {
             &'a PluginPre,
             &'a mut Store<HostState>,
             imports::types::CallContext,
-        ) -> BoxFuture<'a, wasmtime::Result<Result<R, imports::types::PluginError>>>,
+        ) -> BoxFuture<
+            'a,
+            wasmtime::Result<Result<R, imports::types::PluginError>>,
+        >,
     {
-        let (mut store, shared, scratch) = self.new_store(plugin, operation, opts)?;
+        let mut store = self.new_store(plugin, operation, opts)?;
+        let shared = store.data().call.clone();
+        let scratch = store.data().scratch.clone();
         let ctx = imports::types::CallContext {
             config: opts.config.to_string(),
             options: opts
@@ -473,7 +485,8 @@ fn check_api(plugin: &str, found: &str, manifest_req: &str) -> Result<(), LoadEr
         host: HOST_API_VERSION.to_string(),
     };
     let found_v = semver::Version::parse(found).map_err(|_| mismatch())?;
-    let host_req = semver::VersionReq::parse(&format!("^{HOST_API_VERSION}")).map_err(|_| mismatch())?;
+    let host_req =
+        semver::VersionReq::parse(&format!("^{HOST_API_VERSION}")).map_err(|_| mismatch())?;
     let manifest_req = semver::VersionReq::parse(manifest_req).map_err(|_| mismatch())?;
     let host_v = semver::Version::parse(HOST_API_VERSION).map_err(|_| mismatch())?;
     if host_req.matches(&found_v) && manifest_req.matches(&host_v) {

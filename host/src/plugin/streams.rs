@@ -178,8 +178,12 @@ mod tests {
     async fn source_splits_reads_and_surfaces_failures() {
         let (tx, rx) = mpsc::channel(4);
         let mut src = ChannelSource::new(rx, Arc::default());
-        tx.send(Ok(Bytes::from_static(b"hello"))).await.expect("send");
-        tx.send(Err("checksum mismatch".into())).await.expect("send");
+        tx.send(Ok(Bytes::from_static(b"hello")))
+            .await
+            .expect("send");
+        tx.send(Err("checksum mismatch".into()))
+            .await
+            .expect("send");
         drop(tx);
         src.ready().await;
         assert_eq!(&src.read(3).expect("data")[..], b"hel");

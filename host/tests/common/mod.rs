@@ -28,12 +28,25 @@ pub fn load_chinook(db: &str) {
         .lines()
         .filter(|l| {
             let t = l.trim_start().to_ascii_uppercase();
-            !(t.starts_with("DROP DATABASE") || t.starts_with("CREATE DATABASE") || t.starts_with("\\C "))
+            !(t.starts_with("DROP DATABASE")
+                || t.starts_with("CREATE DATABASE")
+                || t.starts_with("\\C "))
         })
         .map(|l| format!("{l}\n"))
         .collect();
     let mut child = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres", "-d", db])
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            db,
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -45,7 +58,11 @@ pub fn load_chinook(db: &str) {
         stdin.write_all(body.as_bytes()).expect("feeding psql");
     }
     let out = child.wait_with_output().expect("psql");
-    assert!(out.status.success(), "loading Chinook: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "loading Chinook: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tracks = psql(db, "select count(*) from track");
     assert_eq!(tracks, "3503", "Chinook did not load");
 }
@@ -126,7 +143,10 @@ pub struct TempDb {
 
 impl TempDb {
     pub fn new(tag: &str) -> Self {
-        let name = format!("dgt_{tag}_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let name = format!(
+            "dgt_{tag}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
         psql("postgres", &format!("create database \"{name}\""));
         Self { name }
     }
@@ -139,8 +159,21 @@ impl TempDb {
 impl Drop for TempDb {
     fn drop(&mut self) {
         let _ = Command::new("psql")
-            .args(["-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c"])
-            .arg(format!("drop database if exists \"{}\" with (force)", self.name))
+            .args([
+                "-X",
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+            ])
+            .arg(format!(
+                "drop database if exists \"{}\" with (force)",
+                self.name
+            ))
             .output();
     }
 }

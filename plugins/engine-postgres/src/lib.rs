@@ -35,7 +35,8 @@ impl Config {
     }
 
     fn check(&self) -> PluginResult<()> {
-        let bad = |field: &str, why: &str| Err(PluginError::InvalidConfig(format!("{field}: {why}")));
+        let bad =
+            |field: &str, why: &str| Err(PluginError::InvalidConfig(format!("{field}: {why}")));
         if self.host.is_empty() {
             return bad("host", "must not be empty");
         }
@@ -51,7 +52,14 @@ impl Config {
     /// A libpq program connected to `database`.
     fn command(&self, ctx: &CallContext, program: &str, database: &str) -> Command {
         let mut cmd = Command::new(program)
-            .args(["-h", &self.host, "-p", &self.port.to_string(), "-U", &self.username])
+            .args([
+                "-h",
+                &self.host,
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                &self.username,
+            ])
             .arg("--no-password")
             .env("PGCONNECT_TIMEOUT", "10")
             .env("PGAPPNAME", "dataguardian")
@@ -69,10 +77,25 @@ impl Config {
     fn query(&self, ctx: &CallContext, database: &str, sql: &str) -> PluginResult<Vec<String>> {
         let out = self
             .command(ctx, "psql", database)
-            .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-F", "\t", "-c", sql])
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-F",
+                "\t",
+                "-c",
+                sql,
+            ])
             .output()
             .map_err(classify)?;
-        Ok(out.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+        Ok(out
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect())
     }
 }
 
@@ -158,7 +181,10 @@ impl Engine for Postgres {
         let latency_ms = started.elapsed().as_millis() as u64;
         match outcome {
             Ok(rows) => {
-                let cols: Vec<&str> = rows.first().map(|r| r.split('\t').collect()).unwrap_or_default();
+                let cols: Vec<&str> = rows
+                    .first()
+                    .map(|r| r.split('\t').collect())
+                    .unwrap_or_default();
                 let version = cols.first().map(|v| format!("PostgreSQL {v}"));
                 let mut metadata = Vec::new();
                 if let Some(c) = cols.get(1) {
@@ -214,7 +240,10 @@ impl Engine for Postgres {
              and n.nspname not in ('pg_catalog', 'information_schema') \
              and n.nspname not like 'pg_toast%'",
         )?;
-        let cols: Vec<&str> = facts.first().map(|r| r.split('\t').collect()).unwrap_or_default();
+        let cols: Vec<&str> = facts
+            .first()
+            .map(|r| r.split('\t').collect())
+            .unwrap_or_default();
 
         // -Z0: the host compresses; pg_dump only dumps.
         let child = cfg
@@ -246,7 +275,12 @@ impl Engine for Postgres {
         let cfg = Config::load(ctx)?;
         let mut cmd = cfg
             .command(ctx, "pg_restore", &cfg.database)
-            .args(["--no-owner", "--no-acl", "--exit-on-error", "--single-transaction"])
+            .args([
+                "--no-owner",
+                "--no-acl",
+                "--exit-on-error",
+                "--single-transaction",
+            ])
             .arg(format!("--dbname={}", cfg.database));
         if config::option(ctx, "clean") == Some("true") {
             cmd = cmd.args(["--clean", "--if-exists"]);
@@ -280,7 +314,11 @@ impl Engine for Postgres {
     fn drop_scratch_database(ctx: &CallContext, name: &str) -> PluginResult<()> {
         check_scratch_name(name)?;
         let cfg = Config::load(ctx)?;
-        let maintenance = if cfg.database == name { "postgres" } else { cfg.database.as_str() };
+        let maintenance = if cfg.database == name {
+            "postgres"
+        } else {
+            cfg.database.as_str()
+        };
         cfg.query(
             ctx,
             maintenance,
