@@ -34,3 +34,23 @@ pub fn scratch_dir(ctx: &CallContext) -> PluginResult<&str> {
         )
     })
 }
+
+/// A configuration that checks itself beyond what serde can (absolute
+/// paths, non-empty names...). Errors should name the field.
+pub trait Checked: DeserializeOwned {
+    fn check(&self) -> PluginResult<()> {
+        Ok(())
+    }
+}
+
+/// Parses and checks the configuration of a call.
+pub fn load<T: Checked>(ctx: &CallContext) -> PluginResult<T> {
+    let cfg: T = parse(ctx)?;
+    cfg.check()?;
+    Ok(cfg)
+}
+
+/// Parses and checks a configuration document (`validate-config`).
+pub fn validate<T: Checked>(config: &str) -> PluginResult<()> {
+    parse_json::<T>(config)?.check()
+}

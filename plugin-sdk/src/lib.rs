@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod fs;
+pub mod health;
 pub mod io;
 pub mod log;
 pub mod process;

@@ -57,6 +57,7 @@ pub struct Activity {
     bytes: AtomicU64,
     reported_done: AtomicU64,
     reported_total: AtomicU64,
+    input_done: AtomicBool,
 }
 
 impl Default for Activity {
@@ -67,6 +68,7 @@ impl Default for Activity {
             bytes: AtomicU64::new(0),
             reported_done: AtomicU64::new(0),
             reported_total: AtomicU64::new(u64::MAX),
+            input_done: AtomicBool::new(false),
         }
     }
 }
@@ -92,6 +94,18 @@ impl Activity {
     /// Bytes moved through host streams so far.
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// The call has read all of its input. What remains (a database
+    /// building indexes after the last byte, say) can be long and silent,
+    /// so the no-progress watchdog stands down; the timeout still applies.
+    pub fn mark_input_done(&self) {
+        self.input_done.store(true, Ordering::Relaxed);
+        self.touch();
+    }
+
+    pub fn input_done(&self) -> bool {
+        self.input_done.load(Ordering::Relaxed)
     }
 
     /// Milliseconds since anything moved.

@@ -17,6 +17,8 @@ use tokio::task::JoinHandle;
 const STDERR_TAIL: usize = 4096;
 /// Write budget of a child's stdin stream.
 const STDIN_BUDGET: usize = 1 << 20;
+/// How often a running program's CPU time is sampled.
+const CPU_SAMPLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A running program owned by a plugin call; killed when dropped.
 pub struct ChildProcess {
@@ -24,6 +26,15 @@ pub struct ChildProcess {
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr: Option<JoinHandle<String>>,
+    heartbeat: Option<JoinHandle<()>>,
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        if let Some(h) = self.heartbeat.take() {
+            h.abort();
+        }
+    }
 }
 
 /// What to start.
@@ -77,6 +88,9 @@ impl ChildProcess {
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("starting `{}`: {e}", spec.program))?;
+        let heartbeat = child
+            .id()
+            .map(|pid| tokio::spawn(cpu_heartbeat(pid, call.clone())));
         let stderr = child.stderr.take().map(|stderr| {
             let program = spec.program.to_string();
             tokio::spawn(collect_stderr(stderr, program, call))
@@ -85,6 +99,7 @@ impl ChildProcess {
             stdin: child.stdin.take(),
             stdout: child.stdout.take(),
             stderr,
+            heartbeat,
             child,
         })
     }
@@ -120,6 +135,34 @@ impl ChildProcess {
     pub fn kill(&mut self) {
         let _ = self.child.start_kill();
     }
+}
+
+/// A program that is computing (a long `VACUUM INTO`, a big sort) counts as
+/// progress even when no byte moves; one blocked on a lock does not.
+async fn cpu_heartbeat(pid: u32, call: Arc<CallShared>) {
+    let mut last = None;
+    loop {
+        tokio::time::sleep(CPU_SAMPLE).await;
+        let Some(ticks) = cpu_ticks(pid) else {
+            return;
+        };
+        if last.is_some_and(|prev| ticks > prev) {
+            call.activity.touch();
+        }
+        last = Some(ticks);
+    }
+}
+
+/// utime + stime of a process, from /proc (Linux).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may
+    // contain spaces: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
 }
 
 async fn collect_stderr(
@@ -163,4 +206,28 @@ pub fn resolve_env(
                 .ok_or_else(|| format!("env `{name}` asks for unknown secret `{secret}`")),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_cpu_time_of_a_live_process() {
+        assert!(cpu_ticks(std::process::id()).is_some());
+        assert!(cpu_ticks(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn secrets_resolve_by_name_only() {
+        let secrets = HashMap::from([("password".to_string(), "s3cret".to_string())]);
+        let env = vec![
+            ("PGPASSWORD".to_string(), Err("password".to_string())),
+            ("PGAPPNAME".to_string(), Ok("dg".to_string())),
+        ];
+        let resolved = resolve_env(env, &secrets).expect("known secret");
+        assert_eq!(resolved[0], ("PGPASSWORD".into(), "s3cret".into()));
+        let unknown = resolve_env(vec![("X".into(), Err("token".into()))], &secrets);
+        assert!(unknown.unwrap_err().contains("unknown secret `token`"));
+    }
 }

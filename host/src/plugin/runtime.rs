@@ -433,7 +433,8 @@ async fn guarded<T>(
         match opts.stall_after {
             Some(limit) => loop {
                 tokio::time::sleep(Duration::from_millis(250).min(limit)).await;
-                if shared.activity.idle_ms() >= limit.as_millis() as u64 {
+                let idle = shared.activity.idle_ms() >= limit.as_millis() as u64;
+                if idle && !shared.activity.input_done() {
                     return limit.as_secs();
                 }
             },

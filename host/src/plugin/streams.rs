@@ -150,6 +150,7 @@ impl InputStream for ChannelSource {
                 "{reason}"
             )));
         }
+        self.activity.mark_input_done();
         Err(StreamError::Closed)
     }
 }
@@ -200,9 +201,12 @@ mod tests {
     #[tokio::test]
     async fn source_ends_cleanly_when_producer_finishes() {
         let (tx, rx) = mpsc::channel(1);
-        let mut src = ChannelSource::new(rx, Arc::default());
+        let activity: Arc<Activity> = Arc::default();
+        let mut src = ChannelSource::new(rx, activity.clone());
         drop(tx);
         src.ready().await;
+        assert!(!activity.input_done());
         assert!(matches!(src.read(1), Err(StreamError::Closed)));
+        assert!(activity.input_done());
     }
 }

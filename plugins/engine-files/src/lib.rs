@@ -11,9 +11,8 @@ mod tar;
 use dataguardian_plugin_sdk::bindings::dataguardian::plugin::progress;
 use dataguardian_plugin_sdk::io::{StreamReader, StreamWriter};
 use dataguardian_plugin_sdk::{
-    config, empty_stats, export_engine, fs, io, log, BackupStats, CallContext, Engine,
-    HealthReport, HealthStatus, InputStream, Kv, OutputStream, PluginError, PluginInfo, PluginKind,
-    PluginResult,
+    config, empty_stats, export_engine, fs, health, io, log, BackupStats, CallContext, Engine,
+    HealthReport, InputStream, OutputStream, PluginError, PluginInfo, PluginKind, PluginResult,
 };
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -46,12 +45,16 @@ struct Config {
 }
 
 impl Config {
-    fn load(ctx: &CallContext) -> PluginResult<Self> {
-        let cfg: Config = config::parse(ctx)?;
-        cfg.check()?;
-        Ok(cfg)
+    /// The directory without trailing slashes (`/` stays `/`).
+    fn root(&self) -> &str {
+        match self.path.trim_end_matches('/') {
+            "" => "/",
+            trimmed => trimmed,
+        }
     }
+}
 
+impl config::Checked for Config {
     fn check(&self) -> PluginResult<()> {
         if !self.path.starts_with('/') {
             return Err(PluginError::InvalidConfig(
@@ -59,14 +62,6 @@ impl Config {
             ));
         }
         Filter::new(self).map(|_| ())
-    }
-
-    /// The directory without trailing slashes (`/` stays `/`).
-    fn root(&self) -> &str {
-        match self.path.trim_end_matches('/') {
-            "" => "/",
-            trimmed => trimmed,
-        }
     }
 }
 
@@ -326,13 +321,6 @@ fn unpack(root: &str, source: &InputStream) -> PluginResult<Unpacked> {
     Ok(Unpacked { files, dirs, bytes })
 }
 
-fn kv(key: &str, value: u64) -> Kv {
-    Kv {
-        key: key.into(),
-        value: value.to_string(),
-    }
-}
-
 struct Files;
 
 impl Engine for Files {
@@ -349,12 +337,12 @@ impl Engine for Files {
     }
 
     fn validate_config(config: &str) -> PluginResult<()> {
-        config::parse_json::<Config>(config)?.check()
+        config::validate::<Config>(config)
     }
 
     fn health_check(ctx: &CallContext) -> HealthReport {
         let started = Instant::now();
-        let outcome = Config::load(ctx).and_then(|cfg| {
+        let outcome = config::load::<Config>(ctx).and_then(|cfg| {
             let root = cfg.root();
             let meta = std::fs::metadata(root).map_err(|e| io_error(root, e))?;
             if !meta.is_dir() {
@@ -367,29 +355,13 @@ impl Engine for Files {
                 files += u64::from(!item.is_dir);
                 Ok(())
             })?;
-            Ok(files)
+            Ok((None, vec![health::kv("files", files)]))
         });
-        let latency_ms = started.elapsed().as_millis() as u64;
-        match outcome {
-            Ok(files) => HealthReport {
-                status: HealthStatus::Ok,
-                latency_ms,
-                version: None,
-                message: None,
-                metadata: vec![kv("files", files)],
-            },
-            Err(e) => HealthReport {
-                status: HealthStatus::Error,
-                latency_ms,
-                version: None,
-                message: Some(format!("{e:?}")),
-                metadata: Vec::new(),
-            },
-        }
+        health::report(started, outcome)
     }
 
     fn backup(ctx: &CallContext, sink: &OutputStream) -> PluginResult<BackupStats> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let filter = Filter::new(&cfg)?;
         let root = cfg.root();
         let meta = std::fs::metadata(root).map_err(|e| io_error(root, e))?;
@@ -428,15 +400,15 @@ impl Engine for Files {
         ));
         let mut stats = empty_stats();
         stats.metadata = vec![
-            kv("files", totals.files),
-            kv("directories", totals.dirs),
-            kv("bytes", totals.bytes),
+            health::kv("files", totals.files),
+            health::kv("directories", totals.dirs),
+            health::kv("bytes", totals.bytes),
         ];
         Ok(stats)
     }
 
     fn restore(ctx: &CallContext, source: &InputStream) -> PluginResult<()> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let root = cfg.root();
         std::fs::create_dir_all(root).map_err(|e| io_error(root, e))?;
         let done = unpack(root, source)?;

@@ -2,10 +2,11 @@
 //! checks. The dump's bytes go from pg_dump's stdout to the sink host-side;
 //! the password stays a host secret injected as `PGPASSWORD`.
 
+use dataguardian_plugin_sdk::health::{self, kv};
 use dataguardian_plugin_sdk::process::Command;
 use dataguardian_plugin_sdk::{
-    config, export_engine, io, log, BackupStats, CallContext, Engine, HealthReport, HealthStatus,
-    InputStream, Kv, OutputStream, PluginError, PluginInfo, PluginKind, PluginResult, TableCount,
+    config, export_engine, io, log, BackupStats, CallContext, Engine, HealthReport, InputStream,
+    OutputStream, PluginError, PluginInfo, PluginKind, PluginResult, TableCount,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -28,27 +29,6 @@ fn default_port() -> u16 {
 }
 
 impl Config {
-    fn load(ctx: &CallContext) -> PluginResult<Self> {
-        let cfg: Config = config::parse(ctx)?;
-        cfg.check()?;
-        Ok(cfg)
-    }
-
-    fn check(&self) -> PluginResult<()> {
-        let bad =
-            |field: &str, why: &str| Err(PluginError::InvalidConfig(format!("{field}: {why}")));
-        if self.host.is_empty() {
-            return bad("host", "must not be empty");
-        }
-        if self.database.is_empty() {
-            return bad("database", "must not be empty");
-        }
-        if self.username.is_empty() {
-            return bad("username", "must not be empty");
-        }
-        Ok(())
-    }
-
     /// A libpq program connected to `database`.
     fn command(&self, ctx: &CallContext, program: &str, database: &str) -> Command {
         let mut cmd = Command::new(program)
@@ -99,6 +79,23 @@ impl Config {
     }
 }
 
+impl config::Checked for Config {
+    fn check(&self) -> PluginResult<()> {
+        let bad =
+            |field: &str, why: &str| Err(PluginError::InvalidConfig(format!("{field}: {why}")));
+        if self.host.is_empty() {
+            return bad("host", "must not be empty");
+        }
+        if self.database.is_empty() {
+            return bad("database", "must not be empty");
+        }
+        if self.username.is_empty() {
+            return bad("username", "must not be empty");
+        }
+        Ok(())
+    }
+}
+
 /// Gives a libpq failure the kind that tells the operator what to fix.
 fn classify(e: PluginError) -> PluginError {
     let PluginError::Failed(msg) = e else {
@@ -141,13 +138,6 @@ fn check_scratch_name(name: &str) -> PluginResult<()> {
     }
 }
 
-fn kv(key: &str, value: impl ToString) -> Kv {
-    Kv {
-        key: key.to_string(),
-        value: value.to_string(),
-    }
-}
-
 struct Postgres;
 
 impl Engine for Postgres {
@@ -164,12 +154,12 @@ impl Engine for Postgres {
     }
 
     fn validate_config(text: &str) -> PluginResult<()> {
-        config::parse_json::<Config>(text)?.check()
+        config::validate::<Config>(text)
     }
 
     fn health_check(ctx: &CallContext) -> HealthReport {
         let started = Instant::now();
-        let outcome = Config::load(ctx).and_then(|cfg| {
+        let outcome = config::load::<Config>(ctx).and_then(|cfg| {
             cfg.query(
                 ctx,
                 &cfg.database,
@@ -178,14 +168,13 @@ impl Engine for Postgres {
                  pg_database_size(current_database())",
             )
         });
-        let latency_ms = started.elapsed().as_millis() as u64;
-        match outcome {
-            Ok(rows) => {
+        health::report(
+            started,
+            outcome.map(|rows| {
                 let cols: Vec<&str> = rows
                     .first()
                     .map(|r| r.split('\t').collect())
                     .unwrap_or_default();
-                let version = cols.first().map(|v| format!("PostgreSQL {v}"));
                 let mut metadata = Vec::new();
                 if let Some(c) = cols.get(1) {
                     metadata.push(kv("active_connections", c));
@@ -193,34 +182,13 @@ impl Engine for Postgres {
                 if let Some(s) = cols.get(2) {
                     metadata.push(kv("size_bytes", s));
                 }
-                HealthReport {
-                    status: HealthStatus::Ok,
-                    latency_ms,
-                    version,
-                    message: None,
-                    metadata,
-                }
-            }
-            Err(e) => {
-                let (status, message) = match e {
-                    PluginError::AuthFailed(m) => (HealthStatus::AuthFailed, m),
-                    PluginError::Unreachable(m) => (HealthStatus::Unreachable, m),
-                    PluginError::Timeout(m) => (HealthStatus::Timeout, m),
-                    other => (HealthStatus::Error, format!("{other:?}")),
-                };
-                HealthReport {
-                    status,
-                    latency_ms,
-                    version: None,
-                    message: Some(message),
-                    metadata: Vec::new(),
-                }
-            }
-        }
+                (cols.first().map(|v| format!("PostgreSQL {v}")), metadata)
+            }),
+        )
     }
 
     fn list_databases(ctx: &CallContext) -> PluginResult<Vec<String>> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         cfg.query(
             ctx,
             &cfg.database,
@@ -229,7 +197,7 @@ impl Engine for Postgres {
     }
 
     fn backup(ctx: &CallContext, sink: &OutputStream) -> PluginResult<BackupStats> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let facts = cfg.query(
             ctx,
             &cfg.database,
@@ -272,7 +240,7 @@ impl Engine for Postgres {
     }
 
     fn restore(ctx: &CallContext, source: &InputStream) -> PluginResult<()> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let mut cmd = cfg
             .command(ctx, "pg_restore", &cfg.database)
             .args([
@@ -304,7 +272,7 @@ impl Engine for Postgres {
 
     fn create_scratch_database(ctx: &CallContext, name: &str) -> PluginResult<String> {
         check_scratch_name(name)?;
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         cfg.query(ctx, &cfg.database, &format!("create database \"{name}\""))?;
         let mut scratch = cfg.clone();
         scratch.database = name.to_string();
@@ -313,7 +281,7 @@ impl Engine for Postgres {
 
     fn drop_scratch_database(ctx: &CallContext, name: &str) -> PluginResult<()> {
         check_scratch_name(name)?;
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let maintenance = if cfg.database == name {
             "postgres"
         } else {
@@ -328,7 +296,7 @@ impl Engine for Postgres {
     }
 
     fn inspect(ctx: &CallContext) -> PluginResult<Vec<TableCount>> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let rows = cfg.query(
             ctx,
             &cfg.database,

@@ -10,9 +10,9 @@
 
 use dataguardian_plugin_sdk::process::Command;
 use dataguardian_plugin_sdk::{
-    config, empty_stats, export_engine, fs, io, log, BackupStats, CallContext, Engine,
-    HealthReport, HealthStatus, InputStream, Kv, OutputStream, PluginError, PluginInfo, PluginKind,
-    PluginResult, TableCount,
+    config, empty_stats, export_engine, fs, health, io, log, BackupStats, CallContext, Engine,
+    HealthReport, InputStream, Kv, OutputStream, PluginError, PluginInfo, PluginKind, PluginResult,
+    TableCount,
 };
 use serde::Deserialize;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -35,13 +35,7 @@ struct Config {
     path: String,
 }
 
-impl Config {
-    fn load(ctx: &CallContext) -> PluginResult<Self> {
-        let cfg: Config = config::parse(ctx)?;
-        cfg.check()?;
-        Ok(cfg)
-    }
-
+impl config::Checked for Config {
     fn check(&self) -> PluginResult<()> {
         // Absolute paths are what the host preopens; a leading `/` also keeps
         // `sqlite3` from reading the path as one of its own options.
@@ -212,29 +206,6 @@ fn receive_and_check(tmp: &str, source: &InputStream) -> PluginResult<u64> {
     Ok(written)
 }
 
-fn report(started: Instant, outcome: PluginResult<(String, String)>) -> HealthReport {
-    let latency_ms = started.elapsed().as_millis() as u64;
-    match outcome {
-        Ok((version, size)) => HealthReport {
-            status: HealthStatus::Ok,
-            latency_ms,
-            version: Some(version),
-            message: None,
-            metadata: vec![Kv {
-                key: "size_bytes".into(),
-                value: size,
-            }],
-        },
-        Err(e) => HealthReport {
-            status: HealthStatus::Error,
-            latency_ms,
-            version: None,
-            message: Some(format!("{e:?}")),
-            metadata: Vec::new(),
-        },
-    }
-}
-
 struct Sqlite;
 
 impl Engine for Sqlite {
@@ -251,12 +222,12 @@ impl Engine for Sqlite {
     }
 
     fn validate_config(config: &str) -> PluginResult<()> {
-        config::parse_json::<Config>(config)?.check()
+        config::validate::<Config>(config)
     }
 
     fn health_check(ctx: &CallContext) -> HealthReport {
         let started = Instant::now();
-        let outcome = Config::load(ctx).and_then(|cfg| {
+        let outcome = config::load::<Config>(ctx).and_then(|cfg| {
             // Size comes from the page count: the plugin has no grant to
             // stat the file outside restores.
             let out = sqlite(
@@ -277,13 +248,16 @@ impl Engine for Sqlite {
                     check.join("; ")
                 )));
             }
-            Ok((version.to_string(), size.to_string()))
+            Ok((
+                Some(version.to_string()),
+                vec![health::kv("size_bytes", size)],
+            ))
         });
-        report(started, outcome)
+        health::report(started, outcome)
     }
 
     fn backup(ctx: &CallContext, sink: &OutputStream) -> PluginResult<BackupStats> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let scratch = config::scratch_dir(ctx)?;
         // sqlite3 runs in the host's working directory, not ours, so a
         // relative scratch path would name a different place for it.
@@ -320,7 +294,7 @@ impl Engine for Sqlite {
     }
 
     fn restore(ctx: &CallContext, source: &InputStream) -> PluginResult<()> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let tmp = temp_path(&cfg.path);
         let outcome = receive_and_check(&tmp, source).and_then(|bytes| {
             for suffix in SIDE_FILES {
@@ -347,7 +321,7 @@ impl Engine for Sqlite {
     }
 
     fn inspect(ctx: &CallContext) -> PluginResult<Vec<TableCount>> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         table_counts(&cfg.path, true)
     }
 }

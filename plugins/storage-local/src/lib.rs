@@ -4,8 +4,8 @@
 //! byte is on disk, so a reader never sees a half-written object.
 
 use dataguardian_plugin_sdk::{
-    config, export_storage, fs, io, CallContext, HealthReport, HealthStatus, InputStream, Kv,
-    ObjectInfo, OutputStream, PluginError, PluginInfo, PluginKind, PluginResult, Storage,
+    config, export_storage, fs, health, io, CallContext, HealthReport, InputStream, ObjectInfo,
+    OutputStream, PluginError, PluginInfo, PluginKind, PluginResult, Storage,
 };
 use serde::Deserialize;
 use std::path::{Component, Path, PathBuf};
@@ -19,21 +19,6 @@ struct Config {
 }
 
 impl Config {
-    fn load(ctx: &CallContext) -> PluginResult<Self> {
-        let cfg: Config = config::parse(ctx)?;
-        cfg.check()?;
-        Ok(cfg)
-    }
-
-    fn check(&self) -> PluginResult<()> {
-        if !self.path.starts_with('/') {
-            return Err(PluginError::InvalidConfig(
-                "path: must be an absolute directory path".into(),
-            ));
-        }
-        Ok(())
-    }
-
     /// The absolute path of `key`, refusing keys that escape the root.
     fn object_path(&self, key: &str) -> PluginResult<PathBuf> {
         let rel = Path::new(key);
@@ -46,6 +31,17 @@ impl Config {
             )));
         }
         Ok(Path::new(&self.path).join(rel))
+    }
+}
+
+impl config::Checked for Config {
+    fn check(&self) -> PluginResult<()> {
+        if !self.path.starts_with('/') {
+            return Err(PluginError::InvalidConfig(
+                "path: must be an absolute directory path".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -125,38 +121,19 @@ impl Storage for LocalStorage {
     }
 
     fn validate_config(config: &str) -> PluginResult<()> {
-        config::parse_json::<Config>(config)?.check()
+        config::validate::<Config>(config)
     }
 
     fn health_check(ctx: &CallContext) -> HealthReport {
         let started = Instant::now();
-        let outcome = Config::load(ctx).and_then(|cfg| {
+        let outcome = config::load::<Config>(ctx).and_then(|cfg| {
             let probe = Path::new(&cfg.path).join(".dataguardian-probe");
             std::fs::create_dir_all(&cfg.path).map_err(|e| io_error(Path::new(&cfg.path), e))?;
             std::fs::write(&probe, b"ok").map_err(|e| io_error(&probe, e))?;
             std::fs::remove_file(&probe).map_err(|e| io_error(&probe, e))?;
-            Ok(cfg)
+            Ok((None, vec![health::kv("path", cfg.path)]))
         });
-        let latency_ms = started.elapsed().as_millis() as u64;
-        match outcome {
-            Ok(cfg) => HealthReport {
-                status: HealthStatus::Ok,
-                latency_ms,
-                version: None,
-                message: None,
-                metadata: vec![Kv {
-                    key: "path".into(),
-                    value: cfg.path,
-                }],
-            },
-            Err(e) => HealthReport {
-                status: HealthStatus::Error,
-                latency_ms,
-                version: None,
-                message: Some(format!("{e:?}")),
-                metadata: Vec::new(),
-            },
-        }
+        health::report(started, outcome)
     }
 
     fn put(
@@ -165,7 +142,7 @@ impl Storage for LocalStorage {
         source: &InputStream,
         _size_hint: Option<u64>,
     ) -> PluginResult<u64> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         write_atomically(&cfg.object_path(key)?, source)
     }
 
@@ -176,14 +153,14 @@ impl Storage for LocalStorage {
         offset: u64,
         length: Option<u64>,
     ) -> PluginResult<u64> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let path = cfg.object_path(key)?;
         let file = fs::open_read(path_str(&path)?, offset)?;
         io::pipe_limited(&file.stream, sink, length.unwrap_or(u64::MAX))
     }
 
     fn list(ctx: &CallContext, prefix: &str) -> PluginResult<Vec<ObjectInfo>> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let dir = cfg.object_path(prefix)?;
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -207,7 +184,7 @@ impl Storage for LocalStorage {
     }
 
     fn stat(ctx: &CallContext, key: &str) -> PluginResult<Option<ObjectInfo>> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let path = cfg.object_path(key)?;
         match std::fs::metadata(&path) {
             Ok(meta) => Ok(Some(object_info(key.to_string(), &meta))),
@@ -217,7 +194,7 @@ impl Storage for LocalStorage {
     }
 
     fn delete(ctx: &CallContext, key: &str) -> PluginResult<()> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let path = cfg.object_path(key)?;
         if key.trim_matches('/').is_empty() {
             return Err(PluginError::InvalidConfig(
@@ -234,7 +211,7 @@ impl Storage for LocalStorage {
     }
 
     fn copy(ctx: &CallContext, from: &str, to: &str) -> PluginResult<()> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let src = cfg.object_path(from)?;
         let dst = cfg.object_path(to)?;
         let file = fs::open_read(path_str(&src)?, 0)?;
@@ -242,7 +219,7 @@ impl Storage for LocalStorage {
     }
 
     fn rename(ctx: &CallContext, from: &str, to: &str) -> PluginResult<()> {
-        let cfg = Config::load(ctx)?;
+        let cfg = config::load::<Config>(ctx)?;
         let src = cfg.object_path(from)?;
         let dst = cfg.object_path(to)?;
         if let Some(parent) = dst.parent() {
