@@ -13,38 +13,22 @@ struct Backup {
     files: Vec<String>,
 }
 
-fn chunked_backup(source: &TempDb) -> Backup {
+/// A backup of `source` with `extra` flags, kept until the test ends.
+fn make_backup(source: &TempDb, extra: &[&str]) -> Backup {
     let work = tempfile::tempdir().expect("tempdir");
     let data = work.path().join("data");
-    let store = work.path().join("store");
-    let summary = dg_ok(
+    let summary = backup(
         &data,
-        &[
-            "backup",
-            "--engine",
-            "postgres",
-            "--source",
-            &source.url(),
-            "--to",
-            store.to_str().expect("utf8"),
-            "--compression",
-            "gzip",
-            "--max-file-size-bytes",
-            "50000",
-        ],
+        "postgres",
+        &source.url(),
+        &work.path().join("store"),
+        extra,
     );
-    let files = summary["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .map(|f| f.as_str().expect("name").to_string())
-        .collect::<Vec<_>>();
-    assert!(files.len() >= 3, "{files:?}");
     Backup {
-        exec: PathBuf::from(summary["execution_path"].as_str().expect("path")),
+        exec: PathBuf::from(execution_path(&summary)),
+        files: files(&summary),
         data,
         _work: work,
-        files,
     }
 }
 
@@ -66,7 +50,11 @@ fn table_count(db: &str) -> String {
 fn damaged_or_missing_parts_are_refused() {
     let source = TempDb::new("integrity");
     load_chinook(&source.name);
-    let backup = chunked_backup(&source);
+    let backup = make_backup(
+        &source,
+        &["--compression", "gzip", "--max-file-size-bytes", "50000"],
+    );
+    assert!(backup.files.len() >= 3, "{:?}", backup.files);
     let exec = backup.exec.to_str().expect("utf8").to_string();
     let ok = dg_ok(&backup.data, &["verify", &exec]);
     assert_eq!(ok["status"], "ok");
@@ -142,7 +130,7 @@ fn a_folder_without_manifest_is_not_a_backup() {
         &source.name,
         "create table t as select generate_series(1, 100) as n",
     );
-    let backup = chunked_backup_small(&source);
+    let backup = make_backup(&source, &[]);
     std::fs::remove_file(backup.exec.join("manifest.json")).expect("remove manifest");
     let err = dg_err(
         &backup.data,
@@ -152,28 +140,4 @@ fn a_folder_without_manifest_is_not_a_backup() {
         err.contains("manifest.json") && err.contains("not a complete backup"),
         "{err}"
     );
-}
-
-fn chunked_backup_small(source: &TempDb) -> Backup {
-    let work = tempfile::tempdir().expect("tempdir");
-    let data = work.path().join("data");
-    let store = work.path().join("store");
-    let summary = dg_ok(
-        &data,
-        &[
-            "backup",
-            "--engine",
-            "postgres",
-            "--source",
-            &source.url(),
-            "--to",
-            store.to_str().expect("utf8"),
-        ],
-    );
-    Backup {
-        exec: PathBuf::from(summary["execution_path"].as_str().expect("path")),
-        data,
-        _work: work,
-        files: Vec::new(),
-    }
 }

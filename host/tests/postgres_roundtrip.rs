@@ -51,18 +51,7 @@ fn round_trip(
     assert!(Path::new(&exec).join("manifest.json").is_file());
 
     let target = TempDb::new("restore");
-    let restored = dg_ok(
-        &data,
-        &[
-            "restore",
-            "--from",
-            &exec,
-            "--engine",
-            "postgres",
-            "--target",
-            &target.url(),
-        ],
-    );
+    let restored = restore(&data, &exec, "postgres", &target.url());
     assert_eq!(restored["status"], "restored");
     let before = pg_fingerprint(&source.name);
     assert!(!before.is_empty());
@@ -138,7 +127,7 @@ fn chunked_artifacts_round_trip() {
     for (i, f) in files.iter().enumerate() {
         assert_eq!(f, &format!("backup.dump.lz4.part-{:03}", i + 1));
     }
-    let exec = summary["execution_path"].as_str().expect("path");
+    let exec = &execution_path(&summary);
     let manifest: serde_json::Value = serde_json::from_slice(
         &std::fs::read(Path::new(exec).join("manifest.json")).expect("manifest"),
     )

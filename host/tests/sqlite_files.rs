@@ -66,19 +66,12 @@ fn sqlite_round_trips_while_being_written() {
         .expect("writer");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let store = work.path().join("store");
-    let summary = dg_ok(
+    let summary = backup(
         &data,
-        &[
-            "backup",
-            "--engine",
-            "sqlite",
-            "--source",
-            db.to_str().expect("utf8"),
-            "--to",
-            store.to_str().expect("utf8"),
-            "--compression",
-            "zstd",
-        ],
+        "sqlite",
+        db.to_str().expect("utf8"),
+        &store,
+        &["--compression", "zstd"],
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
     writer.kill().expect("stop writer");
@@ -87,17 +80,11 @@ fn sqlite_round_trips_while_being_written() {
 
     let restored = work.path().join("restored/chinook.db");
     std::fs::create_dir_all(restored.parent().expect("parent")).expect("mkdir");
-    dg_ok(
+    restore(
         &data,
-        &[
-            "restore",
-            "--from",
-            summary["execution_path"].as_str().expect("path"),
-            "--engine",
-            "sqlite",
-            "--target",
-            restored.to_str().expect("utf8"),
-        ],
+        &execution_path(&summary),
+        "sqlite",
+        restored.to_str().expect("utf8"),
     );
     assert_eq!(sqlite(&restored, "pragma integrity_check"), "ok");
     for table in CHINOOK_TABLES {
@@ -172,16 +159,12 @@ fn files_round_trip_with_globs() {
     sample_tree(&src);
     let store = work.path().join("store");
 
-    let summary = dg_ok(
+    let summary = backup(
         &data,
+        "files",
+        src.to_str().expect("utf8"),
+        &store,
         &[
-            "backup",
-            "--engine",
-            "files",
-            "--source",
-            src.to_str().expect("utf8"),
-            "--to",
-            store.to_str().expect("utf8"),
             "--exclude",
             "**/*.log",
             "--exclude",
@@ -193,17 +176,11 @@ fn files_round_trip_with_globs() {
         ],
     );
     let dest = work.path().join("restored");
-    dg_ok(
+    restore(
         &data,
-        &[
-            "restore",
-            "--from",
-            summary["execution_path"].as_str().expect("path"),
-            "--engine",
-            "files",
-            "--target",
-            dest.to_str().expect("utf8"),
-        ],
+        &execution_path(&summary),
+        "files",
+        dest.to_str().expect("utf8"),
     );
     let mut expected = tree(&src);
     expected.retain(|k, _| !k.ends_with(".log") && !k.starts_with("node_modules"));
@@ -213,34 +190,19 @@ fn files_round_trip_with_globs() {
     assert!(got.contains_key("empty-dir/"));
 
     // Include narrows the set.
-    let summary = dg_ok(
+    let summary = backup(
         &data,
-        &[
-            "backup",
-            "--engine",
-            "files",
-            "--source",
-            src.to_str().expect("utf8"),
-            "--to",
-            store.to_str().expect("utf8"),
-            "--include",
-            "a/**",
-            "--job-id",
-            "only-a",
-        ],
+        "files",
+        src.to_str().expect("utf8"),
+        &store,
+        &["--include", "a/**", "--job-id", "only-a"],
     );
     let dest = work.path().join("restored-a");
-    dg_ok(
+    restore(
         &data,
-        &[
-            "restore",
-            "--from",
-            summary["execution_path"].as_str().expect("path"),
-            "--engine",
-            "files",
-            "--target",
-            dest.to_str().expect("utf8"),
-        ],
+        &execution_path(&summary),
+        "files",
+        dest.to_str().expect("utf8"),
     );
     let files: Vec<String> = tree(&dest)
         .into_keys()

@@ -219,3 +219,47 @@ pub fn sha256_file(path: &Path) -> String {
     let bytes = std::fs::read(path).expect("reading file");
     hex::encode(Sha256::digest(bytes))
 }
+
+/// `dataguardian backup --engine E --source S --to STORE EXTRA...`.
+pub fn backup(
+    data: &Path,
+    engine: &str,
+    source: &str,
+    store: &Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    let store = store.to_str().expect("utf8 path");
+    let mut args = vec![
+        "backup", "--engine", engine, "--source", source, "--to", store,
+    ];
+    args.extend_from_slice(extra);
+    dg_ok(data, &args)
+}
+
+/// `dataguardian restore --from EXEC --engine E --target T`.
+pub fn restore(data: &Path, exec: &str, engine: &str, target: &str) -> serde_json::Value {
+    dg_ok(
+        data,
+        &[
+            "restore", "--from", exec, "--engine", engine, "--target", target,
+        ],
+    )
+}
+
+/// The execution folder a backup summary points at.
+pub fn execution_path(summary: &serde_json::Value) -> String {
+    summary["execution_path"]
+        .as_str()
+        .expect("execution_path")
+        .to_string()
+}
+
+/// The stored file names of a backup summary.
+pub fn files(summary: &serde_json::Value) -> Vec<String> {
+    summary["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f.as_str().expect("file name").to_string())
+        .collect()
+}
