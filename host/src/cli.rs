@@ -73,6 +73,9 @@ pub struct BackupArgs {
     pub job_id: String,
     #[arg(long, env = "DG_COMPRESSION", default_value = "zstd")]
     pub compression: Compression,
+    /// gzip 1-9 (default 6), zstd 1-19 (default 1).
+    #[arg(long, env = "DG_COMPRESSION_LEVEL")]
+    pub compression_level: Option<i32>,
     /// Split the artifact into parts of at most this many MiB.
     #[arg(long, env = "DG_MAX_FILE_SIZE_MB")]
     pub max_file_size_mb: Option<u64>,
@@ -228,6 +231,11 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
         (None, Some(mb)) => Some(mb << 20),
         (None, None) => None,
     };
+    let compression_level = args
+        .compression_level
+        .map(|l| args.compression.check_level(l))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--{}", e.replace('_', "-")))?;
     if args.storage.storage == "local" && args.to.is_none() && args.storage.storage_config.is_none()
     {
         bail!("--to: required for local storage");
@@ -249,6 +257,7 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
         execution_id: uuid::Uuid::new_v4().to_string(),
         datasource_type: args.engine.clone(),
         compression: args.compression,
+        compression_level,
         max_part_bytes,
         started_at: chrono::Utc::now(),
         activity,

@@ -20,6 +20,7 @@ pub struct BackupRequest {
     pub execution_id: String,
     pub datasource_type: String,
     pub compression: Compression,
+    pub compression_level: Option<i32>,
     pub max_part_bytes: Option<u64>,
     pub started_at: DateTime<Utc>,
     /// Progress of the run (bytes from the engine).
@@ -52,10 +53,12 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
             format!("{prefix} already holds a backup; refusing to overwrite it"),
         ));
     }
+    let artifact = layout::artifact_name(&format, req.compression);
     let spec = ArtifactSpec {
         prefix: prefix.clone(),
-        artifact: layout::artifact_name(&format, req.compression),
+        artifact: artifact.clone(),
         compression: req.compression,
+        level: req.compression_level,
         max_part_bytes: req.max_part_bytes,
     };
 
@@ -104,10 +107,7 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
         backup_type: "full".into(),
         compression: req.compression,
         format,
-        file: layout::artifact_name(
-            &info.artifact_format.unwrap_or_else(|| "bin".into()),
-            req.compression,
-        ),
+        file: artifact,
         total_size_bytes: stored.raw_bytes,
         compressed_size_bytes: stored.stored_bytes,
         compression_ratio: if stored.raw_bytes == 0 {

@@ -25,6 +25,37 @@ impl Compression {
         }
     }
 
+    /// Level used when none is given. zstd 1 keeps pace with pg_dump on a
+    /// 2-core machine where level 3 does not (docs/BENCHMARKS.md), and on
+    /// dump data compresses about as well.
+    pub fn default_level(self) -> Option<i32> {
+        match self {
+            Compression::None | Compression::Lz4 => None,
+            Compression::Gzip => Some(6),
+            Compression::Zstd => Some(1),
+        }
+    }
+
+    /// Checks a requested level, naming the field on error.
+    pub fn check_level(self, level: i32) -> Result<i32, String> {
+        let range = match self {
+            Compression::Gzip => 1..=9,
+            Compression::Zstd => 1..=19,
+            Compression::None | Compression::Lz4 => {
+                return Err(format!("compression_level: {self} has no levels"))
+            }
+        };
+        if range.contains(&level) {
+            Ok(level)
+        } else {
+            Err(format!(
+                "compression_level: {level} is outside {}..={} for {self}",
+                range.start(),
+                range.end()
+            ))
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Compression::None => "none",
@@ -65,16 +96,29 @@ pub enum Encoder<W: Write> {
 }
 
 impl<W: Write> Encoder<W> {
-    pub fn new(kind: Compression, sink: W) -> io::Result<Self> {
+    /// `level` must have passed [`Compression::check_level`]; `None` uses
+    /// the codec's default.
+    pub fn new(kind: Compression, level: Option<i32>, sink: W) -> io::Result<Self> {
+        let level = level.or(kind.default_level()).unwrap_or(0);
         Ok(match kind {
             Compression::None => Encoder::None(sink),
             Compression::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
                 sink,
-                flate2::Compression::new(6),
+                flate2::Compression::new(level.clamp(1, 9) as u32),
             )),
-            Compression::Zstd => Encoder::Zstd(zstd::Encoder::new(sink, 3)?),
+            Compression::Zstd => Encoder::Zstd(zstd::Encoder::new(sink, level)?),
             Compression::Lz4 => Encoder::Lz4(lz4_flex::frame::FrameEncoder::new(sink)),
         })
+    }
+
+    /// The sink, to inspect it after a failed write.
+    pub fn sink_mut(&mut self) -> &mut W {
+        match self {
+            Encoder::None(w) => w,
+            Encoder::Gzip(e) => e.get_mut(),
+            Encoder::Zstd(e) => e.get_mut(),
+            Encoder::Lz4(e) => e.get_mut(),
+        }
     }
 
     pub fn finish(self) -> io::Result<W> {
@@ -132,7 +176,7 @@ mod tests {
             Compression::Zstd,
             Compression::Lz4,
         ] {
-            let mut enc = Encoder::new(kind, Vec::new()).expect("encoder");
+            let mut enc = Encoder::new(kind, None, Vec::new()).expect("encoder");
             enc.write_all(&data).expect("write");
             let packed = enc.finish().expect("finish");
             if kind != Compression::None {
@@ -145,6 +189,14 @@ mod tests {
                 .expect("read");
             assert_eq!(out, data, "{kind}");
         }
+    }
+
+    #[test]
+    fn levels_are_checked_per_codec() {
+        assert_eq!(Compression::Zstd.check_level(19), Ok(19));
+        assert!(Compression::Zstd.check_level(0).is_err());
+        assert!(Compression::Gzip.check_level(10).unwrap_err().contains("1..=9"));
+        assert!(Compression::Lz4.check_level(1).unwrap_err().contains("no levels"));
     }
 
     #[test]

@@ -141,11 +141,16 @@ pub async fn run_restore(req: RestoreRequest) -> Result<BackupManifest, Pipeline
     let (fed, restored) = tokio::join!(feeding, restoring);
     let decoded = decoding
         .await
-        .map_err(|e| PipelineError::stage("decompress", e))?;
-    fed?;
-    decoded?;
-    restored?;
-    Ok(manifest)
+        .map_err(|e| PipelineError::stage("decompress", e))
+        .and_then(|r| r);
+    // Report the root cause: damaged storage first, then what the engine
+    // said (it sees decoding errors too), then the rest.
+    match (fed, decoded, restored) {
+        (Err(e @ PipelineError::Integrity(_)), _, _) => Err(e),
+        (_, _, Err(e)) => Err(e.into()),
+        (_, Err(e), _) | (Err(e), _, _) => Err(e),
+        (Ok(()), Ok(()), Ok(())) => Ok(manifest),
+    }
 }
 
 /// Decompresses on a blocking thread. Any input failure or corrupt data is

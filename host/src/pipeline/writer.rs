@@ -24,6 +24,8 @@ pub struct ArtifactSpec {
     /// `backup.dump.zst`.
     pub artifact: String,
     pub compression: Compression,
+    /// Checked level, or the codec's default.
+    pub level: Option<i32>,
     /// Split into parts of this size; `None` keeps one file.
     pub max_part_bytes: Option<u64>,
 }
@@ -47,14 +49,15 @@ pub fn store_artifact(
 ) -> Result<StoredArtifact, PipelineError> {
     let chunker = Chunker::new(&spec, storage, handle);
     let mut encoder =
-        Encoder::new(spec.compression, chunker).map_err(|e| PipelineError::stage("compress", e))?;
+        Encoder::new(spec.compression, spec.level, chunker).map_err(|e| PipelineError::stage("compress", e))?;
     let mut input = input;
     let mut raw_bytes = 0u64;
     while let Some(block) = input.blocking_recv() {
         raw_bytes += block.len() as u64;
         if let Err(e) = encoder.write_all(&block) {
-            let chunker_error = encoder.finish().ok().and_then(|mut c| c.take_error());
-            return Err(chunker_error.unwrap_or_else(|| PipelineError::stage("compress", e)));
+            // A storage failure surfaces here as a write error; report it.
+            let cause = encoder.sink_mut().take_error();
+            return Err(cause.unwrap_or_else(|| PipelineError::stage("compress", e)));
         }
     }
     let chunker = encoder
@@ -227,6 +230,9 @@ impl Chunker {
 
 impl Write for Chunker {
     fn write(&mut self, mut buf: &[u8]) -> io::Result<usize> {
+        if self.error.is_some() {
+            return Err(io::Error::other("storage upload failed"));
+        }
         let total = buf.len();
         while !buf.is_empty() {
             if self.current.is_none() {
