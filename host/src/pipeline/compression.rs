@@ -195,8 +195,14 @@ mod tests {
     fn levels_are_checked_per_codec() {
         assert_eq!(Compression::Zstd.check_level(19), Ok(19));
         assert!(Compression::Zstd.check_level(0).is_err());
-        assert!(Compression::Gzip.check_level(10).unwrap_err().contains("1..=9"));
-        assert!(Compression::Lz4.check_level(1).unwrap_err().contains("no levels"));
+        assert!(Compression::Gzip
+            .check_level(10)
+            .unwrap_err()
+            .contains("1..=9"));
+        assert!(Compression::Lz4
+            .check_level(1)
+            .unwrap_err()
+            .contains("no levels"));
     }
 
     #[test]

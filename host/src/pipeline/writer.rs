@@ -48,8 +48,8 @@ pub fn store_artifact(
     handle: Handle,
 ) -> Result<StoredArtifact, PipelineError> {
     let chunker = Chunker::new(&spec, storage, handle);
-    let mut encoder =
-        Encoder::new(spec.compression, spec.level, chunker).map_err(|e| PipelineError::stage("compress", e))?;
+    let mut encoder = Encoder::new(spec.compression, spec.level, chunker)
+        .map_err(|e| PipelineError::stage("compress", e))?;
     let mut input = input;
     let mut raw_bytes = 0u64;
     while let Some(block) = input.blocking_recv() {

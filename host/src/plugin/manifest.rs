@@ -106,6 +106,9 @@ pub struct Limits {
     pub memory_mb: u64,
 }
 
+/// Largest memory a manifest may ask for.
+pub const MAX_MEMORY_MB: u64 = 4096;
+
 fn default_memory_mb() -> u64 {
     256
 }
@@ -163,8 +166,11 @@ impl Manifest {
                 )
             })?;
         }
-        if self.limits.memory_mb == 0 || self.limits.memory_mb > 4096 {
-            return Err(invalid("limits.memory_mb", "must be between 1 and 4096"));
+        if self.limits.memory_mb == 0 || self.limits.memory_mb > MAX_MEMORY_MB {
+            return Err(invalid(
+                "limits.memory_mb",
+                &format!("must be between 1 and {MAX_MEMORY_MB}"),
+            ));
         }
         Ok(())
     }

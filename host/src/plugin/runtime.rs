@@ -9,7 +9,7 @@ use super::call::{Activity, CallShared, LogSink};
 use super::error::{CallError, FailureKind, LoadError};
 use super::grant::{CallCapabilities, Grant};
 use super::host::{HostState, MemoryCap};
-use super::manifest::{Access, Manifest, PluginKind};
+use super::manifest::{self, Access, Manifest, PluginKind};
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -27,6 +27,10 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 pub const HOST_API_VERSION: &str = "0.1.0";
 /// Custom section in which the SDK records a plugin's API version.
 const API_SECTION: &str = "dataguardian:api-version";
+/// Plugin calls that may be in flight at once (instance pool size).
+const MAX_LIVE_CALLS: u32 = 64;
+/// Operations that run with no capability at all.
+const PURE_OPERATIONS: &[&str] = &["info", "validate-config"];
 /// How often running plugins yield to the host scheduler.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -118,10 +122,19 @@ impl PluginRuntime {
             plugin: "(runtime)".into(),
             message,
         };
+        // Pooled instance slots: a warm call reuses memory instead of
+        // mapping and faulting in a fresh one (docs/BENCHMARKS.md).
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(MAX_LIVE_CALLS)
+            .total_core_instances(MAX_LIVE_CALLS * 16)
+            .total_memories(MAX_LIVE_CALLS * 2)
+            .total_tables(MAX_LIVE_CALLS * 16)
+            .max_memory_size(manifest::MAX_MEMORY_MB as usize * (1 << 20));
         let mut wasm_config = Config::new();
         wasm_config
             .wasm_component_model(true)
-            .epoch_interruption(true);
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm_config).map_err(|e| setup(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| setup(e.to_string()))?;
@@ -253,12 +266,17 @@ impl PluginRuntime {
             opts.log.clone(),
             opts.activity.clone(),
         ));
-        let effective = plugin.grant.effective(&plugin.manifest.capabilities);
-        let caps = Arc::new(CallCapabilities::resolve(
-            &effective,
-            &opts.config,
-            operation,
-        ));
+        // Describing itself or checking a config needs no capability.
+        let caps = if PURE_OPERATIONS.contains(&operation) {
+            Arc::new(CallCapabilities::default())
+        } else {
+            let effective = plugin.grant.effective(&plugin.manifest.capabilities);
+            Arc::new(CallCapabilities::resolve(
+                &effective,
+                &opts.config,
+                operation,
+            ))
+        };
 
         let mut wasi = WasiCtxBuilder::new();
         for dir in &caps.dirs {
