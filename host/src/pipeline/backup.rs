@@ -81,10 +81,11 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
 
     let (stats, stored) = match (dumped, stored) {
         (Ok(stats), Ok(stored)) => (stats, stored),
-        // The storing side's error explains an engine write failure.
         (Err(engine_err), Ok(_)) => {
             return Err(discard(&req.storage, &prefix, engine_err.into()).await)
         }
+        // A storage failure also makes the engine's writes fail; the
+        // storage error is the cause worth reporting.
         (_, Err(store_err)) => return Err(discard(&req.storage, &prefix, store_err).await),
     };
 
