@@ -250,6 +250,7 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
     engine.validate_config().await?;
 
     let activity: Arc<Activity> = Arc::default();
+    let _progress = report_progress("backup", activity.clone());
     let summary = pipeline::run_backup(BackupRequest {
         engine,
         storage,
@@ -286,6 +287,28 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Logs bytes moved and the rate every few seconds until dropped.
+struct ProgressReporter(tokio::task::JoinHandle<()>);
+
+impl Drop for ProgressReporter {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn report_progress(what: &'static str, activity: Arc<Activity>) -> ProgressReporter {
+    const EVERY: Duration = Duration::from_secs(5);
+    ProgressReporter(tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        loop {
+            tokio::time::sleep(EVERY).await;
+            let bytes = activity.bytes();
+            let rate = bytes as f64 / started.elapsed().as_secs_f64() / 1e6;
+            tracing::info!("{what}: {:.1} MB moved, {rate:.1} MB/s", bytes as f64 / 1e6);
+        }
+    }))
+}
+
 async fn restore(plugins: &Plugins, args: RestoreArgs) -> anyhow::Result<()> {
     let local = args.storage.storage == "local" && args.storage.storage_config.is_none();
     let (root, prefix) = split_execution_path(&args.from, local)?;
@@ -300,12 +323,14 @@ async fn restore(plugins: &Plugins, args: RestoreArgs) -> anyhow::Result<()> {
     if args.clean {
         options.push(("clean".to_string(), "true".to_string()));
     }
+    let activity: Arc<Activity> = Arc::default();
+    let _progress = report_progress("restore", activity.clone());
     let manifest = pipeline::run_restore(RestoreRequest {
         storage,
         prefix: prefix.clone(),
         engine,
         options,
-        activity: Arc::default(),
+        activity,
     })
     .await?;
     let out = serde_json::json!({
