@@ -67,7 +67,10 @@ fn sqlite_round_trips_while_being_written() {
     // Start the backup only once the writer is really writing.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while sqlite(&db, "select count(*) from writes") == "0" {
-        assert!(std::time::Instant::now() < deadline, "the writer never wrote");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never wrote"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let store = work.path().join("store");

@@ -15,8 +15,10 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The Chinook sample databases (MIT, see LICENSE.md there), kept in the
+/// repository so a clean clone tests on its own.
 pub fn fixtures() -> PathBuf {
-    repo_root().join("../shared/fixtures/chinook")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chinook")
 }
 
 /// Loads the Chinook fixture into `db`. The script creates and switches to
