@@ -1,8 +1,10 @@
 //! Plugins: the WIT contract's host side, the sandboxed runtime, and the
 //! registry of loaded plugins with typed clients per kind.
 
+pub mod api_version;
 pub mod bindings;
 pub mod builtin;
+mod cache;
 pub mod call;
 pub mod client;
 pub mod error;

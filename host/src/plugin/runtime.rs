@@ -10,23 +10,19 @@ use super::error::{CallError, FailureKind, LoadError};
 use super::grant::{CallCapabilities, Grant};
 use super::host::{HostState, MemoryCap};
 use super::manifest::{self, Access, Manifest, PluginKind};
+use super::{api_version, cache};
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-/// The plugin API version this host implements.
-pub const HOST_API_VERSION: &str = "0.1.0";
-/// Custom section in which the SDK records a plugin's API version.
-const API_SECTION: &str = "dataguardian:api-version";
 /// Plugin calls that may be in flight at once (instance pool size).
 const MAX_LIVE_CALLS: u32 = 64;
 /// Operations that run with no capability at all.
@@ -179,16 +175,23 @@ impl PluginRuntime {
             plugin: plugin.clone(),
             message,
         };
-        let api_version = read_api_version(wasm).ok_or_else(|| {
+        let api_version = api_version::read(wasm).ok_or_else(|| {
             fail(format!(
-                "component has no `{API_SECTION}` section; build it with dataguardian-plugin-sdk"
+                "component has no `{}` section; build it with dataguardian-plugin-sdk",
+                api_version::SECTION
             ))
         })?;
-        check_api(&plugin, &api_version, &manifest.plugin.api)?;
+        api_version::check(&plugin, &api_version, &manifest.plugin.api)?;
         let wasm_sha256 = hex::encode(Sha256::digest(wasm));
-        let component = self.compile(wasm, &wasm_sha256).map_err(|e| match e {
-            CompileError::Cache(path, source) => LoadError::Cache { path, source },
-            CompileError::Wasm(m) => fail(m),
+        let component = cache::compile(
+            &self.engine,
+            self.config.cache_dir.as_deref(),
+            wasm,
+            &wasm_sha256,
+        )
+        .map_err(|e| match e {
+            cache::CompileError::Cache(path, source) => LoadError::Cache { path, source },
+            cache::CompileError::Wasm(m) => fail(m),
         })?;
         let instance_pre = self
             .linker
@@ -213,39 +216,6 @@ impl PluginRuntime {
             wasm_sha256,
             pre,
         })
-    }
-
-    fn compile(&self, wasm: &[u8], sha256: &str) -> Result<Component, CompileError> {
-        let Some(dir) = &self.config.cache_dir else {
-            return Component::new(&self.engine, wasm)
-                .map_err(|e| CompileError::Wasm(e.to_string()));
-        };
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.engine
-            .precompile_compatibility_hash()
-            .hash(&mut hasher);
-        let path = dir.join(format!("{}-{:016x}.cwasm", &sha256[..32], hasher.finish()));
-        if path.exists() {
-            // SAFETY: files in the cache directory are written only by
-            // `compile` below, atomically (temp file + rename), from code
-            // this engine compiled; the name binds them to the wasm's hash
-            // and to this engine's compatibility hash.
-            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &path) } {
-                return Ok(c);
-            }
-        }
-        let compiled = self
-            .engine
-            .precompile_component(wasm)
-            .map_err(|e| CompileError::Wasm(e.to_string()))?;
-        let cache_err = |e| CompileError::Cache(path.display().to_string(), e);
-        std::fs::create_dir_all(dir).map_err(cache_err)?;
-        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
-        std::fs::write(&tmp, &compiled).map_err(cache_err)?;
-        std::fs::rename(&tmp, &path).map_err(cache_err)?;
-        // SAFETY: as above; the file was just written from `compiled`.
-        unsafe { Component::deserialize_file(&self.engine, &path) }
-            .map_err(|e| CompileError::Wasm(e.to_string()))
     }
 
     /// Builds the sandboxed store of one call.
@@ -431,11 +401,6 @@ impl PluginRuntime {
     }
 }
 
-enum CompileError {
-    Cache(String, std::io::Error),
-    Wasm(String),
-}
-
 enum Guarded<T> {
     Done(T),
     TimedOut(u64),
@@ -485,36 +450,6 @@ fn describe_trap(e: &wasmtime::Error) -> String {
     }
 }
 
-fn read_api_version(wasm: &[u8]) -> Option<String> {
-    wasmparser::Parser::new(0)
-        .parse_all(wasm)
-        .filter_map(Result::ok)
-        .find_map(|payload| match payload {
-            wasmparser::Payload::CustomSection(section) if section.name() == API_SECTION => {
-                std::str::from_utf8(section.data()).ok().map(str::to_string)
-            }
-            _ => None,
-        })
-}
-
-fn check_api(plugin: &str, found: &str, manifest_req: &str) -> Result<(), LoadError> {
-    let mismatch = || LoadError::ApiVersion {
-        plugin: plugin.to_string(),
-        found: found.to_string(),
-        host: HOST_API_VERSION.to_string(),
-    };
-    let found_v = semver::Version::parse(found).map_err(|_| mismatch())?;
-    let host_req =
-        semver::VersionReq::parse(&format!("^{HOST_API_VERSION}")).map_err(|_| mismatch())?;
-    let manifest_req = semver::VersionReq::parse(manifest_req).map_err(|_| mismatch())?;
-    let host_v = semver::Version::parse(HOST_API_VERSION).map_err(|_| mismatch())?;
-    if host_req.matches(&found_v) && manifest_req.matches(&host_v) {
-        Ok(())
-    } else {
-        Err(mismatch())
-    }
-}
-
 /// Reads a plugin directory entry: `NAME.wasm` beside `NAME.toml` (manifest)
 /// and optional `NAME.grant.toml` (operator approval).
 pub fn read_plugin_files(wasm_path: &Path) -> std::io::Result<(Vec<u8>, String, Option<String>)> {
@@ -522,18 +457,4 @@ pub fn read_plugin_files(wasm_path: &Path) -> std::io::Result<(Vec<u8>, String, 
     let manifest = std::fs::read_to_string(wasm_path.with_extension("toml"))?;
     let grant = std::fs::read_to_string(wasm_path.with_extension("grant.toml")).ok();
     Ok((wasm, manifest, grant))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_versions_must_be_compatible() {
-        assert!(check_api("p", "0.1.0", "^0.1").is_ok());
-        assert!(check_api("p", "0.1.7", "^0.1").is_ok());
-        assert!(check_api("p", "0.2.0", "^0.1").is_err());
-        assert!(check_api("p", "0.1.0", "^0.2").is_err());
-        assert!(check_api("p", "garbage", "^0.1").is_err());
-    }
 }
