@@ -32,6 +32,23 @@ fn make_backup(source: &TempDb, extra: &[&str]) -> Backup {
     }
 }
 
+/// A restore that must fail; returns its error output.
+fn refused_restore(backup: &Backup, target: &TempDb) -> String {
+    let exec = backup.exec.to_str().expect("utf8");
+    dg_err(
+        &backup.data,
+        &[
+            "restore",
+            "--from",
+            exec,
+            "--engine",
+            "postgres",
+            "--target",
+            &target.url(),
+        ],
+    )
+}
+
 fn flip_byte(path: &Path, at: usize) {
     let mut bytes = std::fs::read(path).expect("read part");
     let at = at.min(bytes.len() - 1);
@@ -73,18 +90,7 @@ fn damaged_or_missing_parts_are_refused() {
         assert!(err.contains("checksum mismatch"), "{err}");
 
         let target = TempDb::new("refused");
-        let err = dg_err(
-            &backup.data,
-            &[
-                "restore",
-                "--from",
-                &exec,
-                "--engine",
-                "postgres",
-                "--target",
-                &target.url(),
-            ],
-        );
+        let err = refused_restore(&backup, &target);
         assert!(
             err.contains(&backup.files[i]),
             "restore must name the bad part: {err}"
@@ -107,18 +113,7 @@ fn damaged_or_missing_parts_are_refused() {
         "{err}"
     );
     let target = TempDb::new("missing");
-    let err = dg_err(
-        &backup.data,
-        &[
-            "restore",
-            "--from",
-            &exec,
-            "--engine",
-            "postgres",
-            "--target",
-            &target.url(),
-        ],
-    );
+    let err = refused_restore(&backup, &target);
     assert!(err.contains("missing"), "{err}");
     assert_eq!(table_count(&target.name), "0");
 }
