@@ -63,9 +63,7 @@ pub fn store_artifact(
     let chunker = encoder
         .finish()
         .map_err(|e| PipelineError::stage("compress", e))?;
-    let mut stored = chunker.finish()?;
-    stored.raw_bytes = raw_bytes;
-    Ok(stored)
+    chunker.finish(raw_bytes)
 }
 
 struct OpenPart {
@@ -200,7 +198,7 @@ impl Chunker {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<StoredArtifact, PipelineError> {
+    fn finish(mut self, raw_bytes: u64) -> Result<StoredArtifact, PipelineError> {
         if self.current.is_none() && self.done.is_empty() {
             // An empty artifact is still an artifact: store one empty file.
             self.current = Some(self.open_part());
@@ -220,7 +218,7 @@ impl Chunker {
             chunks[0].file = self.artifact.clone();
         }
         Ok(StoredArtifact {
-            raw_bytes: 0,
+            raw_bytes,
             stored_bytes: self.stored_bytes,
             checksum: checksum_string(&self.whole.finalize()),
             chunks,

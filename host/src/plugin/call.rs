@@ -55,8 +55,6 @@ pub struct Activity {
     started: Instant,
     last_ms: AtomicU64,
     bytes: AtomicU64,
-    reported_done: AtomicU64,
-    reported_total: AtomicU64,
     input_done: AtomicBool,
 }
 
@@ -66,8 +64,6 @@ impl Default for Activity {
             started: Instant::now(),
             last_ms: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
-            reported_done: AtomicU64::new(0),
-            reported_total: AtomicU64::new(u64::MAX),
             input_done: AtomicBool::new(false),
         }
     }
@@ -84,10 +80,9 @@ impl Activity {
         self.touch();
     }
 
-    pub fn report(&self, done: u64, total: Option<u64>) {
-        self.reported_done.store(done, Ordering::Relaxed);
-        self.reported_total
-            .store(total.unwrap_or(u64::MAX), Ordering::Relaxed);
+    /// A plugin's own progress report counts as a sign of life; the bytes
+    /// the host sees are the figure that is published.
+    pub fn report(&self) {
         self.touch();
     }
 

@@ -103,17 +103,6 @@ impl EngineClient {
         &self.plugin
     }
 
-    pub fn target(&self) -> &Target {
-        &self.target
-    }
-
-    /// The same engine pointed at another configuration.
-    pub fn retarget(&self, config: serde_json::Value) -> Self {
-        let mut target = self.target.clone();
-        target.config = config;
-        Self::new(self.runtime.clone(), self.plugin.clone(), target)
-    }
-
     pub async fn info(&self) -> Result<PluginInfo, CallError> {
         let opts = self.target.control();
         call_export!(

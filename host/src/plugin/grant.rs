@@ -3,7 +3,7 @@
 //! third-party plugins get what an operator approved in `grant.toml`.
 
 use super::manifest::{
-    fill_template, parse_tcp_template, Access, Capabilities, DirRule, ProcessRule, ResolvedDir,
+    fill_template, parse_tcp_template, Capabilities, DirRule, ProcessRule, ResolvedDir,
 };
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -150,17 +150,10 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     }
 }
 
-/// Access level wanted for a path inside the granted directories.
-pub fn access_for(dirs: &[ResolvedDir], path: &std::path::Path) -> Option<Access> {
-    dirs.iter()
-        .filter(|d| path.starts_with(&d.path))
-        .map(|d| d.access)
-        .max()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::manifest::Access;
     use serde_json::json;
 
     fn rule(program: &str, args: &[&str]) -> ProcessRule {
@@ -245,13 +238,7 @@ mod tests {
         assert!(!backup.allows_connect(&"127.0.0.1:5433".parse().expect("addr")));
         let restore = CallCapabilities::resolve(&asked(), &cfg, "restore");
         assert_eq!(restore.dirs[0].path, PathBuf::from("/srv/data"));
-        assert_eq!(
-            access_for(&restore.dirs, std::path::Path::new("/srv/data/x")),
-            Some(Access::ReadWrite)
-        );
-        assert_eq!(
-            access_for(&restore.dirs, std::path::Path::new("/srv/other")),
-            None
-        );
+        assert_eq!(restore.dirs[0].access, Access::ReadWrite);
+        assert_eq!(restore.dirs.len(), 1);
     }
 }

@@ -88,8 +88,8 @@ impl log::Host for HostState {
 }
 
 impl progress::Host for HostState {
-    async fn report(&mut self, done: u64, total: Option<u64>) -> wasmtime::Result<()> {
-        self.call.activity.report(done, total);
+    async fn report(&mut self, _done: u64, _total: Option<u64>) -> wasmtime::Result<()> {
+        self.call.activity.report();
         Ok(())
     }
 
