@@ -18,6 +18,9 @@ use std::time::Duration;
     about = "Backup and restore for databases and files"
 )]
 pub struct Cli {
+    /// TOML file with defaults for any flag (see `apply_config_file`).
+    #[arg(long, env = "DG_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     /// Data directory (plugin cache, scratch space).
     #[arg(long, env = "DG_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
@@ -33,6 +36,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the server: REST API, scheduler, queue and workers.
+    Serve(ServeArgs),
     /// Back up a datasource into a storage; prints a JSON summary.
     Backup(BackupArgs),
     /// Verify an execution, then restore it into a target.
@@ -44,6 +49,38 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to serve the API on (port 0 picks a free port).
+    #[arg(long, env = "DG_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Metadata database: `postgres://...` or `sqlite://PATH`; default
+    /// `sqlite://DATA_DIR/dataguardian.db`.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Seconds between scheduler ticks.
+    #[arg(long, env = "DG_SCHEDULER_TICK_SECS", default_value = "60")]
+    pub scheduler_tick_secs: u64,
+    /// Seconds between health checks of datasources and storages.
+    #[arg(long, env = "DG_HEALTH_INTERVAL_SECS", default_value = "300")]
+    pub health_interval_secs: u64,
+    /// Backups running at once.
+    #[arg(long, env = "DG_BACKUP_CONCURRENCY", default_value = "3")]
+    pub backup_concurrency: usize,
+    /// Restores running at once.
+    #[arg(long, env = "DG_RESTORE_CONCURRENCY", default_value = "2")]
+    pub restore_concurrency: usize,
+    /// When the daily retention cleanup runs (cron, UTC).
+    #[arg(long, env = "DG_CLEANUP_CRON", default_value = "0 4 * * *")]
+    pub cleanup_cron: String,
+    /// Running work whose node was silent this long is failed.
+    #[arg(long, env = "DG_STALE_AFTER_SECS", default_value = "120")]
+    pub stale_after_secs: u64,
+    /// Largest accepted request body, in KiB.
+    #[arg(long, env = "DG_MAX_BODY_KB", default_value = "1024")]
+    pub max_body_kb: usize,
 }
 
 #[derive(Args, Debug)]
@@ -142,11 +179,84 @@ pub fn init_logging(filter: &str) {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let plugins = load_plugins(&cli)?;
     match cli.command {
+        Command::Serve(args) => serve(&cli.data_dir, plugins, args).await,
         Command::Backup(args) => backup(&plugins, args).await,
         Command::Restore(args) => restore(&plugins, args).await,
         Command::Verify(args) => verify(&plugins, args).await,
         Command::Plugin { command } => plugin_command(&plugins, command).await,
     }
+}
+
+async fn serve(data_dir: &Path, plugins: Plugins, args: ServeArgs) -> anyhow::Result<()> {
+    if args.scheduler_tick_secs == 0 {
+        bail!("--scheduler-tick-secs: must be at least 1");
+    }
+    if args.health_interval_secs == 0 {
+        bail!("--health-interval-secs: must be at least 1");
+    }
+    crate::schedule::Schedule::parse(&args.cleanup_cron, "UTC")
+        .map_err(|e| anyhow::anyhow!("--cleanup-cron: {e}"))?;
+    let config = crate::server::state::ServerConfig {
+        data_dir: absolute(data_dir)?,
+        scheduler_tick: Duration::from_secs(args.scheduler_tick_secs),
+        health_interval: Duration::from_secs(args.health_interval_secs),
+        backup_concurrency: args.backup_concurrency.max(1),
+        restore_concurrency: args.restore_concurrency.max(1),
+        cleanup_cron: args.cleanup_cron,
+        stale_after: Duration::from_secs(args.stale_after_secs.max(30)),
+        max_body_bytes: args.max_body_kb.max(1) * 1024,
+    };
+    crate::server::serve(
+        crate::server::ServeOptions {
+            listen: args.listen,
+            database_url: args.database_url,
+            config,
+        },
+        plugins,
+    )
+    .await
+}
+
+/// Reads `--config FILE` / `DG_CONFIG` (TOML, keys named like the long
+/// flags: `listen = "0.0.0.0:8080"`, `data_dir = "/var/lib/dg"`) and
+/// exports each key as its `DG_*` variable unless already set, so the
+/// order of precedence is flag > environment > file > default.
+pub fn apply_config_file(args: &[String]) -> anyhow::Result<()> {
+    let mut path = std::env::var("DG_CONFIG").ok();
+    for (i, a) in args.iter().enumerate() {
+        if let Some(p) = a.strip_prefix("--config=") {
+            path = Some(p.to_string());
+        } else if a == "--config" {
+            path = args.get(i + 1).cloned();
+        }
+    }
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("--config {path}"))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("--config {path}: not valid TOML"))?;
+    for (key, value) in table {
+        let var = if key == "database_url" {
+            "DATABASE_URL".to_string()
+        } else {
+            format!("DG_{}", key.to_uppercase().replace('-', "_"))
+        };
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                bail!("--config {path}: `{key}` must be a string, number or boolean, not {other}")
+            }
+        };
+        if std::env::var_os(&var).is_none() {
+            // Single-threaded start-up: nothing else reads the environment yet.
+            unsafe { std::env::set_var(&var, text) };
+        }
+    }
+    Ok(())
 }
 
 fn load_plugins(cli: &Cli) -> anyhow::Result<Plugins> {

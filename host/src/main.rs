@@ -3,6 +3,11 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Err(e) = dataguardian::cli::apply_config_file(&args) {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     let cli = dataguardian::cli::Cli::parse();
     dataguardian::cli::init_logging(&cli.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -6,6 +6,7 @@ pub mod compression;
 pub mod layout;
 pub mod manifest;
 pub mod reader;
+pub mod replicate;
 pub mod restore;
 pub mod writer;
 

@@ -280,6 +280,18 @@ impl StorageClient {
         )
     }
 
+    pub async fn validate_config(&self) -> Result<(), CallError> {
+        let opts = self.target.control();
+        call_export!(
+            self,
+            "validate-config",
+            opts,
+            Storage,
+            dataguardian_plugin_storage,
+            |s, store, ctx| { s.call_validate_config(&mut *store, &ctx.config).await }
+        )
+    }
+
     /// Stores everything read from `source` under `key`.
     pub async fn put(
         &self,

@@ -1,0 +1,267 @@
+//! `/api/backups`: completed backups grouped by datasource, with the
+//! availability of each copy, and restores (including verification).
+
+use super::error::{ApiError, ApiResult};
+use super::extract::ValidJson;
+use crate::queue::{self, KIND_RESTORE, PRIORITY_MANUAL};
+use crate::server::state::AppState;
+use crate::server::targets;
+use crate::store::rows::Execution;
+use crate::store::{self, executions, Filter, Param};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasourceBackups {
+    pub datasource_id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub backups: i64,
+    pub last_backup_at: Option<DateTime<Utc>>,
+}
+
+/// Datasources that have completed backups.
+#[utoipa::path(get, path = "/api/backups/datasources", tag = "backups",
+    responses((status = 200, body = Vec<DatasourceBackups>)))]
+pub async fn datasources(State(state): State<AppState>) -> ApiResult<Json<Vec<DatasourceBackups>>> {
+    let mut out = Vec::new();
+    for (id, count, last) in executions::backed_up_datasources(&state.db).await? {
+        if let Some(ds) = store::datasources::get(&state.db, &id).await? {
+            out.push(DatasourceBackups {
+                datasource_id: id,
+                name: ds.name,
+                kind: ds.kind,
+                status: ds.status,
+                backups: count,
+                last_backup_at: last,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(out))
+}
+
+/// One copy of a backup.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Copy {
+    pub storage_location_id: String,
+    pub storage_name: String,
+    /// `available`, `missing`, `unreachable` or `unknown`.
+    pub availability: String,
+    pub backup_path: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupEntry {
+    #[serde(flatten)]
+    pub execution: Execution,
+    pub copies: Vec<Copy>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasourceBackupList {
+    pub datasource_id: String,
+    pub name: String,
+    pub backups: Vec<BackupEntry>,
+}
+
+/// Completed backups of a datasource, newest first, each copy checked in
+/// its storage (the manifest must be there).
+#[utoipa::path(get, path = "/api/backups/datasources/{datasource_id}", tag = "backups",
+    responses((status = 200, body = DatasourceBackupList)))]
+pub async fn for_datasource(
+    State(state): State<AppState>,
+    Path(datasource_id): Path<String>,
+) -> ApiResult<Json<DatasourceBackupList>> {
+    let ds = super::datasources::load(&state, &datasource_id).await?;
+    let mut f = Filter::default();
+    f.push("datasource_id = ?", Param::Text(datasource_id.clone()))
+        .raw("operation = 'backup'")
+        .raw("status = 'completed'");
+    let (rows, _) = executions::list(&state.db, &f, 500, 0).await?;
+    let mut backups = Vec::with_capacity(rows.len());
+    for e in rows {
+        let mut copies = Vec::new();
+        let mut ids: Vec<(String, Option<String>)> = Vec::new();
+        for s in executions::storages(&state.db, &e.id).await? {
+            if s.status == "completed" {
+                ids.push((s.storage_location_id, s.backup_path));
+            }
+        }
+        if ids.is_empty() {
+            if let Some(primary) = &e.storage_location_id {
+                ids.push((primary.clone(), e.backup_path.clone()));
+            }
+        }
+        for (sid, path) in ids {
+            copies.push(availability(&state, &sid, path.or_else(|| e.backup_path.clone())).await?);
+        }
+        backups.push(BackupEntry {
+            execution: e,
+            copies,
+        });
+    }
+    Ok(Json(DatasourceBackupList {
+        datasource_id,
+        name: ds.name,
+        backups,
+    }))
+}
+
+async fn availability(state: &AppState, sid: &str, path: Option<String>) -> ApiResult<Copy> {
+    let Some(row) = store::storages::get(&state.db, sid).await? else {
+        return Ok(Copy {
+            storage_location_id: sid.to_string(),
+            storage_name: String::new(),
+            availability: "unknown".into(),
+            backup_path: path,
+        });
+    };
+    let availability = match (
+        &path,
+        targets::storage_for(&state.plugins, &row, crate::plugin::tracing_sink()),
+    ) {
+        (None, _) => "unknown",
+        (Some(_), Err(_)) => "unreachable",
+        (Some(p), Ok(client)) => {
+            match client
+                .stat(&crate::pipeline::layout::key(
+                    p,
+                    crate::pipeline::layout::MANIFEST_FILE,
+                ))
+                .await
+            {
+                Ok(Some(_)) => "available",
+                Ok(None) => "missing",
+                Err(_) => "unreachable",
+            }
+        }
+    };
+    Ok(Copy {
+        storage_location_id: row.id,
+        storage_name: row.name,
+        availability: availability.into(),
+        backup_path: path,
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRequest {
+    /// Datasource to restore into; defaults to the backup's own.
+    pub target_datasource_id: Option<String>,
+    /// Storage to read from; defaults to any storage holding the backup.
+    pub storage_location_id: Option<String>,
+    /// Restore into a scratch database, compare row counts with the
+    /// source, drop it. Touches no live data.
+    #[serde(default)]
+    pub verification_mode: bool,
+    /// Required (true) for a restore over a live database.
+    #[serde(default)]
+    pub confirm_overwrite: bool,
+    /// Drop existing objects first (engines that support it).
+    #[serde(default)]
+    pub drop_existing: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RestoreAccepted {
+    pub execution_id: String,
+    pub status: String,
+    pub operation: String,
+}
+
+/// Queue a restore (or a verification restore) of a completed backup.
+#[utoipa::path(post, path = "/api/backups/{execution_id}/restore", tag = "backups",
+    request_body = RestoreRequest,
+    responses((status = 202, body = RestoreAccepted), (status = 422, body = super::error::ErrorBody)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    Path(execution_id): Path<String>,
+    ValidJson(input): ValidJson<RestoreRequest>,
+) -> ApiResult<(StatusCode, Json<RestoreAccepted>)> {
+    let source = super::executions::load(&state, &execution_id).await?;
+    if source.operation != "backup" || source.status != "completed" {
+        return Err(ApiError::conflict(format!(
+            "execution `{execution_id}` is not a completed backup (status {})",
+            source.status
+        )));
+    }
+    let target_id = match input.target_datasource_id.or(source.datasource_id.clone()) {
+        Some(id) => id,
+        None => {
+            return Err(ApiError::invalid(
+                "target_datasource_id",
+                "is required: the backup's datasource was deleted",
+            ))
+        }
+    };
+    let target = store::datasources::get(&state.db, &target_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "target_datasource_id",
+                format!("datasource `{target_id}` does not exist"),
+            )
+        })?;
+    if let Some(sid) = &input.storage_location_id {
+        if store::storages::get(&state.db, sid).await?.is_none() {
+            return Err(ApiError::invalid(
+                "storage_location_id",
+                format!("storage location `{sid}` does not exist"),
+            ));
+        }
+    }
+    if !input.verification_mode && !input.confirm_overwrite {
+        return Err(ApiError::invalid(
+            "confirm_overwrite",
+            format!(
+                "must be true to restore over datasource `{}` (its current data will be \
+                 replaced); use verification_mode to test the backup without touching it",
+                target.name
+            ),
+        ));
+    }
+    let operation = if input.verification_mode {
+        "verification"
+    } else {
+        "restore"
+    };
+    let mut execution = executions::queued(operation, "manual");
+    execution.job_id = source.job_id.clone();
+    execution.datasource_id = Some(target.id.clone());
+    execution.storage_location_id = input.storage_location_id.clone();
+    execution.source_execution_id = Some(source.id.clone());
+    execution.metadata = sqlx::types::Json(json!({
+        "operation": operation,
+        "verification_mode": input.verification_mode,
+        "drop_existing": input.drop_existing,
+        "source_checksum": source.checksum,
+    }));
+    executions::insert(&state.db, &execution).await?;
+    let item = queue::item(KIND_RESTORE, &execution.id, PRIORITY_MANUAL);
+    if let Err(e) = state.queue.enqueue(&item).await {
+        let message = format!("queue unavailable: {e}");
+        let _ = executions::finish(&state.db, &execution.id, "failed", Some(&message), None).await;
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_unavailable",
+            message,
+        ));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RestoreAccepted {
+            execution_id: execution.id,
+            status: "queued".into(),
+            operation: operation.into(),
+        }),
+    ))
+}

@@ -1,0 +1,403 @@
+//! `/api/executions`: list, detail with live progress, logs, download,
+//! retry-upload, mark-restored, cancel and delete.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{ValidJson, ValidQuery};
+use super::page::{Page, PageQuery};
+use super::stream;
+use crate::pipeline::layout;
+use crate::pipeline::replicate::copy_execution;
+use crate::pipeline::restore::load_manifest;
+use crate::plugin::StorageClient;
+use crate::server::state::AppState;
+use crate::server::targets;
+use crate::store::rows::{Chunk, Execution, ExecutionLog, ExecutionStorage};
+use crate::store::{self, executions, Filter, Param};
+use crate::workers::cleanup;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+pub const STATUSES: &[&str] = &["queued", "running", "completed", "failed", "cancelled"];
+
+pub fn check_status(s: &str) -> ApiResult<()> {
+    if STATUSES.contains(&s) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "status",
+            format!("`{s}`: expected one of {}", STATUSES.join(", ")),
+        ))
+    }
+}
+
+/// Progress of a running execution on this node.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Progress {
+    pub bytes: u64,
+    pub elapsed_seconds: f64,
+    pub bytes_per_second: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExecutionDetail {
+    #[serde(flatten)]
+    pub execution: Execution,
+    pub storages: Vec<ExecutionStorage>,
+    pub chunks: Vec<Chunk>,
+    pub progress: Option<Progress>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub job_id: Option<String>,
+    pub datasource_id: Option<String>,
+    /// `backup`, `restore` or `verification`.
+    pub operation: Option<String>,
+    pub page: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<Execution> {
+    executions::get(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("execution", id))
+}
+
+#[utoipa::path(get, path = "/api/executions", tag = "executions", params(ListQuery),
+    responses((status = 200, body = Page<Execution>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ValidQuery(q): ValidQuery<ListQuery>,
+) -> ApiResult<Json<Page<Execution>>> {
+    let (limit, offset, page) = PageQuery {
+        page: q.page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let mut f = Filter::default();
+    if let Some(s) = q.status {
+        check_status(&s)?;
+        f.push("status = ?", Param::Text(s));
+    }
+    if let Some(j) = q.job_id {
+        f.push("job_id = ?", Param::Text(j));
+    }
+    if let Some(d) = q.datasource_id {
+        f.push("datasource_id = ?", Param::Text(d));
+    }
+    if let Some(o) = q.operation {
+        f.push("operation = ?", Param::Text(o));
+    }
+    let (rows, total) = executions::list(&state.db, &f, limit, offset).await?;
+    Ok(Json(Page::new(rows, total, page, limit)))
+}
+
+#[utoipa::path(get, path = "/api/executions/{id}", tag = "executions",
+    responses((status = 200, body = ExecutionDetail), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ExecutionDetail>> {
+    let execution = load(&state, &id).await?;
+    let storages = executions::storages(&state.db, &id).await?;
+    let chunks = executions::chunks(&state.db, &id).await?;
+    let progress = state.running.get(&id).map(|run| {
+        let bytes = run.activity.bytes();
+        let elapsed = run.started.elapsed().as_secs_f64();
+        Progress {
+            bytes,
+            elapsed_seconds: elapsed,
+            bytes_per_second: if elapsed > 0.0 {
+                bytes as f64 / elapsed
+            } else {
+                0.0
+            },
+        }
+    });
+    Ok(Json(ExecutionDetail {
+        execution,
+        storages,
+        chunks,
+        progress,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LogsQuery {
+    /// Only lines with an id above this (for polling a running execution).
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// Log lines, oldest first; readable while the execution runs.
+#[utoipa::path(get, path = "/api/executions/{id}/logs", tag = "executions", params(LogsQuery),
+    responses((status = 200, body = Vec<ExecutionLog>)))]
+pub async fn logs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidQuery(q): ValidQuery<LogsQuery>,
+) -> ApiResult<Json<Vec<ExecutionLog>>> {
+    load(&state, &id).await?;
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 10000"));
+    }
+    Ok(Json(
+        executions::logs(&state.db, &id, q.after.unwrap_or(0), limit).await?,
+    ))
+}
+
+/// A storage holding a completed copy of the backup.
+async fn readable_storage(
+    state: &AppState,
+    execution: &Execution,
+) -> ApiResult<(String, StorageClient)> {
+    let mut ids: Vec<String> = execution.storage_location_id.iter().cloned().collect();
+    for s in executions::storages(&state.db, &execution.id).await? {
+        if s.status == "completed" && !ids.contains(&s.storage_location_id) {
+            ids.push(s.storage_location_id);
+        }
+    }
+    for id in ids {
+        if let Some(row) = store::storages::get(&state.db, &id).await? {
+            if let Ok(client) =
+                targets::storage_for(&state.plugins, &row, crate::plugin::tracing_sink())
+            {
+                return Ok((row.name, client));
+            }
+        }
+    }
+    Err(ApiError::conflict("no storage of this backup is available"))
+}
+
+fn completed_backup(execution: &Execution) -> ApiResult<String> {
+    if execution.operation != "backup" || execution.status != "completed" {
+        return Err(ApiError::conflict(format!(
+            "execution `{}` is not a completed backup (status {})",
+            execution.id, execution.status
+        )));
+    }
+    execution
+        .backup_path
+        .clone()
+        .ok_or_else(|| ApiError::conflict("the backup has no stored path"))
+}
+
+/// The backup artifact. A backup split in parts is streamed as the one
+/// artifact they make up (the parts concatenated, `cat part-*`).
+#[utoipa::path(get, path = "/api/executions/{id}/download", tag = "executions",
+    responses((status = 200, content_type = "application/octet-stream"),
+              (status = 409, body = super::error::ErrorBody)))]
+pub async fn download(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let execution = load(&state, &id).await?;
+    let prefix = completed_backup(&execution)?;
+    let (_, storage) = readable_storage(&state, &execution).await?;
+    let manifest = load_manifest(&storage, &prefix)
+        .await
+        .map_err(|e| ApiError::bad_gateway(e.to_string()))?;
+    let keys = manifest
+        .chunks
+        .iter()
+        .map(|c| layout::key(&prefix, &c.file))
+        .collect();
+    let body = Body::from_stream(stream::objects(storage, keys));
+    Ok(stream::attachment(
+        body,
+        &manifest.file,
+        Some(manifest.compressed_size_bytes),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetryUploadResult {
+    pub storages: Vec<ExecutionStorage>,
+}
+
+/// Copies a completed backup to each of its job's storages that does not
+/// hold it yet (a failed replica, or a storage added to the job since).
+#[utoipa::path(post, path = "/api/executions/{id}/retry-upload", tag = "executions",
+    responses((status = 200, body = RetryUploadResult)))]
+pub async fn retry_upload(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RetryUploadResult>> {
+    let execution = load(&state, &id).await?;
+    let prefix = completed_backup(&execution)?;
+    let (from_name, from) = readable_storage(&state, &execution).await?;
+    let mut wanted: Vec<String> = match &execution.job_id {
+        Some(job) => store::jobs::storage_ids(&state.db, job).await?,
+        None => Vec::new(),
+    };
+    let existing = executions::storages(&state.db, &id).await?;
+    for s in &existing {
+        if !wanted.contains(&s.storage_location_id) {
+            wanted.push(s.storage_location_id.clone());
+        }
+    }
+    for sid in wanted {
+        if existing
+            .iter()
+            .any(|s| s.storage_location_id == sid && s.status == "completed")
+            || execution.storage_location_id.as_deref() == Some(sid.as_str())
+        {
+            continue;
+        }
+        let Some(row) = store::storages::get(&state.db, &sid).await? else {
+            continue;
+        };
+        let outcome =
+            match targets::storage_for(&state.plugins, &row, crate::plugin::tracing_sink()) {
+                Ok(to) => copy_execution(&from, &to, &prefix, Default::default())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+        let line = match &outcome {
+            Ok(()) => format!("retry-upload: copied from `{from_name}` to `{}`", row.name),
+            Err(e) => format!("retry-upload to `{}` failed: {e}", row.name),
+        };
+        executions::append_logs(&state.db, &id, &[(store::now(), "info".into(), line)]).await?;
+        match outcome {
+            Ok(()) => {
+                executions::set_storage_status(
+                    &state.db,
+                    &id,
+                    &sid,
+                    "completed",
+                    Some(&prefix),
+                    None,
+                )
+                .await?
+            }
+            Err(e) => {
+                executions::set_storage_status(&state.db, &id, &sid, "failed", None, Some(&e))
+                    .await?
+            }
+        }
+    }
+    Ok(Json(RetryUploadResult {
+        storages: executions::storages(&state.db, &id).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRestored {
+    pub restored_at: Option<DateTime<Utc>>,
+    pub restored_by: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Records that this backup was restored by hand (seed 004, step 7).
+#[utoipa::path(post, path = "/api/executions/{id}/mark-restored", tag = "executions",
+    request_body = MarkRestored, responses((status = 200, body = Execution)))]
+pub async fn mark_restored(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(input): ValidJson<MarkRestored>,
+) -> ApiResult<Json<Execution>> {
+    let execution = load(&state, &id).await?;
+    completed_backup(&execution)?;
+    let at = input.restored_at.unwrap_or_else(store::now);
+    let note = json!({
+        "restored_at": at,
+        "restored_by": input.restored_by,
+        "reason": input.reason,
+    });
+    executions::set_restored(&state.db, &id, at, &note).await?;
+    store::notifications::insert(
+        &state.db,
+        store::notifications::NewNotification {
+            kind: "restore_completed",
+            severity: "info",
+            entity_type: Some("backup_execution"),
+            entity_id: Some(&id),
+            title: "Backup restored manually".into(),
+            message: format!(
+                "restored by {} at {}{}",
+                input.restored_by.as_deref().unwrap_or("an operator"),
+                at.to_rfc3339(),
+                input
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+            metadata: note,
+        },
+    )
+    .await?;
+    Ok(Json(load(&state, &id).await?))
+}
+
+/// Cancel a queued or running execution.
+#[utoipa::path(post, path = "/api/executions/{id}/cancel", tag = "executions",
+    responses((status = 202, body = Execution), (status = 409, body = super::error::ErrorBody)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Execution>)> {
+    let execution = load(&state, &id).await?;
+    match execution.status.as_str() {
+        "queued" => {
+            state
+                .queue
+                .cancel_queued(&id)
+                .await
+                .map_err(ApiError::internal)?;
+            executions::finish(
+                &state.db,
+                &id,
+                "cancelled",
+                Some("cancelled by request"),
+                None,
+            )
+            .await?;
+        }
+        "running" => match state.running.get(&id) {
+            Some(run) => run.cancel.cancel(),
+            None => {
+                return Err(ApiError::conflict(
+                    "the execution runs on another node; cancel it there",
+                ))
+            }
+        },
+        other => {
+            return Err(ApiError::conflict(format!(
+                "execution `{id}` is {other}; only queued or running executions can be cancelled"
+            )))
+        }
+    }
+    Ok((StatusCode::ACCEPTED, Json(load(&state, &id).await?)))
+}
+
+/// Delete a finished execution; a backup's files go from every storage.
+#[utoipa::path(delete, path = "/api/executions/{id}", tag = "executions",
+    responses((status = 204), (status = 409, body = super::error::ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let execution = load(&state, &id).await?;
+    if matches!(execution.status.as_str(), "queued" | "running") {
+        return Err(ApiError::conflict(
+            "cancel the execution before deleting it",
+        ));
+    }
+    cleanup::delete_backup(&state, &id)
+        .await
+        .map_err(ApiError::bad_gateway)?;
+    Ok(StatusCode::NO_CONTENT)
+}

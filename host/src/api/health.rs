@@ -1,0 +1,149 @@
+//! Health endpoints: `/health` (liveness) and the detailed `/api/health*`.
+
+use super::datasources::DatasourceView;
+use super::error::ApiResult;
+use super::storages::StorageView;
+use crate::server::state::AppState;
+use crate::store;
+use crate::store::rows::{HealthCheck, StorageHealthCheck};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    pub status: String,
+}
+
+/// Liveness: 200 while the process serves requests and its database answers.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, body = Liveness), (status = 503, body = Liveness)))]
+pub async fn liveness(State(state): State<AppState>) -> (StatusCode, Json<Liveness>) {
+    match state.db.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Liveness {
+                status: "ok".into(),
+            }),
+        ),
+        Err(e) => {
+            tracing::error!("health: metadata database: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Liveness {
+                    status: "database unavailable".into(),
+                }),
+            )
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueDepth {
+    pub kind: String,
+    pub status: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SystemHealth {
+    /// `ok` or `degraded`.
+    pub status: String,
+    pub version: String,
+    pub uptime_seconds: i64,
+    pub node_id: String,
+    pub metadata_backend: String,
+    pub database: String,
+    pub queue: Vec<QueueDepth>,
+    pub running_here: usize,
+    pub datasources: Vec<(String, i64)>,
+    pub plugins: usize,
+}
+
+/// Detailed health of the server.
+#[utoipa::path(get, path = "/api/health", tag = "health", responses((status = 200, body = SystemHealth)))]
+pub async fn detailed(State(state): State<AppState>) -> ApiResult<Json<SystemHealth>> {
+    let database = match state.db.ping().await {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.to_string(),
+    };
+    let queue = store::work::depth(&state.db)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(kind, status, count)| QueueDepth {
+            kind,
+            status,
+            count,
+        })
+        .collect();
+    let datasources = store::datasources::count_by_status(&state.db)
+        .await
+        .unwrap_or_default();
+    let running_here = store::work::depth(&state.db)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|(_, s, _)| s == "running")
+        .map(|(_, _, n)| *n as usize)
+        .sum();
+    Ok(Json(SystemHealth {
+        status: if database == "ok" { "ok" } else { "degraded" }.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: (store::now() - state.started_at).num_seconds(),
+        node_id: state.node_id.to_string(),
+        metadata_backend: state.db.backend().into(),
+        database,
+        queue,
+        running_here,
+        datasources,
+        plugins: state.plugins.list().len(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasourceHealth {
+    pub datasource: DatasourceView,
+    pub last_check: Option<HealthCheck>,
+}
+
+/// Every datasource with its latest check.
+#[utoipa::path(get, path = "/api/health/datasources", tag = "health",
+    responses((status = 200, body = Vec<DatasourceHealth>)))]
+pub async fn datasources(State(state): State<AppState>) -> ApiResult<Json<Vec<DatasourceHealth>>> {
+    let (rows, _) =
+        store::datasources::list(&state.db, &store::Filter::default(), 10_000, 0).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for ds in rows {
+        let last_check = store::health::history(&state.db, &ds.id, 1).await?.pop();
+        out.push(DatasourceHealth {
+            datasource: ds.into(),
+            last_check,
+        });
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StorageHealth {
+    pub storage: StorageView,
+    /// Newest first (up to 20).
+    pub history: Vec<StorageHealthCheck>,
+}
+
+/// Every storage with its recent checks and free space.
+#[utoipa::path(get, path = "/api/health/storage", tag = "health",
+    responses((status = 200, body = Vec<StorageHealth>)))]
+pub async fn storage(State(state): State<AppState>) -> ApiResult<Json<Vec<StorageHealth>>> {
+    let mut out = Vec::new();
+    for s in store::storages::all(&state.db).await? {
+        let history = store::storages::health_history(&state.db, &s.id, 20).await?;
+        out.push(StorageHealth {
+            storage: s.into(),
+            history,
+        });
+    }
+    Ok(Json(out))
+}

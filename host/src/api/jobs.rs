@@ -1,0 +1,474 @@
+//! `/api/backup-jobs`: CRUD, manual runs, executions of a job and the
+//! retention dry run.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{parse_json, ValidJson, ValidQuery};
+use super::page::{Page, PageQuery};
+use crate::queue::{self, KIND_BACKUP, PRIORITY_MANUAL};
+use crate::retention::RetentionPolicy;
+use crate::schedule::{Schedule, ScheduleError};
+use crate::server::state::AppState;
+use crate::store::rows::{BackupJob, Execution};
+use crate::store::{self, executions, Filter, Param};
+use crate::workers::cleanup::{self, CleanupReport};
+use crate::workers::options::BackupOptions;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::types::Json as SqlJson;
+use utoipa::{IntoParams, ToSchema};
+
+pub const STRATEGIES: &[&str] = &["fallback", "replicate"];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    #[serde(flatten)]
+    pub job: BackupJob,
+    /// Every storage of the job in order; the first is the primary.
+    pub storage_location_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJob {
+    pub name: String,
+    pub datasource_id: String,
+    /// One storage (or use `storage_location_ids`). Defaults to the
+    /// default storage location.
+    pub storage_location_id: Option<String>,
+    pub storage_location_ids: Option<Vec<String>>,
+    /// `fallback` (first storage that works, default) or `replicate` (all).
+    pub storage_strategy: Option<String>,
+    /// Standard 5-field cron: `0 3 * * *`.
+    pub schedule_cron: String,
+    /// IANA timezone of the schedule (default `UTC`).
+    pub schedule_timezone: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[schema(value_type = Option<Object>)]
+    pub retention_policy: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub backup_options: Option<Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateJob {
+    pub name: Option<String>,
+    pub datasource_id: Option<String>,
+    pub storage_location_id: Option<String>,
+    pub storage_location_ids: Option<Vec<String>>,
+    pub storage_strategy: Option<String>,
+    pub schedule_cron: Option<String>,
+    pub schedule_timezone: Option<String>,
+    pub enabled: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub retention_policy: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub backup_options: Option<Value>,
+}
+
+fn schedule(cron: &str, tz: &str) -> ApiResult<Schedule> {
+    Schedule::parse(cron, tz).map_err(|e| match &e {
+        ScheduleError::Cron(m) => ApiError::invalid("schedule_cron", m.clone()),
+        ScheduleError::Timezone(_) => {
+            let text = e.to_string();
+            let message = text.trim_start_matches("schedule_timezone: ").to_string();
+            ApiError::invalid("schedule_timezone", message)
+        }
+    })
+}
+
+fn retention(v: &Value) -> ApiResult<RetentionPolicy> {
+    let policy: RetentionPolicy = serde_path_to_error::deserialize(v.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "retention_policy".to_string()
+        } else {
+            format!("retention_policy.{path}")
+        };
+        ApiError::invalid(field, e.inner().to_string())
+    })?;
+    policy.validate().map_err(|m| {
+        let (field, message) = m.split_once(": ").unwrap_or(("retention_policy", &m));
+        ApiError::invalid(field.to_string(), message.to_string())
+    })?;
+    Ok(policy)
+}
+
+fn options(v: &Value) -> ApiResult<BackupOptions> {
+    BackupOptions::from_value(v).map_err(|(f, m)| ApiError::invalid(f, m))
+}
+
+/// Resolves and checks the storages of a job.
+async fn storages(
+    state: &AppState,
+    one: Option<String>,
+    many: Option<Vec<String>>,
+) -> ApiResult<Vec<String>> {
+    let ids = match (one, many) {
+        (_, Some(ids)) if !ids.is_empty() => ids,
+        (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                "storage_location_ids",
+                "must list at least one storage",
+            ))
+        }
+        (Some(id), None) => vec![id],
+        (None, None) => {
+            let all = store::storages::all(&state.db).await?;
+            match all.into_iter().find(|s| s.is_default) {
+                Some(s) => vec![s.id],
+                None => {
+                    return Err(ApiError::invalid(
+                        "storage_location_id",
+                        "is required (no default storage location is set)",
+                    ))
+                }
+            }
+        }
+    };
+    for (i, id) in ids.iter().enumerate() {
+        if store::storages::get(&state.db, id).await?.is_none() {
+            let field = if ids.len() == 1 {
+                "storage_location_id".to_string()
+            } else {
+                format!("storage_location_ids[{i}]")
+            };
+            return Err(ApiError::invalid(
+                field,
+                format!("storage location `{id}` does not exist"),
+            ));
+        }
+        if ids[..i].contains(id) {
+            return Err(ApiError::invalid(
+                format!("storage_location_ids[{i}]"),
+                "is listed twice",
+            ));
+        }
+    }
+    Ok(ids)
+}
+
+fn strategy(s: Option<String>) -> ApiResult<String> {
+    let s = s.unwrap_or_else(|| "fallback".into());
+    if STRATEGIES.contains(&s.as_str()) {
+        Ok(s)
+    } else {
+        Err(ApiError::invalid(
+            "storage_strategy",
+            format!("`{s}`: expected fallback or replicate"),
+        ))
+    }
+}
+
+async fn check_datasource(state: &AppState, id: &str) -> ApiResult<()> {
+    match store::datasources::get(&state.db, id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::invalid(
+            "datasource_id",
+            format!("datasource `{id}` does not exist"),
+        )),
+    }
+}
+
+fn next_run(enabled: bool, s: &Schedule) -> Option<DateTime<Utc>> {
+    enabled.then(|| s.next_after(store::now())).flatten()
+}
+
+async fn load(state: &AppState, id: &str) -> ApiResult<BackupJob> {
+    store::jobs::get(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("backup job", id))
+}
+
+async fn view(state: &AppState, job: BackupJob) -> ApiResult<JobView> {
+    let storage_location_ids = store::jobs::storage_ids(&state.db, &job.id).await?;
+    Ok(JobView {
+        job,
+        storage_location_ids,
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    pub datasource_id: Option<String>,
+    pub enabled: Option<bool>,
+    pub search: Option<String>,
+    pub page: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/backup-jobs", tag = "backup-jobs", params(ListQuery),
+    responses((status = 200, body = Page<JobView>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ValidQuery(q): ValidQuery<ListQuery>,
+) -> ApiResult<Json<Page<JobView>>> {
+    let (limit, offset, page) = PageQuery {
+        page: q.page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let mut f = Filter::default();
+    if let Some(d) = q.datasource_id {
+        f.push("datasource_id = ?", Param::Text(d));
+    }
+    if let Some(e) = q.enabled {
+        f.raw(if e {
+            "enabled = TRUE"
+        } else {
+            "enabled = FALSE"
+        });
+    }
+    if let Some(s) = q.search {
+        f.push(
+            "LOWER(name) LIKE ?",
+            Param::Text(format!("%{}%", s.to_lowercase())),
+        );
+    }
+    let (rows, total) = store::jobs::list(&state.db, &f, limit, offset).await?;
+    let mut data = Vec::with_capacity(rows.len());
+    for job in rows {
+        data.push(view(&state, job).await?);
+    }
+    Ok(Json(Page::new(data, total, page, limit)))
+}
+
+#[utoipa::path(post, path = "/api/backup-jobs", tag = "backup-jobs", request_body = CreateJob,
+    responses((status = 201, body = JobView), (status = 422, body = super::error::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ValidJson(input): ValidJson<CreateJob>,
+) -> ApiResult<(StatusCode, Json<JobView>)> {
+    let name = super::datasources::check_name(&input.name)?;
+    check_datasource(&state, &input.datasource_id).await?;
+    let tz = input.schedule_timezone.unwrap_or_else(|| "UTC".into());
+    let sched = schedule(&input.schedule_cron, &tz)?;
+    let retention_value = input
+        .retention_policy
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    let policy = retention(&retention_value)?;
+    let options_value = input
+        .backup_options
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    let opts = options(&options_value)?;
+    let strategy = strategy(input.storage_strategy)?;
+    let storage_ids = storages(
+        &state,
+        input.storage_location_id,
+        input.storage_location_ids,
+    )
+    .await?;
+    let at = store::now();
+    let job = BackupJob {
+        id: store::new_id(),
+        name,
+        datasource_id: input.datasource_id,
+        storage_location_id: storage_ids[0].clone(),
+        storage_strategy: strategy,
+        schedule_cron: input.schedule_cron.trim().to_string(),
+        schedule_timezone: tz,
+        enabled: input.enabled,
+        retention_policy: SqlJson(serde_json::to_value(&policy).map_err(ApiError::internal)?),
+        backup_options: SqlJson(serde_json::to_value(&opts).map_err(ApiError::internal)?),
+        last_execution_at: None,
+        next_execution_at: next_run(input.enabled, &sched),
+        created_at: at,
+        updated_at: at,
+    };
+    store::jobs::insert(&state.db, &job, &storage_ids).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, job).await?)))
+}
+
+#[utoipa::path(get, path = "/api/backup-jobs/{id}", tag = "backup-jobs",
+    responses((status = 200, body = JobView), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobView>> {
+    let job = load(&state, &id).await?;
+    Ok(Json(view(&state, job).await?))
+}
+
+#[utoipa::path(put, path = "/api/backup-jobs/{id}", tag = "backup-jobs", request_body = UpdateJob,
+    responses((status = 200, body = JobView)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(input): ValidJson<UpdateJob>,
+) -> ApiResult<Json<JobView>> {
+    let mut job = load(&state, &id).await?;
+    if let Some(name) = input.name {
+        job.name = super::datasources::check_name(&name)?;
+    }
+    if let Some(d) = input.datasource_id {
+        check_datasource(&state, &d).await?;
+        job.datasource_id = d;
+    }
+    let storage_ids = if input.storage_location_id.is_some() || input.storage_location_ids.is_some()
+    {
+        storages(
+            &state,
+            input.storage_location_id,
+            input.storage_location_ids,
+        )
+        .await?
+    } else {
+        store::jobs::storage_ids(&state.db, &id).await?
+    };
+    job.storage_location_id = storage_ids[0].clone();
+    if input.storage_strategy.is_some() {
+        job.storage_strategy = strategy(input.storage_strategy)?;
+    }
+    let rescheduled = input.schedule_cron.is_some()
+        || input.schedule_timezone.is_some()
+        || input.enabled.is_some();
+    if let Some(c) = input.schedule_cron {
+        job.schedule_cron = c.trim().to_string();
+    }
+    if let Some(tz) = input.schedule_timezone {
+        job.schedule_timezone = tz;
+    }
+    if let Some(e) = input.enabled {
+        job.enabled = e;
+    }
+    let sched = schedule(&job.schedule_cron, &job.schedule_timezone)?;
+    if rescheduled {
+        job.next_execution_at = next_run(job.enabled, &sched);
+    }
+    if let Some(r) = input.retention_policy {
+        let policy = retention(&r)?;
+        job.retention_policy = SqlJson(serde_json::to_value(&policy).map_err(ApiError::internal)?);
+    }
+    if let Some(o) = input.backup_options {
+        let opts = options(&o)?;
+        job.backup_options = SqlJson(serde_json::to_value(&opts).map_err(ApiError::internal)?);
+    }
+    job.updated_at = store::now();
+    store::jobs::update(&state.db, &job, &storage_ids).await?;
+    Ok(Json(view(&state, job).await?))
+}
+
+/// Delete a job. Its backups stay (listed under their datasource) until
+/// deleted explicitly; refused while one of its executions is active.
+#[utoipa::path(delete, path = "/api/backup-jobs/{id}", tag = "backup-jobs",
+    responses((status = 204), (status = 409, body = super::error::ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    load(&state, &id).await?;
+    if executions::active_for_job(&state.db, &id).await? > 0 {
+        return Err(ApiError::conflict(
+            "the job has a queued or running execution; cancel it first",
+        ));
+    }
+    store::jobs::delete(&state.db, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunAccepted {
+    pub execution_id: String,
+    pub status: String,
+}
+
+/// Queue a backup now, ahead of scheduled ones.
+#[utoipa::path(post, path = "/api/backup-jobs/{id}/run", tag = "backup-jobs",
+    responses((status = 202, body = RunAccepted)))]
+pub async fn run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<RunAccepted>)> {
+    let job = load(&state, &id).await?;
+    let mut execution = executions::queued("backup", "manual");
+    execution.job_id = Some(job.id.clone());
+    execution.datasource_id = Some(job.datasource_id.clone());
+    execution.storage_location_id = Some(job.storage_location_id.clone());
+    executions::insert(&state.db, &execution).await?;
+    let item = queue::item(KIND_BACKUP, &execution.id, PRIORITY_MANUAL);
+    if let Err(e) = state.queue.enqueue(&item).await {
+        let message = format!("queue unavailable: {e}");
+        let _ = executions::finish(&state.db, &execution.id, "failed", Some(&message), None).await;
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_unavailable",
+            message,
+        ));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RunAccepted {
+            execution_id: execution.id,
+            status: "queued".into(),
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExecutionsQuery {
+    /// `queued`, `running`, `completed`, `failed` or `cancelled`.
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/backup-jobs/{id}/executions", tag = "backup-jobs",
+    params(ExecutionsQuery), responses((status = 200, body = Page<Execution>)))]
+pub async fn executions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidQuery(q): ValidQuery<ExecutionsQuery>,
+) -> ApiResult<Json<Page<Execution>>> {
+    load(&state, &id).await?;
+    let (limit, offset, page) = PageQuery {
+        page: q.page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let mut f = Filter::default();
+    f.push("job_id = ?", Param::Text(id));
+    if let Some(s) = q.status {
+        super::executions::check_status(&s)?;
+        f.push("status = ?", Param::Text(s));
+    }
+    let (rows, total) = executions::list(&state.db, &f, limit, offset).await?;
+    Ok(Json(Page::new(rows, total, page, limit)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunRequest {
+    /// A policy to try instead of the job's own.
+    #[schema(value_type = Option<Object>)]
+    pub retention_policy: Option<Value>,
+}
+
+/// What retention would delete now, without deleting anything.
+#[utoipa::path(post, path = "/api/backup-jobs/{id}/retention/dry-run", tag = "backup-jobs",
+    request_body(content = DryRunRequest, description = "optional"),
+    responses((status = 200, body = CleanupReport)))]
+pub async fn retention_dry_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: bytes::Bytes,
+) -> ApiResult<Json<CleanupReport>> {
+    let mut job = load(&state, &id).await?;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let request: DryRunRequest = parse_json(&body)?;
+        if let Some(r) = request.retention_policy {
+            let policy = retention(&r)?;
+            job.retention_policy =
+                SqlJson(serde_json::to_value(&policy).map_err(ApiError::internal)?);
+        }
+    }
+    Ok(Json(cleanup::apply_job(&state, &job, true).await?))
+}

@@ -1,0 +1,105 @@
+//! The REST API (axum). Every route is declared with its OpenAPI
+//! description next to the handler; the document served at
+//! `/api/openapi.json` is generated from those declarations.
+
+pub mod backups;
+pub mod dashboard;
+pub mod datasources;
+pub mod error;
+pub mod executions;
+pub mod extract;
+pub mod health;
+pub mod jobs;
+pub mod notifications;
+pub mod page;
+pub mod storages;
+pub mod stream;
+pub mod system;
+
+use crate::server::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use error::ApiError;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "DataGuardian API",
+        description = "Backups and restores of databases and files. JSON in snake_case; \
+                       errors are {\"error\": {\"code\", \"message\", \"field\"?}}; lists are \
+                       {\"data\": [...], \"pagination\": {...}}."
+    ),
+    tags(
+        (name = "datasources"), (name = "storage"), (name = "backup-jobs"),
+        (name = "executions"), (name = "backups"), (name = "health"),
+        (name = "notifications"), (name = "system"), (name = "dashboard")
+    )
+)]
+struct ApiDoc;
+
+/// The API router and its OpenAPI document.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::liveness))
+        .routes(routes!(health::detailed))
+        .routes(routes!(health::datasources))
+        .routes(routes!(health::storage))
+        .routes(routes!(datasources::list, datasources::create))
+        .routes(routes!(
+            datasources::get,
+            datasources::update,
+            datasources::delete
+        ))
+        .routes(routes!(datasources::test_connection))
+        .routes(routes!(datasources::health_checks))
+        .routes(routes!(datasources::health_check))
+        .routes(routes!(datasources::databases))
+        .routes(routes!(storages::list, storages::create))
+        .routes(routes!(storages::get, storages::update, storages::delete))
+        .routes(routes!(storages::test))
+        .routes(routes!(storages::files, storages::delete_file))
+        .routes(routes!(storages::copy))
+        .routes(routes!(storages::download))
+        .routes(routes!(jobs::list, jobs::create))
+        .routes(routes!(jobs::get, jobs::update, jobs::delete))
+        .routes(routes!(jobs::run))
+        .routes(routes!(jobs::executions))
+        .routes(routes!(jobs::retention_dry_run))
+        .routes(routes!(executions::list))
+        .routes(routes!(executions::get, executions::delete))
+        .routes(routes!(executions::logs))
+        .routes(routes!(executions::download))
+        .routes(routes!(executions::retry_upload))
+        .routes(routes!(executions::mark_restored))
+        .routes(routes!(executions::cancel))
+        .routes(routes!(backups::datasources))
+        .routes(routes!(backups::for_datasource))
+        .routes(routes!(backups::restore))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::mark_read))
+        .routes(routes!(notifications::mark_all_read))
+        .routes(routes!(system::get_settings, system::put_settings))
+        .routes(routes!(system::plugins))
+        .routes(routes!(dashboard::overview))
+        .split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    router
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,63 @@
+//! List pagination: `?page=1&limit=50`, answered as
+//! `{"data": [...], "pagination": {...}}` by every list endpoint.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+
+#[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// 1-based page number.
+    pub page: Option<i64>,
+    /// Items per page (1-500, default 50).
+    pub limit: Option<i64>,
+}
+
+impl PageQuery {
+    /// (limit, offset), validated.
+    pub fn resolve(&self) -> Result<(i64, i64, i64), super::error::ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(super::error::ApiError::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        let page = self.page.unwrap_or(1);
+        if page < 1 {
+            return Err(super::error::ApiError::invalid("page", "must be 1 or more"));
+        }
+        Ok((limit, (page - 1) * limit, page))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pagination {
+    pub total: i64,
+    pub page: i64,
+    pub limit: i64,
+    pub total_pages: i64,
+}
+
+/// A page of items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub data: Vec<T>,
+    pub pagination: Pagination,
+}
+
+impl<T: ToSchema> Page<T> {
+    pub fn new(data: Vec<T>, total: i64, page: i64, limit: i64) -> Self {
+        Self {
+            data,
+            pagination: Pagination {
+                total,
+                page,
+                limit,
+                total_pages: (total + limit - 1) / limit,
+            },
+        }
+    }
+}

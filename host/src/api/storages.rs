@@ -1,0 +1,422 @@
+//! `/api/storage-locations`: CRUD, tests and the storage explorer (list,
+//! copy, delete, download through the storage plugin).
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{ValidJson, ValidQuery};
+use super::page::{Page, PageQuery};
+use super::stream;
+use crate::plugin::PluginKind;
+use crate::server::state::AppState;
+use crate::server::targets;
+use crate::store::rows::{StorageHealthCheck, StorageLocation};
+use crate::store::{self, Filter, Param};
+use crate::workers::health;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::types::Json as SqlJson;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StorageView {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub config: Value,
+    pub is_default: bool,
+    /// `unknown`, `healthy` or `unreachable`.
+    pub status: String,
+    pub available_space_gb: Option<f64>,
+    pub last_health_check_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<StorageLocation> for StorageView {
+    fn from(s: StorageLocation) -> Self {
+        Self {
+            config: targets::redact(&s.config.0),
+            id: s.id,
+            name: s.name,
+            kind: s.kind,
+            is_default: s.is_default,
+            status: s.status,
+            available_space_gb: s.available_space_gb,
+            last_health_check_at: s.last_health_check_at,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStorage {
+    pub name: String,
+    /// Storage type: `local`... (see `/api/plugins`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `{path}` (absolute) for local storage.
+    #[schema(value_type = Object)]
+    pub config: Value,
+    #[serde(default)]
+    pub is_default: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStorage {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    pub is_default: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+async fn check_storage_config(state: &AppState, kind: &str, config: &Value) -> ApiResult<()> {
+    let Some(map) = config.as_object() else {
+        return Err(ApiError::invalid("config", "must be a JSON object"));
+    };
+    state
+        .plugins
+        .find(PluginKind::Storage, kind)
+        .map_err(|e| ApiError::invalid("type", e.to_string()))?;
+    if kind == "local" {
+        match map.get("path").and_then(Value::as_str) {
+            Some(p) if std::path::Path::new(p).is_absolute() => {}
+            Some(_) => return Err(ApiError::invalid("config.path", "must be an absolute path")),
+            None => {
+                return Err(ApiError::invalid(
+                    "config.path",
+                    "is required for local storage",
+                ))
+            }
+        }
+    }
+    let (plain, _) = targets::split_secrets(config);
+    let plugin = state
+        .plugins
+        .find(PluginKind::Storage, kind)
+        .map_err(|e| ApiError::invalid("type", e.to_string()))?;
+    let client = crate::plugin::StorageClient::new(
+        state.plugins.runtime().clone(),
+        plugin,
+        crate::plugin::client::Target::new(plain, crate::plugin::tracing_sink()),
+    );
+    client.validate_config().await.map_err(|e| {
+        let message = match &e {
+            crate::plugin::CallError::Plugin { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        ApiError::invalid("config", message)
+    })
+}
+
+pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<StorageLocation> {
+    store::storages::get(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("storage location", id))
+}
+
+fn client(state: &AppState, s: &StorageLocation) -> ApiResult<crate::plugin::StorageClient> {
+    targets::storage_for(&state.plugins, s, crate::plugin::tracing_sink())
+        .map_err(|e| ApiError::invalid("config", e.to_string()))
+}
+
+/// List storage locations.
+#[utoipa::path(get, path = "/api/storage-locations", tag = "storage", params(ListQuery),
+    responses((status = 200, body = Page<StorageView>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ValidQuery(q): ValidQuery<ListQuery>,
+) -> ApiResult<Json<Page<StorageView>>> {
+    let (limit, offset, page) = PageQuery {
+        page: q.page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let mut f = Filter::default();
+    if let Some(t) = q.kind {
+        f.push("type = ?", Param::Text(t));
+    }
+    if let Some(s) = q.status {
+        f.push("status = ?", Param::Text(s));
+    }
+    let (rows, total) = store::storages::list(&state.db, &f, limit, offset).await?;
+    Ok(Json(Page::new(
+        rows.into_iter().map(Into::into).collect(),
+        total,
+        page,
+        limit,
+    )))
+}
+
+/// Register a storage location.
+#[utoipa::path(post, path = "/api/storage-locations", tag = "storage", request_body = CreateStorage,
+    responses((status = 201, body = StorageView), (status = 422, body = super::error::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ValidJson(input): ValidJson<CreateStorage>,
+) -> ApiResult<(StatusCode, Json<StorageView>)> {
+    let name = super::datasources::check_name(&input.name)?;
+    check_storage_config(&state, &input.kind, &input.config).await?;
+    let at = store::now();
+    let row = StorageLocation {
+        id: store::new_id(),
+        name,
+        kind: input.kind,
+        config: SqlJson(input.config),
+        is_default: input.is_default,
+        status: "unknown".into(),
+        available_space_gb: None,
+        last_health_check_at: None,
+        created_at: at,
+        updated_at: at,
+    };
+    store::storages::insert(&state.db, &row).await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+#[utoipa::path(get, path = "/api/storage-locations/{id}", tag = "storage",
+    responses((status = 200, body = StorageView), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StorageView>> {
+    Ok(Json(load(&state, &id).await?.into()))
+}
+
+#[utoipa::path(put, path = "/api/storage-locations/{id}", tag = "storage", request_body = UpdateStorage,
+    responses((status = 200, body = StorageView)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(input): ValidJson<UpdateStorage>,
+) -> ApiResult<Json<StorageView>> {
+    let mut row = load(&state, &id).await?;
+    if let Some(name) = input.name {
+        row.name = super::datasources::check_name(&name)?;
+    }
+    let kind = input.kind.unwrap_or(row.kind.clone());
+    let mut config = input.config.unwrap_or_else(|| row.config.0.clone());
+    targets::merge_secrets(&mut config, &row.config.0);
+    check_storage_config(&state, &kind, &config).await?;
+    row.kind = kind;
+    row.config = SqlJson(config);
+    if let Some(d) = input.is_default {
+        row.is_default = d;
+    }
+    row.updated_at = store::now();
+    store::storages::update(&state.db, &row).await?;
+    Ok(Json(row.into()))
+}
+
+/// Delete a storage location no job uses.
+#[utoipa::path(delete, path = "/api/storage-locations/{id}", tag = "storage",
+    responses((status = 204), (status = 409, body = super::error::ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    load(&state, &id).await?;
+    let used = store::jobs::all(&state.db).await?;
+    let mut users = Vec::new();
+    for job in used {
+        if store::jobs::storage_ids(&state.db, &job.id)
+            .await?
+            .contains(&id)
+        {
+            users.push(job.name);
+        }
+    }
+    if !users.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "storage location `{id}` is used by backup job(s) {}; change them first",
+            users.join(", ")
+        )));
+    }
+    store::storages::delete(&state.db, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StorageTest {
+    pub success: bool,
+    pub status: String,
+    pub latency_ms: u64,
+    pub available_space_gb: Option<f64>,
+    pub message: Option<String>,
+}
+
+/// Check the storage now and record the result.
+#[utoipa::path(post, path = "/api/storage-locations/{id}/test", tag = "storage",
+    responses((status = 200, body = StorageTest)))]
+pub async fn test(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StorageTest>> {
+    let row = load(&state, &id).await?;
+    let check: StorageHealthCheck = health::check_storage(&state, &row).await?;
+    Ok(Json(StorageTest {
+        success: check.status == "ok",
+        status: check.status,
+        latency_ms: check.latency_ms.unwrap_or(0) as u64,
+        available_space_gb: check.available_space_gb,
+        message: check.error_message,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FilesQuery {
+    /// Folder to list (`""` = root).
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileEntry {
+    pub key: String,
+    pub size: u64,
+    pub modified: Option<DateTime<Utc>>,
+    pub is_dir: bool,
+}
+
+/// List a folder of the storage.
+#[utoipa::path(get, path = "/api/storage-locations/{id}/files", tag = "storage", params(FilesQuery),
+    responses((status = 200, body = Vec<FileEntry>)))]
+pub async fn files(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidQuery(q): ValidQuery<FilesQuery>,
+) -> ApiResult<Json<Vec<FileEntry>>> {
+    let row = load(&state, &id).await?;
+    let storage = client(&state, &row)?;
+    let prefix = q.prefix.unwrap_or_default();
+    let entries = storage
+        .list(&prefix)
+        .await
+        .map_err(|e| plugin_error("prefix", e))?;
+    Ok(Json(
+        entries
+            .into_iter()
+            .map(|o| FileEntry {
+                key: o.key,
+                size: o.size,
+                modified: o
+                    .modified
+                    .and_then(|s| DateTime::<Utc>::from_timestamp(s as i64, 0)),
+                is_dir: o.is_dir,
+            })
+            .collect(),
+    ))
+}
+
+/// Maps a storage plugin error: bad keys are the client's fault.
+fn plugin_error(field: &str, e: crate::plugin::CallError) -> ApiError {
+    use crate::plugin::FailureKind;
+    match e.kind() {
+        Some(FailureKind::InvalidConfig | FailureKind::PermissionDenied) => {
+            ApiError::invalid(field, e.to_string())
+        }
+        Some(FailureKind::NotFound) => {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+        }
+        _ => ApiError::bad_gateway(e.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyRequest {
+    pub from: String,
+    pub to: String,
+}
+
+/// Copy an object (or folder) inside the storage.
+#[utoipa::path(post, path = "/api/storage-locations/{id}/files/copy", tag = "storage",
+    request_body = CopyRequest, responses((status = 204)))]
+pub async fn copy(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(input): ValidJson<CopyRequest>,
+) -> ApiResult<StatusCode> {
+    let row = load(&state, &id).await?;
+    for (field, key) in [("from", &input.from), ("to", &input.to)] {
+        if key.trim_matches('/').is_empty() {
+            return Err(ApiError::invalid(field, "must name an object"));
+        }
+    }
+    client(&state, &row)?
+        .copy(&input.from, &input.to)
+        .await
+        .map_err(|e| plugin_error("from", e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PathQuery {
+    /// Object key inside the storage.
+    pub path: String,
+}
+
+/// Delete an object or folder of the storage.
+#[utoipa::path(delete, path = "/api/storage-locations/{id}/files", tag = "storage",
+    params(PathQuery), responses((status = 204)))]
+pub async fn delete_file(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidQuery(q): ValidQuery<PathQuery>,
+) -> ApiResult<StatusCode> {
+    let row = load(&state, &id).await?;
+    if q.path.trim_matches('/').is_empty() {
+        return Err(ApiError::invalid(
+            "path",
+            "refusing to delete the storage root",
+        ));
+    }
+    client(&state, &row)?
+        .delete(&q.path)
+        .await
+        .map_err(|e| plugin_error("path", e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Download one object.
+#[utoipa::path(get, path = "/api/storage-locations/{id}/files/download", tag = "storage",
+    params(PathQuery), responses((status = 200, content_type = "application/octet-stream")))]
+pub async fn download(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidQuery(q): ValidQuery<PathQuery>,
+) -> ApiResult<Response> {
+    let row = load(&state, &id).await?;
+    let storage = client(&state, &row)?;
+    let info = storage
+        .stat(&q.path)
+        .await
+        .map_err(|e| plugin_error("path", e))?
+        .ok_or_else(|| ApiError::not_found("object", &q.path))?;
+    if info.is_dir {
+        return Err(ApiError::invalid("path", "is a folder"));
+    }
+    let name = q.path.rsplit('/').next().unwrap_or("download").to_string();
+    let body = Body::from_stream(stream::objects(storage, vec![q.path.clone()]));
+    Ok(stream::attachment(body, &name, Some(info.size)))
+}

@@ -1,0 +1,88 @@
+//! Copying a stored backup from one storage to another (the `replicate`
+//! strategy and upload retries). Every part is re-hashed on the way and
+//! checked against the manifest; the manifest is copied last, so the copy
+//! counts as a backup only once it is whole.
+
+use super::layout::{self, MANIFEST_FILE};
+use super::manifest::checksum_string;
+use super::reader;
+use super::restore::load_manifest;
+use super::{BackupManifest, PipelineError, DEPTH};
+use crate::plugin::streams::{ChannelSource, SourceItem};
+use crate::plugin::{Activity, StorageClient};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Copies the execution at `prefix` from `from` to `to`. On failure the
+/// partial copy is removed from `to`.
+pub async fn copy_execution(
+    from: &StorageClient,
+    to: &StorageClient,
+    prefix: &str,
+    activity: Arc<Activity>,
+) -> Result<BackupManifest, PipelineError> {
+    let manifest = load_manifest(from, prefix).await?;
+    let result = copy_all(from, to, prefix, &manifest, activity).await;
+    if let Err(e) = result {
+        if let Err(cleanup) = to.delete(prefix).await {
+            tracing::warn!("removing the partial copy {prefix}: {cleanup}");
+        }
+        return Err(e);
+    }
+    Ok(manifest)
+}
+
+async fn copy_all(
+    from: &StorageClient,
+    to: &StorageClient,
+    prefix: &str,
+    manifest: &BackupManifest,
+    activity: Arc<Activity>,
+) -> Result<(), PipelineError> {
+    for chunk in &manifest.chunks {
+        let digest = copy_object(from, to, &layout::key(prefix, &chunk.file), &activity).await?;
+        if checksum_string(&digest) != chunk.checksum {
+            return Err(PipelineError::Integrity(format!(
+                "{}: checksum mismatch while copying (expected {})",
+                chunk.file, chunk.checksum
+            )));
+        }
+    }
+    copy_object(from, to, &layout::key(prefix, MANIFEST_FILE), &activity).await?;
+    Ok(())
+}
+
+/// Streams one object across, returning the sha256 of what was read.
+async fn copy_object(
+    from: &StorageClient,
+    to: &StorageClient,
+    key: &str,
+    activity: &Arc<Activity>,
+) -> Result<Vec<u8>, PipelineError> {
+    let mut stream = reader::open(from, key);
+    let (tx, rx) = mpsc::channel::<SourceItem>(DEPTH);
+    let source = ChannelSource::new(rx, activity.clone());
+    let put = {
+        let to = to.clone();
+        let key = key.to_string();
+        let activity = activity.clone();
+        tokio::spawn(async move { to.put(&key, Box::new(source), None, activity).await })
+    };
+    let mut hasher = Sha256::new();
+    while let Some(block) = stream.blocks.recv().await {
+        hasher.update(&block);
+        if tx.send(Ok(block)).await.is_err() {
+            break;
+        }
+    }
+    let read = reader::finish(stream, key).await;
+    if let Err(e) = &read {
+        let _ = tx.send(Err(e.to_string())).await;
+    }
+    drop(tx);
+    let written = put.await.map_err(|e| PipelineError::stage("copy", e))?;
+    read?;
+    written?;
+    Ok(hasher.finalize().to_vec())
+}

@@ -1,0 +1,136 @@
+//! `dataguardian serve`: the metadata store, the workers and the API in
+//! one process.
+
+pub mod state;
+pub mod targets;
+
+use crate::api;
+use crate::plugin::Plugins;
+use crate::queue::EmbeddedQueue;
+use crate::store::{self, Db};
+use crate::workers;
+use anyhow::Context;
+use sqlx::types::Json;
+use state::{AppState, Running, ServerConfig};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything `serve` needs, resolved from flags and environment.
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub database_url: Option<String>,
+    pub config: ServerConfig,
+}
+
+/// Runs the server until Ctrl-C / SIGTERM.
+pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()> {
+    let data_dir = &options.config.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let url = options
+        .database_url
+        .clone()
+        .unwrap_or_else(|| Db::sqlite_url(data_dir));
+    let db = Db::connect(&url)
+        .await
+        .with_context(|| format!("opening metadata database {}", store::redact_url(&url)))?;
+    tracing::info!(
+        "metadata database: {} ({})",
+        db.backend(),
+        store::redact_url(&url)
+    );
+
+    let queue = Arc::new(EmbeddedQueue::new(db.clone(), Duration::from_secs(2)));
+    let state = AppState {
+        db: db.clone(),
+        plugins: Arc::new(plugins),
+        queue: queue.clone(),
+        config: Arc::new(options.config.clone()),
+        running: Arc::new(Running::default()),
+        node_id: format!("{}-{}", hostname(), store::new_id()).into(),
+        started_at: store::now(),
+    };
+    ensure_default_storage(&state).await?;
+
+    // Embedded mode: no other process can own running work at start-up.
+    let recovered = workers::recovery::recover(&state, None).await;
+    if recovered > 0 {
+        tracing::warn!("{recovered} execution(s) interrupted by the last stop marked failed");
+    }
+    let wake = {
+        let q = queue.clone();
+        move || q.notify()
+    };
+    workers::spawn_all(&state, wake);
+
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("listening on {}", options.listen))?;
+    let local = listener.local_addr()?;
+    tracing::info!("DataGuardian API on http://{local} (OpenAPI at /api/openapi.json)");
+    // Machine-readable line for supervisors and tests (port 0 → real port).
+    println!("{}", serde_json::json!({ "listening": local.to_string() }));
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    db.close().await;
+    Ok(())
+}
+
+/// A fresh install gets a local storage under the data dir, so the first
+/// job can be created without configuring anything else.
+async fn ensure_default_storage(state: &AppState) -> anyhow::Result<()> {
+    if !store::storages::all(&state.db).await?.is_empty() {
+        return Ok(());
+    }
+    let root = std::path::absolute(state.config.data_dir.join("backups"))?;
+    let path = root.to_str().context("data dir path is not UTF-8")?;
+    let at = store::now();
+    let row = store::rows::StorageLocation {
+        id: store::new_id(),
+        name: "Local (data dir)".into(),
+        kind: "local".into(),
+        config: Json(serde_json::json!({ "path": path })),
+        is_default: true,
+        status: "unknown".into(),
+        available_space_gb: None,
+        last_health_check_at: None,
+        created_at: at,
+        updated_at: at,
+    };
+    store::storages::insert(&state.db, &row).await?;
+    tracing::info!("created default local storage at {path}");
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "node".into())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

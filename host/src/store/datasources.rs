@@ -1,0 +1,132 @@
+//! `datasources` table.
+
+use super::rows::Datasource;
+use super::{bind_params, execute, with_pool, Db, Filter, StoreError};
+
+pub async fn insert(db: &Db, d: &Datasource) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "INSERT INTO datasources (id, name, type, connection_config, status, enabled, tags,
+         consecutive_failures, last_health_check_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    )
+    .bind(&d.id)
+    .bind(&d.name)
+    .bind(&d.kind)
+    .bind(&d.connection_config)
+    .bind(&d.status)
+    .bind(d.enabled)
+    .bind(&d.tags)
+    .bind(d.consecutive_failures)
+    .bind(d.last_health_check_at)
+    .bind(d.created_at)
+    .bind(d.updated_at)
+    .execute(p)
+    .await
+    .map_err(|e| StoreError::classify(
+        e,
+        &format!("name: a datasource named `{}`", d.name)
+    ))?);
+    Ok(())
+}
+
+/// Writes the editable fields of `d` (name, type, config, enabled, tags).
+pub async fn update(db: &Db, d: &Datasource) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "UPDATE datasources SET name = $2, type = $3, connection_config = $4, enabled = $5,
+         tags = $6, updated_at = $7 WHERE id = $1"
+    )
+    .bind(&d.id)
+    .bind(&d.name)
+    .bind(&d.kind)
+    .bind(&d.connection_config)
+    .bind(d.enabled)
+    .bind(&d.tags)
+    .bind(d.updated_at)
+    .execute(p)
+    .await
+    .map_err(|e| StoreError::classify(
+        e,
+        &format!("name: a datasource named `{}`", d.name)
+    ))?);
+    Ok(())
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<Datasource>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, Datasource>(
+        "SELECT * FROM datasources WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await?))
+}
+
+/// A page of datasources and the total matching `filter`.
+pub async fn list(
+    db: &Db,
+    filter: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Datasource>, i64), StoreError> {
+    let where_sql = filter.sql();
+    let rows_sql =
+        format!("SELECT * FROM datasources{where_sql} ORDER BY name LIMIT {limit} OFFSET {offset}");
+    let count_sql = format!("SELECT COUNT(*) FROM datasources{where_sql}");
+    Ok(with_pool!(db, |p| {
+        let rows = bind_params!(sqlx::query_as::<_, Datasource>(&rows_sql), &filter.params)
+            .fetch_all(p)
+            .await?;
+        let total: i64 = bind_params!(sqlx::query_scalar(&count_sql), &filter.params)
+            .fetch_one(p)
+            .await?;
+        (rows, total)
+    }))
+}
+
+pub async fn all_enabled(db: &Db) -> Result<Vec<Datasource>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, Datasource>(
+        "SELECT * FROM datasources WHERE enabled = TRUE ORDER BY name"
+    )
+    .fetch_all(p)
+    .await?))
+}
+
+/// Deletes a datasource; refused while jobs use it.
+pub async fn delete(db: &Db, id: &str) -> Result<bool, StoreError> {
+    let done = with_pool!(db, |p| sqlx::query("DELETE FROM datasources WHERE id = $1")
+        .bind(id)
+        .execute(p)
+        .await
+        .map_err(|e| StoreError::classify(e, "datasource"))?
+        .rows_affected());
+    Ok(done > 0)
+}
+
+/// Records the outcome of a health check on the datasource row.
+pub async fn set_health(
+    db: &Db,
+    id: &str,
+    status: &str,
+    consecutive_failures: i64,
+    checked_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "UPDATE datasources SET status = $2, consecutive_failures = $3,
+         last_health_check_at = $4 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(status)
+    .bind(consecutive_failures)
+    .bind(checked_at)
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+/// Number of datasources per status (dashboard).
+pub async fn count_by_status(db: &Db) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, (String, i64)>(
+        "SELECT status, COUNT(*) FROM datasources GROUP BY status"
+    )
+    .fetch_all(p)
+    .await?))
+}

@@ -1,0 +1,508 @@
+//! `backup_executions`, `execution_storages`, `backup_chunks` and
+//! `execution_logs` tables.
+
+use super::rows::{Chunk, Execution, ExecutionLog, ExecutionStorage};
+use super::{bind_params, execute, new_id, now, with_pool, Db, Filter, StoreError};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+
+pub const INSERT: &str = "INSERT INTO backup_executions (id, job_id, datasource_id,
+    storage_location_id, operation, trigger_type, status, source_execution_id, started_at,
+    finished_at, duration_seconds, size_bytes, compressed_size_bytes, progress_bytes,
+    backup_path, backup_type, checksum, error_message, error_stack, metadata, restored_at,
+    created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+    $19, $20, $21, $22, $23)";
+
+/// Binds every column of an execution onto [`INSERT`].
+macro_rules! bind_insert {
+    ($query:expr, $e:expr) => {{
+        let e: &$crate::store::rows::Execution = $e;
+        $query
+            .bind(&e.id)
+            .bind(&e.job_id)
+            .bind(&e.datasource_id)
+            .bind(&e.storage_location_id)
+            .bind(&e.operation)
+            .bind(&e.trigger_type)
+            .bind(&e.status)
+            .bind(&e.source_execution_id)
+            .bind(e.started_at)
+            .bind(e.finished_at)
+            .bind(e.duration_seconds)
+            .bind(e.size_bytes)
+            .bind(e.compressed_size_bytes)
+            .bind(e.progress_bytes)
+            .bind(&e.backup_path)
+            .bind(&e.backup_type)
+            .bind(&e.checksum)
+            .bind(&e.error_message)
+            .bind(&e.error_stack)
+            .bind(&e.metadata)
+            .bind(e.restored_at)
+            .bind(e.created_at)
+            .bind(e.updated_at)
+    }};
+}
+pub(crate) use bind_insert;
+
+/// A queued execution with empty results.
+pub fn queued(operation: &str, trigger: &str) -> Execution {
+    let at = now();
+    Execution {
+        id: new_id(),
+        job_id: None,
+        datasource_id: None,
+        storage_location_id: None,
+        operation: operation.to_string(),
+        trigger_type: trigger.to_string(),
+        status: "queued".into(),
+        source_execution_id: None,
+        started_at: None,
+        finished_at: None,
+        duration_seconds: None,
+        size_bytes: None,
+        compressed_size_bytes: None,
+        progress_bytes: 0,
+        backup_path: None,
+        backup_type: "full".into(),
+        checksum: None,
+        error_message: None,
+        error_stack: None,
+        metadata: Json(Value::Object(Default::default())),
+        restored_at: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<Execution>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, Execution>(
+        "SELECT * FROM backup_executions WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await?))
+}
+
+/// A page of executions matching `filter`, newest first, and the total.
+pub async fn list(
+    db: &Db,
+    filter: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Execution>, i64), StoreError> {
+    let where_sql = filter.sql();
+    let rows_sql = format!(
+        "SELECT * FROM backup_executions{where_sql} ORDER BY created_at DESC, id
+         LIMIT {limit} OFFSET {offset}"
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM backup_executions{where_sql}");
+    Ok(with_pool!(db, |p| {
+        let rows = bind_params!(sqlx::query_as::<_, Execution>(&rows_sql), &filter.params)
+            .fetch_all(p)
+            .await?;
+        let total: i64 = bind_params!(sqlx::query_scalar(&count_sql), &filter.params)
+            .fetch_one(p)
+            .await?;
+        (rows, total)
+    }))
+}
+
+/// `queued -> running`; false if the execution was not queued (cancelled).
+pub async fn mark_running(db: &Db, id: &str) -> Result<bool, StoreError> {
+    let at = now();
+    let n = with_pool!(db, |p| sqlx::query(
+        "UPDATE backup_executions SET status = 'running', started_at = $2, finished_at = NULL,
+         error_message = NULL, updated_at = $2 WHERE id = $1 AND status = 'queued'"
+    )
+    .bind(id)
+    .bind(at)
+    .execute(p)
+    .await?
+    .rows_affected());
+    Ok(n == 1)
+}
+
+pub async fn set_progress(db: &Db, id: &str, bytes: i64) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "UPDATE backup_executions SET progress_bytes = $2, updated_at = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(bytes)
+    .bind(now())
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+/// Ends an execution that is not finished yet. Returns false when it had
+/// already ended (a cancel racing a failure, say).
+pub async fn finish(
+    db: &Db,
+    id: &str,
+    status: &str,
+    error: Option<&str>,
+    metadata_patch: Option<&Value>,
+) -> Result<bool, StoreError> {
+    let Some(current) = get(db, id).await? else {
+        return Ok(false);
+    };
+    let at = now();
+    let duration = current
+        .started_at
+        .map(|s| (at - s).num_milliseconds() as f64 / 1000.0);
+    let mut metadata = current.metadata.0.clone();
+    if let (Some(Value::Object(patch)), Value::Object(m)) = (metadata_patch, &mut metadata) {
+        for (k, v) in patch {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    let n = with_pool!(db, |p| sqlx::query(
+        "UPDATE backup_executions SET status = $2, error_message = $3, finished_at = $4,
+         duration_seconds = $5, metadata = $6, updated_at = $4
+         WHERE id = $1 AND status IN ('queued', 'running')"
+    )
+    .bind(id)
+    .bind(status)
+    .bind(error)
+    .bind(at)
+    .bind(duration)
+    .bind(Json(metadata))
+    .execute(p)
+    .await?
+    .rows_affected());
+    Ok(n == 1)
+}
+
+/// Puts a running execution back in the queue (a retry after a transient
+/// failure).
+pub async fn requeue(db: &Db, id: &str, reason: &str) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "UPDATE backup_executions SET status = 'queued', error_message = $2, progress_bytes = 0,
+         updated_at = $3 WHERE id = $1 AND status = 'running'"
+    )
+    .bind(id)
+    .bind(reason)
+    .bind(now())
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+/// What a completed backup stored.
+pub struct CompletedBackup<'a> {
+    pub id: &'a str,
+    pub storage_location_id: &'a str,
+    pub backup_path: &'a str,
+    pub size_bytes: i64,
+    pub compressed_size_bytes: i64,
+    pub checksum: &'a str,
+    pub chunks: Vec<(i64, String, i64, String)>,
+    pub metadata: Value,
+}
+
+/// Records the results of a backup and marks it `completed`, in one
+/// transaction: either the whole record exists or the backup stays failed.
+pub async fn complete_backup(db: &Db, done: &CompletedBackup<'_>) -> Result<bool, StoreError> {
+    let Some(current) = get(db, done.id).await? else {
+        return Ok(false);
+    };
+    let at = now();
+    let duration = current
+        .started_at
+        .map(|s| (at - s).num_milliseconds() as f64 / 1000.0);
+    let mut metadata = current.metadata.0.clone();
+    if let (Value::Object(patch), Value::Object(m)) = (&done.metadata, &mut metadata) {
+        for (k, v) in patch {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(with_pool!(db, |p| {
+        let mut tx = p.begin().await?;
+        let n = sqlx::query(
+            "UPDATE backup_executions SET status = 'completed', finished_at = $2,
+             duration_seconds = $3, size_bytes = $4, compressed_size_bytes = $5,
+             progress_bytes = $4, backup_path = $6, checksum = $7, metadata = $8,
+             storage_location_id = $9, error_message = NULL, updated_at = $2
+             WHERE id = $1 AND status = 'running'",
+        )
+        .bind(done.id)
+        .bind(at)
+        .bind(duration)
+        .bind(done.size_bytes)
+        .bind(done.compressed_size_bytes)
+        .bind(done.backup_path)
+        .bind(done.checksum)
+        .bind(Json(metadata))
+        .bind(done.storage_location_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            for (number, file, size, checksum) in &done.chunks {
+                sqlx::query(
+                    "INSERT INTO backup_chunks (id, execution_id, chunk_number, file_path,
+                     size_bytes, checksum) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(new_id())
+                .bind(done.id)
+                .bind(number)
+                .bind(file)
+                .bind(size)
+                .bind(checksum)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        n == 1
+    }))
+}
+
+/// Sets the per-storage outcome of a backup.
+pub async fn set_storage_status(
+    db: &Db,
+    execution_id: &str,
+    storage_id: &str,
+    status: &str,
+    backup_path: Option<&str>,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "INSERT INTO execution_storages (execution_id, storage_location_id, status, backup_path,
+         error_message, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (execution_id, storage_location_id) DO UPDATE SET status = $3,
+         backup_path = COALESCE($4, execution_storages.backup_path), error_message = $5,
+         updated_at = $6"
+    )
+    .bind(execution_id)
+    .bind(storage_id)
+    .bind(status)
+    .bind(backup_path)
+    .bind(error)
+    .bind(now())
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+pub async fn storages(db: &Db, execution_id: &str) -> Result<Vec<ExecutionStorage>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, ExecutionStorage>(
+        "SELECT * FROM execution_storages WHERE execution_id = $1 ORDER BY updated_at"
+    )
+    .bind(execution_id)
+    .fetch_all(p)
+    .await?))
+}
+
+pub async fn chunks(db: &Db, execution_id: &str) -> Result<Vec<Chunk>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, Chunk>(
+        "SELECT * FROM backup_chunks WHERE execution_id = $1 ORDER BY chunk_number"
+    )
+    .bind(execution_id)
+    .fetch_all(p)
+    .await?))
+}
+
+/// Appends log lines to an execution.
+pub async fn append_logs(
+    db: &Db,
+    execution_id: &str,
+    lines: &[(DateTime<Utc>, String, String)],
+) -> Result<(), StoreError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    with_pool!(db, |p| {
+        let mut tx = p.begin().await?;
+        for (ts, level, message) in lines {
+            sqlx::query(
+                "INSERT INTO execution_logs (execution_id, ts, level, message)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(execution_id)
+            .bind(ts)
+            .bind(level)
+            .bind(message)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// Log lines of an execution with an id above `after`, oldest first.
+pub async fn logs(
+    db: &Db,
+    execution_id: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ExecutionLog>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, ExecutionLog>(
+        "SELECT * FROM execution_logs WHERE execution_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    )
+    .bind(execution_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(p)
+    .await?))
+}
+
+/// Completed backups of a job, newest first (retention input).
+pub async fn completed_backups(db: &Db, job_id: &str) -> Result<Vec<Execution>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, Execution>(
+        "SELECT * FROM backup_executions WHERE job_id = $1 AND operation = 'backup'
+         AND status = 'completed' ORDER BY created_at DESC"
+    )
+    .bind(job_id)
+    .fetch_all(p)
+    .await?))
+}
+
+/// Whether a job has a backup queued or running.
+pub async fn active_for_job(db: &Db, job_id: &str) -> Result<i64, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM backup_executions WHERE job_id = $1
+         AND status IN ('queued', 'running')"
+    )
+    .bind(job_id)
+    .fetch_one(p)
+    .await?))
+}
+
+/// Removes an execution and everything hanging off it.
+pub async fn delete(db: &Db, id: &str) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "DELETE FROM backup_executions WHERE id = $1"
+    )
+    .bind(id)
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+pub async fn set_restored(
+    db: &Db,
+    id: &str,
+    at: DateTime<Utc>,
+    note: &Value,
+) -> Result<(), StoreError> {
+    let Some(current) = get(db, id).await? else {
+        return Ok(());
+    };
+    let mut metadata = current.metadata.0;
+    if let Value::Object(m) = &mut metadata {
+        m.insert("restore_record".into(), note.clone());
+    }
+    execute!(db, |p| sqlx::query(
+        "UPDATE backup_executions SET restored_at = $2, metadata = $3, updated_at = $4
+         WHERE id = $1"
+    )
+    .bind(id)
+    .bind(at)
+    .bind(Json(metadata))
+    .bind(now())
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+/// Counts and sizes for the dashboard.
+#[derive(Debug, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct Totals {
+    pub backups_completed: i64,
+    pub backups_failed: i64,
+    pub executions_running: i64,
+    pub executions_queued: i64,
+    pub stored_bytes: i64,
+    pub completed_last_24h: i64,
+    pub failed_last_24h: i64,
+}
+
+pub async fn totals(db: &Db, since: DateTime<Utc>) -> Result<Totals, StoreError> {
+    let row: (i64, i64, i64, i64, i64, i64, i64) = with_pool!(db, |p| {
+        sqlx::query_as(
+        "SELECT
+           COALESCE(SUM(CASE WHEN operation = 'backup' AND status = 'completed' THEN 1 ELSE 0 END), 0),
+           COALESCE(SUM(CASE WHEN operation = 'backup' AND status = 'failed' THEN 1 ELSE 0 END), 0),
+           COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0),
+           COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0),
+           CAST(COALESCE(SUM(CASE WHEN operation = 'backup' AND status = 'completed'
+                THEN compressed_size_bytes ELSE 0 END), 0) AS BIGINT),
+           COALESCE(SUM(CASE WHEN operation = 'backup' AND status = 'completed'
+                AND created_at >= $1 THEN 1 ELSE 0 END), 0),
+           COALESCE(SUM(CASE WHEN operation = 'backup' AND status = 'failed'
+                AND created_at >= $1 THEN 1 ELSE 0 END), 0)
+         FROM backup_executions"
+    )
+    .bind(since)
+    .fetch_one(p)
+    .await?
+    });
+    Ok(Totals {
+        backups_completed: row.0,
+        backups_failed: row.1,
+        executions_running: row.2,
+        executions_queued: row.3,
+        stored_bytes: row.4,
+        completed_last_24h: row.5,
+        failed_last_24h: row.6,
+    })
+}
+
+/// Datasources with completed backups: (datasource id, count, newest).
+pub async fn backed_up_datasources(
+    db: &Db,
+) -> Result<Vec<(String, i64, Option<DateTime<Utc>>)>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<
+        _,
+        (String, i64, Option<DateTime<Utc>>),
+    >(
+        "SELECT datasource_id, COUNT(*), MAX(created_at) FROM backup_executions
+         WHERE operation = 'backup' AND status = 'completed' AND datasource_id IS NOT NULL
+         GROUP BY datasource_id"
+    )
+    .fetch_all(p)
+    .await?))
+}
+
+/// Where the backup is being written, recorded before the first byte so
+/// an interrupted run can be cleaned up.
+pub async fn set_backup_path(db: &Db, id: &str, prefix: &str) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "UPDATE backup_executions SET backup_path = $2, updated_at = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(prefix)
+    .bind(now())
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+/// Drops a `pending` storage row that was never used.
+pub async fn clear_pending_storage(
+    db: &Db,
+    execution_id: &str,
+    storage_id: &str,
+) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "DELETE FROM execution_storages WHERE execution_id = $1 AND storage_location_id = $2
+         AND status = 'pending'"
+    )
+    .bind(execution_id)
+    .bind(storage_id)
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+pub async fn insert(db: &Db, e: &Execution) -> Result<(), StoreError> {
+    execute!(db, |p| bind_insert!(sqlx::query(INSERT), e)
+        .execute(p)
+        .await?);
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! The metadata store: one set of SQL statements run on SQLite (embedded
+//! default) or PostgreSQL (production), chosen by the database URL.
+//!
+//! Statements use `$N` placeholders, which both drivers accept. Every
+//! timestamp is written by the server (never by a SQL default), so SQLite's
+//! text timestamps all share one format and compare correctly as text.
+
+pub mod datasources;
+pub mod executions;
+pub mod health;
+pub mod jobs;
+pub mod leases;
+pub mod notifications;
+pub mod rows;
+pub mod settings;
+pub mod storages;
+pub mod work;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The two supported backends.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// Handle to the metadata database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: Pool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0}")]
+    Reference(String),
+    #[error("metadata database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migrating the metadata database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("metadata database URL: {0}")]
+    Url(String),
+}
+
+impl StoreError {
+    /// Turns unique and foreign-key violations into errors that name `what`.
+    pub fn classify(e: sqlx::Error, what: &str) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_unique_violation() {
+                return StoreError::Conflict(what.to_string());
+            }
+            if db.is_foreign_key_violation() {
+                return StoreError::Reference(format!(
+                    "{what}: refers to something that does not exist or is still referenced"
+                ));
+            }
+        }
+        StoreError::Sql(e)
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db`, so one
+/// statement serves both backends.
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db.pool() {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Like [`with_pool!`] for statements run for their effect only (the two
+/// drivers' result types differ).
+macro_rules! execute {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db.pool() {
+            $crate::store::Pool::Sqlite($pool) => {
+                $body;
+            }
+            $crate::store::Pool::Postgres($pool) => {
+                $body;
+            }
+        }
+    };
+}
+pub(crate) use execute;
+
+/// A bind value for statements built at run time (list filters).
+#[derive(Debug, Clone)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+    Time(DateTime<Utc>),
+}
+
+/// Binds `$params` in order onto `$query` (inside a `with_pool!` arm).
+macro_rules! bind_params {
+    ($query:expr, $params:expr) => {{
+        let mut q = $query;
+        for p in $params {
+            q = match p {
+                $crate::store::Param::Text(s) => q.bind(s.clone()),
+                $crate::store::Param::Int(i) => q.bind(*i),
+                $crate::store::Param::Time(t) => q.bind(*t),
+            };
+        }
+        q
+    }};
+}
+pub(crate) use bind_params;
+
+/// `WHERE` clauses with numbered placeholders, built from optional filters.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    clauses: Vec<String>,
+    pub params: Vec<Param>,
+}
+
+impl Filter {
+    /// Adds `clause` where `?` stands for the next placeholder.
+    pub fn push(&mut self, clause: &str, value: Param) -> &mut Self {
+        self.params.push(value);
+        let n = self.params.len();
+        self.clauses.push(clause.replace('?', &format!("${n}")));
+        self
+    }
+
+    /// Adds a clause without parameters.
+    pub fn raw(&mut self, clause: &str) -> &mut Self {
+        self.clauses.push(clause.to_string());
+        self
+    }
+
+    pub fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
+
+/// The current time at the precision both backends keep (microseconds).
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `url`: `sqlite://PATH` or
+    /// `postgres://...`; runs the migrations of that backend.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+            Pool::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Url(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+            Pool::Sqlite(pool)
+        } else {
+            return Err(StoreError::Url(format!(
+                "`{}`: expected sqlite://PATH or postgres://...",
+                redact_url(url)
+            )));
+        };
+        Ok(Self { pool })
+    }
+
+    /// The embedded default: `DIR/dataguardian.db`.
+    pub fn sqlite_url(data_dir: &Path) -> String {
+        format!("sqlite://{}", data_dir.join("dataguardian.db").display())
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Round trip to the database (health endpoints).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        execute!(self, |p| sqlx::query("SELECT 1").execute(p).await?);
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, |p| p.close().await)
+    }
+}
+
+/// A URL with its password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_number_their_placeholders() {
+        let mut f = Filter::default();
+        f.push("status = ?", Param::Text("ok".into()))
+            .raw("enabled")
+            .push("created_at >= ?", Param::Int(3));
+        assert_eq!(
+            f.sql(),
+            " WHERE status = $1 AND enabled AND created_at >= $2"
+        );
+        assert_eq!(f.params.len(), 2);
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+    }
+}

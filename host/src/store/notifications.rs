@@ -1,0 +1,99 @@
+//! `notifications` table.
+
+use super::rows::Notification;
+use super::{bind_params, execute, new_id, now, with_pool, Db, Filter, StoreError};
+use serde_json::Value;
+use sqlx::types::Json;
+
+/// What happened, to whom; becomes one notification row.
+pub struct NewNotification<'a> {
+    pub kind: &'a str,
+    pub severity: &'a str,
+    pub entity_type: Option<&'a str>,
+    pub entity_id: Option<&'a str>,
+    pub title: String,
+    pub message: String,
+    pub metadata: Value,
+}
+
+pub async fn insert(db: &Db, n: NewNotification<'_>) -> Result<Notification, StoreError> {
+    let row = Notification {
+        id: new_id(),
+        kind: n.kind.to_string(),
+        severity: n.severity.to_string(),
+        entity_type: n.entity_type.map(str::to_string),
+        entity_id: n.entity_id.map(str::to_string),
+        title: n.title,
+        message: n.message,
+        metadata: Json(n.metadata),
+        read_at: None,
+        created_at: now(),
+    };
+    execute!(db, |p| sqlx::query(
+        "INSERT INTO notifications (id, type, severity, entity_type, entity_id, title, message,
+         metadata, read_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    )
+    .bind(&row.id)
+    .bind(&row.kind)
+    .bind(&row.severity)
+    .bind(&row.entity_type)
+    .bind(&row.entity_id)
+    .bind(&row.title)
+    .bind(&row.message)
+    .bind(&row.metadata)
+    .bind(row.read_at)
+    .bind(row.created_at)
+    .execute(p)
+    .await?);
+    Ok(row)
+}
+
+pub async fn list(
+    db: &Db,
+    filter: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Notification>, i64), StoreError> {
+    let where_sql = filter.sql();
+    let rows_sql = format!(
+        "SELECT * FROM notifications{where_sql} ORDER BY created_at DESC, id
+         LIMIT {limit} OFFSET {offset}"
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM notifications{where_sql}");
+    Ok(with_pool!(db, |p| {
+        let rows = bind_params!(sqlx::query_as::<_, Notification>(&rows_sql), &filter.params)
+            .fetch_all(p)
+            .await?;
+        let total: i64 = bind_params!(sqlx::query_scalar(&count_sql), &filter.params)
+            .fetch_one(p)
+            .await?;
+        (rows, total)
+    }))
+}
+
+/// Marks one notification (or all when `id` is None) read; returns how many.
+pub async fn mark_read(db: &Db, id: Option<&str>) -> Result<u64, StoreError> {
+    let at = now();
+    Ok(with_pool!(db, |p| match id {
+        Some(id) =>
+            sqlx::query("UPDATE notifications SET read_at = COALESCE(read_at, $2) WHERE id = $1")
+                .bind(id)
+                .bind(at)
+                .execute(p)
+                .await?
+                .rows_affected(),
+        None => sqlx::query("UPDATE notifications SET read_at = $1 WHERE read_at IS NULL")
+            .bind(at)
+            .execute(p)
+            .await?
+            .rows_affected(),
+    }))
+}
+
+pub async fn unread_count(db: &Db) -> Result<i64, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM notifications WHERE read_at IS NULL"
+    )
+    .fetch_one(p)
+    .await?))
+}

@@ -1,0 +1,197 @@
+//! Rows of the metadata tables, as stored. API views that hide secrets
+//! are built from these in `crate::api`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::types::Json;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct Datasource {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    /// Includes secrets: never serialised as is (see `api::datasources`).
+    #[schema(value_type = Object)]
+    pub connection_config: Json<Value>,
+    pub status: String,
+    pub enabled: bool,
+    #[schema(value_type = Vec<String>)]
+    pub tags: Json<Vec<String>>,
+    pub consecutive_failures: i64,
+    pub last_health_check_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct StorageLocation {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub config: Json<Value>,
+    pub is_default: bool,
+    pub status: String,
+    pub available_space_gb: Option<f64>,
+    pub last_health_check_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct BackupJob {
+    pub id: String,
+    pub name: String,
+    pub datasource_id: String,
+    pub storage_location_id: String,
+    pub storage_strategy: String,
+    pub schedule_cron: String,
+    pub schedule_timezone: String,
+    pub enabled: bool,
+    #[schema(value_type = Object)]
+    pub retention_policy: Json<Value>,
+    #[schema(value_type = Object)]
+    pub backup_options: Json<Value>,
+    pub last_execution_at: Option<DateTime<Utc>>,
+    pub next_execution_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct Execution {
+    pub id: String,
+    pub job_id: Option<String>,
+    pub datasource_id: Option<String>,
+    pub storage_location_id: Option<String>,
+    /// `backup`, `restore` or `verification`.
+    pub operation: String,
+    /// `manual` or `scheduled`.
+    pub trigger_type: String,
+    /// `queued`, `running`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    /// For restores: the backup being restored.
+    pub source_execution_id: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<f64>,
+    pub size_bytes: Option<i64>,
+    pub compressed_size_bytes: Option<i64>,
+    pub progress_bytes: i64,
+    pub backup_path: Option<String>,
+    pub backup_type: String,
+    pub checksum: Option<String>,
+    pub error_message: Option<String>,
+    pub error_stack: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Json<Value>,
+    pub restored_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where one backup went, per storage.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct ExecutionStorage {
+    pub execution_id: String,
+    pub storage_location_id: String,
+    /// `pending`, `completed` or `failed`.
+    pub status: String,
+    pub backup_path: Option<String>,
+    pub error_message: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct Chunk {
+    pub id: String,
+    pub execution_id: String,
+    pub chunk_number: i64,
+    pub file_path: String,
+    pub size_bytes: i64,
+    pub checksum: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct ExecutionLog {
+    pub id: i64,
+    #[serde(skip)]
+    pub execution_id: String,
+    pub ts: DateTime<Utc>,
+    pub level: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct HealthCheck {
+    pub id: String,
+    pub datasource_id: String,
+    pub checked_at: DateTime<Utc>,
+    /// `ok`, `timeout`, `auth_failed`, `unreachable` or `error`.
+    pub status: String,
+    pub latency_ms: Option<i64>,
+    pub error_message: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Json<Value>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct StorageHealthCheck {
+    pub id: String,
+    pub storage_location_id: String,
+    pub checked_at: DateTime<Utc>,
+    pub status: String,
+    pub latency_ms: Option<i64>,
+    pub available_space_gb: Option<f64>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct Notification {
+    pub id: String,
+    #[serde(rename = "type")]
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub severity: String,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub title: String,
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub metadata: Json<Value>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct Setting {
+    pub key: String,
+    #[schema(value_type = Object)]
+    pub value: Json<Value>,
+    pub description: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One unit of queued work (a backup or a restore execution).
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct WorkItem {
+    pub id: String,
+    pub kind: String,
+    pub execution_id: String,
+    pub priority: i64,
+    pub status: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_after: DateTime<Utc>,
+    pub claimed_by: Option<String>,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -1,0 +1,156 @@
+//! `work_items`: the embedded queue's rows (see `crate::queue`).
+
+use super::rows::WorkItem;
+use super::{execute, now, with_pool, Db, StoreError};
+use chrono::{DateTime, Utc};
+
+pub const INSERT: &str = "INSERT INTO work_items (id, kind, execution_id, priority, status,
+    attempts, max_attempts, run_after, claimed_by, heartbeat_at, last_error, created_at,
+    updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// Binds every column of a work item onto [`INSERT`].
+macro_rules! bind_insert {
+    ($query:expr, $w:expr) => {{
+        let w: &$crate::store::rows::WorkItem = $w;
+        $query
+            .bind(&w.id)
+            .bind(&w.kind)
+            .bind(&w.execution_id)
+            .bind(w.priority)
+            .bind(&w.status)
+            .bind(w.attempts)
+            .bind(w.max_attempts)
+            .bind(w.run_after)
+            .bind(&w.claimed_by)
+            .bind(w.heartbeat_at)
+            .bind(&w.last_error)
+            .bind(w.created_at)
+            .bind(w.updated_at)
+    }};
+}
+pub(crate) use bind_insert;
+
+pub async fn insert(db: &Db, item: &WorkItem) -> Result<(), StoreError> {
+    execute!(db, |p| bind_insert!(sqlx::query(INSERT), item)
+        .execute(p)
+        .await?);
+    Ok(())
+}
+
+/// Atomically takes the most urgent ready item of `kind`: the conditional
+/// update only succeeds for one claimant even when several race.
+pub async fn claim(db: &Db, kind: &str, worker: &str) -> Result<Option<WorkItem>, StoreError> {
+    let at = now();
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, WorkItem>(
+        "UPDATE work_items SET status = 'running', claimed_by = $2, heartbeat_at = $3,
+         attempts = attempts + 1, updated_at = $3
+         WHERE id = (SELECT id FROM work_items WHERE status = 'queued' AND kind = $1
+                     AND run_after <= $3 ORDER BY priority, created_at LIMIT 1)
+         AND status = 'queued'
+         RETURNING *"
+    )
+    .bind(kind)
+    .bind(worker)
+    .bind(at)
+    .fetch_optional(p)
+    .await?))
+}
+
+pub async fn heartbeat(db: &Db, id: &str) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "UPDATE work_items SET heartbeat_at = $2 WHERE id = $1 AND status = 'running'"
+    )
+    .bind(id)
+    .bind(now())
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+/// Ends an item: `done`, `failed` or `cancelled`.
+pub async fn finish(
+    db: &Db,
+    id: &str,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "UPDATE work_items SET status = $2, last_error = $3, updated_at = $4 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(status)
+    .bind(error)
+    .bind(now())
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+/// Back to `queued`, not before `run_after`.
+pub async fn retry_at(
+    db: &Db,
+    id: &str,
+    run_after: DateTime<Utc>,
+    error: &str,
+) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "UPDATE work_items SET status = 'queued', run_after = $2, last_error = $3,
+         claimed_by = NULL, updated_at = $4 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(run_after)
+    .bind(error)
+    .bind(now())
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+/// Running items whose claimant stopped beating before `stale_before`, or
+/// every running item when `stale_before` is None (embedded start-up: no
+/// other process can own them).
+pub async fn orphaned(
+    db: &Db,
+    stale_before: Option<DateTime<Utc>>,
+) -> Result<Vec<WorkItem>, StoreError> {
+    Ok(with_pool!(db, |p| match stale_before {
+        Some(t) =>
+            sqlx::query_as::<_, WorkItem>(
+                "SELECT * FROM work_items WHERE status = 'running'
+             AND (heartbeat_at IS NULL OR heartbeat_at < $1)"
+            )
+            .bind(t)
+            .fetch_all(p)
+            .await?,
+        None =>
+            sqlx::query_as::<_, WorkItem>("SELECT * FROM work_items WHERE status = 'running'")
+                .fetch_all(p)
+                .await?,
+    }))
+}
+
+/// The queued item of an execution, if any (cancel before it starts).
+pub async fn cancel_queued(db: &Db, execution_id: &str) -> Result<bool, StoreError> {
+    let n = with_pool!(db, |p| sqlx::query(
+        "UPDATE work_items SET status = 'cancelled', updated_at = $2
+         WHERE execution_id = $1 AND status = 'queued'"
+    )
+    .bind(execution_id)
+    .bind(now())
+    .execute(p)
+    .await?
+    .rows_affected());
+    Ok(n > 0)
+}
+
+/// Items waiting per kind (health, dashboard).
+pub async fn depth(db: &Db) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(with_pool!(db, |p| {
+        sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT kind, status, COUNT(*) FROM work_items WHERE status IN ('queued', 'running')
+         GROUP BY kind, status",
+        )
+        .fetch_all(p)
+        .await?
+    }))
+}

@@ -1,0 +1,194 @@
+//! Retention: deletes the completed backups a job's policy no longer
+//! keeps, from every storage that holds them, then their rows. Runs daily
+//! and right after each successful backup; a dry run reports the plan.
+
+use crate::retention::{self, Candidate, RetentionPolicy};
+use crate::server::state::AppState;
+use crate::server::targets;
+use crate::store::rows::BackupJob;
+use crate::store::{self, executions, notifications, StoreError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use std::str::FromStr;
+
+/// A backup that retention deleted (or would delete).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Removed {
+    pub execution_id: String,
+    pub created_at: DateTime<Utc>,
+    pub compressed_size_bytes: i64,
+    pub reason: String,
+}
+
+/// What one pass over a job did.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct CleanupReport {
+    pub job_id: String,
+    pub dry_run: bool,
+    pub kept: usize,
+    pub deleted: Vec<Removed>,
+    pub bytes_freed: i64,
+    /// Backups that should have gone but could not be removed from a
+    /// storage; they stay listed and are retried next time.
+    pub errors: Vec<String>,
+}
+
+/// Applies (or, with `dry_run`, plans) the retention of one job. Without
+/// `auto_delete` nothing is deleted outside a dry run.
+pub async fn apply_job(
+    state: &AppState,
+    job: &BackupJob,
+    dry_run: bool,
+) -> Result<CleanupReport, StoreError> {
+    apply_job_at(state, job, dry_run, store::now()).await
+}
+
+pub async fn apply_job_at(
+    state: &AppState,
+    job: &BackupJob,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<CleanupReport, StoreError> {
+    let mut report = CleanupReport {
+        job_id: job.id.clone(),
+        dry_run,
+        ..Default::default()
+    };
+    let policy: RetentionPolicy =
+        serde_json::from_value(job.retention_policy.0.clone()).unwrap_or_default();
+    if (!policy.auto_delete && !dry_run) || policy.keeps_everything() {
+        return Ok(report);
+    }
+    let tz = chrono_tz::Tz::from_str(&job.schedule_timezone).unwrap_or(chrono_tz::UTC);
+    let backups = executions::completed_backups(&state.db, &job.id).await?;
+    let candidates: Vec<Candidate> = backups
+        .iter()
+        .map(|e| Candidate {
+            id: e.id.clone(),
+            created_at: e.created_at,
+        })
+        .collect();
+    let decisions = retention::plan(&policy, &candidates, now, tz);
+    for d in decisions {
+        if d.keep {
+            report.kept += 1;
+            continue;
+        }
+        let Some(e) = backups.iter().find(|b| b.id == d.id) else {
+            continue;
+        };
+        let removed = Removed {
+            execution_id: e.id.clone(),
+            created_at: e.created_at,
+            compressed_size_bytes: e.compressed_size_bytes.unwrap_or(0),
+            reason: d.reason.clone(),
+        };
+        if dry_run {
+            report.bytes_freed += removed.compressed_size_bytes;
+            report.deleted.push(removed);
+            continue;
+        }
+        match delete_backup(state, &e.id).await {
+            Ok(()) => {
+                report.bytes_freed += removed.compressed_size_bytes;
+                report.deleted.push(removed);
+            }
+            Err(message) => report.errors.push(format!("{}: {message}", e.id)),
+        }
+    }
+    if !dry_run && !report.deleted.is_empty() {
+        notifications::insert(
+            &state.db,
+            notifications::NewNotification {
+                kind: "cleanup_completed",
+                severity: "info",
+                entity_type: Some("backup_job"),
+                entity_id: Some(&job.id),
+                title: format!("Retention cleaned job `{}`", job.name),
+                message: format!(
+                    "{} backup(s) deleted, {} bytes freed",
+                    report.deleted.len(),
+                    report.bytes_freed
+                ),
+                metadata: json!({
+                    "deleted": report.deleted.len(),
+                    "bytes_freed": report.bytes_freed,
+                    "execution_ids": report.deleted.iter().map(|r| r.execution_id.clone()).collect::<Vec<_>>(),
+                    "errors": report.errors,
+                }),
+            },
+        )
+        .await?;
+    }
+    for e in &report.errors {
+        tracing::warn!(job = %job.id, "retention: {e}");
+    }
+    Ok(report)
+}
+
+/// Deletes a backup's files from every storage holding them, then its rows.
+/// The rows stay if any storage refuses, so nothing is forgotten while its
+/// files still exist.
+pub async fn delete_backup(state: &AppState, execution_id: &str) -> Result<(), String> {
+    let db = &state.db;
+    let execution = executions::get(db, execution_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no such execution")?;
+    let Some(prefix) = execution.backup_path.clone() else {
+        executions::delete(db, execution_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(());
+    };
+    let mut storage_ids: Vec<String> = executions::storages(db, execution_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|s| s.status != "pending")
+        .map(|s| s.storage_location_id)
+        .collect();
+    if let Some(primary) = &execution.storage_location_id {
+        if !storage_ids.contains(primary) {
+            storage_ids.push(primary.clone());
+        }
+    }
+    for sid in storage_ids {
+        let Some(row) = store::storages::get(db, &sid)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        let client = targets::storage_for(&state.plugins, &row, crate::plugin::tracing_sink())
+            .map_err(|e| format!("storage `{}`: {e}", row.name))?;
+        client
+            .delete(&prefix)
+            .await
+            .map_err(|e| format!("storage `{}`: {e}", row.name))?;
+    }
+    executions::delete(db, execution_id)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The daily pass over every job, plus pruning of old health checks.
+pub async fn run_all(state: &AppState) -> Result<Vec<CleanupReport>, StoreError> {
+    let mut reports = Vec::new();
+    for job in store::jobs::all(&state.db).await? {
+        match apply_job(state, &job, false).await {
+            Ok(r) => reports.push(r),
+            Err(e) => tracing::error!(job = %job.id, "retention: {e}"),
+        }
+    }
+    let cutoff = store::now() - chrono::Duration::days(HEALTH_HISTORY_DAYS);
+    let pruned = store::health::prune(&state.db, cutoff).await?;
+    if pruned > 0 {
+        tracing::info!("pruned {pruned} health checks older than {HEALTH_HISTORY_DAYS} days");
+    }
+    Ok(reports)
+}
+
+/// Health history kept.
+const HEALTH_HISTORY_DAYS: i64 = 30;

@@ -1,0 +1,217 @@
+//! The health worker: checks every enabled datasource and every storage,
+//! records the result, derives the datasource status, and raises
+//! `connection_lost` after three failures in a row and
+//! `connection_restored` when it comes back.
+
+use crate::plugin::bindings::{HealthReport, HealthStatus};
+use crate::server::state::AppState;
+use crate::server::targets;
+use crate::store::rows::{Datasource, HealthCheck, StorageHealthCheck, StorageLocation};
+use crate::store::{self, notifications, StoreError};
+use serde_json::{json, Map, Value};
+use sqlx::types::Json;
+
+/// Failures in a row that make a datasource `critical`.
+pub const STRIKES: i64 = 3;
+/// Latency above which a working datasource is `warning`.
+pub const SLOW_MS: u64 = 2000;
+
+/// One pass over everything.
+pub async fn run_once(state: &AppState) -> Result<(), StoreError> {
+    for ds in store::datasources::all_enabled(&state.db).await? {
+        if let Err(e) = check_datasource(state, &ds).await {
+            tracing::error!(datasource = %ds.id, "health check: {e}");
+        }
+    }
+    for s in store::storages::all(&state.db).await? {
+        if let Err(e) = check_storage(state, &s).await {
+            tracing::error!(storage = %s.id, "storage health check: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// `ok`, `timeout`, `auth_failed`, `unreachable` or `error`.
+pub fn status_name(s: HealthStatus) -> &'static str {
+    match s {
+        HealthStatus::Ok => "ok",
+        HealthStatus::Timeout => "timeout",
+        HealthStatus::AuthFailed => "auth_failed",
+        HealthStatus::Unreachable => "unreachable",
+        HealthStatus::Error => "error",
+    }
+}
+
+/// Asks the engine plugin; a failed call is an `error` report.
+pub async fn probe_datasource(state: &AppState, ds: &Datasource) -> HealthReport {
+    let failed = |message: String| HealthReport {
+        status: HealthStatus::Error,
+        latency_ms: 0,
+        version: None,
+        message: Some(message),
+        metadata: Vec::new(),
+    };
+    match targets::engine_for(&state.plugins, ds, crate::plugin::tracing_sink()) {
+        Ok(engine) => match engine.health_check().await {
+            Ok(report) => report,
+            Err(e) => failed(e.to_string()),
+        },
+        Err(e) => failed(e.to_string()),
+    }
+}
+
+/// Checks a datasource, records the check and updates its status.
+pub async fn check_datasource(
+    state: &AppState,
+    ds: &Datasource,
+) -> Result<HealthCheck, StoreError> {
+    let report = probe_datasource(state, ds).await;
+    let ok = report.status == HealthStatus::Ok;
+    let mut metadata = Map::new();
+    if let Some(v) = &report.version {
+        metadata.insert("database_version".into(), Value::String(v.clone()));
+    }
+    for kv in &report.metadata {
+        let value = kv
+            .value
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(kv.value.clone()));
+        metadata.insert(kv.key.clone(), value);
+    }
+    let check = HealthCheck {
+        id: store::new_id(),
+        datasource_id: ds.id.clone(),
+        checked_at: store::now(),
+        status: status_name(report.status).to_string(),
+        latency_ms: ok.then_some(report.latency_ms as i64),
+        error_message: if ok { None } else { report.message.clone() },
+        metadata: Json(Value::Object(metadata)),
+    };
+    store::health::insert(&state.db, &check).await?;
+
+    let failures = if ok { 0 } else { ds.consecutive_failures + 1 };
+    let status = match (ok, failures) {
+        (true, _) if report.latency_ms > SLOW_MS => "warning",
+        (true, _) => "healthy",
+        (false, n) if n >= STRIKES => "critical",
+        (false, _) => "warning",
+    };
+    store::datasources::set_health(&state.db, &ds.id, status, failures, check.checked_at).await?;
+
+    if !ok && failures == STRIKES {
+        notifications::insert(
+            &state.db,
+            notifications::NewNotification {
+                kind: "connection_lost",
+                severity: "critical",
+                entity_type: Some("datasource"),
+                entity_id: Some(&ds.id),
+                title: format!("Connection lost: {}", ds.name),
+                message: format!(
+                    "{STRIKES} health checks in a row failed; last: {} {}",
+                    check.status,
+                    check.error_message.clone().unwrap_or_default()
+                ),
+                metadata: json!({ "status": check.status, "consecutive_failures": failures }),
+            },
+        )
+        .await?;
+    }
+    if ok && ds.consecutive_failures >= STRIKES {
+        notifications::insert(
+            &state.db,
+            notifications::NewNotification {
+                kind: "connection_restored",
+                severity: "info",
+                entity_type: Some("datasource"),
+                entity_id: Some(&ds.id),
+                title: format!("Connection restored: {}", ds.name),
+                message: format!(
+                    "healthy again after {} failed checks ({} ms)",
+                    ds.consecutive_failures, report.latency_ms
+                ),
+                metadata: json!({ "latency_ms": report.latency_ms }),
+            },
+        )
+        .await?;
+    }
+    Ok(check)
+}
+
+/// Asks the storage plugin.
+pub async fn probe_storage(state: &AppState, s: &StorageLocation) -> HealthReport {
+    let failed = |message: String| HealthReport {
+        status: HealthStatus::Error,
+        latency_ms: 0,
+        version: None,
+        message: Some(message),
+        metadata: Vec::new(),
+    };
+    match targets::storage_for(&state.plugins, s, crate::plugin::tracing_sink()) {
+        Ok(storage) => match storage.health_check().await {
+            Ok(report) => report,
+            Err(e) => failed(e.to_string()),
+        },
+        Err(e) => failed(e.to_string()),
+    }
+}
+
+/// Free space in GB from a storage report, when the plugin knows it.
+pub fn available_gb(report: &HealthReport) -> Option<f64> {
+    report
+        .metadata
+        .iter()
+        .find(|kv| kv.key == "available_bytes")
+        .and_then(|kv| kv.value.parse::<f64>().ok())
+        .map(|b| (b / 1e9 * 1000.0).round() / 1000.0)
+}
+
+pub async fn check_storage(
+    state: &AppState,
+    s: &StorageLocation,
+) -> Result<StorageHealthCheck, StoreError> {
+    let report = probe_storage(state, s).await;
+    let ok = report.status == HealthStatus::Ok;
+    let check = StorageHealthCheck {
+        id: store::new_id(),
+        storage_location_id: s.id.clone(),
+        checked_at: store::now(),
+        status: status_name(report.status).to_string(),
+        latency_ms: Some(report.latency_ms as i64),
+        available_space_gb: available_gb(&report),
+        error_message: if ok { None } else { report.message.clone() },
+    };
+    store::storages::record_health(&state.db, &check).await?;
+    let was_ok = s.status != "unreachable";
+    if was_ok && !ok {
+        notifications::insert(
+            &state.db,
+            notifications::NewNotification {
+                kind: "storage_unreachable",
+                severity: "critical",
+                entity_type: Some("storage_location"),
+                entity_id: Some(&s.id),
+                title: format!("Storage unreachable: {}", s.name),
+                message: check.error_message.clone().unwrap_or_default(),
+                metadata: json!({ "status": check.status }),
+            },
+        )
+        .await?;
+    } else if !was_ok && ok {
+        notifications::insert(
+            &state.db,
+            notifications::NewNotification {
+                kind: "connection_restored",
+                severity: "info",
+                entity_type: Some("storage_location"),
+                entity_id: Some(&s.id),
+                title: format!("Storage reachable again: {}", s.name),
+                message: format!("{} ms", report.latency_ms),
+                metadata: json!({}),
+            },
+        )
+        .await?;
+    }
+    Ok(check)
+}

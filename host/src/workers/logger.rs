@@ -1,0 +1,126 @@
+//! Execution logs: lines from the host and from plugins, persisted in
+//! small batches while the execution runs so they can be read live.
+
+use crate::plugin::{LogLevel, LogRecord, LogSink};
+use crate::store::{self, Db};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+type Line = (DateTime<Utc>, String, String);
+
+/// Writes one execution's log.
+pub struct ExecutionLogger {
+    execution_id: String,
+    tx: mpsc::UnboundedSender<Line>,
+    closing: CancellationToken,
+    writer: JoinHandle<()>,
+}
+
+const FLUSH_EVERY: Duration = Duration::from_millis(300);
+const BATCH: usize = 200;
+
+impl ExecutionLogger {
+    pub fn start(db: Db, execution_id: &str) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Line>();
+        let id = execution_id.to_string();
+        let closing = CancellationToken::new();
+        let stop = closing.clone();
+        let writer = tokio::spawn(async move {
+            let mut batch = Vec::new();
+            loop {
+                let mut done = false;
+                tokio::select! {
+                    biased;
+                    line = rx.recv() => match line {
+                        Some(line) => {
+                            batch.push(line);
+                            while batch.len() < BATCH {
+                                match rx.try_recv() {
+                                    Ok(line) => batch.push(line),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                        None => done = true,
+                    },
+                    // Plugin clients may still hold sinks: drain what is
+                    // there and stop without waiting for them.
+                    _ = stop.cancelled() => {
+                        while let Ok(line) = rx.try_recv() {
+                            batch.push(line);
+                        }
+                        done = true;
+                    }
+                    _ = tokio::time::sleep(FLUSH_EVERY) => {}
+                }
+                if !batch.is_empty() {
+                    if let Err(e) = store::executions::append_logs(&db, &id, &batch).await {
+                        tracing::error!(execution = %id, "writing the execution log: {e}");
+                    }
+                    batch.clear();
+                }
+                if done {
+                    break;
+                }
+            }
+        });
+        Self {
+            execution_id: execution_id.to_string(),
+            tx,
+            closing,
+            writer,
+        }
+    }
+
+    fn push(&self, level: &str, message: String) {
+        let _ = self.tx.send((store::now(), level.to_string(), message));
+    }
+
+    pub fn info(&self, message: impl Into<String>) {
+        let message = message.into();
+        tracing::info!(execution = %self.execution_id, "{message}");
+        self.push("info", message);
+    }
+
+    pub fn warn(&self, message: impl Into<String>) {
+        let message = message.into();
+        tracing::warn!(execution = %self.execution_id, "{message}");
+        self.push("warn", message);
+    }
+
+    pub fn error(&self, message: impl Into<String>) {
+        let message = message.into();
+        tracing::error!(execution = %self.execution_id, "{message}");
+        self.push("error", message);
+    }
+
+    /// A sink for plugin calls made on behalf of this execution.
+    pub fn sink(&self) -> LogSink {
+        let tx = self.tx.clone();
+        let id = self.execution_id.clone();
+        Arc::new(move |r: &LogRecord| {
+            let level = match r.level {
+                LogLevel::Trace | LogLevel::Debug => "debug",
+                LogLevel::Info => "info",
+                LogLevel::Warn => "warn",
+                LogLevel::Error => "error",
+            };
+            let mut message = format!("[{}] {}", r.plugin, r.message);
+            for (k, v) in &r.fields {
+                message.push_str(&format!(" {k}={v}"));
+            }
+            tracing::debug!(execution = %id, "{message}");
+            let _ = tx.send((store::now(), level.to_string(), message));
+        })
+    }
+
+    /// Flushes everything logged so far and stops the writer.
+    pub async fn close(self) {
+        self.closing.cancel();
+        let _ = self.writer.await;
+    }
+}

@@ -1,0 +1,64 @@
+//! Work a dead process left `running`: its executions end `failed` with
+//! the reason, the files they were writing are removed, and the job runs
+//! again at its next scheduled time.
+
+use super::backup::discard_partial;
+use super::logger::ExecutionLogger;
+use crate::queue::KIND_BACKUP;
+use crate::server::state::AppState;
+use crate::store::{self, executions};
+use chrono::{DateTime, Utc};
+
+/// Fails every orphaned item (all running items at start-up when
+/// `stale_before` is None). Returns how many were recovered.
+pub async fn recover(state: &AppState, stale_before: Option<DateTime<Utc>>) -> usize {
+    let items = match state.queue.orphaned(stale_before).await {
+        Ok(items) => items,
+        Err(e) => {
+            tracing::error!("looking for interrupted work: {e}");
+            return 0;
+        }
+    };
+    let mut n = 0;
+    for item in items {
+        // Still running here (a slow heartbeat, not a dead node).
+        if state.running.get(&item.execution_id).is_some() {
+            continue;
+        }
+        let reason = format!(
+            "interrupted: the server stopped while this {} was running (attempt {} of {}); \
+             it was not completed and nothing of it is kept",
+            item.kind, item.attempts, item.max_attempts
+        );
+        let log = ExecutionLogger::start(state.db.clone(), &item.execution_id);
+        log.error(reason.clone());
+        if item.kind == KIND_BACKUP {
+            discard_partial(state, &item.execution_id, &log).await;
+        }
+        log.close().await;
+        if let Err(e) =
+            executions::finish(&state.db, &item.execution_id, "failed", Some(&reason), None).await
+        {
+            tracing::error!(execution = %item.execution_id, "recording the interruption: {e}");
+            continue;
+        }
+        if let Err(e) = state.queue.finish(&item.id, "failed", Some(&reason)).await {
+            tracing::error!(execution = %item.execution_id, "closing work item: {e}");
+        }
+        let _ = store::notifications::insert(
+            &state.db,
+            store::notifications::NewNotification {
+                kind: &format!("{}_failed", item.kind),
+                severity: "critical",
+                entity_type: Some("backup_execution"),
+                entity_id: Some(&item.execution_id),
+                title: "Interrupted by a server stop".into(),
+                message: reason,
+                metadata: serde_json::json!({}),
+            },
+        )
+        .await;
+        n += 1;
+    }
+    n
+}

@@ -1,0 +1,372 @@
+//! The restore worker: restores a completed backup into a datasource, or,
+//! in verification mode, into a scratch database that is compared with
+//! the source and dropped.
+
+use super::logger::ExecutionLogger;
+use super::progress;
+use super::runner::Outcome;
+use crate::pipeline::{self, RestoreRequest};
+use crate::plugin::bindings::TableCount;
+use crate::plugin::{EngineClient, StorageClient};
+use crate::server::state::{AppState, RunningExecution};
+use crate::server::targets;
+use crate::store::rows::{Datasource, Execution, WorkItem};
+use crate::store::{self, executions};
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+pub fn handle(
+    state: AppState,
+    item: WorkItem,
+    run: RunningExecution,
+) -> BoxFuture<'static, Outcome> {
+    Box::pin(async move {
+        let id = item.execution_id.clone();
+        match executions::mark_running(&state.db, &id).await {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Skipped,
+            Err(e) => return Outcome::failed(format!("starting the execution: {e}")),
+        }
+        let Ok(Some(execution)) = executions::get(&state.db, &id).await else {
+            return Outcome::failed("the execution row disappeared");
+        };
+        let log = ExecutionLogger::start(state.db.clone(), &id);
+        let _progress = progress::publish(state.db.clone(), &id, run.activity.clone());
+        let outcome = tokio::select! {
+            outcome = restore(&state, &execution, &run, &log) => outcome,
+            _ = run.cancel.cancelled() => {
+                log.warn("cancelled by request");
+                Outcome::Cancelled
+            }
+        };
+        if let Outcome::Failed { message, .. } = &outcome {
+            log.error(message.clone());
+        }
+        log.close().await;
+        outcome
+    })
+}
+
+async fn restore(
+    state: &AppState,
+    execution: &Execution,
+    run: &RunningExecution,
+    log: &ExecutionLogger,
+) -> Outcome {
+    let db = &state.db;
+    let verification = execution.operation == "verification";
+    let Some(source_id) = execution.source_execution_id.clone() else {
+        return Outcome::failed("no backup to restore (source_execution_id is empty)");
+    };
+    let source = match executions::get(db, &source_id).await {
+        Ok(Some(s)) if s.status == "completed" && s.operation == "backup" => s,
+        Ok(Some(s)) => {
+            return Outcome::failed(format!(
+                "execution {source_id} is not a completed backup (status {})",
+                s.status
+            ))
+        }
+        Ok(None) => return Outcome::failed(format!("backup {source_id} no longer exists")),
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let Some(prefix) = source.backup_path.clone() else {
+        return Outcome::failed(format!("backup {source_id} has no stored path"));
+    };
+    let Some(target_id) = execution.datasource_id.clone() else {
+        return Outcome::failed("the target datasource was deleted");
+    };
+    let target = match store::datasources::get(db, &target_id).await {
+        Ok(Some(ds)) => ds,
+        Ok(None) => return Outcome::failed("the target datasource was deleted"),
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let storages = match candidate_storages(state, execution, &source).await {
+        Ok(s) if !s.is_empty() => s,
+        Ok(_) => return Outcome::failed(format!("no storage holds backup {source_id}")),
+        Err(e) => return Outcome::failed(e),
+    };
+    let options: Vec<(String, String)> = if execution
+        .metadata
+        .0
+        .get("drop_existing")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        vec![("clean".into(), "true".into())]
+    } else {
+        Vec::new()
+    };
+
+    if verification {
+        return verify(
+            state, execution, &source, &target, &storages, &prefix, run, log,
+        )
+        .await;
+    }
+    log.info(format!(
+        "restoring backup {source_id} ({prefix}) into datasource `{}`",
+        target.name
+    ));
+    let engine = match targets::engine_for(&state.plugins, &target, log.sink()) {
+        Ok(e) => e,
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    match restore_from_any(&storages, &prefix, &engine, options, run, log).await {
+        Ok(storage_name) => {
+            let meta = json!({ "restored_from_storage": storage_name });
+            match executions::finish(db, &execution.id, "completed", None, Some(&meta)).await {
+                Ok(_) => {
+                    log.info("restore completed");
+                    let _ = store::notifications::insert(
+                        db,
+                        store::notifications::NewNotification {
+                            kind: "restore_completed",
+                            severity: "info",
+                            entity_type: Some("datasource"),
+                            entity_id: Some(&target.id),
+                            title: format!("Restore into `{}` completed", target.name),
+                            message: format!("backup {source_id} restored from `{storage_name}`"),
+                            metadata: json!({"execution_id": execution.id, "source_execution_id": source_id}),
+                        },
+                    )
+                    .await;
+                    Outcome::Done
+                }
+                Err(e) => Outcome::failed(e.to_string()),
+            }
+        }
+        Err(message) => Outcome::failed(message),
+    }
+}
+
+/// Storages to read from: the requested one, else every storage where
+/// the backup completed, primary first.
+async fn candidate_storages(
+    state: &AppState,
+    execution: &Execution,
+    source: &Execution,
+) -> Result<Vec<(String, StorageClient)>, String> {
+    let db = &state.db;
+    let mut ids = Vec::new();
+    if let Some(chosen) = execution.storage_location_id.clone() {
+        ids.push(chosen);
+    } else {
+        if let Some(primary) = &source.storage_location_id {
+            ids.push(primary.clone());
+        }
+        for s in executions::storages(db, &source.id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            if s.status == "completed" && !ids.contains(&s.storage_location_id) {
+                ids.push(s.storage_location_id);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(row) = store::storages::get(db, &id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let client = targets::storage_for(&state.plugins, &row, crate::plugin::tracing_sink())
+                .map_err(|e| format!("storage `{}`: {e}", row.name))?;
+            out.push((row.name, client));
+        }
+    }
+    Ok(out)
+}
+
+/// Restores from the first storage that has an intact copy. A copy that
+/// fails verification is skipped before any byte reaches the target.
+async fn restore_from_any(
+    storages: &[(String, StorageClient)],
+    prefix: &str,
+    engine: &EngineClient,
+    options: Vec<(String, String)>,
+    run: &RunningExecution,
+    log: &ExecutionLogger,
+) -> Result<String, String> {
+    let mut errors = Vec::new();
+    for (name, storage) in storages {
+        if let Err(e) = pipeline::verify_execution(storage, prefix).await {
+            log.warn(format!("storage `{name}`: {e}"));
+            errors.push(format!("`{name}`: {e}"));
+            continue;
+        }
+        log.info(format!("checksums verified in `{name}`; restoring"));
+        let request = RestoreRequest {
+            storage: storage.clone(),
+            prefix: prefix.to_string(),
+            engine: engine.clone(),
+            options: options.clone(),
+            activity: run.activity.clone(),
+        };
+        return match pipeline::run_restore(request).await {
+            Ok(_) => Ok(name.clone()),
+            Err(e) => Err(format!("restore from `{name}` failed: {e}")),
+        };
+    }
+    Err(format!(
+        "no intact copy of the backup: {}",
+        errors.join("; ")
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn verify(
+    state: &AppState,
+    execution: &Execution,
+    source: &Execution,
+    target: &Datasource,
+    storages: &[(String, StorageClient)],
+    prefix: &str,
+    run: &RunningExecution,
+    log: &ExecutionLogger,
+) -> Outcome {
+    let db = &state.db;
+    let admin = match targets::engine_for(&state.plugins, target, log.sink()) {
+        Ok(e) => e,
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let scratch_name = format!("dg_verify_{}", &execution.id.replace('-', "")[..12]);
+    let scratch = match admin.create_scratch_database(&scratch_name).await {
+        Ok(name) => name,
+        Err(e) => return Outcome::failed(format!("creating the scratch database: {e}")),
+    };
+    log.info(format!(
+        "verification restore into scratch database `{scratch}`"
+    ));
+    let result = async {
+        let engine = targets::engine_for_database(&state.plugins, target, &scratch, log.sink())
+            .map_err(|e| e.to_string())?;
+        let storage_name =
+            restore_from_any(storages, prefix, &engine, Vec::new(), run, log).await?;
+        let restored = engine
+            .inspect()
+            .await
+            .map_err(|e| format!("inspecting the scratch database: {e}"))?;
+        // Compare with the datasource the backup was taken from.
+        let source_ds_id = source
+            .datasource_id
+            .clone()
+            .unwrap_or_else(|| target.id.clone());
+        let source_ds = store::datasources::get(db, &source_ds_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the backup's datasource no longer exists")?;
+        let live = targets::engine_for(&state.plugins, &source_ds, log.sink())
+            .map_err(|e| e.to_string())?
+            .inspect()
+            .await
+            .map_err(|e| format!("inspecting datasource `{}`: {e}", source_ds.name))?;
+        Ok::<_, String>((storage_name, compare(&restored, &live)))
+    }
+    .await;
+    match admin.drop_scratch_database(&scratch).await {
+        Ok(()) => log.info(format!("dropped scratch database `{scratch}`")),
+        Err(e) => log.warn(format!("dropping scratch database `{scratch}`: {e}")),
+    }
+    match result {
+        Ok((storage_name, report)) => {
+            let passed = report.mismatches.is_empty();
+            let meta = json!({ "verification": report.to_json(passed), "restored_from_storage": storage_name });
+            if passed {
+                log.info(format!(
+                    "verification passed: {} tables, row counts equal to the source",
+                    report.tables
+                ));
+                match executions::finish(db, &execution.id, "completed", None, Some(&meta)).await {
+                    Ok(_) => Outcome::Done,
+                    Err(e) => Outcome::failed(e.to_string()),
+                }
+            } else {
+                Outcome::Failed {
+                    message: format!(
+                        "verification failed: {} of {} tables differ from the source: {}",
+                        report.mismatches.len(),
+                        report.tables,
+                        report.mismatches.join("; ")
+                    ),
+                    transient: false,
+                    metadata: Some(meta),
+                }
+            }
+        }
+        Err(message) => Outcome::failed(message),
+    }
+}
+
+/// Row counts of a restored copy against the live source.
+struct Comparison {
+    tables: usize,
+    mismatches: Vec<String>,
+    counts: BTreeMap<String, (Option<u64>, Option<u64>)>,
+}
+
+impl Comparison {
+    fn to_json(&self, passed: bool) -> Value {
+        json!({
+            "passed": passed,
+            "tables_compared": self.tables,
+            "mismatches": self.mismatches,
+            "tables": self.counts.iter().map(|(t, (b, s))| json!({"table": t, "backup_rows": b, "source_rows": s})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn compare(restored: &[TableCount], live: &[TableCount]) -> Comparison {
+    let mut counts: BTreeMap<String, (Option<u64>, Option<u64>)> = BTreeMap::new();
+    for t in restored {
+        counts.entry(t.name.clone()).or_default().0 = Some(t.rows);
+    }
+    for t in live {
+        counts.entry(t.name.clone()).or_default().1 = Some(t.rows);
+    }
+    let mismatches = counts
+        .iter()
+        .filter_map(|(t, (b, s))| match (b, s) {
+            (Some(b), Some(s)) if b == s => None,
+            (Some(b), Some(s)) => Some(format!("{t}: {b} rows in the backup, {s} in the source")),
+            (Some(_), None) => Some(format!("{t}: in the backup, not in the source")),
+            (None, Some(_)) => Some(format!("{t}: in the source, not in the backup")),
+            (None, None) => None,
+        })
+        .collect();
+    Comparison {
+        tables: counts.len(),
+        mismatches,
+        counts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(name: &str, rows: u64) -> TableCount {
+        TableCount {
+            name: name.into(),
+            rows,
+        }
+    }
+
+    #[test]
+    fn comparison_names_every_difference() {
+        let c = compare(
+            &[t("a", 1), t("b", 2), t("c", 3)],
+            &[t("a", 1), t("b", 5), t("d", 0)],
+        );
+        assert_eq!(c.tables, 4);
+        assert_eq!(
+            c.mismatches,
+            vec![
+                "b: 2 rows in the backup, 5 in the source",
+                "c: in the backup, not in the source",
+                "d: in the source, not in the backup"
+            ]
+        );
+        assert!(compare(&[t("a", 1)], &[t("a", 1)]).mismatches.is_empty());
+    }
+}

@@ -1,0 +1,204 @@
+//! The loop shared by the backup and restore workers: claim an item,
+//! run it with a heartbeat, then record how it ended. Retries (transient
+//! failures only) and the final status of the execution are decided here,
+//! once, for every kind of work.
+
+use crate::queue::{backoff, WorkQueue};
+use crate::server::state::{AppState, RunningExecution};
+use crate::store::rows::WorkItem;
+use crate::store::{self, executions};
+use futures::future::BoxFuture;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// How a piece of work ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The handler recorded the execution as completed.
+    Done,
+    /// Failed; `transient` failures are retried while attempts remain.
+    Failed {
+        message: String,
+        transient: bool,
+        metadata: Option<Value>,
+    },
+    /// Stopped on request.
+    Cancelled,
+    /// Nothing to do (the execution was cancelled before it started).
+    Skipped,
+}
+
+impl Outcome {
+    pub fn failed(message: impl Into<String>) -> Self {
+        Outcome::Failed {
+            message: message.into(),
+            transient: false,
+            metadata: None,
+        }
+    }
+}
+
+/// Runs one claimed item to its end.
+pub type Handler = fn(AppState, WorkItem, RunningExecution) -> BoxFuture<'static, Outcome>;
+
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Consumes items of `kind`, at most `concurrency` at a time, forever.
+pub async fn consume(state: AppState, kind: &'static str, concurrency: usize, handler: Handler) {
+    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        match state.queue.claim(kind, &state.node_id).await {
+            Ok(Some(item)) => {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    run_item(state, item, handler).await;
+                    drop(permit);
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                state.queue.wait().await;
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::error!("{kind} queue: {e}; retrying in 5s");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    }
+}
+
+async fn run_item(state: AppState, item: WorkItem, handler: Handler) {
+    let run = state.running.insert(&item.execution_id);
+    let beat = {
+        let queue = state.queue.clone();
+        let id = item.id.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                if let Err(e) = queue.heartbeat(&id).await {
+                    tracing::warn!("heartbeat of work item {id}: {e}");
+                }
+            }
+        })
+    };
+    let outcome = handler(state.clone(), item.clone(), run).await;
+    beat.abort();
+    state.running.remove(&item.execution_id);
+    if let Err(e) = settle(&state, &item, outcome).await {
+        tracing::error!(execution = %item.execution_id, "recording the outcome: {e}");
+    }
+}
+
+/// Records the outcome on the execution and the queue item.
+async fn settle(state: &AppState, item: &WorkItem, outcome: Outcome) -> Result<(), String> {
+    let q: &dyn WorkQueue = state.queue.as_ref();
+    let db = &state.db;
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    match outcome {
+        Outcome::Done => q.finish(&item.id, "done", None).await.map_err(|e| err(&e)),
+        Outcome::Skipped => q
+            .finish(&item.id, "cancelled", None)
+            .await
+            .map_err(|e| err(&e)),
+        Outcome::Cancelled => {
+            executions::finish(
+                db,
+                &item.execution_id,
+                "cancelled",
+                Some("cancelled by request"),
+                None,
+            )
+            .await
+            .map_err(|e| err(&e))?;
+            q.finish(&item.id, "cancelled", None)
+                .await
+                .map_err(|e| err(&e))
+        }
+        Outcome::Failed {
+            message,
+            transient,
+            metadata,
+        } => {
+            if transient && item.attempts < item.max_attempts {
+                let delay = backoff(item.attempts);
+                let at = store::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                let note = format!(
+                    "attempt {} of {} failed (temporary): {message}; retrying at {}",
+                    item.attempts,
+                    item.max_attempts,
+                    at.to_rfc3339()
+                );
+                tracing::warn!(execution = %item.execution_id, "{note}");
+                executions::append_logs(
+                    db,
+                    &item.execution_id,
+                    &[(store::now(), "warn".into(), note.clone())],
+                )
+                .await
+                .map_err(|e| err(&e))?;
+                executions::requeue(db, &item.execution_id, &note)
+                    .await
+                    .map_err(|e| err(&e))?;
+                q.retry_at(&item.id, at, &message)
+                    .await
+                    .map_err(|e| err(&e))
+            } else {
+                tracing::error!(execution = %item.execution_id, "{message}");
+                executions::finish(
+                    db,
+                    &item.execution_id,
+                    "failed",
+                    Some(&message),
+                    metadata.as_ref(),
+                )
+                .await
+                .map_err(|e| err(&e))?;
+                q.finish(&item.id, "failed", Some(&message))
+                    .await
+                    .map_err(|e| err(&e))?;
+                notify_failure(state, item, &message)
+                    .await
+                    .map_err(|e| err(&e))
+            }
+        }
+    }
+}
+
+/// A `backup_failed` / `restore_failed` notification for a final failure.
+async fn notify_failure(
+    state: &AppState,
+    item: &WorkItem,
+    message: &str,
+) -> Result<(), store::StoreError> {
+    let execution = executions::get(&state.db, &item.execution_id).await?;
+    let job_id = execution.as_ref().and_then(|e| e.job_id.clone());
+    let kind = format!("{}_failed", item.kind);
+    store::notifications::insert(
+        &state.db,
+        store::notifications::NewNotification {
+            kind: &kind,
+            severity: "critical",
+            entity_type: Some("backup_execution"),
+            entity_id: Some(&item.execution_id),
+            title: format!("{} failed", capitalise(&item.kind)),
+            message: message.to_string(),
+            metadata: serde_json::json!({ "job_id": job_id, "attempts": item.attempts }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
