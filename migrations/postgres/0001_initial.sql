@@ -9,7 +9,7 @@ CREATE TABLE datasources (
     status TEXT NOT NULL DEFAULT 'unknown',
     enabled BOOLEAN NOT NULL DEFAULT TRUE,
     tags JSONB NOT NULL DEFAULT '[]',
-    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    consecutive_failures BIGINT NOT NULL DEFAULT 0,
     last_health_check_at TIMESTAMPTZ,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
@@ -50,7 +50,7 @@ CREATE INDEX backup_jobs_due ON backup_jobs (enabled, next_execution_at);
 CREATE TABLE backup_job_storages (
     job_id TEXT NOT NULL REFERENCES backup_jobs(id) ON DELETE CASCADE,
     storage_location_id TEXT NOT NULL REFERENCES storage_locations(id),
-    position INTEGER NOT NULL,
+    position BIGINT NOT NULL,
     PRIMARY KEY (job_id, position)
 );
 
@@ -96,7 +96,7 @@ CREATE TABLE execution_storages (
 CREATE TABLE backup_chunks (
     id TEXT PRIMARY KEY,
     execution_id TEXT NOT NULL REFERENCES backup_executions(id) ON DELETE CASCADE,
-    chunk_number INTEGER NOT NULL,
+    chunk_number BIGINT NOT NULL,
     file_path TEXT NOT NULL,
     size_bytes BIGINT NOT NULL,
     checksum TEXT NOT NULL
@@ -160,10 +160,10 @@ CREATE TABLE work_items (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     execution_id TEXT NOT NULL REFERENCES backup_executions(id) ON DELETE CASCADE,
-    priority INTEGER NOT NULL,
+    priority BIGINT NOT NULL,
     status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    max_attempts INTEGER NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    max_attempts BIGINT NOT NULL,
     run_after TIMESTAMPTZ NOT NULL,
     claimed_by TEXT,
     heartbeat_at TIMESTAMPTZ,
@@ -232,14 +232,14 @@ CREATE TABLE notification_templates (
     id TEXT PRIMARY KEY,
     channel TEXT NOT NULL,
     type TEXT NOT NULL,
-    active_version INTEGER NOT NULL DEFAULT 1,
+    active_version BIGINT NOT NULL DEFAULT 1,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL,
     UNIQUE (channel, type)
 );
 CREATE TABLE notification_template_versions (
     template_id TEXT NOT NULL REFERENCES notification_templates(id) ON DELETE CASCADE,
-    version INTEGER NOT NULL,
+    version BIGINT NOT NULL,
     subject TEXT,
     body TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,

@@ -99,16 +99,17 @@ pub fn engine_for(
     Ok(plugins.engine(&ds.kind, target)?)
 }
 
-/// The engine client for a datasource, pointed at another database on the
-/// same server (verification restores into a scratch database).
-pub fn engine_for_database(
+/// The engine client for a datasource with its configuration replaced by
+/// `config` (the scratch database an engine created for a verification
+/// restore); the datasource's secrets still apply.
+pub fn engine_with_config(
     plugins: &Plugins,
     ds: &Datasource,
-    database: &str,
+    config: Value,
     log: LogSink,
 ) -> Result<EngineClient, TargetError> {
-    let (mut config, secrets) = split_secrets(&ds.connection_config.0);
-    config["database"] = Value::String(database.to_string());
+    let (_, secrets) = split_secrets(&ds.connection_config.0);
+    let (config, _) = split_secrets(&config);
     let target = Target::new(config, log).with_secrets(secrets);
     Ok(plugins.engine(&ds.kind, target)?)
 }

@@ -231,15 +231,18 @@ async fn verify(
         Err(e) => return Outcome::failed(e.to_string()),
     };
     let scratch_name = format!("dg_verify_{}", &execution.id.replace('-', "")[..12]);
-    let scratch = match admin.create_scratch_database(&scratch_name).await {
-        Ok(name) => name,
+    let scratch_config = match admin.create_scratch_database(&scratch_name).await {
+        Ok(config) => config,
         Err(e) => return Outcome::failed(format!("creating the scratch database: {e}")),
     };
+    let scratch = scratch_name.clone();
     log.info(format!(
         "verification restore into scratch database `{scratch}`"
     ));
     let result = async {
-        let engine = targets::engine_for_database(&state.plugins, target, &scratch, log.sink())
+        let config: Value = serde_json::from_str(&scratch_config)
+            .map_err(|e| format!("the engine's scratch database configuration: {e}"))?;
+        let engine = targets::engine_with_config(&state.plugins, target, config, log.sink())
             .map_err(|e| e.to_string())?;
         let storage_name =
             restore_from_any(storages, prefix, &engine, Vec::new(), run, log).await?;

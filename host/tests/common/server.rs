@@ -1,0 +1,321 @@
+//! A spawned `dataguardian serve` on a random port with a fresh metadata
+//! store (SQLite file or PostgreSQL database), driven over real HTTP.
+
+use super::{psql, TempDb};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Metadata backend of a test server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    child: Option<Child>,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub backend: Backend,
+    meta_db: Option<TempDb>,
+    extra: Vec<String>,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Starts with extra `serve` flags (e.g. `--scheduler-tick-secs 1`).
+    pub async fn start_with(backend: Backend, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let meta_db = (backend == Backend::Postgres).then(|| TempDb::new("meta"));
+        let mut server = Self {
+            child: None,
+            base: String::new(),
+            dir,
+            backend,
+            meta_db,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            http: reqwest::Client::new(),
+        };
+        server.spawn();
+        server
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dataguardian"));
+        cmd.arg("--data-dir")
+            .arg(self.data_dir())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--health-interval-secs",
+                "3600",
+            ])
+            .args(&self.extra)
+            .env("DG_LOG", "info,sqlx=warn,tower_http=warn")
+            .env("NO_COLOR", "1")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.path().join("server.log"))
+                    .expect("server log"),
+            ));
+        if let Some(db) = &self.meta_db {
+            cmd.env("DATABASE_URL", db.url());
+        }
+        let mut child = cmd.spawn().expect("spawning dataguardian serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reading the listening line");
+        let v: Value = serde_json::from_str(line.trim())
+            .unwrap_or_else(|_| panic!("server did not start: {line:?}\n{}", self.log()));
+        self.base = format!("http://{}", v["listening"].as_str().expect("listening"));
+        self.child = Some(child);
+    }
+
+    /// The server's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// The end of the server's log.
+    pub fn log_tail(&self) -> String {
+        let log = self.log();
+        let start = log.len().saturating_sub(4000);
+        let start = (start..log.len())
+            .find(|i| log.is_char_boundary(*i))
+            .unwrap_or(0);
+        log[start..].to_string()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts again on the same data dir and metadata database.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.expect("HTTP request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.request(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.request(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.request(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.request(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// POST that must answer `expected`; returns the body.
+    pub async fn post_ok(&self, path: &str, body: &Value, expected: u16) -> Value {
+        let (status, v) = self.post(path, body).await;
+        assert_eq!(
+            status.as_u16(),
+            expected,
+            "POST {path} {body}: {v}\n{}",
+            self.log_tail()
+        );
+        v
+    }
+
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, v) = self.get(path).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "GET {path}: {v}\n{}",
+            self.log_tail()
+        );
+        v
+    }
+
+    /// A local storage under this test's directory.
+    pub async fn local_storage(&self, name: &str) -> (String, PathBuf) {
+        let root = self.dir.path().join(format!("storage-{name}"));
+        let v = self
+            .post_ok(
+                "/api/storage-locations",
+                &json!({"name": name, "type": "local", "config": {"path": root}}),
+                201,
+            )
+            .await;
+        (v["id"].as_str().expect("id").to_string(), root)
+    }
+
+    /// A PostgreSQL datasource for database `db`.
+    pub async fn pg_datasource(&self, name: &str, db: &str) -> String {
+        let v = self
+            .post_ok(
+                "/api/datasources",
+                &json!({"name": name, "type": "postgres", "connection_config": {
+                    "host": "127.0.0.1", "port": 5432, "database": db,
+                    "username": "postgres", "password": "unused-with-trust"}}),
+                201,
+            )
+            .await;
+        v["id"].as_str().expect("id").to_string()
+    }
+
+    /// A job; `extra` fields override the defaults.
+    pub async fn job(&self, name: &str, datasource: &str, storage: &str, extra: Value) -> String {
+        let mut body = json!({
+            "name": name, "datasource_id": datasource, "storage_location_id": storage,
+            "schedule_cron": "0 3 * * *", "schedule_timezone": "UTC",
+        });
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        let v = self.post_ok("/api/backup-jobs", &body, 201).await;
+        v["id"].as_str().expect("id").to_string()
+    }
+
+    /// Runs a job now and waits for its execution to end.
+    pub async fn run_job(&self, job: &str) -> Value {
+        let v = self
+            .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+            .await;
+        let id = v["execution_id"]
+            .as_str()
+            .expect("execution_id")
+            .to_string();
+        self.wait_execution(&id, Duration::from_secs(120)).await
+    }
+
+    /// Polls an execution until it is completed, failed or cancelled.
+    pub async fn wait_execution(&self, id: &str, timeout: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let v = self.get_ok(&format!("/api/executions/{id}")).await;
+            let status = v["status"].as_str().unwrap_or_default().to_string();
+            if ["completed", "failed", "cancelled"].contains(&status.as_str()) {
+                return v;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "execution {id} still {status} after {timeout:?}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Polls `GET path` until `pred` holds.
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let started = Instant::now();
+        loop {
+            let v = self.get_ok(path).await;
+            if pred(&v) {
+                return v;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "GET {path} never matched: {v}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The files of an execution folder under a local storage root.
+pub fn execution_dir(root: &Path, backup_path: &str) -> PathBuf {
+    root.join(backup_path)
+}
+
+/// A PostgreSQL database holding Chinook.
+pub fn chinook_db(tag: &str) -> TempDb {
+    let db = TempDb::new(tag);
+    super::load_chinook(&db.name);
+    db
+}
+
+/// Row count of a table.
+pub fn count(db: &str, table: &str) -> i64 {
+    psql(db, &format!("select count(*) from {table}"))
+        .trim()
+        .parse()
+        .expect("count")
+}
+
+/// Runs the same async test body on both metadata backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body(common::server::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body(common::server::Backend::Postgres).await;
+            }
+        }
+    };
+}
