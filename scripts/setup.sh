@@ -17,6 +17,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# The API contract test validates /api/openapi.json with it.
+if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+  python3 -m pip install -q openapi-spec-validator
+fi
+
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true

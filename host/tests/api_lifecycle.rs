@@ -1,0 +1,306 @@
+//! The service over time, on both metadata backends: retention after each
+//! backup, the scheduler running a job on its own, and a SIGKILL in the
+//! middle of a backup.
+
+mod common;
+
+use common::psql;
+use common::server::{chinook_db, Backend, TestServer};
+use serde_json::{json, Value};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn completed_ids(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn retention_keeps_the_newest_completed(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let source = chinook_db("ret");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (storage, root) = server.local_storage("disk").await;
+    let job = server
+        .job(
+            "keep three",
+            &ds,
+            &storage,
+            json!({"retention_policy": {"max_backups": 3, "auto_delete": true}}),
+        )
+        .await;
+
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let e = server.run_job(&job).await;
+        assert_eq!(e["status"], "completed", "{e}");
+        runs.push(e);
+    }
+    // Nothing deleted while within the limit.
+    let list = server
+        .get_ok(&format!(
+            "/api/backup-jobs/{job}/executions?status=completed"
+        ))
+        .await;
+    assert_eq!(list["pagination"]["total"], 3);
+
+    // The dry run shows what a stricter policy would do, and does nothing.
+    let plan = server
+        .post_ok(
+            &format!("/api/backup-jobs/{job}/retention/dry-run"),
+            &json!({"retention_policy": {"max_backups": 1}}),
+            200,
+        )
+        .await;
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["deleted"].as_array().unwrap().len(), 2, "{plan}");
+    assert!(
+        plan["deleted"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("max_backups 1"),
+        "{plan}"
+    );
+    let list = server
+        .get_ok(&format!(
+            "/api/backup-jobs/{job}/executions?status=completed"
+        ))
+        .await;
+    assert_eq!(
+        list["pagination"]["total"], 3,
+        "the dry run deleted something"
+    );
+
+    // A failed backup does not count and pushes nothing out.
+    server
+        .put(
+            &format!("/api/datasources/{ds}"),
+            &json!({"connection_config": {"host": "127.0.0.1", "port": 5432,
+                     "database": "dg_no_such_database", "username": "postgres"}}),
+        )
+        .await;
+    let failed = server.run_job(&job).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("dg_no_such_database"),
+        "{failed}"
+    );
+    let list = server
+        .get_ok(&format!(
+            "/api/backup-jobs/{job}/executions?status=completed"
+        ))
+        .await;
+    assert_eq!(list["pagination"]["total"], 3);
+    let failures = server.get_ok("/api/notifications?type=backup_failed").await;
+    assert_eq!(failures["pagination"]["total"], 1, "{failures}");
+
+    // The 4th completed backup deletes the oldest, files first.
+    server
+        .put(
+            &format!("/api/datasources/{ds}"),
+            &json!({"connection_config": {"host": "127.0.0.1", "port": 5432,
+                     "database": source.name, "username": "postgres"}}),
+        )
+        .await;
+    let oldest = runs[0]["id"].as_str().unwrap();
+    let oldest_dir = root.join(runs[0]["backup_path"].as_str().unwrap());
+    assert!(oldest_dir.join("manifest.json").is_file());
+    let fourth = server.run_job(&job).await;
+    assert_eq!(fourth["status"], "completed", "{fourth}");
+    let list = server
+        .get_ok(&format!(
+            "/api/backup-jobs/{job}/executions?status=completed"
+        ))
+        .await;
+    let kept = completed_ids(&list);
+    assert_eq!(kept.len(), 3, "{list}");
+    assert!(!kept.contains(&oldest.to_string()));
+    for r in &runs[1..] {
+        assert!(kept.contains(&r["id"].as_str().unwrap().to_string()));
+    }
+    let (status, _) = server.get(&format!("/api/executions/{oldest}")).await;
+    assert_eq!(status, 404);
+    assert!(!oldest_dir.exists(), "{oldest_dir:?} still on disk");
+    let note = server
+        .get_ok("/api/notifications?type=cleanup_completed")
+        .await;
+    assert_eq!(note["pagination"]["total"], 1, "{note}");
+    assert_eq!(note["data"][0]["metadata"]["deleted"], 1);
+    assert!(note["data"][0]["metadata"]["bytes_freed"].as_i64().unwrap() > 0);
+}
+
+on_both_backends!(
+    retention_after_each_backup,
+    retention_keeps_the_newest_completed
+);
+
+async fn scheduler_runs_due_jobs_once(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--scheduler-tick-secs", "1"]).await;
+    let source = chinook_db("sched");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server
+        .job(
+            "every minute",
+            &ds,
+            &storage,
+            json!({"schedule_cron": "* * * * *", "schedule_timezone": "Europe/Lisbon"}),
+        )
+        .await;
+    let created = server.get_ok(&format!("/api/backup-jobs/{job}")).await;
+    let first_due = created["next_execution_at"].as_str().unwrap().to_string();
+
+    // Nobody asks: the scheduler queues it at the next minute.
+    let list = server
+        .wait_for(
+            &format!("/api/backup-jobs/{job}/executions?status=completed"),
+            Duration::from_secs(100),
+            |v| v["pagination"]["total"].as_i64().unwrap_or(0) >= 1,
+        )
+        .await;
+    let e = &list["data"][0];
+    assert_eq!(e["trigger_type"], "scheduled", "{e}");
+    let job_now = server.get_ok(&format!("/api/backup-jobs/{job}")).await;
+    let next = job_now["next_execution_at"].as_str().unwrap().to_string();
+    assert!(
+        next > first_due,
+        "next run not moved forward: {next} <= {first_due}"
+    );
+    // Exactly one execution for that minute (ticks every second).
+    let all = server
+        .get_ok(&format!("/api/backup-jobs/{job}/executions"))
+        .await;
+    let at_first: Vec<&Value> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["created_at"].as_str().unwrap() < next.as_str())
+        .collect();
+    assert_eq!(at_first.len(), 1, "{all}");
+}
+
+on_both_backends!(
+    scheduler_runs_a_job_on_its_own,
+    scheduler_runs_due_jobs_once
+);
+
+/// Holds an exclusive lock on `table` until dropped, so pg_dump waits.
+struct Locker {
+    child: std::process::Child,
+    db: String,
+}
+
+impl Locker {
+    fn hold(db: &str, table: &str) -> Self {
+        let child = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-c",
+            ])
+            .arg(format!(
+                "begin; lock table {table} in access exclusive mode; select pg_sleep(600);"
+            ))
+            .env("PGAPPNAME", "dg_test_locker")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("psql");
+        let started = Instant::now();
+        while psql(db, &format!(
+            "select count(*) from pg_locks where relation = '{table}'::regclass and mode = 'AccessExclusiveLock' and granted"
+        )).trim() != "1" {
+            assert!(started.elapsed() < Duration::from_secs(20), "lock never taken");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            db: db.to_string(),
+        }
+    }
+}
+
+impl Drop for Locker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The server side keeps sleeping (and locking) after psql dies.
+        psql(
+            "postgres",
+            &format!(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity \
+                 where application_name = 'dg_test_locker' and datname = '{}'",
+                self.db
+            ),
+        );
+    }
+}
+
+async fn killed_mid_backup_ends_failed(backend: Backend) {
+    let mut server = TestServer::start(backend).await;
+    let source = chinook_db("kill");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (storage, root) = server.local_storage("disk").await;
+    let job = server.job("interrupted", &ds, &storage, json!({})).await;
+
+    let locker = Locker::hold(&source.name, "track");
+    let run = server
+        .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+        .await;
+    let id = run["execution_id"].as_str().unwrap().to_string();
+    // Running, with its folder chosen, stuck behind the lock.
+    let running = server
+        .wait_for(
+            &format!("/api/executions/{id}"),
+            Duration::from_secs(60),
+            |v| v["status"] == "running" && v["backup_path"].is_string(),
+        )
+        .await;
+    let folder = root.join(running["backup_path"].as_str().unwrap());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    server.kill();
+    drop(locker);
+    server.restart();
+
+    let e = server.get_ok(&format!("/api/executions/{id}")).await;
+    assert_eq!(e["status"], "failed", "{e}");
+    let reason = e["error_message"].as_str().unwrap();
+    assert!(
+        reason.contains("interrupted") && reason.contains("server stopped"),
+        "{reason}"
+    );
+    assert!(e["finished_at"].is_string());
+    // Nothing of it counts as a backup, on disk or in the API.
+    assert!(!folder.join("manifest.json").exists());
+    assert!(!folder.exists(), "{folder:?} left behind");
+    let listed = server
+        .get_ok(&format!("/api/backups/datasources/{ds}"))
+        .await;
+    assert_eq!(listed["backups"].as_array().unwrap().len(), 0, "{listed}");
+    let logs = server.get_ok(&format!("/api/executions/{id}/logs")).await;
+    assert!(logs.to_string().contains("interrupted"), "{logs}");
+
+    // The job is not stuck: the next run completes.
+    let again = server.run_job(&job).await;
+    assert_eq!(
+        again["status"],
+        "completed",
+        "{again}\n{}",
+        server.log_tail()
+    );
+}
+
+on_both_backends!(sigkill_during_a_backup, killed_mid_backup_ends_failed);
