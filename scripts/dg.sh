@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Builds (first run: a few minutes) and runs the dataguardian binary with
-# the given arguments, e.g. `./scripts/dg.sh plugin list`.
+# Builds (first run: a few minutes) and runs the dataguardian binary.
+# Without arguments it runs the server on the embedded defaults (SQLite
+# metadata and local storage under ./data, API on 127.0.0.1:8080); with
+# arguments it runs that command, e.g. `./scripts/dg.sh plugin list`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh >/dev/null
 cargo build --release -q -p dataguardian
+if [ $# -eq 0 ]; then
+  set -- serve
+fi
 exec ./target/release/dataguardian "$@"

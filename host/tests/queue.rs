@@ -1,0 +1,105 @@
+//! The embedded queue against both metadata backends, through the library:
+//! priorities, atomic claims under contention, retries and orphans.
+
+use dataguardian::queue::{
+    self, EmbeddedQueue, WorkQueue, KIND_BACKUP, PRIORITY_MANUAL, PRIORITY_SCHEDULED,
+};
+use dataguardian::store::{self, executions, Db};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+mod common;
+
+async fn open(backend: common::server::Backend) -> (Db, Option<common::TempDb>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    match backend {
+        common::server::Backend::Sqlite => {
+            let db = Db::connect(&Db::sqlite_url(dir.path())).await.unwrap();
+            (db, None, dir)
+        }
+        common::server::Backend::Postgres => {
+            let temp = common::TempDb::new("queue");
+            let db = Db::connect(&temp.url()).await.unwrap();
+            (db, Some(temp), dir)
+        }
+    }
+}
+
+/// A queued execution with its work item.
+async fn enqueue(q: &EmbeddedQueue, db: &Db, priority: i64) -> String {
+    let e = executions::queued("backup", "manual");
+    executions::insert(db, &e).await.unwrap();
+    q.enqueue(&queue::item(KIND_BACKUP, &e.id, priority))
+        .await
+        .unwrap();
+    e.id
+}
+
+async fn queue_semantics(backend: common::server::Backend) {
+    let (db, _temp, _dir) = open(backend).await;
+    let q = Arc::new(EmbeddedQueue::new(db.clone(), Duration::from_millis(50)));
+
+    // Manual work goes before scheduled work queued earlier.
+    let scheduled = enqueue(&q, &db, PRIORITY_SCHEDULED).await;
+    let manual = enqueue(&q, &db, PRIORITY_MANUAL).await;
+    let first = q.claim(KIND_BACKUP, "n1").await.unwrap().unwrap();
+    assert_eq!(first.execution_id, manual);
+    assert_eq!(first.attempts, 1);
+    let second = q.claim(KIND_BACKUP, "n1").await.unwrap().unwrap();
+    assert_eq!(second.execution_id, scheduled);
+    assert!(q.claim(KIND_BACKUP, "n1").await.unwrap().is_none());
+
+    // A retry is not claimable before its time, then is, with attempts counted.
+    let later = store::now() + chrono::Duration::milliseconds(400);
+    q.retry_at(&first.id, later, "temporary").await.unwrap();
+    assert!(q.claim(KIND_BACKUP, "n1").await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again = q.claim(KIND_BACKUP, "n1").await.unwrap().unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.attempts, 2);
+
+    // Orphans: running items whose heartbeat is older than the cutoff.
+    q.heartbeat(&second.id).await.unwrap();
+    let none = q
+        .orphaned(Some(store::now() - chrono::Duration::seconds(60)))
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    let all = q.orphaned(None).await.unwrap();
+    assert_eq!(all.len(), 2);
+    q.finish(&again.id, "done", None).await.unwrap();
+    q.finish(&second.id, "failed", Some("boom")).await.unwrap();
+    assert!(q.orphaned(None).await.unwrap().is_empty());
+
+    // Cancelling a queued item removes it from the queue.
+    let cancelled = enqueue(&q, &db, PRIORITY_MANUAL).await;
+    assert!(q.cancel_queued(&cancelled).await.unwrap());
+    assert!(q.claim(KIND_BACKUP, "n1").await.unwrap().is_none());
+
+    // Many claimants racing over many items: every item claimed exactly once.
+    let mut ids = HashSet::new();
+    for _ in 0..40 {
+        ids.insert(enqueue(&q, &db, PRIORITY_SCHEDULED).await);
+    }
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let q = q.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(item) = q.claim(KIND_BACKUP, &format!("node{n}")).await.unwrap() {
+                got.push(item.execution_id);
+            }
+            got
+        }));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap());
+    }
+    assert_eq!(claimed.len(), 40, "an item was claimed twice or lost");
+    assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), ids);
+    db.close().await;
+}
+
+on_both_backends!(embedded_queue, queue_semantics);
