@@ -1,0 +1,181 @@
+//! Jobs with several storages, over HTTP: `fallback` skips a broken
+//! storage, `replicate` stores a verified copy in each, retry-upload fills
+//! a storage added later, and a restore can pick its storage.
+
+mod common;
+
+use common::server::{chinook_db, Backend, TestServer};
+use common::{pg_fingerprint, sha256_file, TempDb};
+use serde_json::json;
+use std::time::Duration;
+
+async fn fallback_and_replicate(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let source = chinook_db("strat");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+
+    // A storage whose root is a file: it cannot take anything.
+    let blocked_root = server.dir.path().join("blocked");
+    std::fs::write(&blocked_root, b"not a directory").unwrap();
+    let broken = server
+        .post_ok(
+            "/api/storage-locations",
+            &json!({"name": "broken", "type": "local", "config": {"path": blocked_root}}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (good, good_root) = server.local_storage("good").await;
+    let (mirror, mirror_root) = server.local_storage("mirror").await;
+
+    // Fallback: the broken storage fails, the next one takes the backup.
+    let job = server
+        .job(
+            "fallback",
+            &ds,
+            &broken,
+            json!({"storage_location_ids": [broken, good], "storage_strategy": "fallback"}),
+        )
+        .await;
+    let e = server.run_job(&job).await;
+    assert_eq!(e["status"], "completed", "{e}\n{}", server.log_tail());
+    assert_eq!(e["storage_location_id"], good.as_str());
+    let per: Vec<(String, String)> = e["storages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["storage_location_id"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(per.contains(&(broken.clone(), "failed".into())), "{per:?}");
+    assert!(per.contains(&(good.clone(), "completed".into())), "{per:?}");
+    assert!(good_root
+        .join(e["backup_path"].as_str().unwrap())
+        .join("manifest.json")
+        .is_file());
+
+    // Replicate: the same bytes in both storages, each recorded.
+    let job = server
+        .job(
+            "replicated",
+            &ds,
+            &good,
+            json!({"storage_location_ids": [good, mirror], "storage_strategy": "replicate"}),
+        )
+        .await;
+    let e = server.run_job(&job).await;
+    assert_eq!(e["status"], "completed", "{e}\n{}", server.log_tail());
+    let path = e["backup_path"].as_str().unwrap().to_string();
+    let a = good_root.join(&path).join("backup.dump.zst");
+    let b = mirror_root.join(&path).join("backup.dump.zst");
+    assert_eq!(sha256_file(&a), sha256_file(&b));
+    assert!(mirror_root.join(&path).join("manifest.json").is_file());
+    assert!(
+        e["storages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "completed"),
+        "{e}"
+    );
+    let id = e["id"].as_str().unwrap().to_string();
+    let copies = server
+        .get_ok(&format!("/api/backups/datasources/{ds}"))
+        .await;
+    let entry = copies["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(entry["copies"].as_array().unwrap().len(), 2, "{entry}");
+
+    // A copy removed behind our back shows as missing.
+    std::fs::remove_dir_all(mirror_root.join(&path)).unwrap();
+    let copies = server
+        .get_ok(&format!("/api/backups/datasources/{ds}"))
+        .await;
+    let entry = copies["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    let availability: Vec<&str> = entry["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["availability"].as_str().unwrap())
+        .collect();
+    assert!(
+        availability.contains(&"missing") && availability.contains(&"available"),
+        "{entry}"
+    );
+
+    // retry-upload copies it to a storage added to the job afterwards.
+    let (third, third_root) = server.local_storage("third").await;
+    server
+        .put(
+            &format!("/api/backup-jobs/{job}"),
+            &json!({"storage_location_ids": [good, mirror, third]}),
+        )
+        .await;
+    let r = server
+        .post_ok(
+            &format!("/api/executions/{id}/retry-upload"),
+            &json!({}),
+            200,
+        )
+        .await;
+    let statuses: Vec<(&str, &str)> = r["storages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["storage_location_id"].as_str().unwrap(),
+                s["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(statuses.contains(&(third.as_str(), "completed")), "{r}");
+    assert!(
+        statuses.contains(&(mirror.as_str(), "completed")),
+        "mirror re-filled: {r}"
+    );
+    assert_eq!(
+        sha256_file(&third_root.join(&path).join("backup.dump.zst")),
+        sha256_file(&a)
+    );
+
+    // Restore from the chosen storage.
+    let target = TempDb::new("stratdst");
+    let target_ds = server.pg_datasource("target", &target.name).await;
+    let r = server
+        .post_ok(
+            &format!("/api/backups/{id}/restore"),
+            &json!({"target_datasource_id": target_ds, "storage_location_id": third,
+                    "confirm_overwrite": true}),
+            202,
+        )
+        .await;
+    let done = server
+        .wait_execution(
+            r["execution_id"].as_str().unwrap(),
+            Duration::from_secs(120),
+        )
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["metadata"]["restored_from_storage"], "third");
+    assert_eq!(pg_fingerprint(&target.name), pg_fingerprint(&source.name));
+}
+
+on_both_backends!(storage_strategies, fallback_and_replicate);
