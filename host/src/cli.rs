@@ -372,6 +372,7 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
         max_part_bytes,
         started_at: chrono::Utc::now(),
         activity,
+        cancel: Default::default(),
     })
     .await?;
     let m = &summary.manifest;

@@ -24,6 +24,8 @@ use std::process::Command;
 struct Reply {
     status: StatusCode,
     content_type: String,
+    /// The `connection` header (empty when absent).
+    connection: String,
     body: Value,
 }
 
@@ -34,8 +36,18 @@ async fn send_raw(
     path: &str,
     body: impl Into<reqwest::Body>,
 ) -> Reply {
-    let resp = server
-        .http
+    send_raw_with(&server.http, server, method, path, body).await
+}
+
+/// [`send_raw`] on a given client (its own connection pool).
+async fn send_raw_with(
+    client: &reqwest::Client,
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    body: impl Into<reqwest::Body>,
+) -> Reply {
+    let resp = client
         .request(method, server.url(path))
         .header("content-type", "application/json")
         .body(body)
@@ -58,12 +70,15 @@ async fn send_empty(server: &TestServer, method: Method, path: &str) -> Reply {
 
 async fn reply(resp: reqwest::Response) -> Reply {
     let status = resp.status();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let content_type = header("content-type");
+    let connection = header("connection");
     let text = resp.text().await.expect("body");
     let body = if text.is_empty() {
         Value::Null
@@ -73,6 +88,7 @@ async fn reply(resp: reqwest::Response) -> Reply {
     Reply {
         status,
         content_type,
+        connection,
         body,
     }
 }
@@ -802,13 +818,29 @@ async fn storage_config_is_validated(backend: Backend) {
 }
 on_both_backends!(storage_config_is_validated_, storage_config_is_validated);
 
-async fn oversize_body_is_413(backend: Backend) {
-    let server = TestServer::start(backend).await;
+/// A datasource body over 2 MiB (the limit is 1 MiB).
+fn oversize_body() -> String {
     let body = json!({"name": "x".repeat(2 << 20), "type": "postgres",
                       "connection_config": pg_config("postgres", 5432, "pw")})
     .to_string();
     assert!(body.len() > 2 << 20);
-    let r = send_raw(&server, Method::POST, "/api/datasources", body).await;
+    body
+}
+
+async fn oversize_body_is_413(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    // Its own client: the server drops the connection after a 413 (see
+    // `oversize_reply_closes_the_connection`), which must not break the
+    // harness's pooled connections.
+    let client = reqwest::Client::new();
+    let r = send_raw_with(
+        &client,
+        &server,
+        Method::POST,
+        "/api/datasources",
+        oversize_body(),
+    )
+    .await;
     expect_error(
         "2 MiB name",
         &(r.status, r.body),
@@ -821,6 +853,33 @@ async fn oversize_body_is_413(backend: Backend) {
     assert_eq!(list["pagination"]["total"], 0, "{list}");
 }
 on_both_backends!(oversize_body_is_413_, oversize_body_is_413);
+
+/// The server closes the connection after refusing an oversize body
+/// (the rest of the body is never read), so the reply must say
+/// `connection: close`; otherwise a keep-alive client sends its next
+/// request on a dead connection and gets `IncompleteMessage`.
+async fn oversize_reply_closes_the_connection(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = reqwest::Client::new();
+    let r = send_raw_with(
+        &client,
+        &server,
+        Method::POST,
+        "/api/datasources",
+        oversize_body(),
+    )
+    .await;
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(
+        r.connection.to_ascii_lowercase(),
+        "close",
+        "413 without `connection: close`"
+    );
+}
+on_both_backends!(
+    oversize_reply_closes_the_connection_,
+    oversize_reply_closes_the_connection
+);
 
 async fn conflicts_are_409(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -2179,12 +2238,14 @@ async fn storage_root_is_never_deleted(backend: Backend) {
                 "/api/storage-locations/{storage}/files?path={key}"
             ))
             .await;
-        let err = error_shape(&format!("delete {key:?}"), r.0, &r.1, 422);
-        assert_eq!(err["field"], "path", "{}", r.1);
         assert!(
             keep.is_file(),
-            "DELETE ?path={key} emptied the storage root"
+            "DELETE ?path={key} emptied the storage root; answer {} {}",
+            r.0,
+            r.1
         );
+        let err = error_shape(&format!("delete {key:?}"), r.0, &r.1, 422);
+        assert_eq!(err["field"], "path", "{}", r.1);
     }
 }
 on_both_backends!(

@@ -304,3 +304,56 @@ async fn killed_mid_backup_ends_failed(backend: Backend) {
 }
 
 on_both_backends!(sigkill_during_a_backup, killed_mid_backup_ends_failed);
+
+async fn cancelling_a_running_backup(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let source = chinook_db("cancel");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (storage, root) = server.local_storage("disk").await;
+    let job = server.job("cancelled", &ds, &storage, json!({})).await;
+
+    // The storage reports its free space (measured host-side).
+    let t = server
+        .post_ok(
+            &format!("/api/storage-locations/{storage}/test"),
+            &json!({}),
+            200,
+        )
+        .await;
+    assert_eq!(t["success"], true, "{t}");
+    assert!(t["available_space_gb"].as_f64().unwrap() > 0.0, "{t}");
+
+    let locker = Locker::hold(&source.name, "track");
+    let run = server
+        .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+        .await;
+    let id = run["execution_id"].as_str().unwrap().to_string();
+    let running = server
+        .wait_for(
+            &format!("/api/executions/{id}"),
+            Duration::from_secs(60),
+            |v| v["status"] == "running" && v["backup_path"].is_string(),
+        )
+        .await;
+    let folder = root.join(running["backup_path"].as_str().unwrap());
+
+    let (status, _) = server
+        .post(&format!("/api/executions/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, 202);
+    let e = server.wait_execution(&id, Duration::from_secs(30)).await;
+    assert_eq!(e["status"], "cancelled", "{e}");
+    assert!(!folder.exists(), "{folder:?} left behind");
+    drop(locker);
+
+    // Cancelling a finished execution is refused.
+    let (status, err) = server
+        .post(&format!("/api/executions/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, 409, "{err}");
+    // A queued one is cancelled before it starts.
+    let again = server.run_job(&job).await;
+    assert_eq!(again["status"], "completed", "{again}");
+}
+
+on_both_backends!(cancel_running_backup, cancelling_a_running_backup);

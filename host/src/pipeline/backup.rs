@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// What to back up and where.
 pub struct BackupRequest {
@@ -25,6 +26,8 @@ pub struct BackupRequest {
     pub started_at: DateTime<Utc>,
     /// Progress of the run (bytes from the engine).
     pub activity: Arc<Activity>,
+    /// Stops the dump; what was written is removed like any failure.
+    pub cancel: CancellationToken,
 }
 
 /// The outcome of a completed backup.
@@ -66,14 +69,17 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
     let storage = req.storage.clone();
     let handle = tokio::runtime::Handle::current();
     let writer = tokio::task::spawn_blocking(move || store_artifact(rx, spec, storage, handle));
-    let dumped = req
-        .engine
-        .backup(
+    // On cancel the engine call is dropped (its programs are killed); the
+    // writer then sees the end of its input and stops, and the folder is
+    // discarded below like after any failure.
+    let dumped = tokio::select! {
+        r = req.engine.backup(
             Box::new(ChannelSink::new(tx, req.activity.clone())),
             req.activity.clone(),
             Vec::new(),
-        )
-        .await;
+        ) => r.map_err(PipelineError::from),
+        _ = req.cancel.cancelled() => Err(PipelineError::Cancelled),
+    };
     let stored = writer
         .await
         .map_err(|e| PipelineError::stage("store", e))
@@ -81,9 +87,10 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
 
     let (stats, stored) = match (dumped, stored) {
         (Ok(stats), Ok(stored)) => (stats, stored),
-        (Err(engine_err), Ok(_)) => {
-            return Err(discard(&req.storage, &prefix, engine_err.into()).await)
+        (Err(engine_err), _) if matches!(engine_err, PipelineError::Cancelled) => {
+            return Err(discard(&req.storage, &prefix, engine_err).await)
         }
+        (Err(engine_err), Ok(_)) => return Err(discard(&req.storage, &prefix, engine_err).await),
         // A storage failure also makes the engine's writes fail; the
         // storage error is the cause worth reporting.
         (_, Err(store_err)) => return Err(discard(&req.storage, &prefix, store_err).await),

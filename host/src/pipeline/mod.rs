@@ -29,6 +29,8 @@ pub enum PipelineError {
     Integrity(String),
     #[error("manifest {path}: {message}")]
     Manifest { path: String, message: String },
+    #[error("cancelled by request")]
+    Cancelled,
     #[error("{stage}: {message}")]
     Stage {
         stage: &'static str,

@@ -33,14 +33,12 @@ pub fn handle(
         };
         let log = ExecutionLogger::start(state.db.clone(), &id);
         let _progress = progress::publish(state.db.clone(), &id, run.activity.clone());
-        let outcome = tokio::select! {
-            outcome = back_up(&state, &execution, &run, &log) => outcome,
-            _ = run.cancel.cancelled() => {
-                log.warn("cancelled by request; removing what was written");
-                discard_partial(&state, &id, &log).await;
-                Outcome::Cancelled
-            }
-        };
+        // Cancellation is handled inside: the pipeline must stop its writer
+        // and remove the folder itself before the execution ends.
+        let outcome = back_up(&state, &execution, &run, &log).await;
+        if matches!(outcome, Outcome::Cancelled) {
+            log.warn("cancelled by request; what was written is removed");
+        }
         if let Outcome::Failed { message, .. } = &outcome {
             log.error(message.clone());
         }
@@ -143,7 +141,11 @@ async fn back_up(
     };
     // Step 1 of the seed's pipeline: test the connection, so an outage
     // reads as one (and is retried) instead of as a failed dump.
-    match engine.health_check().await {
+    let probe = tokio::select! {
+        r = engine.health_check() => r,
+        _ = run.cancel.cancelled() => return Outcome::Cancelled,
+    };
+    match probe {
         Ok(report) if report.status == HealthStatus::Ok => log.info(format!(
             "connection ok ({} ms){}",
             report.latency_ms,
@@ -226,6 +228,7 @@ async fn back_up(
             max_part_bytes: options.max_part_bytes,
             started_at,
             activity: run.activity.clone(),
+            cancel: run.cancel.clone(),
         };
         match pipeline::run_backup(request).await {
             Ok(summary) => {
@@ -249,6 +252,18 @@ async fn back_up(
                 .await;
                 stored = Some((s.clone(), client, summary));
                 break;
+            }
+            Err(PipelineError::Cancelled) => {
+                let _ = executions::set_storage_status(
+                    db,
+                    &execution.id,
+                    &s.id,
+                    "failed",
+                    None,
+                    Some("cancelled"),
+                )
+                .await;
+                return Outcome::Cancelled;
             }
             Err(e) => {
                 last_error = e.to_string();
@@ -287,6 +302,10 @@ async fn back_up(
     let mut replicas = Vec::new();
     if job.storage_strategy == "replicate" {
         for s in storages.iter().filter(|s| s.id != primary.id) {
+            if run.cancel.is_cancelled() {
+                discard_partial(state, &execution.id, log).await;
+                return Outcome::Cancelled;
+            }
             let outcome = match targets::storage_for(&state.plugins, s, log.sink()) {
                 Ok(to) => {
                     copy_execution(&primary_client, &to, &summary.prefix, run.activity.clone())

@@ -167,6 +167,18 @@ pub fn available_gb(report: &HealthReport) -> Option<f64> {
         .map(|b| (b / 1e9 * 1000.0).round() / 1000.0)
 }
 
+/// Free space of a local storage's filesystem, measured by the host: the
+/// plugin cannot (WASI has no statvfs) and the directory is on this host.
+fn local_free_gb(s: &StorageLocation) -> Option<f64> {
+    if s.kind != "local" {
+        return None;
+    }
+    let path = s.config.0.get("path")?.as_str()?;
+    let st = rustix::fs::statvfs(path).ok()?;
+    let bytes = st.f_bavail as f64 * st.f_frsize as f64;
+    Some((bytes / 1e9 * 1000.0).round() / 1000.0)
+}
+
 pub async fn check_storage(
     state: &AppState,
     s: &StorageLocation,
@@ -179,7 +191,7 @@ pub async fn check_storage(
         checked_at: store::now(),
         status: status_name(report.status).to_string(),
         latency_ms: Some(report.latency_ms as i64),
-        available_space_gb: available_gb(&report),
+        available_space_gb: available_gb(&report).or_else(|| local_free_gb(s)),
         error_message: if ok { None } else { report.message.clone() },
     };
     store::storages::record_health(&state.db, &check).await?;
