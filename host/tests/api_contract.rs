@@ -2133,10 +2133,10 @@ async fn storage_explorer_after_a_backup(backend: Backend) {
 
     // Root → job folder → execution folder → manifest and artifact.
     let top = files(&server, &storage, "").await;
-    assert_eq!(keys(&top), [job.clone()], "{top:?}");
+    assert_eq!(keys(&top), vec![job.clone()], "{top:?}");
     assert_eq!(top[0]["is_dir"], true);
     let runs = files(&server, &storage, &job).await;
-    assert_eq!(keys(&runs), [backup_path.clone()], "{runs:?}");
+    assert_eq!(keys(&runs), vec![backup_path.clone()], "{runs:?}");
     assert_eq!(runs[0]["is_dir"], true);
     let inside = files(&server, &storage, &backup_path).await;
     let manifest_key = format!("{backup_path}/manifest.json");

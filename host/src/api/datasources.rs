@@ -91,6 +91,7 @@ pub struct UpdateDatasource {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
@@ -206,8 +207,8 @@ pub async fn list(
     }
     if let Some(s) = q.search {
         f.push(
-            "LOWER(name) LIKE ?",
-            Param::Text(format!("%{}%", s.to_lowercase())),
+            "LOWER(name) LIKE ? ESCAPE '\\'",
+            Param::Text(super::page::like_pattern(&s)),
         );
     }
     let (rows, total) = store::datasources::list(&state.db, &f, limit, offset).await?;
@@ -325,6 +326,7 @@ pub async fn test_connection(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Most recent checks to return (default 50, max 500).
     pub limit: Option<i64>,

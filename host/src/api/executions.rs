@@ -55,6 +55,7 @@ pub struct ExecutionDetail {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub status: Option<String>,
     pub job_id: Option<String>,
@@ -131,6 +132,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogsQuery {
     /// Only lines with an id above this (for polling a running execution).
     pub after: Option<i64>,

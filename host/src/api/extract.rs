@@ -64,6 +64,22 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// The dotted field an error is about: the path serde reached, plus the
+/// field a "missing field `x`" / "unknown field `x`" message names.
+fn field_of(path: &str, message: &str) -> Option<String> {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    let path = (path != "." && !path.is_empty()).then_some(path);
+    match (path, named) {
+        (Some(p), Some(n)) => Some(format!("{p}.{n}")),
+        (Some(p), None) => Some(p.to_string()),
+        (None, Some(n)) => Some(n.to_string()),
+        (None, None) => None,
+    }
+}
+
 /// Query parameters; a bad value is a 400 naming the parameter.
 pub struct ValidQuery<T>(pub T);
 
@@ -80,14 +96,40 @@ where
         serde_path_to_error::deserialize(de)
             .map(ValidQuery)
             .map_err(|e| {
-                let field = e.path().to_string();
+                let message = e.inner().to_string();
+                let field = field_of(&e.path().to_string(), &message);
                 let mut err = ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_query",
-                    format!("query parameter {field}: {}", e.inner()),
+                    match &field {
+                        Some(f) => format!("query parameter {f}: {message}"),
+                        None => format!("query: {message}"),
+                    },
                 );
-                err.field = Some(field);
+                err.field = field;
                 err
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn errors_name_their_field() {
+        assert_eq!(
+            field_of(".", "missing field `name`").as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            field_of("retention_policy", "unknown field `max`, expected ...").as_deref(),
+            Some("retention_policy.max")
+        );
+        assert_eq!(
+            field_of("enabled", "invalid type").as_deref(),
+            Some("enabled")
+        );
+        assert_eq!(field_of(".", "invalid type: map"), None);
     }
 }

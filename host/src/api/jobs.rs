@@ -198,6 +198,7 @@ async fn view(state: &AppState, job: BackupJob) -> ApiResult<JobView> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub datasource_id: Option<String>,
     pub enabled: Option<bool>,
@@ -230,8 +231,8 @@ pub async fn list(
     }
     if let Some(s) = q.search {
         f.push(
-            "LOWER(name) LIKE ?",
-            Param::Text(format!("%{}%", s.to_lowercase())),
+            "LOWER(name) LIKE ? ESCAPE '\\'",
+            Param::Text(super::page::like_pattern(&s)),
         );
     }
     let (rows, total) = store::jobs::list(&state.db, &f, limit, offset).await?;
@@ -414,6 +415,7 @@ pub async fn run(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExecutionsQuery {
     /// `queued`, `running`, `completed`, `failed` or `cancelled`.
     pub status: Option<String>,

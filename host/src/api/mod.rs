@@ -89,7 +89,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(system::plugins))
         .routes(routes!(dashboard::overview))
         .split_for_parts();
-    let openapi = std::sync::Arc::new(openapi);
+    let openapi = std::sync::Arc::new(unique_operation_ids(openapi));
     router
         .route(
             "/api/openapi.json",
@@ -99,7 +99,63 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(axum::middleware::map_response(method_not_allowed_as_json))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// axum answers a wrong method with an empty 405; give it the API's error
+/// body, keeping the `Allow` header.
+async fn method_not_allowed_as_json(
+    response: axum::response::Response,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+    let allowed = allow
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_string();
+    let mut out = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this route does not accept that method; allowed: {allowed}"),
+    )
+    .into_response();
+    if let Some(a) = allow {
+        out.headers_mut().insert(axum::http::header::ALLOW, a);
+    }
+    out
+}
+
+/// Handler names repeat across modules (`list`, `get`...); operation ids
+/// must be unique, so each is prefixed with its tag: `datasources_list`.
+fn unique_operation_ids(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in operations.into_iter().flatten() {
+            let tag = op
+                .tags
+                .as_ref()
+                .and_then(|t| t.first())
+                .map(|t| t.replace('-', "_"))
+                .unwrap_or_default();
+            if let Some(id) = &op.operation_id {
+                if !tag.is_empty() {
+                    op.operation_id = Some(format!("{tag}_{id}"));
+                }
+            }
+        }
+    }
+    doc
 }

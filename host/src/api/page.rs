@@ -8,6 +8,7 @@ pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
 
 #[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1-based page number.
     pub page: Option<i64>,
@@ -59,5 +60,27 @@ impl<T: ToSchema> Page<T> {
                 total_pages: (total + limit - 1) / limit,
             },
         }
+    }
+}
+
+/// A case-insensitive "contains" LIKE pattern for `text`, with LIKE's
+/// wildcards escaped (`\\` is the escape character).
+pub fn like_pattern(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(super::like_pattern("A_b%"), "%a\\_b\\%%");
     }
 }

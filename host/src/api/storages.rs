@@ -82,6 +82,7 @@ pub struct UpdateStorage {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
@@ -285,6 +286,7 @@ pub async fn test(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FilesQuery {
     /// Folder to list (`""` = root).
     pub prefix: Option<String>,
@@ -309,6 +311,7 @@ pub async fn files(
     let row = load(&state, &id).await?;
     let storage = client(&state, &row)?;
     let prefix = q.prefix.unwrap_or_default();
+    check_key("prefix", &prefix, true)?;
     let entries = storage
         .list(&prefix)
         .await
@@ -326,6 +329,35 @@ pub async fn files(
             })
             .collect(),
     ))
+}
+
+/// Checks an object key from the client: relative, no `..`; the root
+/// (``, `.`, `./`) only where `root_ok`. Errors name the field.
+fn check_key(field: &str, key: &str, root_ok: bool) -> ApiResult<()> {
+    let segments: Vec<&str> = key
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
+    if segments.is_empty() {
+        return if root_ok {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(
+                field,
+                "must name an object, not the storage root",
+            ))
+        };
+    }
+    if key.starts_with('/') || key.contains('\\') {
+        return Err(ApiError::invalid(
+            field,
+            "must be a relative key inside the storage",
+        ));
+    }
+    if segments.contains(&"..") {
+        return Err(ApiError::invalid(field, "must not contain `..`"));
+    }
+    Ok(())
 }
 
 /// Maps a storage plugin error: bad keys are the client's fault.
@@ -358,19 +390,17 @@ pub async fn copy(
     ValidJson(input): ValidJson<CopyRequest>,
 ) -> ApiResult<StatusCode> {
     let row = load(&state, &id).await?;
-    for (field, key) in [("from", &input.from), ("to", &input.to)] {
-        if key.trim_matches('/').is_empty() {
-            return Err(ApiError::invalid(field, "must name an object"));
-        }
-    }
+    check_key("from", &input.from, false)?;
+    check_key("to", &input.to, false)?;
     client(&state, &row)?
         .copy(&input.from, &input.to)
         .await
-        .map_err(|e| plugin_error("from", e))?;
+        .map_err(|e| plugin_error("to", e))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PathQuery {
     /// Object key inside the storage.
     pub path: String,
@@ -407,6 +437,7 @@ pub async fn download(
     ValidQuery(q): ValidQuery<PathQuery>,
 ) -> ApiResult<Response> {
     let row = load(&state, &id).await?;
+    check_key("path", &q.path, false)?;
     let storage = client(&state, &row)?;
     let info = storage
         .stat(&q.path)
@@ -419,4 +450,22 @@ pub async fn download(
     let name = q.path.rsplit('/').next().unwrap_or("download").to_string();
     let body = Body::from_stream(stream::objects(storage, vec![q.path.clone()]));
     Ok(stream::attachment(body, &name, Some(info.size)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_key;
+
+    #[test]
+    fn keys_stay_inside_the_storage() {
+        assert!(check_key("p", "", true).is_ok());
+        assert!(check_key("p", "job/2026-01-01_000000/manifest.json", false).is_ok());
+        for root in ["", ".", "./", "./.", "//"] {
+            assert!(check_key("p", root, false).is_err(), "{root:?}");
+        }
+        for bad in ["/etc", "a/../../x", "..", "a\\b"] {
+            let e = check_key("to", bad, true).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("to"), "{bad:?}");
+        }
+    }
 }

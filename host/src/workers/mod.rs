@@ -32,12 +32,14 @@ pub fn spawn_all(state: &AppState, wake: impl Fn() + Send + Sync + Clone + 'stat
     tokio::spawn(sweep_loop(state.clone()));
 }
 
+/// Statuses persist across restarts, so the first pass waits one interval
+/// like every other (a restart loop cannot hammer the databases).
 async fn health_loop(state: AppState) {
     loop {
+        tokio::time::sleep(state.config.health_interval).await;
         if let Err(e) = health::run_once(&state).await {
             tracing::error!("health worker: {e}");
         }
-        tokio::time::sleep(state.config.health_interval).await;
     }
 }
 

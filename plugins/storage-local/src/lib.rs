@@ -20,17 +20,29 @@ struct Config {
 
 impl Config {
     /// The absolute path of `key`, refusing keys that escape the root.
+    /// The file of `key`: a relative path of plain segments inside the
+    /// root (`.` segments are ignored; `..` and absolute keys refused).
     fn object_path(&self, key: &str) -> PluginResult<PathBuf> {
-        let rel = Path::new(key);
-        let clean = rel
-            .components()
-            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-        if !clean {
-            return Err(PluginError::InvalidConfig(format!(
-                "key `{key}`: must be a relative path without `..`"
-            )));
+        let mut path = PathBuf::from(&self.path);
+        for c in Path::new(key).components() {
+            match c {
+                Component::Normal(part) => path.push(part),
+                Component::CurDir => {}
+                _ => {
+                    return Err(PluginError::InvalidConfig(format!(
+                        "key `{key}`: must be a path inside the storage (relative, without `..`)"
+                    )))
+                }
+            }
         }
-        Ok(Path::new(&self.path).join(rel))
+        Ok(path)
+    }
+
+    /// Whether `key` names the storage root itself (``, `/`, `.`, `./.`).
+    fn is_root(key: &str) -> bool {
+        Path::new(key)
+            .components()
+            .all(|c| matches!(c, Component::CurDir | Component::RootDir))
     }
 }
 
@@ -195,12 +207,12 @@ impl Storage for LocalStorage {
 
     fn delete(ctx: &CallContext, key: &str) -> PluginResult<()> {
         let cfg = config::load::<Config>(ctx)?;
-        let path = cfg.object_path(key)?;
-        if key.trim_matches('/').is_empty() {
+        if Config::is_root(key) {
             return Err(PluginError::InvalidConfig(
                 "key: refusing to delete the storage root".into(),
             ));
         }
+        let path = cfg.object_path(key)?;
         let result = match std::fs::metadata(&path) {
             Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),
             Ok(_) => std::fs::remove_file(&path),
