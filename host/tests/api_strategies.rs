@@ -31,7 +31,7 @@ async fn fallback_and_replicate(backend: Backend) {
     let (mirror, mirror_root) = server.local_storage("mirror").await;
 
     // Fallback: the broken storage fails, the next one takes the backup.
-    let job = server
+    let fallback_job = server
         .job(
             "fallback",
             &ds,
@@ -39,7 +39,7 @@ async fn fallback_and_replicate(backend: Backend) {
             json!({"storage_location_ids": [broken, good], "storage_strategy": "fallback"}),
         )
         .await;
-    let e = server.run_job(&job).await;
+    let e = server.run_job(&fallback_job).await;
     assert_eq!(e["status"], "completed", "{e}\n{}", server.log_tail());
     assert_eq!(e["storage_location_id"], good.as_str());
     let per: Vec<(String, String)> = e["storages"]
@@ -176,6 +176,27 @@ async fn fallback_and_replicate(backend: Backend) {
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["metadata"]["restored_from_storage"], "third");
     assert_eq!(pg_fingerprint(&target.name), pg_fingerprint(&source.name));
+
+    // A storage holding backups cannot be deleted, even once no job uses it.
+    for j in [&fallback_job, &job] {
+        let (status, v) = server.delete(&format!("/api/backup-jobs/{j}")).await;
+        assert_eq!(status, 204, "{v}");
+    }
+    let (status, v) = server
+        .delete(&format!("/api/storage-locations/{third}"))
+        .await;
+    assert_eq!(status, 409, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("holds 1 backup"),
+        "{v}"
+    );
+    let (status, _) = server
+        .delete(&format!("/api/storage-locations/{broken}"))
+        .await;
+    assert_eq!(status, 204);
 }
 
 on_both_backends!(storage_strategies, fallback_and_replicate);

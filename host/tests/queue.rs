@@ -59,18 +59,26 @@ async fn queue_semantics(backend: common::server::Backend) {
     assert_eq!(again.id, first.id);
     assert_eq!(again.attempts, 2);
 
-    // Orphans: running items whose heartbeat is older than the cutoff.
+    // Orphans: items of a restarted owner, or silent past the cutoff;
+    // another live node's fresh items are left alone.
     q.heartbeat(&second.id).await.unwrap();
-    let none = q
-        .orphaned(Some(store::now() - chrono::Duration::seconds(60)))
+    let minute_ago = store::now() - chrono::Duration::seconds(60);
+    let none = q.orphaned(Some("n2"), minute_ago).await.unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    let mine = q.orphaned(Some("n1"), minute_ago).await.unwrap();
+    assert_eq!(mine.len(), 2);
+    let silent = q
+        .orphaned(None, store::now() + chrono::Duration::seconds(1))
         .await
         .unwrap();
-    assert!(none.is_empty(), "{none:?}");
-    let all = q.orphaned(None).await.unwrap();
-    assert_eq!(all.len(), 2);
+    assert_eq!(silent.len(), 2);
     q.finish(&again.id, "done", None).await.unwrap();
     q.finish(&second.id, "failed", Some("boom")).await.unwrap();
-    assert!(q.orphaned(None).await.unwrap().is_empty());
+    assert!(q
+        .orphaned(Some("n1"), store::now())
+        .await
+        .unwrap()
+        .is_empty());
 
     // Cancelling a queued item removes it from the queue.
     let cancelled = enqueue(&q, &db, PRIORITY_MANUAL).await;

@@ -254,6 +254,12 @@ pub async fn delete(
             users.join(", ")
         )));
     }
+    let held = store::executions::backups_on_storage(&state.db, &id).await?;
+    if held > 0 {
+        return Err(ApiError::conflict(format!(
+            "storage location `{id}` holds {held} backup(s); delete them (or let retention do it) first"
+        )));
+    }
     store::storages::delete(&state.db, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -63,11 +63,13 @@ pub trait WorkQueue: Send + Sync {
         &'a self,
         execution_id: &'a str,
     ) -> BoxFuture<'a, Result<bool, QueueError>>;
-    /// Running items nobody is working on any more.
-    fn orphaned(
-        &self,
-        stale_before: Option<DateTime<Utc>>,
-    ) -> BoxFuture<'_, Result<Vec<WorkItem>, QueueError>>;
+    /// Running items nobody is working on any more: claimed by `owner`
+    /// (a restarted node) or silent since before `stale_before`.
+    fn orphaned<'a>(
+        &'a self,
+        owner: Option<&'a str>,
+        stale_before: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<WorkItem>, QueueError>>;
     /// Resolves when new work may be available (or after a short poll).
     fn wait(&self) -> BoxFuture<'_, ()>;
 }
@@ -171,11 +173,12 @@ impl WorkQueue for EmbeddedQueue {
         Box::pin(async move { Ok(store::work::cancel_queued(&self.db, execution_id).await?) })
     }
 
-    fn orphaned(
-        &self,
-        stale_before: Option<DateTime<Utc>>,
-    ) -> BoxFuture<'_, Result<Vec<WorkItem>, QueueError>> {
-        Box::pin(async move { Ok(store::work::orphaned(&self.db, stale_before).await?) })
+    fn orphaned<'a>(
+        &'a self,
+        owner: Option<&'a str>,
+        stale_before: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<WorkItem>, QueueError>> {
+        Box::pin(async move { Ok(store::work::orphaned(&self.db, owner, stale_before).await?) })
     }
 
     fn wait(&self) -> BoxFuture<'_, ()> {

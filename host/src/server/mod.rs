@@ -48,13 +48,17 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         queue: queue.clone(),
         config: Arc::new(options.config.clone()),
         running: Arc::new(Running::default()),
-        node_id: format!("{}-{}", hostname(), store::new_id()).into(),
+        node_id: node_id(data_dir)?.into(),
         started_at: store::now(),
     };
     ensure_default_storage(&state).await?;
 
-    // Embedded mode: no other process can own running work at start-up.
-    let recovered = workers::recovery::recover(&state, None).await;
+    // Whatever this node had running died with its previous process;
+    // other nodes' work is only taken over once their heartbeat is stale.
+    let stale = store::now()
+        - chrono::Duration::from_std(state.config.stale_after)
+            .unwrap_or_else(|_| chrono::Duration::minutes(2));
+    let recovered = workers::recovery::recover(&state, true, stale).await;
     if recovered > 0 {
         tracing::warn!("{recovered} execution(s) interrupted by the last stop marked failed");
     }
@@ -103,6 +107,21 @@ async fn ensure_default_storage(state: &AppState) -> anyhow::Result<()> {
     store::storages::insert(&state.db, &row).await?;
     tracing::info!("created default local storage at {path}");
     Ok(())
+}
+
+/// This node's identity in queue claims: the host name plus an id kept in
+/// the data dir, so a restarted process recognises its own orphaned work.
+fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let file = data_dir.join("node-id");
+    let id = match std::fs::read_to_string(&file) {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => {
+            let id = store::new_id();
+            std::fs::write(&file, &id).with_context(|| format!("writing {}", file.display()))?;
+            id
+        }
+    };
+    Ok(format!("{}-{id}", hostname()))
 }
 
 fn hostname() -> String {

@@ -506,3 +506,17 @@ pub async fn insert(db: &Db, e: &Execution) -> Result<(), StoreError> {
         .await?);
     Ok(())
 }
+
+/// Completed backups with a copy in `storage_id` (a storage holding
+/// backups cannot be deleted: their records would lose their files).
+pub async fn backups_on_storage(db: &Db, storage_id: &str) -> Result<i64, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM backup_executions e WHERE e.status = 'completed'
+         AND e.operation = 'backup' AND (e.storage_location_id = $1 OR EXISTS (
+           SELECT 1 FROM execution_storages s WHERE s.execution_id = e.id
+           AND s.storage_location_id = $1 AND s.status = 'completed'))"
+    )
+    .bind(storage_id)
+    .fetch_one(p)
+    .await?))
+}

@@ -106,27 +106,22 @@ pub async fn retry_at(
     Ok(())
 }
 
-/// Running items whose claimant stopped beating before `stale_before`, or
-/// every running item when `stale_before` is None (embedded start-up: no
-/// other process can own them).
+/// Running items nobody works on: claimed by `owner` (this node, just
+/// restarted: whatever it claimed before died with it), or whose claimant
+/// stopped beating before `stale_before`.
 pub async fn orphaned(
     db: &Db,
-    stale_before: Option<DateTime<Utc>>,
+    owner: Option<&str>,
+    stale_before: DateTime<Utc>,
 ) -> Result<Vec<WorkItem>, StoreError> {
-    Ok(with_pool!(db, |p| match stale_before {
-        Some(t) =>
-            sqlx::query_as::<_, WorkItem>(
-                "SELECT * FROM work_items WHERE status = 'running'
-             AND (heartbeat_at IS NULL OR heartbeat_at < $1)"
-            )
-            .bind(t)
-            .fetch_all(p)
-            .await?,
-        None =>
-            sqlx::query_as::<_, WorkItem>("SELECT * FROM work_items WHERE status = 'running'")
-                .fetch_all(p)
-                .await?,
-    }))
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, WorkItem>(
+        "SELECT * FROM work_items WHERE status = 'running'
+         AND (claimed_by = $1 OR heartbeat_at IS NULL OR heartbeat_at < $2)"
+    )
+    .bind(owner)
+    .bind(stale_before)
+    .fetch_all(p)
+    .await?))
 }
 
 /// The queued item of an execution, if any (cancel before it starts).

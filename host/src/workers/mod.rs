@@ -75,7 +75,7 @@ async fn sweep_loop(state: AppState) {
         let stale = crate::store::now()
             - chrono::Duration::from_std(state.config.stale_after)
                 .unwrap_or_else(|_| chrono::Duration::minutes(2));
-        let n = recovery::recover(&state, Some(stale)).await;
+        let n = recovery::recover(&state, false, stale).await;
         if n > 0 {
             tracing::warn!("{n} orphaned execution(s) marked failed");
         }

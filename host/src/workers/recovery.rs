@@ -9,10 +9,12 @@ use crate::server::state::AppState;
 use crate::store::{self, executions};
 use chrono::{DateTime, Utc};
 
-/// Fails every orphaned item (all running items at start-up when
-/// `stale_before` is None). Returns how many were recovered.
-pub async fn recover(state: &AppState, stale_before: Option<DateTime<Utc>>) -> usize {
-    let items = match state.queue.orphaned(stale_before).await {
+/// Fails every orphaned item: at start-up (`at_start`) everything this
+/// node had claimed, and always items whose heartbeat is older than
+/// `stale_before`. Returns how many were recovered.
+pub async fn recover(state: &AppState, at_start: bool, stale_before: DateTime<Utc>) -> usize {
+    let owner = at_start.then_some(state.node_id.as_ref());
+    let items = match state.queue.orphaned(owner, stale_before).await {
         Ok(items) => items,
         Err(e) => {
             tracing::error!("looking for interrupted work: {e}");
