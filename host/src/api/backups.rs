@@ -3,7 +3,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::ValidJson;
-use crate::queue::{self, KIND_RESTORE, PRIORITY_MANUAL};
+use crate::queue::KIND_RESTORE;
 use crate::server::state::AppState;
 use crate::server::targets;
 use crate::store::rows::Execution;
@@ -245,17 +245,7 @@ pub async fn restore(
         "drop_existing": input.drop_existing,
         "source_checksum": source.checksum,
     }));
-    executions::insert(&state.db, &execution).await?;
-    let item = queue::item(KIND_RESTORE, &execution.id, PRIORITY_MANUAL);
-    if let Err(e) = state.queue.enqueue(&item).await {
-        let message = format!("queue unavailable: {e}");
-        let _ = executions::finish(&state.db, &execution.id, "failed", Some(&message), None).await;
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "queue_unavailable",
-            message,
-        ));
-    }
+    super::enqueue(&state, &execution, KIND_RESTORE).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RestoreAccepted {

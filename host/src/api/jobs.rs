@@ -4,7 +4,7 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_json, ValidJson, ValidQuery};
 use super::page::{Page, PageQuery};
-use crate::queue::{self, KIND_BACKUP, PRIORITY_MANUAL};
+use crate::queue::KIND_BACKUP;
 use crate::retention::RetentionPolicy;
 use crate::schedule::{Schedule, ScheduleError};
 use crate::server::state::AppState;
@@ -394,17 +394,7 @@ pub async fn run(
     execution.job_id = Some(job.id.clone());
     execution.datasource_id = Some(job.datasource_id.clone());
     execution.storage_location_id = Some(job.storage_location_id.clone());
-    executions::insert(&state.db, &execution).await?;
-    let item = queue::item(KIND_BACKUP, &execution.id, PRIORITY_MANUAL);
-    if let Err(e) = state.queue.enqueue(&item).await {
-        let message = format!("queue unavailable: {e}");
-        let _ = executions::finish(&state.db, &execution.id, "failed", Some(&message), None).await;
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "queue_unavailable",
-            message,
-        ));
-    }
+    super::enqueue(&state, &execution, KIND_BACKUP).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RunAccepted {

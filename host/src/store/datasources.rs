@@ -1,7 +1,7 @@
 //! `datasources` table.
 
 use super::rows::Datasource;
-use super::{bind_params, execute, with_pool, Db, Filter, StoreError};
+use super::{execute, with_pool, Db, Filter, StoreError};
 
 pub async fn insert(db: &Db, d: &Datasource) -> Result<(), StoreError> {
     execute!(db, |p| sqlx::query(
@@ -67,19 +67,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Datasource>, i64), StoreError> {
-    let where_sql = filter.sql();
-    let rows_sql =
-        format!("SELECT * FROM datasources{where_sql} ORDER BY name LIMIT {limit} OFFSET {offset}");
-    let count_sql = format!("SELECT COUNT(*) FROM datasources{where_sql}");
-    Ok(with_pool!(db, |p| {
-        let rows = bind_params!(sqlx::query_as::<_, Datasource>(&rows_sql), &filter.params)
-            .fetch_all(p)
-            .await?;
-        let total: i64 = bind_params!(sqlx::query_scalar(&count_sql), &filter.params)
-            .fetch_one(p)
-            .await?;
-        (rows, total)
-    }))
+    super::page(db, "datasources", "name", filter, limit, offset).await
 }
 
 pub async fn all_enabled(db: &Db) -> Result<Vec<Datasource>, StoreError> {

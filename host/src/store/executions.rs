@@ -2,7 +2,7 @@
 //! `execution_logs` tables.
 
 use super::rows::{Chunk, Execution, ExecutionLog, ExecutionStorage};
-use super::{bind_params, execute, new_id, now, with_pool, Db, Filter, StoreError};
+use super::{execute, new_id, now, with_pool, Db, Filter, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -93,21 +93,15 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Execution>, i64), StoreError> {
-    let where_sql = filter.sql();
-    let rows_sql = format!(
-        "SELECT * FROM backup_executions{where_sql} ORDER BY created_at DESC, id
-         LIMIT {limit} OFFSET {offset}"
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM backup_executions{where_sql}");
-    Ok(with_pool!(db, |p| {
-        let rows = bind_params!(sqlx::query_as::<_, Execution>(&rows_sql), &filter.params)
-            .fetch_all(p)
-            .await?;
-        let total: i64 = bind_params!(sqlx::query_scalar(&count_sql), &filter.params)
-            .fetch_one(p)
-            .await?;
-        (rows, total)
-    }))
+    super::page(
+        db,
+        "backup_executions",
+        "created_at DESC, id",
+        filter,
+        limit,
+        offset,
+    )
+    .await
 }
 
 /// `queued -> running`; false if the execution was not queued (cancelled).

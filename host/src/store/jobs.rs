@@ -1,7 +1,7 @@
 //! `backup_jobs` and `backup_job_storages` tables.
 
 use super::rows::{BackupJob, Execution, WorkItem};
-use super::{bind_params, execute, with_pool, Db, Filter, StoreError};
+use super::{execute, with_pool, Db, Filter, StoreError};
 use chrono::{DateTime, Utc};
 
 fn name_conflict(job: &BackupJob) -> String {
@@ -121,19 +121,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<BackupJob>, i64), StoreError> {
-    let where_sql = filter.sql();
-    let rows_sql =
-        format!("SELECT * FROM backup_jobs{where_sql} ORDER BY name LIMIT {limit} OFFSET {offset}");
-    let count_sql = format!("SELECT COUNT(*) FROM backup_jobs{where_sql}");
-    Ok(with_pool!(db, |p| {
-        let rows = bind_params!(sqlx::query_as::<_, BackupJob>(&rows_sql), &filter.params)
-            .fetch_all(p)
-            .await?;
-        let total: i64 = bind_params!(sqlx::query_scalar(&count_sql), &filter.params)
-            .fetch_one(p)
-            .await?;
-        (rows, total)
-    }))
+    super::page(db, "backup_jobs", "name", filter, limit, offset).await
 }
 
 pub async fn all(db: &Db) -> Result<Vec<BackupJob>, StoreError> {

@@ -117,7 +117,6 @@ macro_rules! bind_params {
         q
     }};
 }
-pub(crate) use bind_params;
 
 /// `WHERE` clauses with numbered placeholders, built from optional filters.
 #[derive(Debug, Default, Clone)]
@@ -148,6 +147,38 @@ impl Filter {
             format!(" WHERE {}", self.clauses.join(" AND "))
         }
     }
+}
+
+/// A page of `table` rows matching `filter`, ordered by `order`, and the
+/// total that match. `table` and `order` come from our code, never from a
+/// request.
+pub async fn page<T>(
+    db: &Db,
+    table: &'static str,
+    order: &'static str,
+    filter: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<T>, i64), StoreError>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let where_sql = filter.sql();
+    let rows_sql =
+        format!("SELECT * FROM {table}{where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+    let count_sql = format!("SELECT COUNT(*) FROM {table}{where_sql}");
+    Ok(with_pool!(db, |p| {
+        let rows = bind_params!(sqlx::query_as::<_, T>(&rows_sql), &filter.params)
+            .fetch_all(p)
+            .await?;
+        let total: i64 = bind_params!(sqlx::query_scalar(&count_sql), &filter.params)
+            .fetch_one(p)
+            .await?;
+        (rows, total)
+    }))
 }
 
 /// The current time at the precision both backends keep (microseconds).

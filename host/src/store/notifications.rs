@@ -1,7 +1,7 @@
 //! `notifications` table.
 
 use super::rows::Notification;
-use super::{bind_params, execute, new_id, now, with_pool, Db, Filter, StoreError};
+use super::{execute, new_id, now, with_pool, Db, Filter, StoreError};
 use serde_json::Value;
 use sqlx::types::Json;
 
@@ -54,21 +54,15 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Notification>, i64), StoreError> {
-    let where_sql = filter.sql();
-    let rows_sql = format!(
-        "SELECT * FROM notifications{where_sql} ORDER BY created_at DESC, id
-         LIMIT {limit} OFFSET {offset}"
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM notifications{where_sql}");
-    Ok(with_pool!(db, |p| {
-        let rows = bind_params!(sqlx::query_as::<_, Notification>(&rows_sql), &filter.params)
-            .fetch_all(p)
-            .await?;
-        let total: i64 = bind_params!(sqlx::query_scalar(&count_sql), &filter.params)
-            .fetch_one(p)
-            .await?;
-        (rows, total)
-    }))
+    super::page(
+        db,
+        "notifications",
+        "created_at DESC, id",
+        filter,
+        limit,
+        offset,
+    )
+    .await
 }
 
 /// Marks one notification (or all when `id` is None) read; returns how many.

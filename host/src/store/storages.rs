@@ -1,7 +1,7 @@
 //! `storage_locations` and `storage_health_checks` tables.
 
 use super::rows::{StorageHealthCheck, StorageLocation};
-use super::{bind_params, with_pool, Db, Filter, StoreError};
+use super::{with_pool, Db, Filter, StoreError};
 
 pub async fn insert(db: &Db, s: &StorageLocation) -> Result<(), StoreError> {
     with_pool!(db, |p| {
@@ -76,23 +76,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<StorageLocation>, i64), StoreError> {
-    let where_sql = filter.sql();
-    let rows_sql = format!(
-        "SELECT * FROM storage_locations{where_sql} ORDER BY name LIMIT {limit} OFFSET {offset}"
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM storage_locations{where_sql}");
-    Ok(with_pool!(db, |p| {
-        let rows = bind_params!(
-            sqlx::query_as::<_, StorageLocation>(&rows_sql),
-            &filter.params
-        )
-        .fetch_all(p)
-        .await?;
-        let total: i64 = bind_params!(sqlx::query_scalar(&count_sql), &filter.params)
-            .fetch_one(p)
-            .await?;
-        (rows, total)
-    }))
+    super::page(db, "storage_locations", "name", filter, limit, offset).await
 }
 
 pub async fn all(db: &Db) -> Result<Vec<StorageLocation>, StoreError> {

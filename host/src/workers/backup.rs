@@ -1,10 +1,10 @@
 //! The backup worker: one queued backup execution, from the datasource
 //! through the pipeline into the job's storages.
 
+use super::cleanup;
 use super::logger::ExecutionLogger;
 use super::options::BackupOptions;
-use super::runner::Outcome;
-use super::{cleanup, progress};
+use super::runner::{Outcome, Started};
 use crate::pipeline::replicate::copy_execution;
 use crate::pipeline::{self, layout, BackupRequest, PipelineError};
 use crate::plugin::bindings::HealthStatus;
@@ -22,28 +22,14 @@ pub fn handle(
     run: RunningExecution,
 ) -> BoxFuture<'static, Outcome> {
     Box::pin(async move {
-        let id = item.execution_id.clone();
-        match executions::mark_running(&state.db, &id).await {
-            Ok(true) => {}
-            Ok(false) => return Outcome::Skipped,
-            Err(e) => return Outcome::failed(format!("starting the execution: {e}")),
-        }
-        let Ok(Some(execution)) = executions::get(&state.db, &id).await else {
-            return Outcome::failed("the execution row disappeared");
+        let started = match Started::begin(&state, &item, &run).await {
+            Ok(s) => s,
+            Err(outcome) => return outcome,
         };
-        let log = ExecutionLogger::start(state.db.clone(), &id);
-        let _progress = progress::publish(state.db.clone(), &id, run.activity.clone());
-        // Cancellation is handled inside: the pipeline must stop its writer
-        // and remove the folder itself before the execution ends.
-        let outcome = back_up(&state, &execution, &run, &log).await;
-        if matches!(outcome, Outcome::Cancelled) {
-            log.warn("cancelled by request; what was written is removed");
-        }
-        if let Outcome::Failed { message, .. } = &outcome {
-            log.error(message.clone());
-        }
-        log.close().await;
-        outcome
+        // Cancellation is handled inside: the pipeline stops its writer and
+        // removes the folder itself before the execution ends.
+        let outcome = back_up(&state, &started.execution, &run, &started.log).await;
+        started.end(outcome).await
     })
 }
 

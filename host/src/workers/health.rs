@@ -42,15 +42,19 @@ pub fn status_name(s: HealthStatus) -> &'static str {
     }
 }
 
-/// Asks the engine plugin; a failed call is an `error` report.
-pub async fn probe_datasource(state: &AppState, ds: &Datasource) -> HealthReport {
-    let failed = |message: String| HealthReport {
+/// The report of a check that could not even ask the plugin.
+fn failed(message: String) -> HealthReport {
+    HealthReport {
         status: HealthStatus::Error,
         latency_ms: 0,
         version: None,
         message: Some(message),
         metadata: Vec::new(),
-    };
+    }
+}
+
+/// Asks the engine plugin; a failed call is an `error` report.
+pub async fn probe_datasource(state: &AppState, ds: &Datasource) -> HealthReport {
     match targets::engine_for(&state.plugins, ds, crate::plugin::tracing_sink()) {
         Ok(engine) => match engine.health_check().await {
             Ok(report) => report,
@@ -141,13 +145,6 @@ pub async fn check_datasource(
 
 /// Asks the storage plugin.
 pub async fn probe_storage(state: &AppState, s: &StorageLocation) -> HealthReport {
-    let failed = |message: String| HealthReport {
-        status: HealthStatus::Error,
-        latency_ms: 0,
-        version: None,
-        message: Some(message),
-        metadata: Vec::new(),
-    };
     match targets::storage_for(&state.plugins, s, crate::plugin::tracing_sink()) {
         Ok(storage) => match storage.health_check().await {
             Ok(report) => report,

@@ -3,8 +3,7 @@
 //! the source and dropped.
 
 use super::logger::ExecutionLogger;
-use super::progress;
-use super::runner::Outcome;
+use super::runner::{Outcome, Started};
 use crate::pipeline::{self, RestoreRequest};
 use crate::plugin::bindings::TableCount;
 use crate::plugin::{EngineClient, StorageClient};
@@ -22,29 +21,17 @@ pub fn handle(
     run: RunningExecution,
 ) -> BoxFuture<'static, Outcome> {
     Box::pin(async move {
-        let id = item.execution_id.clone();
-        match executions::mark_running(&state.db, &id).await {
-            Ok(true) => {}
-            Ok(false) => return Outcome::Skipped,
-            Err(e) => return Outcome::failed(format!("starting the execution: {e}")),
-        }
-        let Ok(Some(execution)) = executions::get(&state.db, &id).await else {
-            return Outcome::failed("the execution row disappeared");
+        let started = match Started::begin(&state, &item, &run).await {
+            Ok(s) => s,
+            Err(outcome) => return outcome,
         };
-        let log = ExecutionLogger::start(state.db.clone(), &id);
-        let _progress = progress::publish(state.db.clone(), &id, run.activity.clone());
+        // Dropping a restore is safe: the engine's program is killed and,
+        // for postgres, its single transaction never commits.
         let outcome = tokio::select! {
-            outcome = restore(&state, &execution, &run, &log) => outcome,
-            _ = run.cancel.cancelled() => {
-                log.warn("cancelled by request");
-                Outcome::Cancelled
-            }
+            outcome = restore(&state, &started.execution, &run, &started.log) => outcome,
+            _ = run.cancel.cancelled() => Outcome::Cancelled,
         };
-        if let Outcome::Failed { message, .. } = &outcome {
-            log.error(message.clone());
-        }
-        log.close().await;
-        outcome
+        started.end(outcome).await
     })
 }
 

@@ -40,6 +40,50 @@ impl Outcome {
     }
 }
 
+/// An execution a handler has started: marked running, with its log and
+/// progress publisher open.
+pub struct Started {
+    pub execution: crate::store::rows::Execution,
+    pub log: super::logger::ExecutionLogger,
+    _progress: super::progress::Publisher,
+}
+
+impl Started {
+    /// Marks the item's execution running; the outcome to return instead
+    /// when it cannot start (cancelled while queued, row gone).
+    pub async fn begin(
+        state: &AppState,
+        item: &WorkItem,
+        run: &RunningExecution,
+    ) -> Result<Self, Outcome> {
+        let id = &item.execution_id;
+        match executions::mark_running(&state.db, id).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Outcome::Skipped),
+            Err(e) => return Err(Outcome::failed(format!("starting the execution: {e}"))),
+        }
+        let Ok(Some(execution)) = executions::get(&state.db, id).await else {
+            return Err(Outcome::failed("the execution row disappeared"));
+        };
+        Ok(Self {
+            execution,
+            log: super::logger::ExecutionLogger::start(state.db.clone(), id),
+            _progress: super::progress::publish(state.db.clone(), id, run.activity.clone()),
+        })
+    }
+
+    /// Logs how it ended and flushes the log.
+    pub async fn end(self, outcome: Outcome) -> Outcome {
+        match &outcome {
+            Outcome::Failed { message, .. } => self.log.error(message.clone()),
+            Outcome::Cancelled => self.log.warn("cancelled by request"),
+            _ => {}
+        }
+        self.log.close().await;
+        outcome
+    }
+}
+
 /// Runs one claimed item to its end.
 pub type Handler = fn(AppState, WorkItem, RunningExecution) -> BoxFuture<'static, Outcome>;
 
