@@ -52,12 +52,7 @@ pub async fn update(db: &Db, d: &Datasource) -> Result<(), StoreError> {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Datasource>, StoreError> {
-    Ok(with_pool!(db, |p| sqlx::query_as::<_, Datasource>(
-        "SELECT * FROM datasources WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_optional(p)
-    .await?))
+    super::by_id(db, "datasources", id).await
 }
 
 /// A page of datasources and the total matching `filter`.
@@ -80,13 +75,7 @@ pub async fn all_enabled(db: &Db) -> Result<Vec<Datasource>, StoreError> {
 
 /// Deletes a datasource; refused while jobs use it.
 pub async fn delete(db: &Db, id: &str) -> Result<bool, StoreError> {
-    let done = with_pool!(db, |p| sqlx::query("DELETE FROM datasources WHERE id = $1")
-        .bind(id)
-        .execute(p)
-        .await
-        .map_err(|e| StoreError::classify(e, "datasource"))?
-        .rows_affected());
-    Ok(done > 0)
+    super::delete_by_id(db, "datasources", id, "datasource").await
 }
 
 /// Records the outcome of a health check on the datasource row.

@@ -78,12 +78,7 @@ pub fn queued(operation: &str, trigger: &str) -> Execution {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Execution>, StoreError> {
-    Ok(with_pool!(db, |p| sqlx::query_as::<_, Execution>(
-        "SELECT * FROM backup_executions WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_optional(p)
-    .await?))
+    super::by_id(db, "backup_executions", id).await
 }
 
 /// A page of executions matching `filter`, newest first, and the total.

@@ -97,12 +97,7 @@ pub async fn update(db: &Db, job: &BackupJob, storage_ids: &[String]) -> Result<
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<BackupJob>, StoreError> {
-    Ok(with_pool!(db, |p| sqlx::query_as::<_, BackupJob>(
-        "SELECT * FROM backup_jobs WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_optional(p)
-    .await?))
+    super::by_id(db, "backup_jobs", id).await
 }
 
 /// The job's storages in order (primary first).
@@ -133,13 +128,7 @@ pub async fn all(db: &Db) -> Result<Vec<BackupJob>, StoreError> {
 }
 
 pub async fn delete(db: &Db, id: &str) -> Result<bool, StoreError> {
-    let done = with_pool!(db, |p| sqlx::query("DELETE FROM backup_jobs WHERE id = $1")
-        .bind(id)
-        .execute(p)
-        .await
-        .map_err(|e| StoreError::classify(e, "backup job"))?
-        .rows_affected());
-    Ok(done > 0)
+    super::delete_by_id(db, "backup_jobs", id, "backup job").await
 }
 
 /// Enabled jobs whose next run is due at `now`.

@@ -181,6 +181,39 @@ where
     }))
 }
 
+/// The row of `table` with `id`.
+pub async fn by_id<T>(db: &Db, table: &'static str, id: &str) -> Result<Option<T>, StoreError>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let sql = format!("SELECT * FROM {table} WHERE id = $1");
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, T>(&sql)
+        .bind(id)
+        .fetch_optional(p)
+        .await?))
+}
+
+/// Deletes the row of `table` with `id`; false if there was none. A
+/// foreign-key refusal names `what`.
+pub async fn delete_by_id(
+    db: &Db,
+    table: &'static str,
+    id: &str,
+    what: &str,
+) -> Result<bool, StoreError> {
+    let sql = format!("DELETE FROM {table} WHERE id = $1");
+    let n = with_pool!(db, |p| sqlx::query(&sql)
+        .bind(id)
+        .execute(p)
+        .await
+        .map_err(|e| StoreError::classify(e, what))?
+        .rows_affected());
+    Ok(n > 0)
+}
+
 /// The current time at the precision both backends keep (microseconds).
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)

@@ -62,12 +62,7 @@ pub async fn update(db: &Db, s: &StorageLocation) -> Result<(), StoreError> {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<StorageLocation>, StoreError> {
-    Ok(with_pool!(db, |p| sqlx::query_as::<_, StorageLocation>(
-        "SELECT * FROM storage_locations WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_optional(p)
-    .await?))
+    super::by_id(db, "storage_locations", id).await
 }
 
 pub async fn list(
@@ -88,15 +83,7 @@ pub async fn all(db: &Db) -> Result<Vec<StorageLocation>, StoreError> {
 }
 
 pub async fn delete(db: &Db, id: &str) -> Result<bool, StoreError> {
-    let done = with_pool!(db, |p| sqlx::query(
-        "DELETE FROM storage_locations WHERE id = $1"
-    )
-    .bind(id)
-    .execute(p)
-    .await
-    .map_err(|e| StoreError::classify(e, "storage location"))?
-    .rows_affected());
-    Ok(done > 0)
+    super::delete_by_id(db, "storage_locations", id, "storage location").await
 }
 
 /// Records a storage health check and its outcome on the storage row.
