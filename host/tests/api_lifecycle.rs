@@ -357,3 +357,51 @@ async fn cancelling_a_running_backup(backend: Backend) {
 }
 
 on_both_backends!(cancel_running_backup, cancelling_a_running_backup);
+
+/// Two runs of one job queued together: each gets its own folder (the
+/// second waits for the next second) and both are whole backups.
+async fn simultaneous_runs_get_their_own_folders(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let source = chinook_db("twice");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (storage, root) = server.local_storage("disk").await;
+    let job = server.job("double click", &ds, &storage, json!({})).await;
+    let a = server
+        .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+        .await;
+    let b = server
+        .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+        .await;
+    let mut paths = Vec::new();
+    for r in [a, b] {
+        let e = server
+            .wait_execution(
+                r["execution_id"].as_str().unwrap(),
+                Duration::from_secs(120),
+            )
+            .await;
+        assert_eq!(e["status"], "completed", "{e}\n{}", server.log_tail());
+        let path = e["backup_path"].as_str().unwrap().to_string();
+        assert!(root.join(&path).join("manifest.json").is_file(), "{path}");
+        paths.push(path);
+    }
+    assert_ne!(paths[0], paths[1]);
+
+    // The explorer refuses to delete a backup's folder behind its record.
+    let (status, v) = server
+        .delete(&format!(
+            "/api/storage-locations/{storage}/files?path={}",
+            paths[0]
+        ))
+        .await;
+    assert_eq!(status, 409, "{v}");
+    let (status, v) = server
+        .delete(&format!(
+            "/api/storage-locations/{storage}/files?path={job}"
+        ))
+        .await;
+    assert_eq!(status, 409, "{v}");
+    assert!(root.join(&paths[0]).join("manifest.json").is_file());
+}
+
+on_both_backends!(simultaneous_runs, simultaneous_runs_get_their_own_folders);

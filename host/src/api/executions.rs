@@ -353,12 +353,14 @@ pub async fn cancel(
 ) -> ApiResult<(StatusCode, Json<Execution>)> {
     let execution = load(&state, &id).await?;
     match execution.status.as_str() {
-        "queued" => {
-            state
+        // Taken off the queue before a worker claimed it: cancelled here.
+        "queued"
+            if state
                 .queue
                 .cancel_queued(&id)
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(ApiError::internal)? =>
+        {
             executions::finish(
                 &state.db,
                 &id,
@@ -368,14 +370,8 @@ pub async fn cancel(
             )
             .await?;
         }
-        "running" => match state.running.get(&id) {
-            Some(run) => run.cancel.cancel(),
-            None => {
-                return Err(ApiError::conflict(
-                    "the execution runs on another node; cancel it there",
-                ))
-            }
-        },
+        // A worker has it (or is claiming it right now): stop it there.
+        "queued" | "running" => cancel_running(&state, &id).await?,
         other => {
             return Err(ApiError::conflict(format!(
                 "execution `{id}` is {other}; only queued or running executions can be cancelled"
@@ -383,6 +379,28 @@ pub async fn cancel(
         }
     }
     Ok((StatusCode::ACCEPTED, Json(load(&state, &id).await?)))
+}
+
+/// Signals the worker running `id`. A worker that has just claimed the
+/// execution registers it within moments, so wait briefly for that.
+async fn cancel_running(state: &AppState, id: &str) -> ApiResult<()> {
+    for _ in 0..20 {
+        if let Some(run) = state.running.get(id) {
+            run.cancel.cancel();
+            return Ok(());
+        }
+        let current = load(state, id).await?;
+        if !matches!(current.status.as_str(), "queued" | "running") {
+            return Err(ApiError::conflict(format!(
+                "execution `{id}` already ended ({})",
+                current.status
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(ApiError::conflict(
+        "the execution runs on another node; cancel it there",
+    ))
 }
 
 /// Delete a finished execution; a backup's files go from every storage.

@@ -354,8 +354,8 @@ pub async fn update(
         job.backup_options = SqlJson(serde_json::to_value(&opts).map_err(ApiError::internal)?);
     }
     job.updated_at = store::now();
-    store::jobs::update(&state.db, &job, &storage_ids).await?;
-    Ok(Json(view(&state, job).await?))
+    store::jobs::update(&state.db, &job, &storage_ids, rescheduled).await?;
+    Ok(Json(view(&state, load(&state, &id).await?).await?))
 }
 
 /// Delete a job. Its backups stay (listed under their datasource) until

@@ -30,7 +30,10 @@ impl PageQuery {
         if page < 1 {
             return Err(super::error::ApiError::invalid("page", "must be 1 or more"));
         }
-        Ok((limit, (page - 1) * limit, page))
+        let offset = (page - 1)
+            .checked_mul(limit)
+            .ok_or_else(|| super::error::ApiError::invalid("page", "is too large"))?;
+        Ok((limit, offset, page))
     }
 }
 

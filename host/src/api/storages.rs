@@ -92,7 +92,12 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-async fn check_storage_config(state: &AppState, kind: &str, config: &Value) -> ApiResult<()> {
+async fn check_storage_config(
+    state: &AppState,
+    kind: &str,
+    config: &Value,
+    own_id: Option<&str>,
+) -> ApiResult<()> {
     let Some(map) = config.as_object() else {
         return Err(ApiError::invalid("config", "must be a JSON object"));
     };
@@ -102,7 +107,28 @@ async fn check_storage_config(state: &AppState, kind: &str, config: &Value) -> A
         .map_err(|e| ApiError::invalid("type", e.to_string()))?;
     if kind == "local" {
         match map.get("path").and_then(Value::as_str) {
-            Some(p) if std::path::Path::new(p).is_absolute() => {}
+            Some(p) if std::path::Path::new(p).is_absolute() => {
+                // Two storages on one directory would delete each other's
+                // copies (a failed replica copy removes its target folder).
+                let wanted = std::path::Path::new(p.trim_end_matches('/'));
+                for other in store::storages::all(&state.db).await? {
+                    let same = other.kind == "local"
+                        && Some(other.id.as_str()) != own_id
+                        && other
+                            .config
+                            .0
+                            .get("path")
+                            .and_then(Value::as_str)
+                            .map(|o| std::path::Path::new(o.trim_end_matches('/')) == wanted)
+                            == Some(true);
+                    if same {
+                        return Err(ApiError::conflict(format!(
+                            "storage `{}` already uses {p}",
+                            other.name
+                        )));
+                    }
+                }
+            }
             Some(_) => return Err(ApiError::invalid("config.path", "must be an absolute path")),
             None => {
                 return Err(ApiError::invalid(
@@ -178,7 +204,7 @@ pub async fn create(
     ValidJson(input): ValidJson<CreateStorage>,
 ) -> ApiResult<(StatusCode, Json<StorageView>)> {
     let name = super::datasources::check_name(&input.name)?;
-    check_storage_config(&state, &input.kind, &input.config).await?;
+    check_storage_config(&state, &input.kind, &input.config, None).await?;
     let at = store::now();
     let row = StorageLocation {
         id: store::new_id(),
@@ -219,7 +245,7 @@ pub async fn update(
     let kind = input.kind.unwrap_or(row.kind.clone());
     let mut config = input.config.unwrap_or_else(|| row.config.0.clone());
     targets::merge_secrets(&mut config, &row.config.0);
-    check_storage_config(&state, &kind, &config).await?;
+    check_storage_config(&state, &kind, &config, Some(&id)).await?;
     row.kind = kind;
     row.config = SqlJson(config);
     if let Some(d) = input.is_default {
@@ -337,13 +363,17 @@ pub async fn files(
     ))
 }
 
+/// The plain segments of a key (`a//./b/` → `[a, b]`).
+fn segments(key: &str) -> Vec<&str> {
+    key.split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect()
+}
+
 /// Checks an object key from the client: relative, no `..`; the root
 /// (``, `.`, `./`) only where `root_ok`. Errors name the field.
 fn check_key(field: &str, key: &str, root_ok: bool) -> ApiResult<()> {
-    let segments: Vec<&str> = key
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != ".")
-        .collect();
+    let segments = segments(key);
     if segments.is_empty() {
         return if root_ok {
             Ok(())
@@ -421,11 +451,18 @@ pub async fn delete_file(
     ValidQuery(q): ValidQuery<PathQuery>,
 ) -> ApiResult<StatusCode> {
     let row = load(&state, &id).await?;
-    if q.path.trim_matches('/').is_empty() {
-        return Err(ApiError::invalid(
-            "path",
-            "refusing to delete the storage root",
-        ));
+    check_key("path", &q.path, false)?;
+    // Backups are deleted through their execution, so no record is left
+    // pointing at files that are gone.
+    let target = segments(&q.path);
+    for held in store::executions::backup_paths_on_storage(&state.db, &id).await? {
+        let held_segments = segments(&held);
+        if held_segments.starts_with(&target) || target.starts_with(&held_segments) {
+            return Err(ApiError::conflict(format!(
+                "`{}` holds the completed backup {held}; delete it with DELETE /api/executions/{{id}}",
+                q.path
+            )));
+        }
     }
     client(&state, &row)?
         .delete(&q.path)

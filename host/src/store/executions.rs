@@ -458,18 +458,24 @@ pub async fn backed_up_datasources(
     .await?))
 }
 
-/// Where the backup is being written, recorded before the first byte so
-/// an interrupted run can be cleaned up.
-pub async fn set_backup_path(db: &Db, id: &str, prefix: &str) -> Result<(), StoreError> {
-    execute!(db, |p| sqlx::query(
+/// Claims `prefix` as this execution's folder, before the first byte is
+/// written, so an interrupted run can be cleaned up. False when another
+/// execution holds that folder already (same job, same second).
+pub async fn claim_backup_path(db: &Db, id: &str, prefix: &str) -> Result<bool, StoreError> {
+    let result = with_pool!(db, |p| sqlx::query(
         "UPDATE backup_executions SET backup_path = $2, updated_at = $3 WHERE id = $1"
     )
     .bind(id)
     .bind(prefix)
     .bind(now())
     .execute(p)
-    .await?);
-    Ok(())
+    .await
+    .map(|_| ()));
+    match result {
+        Ok(()) => Ok(true),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Drops a `pending` storage row that was never used.
@@ -507,5 +513,19 @@ pub async fn backups_on_storage(db: &Db, storage_id: &str) -> Result<i64, StoreE
     )
     .bind(storage_id)
     .fetch_one(p)
+    .await?))
+}
+
+/// Folders of the completed backups with a copy in `storage_id`.
+pub async fn backup_paths_on_storage(db: &Db, storage_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_scalar::<_, String>(
+        "SELECT e.backup_path FROM backup_executions e WHERE e.status = 'completed'
+         AND e.operation = 'backup' AND e.backup_path IS NOT NULL
+         AND (e.storage_location_id = $1 OR EXISTS (
+           SELECT 1 FROM execution_storages s WHERE s.execution_id = e.id
+           AND s.storage_location_id = $1 AND s.status = 'completed'))"
+    )
+    .bind(storage_id)
+    .fetch_all(p)
     .await?))
 }

@@ -51,14 +51,22 @@ pub async fn insert(db: &Db, job: &BackupJob, storage_ids: &[String]) -> Result<
     Ok(())
 }
 
-/// Rewrites a job and its storages.
-pub async fn update(db: &Db, job: &BackupJob, storage_ids: &[String]) -> Result<(), StoreError> {
+/// Rewrites a job and its storages. `next_execution_at` is written only
+/// when `rescheduled`: otherwise a tick that moved it meanwhile would be
+/// undone and the same run queued twice.
+pub async fn update(
+    db: &Db,
+    job: &BackupJob,
+    storage_ids: &[String],
+    rescheduled: bool,
+) -> Result<(), StoreError> {
     with_pool!(db, |p| {
         let mut tx = p.begin().await?;
         sqlx::query(
             "UPDATE backup_jobs SET name = $2, datasource_id = $3, storage_location_id = $4,
              storage_strategy = $5, schedule_cron = $6, schedule_timezone = $7, enabled = $8,
-             retention_policy = $9, backup_options = $10, next_execution_at = $11,
+             retention_policy = $9, backup_options = $10,
+             next_execution_at = CASE WHEN $13 THEN $11 ELSE next_execution_at END,
              updated_at = $12 WHERE id = $1",
         )
         .bind(&job.id)
@@ -73,6 +81,7 @@ pub async fn update(db: &Db, job: &BackupJob, storage_ids: &[String]) -> Result<
         .bind(&job.backup_options)
         .bind(job.next_execution_at)
         .bind(job.updated_at)
+        .bind(rescheduled)
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::classify(e, &name_conflict(job)))?;

@@ -182,8 +182,9 @@ async fn back_up(
                 continue;
             }
         };
-        let started_at = match free_folder(&client, &job.id).await {
-            Ok(t) => t,
+        let started_at = match claim_folder(db, &client, &execution.id, &job.id).await {
+            Ok(Some(at)) => at,
+            Ok(None) => return Outcome::failed("no free backup folder name within 5 seconds"),
             Err(e) => {
                 last_error = format!("storage `{}`: {e}", s.name);
                 let _ = executions::set_storage_status(
@@ -198,10 +199,6 @@ async fn back_up(
                 continue;
             }
         };
-        let prefix = layout::key(&job.id, &layout::execution_folder(started_at));
-        if let Err(e) = executions::set_backup_path(db, &execution.id, &prefix).await {
-            return Outcome::failed(e.to_string());
-        }
         let engine = engine.clone();
         let request = BackupRequest {
             engine,
@@ -376,12 +373,12 @@ async fn back_up(
     match executions::complete_backup(db, &done).await {
         Ok(true) => {}
         Ok(false) => {
-            // Cancelled at the last moment: the files must not outlive it.
-            let _ = primary_client.delete(&summary.prefix).await;
+            // Cancelled at the last moment: no copy may outlive it.
+            discard_partial(state, &execution.id, log).await;
             return Outcome::Cancelled;
         }
         Err(e) => {
-            let _ = primary_client.delete(&summary.prefix).await;
+            discard_partial(state, &execution.id, log).await;
             return Outcome::failed(format!("recording the backup: {e}"));
         }
     }
@@ -423,20 +420,33 @@ fn blames_storage(e: &PipelineError, storage_plugin: &str) -> bool {
     }
 }
 
-/// A start time whose execution folder does not exist yet: folder names
-/// have one-second resolution and two runs of a job may share a second.
-async fn free_folder(
+/// A start time whose folder `{job}/{YYYY-MM-DD_HHmmss}` no other
+/// execution holds (the folder is recorded on this one) and that is empty in the storage.
+/// Folder names have one-second resolution, so a second run of the job in
+/// the same second waits for the next one.
+async fn claim_folder(
+    db: &crate::store::Db,
     storage: &StorageClient,
+    execution_id: &str,
     job_id: &str,
-) -> Result<chrono::DateTime<chrono::Utc>, CallError> {
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
     for _ in 0..5 {
         let at = store::now();
         let prefix = layout::key(job_id, &layout::execution_folder(at));
-        if storage.list(&prefix).await?.is_empty() {
-            return Ok(at);
+        let empty = storage
+            .list(&prefix)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_empty();
+        if empty
+            && executions::claim_backup_path(db, execution_id, &prefix)
+                .await
+                .map_err(|e| e.to_string())?
+        {
+            return Ok(Some(at));
         }
         let wait = 1000 - at.timestamp_subsec_millis().min(999) as u64;
         tokio::time::sleep(std::time::Duration::from_millis(wait + 5)).await;
     }
-    Ok(store::now())
+    Ok(None)
 }

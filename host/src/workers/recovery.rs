@@ -32,18 +32,36 @@ pub async fn recover(state: &AppState, at_start: bool, stale_before: DateTime<Ut
              it was not completed and nothing of it is kept",
             item.kind, item.attempts, item.max_attempts
         );
+        // The execution may have ended before its item was closed (a stop
+        // during retention, a failed write): then its files are a real
+        // backup and stay; only the item is closed.
+        let ended_now = match executions::finish(
+            &state.db,
+            &item.execution_id,
+            "failed",
+            Some(&reason),
+            None,
+        )
+        .await
+        {
+            Ok(ended) => ended,
+            Err(e) => {
+                tracing::error!(execution = %item.execution_id, "recording the interruption: {e}");
+                continue;
+            }
+        };
+        if !ended_now {
+            if let Err(e) = state.queue.finish(&item.id, "done", None).await {
+                tracing::error!(execution = %item.execution_id, "closing work item: {e}");
+            }
+            continue;
+        }
         let log = ExecutionLogger::start(state.db.clone(), &item.execution_id);
         log.error(reason.clone());
         if item.kind == KIND_BACKUP {
             discard_partial(state, &item.execution_id, &log).await;
         }
         log.close().await;
-        if let Err(e) =
-            executions::finish(&state.db, &item.execution_id, "failed", Some(&reason), None).await
-        {
-            tracing::error!(execution = %item.execution_id, "recording the interruption: {e}");
-            continue;
-        }
         if let Err(e) = state.queue.finish(&item.id, "failed", Some(&reason)).await {
             tracing::error!(execution = %item.execution_id, "closing work item: {e}");
         }

@@ -25,12 +25,7 @@ pub fn handle(
             Ok(s) => s,
             Err(outcome) => return outcome,
         };
-        // Dropping a restore is safe: the engine's program is killed and,
-        // for postgres, its single transaction never commits.
-        let outcome = tokio::select! {
-            outcome = restore(&state, &started.execution, &run, &started.log) => outcome,
-            _ = run.cancel.cancelled() => Outcome::Cancelled,
-        };
+        let outcome = restore(&state, &started.execution, &run, &started.log).await;
         started.end(outcome).await
     })
 }
@@ -99,7 +94,13 @@ async fn restore(
         Ok(e) => e,
         Err(e) => return Outcome::failed(e.to_string()),
     };
-    match restore_from_any(&storages, &prefix, &engine, options, run, log).await {
+    // Dropping a restore on cancel is safe: the engine's program is killed
+    // and, for postgres, its single transaction never commits.
+    let restored = tokio::select! {
+        r = restore_from_any(&storages, &prefix, &engine, options, run, log) => r,
+        _ = run.cancel.cancelled() => return Outcome::Cancelled,
+    };
+    match restored {
         Ok(storage_name) => {
             let meta = json!({ "restored_from_storage": storage_name });
             match executions::finish(db, &execution.id, "completed", None, Some(&meta)).await {
@@ -226,7 +227,7 @@ async fn verify(
     log.info(format!(
         "verification restore into scratch database `{scratch}`"
     ));
-    let result = async {
+    let work = async {
         let config: Value = serde_json::from_str(&scratch_config)
             .map_err(|e| format!("the engine's scratch database configuration: {e}"))?;
         let engine = targets::engine_with_config(&state.plugins, target, config, log.sink())
@@ -252,12 +253,19 @@ async fn verify(
             .await
             .map_err(|e| format!("inspecting datasource `{}`: {e}", source_ds.name))?;
         Ok::<_, String>((storage_name, compare(&restored, &live)))
-    }
-    .await;
+    };
+    // On cancel the work stops but the scratch database is still dropped.
+    let result = tokio::select! {
+        r = work => Some(r),
+        _ = run.cancel.cancelled() => None,
+    };
     match admin.drop_scratch_database(&scratch).await {
         Ok(()) => log.info(format!("dropped scratch database `{scratch}`")),
         Err(e) => log.warn(format!("dropping scratch database `{scratch}`: {e}")),
     }
+    let Some(result) = result else {
+        return Outcome::Cancelled;
+    };
     match result {
         Ok((storage_name, report)) => {
             let passed = report.mismatches.is_empty();

@@ -8,7 +8,9 @@ use crate::server::state::{AppState, RunningExecution};
 use crate::store::rows::WorkItem;
 use crate::store::{self, executions};
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use serde_json::Value;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -131,9 +133,33 @@ async fn run_item(state: AppState, item: WorkItem, handler: Handler) {
             }
         })
     };
-    let outcome = handler(state.clone(), item.clone(), run).await;
+    let cancel = run.cancel.clone();
+    // A panicking handler must still end its execution and stop beating,
+    // or the item would look alive forever.
+    let outcome = match AssertUnwindSafe(handler(state.clone(), item.clone(), run))
+        .catch_unwind()
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Outcome::failed(format!(
+                "internal error in the {} worker: {what}",
+                item.kind
+            ))
+        }
+    };
     beat.abort();
     state.running.remove(&item.execution_id);
+    // Never retry what the user cancelled.
+    let outcome = match outcome {
+        Outcome::Failed { .. } if cancel.is_cancelled() => Outcome::Cancelled,
+        other => other,
+    };
     if let Err(e) = settle(&state, &item, outcome).await {
         tracing::error!(execution = %item.execution_id, "recording the outcome: {e}");
     }
