@@ -58,7 +58,7 @@ pub struct ServeArgs {
     pub listen: std::net::SocketAddr,
     /// Metadata database: `postgres://...` or `sqlite://PATH`; default
     /// `sqlite://DATA_DIR/dataguardian.db`.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Seconds between scheduler ticks.
     #[arg(long, env = "DG_SCHEDULER_TICK_SECS", default_value = "60")]
@@ -89,7 +89,7 @@ pub struct StorageArgs {
     #[arg(long, env = "DG_STORAGE", default_value = "local")]
     pub storage: String,
     /// Storage configuration as JSON (for storages other than `local`).
-    #[arg(long, env = "DG_STORAGE_CONFIG")]
+    #[arg(long, env = "DG_STORAGE_CONFIG", hide_env_values = true)]
     pub storage_config: Option<String>,
 }
 
@@ -99,7 +99,7 @@ pub struct BackupArgs {
     #[arg(long, env = "DG_ENGINE")]
     pub engine: String,
     /// URL for server engines, path for sqlite and files.
-    #[arg(long, env = "DG_SOURCE")]
+    #[arg(long, env = "DG_SOURCE", hide_env_values = true)]
     pub source: String,
     #[command(flatten)]
     pub storage: StorageArgs,
@@ -139,7 +139,7 @@ pub struct RestoreArgs {
     #[arg(long, env = "DG_ENGINE")]
     pub engine: String,
     /// URL or path to restore into.
-    #[arg(long, env = "DG_TARGET")]
+    #[arg(long, env = "DG_TARGET", hide_env_values = true)]
     pub target: String,
     #[command(flatten)]
     pub storage: StorageArgs,

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 /// How many completed backups of a job to keep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct RetentionPolicy {
     /// Keep only the newest N backups; when set, the keep_* rules are ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -551,6 +551,41 @@ async fn unknown_and_missing_fields(backend: Backend) {
         "colour",
         &["unknown field `colour`"],
     );
+    // A misspelt policy would otherwise keep every backup forever.
+    let r = server
+        .post(
+            "/api/backup-jobs",
+            &job_body(
+                "j",
+                &ds,
+                &storage,
+                json!({"retention_policy": {"max_backup": 3, "auto_delete": true}}),
+            ),
+        )
+        .await;
+    expect_invalid(
+        "retention typo",
+        &r,
+        "retention_policy.max_backup",
+        &["unknown field `max_backup`"],
+    );
+    let r = server
+        .post(
+            "/api/backup-jobs",
+            &job_body(
+                "j",
+                &ds,
+                &storage,
+                json!({"backup_options": {"compresion": "gzip"}}),
+            ),
+        )
+        .await;
+    expect_invalid(
+        "options typo",
+        &r,
+        "backup_options",
+        &["unknown field `compresion`"],
+    );
 
     // A missing field is reported at the object's level: the message
     // names it (serde puts no path on it).
@@ -851,8 +886,74 @@ async fn oversize_body_is_413(backend: Backend) {
     // The server is fine afterwards and created nothing.
     let list = server.get_ok("/api/datasources").await;
     assert_eq!(list["pagination"]["total"], 0, "{list}");
+
+    // An endpoint whose body is optional answers the same way.
+    let (ds, storage) = job_targets(&server).await;
+    let job = id_of(
+        &server
+            .post_ok(
+                "/api/backup-jobs",
+                &job_body("j", &ds, &storage, json!({})),
+                201,
+            )
+            .await,
+    );
+    let r = send_raw_with(
+        &reqwest::Client::new(),
+        &server,
+        Method::POST,
+        &format!("/api/backup-jobs/{job}/retention/dry-run"),
+        oversize_body(),
+    )
+    .await;
+    expect_error(
+        "oversize dry run",
+        &(r.status, r.body),
+        413,
+        "payload_too_large",
+        None,
+    );
 }
 on_both_backends!(oversize_body_is_413_, oversize_body_is_413);
+
+/// PostgreSQL cannot store NUL in text or JSONB: that is the client's
+/// input, answered 422 on that backend, and never a 500 on either.
+async fn nul_characters_are_input_errors(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let r = server
+        .post(
+            "/api/datasources",
+            &json!({"name": "a\u{0}b", "type": "postgres",
+                    "connection_config": pg_config("postgres", 5432, "pw")}),
+        )
+        .await;
+    expect_invalid("NUL in a name", &r, "name", &["control characters"]);
+    let replies = [
+        ("search", server.get("/api/datasources?search=a%00b").await),
+        ("id", server.get("/api/executions/a%00b").await),
+        (
+            "tags",
+            server
+                .post(
+                    "/api/datasources",
+                    &json!({"name": "tagged", "type": "postgres", "tags": ["a\u{0}b"],
+                            "connection_config": pg_config("postgres", 5432, "pw")}),
+                )
+                .await,
+        ),
+    ];
+    for (ctx, (status, body)) in replies {
+        assert!(status.as_u16() < 500, "{ctx}: {status} {body}");
+        if backend == Backend::Postgres {
+            let message = expect_error(ctx, &(status, body), 422, "validation_failed", None);
+            assert_mentions(ctx, &message, &["NUL"]);
+        }
+    }
+}
+on_both_backends!(
+    nul_characters_are_input_errors_,
+    nul_characters_are_input_errors
+);
 
 /// The server closes the connection after refusing an oversize body
 /// (the rest of the body is never read), so the reply must say
@@ -1507,6 +1608,23 @@ async fn datasource_crud(backend: Backend) {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["connection_config"]["password"], "********");
     assert_eq!(stored_connection_config(&server, &id)["password"], "n3w");
+
+    // The placeholder with no stored secret behind it is refused, not
+    // stored as the secret.
+    let mut with_token = pg_config(&db.name, 5432, "n3w");
+    with_token["token"] = json!("********");
+    let r = server
+        .put(&path, &json!({"connection_config": with_token}))
+        .await;
+    expect_invalid(
+        "placeholder without a value",
+        &r,
+        "connection_config.token",
+        &["placeholder"],
+    );
+    assert!(stored_connection_config(&server, &id)
+        .get("token")
+        .is_none());
 
     let (s, b) = server.delete(&path).await;
     assert_eq!(s, 204, "{b}");
@@ -2222,6 +2340,140 @@ async fn storage_explorer_after_a_backup(backend: Backend) {
 on_both_backends!(
     storage_explorer_after_a_backup_,
     storage_explorer_after_a_backup
+);
+
+/// A completed backup guards what it lives in: nothing can be copied into
+/// its folder, its storage cannot move, its datasource cannot change type,
+/// and it cannot be restored into a datasource of another type. Storage
+/// roots cannot overlap each other or the server's data directory.
+async fn backups_guard_their_storage_and_datasource(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let chinook = chinook_db("guard");
+    let ds = server.pg_datasource("chinook", &chinook.name).await;
+    let (storage, root) = server.local_storage("guarded").await;
+    let job = server.job("guard", &ds, &storage, json!({})).await;
+    let exec = server.run_job(&job).await;
+    assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
+    let backup_path = exec["backup_path"].as_str().unwrap().to_string();
+    let manifest_key = format!("{backup_path}/manifest.json");
+    let manifest_before = std::fs::read(root.join(&manifest_key)).unwrap();
+    let copy = format!("/api/storage-locations/{storage}/files/copy");
+
+    // Nothing is written into a backup folder; folders are not copied.
+    std::fs::write(root.join("note.txt"), b"not a manifest").unwrap();
+    for to in [manifest_key.clone(), format!("{backup_path}/extra.bin")] {
+        let r = server
+            .post(&copy, &json!({"from": "note.txt", "to": to}))
+            .await;
+        let message = expect_error(&format!("copy onto {to}"), &r, 409, "conflict", Some("to"));
+        assert_mentions("copy onto a backup", &message, &[&backup_path]);
+    }
+    assert_eq!(
+        std::fs::read(root.join(&manifest_key)).unwrap(),
+        manifest_before
+    );
+    assert!(!root.join(&backup_path).join("extra.bin").exists());
+    let r = server
+        .post(&copy, &json!({"from": job, "to": "elsewhere"}))
+        .await;
+    expect_invalid("copy a folder", &r, "from", &["folder"]);
+
+    // The storage keeps its place while it holds the backup.
+    let moved = server.dir.path().join("moved");
+    let r = server
+        .put(
+            &format!("/api/storage-locations/{storage}"),
+            &json!({"config": {"path": moved}}),
+        )
+        .await;
+    let message = expect_error("move a storage", &r, 409, "conflict", None);
+    assert_mentions("move a storage", &message, &["holds 1 backup"]);
+    let renamed = server
+        .request(
+            Method::PUT,
+            &format!("/api/storage-locations/{storage}"),
+            Some(&json!({"name": "renamed"})),
+        )
+        .await;
+    assert_eq!(renamed.0, 200, "a rename is fine: {}", renamed.1);
+
+    // Overlapping roots and the data directory are refused.
+    let nest = server.dir.path().join("nest");
+    server
+        .post_ok(
+            "/api/storage-locations",
+            &json!({"name": "deep", "type": "local", "config": {"path": nest.join("deep")}}),
+            201,
+        )
+        .await;
+    for (path, ctx, other) in [
+        (root.join("inner"), "inside another storage", "renamed"),
+        (nest, "around another storage", "deep"),
+    ] {
+        let r = server
+            .post(
+                "/api/storage-locations",
+                &json!({"name": ctx, "type": "local", "config": {"path": path}}),
+            )
+            .await;
+        let message = expect_error(ctx, &r, 409, "conflict", Some("config.path"));
+        assert_mentions(ctx, &message, &["overlaps", other]);
+    }
+    for path in [
+        server.data_dir(),
+        server.data_dir().join("cache"),
+        "/".into(),
+    ] {
+        let r = server
+            .post(
+                "/api/storage-locations",
+                &json!({"name": "in data dir", "type": "local", "config": {"path": path}}),
+            )
+            .await;
+        expect_invalid(
+            &format!("root {path:?}"),
+            &r,
+            "config.path",
+            &["data directory"],
+        );
+    }
+
+    // The datasource keeps its type while a job backs it up; a backup is
+    // restored only into a datasource of its own type.
+    let dir = server.dir.path().join("files-target");
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = server
+        .put(
+            &format!("/api/datasources/{ds}"),
+            &json!({"type": "files", "connection_config": {"path": dir}}),
+        )
+        .await;
+    let message = expect_error("retype a datasource", &r, 409, "conflict", None);
+    assert_mentions("retype a datasource", &message, &["postgres", "files"]);
+    let files_ds = id_of(
+        &create_datasource(
+            &server,
+            json!({"name": "a directory", "type": "files", "connection_config": {"path": dir}}),
+        )
+        .await,
+    );
+    let r = server
+        .post(
+            &format!("/api/backups/{}/restore", exec["id"].as_str().unwrap()),
+            &json!({"target_datasource_id": files_ds, "confirm_overwrite": true}),
+        )
+        .await;
+    expect_invalid(
+        "restore into another type",
+        &r,
+        "target_datasource_id",
+        &["files", "postgres"],
+    );
+    assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
+}
+on_both_backends!(
+    backups_guard_their_storage_and_datasource_,
+    backups_guard_their_storage_and_datasource
 );
 
 /// `.` and `./` name the root as surely as `/` does; deleting them must be

@@ -36,7 +36,8 @@ async fn fallback_and_replicate(backend: Backend) {
             "fallback",
             &ds,
             &broken,
-            json!({"storage_location_ids": [broken, good], "storage_strategy": "fallback"}),
+            json!({"storage_location_ids": [broken, good], "storage_strategy": "fallback",
+                   "retention_policy": {"max_backups": 1, "auto_delete": true}}),
         )
         .await;
     let e = server.run_job(&fallback_job).await;
@@ -55,10 +56,24 @@ async fn fallback_and_replicate(backend: Backend) {
         .collect();
     assert!(per.contains(&(broken.clone(), "failed".into())), "{per:?}");
     assert!(per.contains(&(good.clone(), "completed".into())), "{per:?}");
-    assert!(good_root
-        .join(e["backup_path"].as_str().unwrap())
-        .join("manifest.json")
-        .is_file());
+    let first_path = good_root.join(e["backup_path"].as_str().unwrap());
+    assert!(first_path.join("manifest.json").is_file());
+
+    // Retention is not held up by the broken storage, which only holds a
+    // failed attempt: the next backup replaces this one.
+    let first = e["id"].as_str().unwrap().to_string();
+    let e = server.run_job(&fallback_job).await;
+    assert_eq!(e["status"], "completed", "{e}\n{}", server.log_tail());
+    let mut gone = false;
+    for _ in 0..100 {
+        if server.get(&format!("/api/executions/{first}")).await.0 == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(gone, "retention kept {first}\n{}", server.log_tail());
+    assert!(!first_path.exists(), "{first_path:?}");
 
     // Replicate: the same bytes in both storages, each recorded.
     let job = server
@@ -254,18 +269,16 @@ async fn chunked_files_backup(backend: Backend) {
     }
     assert!(dir.join("backup.tar.part-001").is_file());
 
-    let body = server
-        .http
-        .get(server.url(&format!(
-            "/api/executions/{}/download",
-            e["id"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let download_url = server.url(&format!(
+        "/api/executions/{}/download",
+        e["id"].as_str().unwrap()
+    ));
+    let resp = server.http.get(&download_url).send().await.unwrap();
+    assert_eq!(
+        resp.headers()["x-dataguardian-checksum"].to_str().unwrap(),
+        e["checksum"].as_str().unwrap()
+    );
+    let body = resp.bytes().await.unwrap();
     assert_eq!(body.len(), joined.len());
     assert!(
         body.as_ref() == joined.as_slice(),
@@ -300,6 +313,28 @@ async fn chunked_files_backup(backend: Backend) {
     assert_eq!(
         std::fs::read_to_string(dst.join("index.html")).unwrap(),
         "<h1>olá</h1>"
+    );
+
+    // One flipped byte in the last part: the transfer breaks before the
+    // client has the announced length, so the damage cannot pass for a
+    // complete download.
+    let last = root.join(chunks.last().unwrap()["file_path"].as_str().unwrap());
+    let mut bytes = std::fs::read(&last).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&last, &bytes).unwrap();
+    let resp = server.http.get(&download_url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let outcome = resp.bytes().await;
+    assert!(
+        outcome.is_err(),
+        "a damaged backup downloaded as {} complete bytes",
+        outcome.map(|b| b.len()).unwrap_or_default()
+    );
+    assert!(
+        server.log().contains("checksum mismatch"),
+        "{}",
+        server.log_tail()
     );
 }
 

@@ -211,6 +211,20 @@ pub async fn restore(
                 format!("datasource `{target_id}` does not exist"),
             )
         })?;
+    let made_by = source
+        .metadata
+        .0
+        .get("datasource_type")
+        .and_then(|v| v.as_str());
+    if let Some(made_by) = made_by.filter(|t| *t != target.kind) {
+        return Err(ApiError::invalid(
+            "target_datasource_id",
+            format!(
+                "datasource `{}` is of type `{}` but this is a `{made_by}` backup",
+                target.name, target.kind
+            ),
+        ));
+    }
     if let Some(sid) = &input.storage_location_id {
         if store::storages::get(&state.db, sid).await?.is_none() {
             return Err(ApiError::invalid(

@@ -125,6 +125,12 @@ pub(crate) fn check_name(name: &str) -> ApiResult<String> {
     if name.chars().count() > 100 {
         return Err(ApiError::invalid("name", "must be at most 100 characters"));
     }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "name",
+            "must not contain control characters",
+        ));
+    }
     Ok(name.to_string())
 }
 
@@ -266,8 +272,23 @@ pub async fn update(
     let mut config = input
         .connection_config
         .unwrap_or_else(|| row.connection_config.0.clone());
-    targets::merge_secrets(&mut config, &row.connection_config.0);
+    targets::merge_secrets(&mut config, &row.connection_config.0).map_err(|key| {
+        ApiError::invalid(
+            format!("connection_config.{key}"),
+            targets::PLACEHOLDER_WITHOUT_VALUE,
+        )
+    })?;
     check_engine_config(&state, &kind, &config).await?;
+    if kind != row.kind {
+        let jobs = jobs_using(&state, &id).await?;
+        if jobs > 0 {
+            return Err(ApiError::conflict(format!(
+                "type: datasource `{id}` is used by {jobs} backup job(s) of type `{}`; \
+                 create a new datasource for `{kind}`",
+                row.kind
+            )));
+        }
+    }
     row.kind = kind;
     row.connection_config = SqlJson(config);
     if let Some(e) = input.enabled {
@@ -281,6 +302,14 @@ pub async fn update(
     Ok(Json(row.into()))
 }
 
+/// How many backup jobs back up datasource `id`.
+async fn jobs_using(state: &AppState, id: &str) -> ApiResult<i64> {
+    let mut f = Filter::default();
+    f.push("datasource_id = ?", Param::Text(id.to_string()));
+    let (_, jobs) = store::jobs::list(&state.db, &f, 1, 0).await?;
+    Ok(jobs)
+}
+
 /// Delete a datasource that no job uses.
 #[utoipa::path(delete, path = "/api/datasources/{id}", tag = "datasources",
     responses((status = 204), (status = 409, body = super::error::ErrorBody)))]
@@ -289,9 +318,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     load(&state, &id).await?;
-    let mut f = Filter::default();
-    f.push("datasource_id = ?", Param::Text(id.clone()));
-    let (_, jobs) = store::jobs::list(&state.db, &f, 1, 0).await?;
+    let jobs = jobs_using(&state, &id).await?;
     if jobs > 0 {
         return Err(ApiError::conflict(format!(
             "datasource `{id}` is used by {jobs} backup job(s); delete or move them first"

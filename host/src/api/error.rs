@@ -112,7 +112,20 @@ impl From<StoreError> for ApiError {
                 err
             }
             StoreError::Reference(message) => ApiError::conflict(message),
+            StoreError::Sql(sqlx::Error::Database(db)) if refuses_nul(db.code().as_deref()) => {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "text must not contain NUL characters (\\u0000)",
+                )
+            }
             other => ApiError::internal(other),
         }
     }
+}
+
+/// PostgreSQL's SQLSTATEs for a NUL in TEXT (22021) or JSONB (22P05):
+/// bad client input, not a server fault.
+fn refuses_nul(code: Option<&str>) -> bool {
+    matches!(code, Some("22021" | "22P05"))
 }

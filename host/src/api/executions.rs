@@ -5,7 +5,6 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ValidJson, ValidQuery};
 use super::page::{Page, PageQuery};
 use super::stream;
-use crate::pipeline::layout;
 use crate::pipeline::replicate::copy_execution;
 use crate::pipeline::restore::load_manifest;
 use crate::plugin::StorageClient;
@@ -16,13 +15,17 @@ use crate::store::{self, executions, Filter, Param};
 use crate::workers::cleanup;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
+
+/// Response header carrying the artifact's checksum from the manifest
+/// (`sha256:<hex>`), so a client can check what it saved.
+pub const CHECKSUM_HEADER: &str = "x-dataguardian-checksum";
 
 pub const STATUSES: &[&str] = &["queued", "running", "completed", "failed", "cancelled"];
 
@@ -194,9 +197,12 @@ fn completed_backup(execution: &Execution) -> ApiResult<String> {
 }
 
 /// The backup artifact. A backup split in parts is streamed as the one
-/// artifact they make up (the parts concatenated, `cat part-*`).
+/// artifact they make up (the parts concatenated, `cat part-*`), checked
+/// against the manifest as it goes: damage breaks the transfer.
 #[utoipa::path(get, path = "/api/executions/{id}/download", tag = "executions",
-    responses((status = 200, content_type = "application/octet-stream"),
+    responses((status = 200, content_type = "application/octet-stream",
+               headers(("x-dataguardian-checksum" = String,
+                        description = "sha256:<hex> of the whole artifact"))),
               (status = 409, body = super::error::ErrorBody)))]
 pub async fn download(
     State(state): State<AppState>,
@@ -208,17 +214,17 @@ pub async fn download(
     let manifest = load_manifest(&storage, &prefix)
         .await
         .map_err(|e| ApiError::bad_gateway(e.to_string()))?;
-    let keys = manifest
-        .chunks
-        .iter()
-        .map(|c| layout::key(&prefix, &c.file))
-        .collect();
-    let body = Body::from_stream(stream::objects(storage, keys));
-    Ok(stream::attachment(
-        body,
-        &manifest.file,
-        Some(manifest.compressed_size_bytes),
-    ))
+    let (file, size, checksum) = (
+        manifest.file.clone(),
+        manifest.compressed_size_bytes,
+        manifest.checksum.clone(),
+    );
+    let body = Body::from_stream(stream::verified_artifact(storage, prefix, manifest));
+    let mut response = stream::attachment(body, &file, Some(size));
+    if let Ok(v) = HeaderValue::from_str(&checksum) {
+        response.headers_mut().insert(CHECKSUM_HEADER, v);
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -353,25 +359,7 @@ pub async fn cancel(
 ) -> ApiResult<(StatusCode, Json<Execution>)> {
     let execution = load(&state, &id).await?;
     match execution.status.as_str() {
-        // Taken off the queue before a worker claimed it: cancelled here.
-        "queued"
-            if state
-                .queue
-                .cancel_queued(&id)
-                .await
-                .map_err(ApiError::internal)? =>
-        {
-            executions::finish(
-                &state.db,
-                &id,
-                "cancelled",
-                Some("cancelled by request"),
-                None,
-            )
-            .await?;
-        }
-        // A worker has it (or is claiming it right now): stop it there.
-        "queued" | "running" => cancel_running(&state, &id).await?,
+        "queued" | "running" => cancel_active(&state, &id).await?,
         other => {
             return Err(ApiError::conflict(format!(
                 "execution `{id}` is {other}; only queued or running executions can be cancelled"
@@ -381,20 +369,41 @@ pub async fn cancel(
     Ok((StatusCode::ACCEPTED, Json(load(&state, &id).await?)))
 }
 
-/// Signals the worker running `id`. A worker that has just claimed the
-/// execution registers it within moments, so wait briefly for that.
-async fn cancel_running(state: &AppState, id: &str) -> ApiResult<()> {
+/// Takes a queued execution off the queue, or signals the worker running
+/// it. A worker that has just claimed it registers within moments, and one
+/// that is just putting it back for a retry makes it queued again, so look
+/// a few times before giving up.
+async fn cancel_active(state: &AppState, id: &str) -> ApiResult<()> {
     for _ in 0..20 {
         if let Some(run) = state.running.get(id) {
             run.cancel.cancel();
             return Ok(());
         }
         let current = load(state, id).await?;
-        if !matches!(current.status.as_str(), "queued" | "running") {
-            return Err(ApiError::conflict(format!(
-                "execution `{id}` already ended ({})",
-                current.status
-            )));
+        match current.status.as_str() {
+            "queued"
+                if state
+                    .queue
+                    .cancel_queued(id)
+                    .await
+                    .map_err(ApiError::internal)? =>
+            {
+                executions::finish(
+                    &state.db,
+                    id,
+                    "cancelled",
+                    Some("cancelled by request"),
+                    None,
+                )
+                .await?;
+                return Ok(());
+            }
+            "queued" | "running" => {}
+            other => {
+                return Err(ApiError::conflict(format!(
+                    "execution `{id}` already ended ({other})"
+                )))
+            }
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -415,6 +424,12 @@ pub async fn delete(
         return Err(ApiError::conflict(
             "cancel the execution before deleting it",
         ));
+    }
+    let readers = executions::restores_reading(&state.db, &id).await?;
+    if readers > 0 {
+        return Err(ApiError::conflict(format!(
+            "{readers} restore(s) of this backup are queued or running; wait for them or cancel them"
+        )));
     }
     cleanup::delete_backup(&state, &id)
         .await

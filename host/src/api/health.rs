@@ -57,6 +57,7 @@ pub struct SystemHealth {
     pub metadata_backend: String,
     pub database: String,
     pub queue: Vec<QueueDepth>,
+    /// Executions this node is running now (the queue depth counts all nodes).
     pub running_here: usize,
     pub datasources: Vec<(String, i64)>,
     pub plugins: usize,
@@ -82,13 +83,7 @@ pub async fn detailed(State(state): State<AppState>) -> ApiResult<Json<SystemHea
     let datasources = store::datasources::count_by_status(&state.db)
         .await
         .unwrap_or_default();
-    let running_here = store::work::depth(&state.db)
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|(_, s, _)| s == "running")
-        .map(|(_, _, n)| *n as usize)
-        .sum();
+    let running_here = state.running.len();
     Ok(Json(SystemHealth {
         status: if database == "ok" { "ok" } else { "degraded" }.into(),
         version: env!("CARGO_PKG_VERSION").into(),

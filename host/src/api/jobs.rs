@@ -2,7 +2,7 @@
 //! retention dry run.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{parse_json, ValidJson, ValidQuery};
+use super::extract::{OptionalJson, ValidJson, ValidQuery};
 use super::page::{Page, PageQuery};
 use crate::queue::KIND_BACKUP;
 use crate::retention::RetentionPolicy;
@@ -88,13 +88,12 @@ fn schedule(cron: &str, tz: &str) -> ApiResult<Schedule> {
 
 fn retention(v: &Value) -> ApiResult<RetentionPolicy> {
     let policy: RetentionPolicy = serde_path_to_error::deserialize(v.clone()).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "retention_policy".to_string()
-        } else {
-            format!("retention_policy.{path}")
+        let message = e.inner().to_string();
+        let field = match super::extract::field_of(&e.path().to_string(), &message) {
+            Some(f) => format!("retention_policy.{f}"),
+            None => "retention_policy".to_string(),
         };
-        ApiError::invalid(field, e.inner().to_string())
+        ApiError::invalid(field, message)
     })?;
     policy.validate().map_err(|m| {
         let (field, message) = m.split_once(": ").unwrap_or(("retention_policy", &m));
@@ -451,16 +450,12 @@ pub struct DryRunRequest {
 pub async fn retention_dry_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: bytes::Bytes,
+    OptionalJson(request): OptionalJson<DryRunRequest>,
 ) -> ApiResult<Json<CleanupReport>> {
     let mut job = load(&state, &id).await?;
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        let request: DryRunRequest = parse_json(&body)?;
-        if let Some(r) = request.retention_policy {
-            let policy = retention(&r)?;
-            job.retention_policy =
-                SqlJson(serde_json::to_value(&policy).map_err(ApiError::internal)?);
-        }
+    if let Some(r) = request.and_then(|r| r.retention_policy) {
+        let policy = retention(&r)?;
+        job.retention_policy = SqlJson(serde_json::to_value(&policy).map_err(ApiError::internal)?);
     }
     Ok(Json(cleanup::apply_job(&state, &job, true).await?))
 }

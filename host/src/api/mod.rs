@@ -105,27 +105,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Records a manual execution and queues it ahead of scheduled work. If
-/// the queue refuses, the execution is failed with the reason (never left
-/// `queued` with nothing to run it) and the client gets a 503.
+/// Records a manual execution and queues it ahead of scheduled work, in
+/// one step: if the queue refuses, nothing is recorded and the client gets
+/// a 503 (never an execution left `queued` with nothing to run it).
 pub(crate) async fn enqueue(
     state: &AppState,
     execution: &crate::store::rows::Execution,
     kind: &str,
 ) -> Result<(), ApiError> {
-    use crate::store::executions;
-    executions::insert(&state.db, execution).await?;
     let item = crate::queue::item(kind, &execution.id, crate::queue::PRIORITY_MANUAL);
-    if let Err(e) = state.queue.enqueue(&item).await {
-        let message = format!("queue unavailable: {e}");
-        let _ = executions::finish(&state.db, &execution.id, "failed", Some(&message), None).await;
-        return Err(ApiError::new(
+    state.queue.submit(execution, &item).await.map_err(|e| {
+        tracing::error!("queueing {kind} {}: {e}", execution.id);
+        ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "queue_unavailable",
-            message,
-        ));
-    }
-    Ok(())
+            format!("queue unavailable: {e}"),
+        )
+    })
 }
 
 /// axum answers a wrong method with an empty 405; give it the API's error

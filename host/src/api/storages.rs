@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::types::Json as SqlJson;
+use std::path::{Component, Path as FsPath};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -92,6 +93,50 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
+/// A local root must not overlap another local storage (one storage's
+/// explorer or failed replica would delete the other's backups) nor hold
+/// the server's own files (metadata database, node id, plugin cache).
+async fn check_local_root(state: &AppState, root: &str, own_id: Option<&str>) -> ApiResult<()> {
+    let wanted = FsPath::new(root);
+    if wanted.components().any(|c| c == Component::ParentDir) {
+        return Err(ApiError::invalid("config.path", "must not contain `..`"));
+    }
+    let data_dir = std::path::absolute(&state.config.data_dir).map_err(ApiError::internal)?;
+    let inside_data_dir =
+        wanted.starts_with(&data_dir) && !wanted.starts_with(data_dir.join("backups"));
+    if data_dir.starts_with(wanted) || inside_data_dir {
+        return Err(ApiError::invalid(
+            "config.path",
+            format!(
+                "overlaps the server's data directory {}; choose a directory of its own \
+                 ({} is the default one)",
+                data_dir.display(),
+                data_dir.join("backups").display()
+            ),
+        ));
+    }
+    for other in store::storages::all(&state.db).await? {
+        if other.kind != "local" || Some(other.id.as_str()) == own_id {
+            continue;
+        }
+        let Some(theirs) = other.config.0.get("path").and_then(Value::as_str) else {
+            continue;
+        };
+        let theirs = FsPath::new(theirs);
+        if wanted.starts_with(theirs) || theirs.starts_with(wanted) {
+            let mut e = ApiError::conflict(format!(
+                "config.path: {root} overlaps storage `{}` at {}; each storage needs a directory \
+                 of its own",
+                other.name,
+                theirs.display()
+            ));
+            e.field = Some("config.path".into());
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 async fn check_storage_config(
     state: &AppState,
     kind: &str,
@@ -107,28 +152,7 @@ async fn check_storage_config(
         .map_err(|e| ApiError::invalid("type", e.to_string()))?;
     if kind == "local" {
         match map.get("path").and_then(Value::as_str) {
-            Some(p) if std::path::Path::new(p).is_absolute() => {
-                // Two storages on one directory would delete each other's
-                // copies (a failed replica copy removes its target folder).
-                let wanted = std::path::Path::new(p.trim_end_matches('/'));
-                for other in store::storages::all(&state.db).await? {
-                    let same = other.kind == "local"
-                        && Some(other.id.as_str()) != own_id
-                        && other
-                            .config
-                            .0
-                            .get("path")
-                            .and_then(Value::as_str)
-                            .map(|o| std::path::Path::new(o.trim_end_matches('/')) == wanted)
-                            == Some(true);
-                    if same {
-                        return Err(ApiError::conflict(format!(
-                            "storage `{}` already uses {p}",
-                            other.name
-                        )));
-                    }
-                }
-            }
+            Some(p) if FsPath::new(p).is_absolute() => check_local_root(state, p, own_id).await?,
             Some(_) => return Err(ApiError::invalid("config.path", "must be an absolute path")),
             None => {
                 return Err(ApiError::invalid(
@@ -244,8 +268,20 @@ pub async fn update(
     }
     let kind = input.kind.unwrap_or(row.kind.clone());
     let mut config = input.config.unwrap_or_else(|| row.config.0.clone());
-    targets::merge_secrets(&mut config, &row.config.0);
+    targets::merge_secrets(&mut config, &row.config.0).map_err(|key| {
+        ApiError::invalid(format!("config.{key}"), targets::PLACEHOLDER_WITHOUT_VALUE)
+    })?;
     check_storage_config(&state, &kind, &config, Some(&id)).await?;
+    let moved = kind != row.kind || config.get("path") != row.config.0.get("path");
+    if moved {
+        let held = store::executions::backups_on_storage(&state.db, &id).await?;
+        if held > 0 {
+            return Err(ApiError::conflict(format!(
+                "storage location `{id}` holds {held} backup(s): its type and path cannot change \
+                 (they would be lost to their records); create a new storage instead"
+            )));
+        }
+    }
     row.kind = kind;
     row.config = SqlJson(config);
     if let Some(d) = input.is_default {
@@ -370,6 +406,31 @@ fn segments(key: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Backups are deleted through their execution, so no record is left
+/// pointing at files that are gone; and nothing may be written into them.
+/// Refuses `key` when it is, contains or lies inside a backup folder that
+/// is completed on this storage or still being written.
+async fn refuse_backup_folders(
+    state: &AppState,
+    storage_id: &str,
+    field: &str,
+    key: &str,
+) -> ApiResult<()> {
+    let target = segments(key);
+    for held in store::executions::backup_paths_on_storage(&state.db, storage_id).await? {
+        let held_segments = segments(&held);
+        if held_segments.starts_with(&target) || target.starts_with(&held_segments) {
+            let mut e = ApiError::conflict(format!(
+                "{field}: `{key}` touches the backup folder {held}; backups are deleted \
+                 with DELETE /api/executions/{{id}}"
+            ));
+            e.field = Some(field.to_string());
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// Checks an object key from the client: relative, no `..`; the root
 /// (``, `.`, `./`) only where `root_ok`. Errors name the field.
 fn check_key(field: &str, key: &str, root_ok: bool) -> ApiResult<()> {
@@ -417,7 +478,7 @@ pub struct CopyRequest {
     pub to: String,
 }
 
-/// Copy an object (or folder) inside the storage.
+/// Copy an object inside the storage (never onto a backup's files).
 #[utoipa::path(post, path = "/api/storage-locations/{id}/files/copy", tag = "storage",
     request_body = CopyRequest, responses((status = 204)))]
 pub async fn copy(
@@ -428,7 +489,20 @@ pub async fn copy(
     let row = load(&state, &id).await?;
     check_key("from", &input.from, false)?;
     check_key("to", &input.to, false)?;
-    client(&state, &row)?
+    refuse_backup_folders(&state, &id, "to", &input.to).await?;
+    let storage = client(&state, &row)?;
+    let source = storage
+        .stat(&input.from)
+        .await
+        .map_err(|e| plugin_error("from", e))?
+        .ok_or_else(|| ApiError::not_found("object", &input.from))?;
+    if source.is_dir {
+        return Err(ApiError::invalid(
+            "from",
+            "is a folder; copy its objects one by one",
+        ));
+    }
+    storage
         .copy(&input.from, &input.to)
         .await
         .map_err(|e| plugin_error("to", e))?;
@@ -452,18 +526,7 @@ pub async fn delete_file(
 ) -> ApiResult<StatusCode> {
     let row = load(&state, &id).await?;
     check_key("path", &q.path, false)?;
-    // Backups are deleted through their execution, so no record is left
-    // pointing at files that are gone.
-    let target = segments(&q.path);
-    for held in store::executions::backup_paths_on_storage(&state.db, &id).await? {
-        let held_segments = segments(&held);
-        if held_segments.starts_with(&target) || target.starts_with(&held_segments) {
-            return Err(ApiError::conflict(format!(
-                "`{}` holds the completed backup {held}; delete it with DELETE /api/executions/{{id}}",
-                q.path
-            )));
-        }
-    }
+    refuse_backup_folders(&state, &id, "path", &q.path).await?;
     client(&state, &row)?
         .delete(&q.path)
         .await
@@ -491,7 +554,7 @@ pub async fn download(
         return Err(ApiError::invalid("path", "is a folder"));
     }
     let name = q.path.rsplit('/').next().unwrap_or("download").to_string();
-    let body = Body::from_stream(stream::objects(storage, vec![q.path.clone()]));
+    let body = Body::from_stream(stream::object(storage, q.path.clone()));
     Ok(stream::attachment(body, &name, Some(info.size)))
 }
 

@@ -1,6 +1,8 @@
 //! Streaming stored objects to HTTP clients, block by block: a download
 //! of any size uses a few MiB of memory.
 
+use crate::pipeline::manifest::BackupManifest;
+use crate::pipeline::restore::stream_checked;
 use crate::pipeline::{reader, DEPTH};
 use crate::plugin::StorageClient;
 use axum::body::Body;
@@ -10,26 +12,61 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-/// The concatenation of `keys`, in order. A read failure ends the body
-/// with an error, so the client sees a broken transfer, never a short
-/// file that looks complete.
-pub fn objects(
+/// One stored object. A read failure ends the body with an error, so the
+/// client sees a broken transfer, never a short file that looks complete.
+pub fn object(
     storage: StorageClient,
-    keys: Vec<String>,
+    key: String,
 ) -> ReceiverStream<Result<Bytes, std::io::Error>> {
     let (tx, rx) = mpsc::channel(DEPTH);
     tokio::spawn(async move {
-        for key in keys {
-            let mut object = reader::open(&storage, &key);
-            while let Some(block) = object.blocks.recv().await {
-                if tx.send(Ok(block)).await.is_err() {
-                    return; // client went away
+        let mut object = reader::open(&storage, &key);
+        while let Some(block) = object.blocks.recv().await {
+            if tx.send(Ok(block)).await.is_err() {
+                return; // client went away
+            }
+        }
+        if let Err(e) = reader::finish(object, &key).await {
+            tracing::warn!("download of {key} failed: {e}");
+            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// A backup's artifact: its parts in order, each checked against the
+/// manifest as it passes. The last block is held back until every checksum
+/// matched, so a damaged backup never reaches the client as a transfer of
+/// the full announced length.
+pub fn verified_artifact(
+    storage: StorageClient,
+    prefix: String,
+    manifest: BackupManifest,
+) -> ReceiverStream<Result<Bytes, std::io::Error>> {
+    let (tx, rx) = mpsc::channel(DEPTH);
+    tokio::spawn(async move {
+        let mut held: Option<Bytes> = None;
+        let outcome = stream_checked(&storage, &prefix, &manifest, |block| {
+            let previous = held.replace(block);
+            let tx = tx.clone();
+            Box::pin(async move {
+                match previous {
+                    Some(b) => tx.send(Ok(b)).await.is_ok(),
+                    None => true,
+                }
+            })
+        })
+        .await;
+        match outcome {
+            Ok(()) => {
+                if let Some(last) = held {
+                    let _ = tx.send(Ok(last)).await;
                 }
             }
-            if let Err(e) = reader::finish(object, &key).await {
-                tracing::warn!("download of {key} failed: {e}");
+            Err(_) if tx.is_closed() => {} // client went away
+            Err(e) => {
+                tracing::warn!("download of {prefix} refused: {e}");
                 let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
-                return;
             }
         }
     });

@@ -53,7 +53,8 @@ async fn copy_all(
     Ok(())
 }
 
-/// Streams one object across, returning the sha256 of what was read.
+/// Streams one object across, returning the sha256 of what was read. The
+/// target must report storing exactly the bytes read.
 async fn copy_object(
     from: &StorageClient,
     to: &StorageClient,
@@ -70,10 +71,20 @@ async fn copy_object(
         tokio::spawn(async move { to.put(&key, Box::new(source), None, activity).await })
     };
     let mut hasher = Sha256::new();
+    let mut read_bytes = 0u64;
     while let Some(block) = stream.blocks.recv().await {
         hasher.update(&block);
+        read_bytes += block.len() as u64;
         if tx.send(Ok(block)).await.is_err() {
-            break;
+            // The target gave up: stop reading (a full channel would
+            // otherwise hold the read until its watchdog) and report why.
+            stream.done.abort();
+            drop(tx);
+            let written = put.await.map_err(|e| PipelineError::stage("copy", e))?;
+            return Err(match written {
+                Err(e) => e.into(),
+                Ok(_) => PipelineError::stage("copy", format!("{key}: the target stopped reading")),
+            });
         }
     }
     let read = reader::finish(stream, key).await;
@@ -83,6 +94,11 @@ async fn copy_object(
     drop(tx);
     let written = put.await.map_err(|e| PipelineError::stage("copy", e))?;
     read?;
-    written?;
+    let stored = written?;
+    if stored != read_bytes {
+        return Err(PipelineError::Integrity(format!(
+            "{key}: {stored} bytes stored in the copy, {read_bytes} read"
+        )));
+    }
     Ok(hasher.finalize().to_vec())
 }

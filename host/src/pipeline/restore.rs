@@ -37,7 +37,7 @@ pub async fn load_manifest(
 
 /// Streams every chunk in order to `each`, checking each chunk's checksum
 /// and size and the whole artifact's checksum. `each` returns false to stop.
-async fn stream_checked<F>(
+pub(crate) async fn stream_checked<F>(
     storage: &StorageClient,
     prefix: &str,
     manifest: &BackupManifest,

@@ -5,7 +5,7 @@
 //! database (the default); a Redis queue for multi-node setups implements
 //! the same trait.
 
-use crate::store::rows::WorkItem;
+use crate::store::rows::{Execution, WorkItem};
 use crate::store::{self, Db, StoreError};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -36,6 +36,13 @@ pub enum QueueError {
 pub trait WorkQueue: Send + Sync {
     /// Adds an item (its execution row already exists).
     fn enqueue<'a>(&'a self, item: &'a WorkItem) -> BoxFuture<'a, Result<(), QueueError>>;
+    /// Records a new execution and queues its item; if this fails, neither
+    /// is left behind.
+    fn submit<'a>(
+        &'a self,
+        execution: &'a Execution,
+        item: &'a WorkItem,
+    ) -> BoxFuture<'a, Result<(), QueueError>>;
     /// Takes the most urgent ready item of `kind`, atomically.
     fn claim<'a>(
         &'a self,
@@ -126,6 +133,18 @@ impl WorkQueue for EmbeddedQueue {
     fn enqueue<'a>(&'a self, item: &'a WorkItem) -> BoxFuture<'a, Result<(), QueueError>> {
         Box::pin(async move {
             store::work::insert(&self.db, item).await?;
+            self.notify.notify_waiters();
+            Ok(())
+        })
+    }
+
+    fn submit<'a>(
+        &'a self,
+        execution: &'a Execution,
+        item: &'a WorkItem,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        Box::pin(async move {
+            store::work::insert_with_execution(&self.db, execution, item).await?;
             self.notify.notify_waiters();
             Ok(())
         })

@@ -69,9 +69,15 @@ pub fn redact(config: &Value) -> Value {
     out
 }
 
+/// Why an update carrying the redacted placeholder was refused.
+pub const PLACEHOLDER_WITHOUT_VALUE: &str =
+    "is the redacted placeholder `********` but no value is stored; send the real value";
+
 /// Keeps stored secrets when an update sends them back redacted or omits
-/// them, so clients can round-trip what they read.
-pub fn merge_secrets(new: &mut Value, old: &Value) {
+/// them, so clients can round-trip what they read. The redacted
+/// placeholder with nothing stored behind it is refused (its key is
+/// returned): it would otherwise become the secret itself.
+pub fn merge_secrets(new: &mut Value, old: &Value) -> Result<(), &'static str> {
     if let (Value::Object(n), Value::Object(o)) = (new, old) {
         for key in SECRET_KEYS {
             let keep = match n.get(*key) {
@@ -79,13 +85,19 @@ pub fn merge_secrets(new: &mut Value, old: &Value) {
                 Some(Value::String(s)) => s == REDACTED,
                 Some(_) => false,
             };
-            if keep {
-                if let Some(v) = o.get(*key) {
+            if !keep {
+                continue;
+            }
+            match o.get(*key) {
+                Some(v) => {
                     n.insert((*key).to_string(), v.clone());
                 }
+                None if n.contains_key(*key) => return Err(key),
+                None => {}
             }
         }
     }
+    Ok(())
 }
 
 /// The engine client for a datasource.
@@ -152,10 +164,12 @@ mod tests {
         assert_eq!(redact(&stored)["password"], REDACTED);
 
         let mut update = json!({"host": "db2", "password": REDACTED});
-        merge_secrets(&mut update, &stored);
+        merge_secrets(&mut update, &stored).unwrap();
         assert_eq!(update["password"], "pw");
         let mut replaced = json!({"password": "new"});
-        merge_secrets(&mut replaced, &stored);
+        merge_secrets(&mut replaced, &stored).unwrap();
         assert_eq!(replaced["password"], "new");
+        let mut placeholder = json!({"secret_key": REDACTED});
+        assert_eq!(merge_secrets(&mut placeholder, &stored), Err("secret_key"));
     }
 }

@@ -344,10 +344,22 @@ pub async fn logs(
 pub async fn completed_backups(db: &Db, job_id: &str) -> Result<Vec<Execution>, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_as::<_, Execution>(
         "SELECT * FROM backup_executions WHERE job_id = $1 AND operation = 'backup'
-         AND status = 'completed' ORDER BY created_at DESC"
+         AND status = 'completed' ORDER BY COALESCE(started_at, created_at) DESC"
     )
     .bind(job_id)
     .fetch_all(p)
+    .await?))
+}
+
+/// Restores and verifications of backup `execution_id` queued or running:
+/// while there are any, the backup must not be deleted.
+pub async fn restores_reading(db: &Db, execution_id: &str) -> Result<i64, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM backup_executions WHERE source_execution_id = $1
+         AND status IN ('queued', 'running')"
+    )
+    .bind(execution_id)
+    .fetch_one(p)
     .await?))
 }
 
@@ -516,14 +528,16 @@ pub async fn backups_on_storage(db: &Db, storage_id: &str) -> Result<i64, StoreE
     .await?))
 }
 
-/// Folders of the completed backups with a copy in `storage_id`.
+/// Folders the storage explorer must leave alone in `storage_id`: completed
+/// backups with a copy there, and backups still being written (their
+/// folder is claimed before the first byte, on whichever storage).
 pub async fn backup_paths_on_storage(db: &Db, storage_id: &str) -> Result<Vec<String>, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_scalar::<_, String>(
-        "SELECT e.backup_path FROM backup_executions e WHERE e.status = 'completed'
-         AND e.operation = 'backup' AND e.backup_path IS NOT NULL
-         AND (e.storage_location_id = $1 OR EXISTS (
-           SELECT 1 FROM execution_storages s WHERE s.execution_id = e.id
-           AND s.storage_location_id = $1 AND s.status = 'completed'))"
+        "SELECT e.backup_path FROM backup_executions e WHERE e.operation = 'backup'
+         AND e.backup_path IS NOT NULL AND (e.status IN ('queued', 'running') OR (
+           e.status = 'completed' AND (e.storage_location_id = $1 OR EXISTS (
+             SELECT 1 FROM execution_storages s WHERE s.execution_id = e.id
+             AND s.storage_location_id = $1 AND s.status = 'completed'))))"
     )
     .bind(storage_id)
     .fetch_all(p)

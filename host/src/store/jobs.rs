@@ -52,8 +52,9 @@ pub async fn insert(db: &Db, job: &BackupJob, storage_ids: &[String]) -> Result<
 }
 
 /// Rewrites a job and its storages. `next_execution_at` is written only
-/// when `rescheduled`: otherwise a tick that moved it meanwhile would be
-/// undone and the same run queued twice.
+/// when `rescheduled`, and never back to a time at or before the job's last
+/// scheduled run: either way a tick that moved it meanwhile would be undone
+/// and the same run queued twice.
 pub async fn update(
     db: &Db,
     job: &BackupJob,
@@ -66,7 +67,10 @@ pub async fn update(
             "UPDATE backup_jobs SET name = $2, datasource_id = $3, storage_location_id = $4,
              storage_strategy = $5, schedule_cron = $6, schedule_timezone = $7, enabled = $8,
              retention_policy = $9, backup_options = $10,
-             next_execution_at = CASE WHEN $13 THEN $11 ELSE next_execution_at END,
+             next_execution_at = CASE WHEN $13 THEN (CASE
+                 WHEN $11 IS NOT NULL AND last_execution_at IS NOT NULL
+                      AND $11 <= last_execution_at THEN next_execution_at
+                 ELSE $11 END) ELSE next_execution_at END,
              updated_at = $12 WHERE id = $1",
         )
         .bind(&job.id)

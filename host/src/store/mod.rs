@@ -286,18 +286,53 @@ impl Db {
 
 /// A URL with its password replaced, for messages.
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
+    if url.starts_with("sqlite:") {
+        return url.to_string(); // a path, no credentials
     }
+    let Ok(mut u) = url::Url::parse(url) else {
+        return "<unparseable database URL>".into();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    if u.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_passwords_never_printed() {
+        let shown = redact_url("postgres://dg:s3cret@db:5432/meta?sslmode=disable&password=qq");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("qq"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("sslmode=disable") && shown.contains("db:5432/meta"),
+            "{shown}"
+        );
+        assert_eq!(
+            redact_url("postgres://dg:a#b@db/x"),
+            "<unparseable database URL>"
+        );
+        assert_eq!(redact_url("sqlite:///data/dg.db"), "sqlite:///data/dg.db");
+    }
 
     #[test]
     fn filters_number_their_placeholders() {

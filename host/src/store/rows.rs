@@ -101,7 +101,8 @@ pub struct Execution {
 pub struct ExecutionStorage {
     pub execution_id: String,
     pub storage_location_id: String,
-    /// `pending`, `completed` or `failed`.
+    /// `pending`, `completed`, `failed`, or `deleted` (by retention, while
+    /// another copy of the backup could not be deleted yet).
     pub status: String,
     pub backup_path: Option<String>,
     pub error_message: Option<String>,

@@ -37,6 +37,26 @@ pub async fn insert(db: &Db, item: &WorkItem) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Records a new execution and its item in one transaction: a manual run
+/// is either queued with something to run it, or not recorded at all.
+pub async fn insert_with_execution(
+    db: &Db,
+    execution: &crate::store::rows::Execution,
+    item: &WorkItem,
+) -> Result<(), StoreError> {
+    with_pool!(db, |p| {
+        let mut tx = p.begin().await?;
+        super::executions::bind_insert!(sqlx::query(super::executions::INSERT), execution)
+            .execute(&mut *tx)
+            .await?;
+        bind_insert!(sqlx::query(INSERT), item)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
 /// Atomically takes the most urgent ready item of `kind`: the conditional
 /// update only succeeds for one claimant even when several race.
 pub async fn claim(db: &Db, kind: &str, worker: &str) -> Result<Option<WorkItem>, StoreError> {

@@ -35,14 +35,27 @@ pub fn handle(
 
 /// Removes the folder a cancelled or interrupted backup was writing.
 pub async fn discard_partial(state: &AppState, execution_id: &str, log: &ExecutionLogger) {
-    let Ok(Some(execution)) = executions::get(&state.db, execution_id).await else {
-        return;
+    let execution = match executions::get(&state.db, execution_id).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return,
+        Err(e) => {
+            log.warn(format!(
+                "partial files not removed: reading the execution: {e}"
+            ));
+            return;
+        }
     };
     let Some(prefix) = execution.backup_path.clone() else {
         return;
     };
-    let Ok(targets) = executions::storages(&state.db, execution_id).await else {
-        return;
+    let targets = match executions::storages(&state.db, execution_id).await {
+        Ok(t) => t,
+        Err(e) => {
+            log.warn(format!(
+                "partial files of {prefix} not removed: reading its storages: {e}"
+            ));
+            return;
+        }
     };
     for t in targets {
         let Ok(Some(row)) = store::storages::get(&state.db, &t.storage_location_id).await else {
@@ -55,7 +68,7 @@ pub async fn discard_partial(state: &AppState, execution_id: &str, log: &Executi
             },
             Err(e) => log.warn(format!("storage `{}`: {e}", row.name)),
         }
-        let _ = executions::set_storage_status(
+        if let Err(e) = executions::set_storage_status(
             &state.db,
             execution_id,
             &row.id,
@@ -63,7 +76,10 @@ pub async fn discard_partial(state: &AppState, execution_id: &str, log: &Executi
             None,
             Some("backup did not complete"),
         )
-        .await;
+        .await
+        {
+            log.warn(format!("recording the failed copy on `{}`: {e}", row.name));
+        }
     }
 }
 
@@ -156,9 +172,14 @@ async fn back_up(
         Err(e) => return failed_call(e),
     }
 
+    // Recorded before the first byte, so a crash leaves a trail to every
+    // storage that may hold partial files.
     for s in &storages {
-        let _ =
-            executions::set_storage_status(db, &execution.id, &s.id, "pending", None, None).await;
+        if let Err(e) =
+            executions::set_storage_status(db, &execution.id, &s.id, "pending", None, None).await
+        {
+            return Outcome::failed(format!("recording the target storages: {e}"));
+        }
     }
     // Fallback: the first storage that takes the backup. Replicate: the
     // same, then a verified copy into every other storage.
@@ -366,6 +387,7 @@ async fn back_up(
             "tables_backed_up": m.metadata.tables_backed_up,
             "rows_approximate": m.metadata.rows_approximate,
             "engine": m.engine,
+            "datasource_type": m.datasource_type,
             "storage_strategy": job.storage_strategy,
             "replicas": replicas,
         }),

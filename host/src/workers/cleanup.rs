@@ -66,7 +66,9 @@ pub async fn apply_job_at(
         .iter()
         .map(|e| Candidate {
             id: e.id.clone(),
-            created_at: e.created_at,
+            // When the data was taken: a retried or queued-behind run
+            // starts long after it was created.
+            created_at: e.started_at.unwrap_or(e.created_at),
         })
         .collect();
     let decisions = retention::plan(&policy, &candidates, now, tz);
@@ -87,6 +89,12 @@ pub async fn apply_job_at(
         if dry_run {
             report.bytes_freed += removed.compressed_size_bytes;
             report.deleted.push(removed);
+            continue;
+        }
+        if executions::restores_reading(&state.db, &e.id).await? > 0 {
+            report
+                .errors
+                .push(format!("{}: being restored; deleted on a later pass", e.id));
             continue;
         }
         match delete_backup(state, &e.id).await {
@@ -128,8 +136,10 @@ pub async fn apply_job_at(
 }
 
 /// Deletes a backup's files from every storage holding them, then its rows.
-/// The rows stay if any storage refuses, so nothing is forgotten while its
-/// files still exist.
+/// Leftovers of failed copies go first, best effort (a storage that is down
+/// must not hold retention up); then the complete copies, the primary last,
+/// each marked `deleted` once gone. Any refusal keeps the rows, and the
+/// row keeps pointing at a copy that still exists.
 pub async fn delete_backup(state: &AppState, execution_id: &str) -> Result<(), String> {
     let db = &state.db;
     let execution = executions::get(db, execution_id)
@@ -142,35 +152,53 @@ pub async fn delete_backup(state: &AppState, execution_id: &str) -> Result<(), S
             .map_err(|e| e.to_string())?;
         return Ok(());
     };
-    let mut storage_ids: Vec<String> = executions::storages(db, execution_id)
+    let rows = executions::storages(db, execution_id)
         .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|s| s.status != "pending")
-        .map(|s| s.storage_location_id)
-        .collect();
-    if let Some(primary) = &execution.storage_location_id {
-        if !storage_ids.contains(primary) {
-            storage_ids.push(primary.clone());
+        .map_err(|e| e.to_string())?;
+    let primary = execution.storage_location_id.clone();
+    for s in rows.iter().filter(|s| s.status == "failed") {
+        if let Err(e) = delete_copy(state, &s.storage_location_id, &prefix).await {
+            tracing::warn!(execution = %execution_id, "leftover of a failed copy kept: {e}");
         }
     }
-    for sid in storage_ids {
-        let Some(row) = store::storages::get(db, &sid)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            continue;
-        };
-        let client = targets::storage_for(&state.plugins, &row, crate::plugin::tracing_sink())
-            .map_err(|e| format!("storage `{}`: {e}", row.name))?;
-        client
-            .delete(&prefix)
-            .await
-            .map_err(|e| format!("storage `{}`: {e}", row.name))?;
+    let replicas = rows
+        .iter()
+        .filter(|s| s.status == "completed" && Some(&s.storage_location_id) != primary.as_ref());
+    for s in replicas {
+        delete_copy(state, &s.storage_location_id, &prefix).await?;
+        executions::set_storage_status(
+            db,
+            execution_id,
+            &s.storage_location_id,
+            "deleted",
+            None,
+            None,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    if let Some(primary) = &primary {
+        delete_copy(state, primary, &prefix).await?;
     }
     executions::delete(db, execution_id)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Deletes one copy's folder; a storage that no longer exists holds nothing.
+async fn delete_copy(state: &AppState, storage_id: &str, prefix: &str) -> Result<(), String> {
+    let Some(row) = store::storages::get(&state.db, storage_id)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    let client = targets::storage_for(&state.plugins, &row, crate::plugin::tracing_sink())
+        .map_err(|e| format!("storage `{}`: {e}", row.name))?;
+    client
+        .delete(prefix)
+        .await
+        .map_err(|e| format!("storage `{}`: {e}", row.name))
 }
 
 /// The daily pass over every job, plus pruning of old health checks.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BackupOptions {
     /// `none`, `gzip`, `zstd` (default) or `lz4`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

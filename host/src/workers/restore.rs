@@ -104,7 +104,8 @@ async fn restore(
         Ok(storage_name) => {
             let meta = json!({ "restored_from_storage": storage_name });
             match executions::finish(db, &execution.id, "completed", None, Some(&meta)).await {
-                Ok(_) => {
+                Ok(false) => already_ended(&execution.id, "restore"),
+                Ok(true) => {
                     log.info("restore completed");
                     let _ = store::notifications::insert(
                         db,
@@ -126,6 +127,16 @@ async fn restore(
         }
         Err(message) => Outcome::failed(message),
     }
+}
+
+/// The work finished after the execution had been ended elsewhere (the
+/// heartbeat sweep failed it, say): its recorded outcome stands.
+fn already_ended(execution_id: &str, what: &str) -> Outcome {
+    tracing::warn!(
+        execution = %execution_id,
+        "{what} finished after its execution had already been ended; its recorded status stands"
+    );
+    Outcome::Skipped
 }
 
 /// Storages to read from: the requested one, else every storage where
@@ -276,7 +287,8 @@ async fn verify(
                     report.tables
                 ));
                 match executions::finish(db, &execution.id, "completed", None, Some(&meta)).await {
-                    Ok(_) => Outcome::Done,
+                    Ok(true) => Outcome::Done,
+                    Ok(false) => already_ended(&execution.id, "verification"),
                     Err(e) => Outcome::failed(e.to_string()),
                 }
             } else {

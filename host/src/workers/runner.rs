@@ -28,7 +28,8 @@ pub enum Outcome {
     },
     /// Stopped on request.
     Cancelled,
-    /// Nothing to do (the execution was cancelled before it started).
+    /// Nothing to record: the execution was ended elsewhere (cancelled
+    /// before it started, or failed by the sweep while it ran).
     Skipped,
 }
 
@@ -220,7 +221,7 @@ async fn settle(state: &AppState, item: &WorkItem, outcome: Outcome) -> Result<(
                     .map_err(|e| err(&e))
             } else {
                 tracing::error!(execution = %item.execution_id, "{message}");
-                executions::finish(
+                let ended_here = executions::finish(
                     db,
                     &item.execution_id,
                     "failed",
@@ -232,6 +233,10 @@ async fn settle(state: &AppState, item: &WorkItem, outcome: Outcome) -> Result<(
                 q.finish(&item.id, "failed", Some(&message))
                     .await
                     .map_err(|e| err(&e))?;
+                // Whoever ended it first (recovery, a cancel) has notified.
+                if !ended_here {
+                    return Ok(());
+                }
                 notify_failure(state, item, &message)
                     .await
                     .map_err(|e| err(&e))
