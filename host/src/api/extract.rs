@@ -89,7 +89,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// The dotted field an error is about: the path serde reached, plus the
 /// field a "missing field `x`" / "unknown field `x`" message names.
-pub(crate) fn field_of(path: &str, message: &str) -> Option<String> {
+fn field_of(path: &str, message: &str) -> Option<String> {
     let named = ["missing field `", "unknown field `"]
         .iter()
         .find_map(|p| message.strip_prefix(p))

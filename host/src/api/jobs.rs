@@ -88,12 +88,14 @@ fn schedule(cron: &str, tz: &str) -> ApiResult<Schedule> {
 
 fn retention(v: &Value) -> ApiResult<RetentionPolicy> {
     let policy: RetentionPolicy = serde_path_to_error::deserialize(v.clone()).map_err(|e| {
-        let message = e.inner().to_string();
-        let field = match super::extract::field_of(&e.path().to_string(), &message) {
-            Some(f) => format!("retention_policy.{f}"),
-            None => "retention_policy".to_string(),
+        // The path names an unknown field too (`retention_policy.max_backup`).
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "retention_policy".to_string()
+        } else {
+            format!("retention_policy.{path}")
         };
-        ApiError::invalid(field, message)
+        ApiError::invalid(field, e.inner().to_string())
     })?;
     policy.validate().map_err(|m| {
         let (field, message) = m.split_once(": ").unwrap_or(("retention_policy", &m));
