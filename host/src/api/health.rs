@@ -83,7 +83,7 @@ pub async fn detailed(State(state): State<AppState>) -> ApiResult<Json<SystemHea
     let datasources = store::datasources::count_by_status(&state.db)
         .await
         .unwrap_or_default();
-    let running_here = state.running.len();
+    let running_here = state.running.count();
     Ok(Json(SystemHealth {
         status: if database == "ok" { "ok" } else { "degraded" }.into(),
         version: env!("CARGO_PKG_VERSION").into(),

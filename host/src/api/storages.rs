@@ -471,6 +471,24 @@ fn plugin_error(field: &str, e: crate::plugin::CallError) -> ApiError {
     }
 }
 
+/// The object `key` names: 404 when absent, 422 (naming `field`) for a
+/// folder, which the explorer only lists or deletes.
+async fn stat_object(
+    storage: &crate::plugin::StorageClient,
+    field: &str,
+    key: &str,
+) -> ApiResult<crate::plugin::bindings::ObjectInfo> {
+    let info = storage
+        .stat(key)
+        .await
+        .map_err(|e| plugin_error(field, e))?
+        .ok_or_else(|| ApiError::not_found("object", key))?;
+    if info.is_dir {
+        return Err(ApiError::invalid(field, "is a folder, not an object"));
+    }
+    Ok(info)
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopyRequest {
@@ -491,17 +509,7 @@ pub async fn copy(
     check_key("to", &input.to, false)?;
     refuse_backup_folders(&state, &id, "to", &input.to).await?;
     let storage = client(&state, &row)?;
-    let source = storage
-        .stat(&input.from)
-        .await
-        .map_err(|e| plugin_error("from", e))?
-        .ok_or_else(|| ApiError::not_found("object", &input.from))?;
-    if source.is_dir {
-        return Err(ApiError::invalid(
-            "from",
-            "is a folder; copy its objects one by one",
-        ));
-    }
+    stat_object(&storage, "from", &input.from).await?;
     storage
         .copy(&input.from, &input.to)
         .await
@@ -545,14 +553,7 @@ pub async fn download(
     let row = load(&state, &id).await?;
     check_key("path", &q.path, false)?;
     let storage = client(&state, &row)?;
-    let info = storage
-        .stat(&q.path)
-        .await
-        .map_err(|e| plugin_error("path", e))?
-        .ok_or_else(|| ApiError::not_found("object", &q.path))?;
-    if info.is_dir {
-        return Err(ApiError::invalid("path", "is a folder"));
-    }
+    let info = stat_object(&storage, "path", &q.path).await?;
     let name = q.path.rsplit('/').next().unwrap_or("download").to_string();
     let body = Body::from_stream(stream::object(storage, q.path.clone()));
     Ok(stream::attachment(body, &name, Some(info.size)))
