@@ -113,11 +113,20 @@ async fn retention_keeps_the_newest_completed(backend: Backend) {
     assert!(oldest_dir.join("manifest.json").is_file());
     let fourth = server.run_job(&job).await;
     assert_eq!(fourth["status"], "completed", "{fourth}");
-    let list = server
-        .get_ok(&format!(
-            "/api/backup-jobs/{job}/executions?status=completed"
-        ))
-        .await;
+    // Retention runs right after the execution is recorded as completed,
+    // so give it a moment rather than racing it.
+    let mut list = Value::Null;
+    for _ in 0..100 {
+        list = server
+            .get_ok(&format!(
+                "/api/backup-jobs/{job}/executions?status=completed"
+            ))
+            .await;
+        if list["pagination"]["total"] == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let kept = completed_ids(&list);
     assert_eq!(kept.len(), 3, "{list}");
     assert!(!kept.contains(&oldest.to_string()));
@@ -127,9 +136,16 @@ async fn retention_keeps_the_newest_completed(backend: Backend) {
     let (status, _) = server.get(&format!("/api/executions/{oldest}")).await;
     assert_eq!(status, 404);
     assert!(!oldest_dir.exists(), "{oldest_dir:?} still on disk");
-    let note = server
-        .get_ok("/api/notifications?type=cleanup_completed")
-        .await;
+    let mut note = Value::Null;
+    for _ in 0..50 {
+        note = server
+            .get_ok("/api/notifications?type=cleanup_completed")
+            .await;
+        if note["pagination"]["total"] != 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(note["pagination"]["total"], 1, "{note}");
     assert_eq!(note["data"][0]["metadata"]["deleted"], 1);
     assert!(note["data"][0]["metadata"]["bytes_freed"].as_i64().unwrap() > 0);
