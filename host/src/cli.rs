@@ -27,6 +27,10 @@ pub struct Cli {
     /// Directory of third-party plugins (`NAME.wasm` + `NAME.toml`).
     #[arg(long, env = "DG_PLUGIN_DIR", global = true)]
     pub plugin_dir: Option<PathBuf>,
+    /// Master key file for secrets at rest (created 0600 on first run;
+    /// default DATA_DIR/master.key). `DG_MASTER_KEY` overrides it.
+    #[arg(long, env = "DG_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
     /// Log filter (`info`, `debug`, `dataguardian=trace`...).
     #[arg(long, env = "DG_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -48,6 +52,24 @@ pub enum Command {
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+    /// Secrets at rest in the metadata database.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretsCommand {
+    /// Seal every stored secret under a new master key. With a key file,
+    /// a new key is generated and the file rewritten; with
+    /// `DG_MASTER_KEY=NEW,OLD`, everything is re-sealed under NEW. Stop
+    /// the server first (it holds the old key in memory).
+    RotateKey {
+        /// Metadata database (as for `serve`).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
 }
 
@@ -81,6 +103,27 @@ pub struct ServeArgs {
     /// Largest accepted request body, in KiB.
     #[arg(long, env = "DG_MAX_BODY_KB", default_value = "1024")]
     pub max_body_kb: usize,
+    /// Host names the API answers to besides IP addresses and `localhost`
+    /// (comma-separated; `*.example.com` for subdomains, `*` for any).
+    #[arg(long, env = "DG_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// The URL users reach the server at (behind a proxy): its host is
+    /// allowed and its origin may send writes.
+    #[arg(long, env = "DG_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Directories no datasource path or storage root may be inside
+    /// (comma-separated; `/` refuses only the root itself).
+    #[arg(
+        long,
+        env = "DG_DENIED_ROOTS",
+        value_delimiter = ',',
+        default_value = "/,/etc,/proc,/sys,/dev,/boot,/root"
+    )]
+    pub denied_roots: Vec<PathBuf>,
+    /// When set, datasource paths and storage roots must be inside one of
+    /// these directories (comma-separated).
+    #[arg(long, env = "DG_ALLOWED_ROOTS", value_delimiter = ',')]
+    pub allowed_roots: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -177,17 +220,102 @@ pub fn init_logging(filter: &str) {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = absolute(&cli.data_dir)?;
+    crate::private::dir(&data_dir)
+        .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
+    if let Command::Secrets { command } = &cli.command {
+        return secrets_command(&cli, command).await;
+    }
     let plugins = load_plugins(&cli)?;
+    let key_file = master_key_file(&cli)?;
     match cli.command {
-        Command::Serve(args) => serve(&cli.data_dir, plugins, args).await,
+        Command::Serve(args) => serve(&data_dir, key_file, plugins, args).await,
         Command::Backup(args) => backup(&plugins, args).await,
         Command::Restore(args) => restore(&plugins, args).await,
         Command::Verify(args) => verify(&plugins, args).await,
         Command::Plugin { command } => plugin_command(&plugins, command).await,
+        Command::Secrets { .. } => Ok(()),
     }
 }
 
-async fn serve(data_dir: &Path, plugins: Plugins, args: ServeArgs) -> anyhow::Result<()> {
+/// The master key file in use: `--master-key-file` or DATA_DIR/master.key.
+fn master_key_file(cli: &Cli) -> anyhow::Result<PathBuf> {
+    match &cli.master_key_file {
+        Some(f) => absolute(f),
+        None => Ok(absolute(&cli.data_dir)?.join("master.key")),
+    }
+}
+
+/// Loads (or creates) the master keys and installs them for the store.
+fn install_keyring(file: &Path) -> anyhow::Result<()> {
+    let env = std::env::var("DG_MASTER_KEY").ok();
+    let ring = crate::secrets::Keyring::load_or_create(env.as_deref(), file)
+        .context("loading the master key")?;
+    crate::secrets::install(ring);
+    Ok(())
+}
+
+async fn secrets_command(cli: &Cli, command: &SecretsCommand) -> anyhow::Result<()> {
+    let SecretsCommand::RotateKey { database_url } = command;
+    let file = master_key_file(cli)?;
+    install_keyring(&file)?;
+    let url = database_url.clone().unwrap_or_else(|| {
+        crate::store::Db::sqlite_url(&absolute(&cli.data_dir).unwrap_or_default())
+    });
+    let db = crate::store::Db::connect(&url).await.with_context(|| {
+        format!(
+            "opening metadata database {}",
+            crate::store::redact_url(&url)
+        )
+    })?;
+    let rotating_file = crate::secrets::with_keyring(|ring| {
+        Ok(ring.source == crate::secrets::KeySource::File(file.clone()))
+    })?;
+    if rotating_file {
+        // New key in front, old ones still listed: every row stays
+        // readable whatever step a crash interrupts.
+        rotate_installed(|ring| {
+            ring.rotate();
+            ring.write_file(&file, false)
+        })?;
+    }
+    let resealed = crate::store::sealed::reseal_all(&db).await?;
+    let current = crate::secrets::with_keyring(|ring| Ok(ring.current_id().to_string()))?;
+    if rotating_file {
+        rotate_installed(|ring| {
+            ring.retire_old();
+            ring.write_file(&file, false)
+        })?;
+    }
+    db.close().await;
+    println!(
+        "{}",
+        serde_json::json!({
+            "key_id": current,
+            "resealed_rows": resealed,
+            "key_source": if rotating_file { file.display().to_string() } else { "DG_MASTER_KEY".into() },
+        })
+    );
+    if !rotating_file {
+        eprintln!("every secret is sealed under key {current}; DG_MASTER_KEY may now list only it");
+    }
+    Ok(())
+}
+
+/// Changes the installed keyring in place.
+fn rotate_installed(
+    change: impl FnOnce(&mut crate::secrets::Keyring) -> Result<(), crate::secrets::SecretsError>,
+) -> anyhow::Result<()> {
+    crate::secrets::update(change).context("rotating the master key")
+}
+
+async fn serve(
+    data_dir: &Path,
+    key_file: PathBuf,
+    plugins: Plugins,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
+    install_keyring(&key_file)?;
     if args.scheduler_tick_secs == 0 {
         bail!("--scheduler-tick-secs: must be at least 1");
     }
@@ -205,7 +333,32 @@ async fn serve(data_dir: &Path, plugins: Plugins, args: ServeArgs) -> anyhow::Re
         cleanup_cron: args.cleanup_cron,
         stale_after: Duration::from_secs(args.stale_after_secs.max(30)),
         max_body_bytes: args.max_body_kb.max(1) * 1024,
+        origin: crate::api::guard::OriginPolicy::new(
+            &args.allowed_hosts,
+            args.public_url.as_deref(),
+        )
+        .map_err(anyhow::Error::msg)?,
+        denied_roots: args
+            .denied_roots
+            .iter()
+            .filter(|p| !p.as_os_str().is_empty())
+            .cloned()
+            .collect(),
+        allowed_roots: (!args.allowed_roots.is_empty()).then(|| args.allowed_roots.clone()),
+        master_key_file: key_file,
     };
+    for root in config
+        .denied_roots
+        .iter()
+        .chain(config.allowed_roots.iter().flatten())
+    {
+        if !root.is_absolute() {
+            bail!(
+                "--denied-roots / --allowed-roots: `{}` is not an absolute path",
+                root.display()
+            );
+        }
+    }
     crate::server::serve(
         crate::server::ServeOptions {
             listen: args.listen,

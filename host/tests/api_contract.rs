@@ -271,9 +271,24 @@ fn names(list: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The stored, unredacted connection config of a datasource, read from
-/// the metadata database (the API only ever shows `********`).
+/// The stored connection config of a datasource, read from the metadata
+/// database and opened with the server's master key (the API only ever
+/// shows `********`; the database holds only sealed values).
 fn stored_connection_config(server: &TestServer, id: &str) -> Value {
+    let raw = stored_raw_connection_config(server, id);
+    for key in dataguardian::secrets::SECRET_KEYS {
+        if let Some(Value::String(s)) = raw.get(*key) {
+            assert!(s.starts_with("dg-sealed:"), "{key} stored unsealed: {raw}");
+        }
+    }
+    let ring =
+        dataguardian::secrets::Keyring::load_or_create(None, &server.data_dir().join("master.key"))
+            .expect("master key");
+    ring.open(&raw).expect("sealed values open")
+}
+
+/// The connection config exactly as stored.
+fn stored_raw_connection_config(server: &TestServer, id: &str) -> Value {
     let sql = format!("select connection_config from datasources where id = '{id}'");
     let text = match server.backend {
         Backend::Sqlite => {
@@ -1795,6 +1810,7 @@ on_both_backends!(job_crud_and_next_run_, job_crud_and_next_run);
 async fn lists_paginate_and_filter(backend: Backend) {
     let server = TestServer::start(backend).await;
     let dir = server.dir.path();
+    std::fs::create_dir_all(dir.join("sources")).unwrap();
     let specs = [
         ("alpha-pg", "postgres", true),
         ("bravo-pg", "postgres", false),
@@ -1806,8 +1822,8 @@ async fn lists_paginate_and_filter(backend: Backend) {
     for (name, kind, enabled) in specs {
         let config = match kind {
             "postgres" => pg_config("postgres", 5432, "pw"),
-            "sqlite" => json!({"path": dir.join("x.db")}),
-            _ => json!({"path": dir}),
+            "sqlite" => json!({"path": dir.join("sources/x.db")}),
+            _ => json!({"path": dir.join("sources")}),
         };
         let v = create_datasource(
             &server,

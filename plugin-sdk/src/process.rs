@@ -1,7 +1,8 @@
 //! Spawning granted programs on the host.
 //!
-//! Secrets never enter the plugin: [`Command::secret_env`] names a secret and
-//! the host substitutes its value when it starts the program.
+//! Secrets never enter the plugin: [`Command::secret_file`] (preferred) and
+//! [`Command::secret_env`] name a secret and the host puts its value where
+//! the program reads it when it starts the program.
 
 use crate::bindings::dataguardian::plugin::process as wit;
 use crate::io::StreamReader;
@@ -48,11 +49,32 @@ impl Command {
         self
     }
 
-    /// Sets `name` to the value of the host-held secret `secret`.
+    /// Sets `name` to the value of the host-held secret `secret`. Other
+    /// processes of the same user can read it from `/proc/PID/environ`:
+    /// use [`Command::secret_file`] when the program reads files.
     pub fn secret_env(mut self, name: &str, secret: &str) -> Self {
         self.inner.env.push(wit::EnvVar {
             name: name.to_string(),
             value: wit::EnvValue::Secret(secret.to_string()),
+        });
+        self
+    }
+
+    /// Sets `name` to the path of a file the host writes from `template`,
+    /// with `{secret}` replaced by the secret's value (each character of
+    /// `escape`, and any backslash, escaped with a backslash). The file is
+    /// 0600, out of the plugin's reach, and gone once the program is;
+    /// unlike an environment variable it is not readable in
+    /// `/proc/PID/environ`. For libpq: `secret_file("PGPASSFILE",
+    /// "password", "*:*:*:*:{secret}\n", ":")`.
+    pub fn secret_file(mut self, name: &str, secret: &str, template: &str, escape: &str) -> Self {
+        self.inner.env.push(wit::EnvVar {
+            name: name.to_string(),
+            value: wit::EnvValue::SecretFile(wit::SecretFile {
+                secret: secret.to_string(),
+                template: template.to_string(),
+                escape: escape.to_string(),
+            }),
         });
         self
     }

@@ -2,11 +2,13 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ValidJson, ValidQuery};
+use super::limits;
 use super::page::{Page, PageQuery};
 use crate::plugin::PluginKind;
 use crate::server::state::AppState;
 use crate::server::targets;
 use crate::store::rows::{Datasource, HealthCheck};
+use crate::store::sealed::SealedJson;
 use crate::store::{self, Filter, Param};
 use crate::workers::health;
 use axum::extract::{Path, State};
@@ -117,41 +119,19 @@ pub struct ConnectionTest {
     pub metadata: Value,
 }
 
-pub(crate) fn check_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(ApiError::invalid("name", "must not be empty"));
-    }
-    if name.chars().count() > 100 {
-        return Err(ApiError::invalid("name", "must be at most 100 characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "name",
-            "must not contain control characters",
-        ));
-    }
-    Ok(name.to_string())
-}
-
 /// The engine type must be installed and the plugin must accept the config.
+/// Its paths must pass the path policy (they are also restore targets).
 async fn check_engine_config(state: &AppState, kind: &str, config: &Value) -> ApiResult<()> {
-    if !config.is_object() {
-        return Err(ApiError::invalid(
-            "connection_config",
-            "must be a JSON object",
-        ));
-    }
+    limits::config("connection_config", config)?;
     state
         .plugins
         .find(PluginKind::Engine, kind)
         .map_err(|e| ApiError::invalid("type", e.to_string()))?;
     let (plain, _) = targets::split_secrets(config);
-    let probe = Datasource {
-        connection_config: SqlJson(plain),
-        ..blank(kind)
-    };
-    let engine = targets::engine_for(&state.plugins, &probe, crate::plugin::tracing_sink())
+    let target = crate::plugin::client::Target::new(plain, crate::plugin::tracing_sink());
+    let engine = state
+        .plugins
+        .engine(kind, target)
         .map_err(|e| ApiError::invalid("type", e.to_string()))?;
     engine.validate_config().await.map_err(|e| {
         let message = match &e {
@@ -159,7 +139,9 @@ async fn check_engine_config(state: &AppState, kind: &str, config: &Value) -> Ap
             other => other.to_string(),
         };
         ApiError::invalid("connection_config", message)
-    })
+    })?;
+    targets::confine_datasource(state, kind, config).await?;
+    Ok(())
 }
 
 fn blank(kind: &str) -> Datasource {
@@ -168,7 +150,7 @@ fn blank(kind: &str) -> Datasource {
         id: store::new_id(),
         name: String::new(),
         kind: kind.to_string(),
-        connection_config: SqlJson(Value::Null),
+        connection_config: SealedJson(Value::Null),
         status: "unknown".into(),
         enabled: true,
         tags: SqlJson(Vec::new()),
@@ -233,13 +215,14 @@ pub async fn create(
     State(state): State<AppState>,
     ValidJson(input): ValidJson<CreateDatasource>,
 ) -> ApiResult<(StatusCode, Json<DatasourceView>)> {
-    let name = check_name(&input.name)?;
+    let name = limits::name("name", &input.name)?;
+    let tags = limits::tags(input.tags)?;
     check_engine_config(&state, &input.kind, &input.connection_config).await?;
     let row = Datasource {
         name,
-        connection_config: SqlJson(input.connection_config),
+        connection_config: SealedJson(input.connection_config),
         enabled: input.enabled,
-        tags: SqlJson(input.tags),
+        tags: SqlJson(tags),
         ..blank(&input.kind)
     };
     store::datasources::insert(&state.db, &row).await?;
@@ -266,7 +249,7 @@ pub async fn update(
 ) -> ApiResult<Json<DatasourceView>> {
     let mut row = load(&state, &id).await?;
     if let Some(name) = input.name {
-        row.name = check_name(&name)?;
+        row.name = limits::name("name", &name)?;
     }
     let kind = input.kind.unwrap_or(row.kind.clone());
     let mut config = input
@@ -290,12 +273,12 @@ pub async fn update(
         }
     }
     row.kind = kind;
-    row.connection_config = SqlJson(config);
+    row.connection_config = SealedJson(config);
     if let Some(e) = input.enabled {
         row.enabled = e;
     }
     if let Some(t) = input.tags {
-        row.tags = SqlJson(t);
+        row.tags = SqlJson(limits::tags(t)?);
     }
     row.updated_at = store::now();
     store::datasources::update(&state.db, &row).await?;
@@ -404,7 +387,8 @@ pub async fn databases(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<String>>> {
     let ds = load(&state, &id).await?;
-    let engine = targets::engine_for(&state.plugins, &ds, crate::plugin::tracing_sink())
+    let engine = targets::engine_for(&state, &ds, crate::plugin::tracing_sink())
+        .await
         .map_err(|e| ApiError::invalid("type", e.to_string()))?;
     let list = engine
         .list_databases()

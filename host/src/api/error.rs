@@ -124,6 +124,36 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::server::targets::TargetError> for ApiError {
+    fn from(e: crate::server::targets::TargetError) -> Self {
+        use crate::server::paths::PathRefusal;
+        use crate::server::targets::TargetError;
+        match e {
+            TargetError::NotInstalled(e) => ApiError::invalid("type", e.to_string()),
+            TargetError::Invalid(message) => {
+                let field = message.split(':').next().unwrap_or("config").to_string();
+                let mut err = ApiError::invalid(field.clone(), "");
+                err.message = message;
+                err.field = Some(field).filter(|f| !f.contains(' '));
+                err
+            }
+            TargetError::Path {
+                field,
+                refusal: PathRefusal::Invalid(m),
+            } => ApiError::invalid(field, m),
+            TargetError::Path {
+                field,
+                refusal: PathRefusal::Overlap(m),
+            } => {
+                let mut err = ApiError::conflict(format!("{field}: {m}"));
+                err.field = Some(field);
+                err
+            }
+            TargetError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// PostgreSQL's SQLSTATEs for a NUL in TEXT (22021) or JSONB (22P05):
 /// bad client input, not a server fault.
 fn refuses_nul(code: Option<&str>) -> bool {

@@ -174,7 +174,7 @@ async fn readable_storage(
     for id in ids {
         if let Some(row) = store::storages::get(&state.db, &id).await? {
             if let Ok(client) =
-                targets::storage_for(&state.plugins, &row, crate::plugin::tracing_sink())
+                targets::storage_for(&state, &row, crate::plugin::tracing_sink()).await
             {
                 return Ok((row.name, client));
             }
@@ -264,14 +264,14 @@ pub async fn retry_upload(
         let Some(row) = store::storages::get(&state.db, &sid).await? else {
             continue;
         };
-        let outcome =
-            match targets::storage_for(&state.plugins, &row, crate::plugin::tracing_sink()) {
-                Ok(to) => copy_execution(&from, &to, &prefix, Default::default())
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
+        let outcome = match targets::storage_for(&state, &row, crate::plugin::tracing_sink()).await
+        {
+            Ok(to) => copy_execution(&from, &to, &prefix, Default::default())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
         let line = match &outcome {
             Ok(()) => format!("retry-upload: copied from `{from_name}` to `{}`", row.name),
             Err(e) => format!("retry-upload to `{}` failed: {e}", row.name),

@@ -76,6 +76,8 @@ pub struct UpdateJob {
 }
 
 fn schedule(cron: &str, tz: &str) -> ApiResult<Schedule> {
+    super::limits::short_text("schedule_cron", cron, super::limits::MAX_CRON_CHARS)?;
+    super::limits::short_text("schedule_timezone", tz, super::limits::MAX_TIMEZONE_CHARS)?;
     Schedule::parse(cron, tz).map_err(|e| match &e {
         ScheduleError::Cron(m) => ApiError::invalid("schedule_cron", m.clone()),
         ScheduleError::Timezone(_) => {
@@ -250,7 +252,7 @@ pub async fn create(
     State(state): State<AppState>,
     ValidJson(input): ValidJson<CreateJob>,
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
-    let name = super::datasources::check_name(&input.name)?;
+    let name = super::limits::name("name", &input.name)?;
     check_datasource(&state, &input.datasource_id).await?;
     let tz = input.schedule_timezone.unwrap_or_else(|| "UTC".into());
     let sched = schedule(&input.schedule_cron, &tz)?;
@@ -309,7 +311,7 @@ pub async fn update(
 ) -> ApiResult<Json<JobView>> {
     let mut job = load(&state, &id).await?;
     if let Some(name) = input.name {
-        job.name = super::datasources::check_name(&name)?;
+        job.name = super::limits::name("name", &name)?;
     }
     if let Some(d) = input.datasource_id {
         check_datasource(&state, &d).await?;

@@ -8,8 +8,10 @@ pub mod datasources;
 pub mod error;
 pub mod executions;
 pub mod extract;
+pub mod guard;
 pub mod health;
 pub mod jobs;
+pub mod limits;
 pub mod notifications;
 pub mod page;
 pub mod storages;
@@ -46,6 +48,7 @@ struct ApiDoc;
 /// The API router and its OpenAPI document.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
+    let origin_policy = std::sync::Arc::new(state.config.origin.clone());
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::liveness))
         .routes(routes!(health::detailed))
@@ -101,6 +104,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(axum::middleware::map_response(method_not_allowed_as_json))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            origin_policy,
+            guard::guard,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -9,6 +9,7 @@ use crate::plugin::PluginKind;
 use crate::server::state::AppState;
 use crate::server::targets;
 use crate::store::rows::{StorageHealthCheck, StorageLocation};
+use crate::store::sealed::SealedJson;
 use crate::store::{self, Filter, Param};
 use crate::workers::health;
 use axum::body::Body;
@@ -19,8 +20,6 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::types::Json as SqlJson;
-use std::path::{Component, Path as FsPath};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,80 +92,27 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-/// A local root must not overlap another local storage (one storage's
-/// explorer or failed replica would delete the other's backups) nor hold
-/// the server's own files (metadata database, node id, plugin cache).
-async fn check_local_root(state: &AppState, root: &str, own_id: Option<&str>) -> ApiResult<()> {
-    let wanted = FsPath::new(root);
-    if wanted.components().any(|c| c == Component::ParentDir) {
-        return Err(ApiError::invalid("config.path", "must not contain `..`"));
-    }
-    let data_dir = std::path::absolute(&state.config.data_dir).map_err(ApiError::internal)?;
-    let inside_data_dir =
-        wanted.starts_with(&data_dir) && !wanted.starts_with(data_dir.join("backups"));
-    if data_dir.starts_with(wanted) || inside_data_dir {
-        return Err(ApiError::invalid(
-            "config.path",
-            format!(
-                "overlaps the server's data directory {}; choose a directory of its own \
-                 ({} is the default one)",
-                data_dir.display(),
-                data_dir.join("backups").display()
-            ),
-        ));
-    }
-    for other in store::storages::all(&state.db).await? {
-        if other.kind != "local" || Some(other.id.as_str()) == own_id {
-            continue;
-        }
-        let Some(theirs) = other.config.0.get("path").and_then(Value::as_str) else {
-            continue;
-        };
-        let theirs = FsPath::new(theirs);
-        if wanted.starts_with(theirs) || theirs.starts_with(wanted) {
-            let mut e = ApiError::conflict(format!(
-                "config.path: {root} overlaps storage `{}` at {}; each storage needs a directory \
-                 of its own",
-                other.name,
-                theirs.display()
-            ));
-            e.field = Some("config.path".into());
-            return Err(e);
-        }
-    }
-    Ok(())
-}
-
+/// A storage configuration: bounded, accepted by its plugin, and its
+/// directories (a local root) within the path policy, clear of the data
+/// dir, of other storages and of datasource paths, and not a file.
 async fn check_storage_config(
     state: &AppState,
     kind: &str,
     config: &Value,
     own_id: Option<&str>,
 ) -> ApiResult<()> {
-    let Some(map) = config.as_object() else {
-        return Err(ApiError::invalid("config", "must be a JSON object"));
-    };
-    state
-        .plugins
-        .find(PluginKind::Storage, kind)
-        .map_err(|e| ApiError::invalid("type", e.to_string()))?;
-    if kind == "local" {
-        match map.get("path").and_then(Value::as_str) {
-            Some(p) if FsPath::new(p).is_absolute() => check_local_root(state, p, own_id).await?,
-            Some(_) => return Err(ApiError::invalid("config.path", "must be an absolute path")),
-            None => {
-                return Err(ApiError::invalid(
-                    "config.path",
-                    "is required for local storage",
-                ))
-            }
-        }
-    }
-    let (plain, _) = targets::split_secrets(config);
+    super::limits::config("config", config)?;
     let plugin = state
         .plugins
         .find(PluginKind::Storage, kind)
         .map_err(|e| ApiError::invalid("type", e.to_string()))?;
+    if kind == "local" && config.get("path").and_then(Value::as_str).is_none() {
+        return Err(ApiError::invalid(
+            "config.path",
+            "is required for local storage",
+        ));
+    }
+    let (plain, _) = targets::split_secrets(config);
     let client = crate::plugin::StorageClient::new(
         state.plugins.runtime().clone(),
         plugin,
@@ -178,7 +124,9 @@ async fn check_storage_config(
             other => other.to_string(),
         };
         ApiError::invalid("config", message)
-    })
+    })?;
+    targets::confine_storage(state, kind, config, own_id).await?;
+    Ok(())
 }
 
 pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<StorageLocation> {
@@ -187,8 +135,9 @@ pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<StorageLocatio
         .ok_or_else(|| ApiError::not_found("storage location", id))
 }
 
-fn client(state: &AppState, s: &StorageLocation) -> ApiResult<crate::plugin::StorageClient> {
-    targets::storage_for(&state.plugins, s, crate::plugin::tracing_sink())
+async fn client(state: &AppState, s: &StorageLocation) -> ApiResult<crate::plugin::StorageClient> {
+    targets::storage_for(state, s, crate::plugin::tracing_sink())
+        .await
         .map_err(|e| ApiError::invalid("config", e.to_string()))
 }
 
@@ -227,14 +176,14 @@ pub async fn create(
     State(state): State<AppState>,
     ValidJson(input): ValidJson<CreateStorage>,
 ) -> ApiResult<(StatusCode, Json<StorageView>)> {
-    let name = super::datasources::check_name(&input.name)?;
+    let name = super::limits::name("name", &input.name)?;
     check_storage_config(&state, &input.kind, &input.config, None).await?;
     let at = store::now();
     let row = StorageLocation {
         id: store::new_id(),
         name,
         kind: input.kind,
-        config: SqlJson(input.config),
+        config: SealedJson(input.config),
         is_default: input.is_default,
         status: "unknown".into(),
         available_space_gb: None,
@@ -264,7 +213,7 @@ pub async fn update(
 ) -> ApiResult<Json<StorageView>> {
     let mut row = load(&state, &id).await?;
     if let Some(name) = input.name {
-        row.name = super::datasources::check_name(&name)?;
+        row.name = super::limits::name("name", &name)?;
     }
     let kind = input.kind.unwrap_or(row.kind.clone());
     let mut config = input.config.unwrap_or_else(|| row.config.0.clone());
@@ -283,7 +232,7 @@ pub async fn update(
         }
     }
     row.kind = kind;
-    row.config = SqlJson(config);
+    row.config = SealedJson(config);
     if let Some(d) = input.is_default {
         row.is_default = d;
     }
@@ -377,7 +326,7 @@ pub async fn files(
     ValidQuery(q): ValidQuery<FilesQuery>,
 ) -> ApiResult<Json<Vec<FileEntry>>> {
     let row = load(&state, &id).await?;
-    let storage = client(&state, &row)?;
+    let storage = client(&state, &row).await?;
     let prefix = q.prefix.unwrap_or_default();
     check_key("prefix", &prefix, true)?;
     let entries = storage
@@ -508,7 +457,7 @@ pub async fn copy(
     check_key("from", &input.from, false)?;
     check_key("to", &input.to, false)?;
     refuse_backup_folders(&state, &id, "to", &input.to).await?;
-    let storage = client(&state, &row)?;
+    let storage = client(&state, &row).await?;
     stat_object(&storage, "from", &input.from).await?;
     storage
         .copy(&input.from, &input.to)
@@ -535,7 +484,8 @@ pub async fn delete_file(
     let row = load(&state, &id).await?;
     check_key("path", &q.path, false)?;
     refuse_backup_folders(&state, &id, "path", &q.path).await?;
-    client(&state, &row)?
+    client(&state, &row)
+        .await?
         .delete(&q.path)
         .await
         .map_err(|e| plugin_error("path", e))?;
@@ -552,7 +502,7 @@ pub async fn download(
 ) -> ApiResult<Response> {
     let row = load(&state, &id).await?;
     check_key("path", &q.path, false)?;
-    let storage = client(&state, &row)?;
+    let storage = client(&state, &row).await?;
     let info = stat_object(&storage, "path", &q.path).await?;
     let name = q.path.rsplit('/').next().unwrap_or("download").to_string();
     let body = Body::from_stream(stream::object(storage, q.path.clone()));

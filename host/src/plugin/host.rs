@@ -3,7 +3,7 @@
 use super::bindings::host_world::dataguardian::plugin::{log, process, progress, types};
 use super::call::{CallShared, LogLevel};
 use super::grant::CallCapabilities;
-use super::process::{resolve_env, ChildProcess, SpawnSpec};
+use super::process::{resolve_env, ChildProcess, EnvSource, SpawnSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -54,6 +54,9 @@ pub struct HostState {
     pub caps: Arc<CallCapabilities>,
     pub secrets: Arc<HashMap<String, String>>,
     pub scratch: Option<PathBuf>,
+    /// Where secret files for spawned programs are written: outside every
+    /// directory the plugin can open.
+    pub secret_root: PathBuf,
 }
 
 impl WasiView for HostState {
@@ -112,13 +115,18 @@ impl process::Host for HostState {
             .into_iter()
             .map(|v| {
                 let value = match v.value {
-                    process::EnvValue::Plain(p) => Ok(p),
-                    process::EnvValue::Secret(s) => Err(s),
+                    process::EnvValue::Plain(p) => EnvSource::Plain(p),
+                    process::EnvValue::Secret(s) => EnvSource::Secret(s),
+                    process::EnvValue::SecretFile(f) => EnvSource::SecretFile {
+                        secret: f.secret,
+                        template: f.template,
+                        escape: f.escape,
+                    },
                 };
                 (v.name, value)
             })
             .collect();
-        let env = match resolve_env(env, &self.secrets) {
+        let env = match resolve_env(env, &self.secrets, &self.secret_root) {
             Ok(env) => env,
             Err(why) => return Ok(Err(types::PluginError::InvalidConfig(why))),
         };

@@ -23,6 +23,8 @@ const CPU_SAMPLE: std::time::Duration = std::time::Duration::from_secs(5);
 /// A running program owned by a plugin call; killed when dropped.
 pub struct ChildProcess {
     child: Child,
+    /// Secret files the program reads; removed after it is killed.
+    _secrets: Option<SecretDir>,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr: Option<JoinHandle<String>>,
@@ -41,7 +43,7 @@ impl Drop for ChildProcess {
 pub struct SpawnSpec<'a> {
     pub program: &'a str,
     pub args: &'a [String],
-    pub env: Vec<(String, String)>,
+    pub env: ResolvedEnv,
     pub stdin: bool,
     pub stdout: bool,
     pub cwd: Option<&'a Path>,
@@ -71,7 +73,7 @@ impl ChildProcess {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("LC_ALL", "C.UTF-8")
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .envs(spec.env.vars.iter().map(|(k, v)| (k, v)))
             .stdin(if spec.stdin {
                 Stdio::piped()
             } else {
@@ -96,6 +98,7 @@ impl ChildProcess {
             tokio::spawn(collect_stderr(stderr, program, call))
         });
         Ok(Self {
+            _secrets: spec.env.secret_dir,
             stdin: child.stdin.take(),
             stdout: child.stdout.take(),
             stderr,
@@ -192,20 +195,105 @@ async fn collect_stderr(
     tail
 }
 
-/// Resolves `secret(name)` env values; an unknown secret is an error.
+/// Where a program's environment variable gets its value.
+#[derive(Debug, Clone)]
+pub enum EnvSource {
+    Plain(String),
+    /// The named secret's value itself.
+    Secret(String),
+    /// The path of a private file holding the named secret, rendered into
+    /// `template` (`{secret}`) with the characters of `escape` and
+    /// backslashes escaped.
+    SecretFile {
+        secret: String,
+        template: String,
+        escape: String,
+    },
+}
+
+/// A directory of secret files for one spawned program, 0700 inside the
+/// host's scratch root (outside every plugin's preopens); removed with
+/// its files when the program's handle is dropped.
+#[derive(Debug)]
+pub struct SecretDir(PathBuf);
+
+impl Drop for SecretDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            tracing::warn!(path = %self.0.display(), "removing a secret file directory: {e}");
+        }
+    }
+}
+
+/// A program's environment with secrets resolved.
+#[derive(Debug, Default)]
+pub struct ResolvedEnv {
+    pub vars: Vec<(String, String)>,
+    pub secret_dir: Option<SecretDir>,
+}
+
+/// Resolves secret values and writes secret files under `secret_root`.
+/// An unknown secret is an error; so is a value a line-based file cannot
+/// hold.
 pub fn resolve_env(
-    env: Vec<(String, Result<String, String>)>,
+    env: Vec<(String, EnvSource)>,
     secrets: &HashMap<String, String>,
-) -> Result<Vec<(String, String)>, String> {
-    env.into_iter()
-        .map(|(name, value)| match value {
-            Ok(plain) => Ok((name, plain)),
-            Err(secret) => secrets
-                .get(&secret)
-                .map(|v| (name.clone(), v.clone()))
-                .ok_or_else(|| format!("env `{name}` asks for unknown secret `{secret}`")),
-        })
-        .collect()
+    secret_root: &Path,
+) -> Result<ResolvedEnv, String> {
+    let mut out = ResolvedEnv::default();
+    let lookup = |name: &str, secret: &str| {
+        secrets
+            .get(secret)
+            .cloned()
+            .ok_or_else(|| format!("env `{name}` asks for unknown secret `{secret}`"))
+    };
+    for (name, source) in env {
+        let value = match source {
+            EnvSource::Plain(plain) => plain,
+            EnvSource::Secret(secret) => lookup(&name, &secret)?,
+            EnvSource::SecretFile {
+                secret,
+                template,
+                escape,
+            } => {
+                let value = lookup(&name, &secret)?;
+                if value.contains(['\n', '\r', '\0']) {
+                    return Err(format!(
+                        "secret `{secret}` contains a line break or NUL and cannot be written to a file for `{name}`"
+                    ));
+                }
+                let dir = match &out.secret_dir {
+                    Some(d) => d.0.clone(),
+                    None => {
+                        let d = secret_root.join(uuid::Uuid::new_v4().to_string());
+                        crate::private::dir(&d)
+                            .map_err(|e| format!("creating a secret file directory: {e}"))?;
+                        out.secret_dir = Some(SecretDir(d.clone()));
+                        d
+                    }
+                };
+                let file = dir.join(format!("{}.secret", out.vars.len()));
+                let content = template.replace("{secret}", &escaped(&value, &escape));
+                crate::private::write_new(&file, content.as_bytes())
+                    .map_err(|e| format!("writing the secret file for `{name}`: {e}"))?;
+                file.to_string_lossy().into_owned()
+            }
+        };
+        out.vars.push((name, value));
+    }
+    Ok(out)
+}
+
+/// `value` with backslashes and the characters of `escape` escaped.
+fn escaped(value: &str, escape: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c == '\\' || escape.contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -220,14 +308,63 @@ mod tests {
 
     #[test]
     fn secrets_resolve_by_name_only() {
-        let secrets = HashMap::from([("password".to_string(), "s3cret".to_string())]);
+        let root = tempfile::tempdir().unwrap();
+        let secrets = HashMap::from([("password".to_string(), "s3:c\\ret".to_string())]);
         let env = vec![
-            ("PGPASSWORD".to_string(), Err("password".to_string())),
-            ("PGAPPNAME".to_string(), Ok("dg".to_string())),
+            (
+                "PGPASSWORD".to_string(),
+                EnvSource::Secret("password".into()),
+            ),
+            ("PGAPPNAME".to_string(), EnvSource::Plain("dg".into())),
         ];
-        let resolved = resolve_env(env, &secrets).expect("known secret");
-        assert_eq!(resolved[0], ("PGPASSWORD".into(), "s3cret".into()));
-        let unknown = resolve_env(vec![("X".into(), Err("token".into()))], &secrets);
+        let resolved = resolve_env(env, &secrets, root.path()).expect("known secret");
+        assert_eq!(resolved.vars[0], ("PGPASSWORD".into(), "s3:c\\ret".into()));
+        assert!(resolved.secret_dir.is_none());
+        let unknown = resolve_env(
+            vec![("X".into(), EnvSource::Secret("token".into()))],
+            &secrets,
+            root.path(),
+        );
         assert!(unknown.unwrap_err().contains("unknown secret `token`"));
+    }
+
+    #[test]
+    fn secret_files_are_private_escaped_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let secrets = HashMap::from([
+            ("password".to_string(), "s3:c\\ret".to_string()),
+            ("multi".to_string(), "a\nb".to_string()),
+        ]);
+        let env = vec![(
+            "PGPASSFILE".to_string(),
+            EnvSource::SecretFile {
+                secret: "password".into(),
+                template: "*:*:*:*:{secret}\n".into(),
+                escape: ":".into(),
+            },
+        )];
+        let resolved = resolve_env(env, &secrets, root.path()).expect("resolved");
+        let file = PathBuf::from(&resolved.vars[0].1);
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "*:*:*:*:s3\\:c\\\\ret\n"
+        );
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+        drop(resolved);
+        assert!(!file.exists(), "removed with the program's handle");
+        let bad = vec![(
+            "F".to_string(),
+            EnvSource::SecretFile {
+                secret: "multi".into(),
+                template: "{secret}".into(),
+                escape: String::new(),
+            },
+        )];
+        assert!(resolve_env(bad, &secrets, root.path())
+            .unwrap_err()
+            .contains("line break"));
     }
 }

@@ -306,6 +306,7 @@ impl PluginRuntime {
             caps,
             secrets: Arc::new(opts.secrets.clone()),
             scratch,
+            secret_root: self.config.scratch_root.join(".secrets"),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);

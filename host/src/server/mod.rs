@@ -1,6 +1,7 @@
 //! `dataguardian serve`: the metadata store, the workers and the API in
 //! one process.
 
+pub mod paths;
 pub mod state;
 pub mod targets;
 
@@ -10,7 +11,6 @@ use crate::queue::EmbeddedQueue;
 use crate::store::{self, Db};
 use crate::workers;
 use anyhow::Context;
-use sqlx::types::Json;
 use state::{AppState, Running, ServerConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,8 +26,15 @@ pub struct ServeOptions {
 /// Runs the server until Ctrl-C / SIGTERM.
 pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()> {
     let data_dir = &options.config.data_dir;
-    std::fs::create_dir_all(data_dir)
+    crate::private::dir(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let paths = paths::PathPolicy::new(
+        data_dir,
+        vec![options.config.master_key_file.clone()],
+        &options.config.denied_roots,
+        options.config.allowed_roots.as_deref(),
+    )
+    .with_context(|| format!("resolving data dir {}", data_dir.display()))?;
     let url = options
         .database_url
         .clone()
@@ -40,6 +47,12 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         db.backend(),
         store::redact_url(&url)
     );
+    let sealed = store::sealed::reseal_all(&db)
+        .await
+        .context("sealing stored secrets under the master key")?;
+    if sealed > 0 {
+        tracing::info!("{sealed} stored configuration(s) had secrets not sealed under the current key; sealed now");
+    }
 
     let queue = Arc::new(EmbeddedQueue::new(db.clone(), Duration::from_secs(2)));
     let state = AppState {
@@ -47,6 +60,7 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         plugins: Arc::new(plugins),
         queue: queue.clone(),
         config: Arc::new(options.config.clone()),
+        paths: Arc::new(paths),
         running: Arc::new(Running::default()),
         node_id: node_id(data_dir)?.into(),
         started_at: store::now(),
@@ -96,7 +110,7 @@ async fn ensure_default_storage(state: &AppState) -> anyhow::Result<()> {
         id: store::new_id(),
         name: "Local (data dir)".into(),
         kind: "local".into(),
-        config: Json(serde_json::json!({ "path": path })),
+        config: crate::store::sealed::SealedJson(serde_json::json!({ "path": path })),
         is_default: true,
         status: "unknown".into(),
         available_space_gb: None,
@@ -117,7 +131,9 @@ fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
         Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
         _ => {
             let id = store::new_id();
-            std::fs::write(&file, &id).with_context(|| format!("writing {}", file.display()))?;
+            let _ = std::fs::remove_file(&file);
+            crate::private::write_new(&file, id.as_bytes())
+                .with_context(|| format!("writing {}", file.display()))?;
             id
         }
     };

@@ -26,6 +26,14 @@ pub struct ServerConfig {
     pub stale_after: Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Host names and origins the API answers to.
+    pub origin: crate::api::guard::OriginPolicy,
+    /// Roots no user path may be inside (`--denied-roots`).
+    pub denied_roots: Vec<PathBuf>,
+    /// When set, user paths must be inside one of these (`--allowed-roots`).
+    pub allowed_roots: Option<Vec<PathBuf>>,
+    /// The master key file (a private file no user path may hold).
+    pub master_key_file: PathBuf,
 }
 
 /// An execution running on this node: its progress and how to stop it.
@@ -79,6 +87,8 @@ pub struct AppState {
     pub plugins: Arc<Plugins>,
     pub queue: Arc<dyn WorkQueue>,
     pub config: Arc<ServerConfig>,
+    /// Where user-given paths may point; resolved once the data dir exists.
+    pub paths: Arc<crate::server::paths::PathPolicy>,
     pub running: Arc<Running>,
     /// Identifies this process in queue claims and leases.
     pub node_id: Arc<str>,

@@ -2,24 +2,20 @@
 //! are split off the stored configuration here: plugins get their names,
 //! the host injects the values into the programs they spawn.
 
+use super::paths::{Occupied, PathRefusal, PathUse};
+use super::state::AppState;
 use crate::plugin::client::Target;
-use crate::plugin::{EngineClient, LogSink, Plugins, StorageClient};
+use crate::plugin::manifest::fill_template;
+use crate::plugin::runtime::LoadedPlugin;
+use crate::plugin::{EngineClient, LogSink, PluginKind, StorageClient};
 use crate::store::rows::{Datasource, StorageLocation};
+use crate::store::{self, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Configuration keys whose values are secrets: kept out of plugin
-/// configuration and out of API responses.
-pub const SECRET_KEYS: &[&str] = &[
-    "password",
-    "secret_access_key",
-    "secret_key",
-    "token",
-    "api_key",
-    "private_key",
-    "passphrase",
-];
+use crate::secrets::is_secret_key;
+pub use crate::secrets::SECRET_KEYS;
 
 /// What API responses show instead of a secret.
 pub const REDACTED: &str = "********";
@@ -30,43 +26,68 @@ pub enum TargetError {
     NotInstalled(#[from] crate::plugin::NotInstalled),
     #[error("{0}")]
     Invalid(String),
+    /// A configured path the policy refuses; `field` is dotted
+    /// (`connection_config.path`).
+    #[error("{field}: {refusal}")]
+    Path { field: String, refusal: PathRefusal },
+    #[error("reading the metadata store: {0}")]
+    Store(#[from] StoreError),
 }
 
-/// Splits secrets off a stored configuration.
+/// Splits secrets off a stored configuration, at any depth: a nested
+/// secret is named by its dotted path (`auth.token`).
 pub fn split_secrets(config: &Value) -> (Value, HashMap<String, String>) {
     let mut plain = config.clone();
     let mut secrets = HashMap::new();
-    if let Value::Object(map) = &mut plain {
-        for key in SECRET_KEYS {
-            if let Some(v) = map.remove(*key) {
-                match v {
-                    Value::String(s) if !s.is_empty() => {
-                        secrets.insert((*key).to_string(), s);
-                    }
-                    Value::Null | Value::String(_) => {}
-                    other => {
-                        secrets.insert((*key).to_string(), other.to_string());
-                    }
-                }
-            }
-        }
-    }
+    split_in(&mut plain, "", &mut secrets);
     (plain, secrets)
 }
 
-/// A configuration with every secret value replaced by [`REDACTED`].
+fn split_in(value: &mut Value, prefix: &str, secrets: &mut HashMap<String, String>) {
+    let Value::Object(map) = value else {
+        return;
+    };
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for key in keys {
+        let name = format!("{prefix}{key}");
+        if is_secret_key(&key) && !map[&key].is_object() {
+            match map.remove(&key) {
+                Some(Value::String(s)) if !s.is_empty() => {
+                    secrets.insert(name, s);
+                }
+                Some(Value::Null | Value::String(_)) | None => {}
+                Some(other) => {
+                    secrets.insert(name, other.to_string());
+                }
+            }
+        } else if let Some(v) = map.get_mut(&key) {
+            split_in(v, &format!("{name}."), secrets);
+        }
+    }
+}
+
+/// A configuration with every secret value, at any depth, replaced by
+/// [`REDACTED`].
 pub fn redact(config: &Value) -> Value {
     let mut out = config.clone();
-    if let Value::Object(map) = &mut out {
-        for key in SECRET_KEYS {
-            if let Some(v) = map.get_mut(*key) {
-                if !v.is_null() {
+    redact_in(&mut out);
+    out
+}
+
+fn redact_in(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if is_secret_key(k) && !v.is_null() && !v.is_object() {
                     *v = Value::String(REDACTED.into());
+                } else {
+                    redact_in(v);
                 }
             }
         }
+        Value::Array(items) => items.iter_mut().for_each(redact_in),
+        _ => {}
     }
-    out
 }
 
 /// Why an update carrying the redacted placeholder was refused.
@@ -78,76 +99,237 @@ pub const PLACEHOLDER_WITHOUT_VALUE: &str =
 /// placeholder with nothing stored behind it is refused (its key is
 /// returned): it would otherwise become the secret itself.
 pub fn merge_secrets(new: &mut Value, old: &Value) -> Result<(), &'static str> {
-    if let (Value::Object(n), Value::Object(o)) = (new, old) {
-        for key in SECRET_KEYS {
-            let keep = match n.get(*key) {
-                None => true,
-                Some(Value::String(s)) => s == REDACTED,
-                Some(_) => false,
-            };
-            if !keep {
-                continue;
+    let (Value::Object(n), Value::Object(o)) = (new, old) else {
+        return Ok(());
+    };
+    for key in SECRET_KEYS {
+        let keep = match n.get(*key) {
+            None => true,
+            Some(Value::String(s)) => s == REDACTED,
+            Some(_) => false,
+        };
+        if !keep {
+            continue;
+        }
+        match o.get(*key) {
+            Some(v) => {
+                n.insert((*key).to_string(), v.clone());
             }
-            match o.get(*key) {
-                Some(v) => {
-                    n.insert((*key).to_string(), v.clone());
-                }
-                None if n.contains_key(*key) => return Err(key),
-                None => {}
-            }
+            None if n.contains_key(*key) => return Err(key),
+            None => {}
+        }
+    }
+    for (key, value) in n.iter_mut() {
+        if let (Value::Object(_), Some(old)) = (&*value, o.get(key)) {
+            merge_secrets(value, old)?;
         }
     }
     Ok(())
 }
 
-/// The engine client for a datasource.
-pub fn engine_for(
-    plugins: &Plugins,
+/// The engine client for a datasource, its paths confined and resolved.
+pub async fn engine_for(
+    state: &AppState,
     ds: &Datasource,
     log: LogSink,
 ) -> Result<EngineClient, TargetError> {
-    let (config, secrets) = split_secrets(&ds.connection_config.0);
+    let config = confine_datasource(state, &ds.kind, &ds.connection_config.0).await?;
+    let (config, secrets) = split_secrets(&config);
     let target = Target::new(config, log).with_secrets(secrets);
-    Ok(plugins.engine(&ds.kind, target)?)
+    Ok(state.plugins.engine(&ds.kind, target)?)
 }
 
 /// The engine client for a datasource with its configuration replaced by
 /// `config` (the scratch database an engine created for a verification
 /// restore); the datasource's secrets still apply.
-pub fn engine_with_config(
-    plugins: &Plugins,
+pub async fn engine_with_config(
+    state: &AppState,
     ds: &Datasource,
     config: Value,
     log: LogSink,
 ) -> Result<EngineClient, TargetError> {
     let (_, secrets) = split_secrets(&ds.connection_config.0);
+    let config = confine_datasource(state, &ds.kind, &config).await?;
     let (config, _) = split_secrets(&config);
     let target = Target::new(config, log).with_secrets(secrets);
-    Ok(plugins.engine(&ds.kind, target)?)
+    Ok(state.plugins.engine(&ds.kind, target)?)
 }
 
-/// The storage client for a storage location. A local storage's root is
-/// created on first use (the plugin may only write inside it).
-pub fn storage_for(
-    plugins: &Plugins,
+/// The storage client for a storage location, its root confined and
+/// resolved. A local storage's root is created on first use (the plugin
+/// may only write inside it).
+pub async fn storage_for(
+    state: &AppState,
     s: &StorageLocation,
     log: LogSink,
 ) -> Result<StorageClient, TargetError> {
+    let config = confine_storage(state, &s.kind, &s.config.0, Some(&s.id)).await?;
     if s.kind == "local" {
-        let path = s
-            .config
-            .0
-            .get("path")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                TargetError::Invalid("config.path: required for local storage".into())
-            })?;
+        let path = config.get("path").and_then(Value::as_str).ok_or_else(|| {
+            TargetError::Invalid("config.path: required for local storage".into())
+        })?;
         std::fs::create_dir_all(Path::new(path))
             .map_err(|e| TargetError::Invalid(format!("config.path: creating {path}: {e}")))?;
     }
-    let (config, secrets) = split_secrets(&s.config.0);
+    let (config, secrets) = split_secrets(&config);
     let target = Target::new(config, log).with_secrets(secrets);
-    Ok(plugins.storage(&s.kind, target)?)
+    Ok(state.plugins.storage(&s.kind, target)?)
+}
+
+/// Checks a datasource configuration's paths (restore targets included)
+/// against the path policy and every storage root; returns the
+/// configuration with those paths replaced by their real locations.
+pub async fn confine_datasource(
+    state: &AppState,
+    kind: &str,
+    config: &Value,
+) -> Result<Value, TargetError> {
+    let others = occupied(state, None, false).await?;
+    confine(
+        state,
+        PluginKind::Engine,
+        kind,
+        config,
+        "connection_config",
+        PathUse::Datasource,
+        &others,
+    )
+}
+
+/// As [`confine_datasource`] for a storage: its root must also stay clear
+/// of other storages and of datasource paths.
+pub async fn confine_storage(
+    state: &AppState,
+    kind: &str,
+    config: &Value,
+    own_id: Option<&str>,
+) -> Result<Value, TargetError> {
+    let others = occupied(state, own_id, true).await?;
+    confine(
+        state,
+        PluginKind::Storage,
+        kind,
+        config,
+        "config",
+        PathUse::StorageRoot,
+        &others,
+    )
+}
+
+/// Filesystem paths of a plugin configuration: for each directory the
+/// plugin's manifest asks for from `{config.KEY}`, the key, and the
+/// directory as granted (`{config.path:parent}` grants the parent).
+fn fs_paths(plugin: &LoadedPlugin, config: &Value) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for rule in &plugin.manifest.capabilities.filesystem {
+        let Some(key) = rule
+            .path
+            .split("{config.")
+            .nth(1)
+            .and_then(|rest| rest.split(['}', ':']).next())
+        else {
+            continue;
+        };
+        let Some(value) = config.get(key).and_then(Value::as_str) else {
+            continue;
+        };
+        let granted = fill_template(&rule.path, config).map(PathBuf::from);
+        for path in [Some(PathBuf::from(value)), granted].into_iter().flatten() {
+            if !out.iter().any(|(k, p)| k == key && *p == path) {
+                out.push((key.to_string(), path));
+            }
+        }
+    }
+    out
+}
+
+fn confine(
+    state: &AppState,
+    plugin_kind: PluginKind,
+    kind: &str,
+    config: &Value,
+    field: &str,
+    use_: PathUse,
+    others: &[Occupied],
+) -> Result<Value, TargetError> {
+    let plugin = state.plugins.find(plugin_kind, kind)?;
+    let mut out = config.clone();
+    for (key, path) in fs_paths(&plugin, config) {
+        let field = format!("{field}.{key}");
+        let text = path.to_str().ok_or_else(|| TargetError::Path {
+            field: field.clone(),
+            refusal: PathRefusal::Invalid("is not valid UTF-8".into()),
+        })?;
+        let real = state
+            .paths
+            .check(text, use_, others)
+            .map_err(|refusal| TargetError::Path {
+                field: field.clone(),
+                refusal,
+            })?;
+        let given = config.get(&key).and_then(Value::as_str);
+        if given == Some(text) {
+            if use_ == PathUse::StorageRoot && real.exists() && !real.is_dir() {
+                return Err(TargetError::Path {
+                    field,
+                    refusal: PathRefusal::Invalid(format!(
+                        "{} is a file, not a directory",
+                        real.display()
+                    )),
+                });
+            }
+            if let (Some(map), Some(real)) = (out.as_object_mut(), real.to_str()) {
+                map.insert(key.clone(), Value::String(real.to_string()));
+            }
+        } else if real.exists() && !real.is_dir() {
+            return Err(TargetError::Path {
+                field,
+                refusal: PathRefusal::Invalid(format!(
+                    "the directory granted for it, {}, is not a directory",
+                    real.display()
+                )),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Paths other objects hold: storage roots (all but `except`) and, when
+/// `with_datasources`, datasource paths.
+async fn occupied(
+    state: &AppState,
+    except: Option<&str>,
+    with_datasources: bool,
+) -> Result<Vec<Occupied>, TargetError> {
+    let mut out = Vec::new();
+    for s in store::storages::all(&state.db).await? {
+        if Some(s.id.as_str()) == except {
+            continue;
+        }
+        let Ok(plugin) = state.plugins.find(PluginKind::Storage, &s.kind) else {
+            continue;
+        };
+        for (_, path) in fs_paths(&plugin, &s.config.0) {
+            out.push(Occupied {
+                label: format!("storage `{}`", s.name),
+                path,
+            });
+        }
+    }
+    if with_datasources {
+        for d in store::datasources::all(&state.db).await? {
+            let Ok(plugin) = state.plugins.find(PluginKind::Engine, &d.kind) else {
+                continue;
+            };
+            for (_, path) in fs_paths(&plugin, &d.connection_config.0) {
+                out.push(Occupied {
+                    label: format!("datasource `{}`", d.name),
+                    path,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

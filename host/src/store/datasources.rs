@@ -65,6 +65,15 @@ pub async fn list(
     super::page(db, "datasources", "name", filter, limit, offset).await
 }
 
+/// Every datasource (path overlap checks, secret migration).
+pub async fn all(db: &Db) -> Result<Vec<Datasource>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, Datasource>(
+        "SELECT * FROM datasources ORDER BY name"
+    )
+    .fetch_all(p)
+    .await?))
+}
+
 pub async fn all_enabled(db: &Db) -> Result<Vec<Datasource>, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_as::<_, Datasource>(
         "SELECT * FROM datasources WHERE enabled = TRUE ORDER BY name"

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod leases;
 pub mod notifications;
 pub mod rows;
+pub mod sealed;
 pub mod settings;
 pub mod storages;
 pub mod work;
@@ -48,6 +49,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("metadata database URL: {0}")]
     Url(String),
+    #[error("stored secrets: {0}")]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 impl StoreError {
@@ -236,8 +239,26 @@ impl Db {
             sqlx::migrate!("../migrations/postgres").run(&pool).await?;
             Pool::Postgres(pool)
         } else if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Url(e.to_string()))?
+            let options =
+                SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
+            // The file holds every configuration: created 0600, and the
+            // WAL and shared-memory files SQLite creates take its mode.
+            let file = options.get_filename().to_path_buf();
+            if file.as_os_str() != ":memory:" {
+                let private = |p: &Path| {
+                    crate::private::narrow(p, 0o600).map_err(|e| {
+                        StoreError::Url(format!("making {} private: {e}", p.display()))
+                    })
+                };
+                crate::private::touch(&file)
+                    .map_err(|e| StoreError::Url(format!("creating {}: {e}", file.display())))?;
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut side = file.clone().into_os_string();
+                    side.push(suffix);
+                    private(Path::new(&side))?;
+                }
+            }
+            let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)

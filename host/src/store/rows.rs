@@ -16,7 +16,7 @@ pub struct Datasource {
     pub kind: String,
     /// Includes secrets: never serialised as is (see `api::datasources`).
     #[schema(value_type = Object)]
-    pub connection_config: Json<Value>,
+    pub connection_config: super::sealed::SealedJson,
     pub status: String,
     pub enabled: bool,
     #[schema(value_type = Vec<String>)]
@@ -35,7 +35,7 @@ pub struct StorageLocation {
     #[sqlx(rename = "type")]
     pub kind: String,
     #[schema(value_type = Object)]
-    pub config: Json<Value>,
+    pub config: super::sealed::SealedJson,
     pub is_default: bool,
     pub status: String,
     pub available_space_gb: Option<f64>,

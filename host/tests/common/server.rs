@@ -48,6 +48,11 @@ impl TestServer {
         server
     }
 
+    /// The PostgreSQL metadata database's name (PostgreSQL backend only).
+    pub fn meta_db_name(&self) -> Option<&str> {
+        self.meta_db.as_ref().map(|db| db.name.as_str())
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -1,6 +1,7 @@
 //! PostgreSQL engine: `pg_dump -Fc` out, `pg_restore` in, `psql` for
 //! checks. The dump's bytes go from pg_dump's stdout to the sink host-side;
-//! the password stays a host secret injected as `PGPASSWORD`.
+//! the password stays a host secret, handed to libpq as a `PGPASSFILE` the
+//! host writes.
 
 use dataguardian_plugin_sdk::health::{self, kv};
 use dataguardian_plugin_sdk::process::Command;
@@ -48,7 +49,9 @@ impl Config {
             cmd = cmd.env("PGSSLMODE", mode.as_str());
         }
         if config::has_secret(ctx, "password") {
-            cmd = cmd.secret_env("PGPASSWORD", "password");
+            // A pgpass file rather than PGPASSWORD: the environment of a
+            // running pg_dump is readable in /proc.
+            cmd = cmd.secret_file("PGPASSFILE", "password", "*:*:*:*:{secret}\n", ":");
         }
         cmd
     }

@@ -1,0 +1,351 @@
+//! Request origin checks, applied to every route before any handler runs.
+//!
+//! Binding to 127.0.0.1 does not keep a web page out: a browser on the same
+//! machine sends whatever a page asks for. Three checks close that door
+//! without getting in the way of curl, the CLI or scripts:
+//! - a body on a write must be declared `application/json` (HTML forms and
+//!   `text/plain` "simple requests" need no CORS preflight),
+//! - the `Host` must be one this server answers to (DNS rebinding points
+//!   an attacker's name at 127.0.0.1 and reads the answers),
+//! - a write whose `Origin` or `Sec-Fetch-Site` says it came from another
+//!   site is refused. Requests without those headers are not browsers'.
+
+use super::error::ApiError;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Which names and origins the server answers to.
+#[derive(Debug, Clone, Default)]
+pub struct OriginPolicy {
+    /// Extra host names (lowercase, no port). `*.example.com` matches the
+    /// subdomains of example.com; `*` alone turns the host check off.
+    pub allowed_hosts: Vec<String>,
+    /// `scheme://host[:port]` of `--public-url`, accepted as an `Origin`.
+    pub public_origin: Option<String>,
+}
+
+impl OriginPolicy {
+    /// Builds the policy from `--allowed-hosts` and `--public-url`.
+    pub fn new(allowed_hosts: &[String], public_url: Option<&str>) -> Result<Self, String> {
+        let mut hosts = Vec::new();
+        for raw in allowed_hosts {
+            let h = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+            if h.is_empty() {
+                continue;
+            }
+            if h.contains(['/', ':', ' ']) && !h.starts_with('[') {
+                return Err(format!(
+                    "--allowed-hosts: `{}` is not a host name (give names without scheme or port)",
+                    shorten(raw)
+                ));
+            }
+            hosts.push(h);
+        }
+        let public_origin = match public_url {
+            None => None,
+            Some(u) if u.trim().is_empty() => None,
+            Some(u) => {
+                let url = url::Url::parse(u.trim())
+                    .map_err(|e| format!("--public-url: `{}` is not a URL: {e}", shorten(u)))?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err("--public-url: must start with http:// or https://".into());
+                }
+                let host = url
+                    .host_str()
+                    .ok_or("--public-url: has no host")?
+                    .to_ascii_lowercase();
+                hosts.push(host);
+                Some(url.origin().ascii_serialization())
+            }
+        };
+        Ok(Self {
+            allowed_hosts: hosts,
+            public_origin,
+        })
+    }
+
+    /// Whether `name` (from a `Host` header, port removed) is served here.
+    /// IP literals and `localhost` always are: a rebinding attack needs a
+    /// name of the attacker's, and browsers resolve `localhost` themselves.
+    fn serves_host(&self, name: &str) -> bool {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        if name == "localhost" || is_ip_literal(&name) {
+            return true;
+        }
+        self.allowed_hosts.iter().any(|allowed| {
+            allowed == "*"
+                || *allowed == name
+                || allowed
+                    .strip_prefix("*.")
+                    .is_some_and(|domain| name.ends_with(&format!(".{domain}")))
+        })
+    }
+
+    /// The verdict on one request, before its body is read.
+    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+        let host = headers
+            .get(header::HOST)
+            .map(|h| h.to_str().unwrap_or("\u{fffd}"));
+        if let Some(host) = host {
+            if !self.serves_host(host_name(host)) {
+                return Err(ApiError::new(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "host_not_allowed",
+                    format!(
+                        "this server does not answer to host `{}`; add it with --allowed-hosts \
+                         (DG_ALLOWED_HOSTS) or --public-url",
+                        shorten(host)
+                    ),
+                ));
+            }
+        }
+        if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            return Ok(());
+        }
+        self.check_cross_site(headers, host)?;
+        check_json_body(headers)
+    }
+
+    fn check_cross_site(&self, headers: &HeaderMap, host: Option<&str>) -> Result<(), ApiError> {
+        let refused = |why: String| {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross_origin_refused",
+                format!("{why}; the API accepts writes only from its own pages and from clients that are not browsers"),
+            ))
+        };
+        if let Some(site) = headers.get("sec-fetch-site") {
+            let site = site.to_str().unwrap_or("");
+            if !matches!(site, "same-origin" | "none") {
+                return refused(format!(
+                    "request sent from another site (Sec-Fetch-Site: {})",
+                    shorten(site)
+                ));
+            }
+        }
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return Ok(());
+        };
+        let origin = origin.to_str().unwrap_or("\u{fffd}");
+        let same_host = host.is_some_and(|h| origin_authority(origin) == Some(h));
+        let public = self.public_origin.as_deref() == Some(origin);
+        if same_host || public {
+            Ok(())
+        } else {
+            refused(format!("request from origin `{}`", shorten(origin)))
+        }
+    }
+}
+
+/// A body on a write must be JSON: 415 otherwise.
+fn check_json_body(headers: &HeaderMap) -> Result<(), ApiError> {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let has_body = length.is_some_and(|n| n > 0) || headers.contains_key(header::TRANSFER_ENCODING);
+    if !has_body {
+        return Ok(());
+    }
+    let kind = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = kind
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        if kind.is_empty() {
+            "a request body must be sent with Content-Type: application/json".to_string()
+        } else {
+            format!(
+                "a request body must be sent with Content-Type: application/json, not `{}`",
+                shorten(kind)
+            )
+        },
+    ))
+}
+
+/// `host[:port]` → `host` (`[::1]:8080` → `[::1]`).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_inclusive(']').next().unwrap_or(host);
+    }
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(name, _)| name)
+}
+
+fn is_ip_literal(name: &str) -> bool {
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>().is_ok()
+}
+
+/// `http://host:port` → `host:port` (as a browser would send `Host`).
+fn origin_authority(origin: &str) -> Option<&str> {
+    let (scheme, rest) = origin.split_once("://")?;
+    matches!(scheme, "http" | "https").then_some(rest.trim_end_matches('/'))
+}
+
+/// At most a short prefix of a value an error message quotes.
+pub fn shorten(value: &str) -> String {
+    const MAX: usize = 64;
+    let mut out: String = value
+        .chars()
+        .take(MAX)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if value.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
+/// The middleware: refuses before routing, so nothing runs for a refused
+/// request.
+pub async fn guard(
+    State(policy): State<Arc<OriginPolicy>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match policy.check(request.method(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            tracing::warn!(
+                method = %request.method(),
+                uri = %shorten(&request.uri().to_string()),
+                "refused: {}",
+                e.message
+            );
+            e.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn hosts_served() {
+        let p = OriginPolicy::new(&["backup.example.com".into(), "*.corp.lan".into()], None)
+            .expect("policy");
+        for ok in [
+            "localhost",
+            "localhost:8080",
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "10.0.0.7",
+            "backup.example.com",
+            "BACKUP.example.com.:443",
+            "a.corp.lan",
+        ] {
+            assert!(p.serves_host(host_name(ok)), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "corp.lan.evil.example",
+            "xcorp.lan",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!p.serves_host(host_name(bad)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn writes_from_other_sites_are_refused() {
+        let p = OriginPolicy::default();
+        let post = Method::POST;
+        let ok = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080"),
+        ]);
+        assert!(p.check(&post, &ok).is_ok());
+        let foreign = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://evil.example"),
+        ]);
+        assert_eq!(
+            p.check(&post, &foreign).unwrap_err().status,
+            StatusCode::FORBIDDEN
+        );
+        let other_port = headers(&[
+            ("host", "localhost:8080"),
+            ("origin", "http://localhost:3000"),
+        ]);
+        assert!(p.check(&post, &other_port).is_err());
+        let null = headers(&[("host", "localhost:8080"), ("origin", "null")]);
+        assert!(p.check(&post, &null).is_err());
+        let fetch = headers(&[("host", "localhost:8080"), ("sec-fetch-site", "same-site")]);
+        assert!(p.check(&post, &fetch).is_err());
+        // Reads are not refused for their origin: without CORS headers
+        // the browser keeps the answer from the page.
+        assert!(p.check(&Method::GET, &foreign).is_ok());
+        let curl = headers(&[("host", "localhost:8080")]);
+        assert!(p.check(&post, &curl).is_ok());
+    }
+
+    #[test]
+    fn public_url_is_an_accepted_origin() {
+        let p = OriginPolicy::new(&[], Some("https://backups.example.com/")).expect("policy");
+        let proxied = headers(&[
+            ("host", "backups.example.com"),
+            ("origin", "https://backups.example.com"),
+        ]);
+        assert!(p.check(&Method::POST, &proxied).is_ok());
+        assert!(OriginPolicy::new(&["http://x".into()], None).is_err());
+        assert!(OriginPolicy::new(&[], Some("ftp://x")).is_err());
+    }
+
+    #[test]
+    fn bodies_must_be_json() {
+        let p = OriginPolicy::default();
+        let text = headers(&[("content-type", "text/plain"), ("content-length", "12")]);
+        assert_eq!(
+            p.check(&Method::POST, &text).unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        let none = headers(&[("content-length", "2")]);
+        assert!(p.check(&Method::PUT, &none).is_err());
+        let json = headers(&[
+            ("content-type", "application/json; charset=utf-8"),
+            ("content-length", "2"),
+        ]);
+        assert!(p.check(&Method::POST, &json).is_ok());
+        let empty_form = headers(&[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("content-length", "0"),
+        ]);
+        assert!(p.check(&Method::POST, &empty_form).is_ok());
+    }
+
+    #[test]
+    fn quoted_values_are_short() {
+        let long = "x".repeat(100_000);
+        assert!(shorten(&long).chars().count() <= 65);
+        assert_eq!(shorten("a\u{0}b"), "a\u{fffd}b");
+    }
+}
