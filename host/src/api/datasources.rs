@@ -387,9 +387,7 @@ pub async fn databases(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<String>>> {
     let ds = load(&state, &id).await?;
-    let engine = targets::engine_for(&state, &ds, crate::plugin::tracing_sink())
-        .await
-        .map_err(|e| ApiError::invalid("type", e.to_string()))?;
+    let engine = targets::engine_for(&state, &ds, crate::plugin::tracing_sink()).await?;
     let list = engine
         .list_databases()
         .await

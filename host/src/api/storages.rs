@@ -125,7 +125,7 @@ async fn check_storage_config(
         };
         ApiError::invalid("config", message)
     })?;
-    targets::confine_storage(state, kind, config, own_id).await?;
+    targets::confine_storage(state, kind, config, own_id, true).await?;
     Ok(())
 }
 
@@ -136,9 +136,7 @@ pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<StorageLocatio
 }
 
 async fn client(state: &AppState, s: &StorageLocation) -> ApiResult<crate::plugin::StorageClient> {
-    targets::storage_for(state, s, crate::plugin::tracing_sink())
-        .await
-        .map_err(|e| ApiError::invalid("config", e.to_string()))
+    Ok(targets::storage_for(state, s, crate::plugin::tracing_sink()).await?)
 }
 
 /// List storage locations.

@@ -163,7 +163,7 @@ pub async fn storage_for(
     s: &StorageLocation,
     log: LogSink,
 ) -> Result<StorageClient, TargetError> {
-    let config = confine_storage(state, &s.kind, &s.config.0, Some(&s.id)).await?;
+    let config = confine_storage(state, &s.kind, &s.config.0, Some(&s.id), false).await?;
     if s.kind == "local" {
         let path = config.get("path").and_then(Value::as_str).ok_or_else(|| {
             TargetError::Invalid("config.path: required for local storage".into())
@@ -197,14 +197,17 @@ pub async fn confine_datasource(
 }
 
 /// As [`confine_datasource`] for a storage: its root must also stay clear
-/// of other storages and of datasource paths.
+/// of other storages and, `with_datasources` (when it is saved), of
+/// datasource paths. At use time a datasource that drifted onto a storage
+/// is refused on its own side, so it cannot stop every backup.
 pub async fn confine_storage(
     state: &AppState,
     kind: &str,
     config: &Value,
     own_id: Option<&str>,
+    with_datasources: bool,
 ) -> Result<Value, TargetError> {
-    let others = occupied(state, own_id, true).await?;
+    let others = occupied(state, own_id, with_datasources).await?;
     confine(
         state,
         PluginKind::Storage,

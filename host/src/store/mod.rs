@@ -260,6 +260,9 @@ impl Db {
             }
             let options = options
                 .create_if_missing(true)
+                // Freed pages are zeroed: an overwritten secret does not
+                // linger in the file.
+                .pragma("secure_delete", "ON")
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30));
@@ -297,6 +300,18 @@ impl Db {
     /// Round trip to the database (health endpoints).
     pub async fn ping(&self) -> Result<(), StoreError> {
         execute!(self, |p| sqlx::query("SELECT 1").execute(p).await?);
+        Ok(())
+    }
+
+    /// SQLite: copies the WAL into the database file and truncates it, so
+    /// rewritten rows leave no older page versions behind (after sealing
+    /// secrets that were stored in the clear). Nothing to do on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if let Pool::Sqlite(p) = &self.pool {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(p)
+                .await?;
+        }
         Ok(())
     }
 

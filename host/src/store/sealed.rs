@@ -82,5 +82,8 @@ pub async fn reseal_all(db: &super::Db) -> Result<usize, super::StoreError> {
             count += 1;
         }
     }
+    if count > 0 {
+        db.checkpoint().await?;
+    }
     Ok(count)
 }
