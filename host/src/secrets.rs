@@ -61,13 +61,16 @@ struct MasterKey {
 impl MasterKey {
     fn from_encoded(text: &str) -> Result<Self, SecretsError> {
         let text = text.trim();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .ok()
-            .or_else(|| hex::decode(text).ok())
-            .ok_or_else(|| {
-                SecretsError::Key("a master key must be 32 bytes in base64 or hex".into())
-            })?;
+        // 64 hex digits also parse as (48 bytes of) base64: hex first.
+        let hex_form = text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
+        let bytes = if hex_form {
+            hex::decode(text).ok()
+        } else {
+            base64::engine::general_purpose::STANDARD.decode(text).ok()
+        }
+        .ok_or_else(|| {
+            SecretsError::Key("a master key must be 32 bytes in base64 or hex".into())
+        })?;
         if bytes.len() != 32 {
             return Err(SecretsError::Key(format!(
                 "a master key must be 32 bytes, this one has {}",
@@ -525,6 +528,21 @@ mod tests {
         r.retire_old();
         assert_eq!(r.open(&new).unwrap()["password"], "pw");
         assert!(r.open(&old).is_err());
+    }
+
+    #[test]
+    fn keys_come_in_base64_or_hex() {
+        let key = [7u8; 32];
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+        let hex = hex::encode(key);
+        let a = MasterKey::from_encoded(&b64).unwrap();
+        let b = MasterKey::from_encoded(&hex).unwrap();
+        assert_eq!(a.id, b.id);
+        assert!(MasterKey::from_encoded("c2hvcnQ=").is_err());
+        let ring =
+            Keyring::load_or_create(Some(&format!("{hex},{b64}")), Path::new("/nonexistent"))
+                .unwrap();
+        assert_eq!(ring.ids().len(), 2);
     }
 
     #[test]

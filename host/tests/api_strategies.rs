@@ -14,9 +14,10 @@ async fn fallback_and_replicate(backend: Backend) {
     let source = chinook_db("strat");
     let ds = server.pg_datasource("chinook", &source.name).await;
 
-    // A storage whose root is a file: it cannot take anything.
+    // A storage whose root became a file after it was saved: it cannot
+    // take anything (a file is refused as a root when saved).
     let blocked_root = server.dir.path().join("blocked");
-    std::fs::write(&blocked_root, b"not a directory").unwrap();
+    std::fs::create_dir_all(&blocked_root).unwrap();
     let broken = server
         .post_ok(
             "/api/storage-locations",
@@ -27,6 +28,8 @@ async fn fallback_and_replicate(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
+    std::fs::remove_dir(&blocked_root).unwrap();
+    std::fs::write(&blocked_root, b"not a directory").unwrap();
     let (good, good_root) = server.local_storage("good").await;
     let (mirror, mirror_root) = server.local_storage("mirror").await;
 

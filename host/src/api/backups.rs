@@ -126,7 +126,7 @@ async fn availability(state: &AppState, sid: &str, path: Option<String>) -> ApiR
     };
     let availability = match (
         &path,
-        targets::storage_for(&state, &row, crate::plugin::tracing_sink()).await,
+        targets::storage_for(state, &row, crate::plugin::tracing_sink()).await,
     ) {
         (None, _) => "unknown",
         (Some(_), Err(_)) => "unreachable",

@@ -127,6 +127,7 @@ async fn check_engine_config(state: &AppState, kind: &str, config: &Value) -> Ap
         .plugins
         .find(PluginKind::Engine, kind)
         .map_err(|e| ApiError::invalid("type", e.to_string()))?;
+    targets::confine_datasource(state, kind, config).await?;
     let (plain, _) = targets::split_secrets(config);
     let target = crate::plugin::client::Target::new(plain, crate::plugin::tracing_sink());
     let engine = state
@@ -139,9 +140,7 @@ async fn check_engine_config(state: &AppState, kind: &str, config: &Value) -> Ap
             other => other.to_string(),
         };
         ApiError::invalid("connection_config", message)
-    })?;
-    targets::confine_datasource(state, kind, config).await?;
-    Ok(())
+    })
 }
 
 fn blank(kind: &str) -> Datasource {

@@ -174,7 +174,7 @@ async fn readable_storage(
     for id in ids {
         if let Some(row) = store::storages::get(&state.db, &id).await? {
             if let Ok(client) =
-                targets::storage_for(&state, &row, crate::plugin::tracing_sink()).await
+                targets::storage_for(state, &row, crate::plugin::tracing_sink()).await
             {
                 return Ok((row.name, client));
             }

@@ -54,7 +54,7 @@ pub fn name(field: &str, value: &str) -> ApiResult<String> {
     if has_hidden(value) {
         return Err(ApiError::invalid(
             field,
-            "must not contain control or bidirectional-override characters",
+            "must not contain control characters or bidirectional overrides",
         ));
     }
     Ok(value.to_string())
@@ -85,7 +85,7 @@ pub fn tags(tags: Vec<String>) -> ApiResult<Vec<String>> {
         if has_hidden(tag) {
             return Err(ApiError::invalid(
                 field,
-                "must not contain control or bidirectional-override characters",
+                "must not contain control characters or bidirectional overrides",
             ));
         }
         if !out.iter().any(|t| t == tag) {
@@ -189,7 +189,7 @@ fn string(field: &str, key: &str, s: &str) -> ApiResult<()> {
     {
         return Err(ApiError::invalid(
             field,
-            "must not contain control or bidirectional-override characters",
+            "must not contain control characters or bidirectional overrides",
         ));
     }
     Ok(())
@@ -206,7 +206,7 @@ pub fn short_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     if has_hidden(value) {
         return Err(ApiError::invalid(
             field,
-            "must not contain control or bidirectional-override characters",
+            "must not contain control characters or bidirectional overrides",
         ));
     }
     Ok(())

@@ -112,6 +112,7 @@ async fn check_storage_config(
             "is required for local storage",
         ));
     }
+    targets::confine_storage(state, kind, config, own_id, true).await?;
     let (plain, _) = targets::split_secrets(config);
     let client = crate::plugin::StorageClient::new(
         state.plugins.runtime().clone(),
@@ -124,9 +125,7 @@ async fn check_storage_config(
             other => other.to_string(),
         };
         ApiError::invalid("config", message)
-    })?;
-    targets::confine_storage(state, kind, config, own_id, true).await?;
-    Ok(())
+    })
 }
 
 pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<StorageLocation> {

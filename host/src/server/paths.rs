@@ -166,7 +166,7 @@ pub fn check_syntax(path: &str) -> Result<(), PathRefusal> {
         .chars()
         .any(|c| c.is_control() || crate::api::limits::is_bidi(c))
     {
-        return invalid("must not contain control or bidirectional-override characters");
+        return invalid("must not contain control characters or bidirectional overrides");
     }
     let given = Path::new(path);
     if !given.is_absolute() {

@@ -10,10 +10,17 @@ use sqlx::error::BoxDynError;
 use sqlx::types::Json;
 use sqlx::{Database, Decode, Encode, Type};
 
-/// A configuration with its secrets in the clear in memory.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// A configuration with its secrets in the clear in memory. Its `Debug`
+/// form is redacted, so a stray `{:?}` cannot log a password.
+#[derive(Clone, Default, PartialEq, Serialize)]
 #[serde(transparent)]
 pub struct SealedJson(pub Value);
+
+impl std::fmt::Debug for SealedJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedJson({})", crate::server::targets::redact(&self.0))
+    }
+}
 
 impl<DB: Database> Type<DB> for SealedJson
 where

@@ -61,7 +61,7 @@ pub async fn discard_partial(state: &AppState, execution_id: &str, log: &Executi
         let Ok(Some(row)) = store::storages::get(&state.db, &t.storage_location_id).await else {
             continue;
         };
-        match targets::storage_for(&state, &row, log.sink()).await {
+        match targets::storage_for(state, &row, log.sink()).await {
             Ok(storage) => match storage.delete(&prefix).await {
                 Ok(()) => log.info(format!("removed {prefix} from storage `{}`", row.name)),
                 Err(e) => log.warn(format!("removing {prefix} from `{}`: {e}", row.name)),
@@ -137,7 +137,7 @@ async fn back_up(
         options.compression
     ));
 
-    let engine = match targets::engine_for(&state, &ds, log.sink()).await {
+    let engine = match targets::engine_for(state, &ds, log.sink()).await {
         Ok(e) => e,
         Err(e) => return Outcome::failed(e.to_string()),
     };
@@ -186,7 +186,7 @@ async fn back_up(
     let mut stored: Option<(StorageLocation, StorageClient, pipeline::BackupSummary)> = None;
     let mut last_error = String::new();
     for (i, s) in storages.iter().enumerate() {
-        let client = match targets::storage_for(&state, s, log.sink()).await {
+        let client = match targets::storage_for(state, s, log.sink()).await {
             Ok(c) => c,
             Err(e) => {
                 last_error = format!("storage `{}`: {e}", s.name);
@@ -310,7 +310,7 @@ async fn back_up(
                 discard_partial(state, &execution.id, log).await;
                 return Outcome::Cancelled;
             }
-            let outcome = match targets::storage_for(&state, s, log.sink()).await {
+            let outcome = match targets::storage_for(state, s, log.sink()).await {
                 Ok(to) => {
                     copy_execution(&primary_client, &to, &summary.prefix, run.activity.clone())
                         .await

@@ -193,7 +193,7 @@ async fn delete_copy(state: &AppState, storage_id: &str, prefix: &str) -> Result
     else {
         return Ok(());
     };
-    let client = targets::storage_for(&state, &row, crate::plugin::tracing_sink())
+    let client = targets::storage_for(state, &row, crate::plugin::tracing_sink())
         .await
         .map_err(|e| format!("storage `{}`: {e}", row.name))?;
     client

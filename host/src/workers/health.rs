@@ -55,7 +55,7 @@ fn failed(message: String) -> HealthReport {
 
 /// Asks the engine plugin; a failed call is an `error` report.
 pub async fn probe_datasource(state: &AppState, ds: &Datasource) -> HealthReport {
-    match targets::engine_for(&state, ds, crate::plugin::tracing_sink()).await {
+    match targets::engine_for(state, ds, crate::plugin::tracing_sink()).await {
         Ok(engine) => match engine.health_check().await {
             Ok(report) => report,
             Err(e) => failed(e.to_string()),
@@ -145,7 +145,7 @@ pub async fn check_datasource(
 
 /// Asks the storage plugin.
 pub async fn probe_storage(state: &AppState, s: &StorageLocation) -> HealthReport {
-    match targets::storage_for(&state, s, crate::plugin::tracing_sink()).await {
+    match targets::storage_for(state, s, crate::plugin::tracing_sink()).await {
         Ok(storage) => match storage.health_check().await {
             Ok(report) => report,
             Err(e) => failed(e.to_string()),

@@ -90,7 +90,7 @@ async fn restore(
         "restoring backup {source_id} ({prefix}) into datasource `{}`",
         target.name
     ));
-    let engine = match targets::engine_for(&state, &target, log.sink()).await {
+    let engine = match targets::engine_for(state, &target, log.sink()).await {
         Ok(e) => e,
         Err(e) => return Outcome::failed(e.to_string()),
     };
@@ -169,7 +169,7 @@ async fn candidate_storages(
             .await
             .map_err(|e| e.to_string())?
         {
-            let client = targets::storage_for(&state, &row, crate::plugin::tracing_sink())
+            let client = targets::storage_for(state, &row, crate::plugin::tracing_sink())
                 .await
                 .map_err(|e| format!("storage `{}`: {e}", row.name))?;
             out.push((row.name, client));
@@ -226,7 +226,7 @@ async fn verify(
     log: &ExecutionLogger,
 ) -> Outcome {
     let db = &state.db;
-    let admin = match targets::engine_for(&state, target, log.sink()).await {
+    let admin = match targets::engine_for(state, target, log.sink()).await {
         Ok(e) => e,
         Err(e) => return Outcome::failed(e.to_string()),
     };
@@ -242,7 +242,7 @@ async fn verify(
     let work = async {
         let config: Value = serde_json::from_str(&scratch_config)
             .map_err(|e| format!("the engine's scratch database configuration: {e}"))?;
-        let engine = targets::engine_with_config(&state, target, config, log.sink())
+        let engine = targets::engine_with_config(state, target, config, log.sink())
             .await
             .map_err(|e| e.to_string())?;
         let storage_name =
@@ -260,7 +260,7 @@ async fn verify(
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the backup's datasource no longer exists")?;
-        let live = targets::engine_for(&state, &source_ds, log.sink())
+        let live = targets::engine_for(state, &source_ds, log.sink())
             .await
             .map_err(|e| e.to_string())?
             .inspect()
