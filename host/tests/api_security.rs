@@ -75,6 +75,28 @@ fn files_config(path: &Path) -> Value {
     json!({"path": path})
 }
 
+/// A `files` datasource over `path`; its id.
+async fn files_datasource(server: &TestServer, name: &str, path: &Path) -> String {
+    server
+        .post_ok(
+            "/api/datasources",
+            &json!({"name": name, "type": "files", "connection_config": files_config(path)}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+/// The default local storage's id.
+async fn default_storage(server: &TestServer) -> String {
+    server.get_ok("/api/storage-locations").await["data"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
 /// Replaces the directory at `path` with a symlink to `target`.
 fn swap_for_symlink(path: &Path, target: &Path) {
     std::fs::remove_dir_all(path).expect("removing the directory");
@@ -405,20 +427,8 @@ async fn paths_are_confined(backend: Backend) {
     let site = tmp.join("site");
     std::fs::create_dir_all(&site).unwrap();
     std::fs::write(site.join("index.html"), b"hello").unwrap();
-    let ds = server
-        .post_ok(
-            "/api/datasources",
-            &json!({"name": "site", "type": "files", "connection_config": files_config(&site)}),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let storage = server.get_ok("/api/storage-locations").await["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ds = files_datasource(&server, "site", &site).await;
+    let storage = default_storage(&server).await;
     let job = server.job("site", &ds, &storage, json!({})).await;
     let good = server.run_job(&job).await;
     assert_eq!(good["status"], "completed", "{good}");
@@ -712,10 +722,7 @@ async fn program_environments_hold_no_password() {
         .as_str()
         .unwrap()
         .to_string();
-    let storage = server.get_ok("/api/storage-locations").await["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let storage = default_storage(&server).await;
     let job = server.job("held", &ds, &storage, json!({})).await;
 
     // Hold a lock so pg_dump waits, visible, until we let it go.
@@ -819,20 +826,8 @@ async fn a_tampered_plugin_cache_is_not_loaded() {
     let site = server.dir.path().join("site");
     std::fs::create_dir_all(&site).unwrap();
     std::fs::write(site.join("a.txt"), b"a").unwrap();
-    let ds = server
-        .post_ok(
-            "/api/datasources",
-            &json!({"name": "site", "type": "files", "connection_config": files_config(&site)}),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let storage = server.get_ok("/api/storage-locations").await["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ds = files_datasource(&server, "site", &site).await;
+    let storage = default_storage(&server).await;
     let job = server.job("site", &ds, &storage, json!({})).await;
     assert_eq!(server.run_job(&job).await["status"], "completed");
 }
@@ -935,10 +930,7 @@ async fn input_limits_name_the_field(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
-    let storage = server.get_ok("/api/storage-locations").await["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let storage = default_storage(&server).await;
     let r = server
         .post(
             "/api/backup-jobs",

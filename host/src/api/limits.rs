@@ -41,23 +41,7 @@ fn has_hidden(s: &str) -> bool {
 
 /// A display name: trimmed, 1–100 characters, nothing hidden.
 pub fn name(field: &str, value: &str) -> ApiResult<String> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(ApiError::invalid(field, "must not be empty"));
-    }
-    if value.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be at most {MAX_NAME_CHARS} characters"),
-        ));
-    }
-    if has_hidden(value) {
-        return Err(ApiError::invalid(
-            field,
-            "must not contain control characters or bidirectional overrides",
-        ));
-    }
-    Ok(value.to_string())
+    label(field, value, MAX_NAME_CHARS)
 }
 
 /// Tags: at most 32, each 1–50 characters with nothing hidden; trimmed,
@@ -71,28 +55,23 @@ pub fn tags(tags: Vec<String>) -> ApiResult<Vec<String>> {
     }
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for (i, tag) in tags.iter().enumerate() {
-        let field = format!("tags[{i}]");
-        let tag = tag.trim();
-        if tag.is_empty() {
-            return Err(ApiError::invalid(field, "must not be empty"));
-        }
-        if tag.chars().count() > MAX_TAG_CHARS {
-            return Err(ApiError::invalid(
-                field,
-                format!("must be at most {MAX_TAG_CHARS} characters"),
-            ));
-        }
-        if has_hidden(tag) {
-            return Err(ApiError::invalid(
-                field,
-                "must not contain control characters or bidirectional overrides",
-            ));
-        }
-        if !out.iter().any(|t| t == tag) {
-            out.push(tag.to_string());
+        let tag = label(&format!("tags[{i}]"), tag, MAX_TAG_CHARS)?;
+        if !out.contains(&tag) {
+            out.push(tag);
         }
     }
     Ok(out)
+}
+
+/// A short label shown to people: trimmed, 1–`max` characters, nothing
+/// hidden.
+fn label(field: &str, value: &str, max: usize) -> ApiResult<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, "must not be empty"));
+    }
+    short_text(field, value, max)?;
+    Ok(value.to_string())
 }
 
 /// Keys whose values may be long (PEM keys, certificates, JSON service
