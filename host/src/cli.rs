@@ -24,6 +24,10 @@ pub struct Cli {
     /// Data directory (plugin cache, scratch space).
     #[arg(long, env = "DG_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
+    /// Where precompiled plugins are cached (default DATA_DIR/cache/plugins);
+    /// several data dirs may share one (the test suite does).
+    #[arg(long, env = "DG_PLUGIN_CACHE_DIR", global = true)]
+    pub plugin_cache_dir: Option<PathBuf>,
     /// Directory of third-party plugins (`NAME.wasm` + `NAME.toml`).
     #[arg(long, env = "DG_PLUGIN_DIR", global = true)]
     pub plugin_dir: Option<PathBuf>,
@@ -227,14 +231,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return secrets_command(&cli, command).await;
     }
     let plugins = load_plugins(&cli)?;
-    let key_file = master_key_file(&cli)?;
+    // The server's own files outside the data dir: no datasource or
+    // storage may reach them (a restore over the plugin dir or the config
+    // file would hand the next start to whoever wrote the backup).
+    let mut private_paths = vec![master_key_file(&cli)?, plugin_cache_dir(&cli)?];
+    for extra in [cli.plugin_dir.as_ref(), cli.config.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        private_paths.push(absolute(extra)?);
+    }
     match cli.command {
-        Command::Serve(args) => serve(&data_dir, key_file, plugins, args).await,
+        Command::Serve(args) => serve(&data_dir, private_paths, plugins, args).await,
         Command::Backup(args) => backup(&plugins, args).await,
         Command::Restore(args) => restore(&plugins, args).await,
         Command::Verify(args) => verify(&plugins, args).await,
         Command::Plugin { command } => plugin_command(&plugins, command).await,
         Command::Secrets { .. } => Ok(()),
+    }
+}
+
+/// The file of a `sqlite://PATH[?options]` URL.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// The precompiled plugin cache in use.
+fn plugin_cache_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    match &cli.plugin_cache_dir {
+        Some(d) => absolute(d),
+        None => Ok(absolute(&cli.data_dir)?.join("cache/plugins")),
     }
 }
 
@@ -257,6 +287,10 @@ fn install_keyring(file: &Path) -> anyhow::Result<()> {
 
 async fn secrets_command(cli: &Cli, command: &SecretsCommand) -> anyhow::Result<()> {
     let SecretsCommand::RotateKey { database_url } = command;
+    let _running = crate::private::lock_data_dir(&absolute(&cli.data_dir)?).context(
+        "a server is running on this data dir; stop it before rotating the key (it holds the \
+         old key in memory and would seal new secrets under it)",
+    )?;
     let file = master_key_file(cli)?;
     install_keyring(&file)?;
     let url = database_url.clone().unwrap_or_else(|| {
@@ -309,13 +343,19 @@ fn rotate_installed(
     crate::secrets::update(change).context("rotating the master key")
 }
 
+/// `private_paths`: the master key file first, then other files and
+/// directories of the server's outside the data dir.
 async fn serve(
     data_dir: &Path,
-    key_file: PathBuf,
+    private_paths: Vec<PathBuf>,
     plugins: Plugins,
     args: ServeArgs,
 ) -> anyhow::Result<()> {
-    install_keyring(&key_file)?;
+    install_keyring(&private_paths[0])?;
+    let mut private_paths = private_paths;
+    if let Some(file) = args.database_url.as_deref().and_then(sqlite_file) {
+        private_paths.push(absolute(&file)?);
+    }
     if args.scheduler_tick_secs == 0 {
         bail!("--scheduler-tick-secs: must be at least 1");
     }
@@ -345,7 +385,7 @@ async fn serve(
             .cloned()
             .collect(),
         allowed_roots: (!args.allowed_roots.is_empty()).then(|| args.allowed_roots.clone()),
-        master_key_file: key_file,
+        private_paths,
     };
     for root in config
         .denied_roots
@@ -416,7 +456,7 @@ fn load_plugins(cli: &Cli) -> anyhow::Result<Plugins> {
     // Absolute: scratch paths are handed to programs running in `/`.
     let data_dir = absolute(&cli.data_dir)?;
     let config = RuntimeConfig {
-        cache_dir: Some(data_dir.join("cache/plugins")),
+        cache_dir: Some(plugin_cache_dir(cli)?),
         scratch_root: data_dir.join("tmp"),
     };
     let mut plugins = Plugins::with_builtins(config).context("loading built-in plugins")?;

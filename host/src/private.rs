@@ -57,6 +57,28 @@ pub fn touch(path: &Path) -> io::Result<()> {
     }
 }
 
+/// An exclusive lock on `DATA_DIR/server.lock`, held while a server runs
+/// (and while the master key is rotated): two of them never work on one
+/// data dir at once. Released when the returned file is dropped.
+pub fn lock_data_dir(data_dir: &Path) -> io::Result<std::fs::File> {
+    let path = data_dir.join("server.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+        |e| {
+            io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{}: {e}", path.display()),
+            )
+        },
+    )?;
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +105,14 @@ mod tests {
         narrow(&f, 0o600).unwrap();
         assert_eq!(mode(&f), 0o600);
         narrow(&d.join("missing"), 0o600).unwrap();
+    }
+
+    #[test]
+    fn a_data_dir_is_locked_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let held = lock_data_dir(tmp.path()).unwrap();
+        assert!(lock_data_dir(tmp.path()).is_err());
+        drop(held);
+        assert!(lock_data_dir(tmp.path()).is_ok());
     }
 }

@@ -24,17 +24,23 @@ pub const SECRET_KEYS: &[&str] = &[
     "api_key",
     "private_key",
     "passphrase",
+    "client_key",
+    "credentials_json",
 ];
 
 /// Prefix of a sealed value: `dg-sealed:v1:KEYID:BASE64(nonce ‖ ciphertext)`.
 const SEALED_PREFIX: &str = "dg-sealed:v1:";
+
+/// What marks a sealed value; clients may not send strings that start
+/// with it (they would be taken for sealed values).
+pub const SEALED_MARK: &str = "dg-sealed:";
 const NONCE_LEN: usize = 24;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     #[error("no master key is loaded (set DG_MASTER_KEY or --master-key-file)")]
     NoKey,
-    #[error("a value is sealed with master key `{0}`, which is not loaded; was the key rotated or replaced? (load it with DG_MASTER_KEY=NEW,OLD)")]
+    #[error("a stored secret is sealed with master key `{0}`, which is not loaded. Every node (and every restart) needs the key that sealed it: copy that key file (or DG_MASTER_KEY) from the node that wrote it; after a rotation load both, DG_MASTER_KEY=NEW,OLD")]
     UnknownKey(String),
     #[error("a sealed value does not open: it was altered, or sealed under another key with the same id")]
     Tampered,
@@ -339,10 +345,14 @@ impl Keyring {
         Ok(out)
     }
 
+    /// Opens sealed values under secret keys only, as `seal_in` seals
+    /// them; a look-alike string anywhere else is left alone.
     fn open_in(&self, value: &mut Value, key: Option<&str>) -> Result<(), SecretsError> {
         match value {
             Value::String(s) if s.starts_with(SEALED_PREFIX) => {
-                *s = self.open_str(key.unwrap_or(""), s)?;
+                if let Some(key) = key.filter(|k| is_secret_key(k)) {
+                    *s = self.open_str(key, s)?;
+                }
             }
             Value::Object(map) => {
                 for (k, v) in map.iter_mut() {
@@ -351,7 +361,7 @@ impl Keyring {
             }
             Value::Array(items) => {
                 for v in items {
-                    self.open_in(v, key)?;
+                    self.open_in(v, None)?;
                 }
             }
             _ => {}

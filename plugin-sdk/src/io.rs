@@ -72,17 +72,41 @@ impl<'a> StreamReader<'a> {
 
 impl io::Read for StreamReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
+        read_into(self.stream, buf)
+    }
+}
+
+/// `std::io::Read` that owns its input stream: for reading a program's
+/// output line by line while the program keeps running.
+pub struct OwnedStreamReader {
+    stream: InputStream,
+}
+
+impl OwnedStreamReader {
+    pub fn new(stream: InputStream) -> Self {
+        Self { stream }
+    }
+}
+
+impl io::Read for OwnedStreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_into(&self.stream, buf)
+    }
+}
+
+/// One blocking read: whatever is available, at most `buf.len()` bytes;
+/// 0 at the end of the stream.
+fn read_into(stream: &InputStream, buf: &mut [u8]) -> io::Result<usize> {
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    match stream.blocking_read(buf.len() as u64) {
+        Ok(bytes) => {
+            buf[..bytes.len()].copy_from_slice(&bytes);
+            Ok(bytes.len())
         }
-        match self.stream.blocking_read(buf.len() as u64) {
-            Ok(bytes) => {
-                buf[..bytes.len()].copy_from_slice(&bytes);
-                Ok(bytes.len())
-            }
-            Err(StreamError::Closed) => Ok(0),
-            Err(e) => Err(to_io(e)),
-        }
+        Err(StreamError::Closed) => Ok(0),
+        Err(e) => Err(to_io(e)),
     }
 }
 

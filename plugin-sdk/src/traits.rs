@@ -99,5 +99,7 @@ pub fn empty_stats() -> BackupStats {
         tables: None,
         rows_approximate: None,
         metadata: Vec::new(),
+        table_counts: Vec::new(),
+        counts_consistent: false,
     }
 }

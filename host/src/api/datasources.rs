@@ -254,13 +254,6 @@ pub async fn update(
     let mut config = input
         .connection_config
         .unwrap_or_else(|| row.connection_config.0.clone());
-    targets::merge_secrets(&mut config, &row.connection_config.0).map_err(|key| {
-        ApiError::invalid(
-            format!("connection_config.{key}"),
-            targets::PLACEHOLDER_WITHOUT_VALUE,
-        )
-    })?;
-    check_engine_config(&state, &kind, &config).await?;
     if kind != row.kind {
         let jobs = jobs_using(&state, &id).await?;
         if jobs > 0 {
@@ -271,6 +264,11 @@ pub async fn update(
             )));
         }
     }
+    targets::merge_secrets(&mut config, &row.connection_config.0).map_err(|refusal| {
+        let (field, message) = refusal.to_api("connection_config");
+        ApiError::invalid(field, message)
+    })?;
+    check_engine_config(&state, &kind, &config).await?;
     row.kind = kind;
     row.connection_config = SealedJson(config);
     if let Some(e) = input.enabled {

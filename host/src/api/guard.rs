@@ -90,7 +90,14 @@ impl OriginPolicy {
         let host = headers
             .get(header::HOST)
             .map(|h| h.to_str().unwrap_or("\u{fffd}"));
-        if let Some(host) = host {
+        let Some(host) = host else {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "host_required",
+                "the Host header is required",
+            ));
+        };
+        {
             if !self.serves_host(host_name(host)) {
                 return Err(ApiError::new(
                     StatusCode::MISDIRECTED_REQUEST,
@@ -106,7 +113,7 @@ impl OriginPolicy {
         if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
             return Ok(());
         }
-        self.check_cross_site(headers, host)?;
+        self.check_cross_site(headers, Some(host))?;
         check_json_body(headers)
     }
 
@@ -323,19 +330,25 @@ mod tests {
     #[test]
     fn bodies_must_be_json() {
         let p = OriginPolicy::default();
-        let text = headers(&[("content-type", "text/plain"), ("content-length", "12")]);
+        let text = headers(&[
+            ("host", "localhost"),
+            ("content-type", "text/plain"),
+            ("content-length", "12"),
+        ]);
         assert_eq!(
             p.check(&Method::POST, &text).unwrap_err().status,
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
-        let none = headers(&[("content-length", "2")]);
+        let none = headers(&[("host", "localhost"), ("content-length", "2")]);
         assert!(p.check(&Method::PUT, &none).is_err());
         let json = headers(&[
+            ("host", "localhost"),
             ("content-type", "application/json; charset=utf-8"),
             ("content-length", "2"),
         ]);
         assert!(p.check(&Method::POST, &json).is_ok());
         let empty_form = headers(&[
+            ("host", "localhost"),
             ("content-type", "application/x-www-form-urlencoded"),
             ("content-length", "0"),
         ]);

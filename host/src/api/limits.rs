@@ -84,6 +84,10 @@ const BLOB_KEYS: &[&str] = &[
     "credentials_json",
 ];
 
+fn is_secret(key: Option<&str>) -> bool {
+    key.is_some_and(crate::secrets::is_secret_key)
+}
+
 /// A plugin configuration object: bounded size and shape, no NUL, no
 /// control characters outside multi-line secrets, and `path`/`host`
 /// values within their own limits. `field` is the object's own name
@@ -101,6 +105,9 @@ fn walk(path: &str, key: Option<&str>, value: &Value, depth: usize) -> ApiResult
             path,
             format!("nests deeper than {MAX_CONFIG_DEPTH} levels"),
         ));
+    }
+    if is_secret(key) && (value.is_array() || value.is_object()) {
+        return Err(ApiError::invalid(path, "is a secret and must be a string"));
     }
     match value {
         Value::String(s) => string(path, key.unwrap_or(""), s),
@@ -142,6 +149,12 @@ fn walk(path: &str, key: Option<&str>, value: &Value, depth: usize) -> ApiResult
 }
 
 fn string(field: &str, key: &str, s: &str) -> ApiResult<()> {
+    if s.starts_with(crate::secrets::SEALED_MARK) {
+        return Err(ApiError::invalid(
+            field,
+            "must not start with `dg-sealed:` (reserved for sealed values)",
+        ));
+    }
     if s.contains('\0') {
         return Err(ApiError::invalid(
             field,
@@ -244,6 +257,15 @@ mod tests {
             "c.opts.list[1]"
         );
         assert_eq!(field_of(config("c", &json!([1]))), "c");
+        assert_eq!(
+            field_of(config("c", &json!({"database": "dg-sealed:v1:x"}))),
+            "c.database"
+        );
+        assert_eq!(
+            field_of(config("c", &json!({"password": {"v": "x"}}))),
+            "c.password"
+        );
+        assert_eq!(field_of(config("c", &json!({"token": ["x"]}))), "c.token");
         let mut deep = json!("x");
         for _ in 0..10 {
             deep = json!({ "k": deep });

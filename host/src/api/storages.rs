@@ -214,8 +214,9 @@ pub async fn update(
     }
     let kind = input.kind.unwrap_or(row.kind.clone());
     let mut config = input.config.unwrap_or_else(|| row.config.0.clone());
-    targets::merge_secrets(&mut config, &row.config.0).map_err(|key| {
-        ApiError::invalid(format!("config.{key}"), targets::PLACEHOLDER_WITHOUT_VALUE)
+    targets::merge_secrets(&mut config, &row.config.0).map_err(|refusal| {
+        let (field, message) = refusal.to_api("config");
+        ApiError::invalid(field, message)
     })?;
     check_storage_config(&state, &kind, &config, Some(&id)).await?;
     let moved = kind != row.kind || config.get("path") != row.config.0.get("path");

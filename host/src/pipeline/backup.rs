@@ -100,6 +100,14 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
         database_version: stats.database_version,
         tables_backed_up: stats.tables,
         rows_approximate: stats.rows_approximate,
+        table_counts: (!stats.table_counts.is_empty()).then(|| {
+            stats
+                .table_counts
+                .into_iter()
+                .map(|t| (t.name, t.rows))
+                .collect()
+        }),
+        counts_consistent: Some(stats.counts_consistent),
         extra: stats
             .metadata
             .into_iter()

@@ -51,6 +51,14 @@ pub struct Metadata {
     pub tables_backed_up: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows_approximate: Option<u64>,
+    /// Exact rows per table, counted at backup time: what a verification
+    /// restore is compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_counts: Option<BTreeMap<String, u64>>,
+    /// The counts were taken in the dump's own snapshot (exact), not
+    /// beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts_consistent: Option<bool>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, String>,
 }

@@ -28,9 +28,15 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
     let data_dir = &options.config.data_dir;
     crate::private::dir(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let _lock = crate::private::lock_data_dir(data_dir).with_context(|| {
+        format!(
+            "another dataguardian process uses {} (a server, or a key rotation)",
+            data_dir.display()
+        )
+    })?;
     let paths = paths::PathPolicy::new(
         data_dir,
-        vec![options.config.master_key_file.clone()],
+        options.config.private_paths.clone(),
         &options.config.denied_roots,
         options.config.allowed_roots.as_deref(),
     )

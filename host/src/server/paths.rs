@@ -26,8 +26,9 @@ pub struct PathPolicy {
     /// The default storage's root, the one place inside the data dir a
     /// storage may use.
     default_storage: PathBuf,
-    /// Files of the server's outside the data dir (the master key file).
-    private_files: Vec<PathBuf>,
+    /// Files and directories of the server's outside the data dir (the
+    /// master key file, a shared plugin cache).
+    private_paths: Vec<PathBuf>,
     denied: Vec<PathBuf>,
     /// When set, every path must be inside one of these.
     allowed: Option<Vec<PathBuf>>,
@@ -62,7 +63,7 @@ impl PathPolicy {
     /// they exist (`/etc` may be a symlink on some systems).
     pub fn new(
         data_dir: &Path,
-        private_files: Vec<PathBuf>,
+        private_paths: Vec<PathBuf>,
         denied: &[PathBuf],
         allowed: Option<&[PathBuf]>,
     ) -> io::Result<Self> {
@@ -71,7 +72,7 @@ impl PathPolicy {
         Ok(Self {
             default_storage: data_dir.join("backups"),
             data_dir,
-            private_files: private_files.iter().map(real).collect(),
+            private_paths: private_paths.iter().map(real).collect(),
             denied: denied.iter().map(real).collect(),
             allowed: allowed.map(|a| a.iter().map(real).collect()),
         })
@@ -112,17 +113,23 @@ impl PathPolicy {
                 }
             ));
         }
-        if let Some(file) = self.private_files.iter().find(|f| f.starts_with(&real)) {
+        if let Some(private) = self
+            .private_paths
+            .iter()
+            .find(|p| p.starts_with(&real) || real.starts_with(p))
+        {
             return invalid(format!(
-                "holds the server's private file {}{shown}",
-                file.display()
+                "overlaps the server's private {}{shown}",
+                private.display()
             ));
         }
         for denied in &self.denied {
+            // `/` is refused itself only; any other denied root is refused
+            // with what is inside it and what holds it.
             let hit = if denied == Path::new("/") {
                 real == *denied
             } else {
-                real.starts_with(denied)
+                real.starts_with(denied) || denied.starts_with(&real)
             };
             if hit {
                 return invalid(format!(
@@ -254,15 +261,27 @@ mod tests {
             )
             .is_ok());
         assert!(refused(&p, &data.join("backups"), PathUse::Datasource).contains("data directory"));
-        assert!(
-            refused(&p, &tmp.path().join("keys"), PathUse::StorageRoot).contains("private file")
-        );
+        assert!(refused(&p, &tmp.path().join("keys"), PathUse::StorageRoot).contains("private"));
     }
 
     #[test]
     fn system_directories_and_syntax() {
         let tmp = tempfile::tempdir().unwrap();
         let p = policy(tmp.path());
+        let custom = PathPolicy::new(
+            &tmp.path().join("data"),
+            vec![],
+            &[tmp.path().join("srv/secret")],
+            None,
+        )
+        .unwrap();
+        assert!(custom
+            .check(
+                tmp.path().join("srv").to_str().unwrap(),
+                PathUse::Datasource,
+                &[]
+            )
+            .is_err());
         for bad in ["/etc", "/etc/ssl", "/proc/self", "/root", "/"] {
             assert!(p.check(bad, PathUse::StorageRoot, &[]).is_err(), "{bad}");
         }

@@ -32,8 +32,9 @@ pub struct ServerConfig {
     pub denied_roots: Vec<PathBuf>,
     /// When set, user paths must be inside one of these (`--allowed-roots`).
     pub allowed_roots: Option<Vec<PathBuf>>,
-    /// The master key file (a private file no user path may hold).
-    pub master_key_file: PathBuf,
+    /// The server's files and directories outside the data dir (master key
+    /// file, plugin cache): no user path may overlap them.
+    pub private_paths: Vec<PathBuf>,
 }
 
 /// An execution running on this node: its progress and how to stop it.

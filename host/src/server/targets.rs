@@ -44,6 +44,13 @@ pub fn split_secrets(config: &Value) -> (Value, HashMap<String, String>) {
 }
 
 fn split_in(value: &mut Value, prefix: &str, secrets: &mut HashMap<String, String>) {
+    if let Value::Array(items) = value {
+        let base = prefix.trim_end_matches('.');
+        for (i, item) in items.iter_mut().enumerate() {
+            split_in(item, &format!("{base}[{i}]."), secrets);
+        }
+        return;
+    }
     let Value::Object(map) = value else {
         return;
     };
@@ -94,14 +101,54 @@ fn redact_in(value: &mut Value) {
 pub const PLACEHOLDER_WITHOUT_VALUE: &str =
     "is the redacted placeholder `********` but no value is stored; send the real value";
 
+/// Configuration keys that say where a secret is sent: when one changes,
+/// stored secrets are not carried over (they would go to a new place the
+/// client never proved it may send them to).
+const DESTINATION_KEYS: &[&str] = &[
+    "host", "hostname", "port", "endpoint", "url", "base_url", "uri", "server", "bucket",
+];
+
+/// Why stored secrets could not be kept in an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeRefusal {
+    /// `********` sent for a key with no stored value.
+    Placeholder(&'static str),
+    /// The secret would be kept while a destination key changed.
+    Moved { secret: &'static str, moved: String },
+}
+
+impl MergeRefusal {
+    /// The dotted field at fault under `prefix` and why.
+    pub fn to_api(&self, prefix: &str) -> (String, String) {
+        match self {
+            MergeRefusal::Placeholder(key) => (
+                format!("{prefix}.{key}"),
+                PLACEHOLDER_WITHOUT_VALUE.to_string(),
+            ),
+            MergeRefusal::Moved { secret, moved } => (
+                format!("{prefix}.{secret}"),
+                format!(
+                    "must be sent again: `{moved}` changed, and a stored secret is never sent \
+                     to a new destination"
+                ),
+            ),
+        }
+    }
+}
+
 /// Keeps stored secrets when an update sends them back redacted or omits
-/// them, so clients can round-trip what they read. The redacted
-/// placeholder with nothing stored behind it is refused (its key is
-/// returned): it would otherwise become the secret itself.
-pub fn merge_secrets(new: &mut Value, old: &Value) -> Result<(), &'static str> {
+/// them, so clients can round-trip what they read — as long as the
+/// destination (`host`, `endpoint`...) stays the same. The redacted
+/// placeholder with nothing stored behind it is refused: it would
+/// otherwise become the secret itself.
+pub fn merge_secrets(new: &mut Value, old: &Value) -> Result<(), MergeRefusal> {
     let (Value::Object(n), Value::Object(o)) = (new, old) else {
         return Ok(());
     };
+    let moved = DESTINATION_KEYS
+        .iter()
+        .find(|k| n.get(**k) != o.get(**k))
+        .map(|k| k.to_string());
     for key in SECRET_KEYS {
         let keep = match n.get(*key) {
             None => true,
@@ -111,12 +158,18 @@ pub fn merge_secrets(new: &mut Value, old: &Value) -> Result<(), &'static str> {
         if !keep {
             continue;
         }
-        match o.get(*key) {
-            Some(v) => {
+        match (o.get(*key), &moved) {
+            (Some(_), Some(moved)) => {
+                return Err(MergeRefusal::Moved {
+                    secret: key,
+                    moved: moved.clone(),
+                })
+            }
+            (Some(v), None) => {
                 n.insert((*key).to_string(), v.clone());
             }
-            None if n.contains_key(*key) => return Err(key),
-            None => {}
+            (None, _) if n.contains_key(*key) => return Err(MergeRefusal::Placeholder(key)),
+            (None, _) => {}
         }
     }
     for (key, value) in n.iter_mut() {
@@ -224,6 +277,11 @@ pub async fn confine_storage(
 /// directory as granted (`{config.path:parent}` grants the parent).
 fn fs_paths(plugin: &LoadedPlugin, config: &Value) -> Vec<(String, PathBuf)> {
     let mut out: Vec<(String, PathBuf)> = Vec::new();
+    let mut push = |key: &str, path: PathBuf| {
+        if !out.iter().any(|(k, p)| k == key && *p == path) {
+            out.push((key.to_string(), path));
+        }
+    };
     for rule in &plugin.manifest.capabilities.filesystem {
         let Some(key) = rule
             .path
@@ -233,14 +291,18 @@ fn fs_paths(plugin: &LoadedPlugin, config: &Value) -> Vec<(String, PathBuf)> {
         else {
             continue;
         };
-        let Some(value) = config.get(key).and_then(Value::as_str) else {
-            continue;
-        };
-        let granted = fill_template(&rule.path, config).map(PathBuf::from);
-        for path in [Some(PathBuf::from(value)), granted].into_iter().flatten() {
-            if !out.iter().any(|(k, p)| k == key && *p == path) {
-                out.push((key.to_string(), path));
-            }
+        // The directory exactly as the runtime will grant it, whatever
+        // the placeholders' values are.
+        if let Some(granted) = fill_template(&rule.path, config) {
+            push(key, PathBuf::from(granted));
+        }
+        // A template that is one placeholder names a path of its own (an
+        // SQLite file whose parent is granted): that path is checked too.
+        let whole = rule.path.starts_with("{config.")
+            && rule.path.ends_with('}')
+            && rule.path.matches('{').count() == 1;
+        if let (true, Some(value)) = (whole, config.get(key).and_then(Value::as_str)) {
+            push(key, PathBuf::from(value));
         }
     }
     out
@@ -348,13 +410,28 @@ mod tests {
         assert_eq!(secrets["password"], "pw");
         assert_eq!(redact(&stored)["password"], REDACTED);
 
-        let mut update = json!({"host": "db2", "password": REDACTED});
+        let mut update = json!({"host": "db", "sslmode": "require", "password": REDACTED});
         merge_secrets(&mut update, &stored).unwrap();
         assert_eq!(update["password"], "pw");
         let mut replaced = json!({"password": "new"});
         merge_secrets(&mut replaced, &stored).unwrap();
         assert_eq!(replaced["password"], "new");
-        let mut placeholder = json!({"secret_key": REDACTED});
-        assert_eq!(merge_secrets(&mut placeholder, &stored), Err("secret_key"));
+        let mut placeholder = json!({"host": "db", "secret_key": REDACTED});
+        assert_eq!(
+            merge_secrets(&mut placeholder, &stored),
+            Err(MergeRefusal::Placeholder("secret_key"))
+        );
+        // A stored password is never carried to a new host.
+        let mut moved = json!({"host": "attacker.example", "username": "u"});
+        assert!(matches!(
+            merge_secrets(&mut moved, &stored),
+            Err(MergeRefusal::Moved {
+                secret: "password",
+                ..
+            })
+        ));
+        let mut resent = json!({"host": "db2", "password": "pw2"});
+        merge_secrets(&mut resent, &stored).unwrap();
+        assert_eq!(resent["password"], "pw2");
     }
 }

@@ -4,6 +4,7 @@
 
 use super::logger::ExecutionLogger;
 use super::runner::{Outcome, Started};
+use crate::pipeline::manifest::{BackupManifest, Metadata};
 use crate::pipeline::{self, RestoreRequest};
 use crate::plugin::bindings::TableCount;
 use crate::plugin::{EngineClient, StorageClient};
@@ -81,10 +82,7 @@ async fn restore(
     };
 
     if verification {
-        return verify(
-            state, execution, &source, &target, &storages, &prefix, run, log,
-        )
-        .await;
+        return verify(state, execution, &target, &storages, &prefix, run, log).await;
     }
     log.info(format!(
         "restoring backup {source_id} ({prefix}) into datasource `{}`",
@@ -101,7 +99,7 @@ async fn restore(
         _ = run.cancel.cancelled() => return Outcome::Cancelled,
     };
     match restored {
-        Ok(storage_name) => {
+        Ok((storage_name, _)) => {
             let meta = json!({ "restored_from_storage": storage_name });
             match executions::finish(db, &execution.id, "completed", None, Some(&meta)).await {
                 Ok(false) => already_ended(&execution.id, "restore"),
@@ -187,7 +185,7 @@ async fn restore_from_any(
     options: Vec<(String, String)>,
     run: &RunningExecution,
     log: &ExecutionLogger,
-) -> Result<String, String> {
+) -> Result<(String, BackupManifest), String> {
     let mut errors = Vec::new();
     for (name, storage) in storages {
         if let Err(e) = pipeline::verify_execution(storage, prefix).await {
@@ -204,7 +202,7 @@ async fn restore_from_any(
             activity: run.activity.clone(),
         };
         return match pipeline::run_restore(request).await {
-            Ok(_) => Ok(name.clone()),
+            Ok(manifest) => Ok((name.clone(), manifest)),
             Err(e) => Err(format!("restore from `{name}` failed: {e}")),
         };
     }
@@ -218,7 +216,6 @@ async fn restore_from_any(
 async fn verify(
     state: &AppState,
     execution: &Execution,
-    source: &Execution,
     target: &Datasource,
     storages: &[(String, StorageClient)],
     prefix: &str,
@@ -245,28 +242,16 @@ async fn verify(
         let engine = targets::engine_with_config(state, target, config, log.sink())
             .await
             .map_err(|e| e.to_string())?;
-        let storage_name =
+        let (storage_name, manifest) =
             restore_from_any(storages, prefix, &engine, Vec::new(), run, log).await?;
         let restored = engine
             .inspect()
             .await
             .map_err(|e| format!("inspecting the scratch database: {e}"))?;
-        // Compare with the datasource the backup was taken from.
-        let source_ds_id = source
-            .datasource_id
-            .clone()
-            .unwrap_or_else(|| target.id.clone());
-        let source_ds = store::datasources::get(db, &source_ds_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("the backup's datasource no longer exists")?;
-        let live = targets::engine_for(state, &source_ds, log.sink())
-            .await
-            .map_err(|e| e.to_string())?
-            .inspect()
-            .await
-            .map_err(|e| format!("inspecting datasource `{}`: {e}", source_ds.name))?;
-        Ok::<_, String>((storage_name, compare(&restored, &live)))
+        Ok::<_, String>((
+            storage_name,
+            compare_with_backup(&restored, &manifest.metadata),
+        ))
     };
     // On cancel the work stops but the scratch database is still dropped.
     let result = tokio::select! {
@@ -285,10 +270,7 @@ async fn verify(
             let passed = report.mismatches.is_empty();
             let meta = json!({ "verification": report.to_json(passed), "restored_from_storage": storage_name });
             if passed {
-                log.info(format!(
-                    "verification passed: {} tables, row counts equal to the source",
-                    report.tables
-                ));
+                log.info(format!("verification passed: {}", report.summary()));
                 match executions::finish(db, &execution.id, "completed", None, Some(&meta)).await {
                     Ok(true) => Outcome::Done,
                     Ok(false) => already_ended(&execution.id, "verification"),
@@ -297,7 +279,8 @@ async fn verify(
             } else {
                 Outcome::Failed {
                     message: format!(
-                        "verification failed: {} of {} tables differ from the source: {}",
+                        "verification failed: {} of {} tables differ from the row counts \
+                         recorded at backup time: {}",
                         report.mismatches.len(),
                         report.tables,
                         report.mismatches.join("; ")
@@ -311,8 +294,30 @@ async fn verify(
     }
 }
 
-/// Row counts of a restored copy against the live source.
+/// What a verification compared the restored copy with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Basis {
+    /// Counts taken in the dump's own snapshot: must match exactly.
+    Snapshot,
+    /// Counts taken beside the dump: a table written meanwhile may differ.
+    Approximate,
+    /// The backup recorded no counts: only "it restores" was checked.
+    None,
+}
+
+impl Basis {
+    fn name(self) -> &'static str {
+        match self {
+            Basis::Snapshot => "backup_snapshot",
+            Basis::Approximate => "backup_approximate",
+            Basis::None => "none",
+        }
+    }
+}
+
+/// Row counts of a restored copy against those recorded in the backup.
 struct Comparison {
+    basis: Basis,
     tables: usize,
     mismatches: Vec<String>,
     counts: BTreeMap<String, (Option<u64>, Option<u64>)>,
@@ -322,32 +327,72 @@ impl Comparison {
     fn to_json(&self, passed: bool) -> Value {
         json!({
             "passed": passed,
+            "compared_with": self.basis.name(),
             "tables_compared": self.tables,
             "mismatches": self.mismatches,
-            "tables": self.counts.iter().map(|(t, (b, s))| json!({"table": t, "backup_rows": b, "source_rows": s})).collect::<Vec<_>>(),
+            "tables": self.counts.iter().map(|(t, (r, b))| json!({"table": t, "restored_rows": r, "backup_rows": b})).collect::<Vec<_>>(),
         })
+    }
+
+    fn summary(&self) -> String {
+        match self.basis {
+            Basis::Snapshot => format!(
+                "{} tables, row counts equal to those taken in the backup's snapshot",
+                self.tables
+            ),
+            Basis::Approximate => format!(
+                "{} tables, row counts equal to those taken beside the backup (not in its \
+                 snapshot)",
+                self.tables
+            ),
+            Basis::None => format!(
+                "the backup restores ({} tables); it recorded no row counts to compare with",
+                self.tables
+            ),
+        }
     }
 }
 
-fn compare(restored: &[TableCount], live: &[TableCount]) -> Comparison {
+/// Compares what the scratch restore holds with the backup's own record;
+/// the live source is never consulted (it has moved on since).
+fn compare_with_backup(restored: &[TableCount], recorded: &Metadata) -> Comparison {
+    let Some(expected) = &recorded.table_counts else {
+        return Comparison {
+            basis: Basis::None,
+            tables: restored.len(),
+            mismatches: Vec::new(),
+            counts: restored
+                .iter()
+                .map(|t| (t.name.clone(), (Some(t.rows), None)))
+                .collect(),
+        };
+    };
+    let basis = if recorded.counts_consistent == Some(true) {
+        Basis::Snapshot
+    } else {
+        Basis::Approximate
+    };
     let mut counts: BTreeMap<String, (Option<u64>, Option<u64>)> = BTreeMap::new();
     for t in restored {
         counts.entry(t.name.clone()).or_default().0 = Some(t.rows);
     }
-    for t in live {
-        counts.entry(t.name.clone()).or_default().1 = Some(t.rows);
+    for (name, rows) in expected {
+        counts.entry(name.clone()).or_default().1 = Some(*rows);
     }
     let mismatches = counts
         .iter()
-        .filter_map(|(t, (b, s))| match (b, s) {
-            (Some(b), Some(s)) if b == s => None,
-            (Some(b), Some(s)) => Some(format!("{t}: {b} rows in the backup, {s} in the source")),
-            (Some(_), None) => Some(format!("{t}: in the backup, not in the source")),
-            (None, Some(_)) => Some(format!("{t}: in the source, not in the backup")),
+        .filter_map(|(t, (r, b))| match (r, b) {
+            (Some(r), Some(b)) if r == b => None,
+            (Some(r), Some(b)) => Some(format!(
+                "{t}: {r} rows restored, {b} recorded in the backup"
+            )),
+            (Some(_), None) => Some(format!("{t}: restored but not recorded in the backup")),
+            (None, Some(_)) => Some(format!("{t}: recorded in the backup but not restored")),
             (None, None) => None,
         })
         .collect();
     Comparison {
+        basis,
         tables: counts.len(),
         mismatches,
         counts,
@@ -365,21 +410,35 @@ mod tests {
         }
     }
 
+    fn recorded(counts: &[(&str, u64)], consistent: bool) -> Metadata {
+        Metadata {
+            table_counts: Some(counts.iter().map(|(n, r)| (n.to_string(), *r)).collect()),
+            counts_consistent: Some(consistent),
+            ..Metadata::default()
+        }
+    }
+
     #[test]
-    fn comparison_names_every_difference() {
-        let c = compare(
+    fn comparison_with_the_backup_names_every_difference() {
+        let c = compare_with_backup(
             &[t("a", 1), t("b", 2), t("c", 3)],
-            &[t("a", 1), t("b", 5), t("d", 0)],
+            &recorded(&[("a", 1), ("b", 5), ("d", 0)], true),
         );
+        assert_eq!(c.basis, Basis::Snapshot);
         assert_eq!(c.tables, 4);
         assert_eq!(
             c.mismatches,
             vec![
-                "b: 2 rows in the backup, 5 in the source",
-                "c: in the backup, not in the source",
-                "d: in the source, not in the backup"
+                "b: 2 rows restored, 5 recorded in the backup",
+                "c: restored but not recorded in the backup",
+                "d: recorded in the backup but not restored"
             ]
         );
-        assert!(compare(&[t("a", 1)], &[t("a", 1)]).mismatches.is_empty());
+        let same = compare_with_backup(&[t("a", 1)], &recorded(&[("a", 1)], false));
+        assert!(same.mismatches.is_empty());
+        assert_eq!(same.basis, Basis::Approximate);
+        let none = compare_with_backup(&[t("a", 1)], &Metadata::default());
+        assert_eq!(none.basis, Basis::None);
+        assert!(none.summary().contains("no row counts"));
     }
 }

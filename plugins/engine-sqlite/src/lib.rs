@@ -286,6 +286,9 @@ impl Engine for Sqlite {
         stats.database_version = Some(version);
         stats.tables = Some(counts.len() as u64);
         stats.rows_approximate = Some(counts.iter().map(|c| c.rows).sum());
+        // Counted in the snapshot that was streamed: exactly its content.
+        stats.table_counts = counts;
+        stats.counts_consistent = true;
         stats.metadata.push(Kv {
             key: "size_bytes".into(),
             value: bytes.to_string(),

@@ -1,7 +1,7 @@
 //! The control exports of the built-in plugins, called through the host:
 //! health checks, inspection, scratch databases, storage listing.
 
-mod common;
+use crate::common;
 
 use common::*;
 use dataguardian::plugin::bindings::HealthStatus;

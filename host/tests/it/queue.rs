@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 async fn open(backend: common::server::Backend) -> (Db, Option<common::TempDb>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
 //! `verify` and `restore` refuse damaged artifacts: one flipped byte in any
 //! chunk, or a missing part, and not a byte reaches the target.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! backup, the scheduler running a job on its own, and a SIGKILL in the
 //! middle of a backup.
 
-mod common;
+use crate::common;
 
 use common::psql;
 use common::server::{chinook_db, Backend, TestServer};

@@ -2,7 +2,7 @@
 //! storage, `replicate` stores a verified copy in each, retry-upload fills
 //! a storage added later, and a restore can pick its storage.
 
-mod common;
+use crate::common;
 
 use common::server::{chinook_db, Backend, TestServer};
 use common::{pg_fingerprint, sha256_file, TempDb};

@@ -2,7 +2,7 @@
 //! down. Each attempt must fail its own call with a clear error, and the
 //! next call must work.
 
-mod common;
+use crate::common;
 
 use dataguardian::plugin::client::Target;
 use dataguardian::plugin::streams::ChannelSink;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+#[macro_use]
 pub mod server;
 
 use std::path::{Path, PathBuf};
@@ -71,6 +72,12 @@ pub fn load_chinook(db: &str) {
     assert_eq!(tracks, "3503", "Chinook did not load");
 }
 
+/// One precompiled-plugin cache for every server and command the tests
+/// start, so each plugin is compiled once per test run, not once per test.
+pub fn shared_plugin_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache")
+}
+
 /// Runs `dataguardian ARGS` with a private data dir.
 pub fn dg(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dataguardian"))
@@ -78,6 +85,7 @@ pub fn dg(data_dir: &Path, args: &[&str]) -> Output {
         .arg(data_dir)
         .args(args)
         .env("DG_LOG", "warn")
+        .env("DG_PLUGIN_CACHE_DIR", shared_plugin_cache())
         .output()
         .expect("running dataguardian")
 }

@@ -4,7 +4,7 @@
 //! lists behave, health checks and their notifications, the storage
 //! explorer on a real backup, and system settings.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::server::{chinook_db, Backend, TestServer};
@@ -2045,11 +2045,22 @@ async fn connection_lost_then_restored(backend: Backend) {
     assert!(note["read_at"].is_null());
     assert!(server.get_ok(&restored).await["data"] == json!([]));
 
-    // Pointed back at a real database (password sent redacted): healthy,
+    // Pointed back at a real database (password sent again): healthy,
     // and the restoration is announced.
     let mut config = server.get_ok(&ds_path).await["connection_config"].clone();
     config["port"] = json!(5432);
     config["database"] = json!(db.name);
+    // The port changed: a stored password is not carried to it unasked.
+    let (s, v) = server
+        .put(&ds_path, &json!({"connection_config": config}))
+        .await;
+    expect_invalid(
+        "secret kept for a new port",
+        &(s, v),
+        "connection_config.password",
+        &["port"],
+    );
+    config["password"] = json!("pw");
     let (s, v) = server
         .put(&ds_path, &json!({"connection_config": config}))
         .await;

@@ -1,6 +1,6 @@
 //! SQLite (online, while another process writes) and files round trips.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::collections::BTreeMap;
@@ -247,8 +247,9 @@ fn plugin_list_and_inspect_describe_the_builtins() {
     assert_eq!(programs, ["pg_dump", "pg_restore", "psql"]);
     let err = dg_err(work.path(), &["plugin", "inspect", "oracle"]);
     assert!(err.contains("no plugin named `oracle`"), "{err}");
-    // The compiled components are cached: the second start reuses them.
-    let cached = std::fs::read_dir(work.path().join("cache/plugins"))
+    // The compiled components are cached (in the test run's shared cache):
+    // the second start reuses them.
+    let cached = std::fs::read_dir(shared_plugin_cache())
         .expect("cache")
         .count();
     assert!(cached >= 4, "{cached}");

@@ -23,6 +23,8 @@ pub struct TestServer {
     pub backend: Backend,
     meta_db: Option<TempDb>,
     extra: Vec<String>,
+    /// Use the test run's shared plugin cache (see `shared_plugin_cache`).
+    shared_cache: bool,
     pub http: reqwest::Client,
 }
 
@@ -33,6 +35,16 @@ impl TestServer {
 
     /// Starts with extra `serve` flags (e.g. `--scheduler-tick-secs 1`).
     pub async fn start_with(backend: Backend, extra: &[&str]) -> Self {
+        Self::launch(backend, extra, true)
+    }
+
+    /// Starts with the plugin cache in its own data dir (tests of the
+    /// cache itself).
+    pub async fn start_with_own_cache(backend: Backend) -> Self {
+        Self::launch(backend, &[], false)
+    }
+
+    fn launch(backend: Backend, extra: &[&str], shared_cache: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let meta_db = (backend == Backend::Postgres).then(|| TempDb::new("meta"));
         let mut server = Self {
@@ -42,6 +54,7 @@ impl TestServer {
             backend,
             meta_db,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            shared_cache,
             http: reqwest::Client::new(),
         };
         server.spawn();
@@ -82,6 +95,11 @@ impl TestServer {
             ));
         if let Some(db) = &self.meta_db {
             cmd.env("DATABASE_URL", db.url());
+        }
+        if self.shared_cache {
+            cmd.env("DG_PLUGIN_CACHE_DIR", super::shared_plugin_cache());
+        } else {
+            cmd.env_remove("DG_PLUGIN_CACHE_DIR");
         }
         let mut child = cmd.spawn().expect("spawning dataguardian serve");
         let stdout = child.stdout.take().expect("stdout");

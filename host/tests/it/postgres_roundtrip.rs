@@ -1,7 +1,7 @@
 //! Backup → restore round trips on the real PostgreSQL, compared table by
 //! table (row counts and content checksums) and object by object.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

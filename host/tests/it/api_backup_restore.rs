@@ -2,11 +2,11 @@
 //! PostgreSQL datasource (Chinook) and a local storage, back up, list,
 //! download, restore into a new database, and verify.
 
-mod common;
+use crate::common;
 
 use common::server::{chinook_db, count, Backend, TestServer};
 use common::{pg_fingerprint, psql, sha256_file, TempDb};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 async fn backup_download_restore_verify(backend: Backend) {
@@ -163,30 +163,38 @@ async fn backup_download_restore_verify(backend: Backend) {
         .await;
     assert!(logs.to_string().contains(&scratch_name), "{logs}");
 
-    // ...and fails, naming the table, once the source has changed.
+    assert_eq!(
+        verified["metadata"]["verification"]["compared_with"], "backup_snapshot",
+        "{verified}"
+    );
+
+    // A source that moved on since the backup does not fail it: the copy
+    // is compared with the counts taken in the backup's own snapshot.
     psql(
         &source.name,
         "delete from invoice_line where invoice_line_id <= 5",
     );
-    let v = server
-        .post_ok(
-            &format!("/api/backups/{id}/restore"),
-            &json!({"verification_mode": true}),
-            202,
-        )
-        .await;
-    let failed = server
-        .wait_execution(
-            v["execution_id"].as_str().unwrap(),
-            Duration::from_secs(120),
-        )
-        .await;
+    let passed = verification(&server, &id).await;
+    assert_eq!(passed["status"], "completed", "{passed}");
+
+    // ...and fails, naming the table, when the copy holds other counts
+    // than the backup recorded (here: the record says one row fewer).
+    let manifest_path = root.join(&path).join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    assert_eq!(
+        manifest["metadata"]["table_counts"]["public.invoice_line"], 2240,
+        "{manifest}"
+    );
+    manifest["metadata"]["table_counts"]["public.invoice_line"] = json!(2239);
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let failed = verification(&server, &id).await;
     assert_eq!(failed["status"], "failed");
     let message = failed["error_message"].as_str().unwrap();
     assert!(
         message.contains("verification failed")
             && message.contains("invoice_line")
-            && message.contains("2240"),
+            && message.contains("2240 rows restored, 2239 recorded"),
         "{message}"
     );
     assert_eq!(failed["metadata"]["verification"]["passed"], false);
@@ -220,3 +228,20 @@ on_both_backends!(
     backup_download_restore_verify_e2e,
     backup_download_restore_verify
 );
+
+/// Runs a verification restore of backup `id` and waits for its end.
+async fn verification(server: &TestServer, id: &str) -> Value {
+    let v = server
+        .post_ok(
+            &format!("/api/backups/{id}/restore"),
+            &json!({"verification_mode": true}),
+            202,
+        )
+        .await;
+    server
+        .wait_execution(
+            v["execution_id"].as_str().unwrap(),
+            Duration::from_secs(120),
+        )
+        .await
+}

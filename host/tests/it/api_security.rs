@@ -5,7 +5,7 @@
 //! kept out of program environments, a tampered plugin cache not loaded,
 //! and input limits that name the field.
 
-mod common;
+use crate::common;
 
 use common::server::{Backend, TestServer};
 use common::{psql, TempDb};
@@ -528,7 +528,7 @@ async fn allowed_roots_pin_paths() {
 // ---------------------------------------------------------------------
 
 async fn data_dir_is_private_and_secrets_sealed(backend: Backend) {
-    let mut server = TestServer::start(backend).await;
+    let mut server = TestServer::start_with_own_cache(backend).await;
     let data = server.data_dir();
     assert_eq!(mode(&data), 0o700, "data dir");
     assert_eq!(mode(&data.join("master.key")), 0o600, "master key");
@@ -679,15 +679,16 @@ on_both_backends!(
     data_dir_is_private_and_secrets_sealed
 );
 
-/// Finds a running process called `name` whose environment holds `marker`.
-fn find_process(name: &str, marker: &str) -> Option<(u32, String)> {
+/// Finds a running process called one of `names` whose environment holds
+/// `marker`.
+fn find_process(names: &[&str], marker: &str) -> Option<(u32, String)> {
     for entry in std::fs::read_dir("/proc").ok()? {
         let entry = entry.ok()?;
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() != name {
+        if !names.contains(&comm.trim()) {
             continue;
         }
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
@@ -699,8 +700,10 @@ fn find_process(name: &str, marker: &str) -> Option<(u32, String)> {
     None
 }
 
-/// While pg_dump runs, its environment holds no password: libpq reads it
-/// from a 0600 file outside the plugin's reach, removed afterwards.
+/// While the backup's programs run (the psql session that counts rows in
+/// the dump's snapshot, then pg_dump), their environment holds no
+/// password: libpq reads it from a 0600 file outside the plugin's reach,
+/// removed afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn program_environments_hold_no_password() {
     let server = TestServer::start(Backend::Sqlite).await;
@@ -759,13 +762,13 @@ async fn program_environments_hold_no_password() {
 
     let mut found = None;
     for _ in 0..100 {
-        if let Some(p) = find_process("pg_dump", &format!("PGDATABASE={}", db.name)) {
+        if let Some(p) = find_process(&["pg_dump", "psql"], &format!("PGDATABASE={}", db.name)) {
             found = Some(p);
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (pid, environ) = found.expect("pg_dump running");
+    let (pid, environ) = found.expect("psql or pg_dump running");
     assert!(
         !environ.contains(&password),
         "password in /proc/{pid}/environ"
@@ -801,7 +804,7 @@ async fn program_environments_hold_no_password() {
 /// loaded, it is compiled again from the embedded plugin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_plugin_cache_is_not_loaded() {
-    let mut server = TestServer::start(Backend::Sqlite).await;
+    let mut server = TestServer::start_with_own_cache(Backend::Sqlite).await;
     let cache = server.data_dir().join("cache/plugins");
     server.kill();
     let mut tampered = 0;

@@ -1,0 +1,18 @@
+//! Every integration test in one binary: one link instead of one per file,
+//! and the shared helpers compiled once. Each module drives the real
+//! `dataguardian` binary, real PostgreSQL and real files.
+
+#[macro_use]
+mod common;
+
+mod api_backup_restore;
+mod api_contract;
+mod api_lifecycle;
+mod api_security;
+mod api_strategies;
+mod integrity;
+mod plugin_calls;
+mod postgres_roundtrip;
+mod queue;
+mod sandbox;
+mod sqlite_files;
