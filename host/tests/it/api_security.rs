@@ -498,6 +498,26 @@ async fn paths_are_confined(backend: Backend) {
 }
 on_both_backends!(paths_are_confined_, paths_are_confined);
 
+/// The server's own files outside the data dir — here the third-party
+/// plugin directory — are as private as the data dir: restoring a backup
+/// over them would hand the next start to whoever wrote the backup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_dir_is_out_of_reach() {
+    let plugins = tempfile::tempdir().unwrap();
+    let dir = plugins.path().to_str().unwrap().to_string();
+    let server = TestServer::start_with(Backend::Sqlite, &["--plugin-dir", &dir]).await;
+    for path in [plugins.path().to_path_buf(), plugins.path().join("x.wasm")] {
+        let r = server
+            .post(
+                "/api/datasources",
+                &json!({"name": "p", "type": "files", "connection_config": files_config(&path)}),
+            )
+            .await;
+        let message = expect_field("the plugin dir", &r, "connection_config.path");
+        assert!(message.contains("private"), "{message}");
+    }
+}
+
 /// Operators who pin roots get only those.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowed_roots_pin_paths() {
@@ -891,6 +911,24 @@ async fn input_limits_name_the_field(backend: Backend) {
             "/api/datasources",
             json!({"name": "invoice\u{202e}gpj.exe", "type": "postgres", "connection_config": pg(json!({}))}),
             "name",
+        ),
+        (
+            "a connection string as database name",
+            "/api/datasources",
+            json!({"name": "a", "type": "postgres", "connection_config": pg(json!({"database": "host=evil.example passfile=/tmp/x"}))}),
+            "connection_config",
+        ),
+        (
+            "a value posing as a sealed secret",
+            "/api/datasources",
+            json!({"name": "a", "type": "postgres", "connection_config": pg(json!({"database": "dg-sealed:v1:00000000:AAAA"}))}),
+            "connection_config.database",
+        ),
+        (
+            "a secret that is not a string",
+            "/api/datasources",
+            json!({"name": "a", "type": "postgres", "connection_config": pg(json!({"password": {"v": "x"}}))}),
+            "connection_config.password",
         ),
         (
             "NUL in a storage path",

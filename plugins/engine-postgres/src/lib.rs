@@ -92,6 +92,18 @@ impl config::Checked for Config {
         if self.database.is_empty() {
             return bad("database", "must not be empty");
         }
+        // libpq reads a `--dbname` holding `=` or a URI as a whole
+        // connection string (host, passfile, sslcert...): only plain names.
+        let lower = self.database.to_ascii_lowercase();
+        if self.database.contains('=')
+            || lower.starts_with("postgres://")
+            || lower.starts_with("postgresql://")
+        {
+            return bad(
+                "database",
+                "must be a database name, not a connection string",
+            );
+        }
         if self.username.is_empty() {
             return bad("username", "must not be empty");
         }
