@@ -107,6 +107,10 @@ pub struct ServeArgs {
     /// Largest accepted request body, in KiB.
     #[arg(long, env = "DG_MAX_BODY_KB", default_value = "1024")]
     pub max_body_kb: usize,
+    /// On SIGTERM/Ctrl-C, seconds running backups and restores may take to
+    /// finish before they are cancelled.
+    #[arg(long, env = "DG_SHUTDOWN_GRACE_SECS", default_value = "60")]
+    pub shutdown_grace_secs: u64,
     /// Host names the API answers to besides IP addresses and `localhost`
     /// (comma-separated; `*.example.com` for subdomains, `*` for any).
     #[arg(long, env = "DG_ALLOWED_HOSTS", value_delimiter = ',')]
@@ -373,6 +377,7 @@ async fn serve(
         cleanup_cron: args.cleanup_cron,
         stale_after: Duration::from_secs(args.stale_after_secs.max(30)),
         max_body_bytes: args.max_body_kb.max(1) * 1024,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         origin: crate::api::guard::OriginPolicy::new(
             &args.allowed_hosts,
             args.public_url.as_deref(),
@@ -554,6 +559,7 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
 
     let activity: Arc<Activity> = Arc::default();
     let _progress = report_progress("backup", activity.clone());
+    let started_at = chrono::Utc::now();
     let summary = pipeline::run_backup(BackupRequest {
         engine,
         storage,
@@ -563,7 +569,8 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
         compression: args.compression,
         compression_level,
         max_part_bytes,
-        started_at: chrono::Utc::now(),
+        started_at,
+        folder: crate::pipeline::layout::execution_folder(started_at),
         activity,
         cancel: Default::default(),
     })

@@ -66,6 +66,13 @@ const CRON_FIRST_YEAR: i32 = 1970;
 const CRON_LAST_YEAR: i32 = 2100;
 
 impl Schedule {
+    /// The canonical IANA name of the schedule's timezone (`europe/lisbon`
+    /// given, `Europe/Lisbon` here): what is stored, so every reader of
+    /// the job finds the zone.
+    pub fn timezone_name(&self) -> &'static str {
+        self.tz.name()
+    }
+
     /// Parses a standard 5-field cron expression (minute hour day-of-month month day-of-week) and an IANA timezone name.
     pub fn parse(cron: &str, timezone: &str) -> Result<Schedule, ScheduleError> {
         let tz = parse_timezone(timezone)?;

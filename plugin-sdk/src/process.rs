@@ -142,6 +142,23 @@ impl Child {
         self.inner.kill()
     }
 
+    /// Stops the program after feeding it or reading from it failed with
+    /// `e`, and returns the error worth reporting: a program that had
+    /// already given up (a broken pipe on our side) said why on stderr
+    /// (`relation "x" already exists`), which beats the pipe error.
+    pub fn abort(&self, e: PluginError) -> PluginError {
+        self.kill();
+        match self.wait() {
+            Ok(status) if !status.stderr_tail.trim().is_empty() => PluginError::Failed(format!(
+                "{} failed: {} (the data stream stopped: {})",
+                self.program,
+                status.stderr_tail.trim(),
+                error_text(&e)
+            )),
+            _ => e,
+        }
+    }
+
     /// Waits and turns a non-zero exit into an error carrying stderr.
     pub fn wait_success(&self) -> PluginResult<ExitStatus> {
         let status = self.wait()?;
@@ -153,6 +170,20 @@ impl Child {
                 &status.stderr_tail,
             ))),
         }
+    }
+}
+
+fn error_text(e: &PluginError) -> String {
+    match e {
+        PluginError::InvalidConfig(m)
+        | PluginError::AuthFailed(m)
+        | PluginError::Unreachable(m)
+        | PluginError::Timeout(m)
+        | PluginError::NotFound(m)
+        | PluginError::PermissionDenied(m)
+        | PluginError::Unsupported(m)
+        | PluginError::Transient(m)
+        | PluginError::Failed(m) => m.clone(),
     }
 }
 

@@ -159,14 +159,18 @@ pub struct RestoreRequest {
     pub target_datasource_id: Option<String>,
     /// Storage to read from; defaults to any storage holding the backup.
     pub storage_location_id: Option<String>,
-    /// Restore into a scratch database, compare row counts with the
-    /// source, drop it. Touches no live data.
+    /// Restore into a scratch database, compare its row counts with those
+    /// recorded at backup time, drop it. Touches no live data.
     #[serde(default)]
     pub verification_mode: bool,
-    /// Required (true) for a restore over a live database.
+    /// Required (true) for any restore that writes into a datasource:
+    /// acknowledges that the backup's objects are written into it.
     #[serde(default)]
     pub confirm_overwrite: bool,
-    /// Drop existing objects first (engines that support it).
+    /// Drop the target's objects of the same names first (engines that
+    /// support it; PostgreSQL `--clean --if-exists`). Without it, a restore
+    /// into a database that already holds the objects fails on the first
+    /// one, and commits nothing.
     #[serde(default)]
     pub drop_existing: bool,
 }
@@ -188,12 +192,7 @@ pub async fn restore(
     ValidJson(input): ValidJson<RestoreRequest>,
 ) -> ApiResult<(StatusCode, Json<RestoreAccepted>)> {
     let source = super::executions::load(&state, &execution_id).await?;
-    if source.operation != "backup" || source.status != "completed" {
-        return Err(ApiError::conflict(format!(
-            "execution `{execution_id}` is not a completed backup (status {})",
-            source.status
-        )));
-    }
+    super::executions::require_completed_backup(&source)?;
     let target_id = match input.target_datasource_id.or(source.datasource_id.clone()) {
         Some(id) => id,
         None => {
@@ -237,9 +236,16 @@ pub async fn restore(
         return Err(ApiError::invalid(
             "confirm_overwrite",
             format!(
-                "must be true to restore over datasource `{}` (its current data will be \
-                 replaced); use verification_mode to test the backup without touching it",
-                target.name
+                "must be true to restore into datasource `{}`: the backup's objects are \
+                 written into it{}; use verification_mode to test the backup without touching it",
+                target.name,
+                if input.drop_existing {
+                    " after the objects it already has of the same names are dropped \
+                     (drop_existing)"
+                } else {
+                    " (objects that already exist are not dropped first: PostgreSQL stops at \
+                     the first one and commits nothing; add drop_existing to replace them)"
+                }
             ),
         ));
     }

@@ -94,6 +94,7 @@ pub struct UpdateDatasource {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
@@ -334,6 +335,7 @@ pub async fn test_connection(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Most recent checks to return (default 50, max 500).
     pub limit: Option<i64>,

@@ -149,6 +149,7 @@ impl From<crate::server::targets::TargetError> for ApiError {
                 err.field = Some(field);
                 err
             }
+            TargetError::Unreachable(m) => ApiError::bad_gateway(m),
             TargetError::Store(e) => e.into(),
         }
     }

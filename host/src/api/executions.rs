@@ -59,6 +59,7 @@ pub struct ExecutionDetail {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub status: Option<String>,
     pub job_id: Option<String>,
@@ -136,6 +137,7 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct LogsQuery {
     /// Only lines with an id above this (for polling a running execution).
     pub after: Option<i64>,
@@ -183,13 +185,26 @@ async fn readable_storage(
     Err(ApiError::conflict("no storage of this backup is available"))
 }
 
-fn completed_backup(execution: &Execution) -> ApiResult<String> {
-    if execution.operation != "backup" || execution.status != "completed" {
+/// 409 unless `execution` is a backup that completed, saying which of the
+/// two it is not.
+pub(crate) fn require_completed_backup(execution: &Execution) -> ApiResult<()> {
+    if execution.operation != "backup" {
         return Err(ApiError::conflict(format!(
-            "execution `{}` is not a completed backup (status {})",
+            "execution `{}` is a {}, not a backup",
+            execution.id, execution.operation
+        )));
+    }
+    if execution.status != "completed" {
+        return Err(ApiError::conflict(format!(
+            "backup `{}` has not completed (status {})",
             execution.id, execution.status
         )));
     }
+    Ok(())
+}
+
+fn completed_backup(execution: &Execution) -> ApiResult<String> {
+    require_completed_backup(execution)?;
     execution
         .backup_path
         .clone()

@@ -96,6 +96,7 @@ fn field_of(path: &str, message: &str) -> Option<String> {
         .and_then(|rest| rest.split('`').next());
     let path = (path != "." && !path.is_empty()).then_some(path);
     match (path, named) {
+        (Some(p), Some(n)) if p == n || p.ends_with(&format!(".{n}")) => Some(p.to_string()),
         (Some(p), Some(n)) => Some(format!("{p}.{n}")),
         (Some(p), None) => Some(p.to_string()),
         (None, Some(n)) => Some(n.to_string()),

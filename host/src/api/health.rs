@@ -17,10 +17,19 @@ pub struct Liveness {
     pub status: String,
 }
 
-/// Liveness: 200 while the process serves requests and its database answers.
+/// Liveness: 200 while the process serves requests and its database
+/// answers; 503 while it shuts down (draining its running work).
 #[utoipa::path(get, path = "/health", tag = "health",
     responses((status = 200, body = Liveness), (status = 503, body = Liveness)))]
 pub async fn liveness(State(state): State<AppState>) -> (StatusCode, Json<Liveness>) {
+    if state.running.draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Liveness {
+                status: "draining: shutting down".into(),
+            }),
+        );
+    }
     match state.db.ping().await {
         Ok(()) => (
             StatusCode::OK,

@@ -202,6 +202,7 @@ async fn view(state: &AppState, job: BackupJob) -> ApiResult<JobView> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub datasource_id: Option<String>,
     pub enabled: Option<bool>,
@@ -279,7 +280,7 @@ pub async fn create(
         storage_location_id: storage_ids[0].clone(),
         storage_strategy: strategy,
         schedule_cron: input.schedule_cron.trim().to_string(),
-        schedule_timezone: tz,
+        schedule_timezone: sched.timezone_name().to_string(),
         enabled: input.enabled,
         retention_policy: SqlJson(serde_json::to_value(&policy).map_err(ApiError::internal)?),
         backup_options: SqlJson(serde_json::to_value(&opts).map_err(ApiError::internal)?),
@@ -345,6 +346,7 @@ pub async fn update(
         job.enabled = e;
     }
     let sched = schedule(&job.schedule_cron, &job.schedule_timezone)?;
+    job.schedule_timezone = sched.timezone_name().to_string();
     if rescheduled {
         job.next_execution_at = next_run(job.enabled, &sched);
     }
@@ -385,14 +387,23 @@ pub struct RunAccepted {
     pub status: String,
 }
 
-/// Queue a backup now, ahead of scheduled ones.
+/// Queue a backup now, ahead of scheduled ones. A job runs one backup at
+/// a time: 409 while one is queued or running.
 #[utoipa::path(post, path = "/api/backup-jobs/{id}/run", tag = "backup-jobs",
-    responses((status = 202, body = RunAccepted)))]
+    responses((status = 202, body = RunAccepted), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)))]
 pub async fn run(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<RunAccepted>)> {
     let job = load(&state, &id).await?;
+    if let Some(active) = executions::active_backup(&state.db, &job.id).await? {
+        return Err(ApiError::conflict(format!(
+            "job `{}` already has a backup queued or running (execution {active}); wait for \
+             it or cancel it",
+            job.name
+        )));
+    }
     let mut execution = executions::queued("backup", "manual");
     execution.job_id = Some(job.id.clone());
     execution.datasource_id = Some(job.datasource_id.clone());
@@ -409,6 +420,7 @@ pub async fn run(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ExecutionsQuery {
     /// `queued`, `running`, `completed`, `failed` or `cancelled`.
     pub status: Option<String>,

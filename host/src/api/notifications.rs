@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `connection_lost`, `backup_failed`, `cleanup_completed`...
     #[serde(rename = "type")]

@@ -68,6 +68,12 @@ pub struct CreateStorage {
     pub config: Value,
     #[serde(default)]
     pub is_default: bool,
+    /// Create the root directory (0700) if it does not exist. Otherwise a
+    /// missing root is refused: it is never created later, so that an
+    /// unmounted disk shows as unreachable instead of filling the disk
+    /// under its mount point.
+    #[serde(default)]
+    pub create_root: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -79,10 +85,14 @@ pub struct UpdateStorage {
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
     pub is_default: Option<bool>,
+    /// As for creation: create a new root that does not exist yet.
+    #[serde(default)]
+    pub create_root: bool,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
@@ -100,7 +110,7 @@ async fn check_storage_config(
     kind: &str,
     config: &Value,
     own_id: Option<&str>,
-) -> ApiResult<()> {
+) -> ApiResult<Value> {
     super::limits::config("config", config)?;
     let plugin = state
         .plugins
@@ -112,7 +122,7 @@ async fn check_storage_config(
             "is required for local storage",
         ));
     }
-    targets::confine_storage(state, kind, config, own_id, true).await?;
+    let resolved = targets::confine_storage(state, kind, config, own_id, true).await?;
     let (plain, _) = targets::split_secrets(config);
     let client = crate::plugin::StorageClient::new(
         state.plugins.runtime().clone(),
@@ -125,7 +135,32 @@ async fn check_storage_config(
             other => other.to_string(),
         };
         ApiError::invalid("config", message)
-    })
+    })?;
+    Ok(resolved)
+}
+
+/// A storage root must exist when it is saved, or be created now on
+/// request (`create_root`).
+fn prepare_roots(state: &AppState, kind: &str, config: &Value, create: bool) -> ApiResult<()> {
+    for (key, dir) in targets::storage_dirs(state, kind, config)? {
+        if dir.is_dir() {
+            continue;
+        }
+        let field = format!("config.{key}");
+        if !create {
+            return Err(ApiError::invalid(
+                field,
+                format!(
+                    "{} does not exist; create it (and mount its disk), or send \
+                     \"create_root\": true to have it created now",
+                    dir.display()
+                ),
+            ));
+        }
+        crate::private::dir(&dir)
+            .map_err(|e| ApiError::invalid(field, format!("creating {}: {e}", dir.display())))?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<StorageLocation> {
@@ -174,7 +209,8 @@ pub async fn create(
     ValidJson(input): ValidJson<CreateStorage>,
 ) -> ApiResult<(StatusCode, Json<StorageView>)> {
     let name = super::limits::name("name", &input.name)?;
-    check_storage_config(&state, &input.kind, &input.config, None).await?;
+    let resolved = check_storage_config(&state, &input.kind, &input.config, None).await?;
+    prepare_roots(&state, &input.kind, &resolved, input.create_root)?;
     let at = store::now();
     let row = StorageLocation {
         id: store::new_id(),
@@ -218,7 +254,10 @@ pub async fn update(
         let (field, message) = refusal.to_api("config");
         ApiError::invalid(field, message)
     })?;
-    check_storage_config(&state, &kind, &config, Some(&id)).await?;
+    let resolved = check_storage_config(&state, &kind, &config, Some(&id)).await?;
+    if kind != row.kind || config != row.config.0 {
+        prepare_roots(&state, &kind, &resolved, input.create_root)?;
+    }
     let moved = kind != row.kind || config.get("path") != row.config.0.get("path");
     if moved {
         let held = store::executions::backups_on_storage(&state.db, &id).await?;
@@ -302,6 +341,7 @@ pub async fn test(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct FilesQuery {
     /// Folder to list (`""` = root).
     pub prefix: Option<String>,
@@ -466,6 +506,7 @@ pub async fn copy(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct PathQuery {
     /// Object key inside the storage.
     pub path: String,

@@ -24,6 +24,9 @@ pub struct BackupRequest {
     pub compression_level: Option<i32>,
     pub max_part_bytes: Option<u64>,
     pub started_at: DateTime<Utc>,
+    /// The execution's folder under the job's (`layout::execution_folder`,
+    /// with a suffix when another run took that second).
+    pub folder: String,
     /// Progress of the run (bytes from the engine).
     pub activity: Arc<Activity>,
     /// Stops the dump; what was written is removed like any failure.
@@ -44,7 +47,7 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
     let clock = Instant::now();
     let info = req.engine.info().await?;
     let format = info.artifact_format.clone().unwrap_or_else(|| "bin".into());
-    let prefix = layout::key(&req.job_id, &layout::execution_folder(req.started_at));
+    let prefix = layout::key(&req.job_id, &req.folder);
     if req
         .storage
         .stat(&layout::key(&prefix, MANIFEST_FILE))

@@ -12,6 +12,16 @@ pub fn execution_folder(started: DateTime<Utc>) -> String {
     started.format("%Y-%m-%d_%H%M%S").to_string()
 }
 
+/// The `n`-th candidate folder for runs of one job started in the same
+/// second: `2025-02-13_060001`, then `2025-02-13_060001-2`, `-3`...
+/// (names still sort by time).
+pub fn execution_folder_candidate(started: DateTime<Utc>, n: u32) -> String {
+    match n {
+        0 | 1 => execution_folder(started),
+        n => format!("{}-{n}", execution_folder(started)),
+    }
+}
+
 /// `backup.dump.zst`.
 pub fn artifact_name(format: &str, compression: Compression) -> String {
     match compression.extension() {
@@ -46,6 +56,8 @@ mod tests {
             .single()
             .expect("valid time");
         assert_eq!(execution_folder(t), "2025-02-13_060001");
+        assert_eq!(execution_folder_candidate(t, 1), "2025-02-13_060001");
+        assert_eq!(execution_folder_candidate(t, 3), "2025-02-13_060001-3");
         assert_eq!(artifact_name("dump", Compression::Gzip), "backup.dump.gz");
         assert_eq!(artifact_name("sql", Compression::Zstd), "backup.sql.zst");
         assert_eq!(artifact_name("tar", Compression::Lz4), "backup.tar.lz4");

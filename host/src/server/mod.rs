@@ -95,8 +95,12 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
     tracing::info!("DataGuardian API on http://{local} (OpenAPI at /api/openapi.json)");
     // Machine-readable line for supervisors and tests (port 0 → real port).
     println!("{}", serde_json::json!({ "listening": local.to_string() }));
+    let draining = state.clone();
     axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            drain(&draining).await;
+        })
         .await
         .context("serving HTTP")?;
     db.close().await;
@@ -110,6 +114,7 @@ async fn ensure_default_storage(state: &AppState) -> anyhow::Result<()> {
         return Ok(());
     }
     let root = std::path::absolute(state.config.data_dir.join("backups"))?;
+    crate::private::dir(&root).with_context(|| format!("creating {}", root.display()))?;
     let path = root.to_str().context("data dir path is not UTF-8")?;
     let at = store::now();
     let row = store::rows::StorageLocation {
@@ -152,6 +157,43 @@ fn hostname() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "node".into())
+}
+
+/// Stops taking work, lets what runs finish within the grace period, then
+/// cancels the rest (their files are removed, their executions end
+/// `cancelled` with the reason). HTTP keeps answering meanwhile, `/health`
+/// with 503, so a load balancer moves away and progress stays visible.
+async fn drain(state: &AppState) {
+    state.running.start_draining();
+    let grace = state.config.shutdown_grace;
+    let running = state.running.count();
+    if running == 0 {
+        return;
+    }
+    tracing::info!(
+        "draining: waiting up to {}s for {running} running execution(s)",
+        grace.as_secs()
+    );
+    if state.running.wait_idle(grace).await {
+        tracing::info!("draining: all executions finished");
+        return;
+    }
+    let reason = format!(
+        "cancelled: the server shut down and the execution did not finish within the \
+         {}s grace period (--shutdown-grace-secs)",
+        grace.as_secs()
+    );
+    tracing::warn!(
+        "draining: cancelling {} execution(s)",
+        state.running.count()
+    );
+    state.running.cancel_all(&reason);
+    if !state.running.wait_idle(Duration::from_secs(30)).await {
+        tracing::error!(
+            "draining: {} execution(s) did not stop; the next start recovers them",
+            state.running.count()
+        );
+    }
 }
 
 async fn shutdown_signal() {

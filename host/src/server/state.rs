@@ -26,6 +26,9 @@ pub struct ServerConfig {
     pub stale_after: Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// On SIGTERM, how long running backups and restores may finish
+    /// before they are cancelled.
+    pub shutdown_grace: Duration,
     /// Host names and origins the API answers to.
     pub origin: crate::api::guard::OriginPolicy,
     /// Roots no user path may be inside (`--denied-roots`).
@@ -41,20 +44,42 @@ pub struct ServerConfig {
 #[derive(Clone)]
 pub struct RunningExecution {
     pub cancel: CancellationToken,
+    /// Why it was cancelled, when not by a user's request.
+    pub cancel_reason: Arc<std::sync::OnceLock<String>>,
     pub activity: Arc<Activity>,
     pub started: Instant,
 }
 
-/// Executions running on this node, by id.
+impl RunningExecution {
+    /// Cancels with a reason recorded on the execution.
+    pub fn cancel_because(&self, reason: &str) {
+        let _ = self.cancel_reason.set(reason.to_string());
+        self.cancel.cancel();
+    }
+
+    /// The message a cancelled execution ends with.
+    pub fn cancel_message(&self) -> String {
+        self.cancel_reason
+            .get()
+            .cloned()
+            .unwrap_or_else(|| "cancelled by request".into())
+    }
+}
+
+/// Executions running on this node, by id, and whether the node is
+/// draining (shutting down: no new work is taken).
 #[derive(Default)]
 pub struct Running {
     map: Mutex<HashMap<String, RunningExecution>>,
+    draining: std::sync::atomic::AtomicBool,
+    changed: tokio::sync::Notify,
 }
 
 impl Running {
     pub fn insert(&self, id: &str) -> RunningExecution {
         let run = RunningExecution {
             cancel: CancellationToken::new(),
+            cancel_reason: Arc::default(),
             activity: Arc::default(),
             started: Instant::now(),
         };
@@ -64,6 +89,38 @@ impl Running {
 
     pub fn remove(&self, id: &str) {
         self.lock().remove(id);
+        self.changed.notify_waiters();
+    }
+
+    /// Stops taking work; running executions go on.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until nothing runs, at most `limit`; true if nothing runs.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let changed = self.changed.notified();
+            if self.count() == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return self.count() == 0;
+            }
+        }
+    }
+
+    /// Cancels everything running, with `reason`.
+    pub fn cancel_all(&self, reason: &str) {
+        for run in self.lock().values() {
+            run.cancel_because(reason);
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<RunningExecution> {

@@ -12,7 +12,7 @@ use crate::store::rows::{Datasource, StorageLocation};
 use crate::store::{self, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::secrets::is_secret_key;
 pub use crate::secrets::SECRET_KEYS;
@@ -30,6 +30,10 @@ pub enum TargetError {
     /// (`connection_config.path`).
     #[error("{field}: {refusal}")]
     Path { field: String, refusal: PathRefusal },
+    /// The target is configured right but cannot be reached now (a
+    /// storage root that does not exist).
+    #[error("{0}")]
+    Unreachable(String),
     #[error("reading the metadata store: {0}")]
     Store(#[from] StoreError),
 }
@@ -209,24 +213,38 @@ pub async fn engine_with_config(
 }
 
 /// The storage client for a storage location, its root confined and
-/// resolved. A local storage's root is created on first use (the plugin
-/// may only write inside it).
+/// resolved. A root that does not exist makes the storage unreachable: it
+/// is never created here (an unmounted disk must not look healthy and
+/// fill the disk under its mount point).
 pub async fn storage_for(
     state: &AppState,
     s: &StorageLocation,
     log: LogSink,
 ) -> Result<StorageClient, TargetError> {
     let config = confine_storage(state, &s.kind, &s.config.0, Some(&s.id), false).await?;
-    if s.kind == "local" {
-        let path = config.get("path").and_then(Value::as_str).ok_or_else(|| {
-            TargetError::Invalid("config.path: required for local storage".into())
-        })?;
-        std::fs::create_dir_all(Path::new(path))
-            .map_err(|e| TargetError::Invalid(format!("config.path: creating {path}: {e}")))?;
+    for (key, dir) in storage_dirs(state, &s.kind, &config)? {
+        if !dir.is_dir() {
+            return Err(TargetError::Unreachable(format!(
+                "config.{key}: {} does not exist (is its disk mounted?); storage roots are \
+                 never created implicitly",
+                dir.display()
+            )));
+        }
     }
     let (config, secrets) = split_secrets(&config);
     let target = Target::new(config, log).with_secrets(secrets);
     Ok(state.plugins.storage(&s.kind, target)?)
+}
+
+/// The directories a storage plugin is granted from `config` (a local
+/// root), with the key each comes from.
+pub fn storage_dirs(
+    state: &AppState,
+    kind: &str,
+    config: &Value,
+) -> Result<Vec<(String, PathBuf)>, TargetError> {
+    let plugin = state.plugins.find(PluginKind::Storage, kind)?;
+    Ok(fs_paths(&plugin, config))
 }
 
 /// Checks a datasource configuration's paths (restore targets included)

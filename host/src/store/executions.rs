@@ -374,6 +374,17 @@ pub async fn active_for_job(db: &Db, job_id: &str) -> Result<i64, StoreError> {
     .await?))
 }
 
+/// The id of a backup of the job that is queued or running, if any.
+pub async fn active_backup(db: &Db, job_id: &str) -> Result<Option<String>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_scalar::<_, String>(
+        "SELECT id FROM backup_executions WHERE job_id = $1 AND operation = 'backup'
+         AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1"
+    )
+    .bind(job_id)
+    .fetch_optional(p)
+    .await?))
+}
+
 /// Removes an execution and everything hanging off it.
 pub async fn delete(db: &Db, id: &str) -> Result<(), StoreError> {
     execute!(db, |p| sqlx::query(

@@ -204,6 +204,27 @@ pub async fn advance_and_enqueue(
     }))
 }
 
+/// Moves a due job to its next run without queuing one (the previous run
+/// is still queued or running); false if another tick moved it first.
+pub async fn advance_only(
+    db: &Db,
+    job_id: &str,
+    seen_next: DateTime<Utc>,
+    new_next: Option<DateTime<Utc>>,
+) -> Result<bool, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query(
+        "UPDATE backup_jobs SET next_execution_at = $3
+         WHERE id = $1 AND next_execution_at = $2 AND enabled = TRUE"
+    )
+    .bind(job_id)
+    .bind(seen_next)
+    .bind(new_next)
+    .execute(p)
+    .await?
+    .rows_affected()
+        == 1))
+}
+
 /// Sets only `next_execution_at` (job enabled or rescheduled).
 pub async fn set_next(
     db: &Db,

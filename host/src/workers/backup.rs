@@ -203,9 +203,14 @@ async fn back_up(
                 continue;
             }
         };
-        let started_at = match claim_folder(db, &client, &execution.id, &job.id).await {
-            Ok(Some(at)) => at,
-            Ok(None) => return Outcome::failed("no free backup folder name within 5 seconds"),
+        let (started_at, folder) = match claim_folder(db, &client, &execution.id, &job.id).await {
+            Ok(Some(claimed)) => claimed,
+            Ok(None) => {
+                return Outcome::failed(format!(
+                    "no free backup folder name: {MAX_FOLDERS_PER_SECOND} runs of this job \
+                     started within one second"
+                ))
+            }
             Err(e) => {
                 last_error = format!("storage `{}`: {e}", s.name);
                 let _ = executions::set_storage_status(
@@ -231,6 +236,7 @@ async fn back_up(
             compression_level: options.level,
             max_part_bytes: options.max_part_bytes,
             started_at,
+            folder,
             activity: run.activity.clone(),
             cancel: run.cancel.clone(),
         };
@@ -442,19 +448,21 @@ fn blames_storage(e: &PipelineError, storage_plugin: &str) -> bool {
     }
 }
 
-/// A start time whose folder `{job}/{YYYY-MM-DD_HHmmss}` no other
-/// execution holds (the folder is recorded on this one) and that is empty in the storage.
-/// Folder names have one-second resolution, so a second run of the job in
-/// the same second waits for the next one.
+/// Claims the execution's folder before the first byte: the first name
+/// of this second (`2025-02-13_060001`, then `-2`, `-3`...) that no other
+/// execution holds and that is empty in the storage. Runs of one job that
+/// start together get neighbouring names instead of waiting for a free
+/// second.
 async fn claim_folder(
     db: &crate::store::Db,
     storage: &StorageClient,
     execution_id: &str,
     job_id: &str,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
-    for _ in 0..5 {
-        let at = store::now();
-        let prefix = layout::key(job_id, &layout::execution_folder(at));
+) -> Result<Option<(chrono::DateTime<chrono::Utc>, String)>, String> {
+    let at = store::now();
+    for n in 1..=MAX_FOLDERS_PER_SECOND {
+        let folder = layout::execution_folder_candidate(at, n);
+        let prefix = layout::key(job_id, &folder);
         let empty = storage
             .list(&prefix)
             .await
@@ -465,10 +473,11 @@ async fn claim_folder(
                 .await
                 .map_err(|e| e.to_string())?
         {
-            return Ok(Some(at));
+            return Ok(Some((at, folder)));
         }
-        let wait = 1000 - at.timestamp_subsec_millis().min(999) as u64;
-        tokio::time::sleep(std::time::Duration::from_millis(wait + 5)).await;
     }
     Ok(None)
 }
+
+/// Runs of one job that may start within one second before names run out.
+const MAX_FOLDERS_PER_SECOND: u32 = 1000;

@@ -150,6 +150,10 @@ pub async fn probe_storage(state: &AppState, s: &StorageLocation) -> HealthRepor
             Ok(report) => report,
             Err(e) => failed(e.to_string()),
         },
+        Err(targets::TargetError::Unreachable(message)) => HealthReport {
+            status: HealthStatus::Unreachable,
+            ..failed(message)
+        },
         Err(e) => failed(e.to_string()),
     }
 }

@@ -99,6 +99,9 @@ pub async fn consume(state: AppState, kind: &'static str, concurrency: usize, ha
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
+        if state.running.draining() {
+            return;
+        }
         match state.queue.claim(kind, &state.node_id).await {
             Ok(Some(item)) => {
                 let state = state.clone();
@@ -134,7 +137,7 @@ async fn run_item(state: AppState, item: WorkItem, handler: Handler) {
             }
         })
     };
-    let cancel = run.cancel.clone();
+    let cancel = run.clone();
     // A panicking handler must still end its execution and stop beating,
     // or the item would look alive forever.
     let outcome = match AssertUnwindSafe(handler(state.clone(), item.clone(), run))
@@ -155,19 +158,27 @@ async fn run_item(state: AppState, item: WorkItem, handler: Handler) {
         }
     };
     beat.abort();
-    state.running.remove(&item.execution_id);
-    // Never retry what the user cancelled.
+    // Never retry what was cancelled.
     let outcome = match outcome {
-        Outcome::Failed { .. } if cancel.is_cancelled() => Outcome::Cancelled,
+        Outcome::Failed { .. } if cancel.cancel.is_cancelled() => Outcome::Cancelled,
         other => other,
     };
-    if let Err(e) = settle(&state, &item, outcome).await {
+    if let Err(e) = settle(&state, &item, outcome, &cancel.cancel_message()).await {
         tracing::error!(execution = %item.execution_id, "recording the outcome: {e}");
     }
+    // Only now: a draining server waits for this, and must not exit
+    // before the outcome is recorded.
+    state.running.remove(&item.execution_id);
 }
 
-/// Records the outcome on the execution and the queue item.
-async fn settle(state: &AppState, item: &WorkItem, outcome: Outcome) -> Result<(), String> {
+/// Records the outcome on the execution and the queue item; a cancelled
+/// execution ends with `cancel_message`.
+async fn settle(
+    state: &AppState,
+    item: &WorkItem,
+    outcome: Outcome,
+    cancel_message: &str,
+) -> Result<(), String> {
     let q: &dyn WorkQueue = state.queue.as_ref();
     let db = &state.db;
     let err = |e: &dyn std::fmt::Display| e.to_string();
@@ -182,7 +193,7 @@ async fn settle(state: &AppState, item: &WorkItem, outcome: Outcome) -> Result<(
                 db,
                 &item.execution_id,
                 "cancelled",
-                Some("cancelled by request"),
+                Some(cancel_message),
                 None,
             )
             .await

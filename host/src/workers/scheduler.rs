@@ -5,7 +5,8 @@
 use crate::queue::{self, KIND_BACKUP, PRIORITY_SCHEDULED};
 use crate::schedule::Schedule;
 use crate::server::state::AppState;
-use crate::store::{self, executions, jobs, StoreError};
+use crate::store::rows::BackupJob;
+use crate::store::{self, executions, jobs, notifications, StoreError};
 use chrono::{DateTime, Utc};
 
 /// Queues every job due at `now`; returns the execution ids queued. A job
@@ -24,6 +25,10 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> Result<Vec<String>, S
                 None
             }
         };
+        if let Some(active) = executions::active_backup(&state.db, &job.id).await? {
+            skip_overlapping(state, &job, seen, next, &active).await?;
+            continue;
+        }
         let mut execution = executions::queued("backup", "scheduled");
         execution.job_id = Some(job.id.clone());
         execution.datasource_id = Some(job.datasource_id.clone());
@@ -35,6 +40,44 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> Result<Vec<String>, S
         }
     }
     Ok(queued)
+}
+
+/// A run that falls due while the previous one is still queued or running
+/// is not queued (two dumps of one database at once help nobody, and a
+/// slow backup would pile up runs behind it): the job moves to its next
+/// run, and the skip is logged and notified.
+async fn skip_overlapping(
+    state: &AppState,
+    job: &BackupJob,
+    seen: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+    active: &str,
+) -> Result<(), StoreError> {
+    if !jobs::advance_only(&state.db, &job.id, seen, next).await? {
+        return Ok(());
+    }
+    tracing::warn!(job = %job.id, %active, "scheduled backup skipped: the previous run is still active");
+    notifications::insert(
+        &state.db,
+        notifications::NewNotification {
+            kind: "backup_skipped",
+            severity: "warning",
+            entity_type: Some("backup_job"),
+            entity_id: Some(&job.id),
+            title: format!("Scheduled backup skipped: {}", job.name),
+            message: format!(
+                "the run due at {seen} was not queued: execution {active} of this job is still \
+                 queued or running"
+            ),
+            metadata: serde_json::json!({
+                "due_at": seen,
+                "active_execution_id": active,
+                "next_execution_at": next,
+            }),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The scheduler loop.

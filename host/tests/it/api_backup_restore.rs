@@ -167,6 +167,24 @@ async fn backup_download_restore_verify(backend: Backend) {
         verified["metadata"]["verification"]["compared_with"], "backup_snapshot",
         "{verified}"
     );
+    // A verification is not a backup: backup-only actions say so.
+    let (status, body) = server
+        .post(
+            &format!(
+                "/api/executions/{}/retry-upload",
+                verified["id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is a verification, not a backup"),
+        "{body}"
+    );
 
     // A source that moved on since the backup does not fail it: the copy
     // is compared with the counts taken in the backup's own snapshot.

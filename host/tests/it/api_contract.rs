@@ -835,7 +835,7 @@ async fn storage_config_is_validated(backend: Backend) {
     let r = server
         .post(
             "/api/storage-locations",
-            &json!({"name": "rel", "type": "local", "config": {"path": "relative/dir"}}),
+            &json!({"name": "rel", "type": "local", "create_root": true, "config": {"path": "relative/dir"}}),
         )
         .await;
     expect_invalid("relative path", &r, "config.path", &["absolute"]);
@@ -867,6 +867,133 @@ async fn storage_config_is_validated(backend: Backend) {
     assert_eq!(v["config"]["path"], root.to_str().unwrap(), "{v}");
 }
 on_both_backends!(storage_config_is_validated_, storage_config_is_validated);
+
+/// Answers that were wrong before: databases listed through the
+/// maintenance database, unknown query parameters refused, timezones
+/// stored by their canonical name.
+async fn smaller_answers_are_right(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let ds = id_of(
+        &create_datasource(
+            &server,
+            json!({"name": "gone", "type": "postgres",
+                   "connection_config": pg_config("dg_no_such_database", 5432, "pw")}),
+        )
+        .await,
+    );
+    let dbs = server
+        .get_ok(&format!("/api/datasources/{ds}/databases"))
+        .await;
+    assert!(
+        dbs.as_array().unwrap().iter().any(|d| d == "postgres"),
+        "{dbs}"
+    );
+
+    let r = server.get("/api/datasources?limit=5&bogus=1").await;
+    let message = expect_error(
+        "unknown query parameter",
+        &r,
+        400,
+        "invalid_query",
+        Some("bogus"),
+    );
+    assert_mentions("unknown query parameter", &message, &["bogus"]);
+
+    let storage = default_storage(&server).await;
+    let job = server
+        .post_ok(
+            "/api/backup-jobs",
+            &job_body(
+                "tz",
+                &ds,
+                &storage,
+                json!({"schedule_timezone": "europe/lisbon"}),
+            ),
+            201,
+        )
+        .await;
+    assert_eq!(job["schedule_timezone"], "Europe/Lisbon", "{job}");
+}
+on_both_backends!(smaller_answers_are_right_, smaller_answers_are_right);
+
+/// A storage root is created only when the operator asks, at creation: a
+/// test, a health check or a backup never creates it, so an unmounted disk
+/// is reported unreachable instead of quietly filling the disk below.
+async fn storage_roots_are_never_created_implicitly(backend: Backend) {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start(backend).await;
+    let root = server.dir.path().join("usb-disk");
+    let body = json!({"name": "usb", "type": "local", "config": {"path": root}});
+    let r = server.post("/api/storage-locations", &body).await;
+    expect_invalid(
+        "missing root",
+        &r,
+        "config.path",
+        &["does not exist", "create_root"],
+    );
+    assert!(!root.exists());
+
+    let mut asked = body.clone();
+    asked["create_root"] = json!(true);
+    let id = id_of(&server.post_ok("/api/storage-locations", &asked, 201).await);
+    let mode = std::fs::metadata(&root).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "created private");
+
+    // The disk goes away.
+    std::fs::remove_dir(&root).unwrap();
+    let test = server
+        .post_ok(
+            &format!("/api/storage-locations/{id}/test"),
+            &json!({}),
+            200,
+        )
+        .await;
+    assert_eq!(test["status"], "unreachable", "{test}");
+    assert!(
+        test["message"].as_str().unwrap().contains("does not exist"),
+        "{test}"
+    );
+    assert!(!root.exists(), "a test never creates the root");
+    let (status, _) = server
+        .get(&format!("/api/storage-locations/{id}/files"))
+        .await;
+    assert_eq!(status, 502);
+
+    let site = server.dir.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("a.txt"), b"a").unwrap();
+    let ds = id_of(
+        &create_datasource(
+            &server,
+            json!({"name": "site", "type": "files", "connection_config": {"path": site}}),
+        )
+        .await,
+    );
+    let job = server.job("site", &ds, &id, json!({})).await;
+    let failed = server.run_job(&job).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{failed}"
+    );
+    assert!(!root.exists(), "a backup never creates the root");
+
+    // Renaming the storage does not need its disk.
+    let (s, v) = server
+        .put(
+            &format!("/api/storage-locations/{id}"),
+            &json!({"name": "usb-2"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+}
+on_both_backends!(
+    storage_roots_are_never_created_implicitly_,
+    storage_roots_are_never_created_implicitly
+);
 
 /// A datasource body over 2 MiB (the limit is 1 MiB).
 fn oversize_body() -> String {
@@ -1666,7 +1793,7 @@ async fn storage_crud(backend: Backend) {
     let created = server
         .post_ok(
             "/api/storage-locations",
-            &json!({"name": "archive", "type": "local", "config": {"path": root}}),
+            &json!({"name": "archive", "type": "local", "create_root": true, "config": {"path": root}}),
             201,
         )
         .await;
@@ -1686,7 +1813,12 @@ async fn storage_crud(backend: Backend) {
         "partial update keeps config"
     );
     let moved = server.dir.path().join("store-b");
-    let (s, v) = server.put(&path, &json!({"config": {"path": moved}})).await;
+    let (s, v) = server
+        .put(
+            &path,
+            &json!({"create_root": true, "config": {"path": moved}}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["config"]["path"], moved.to_str().unwrap());
     assert_eq!(v["name"], "archive-2");
@@ -2409,7 +2541,7 @@ async fn backups_guard_their_storage_and_datasource(backend: Backend) {
     let r = server
         .put(
             &format!("/api/storage-locations/{storage}"),
-            &json!({"config": {"path": moved}}),
+            &json!({"create_root": true, "config": {"path": moved}}),
         )
         .await;
     let message = expect_error("move a storage", &r, 409, "conflict", None);
@@ -2428,7 +2560,7 @@ async fn backups_guard_their_storage_and_datasource(backend: Backend) {
     server
         .post_ok(
             "/api/storage-locations",
-            &json!({"name": "deep", "type": "local", "config": {"path": nest.join("deep")}}),
+            &json!({"name": "deep", "type": "local", "create_root": true, "config": {"path": nest.join("deep")}}),
             201,
         )
         .await;
@@ -2439,7 +2571,7 @@ async fn backups_guard_their_storage_and_datasource(backend: Backend) {
         let r = server
             .post(
                 "/api/storage-locations",
-                &json!({"name": ctx, "type": "local", "config": {"path": path}}),
+                &json!({"name": ctx, "type": "local", "create_root": true, "config": {"path": path}}),
             )
             .await;
         let message = expect_error(ctx, &r, 409, "conflict", Some("config.path"));
@@ -2453,7 +2585,7 @@ async fn backups_guard_their_storage_and_datasource(backend: Backend) {
         let r = server
             .post(
                 "/api/storage-locations",
-                &json!({"name": "in data dir", "type": "local", "config": {"path": path}}),
+                &json!({"name": "in data dir", "type": "local", "create_root": true, "config": {"path": path}}),
             )
             .await;
         expect_invalid(

@@ -206,6 +206,147 @@ on_both_backends!(
     scheduler_runs_due_jobs_once
 );
 
+/// A job runs one backup at a time: a manual run while one is active is
+/// a 409 naming it, and a scheduled run that falls due meanwhile is
+/// skipped visibly (notification) instead of queued behind it.
+async fn runs_of_one_job_never_overlap(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--scheduler-tick-secs", "1"]).await;
+    let source = chinook_db("overlap");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server
+        .job(
+            "every minute",
+            &ds,
+            &storage,
+            json!({"schedule_cron": "* * * * *"}),
+        )
+        .await;
+    let locker = Locker::hold(&source.name, "track");
+    let first = server
+        .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+        .await["execution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = server
+        .post(&format!("/api/backup-jobs/{job}/run"), &json!({}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(&first),
+        "{body}"
+    );
+
+    // The minute passes while the first run waits on the lock.
+    let skipped = server
+        .wait_for(
+            "/api/notifications?type=backup_skipped",
+            Duration::from_secs(90),
+            |v| v["pagination"]["total"].as_i64().unwrap_or(0) >= 1,
+        )
+        .await;
+    let note = &skipped["data"][0];
+    assert_eq!(note["entity_id"], job.as_str(), "{note}");
+    assert_eq!(
+        note["metadata"]["active_execution_id"],
+        first.as_str(),
+        "{note}"
+    );
+    drop(locker);
+    let done = server
+        .wait_execution(&first, Duration::from_secs(120))
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let all = server
+        .get_ok(&format!("/api/backup-jobs/{job}/executions"))
+        .await;
+    let created: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["created_at"].as_str().unwrap() < done["finished_at"].as_str().unwrap())
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        created,
+        [first.as_str()],
+        "nothing queued behind the active run: {all}"
+    );
+}
+on_both_backends!(
+    runs_of_one_job_never_overlap_,
+    runs_of_one_job_never_overlap
+);
+
+/// SIGTERM stops taking work and lets running backups finish within the
+/// grace period (`/health` answers 503 meanwhile); past it they are
+/// cancelled with the reason and their files removed — never left for the
+/// next start to fail.
+async fn sigterm_drains_running_work(backend: Backend) {
+    for (grace, finishes) in [("60", true), ("1", false)] {
+        let mut server = TestServer::start_with(backend, &["--shutdown-grace-secs", grace]).await;
+        let source = chinook_db("drain");
+        let ds = server.pg_datasource("chinook", &source.name).await;
+        let (storage, root) = server.local_storage("disk").await;
+        let job = server.job("drained", &ds, &storage, json!({})).await;
+        let locker = Locker::hold(&source.name, "track");
+        let id = server
+            .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+            .await["execution_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        server
+            .wait_for(
+                &format!("/api/executions/{id}"),
+                Duration::from_secs(30),
+                |v| v["status"] == "running",
+            )
+            .await;
+        server.terminate();
+        let started = Instant::now();
+        loop {
+            let (status, body) = server.get("/health").await;
+            if status == 503 {
+                assert!(body.to_string().contains("draining"), "{body}");
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "never draining"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if finishes {
+            drop(locker);
+            assert!(server.wait_exit(Duration::from_secs(60)).await.success());
+        } else {
+            assert!(server.wait_exit(Duration::from_secs(60)).await.success());
+            drop(locker);
+        }
+        server.restart();
+        let e = server.get_ok(&format!("/api/executions/{id}")).await;
+        if finishes {
+            assert_eq!(e["status"], "completed", "grace {grace}: {e}");
+        } else {
+            assert_eq!(
+                e["status"],
+                "cancelled",
+                "grace {grace}: {e}\n{}",
+                server.log_tail()
+            );
+            let message = e["error_message"].as_str().unwrap_or_default();
+            assert!(message.contains("grace period"), "{message}");
+            let leftovers: Vec<_> = std::fs::read_dir(root.join(&job))
+                .map(|d| d.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            assert!(leftovers.is_empty(), "files left behind: {leftovers:?}");
+        }
+    }
+}
+on_both_backends!(sigterm_drains_running_work_, sigterm_drains_running_work);
+
 /// Holds an exclusive lock on `table` until dropped, so pg_dump waits.
 struct Locker {
     child: std::process::Child,
@@ -322,7 +463,8 @@ async fn killed_mid_backup_ends_failed(backend: Backend) {
 on_both_backends!(sigkill_during_a_backup, killed_mid_backup_ends_failed);
 
 async fn cancelling_a_running_backup(backend: Backend) {
-    let server = TestServer::start(backend).await;
+    // One backup at a time, so a second job's run stays queued.
+    let server = TestServer::start_with(backend, &["--backup-concurrency", "1"]).await;
     let source = chinook_db("cancel");
     let ds = server.pg_datasource("chinook", &source.name).await;
     let (storage, root) = server.local_storage("disk").await;
@@ -353,6 +495,29 @@ async fn cancelling_a_running_backup(backend: Backend) {
         .await;
     let folder = root.join(running["backup_path"].as_str().unwrap());
 
+    // A queued execution (another job, waiting for the only slot) is
+    // cancelled before it ever starts.
+    let other = server.job("waiting", &ds, &storage, json!({})).await;
+    let queued = server
+        .post_ok(&format!("/api/backup-jobs/{other}/run"), &json!({}), 202)
+        .await["execution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        server.get_ok(&format!("/api/executions/{queued}")).await["status"],
+        "queued"
+    );
+    let (status, body) = server
+        .post(&format!("/api/executions/{queued}/cancel"), &json!({}))
+        .await;
+    assert!(status == 200 || status == 202, "{status} {body}");
+    let e = server
+        .wait_execution(&queued, Duration::from_secs(30))
+        .await;
+    assert_eq!(e["status"], "cancelled", "{e}");
+    assert!(e["started_at"].is_null(), "it never started: {e}");
+
     let (status, _) = server
         .post(&format!("/api/executions/{id}/cancel"), &json!({}))
         .await;
@@ -367,16 +532,16 @@ async fn cancelling_a_running_backup(backend: Backend) {
         .post(&format!("/api/executions/{id}/cancel"), &json!({}))
         .await;
     assert_eq!(status, 409, "{err}");
-    // A queued one is cancelled before it starts.
+    // The job runs again once the lock is gone.
     let again = server.run_job(&job).await;
     assert_eq!(again["status"], "completed", "{again}");
 }
 
 on_both_backends!(cancel_running_backup, cancelling_a_running_backup);
 
-/// Two runs of one job queued together: each gets its own folder (the
-/// second waits for the next second) and both are whole backups.
-async fn simultaneous_runs_get_their_own_folders(backend: Backend) {
+/// A double click: the second run of a job is refused while the first
+/// is active (409 naming it); the first completes into its own folder.
+async fn a_double_click_runs_once(backend: Backend) {
     let server = TestServer::start(backend).await;
     let source = chinook_db("twice");
     let ds = server.pg_datasource("chinook", &source.name).await;
@@ -385,18 +550,23 @@ async fn simultaneous_runs_get_their_own_folders(backend: Backend) {
     let a = server
         .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
         .await;
-    let b = server
-        .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+    let first = a["execution_id"].as_str().unwrap().to_string();
+    let (status, body) = server
+        .post(&format!("/api/backup-jobs/{job}/run"), &json!({}))
         .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(&first),
+        "{body}"
+    );
+    let e = server
+        .wait_execution(&first, Duration::from_secs(120))
+        .await;
+    assert_eq!(e["status"], "completed", "{e}\n{}", server.log_tail());
+    let second = server.run_job(&job).await;
+    assert_eq!(second["status"], "completed", "{second}");
     let mut paths = Vec::new();
-    for r in [a, b] {
-        let e = server
-            .wait_execution(
-                r["execution_id"].as_str().unwrap(),
-                Duration::from_secs(120),
-            )
-            .await;
-        assert_eq!(e["status"], "completed", "{e}\n{}", server.log_tail());
+    for e in [e, second] {
         let path = e["backup_path"].as_str().unwrap().to_string();
         assert!(root.join(&path).join("manifest.json").is_file(), "{path}");
         paths.push(path);
@@ -420,4 +590,4 @@ async fn simultaneous_runs_get_their_own_folders(backend: Backend) {
     assert!(root.join(&paths[0]).join("manifest.json").is_file());
 }
 
-on_both_backends!(simultaneous_runs, simultaneous_runs_get_their_own_folders);
+on_both_backends!(double_click, a_double_click_runs_once);

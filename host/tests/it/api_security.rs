@@ -381,7 +381,7 @@ async fn paths_are_confined(backend: Backend) {
         let r = server
             .post(
                 "/api/storage-locations",
-                &json!({"name": ctx, "type": "local", "config": {"path": path}}),
+                &json!({"name": ctx, "type": "local", "create_root": true, "config": {"path": path}}),
             )
             .await;
         let message = expect_field(ctx, &r, "config.path");
@@ -394,7 +394,7 @@ async fn paths_are_confined(backend: Backend) {
     let r = server
         .post(
             "/api/storage-locations",
-            &json!({"name": "alias", "type": "local", "config": {"path": storage_alias}}),
+            &json!({"name": "alias", "type": "local", "create_root": true, "config": {"path": storage_alias}}),
         )
         .await;
     assert_eq!(r.0, 409, "{}", r.1);
@@ -472,7 +472,7 @@ async fn paths_are_confined(backend: Backend) {
     let sid = server
         .post_ok(
             "/api/storage-locations",
-            &json!({"name": "later", "type": "local", "config": {"path": store_dir}}),
+            &json!({"name": "later", "type": "local", "create_root": true, "config": {"path": store_dir}}),
             201,
         )
         .await["id"]
@@ -933,19 +933,19 @@ async fn input_limits_name_the_field(backend: Backend) {
         (
             "NUL in a storage path",
             "/api/storage-locations",
-            json!({"name": "s", "type": "local", "config": {"path": "/tmp/s\u{0}x"}}),
+            json!({"name": "s", "type": "local", "create_root": true, "config": {"path": "/tmp/s\u{0}x"}}),
             "config.path",
         ),
         (
             "100 KB storage path",
             "/api/storage-locations",
-            json!({"name": "s", "type": "local", "config": {"path": format!("/tmp/{big}")}}),
+            json!({"name": "s", "type": "local", "create_root": true, "config": {"path": format!("/tmp/{big}")}}),
             "config.path",
         ),
         (
             "bidi override in a storage name",
             "/api/storage-locations",
-            json!({"name": "s\u{202e}", "type": "local", "config": {"path": "/tmp/dg-never"}}),
+            json!({"name": "s\u{202e}", "type": "local", "create_root": true, "config": {"path": "/tmp/dg-never"}}),
             "name",
         ),
     ];

@@ -21,7 +21,7 @@ async fn fallback_and_replicate(backend: Backend) {
     let broken = server
         .post_ok(
             "/api/storage-locations",
-            &json!({"name": "broken", "type": "local", "config": {"path": blocked_root}}),
+            &json!({"name": "broken", "type": "local", "create_root": true, "config": {"path": blocked_root}}),
             201,
         )
         .await["id"]

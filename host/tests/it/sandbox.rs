@@ -41,7 +41,7 @@ fn plugins_with_hostile(dir: &Path, approved: bool) -> Plugins {
 }
 
 struct Outcome {
-    result: Result<(), CallError>,
+    result: Result<dataguardian::plugin::bindings::BackupStats, CallError>,
     bytes: usize,
 }
 
@@ -69,8 +69,7 @@ async fn run(plugins: &Plugins, options: &[(&str, &str)], limit: Duration) -> Ou
             activity,
             options,
         )
-        .await
-        .map(|_| ());
+        .await;
     Outcome {
         result,
         bytes: drain.await.expect("drain"),
@@ -130,6 +129,11 @@ async fn hostile_calls_fail_alone() {
     let err = out.result.expect_err("read must be refused");
     assert_eq!(err.kind(), Some(FailureKind::PermissionDenied), "{err}");
     assert!(message(&err).contains("/etc/passwd"), "{err}");
+    // The host's denial, not just any read error: the file exists on the
+    // host, yet inside the sandbox no preopen covers it, so it is not
+    // there at all.
+    assert!(std::path::Path::new("/etc/passwd").is_file());
+    assert!(message(&err).contains("No such file or directory"), "{err}");
     assert_still_works(&plugins).await;
 
     let out = run(&plugins, &[("mode", "loop")], limit).await;
@@ -184,7 +188,17 @@ async fn granted_programs_run_and_unapproved_plugins_get_nothing() {
         Duration::from_secs(10),
     )
     .await;
-    assert!(out.result.is_ok(), "{:?}", out.result.err());
+    let stats = out.result.expect("the granted program ran");
+    let echoed: Vec<(&str, &str)> = stats
+        .metadata
+        .iter()
+        .map(|kv| (kv.key.as_str(), kv.value.as_str()))
+        .collect();
+    assert_eq!(
+        echoed,
+        [("echo", "hello")],
+        "the plugin saw the program's output"
+    );
 
     let unapproved = plugins_with_hostile(&dir.path().join("b"), false);
     let out = run(

@@ -307,13 +307,15 @@ impl Engine for Postgres {
         )
     }
 
+    /// Lists through the server's maintenance database, so it works even
+    /// when the configured database does not exist (yet, or any more);
+    /// the configured one is the fallback for roles kept out of `postgres`.
     fn list_databases(ctx: &CallContext) -> PluginResult<Vec<String>> {
         let cfg = config::load::<Config>(ctx)?;
-        cfg.query(
-            ctx,
-            &cfg.database,
-            "select datname from pg_database where datallowconn and not datistemplate order by 1",
-        )
+        let sql =
+            "select datname from pg_database where datallowconn and not datistemplate order by 1";
+        cfg.query(ctx, "postgres", sql)
+            .or_else(|_| cfg.query(ctx, &cfg.database, sql))
     }
 
     fn backup(ctx: &CallContext, sink: &OutputStream) -> PluginResult<BackupStats> {
@@ -389,10 +391,9 @@ impl Engine for Postgres {
         drop(stdin);
         if let Err(e) = fed {
             // A truncated archive must never be committed: stop pg_restore
-            // before its single transaction can finish.
-            child.kill();
-            let _ = child.wait();
-            return Err(e);
+            // before its single transaction can finish — and report its own
+            // reason if it had stopped first.
+            return Err(classify(child.abort(e)));
         }
         child.wait_success().map_err(classify)?;
         Ok(())

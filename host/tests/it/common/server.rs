@@ -136,6 +136,34 @@ impl TestServer {
         }
     }
 
+    /// Sends SIGTERM (a graceful stop); does not wait.
+    pub fn terminate(&self) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit by itself; its exit status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        let child = self.child.as_mut().expect("running");
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "server still running after {timeout:?}\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Starts again on the same data dir and metadata database.
     pub fn restart(&mut self) {
         self.kill();
@@ -212,7 +240,7 @@ impl TestServer {
         let v = self
             .post_ok(
                 "/api/storage-locations",
-                &json!({"name": name, "type": "local", "config": {"path": root}}),
+                &json!({"name": name, "type": "local", "create_root": true, "config": {"path": root}}),
                 201,
             )
             .await;
