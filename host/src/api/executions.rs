@@ -35,7 +35,29 @@ pub fn check_status(s: &str) -> ApiResult<()> {
     } else {
         Err(ApiError::invalid(
             "status",
-            format!("`{s}`: expected one of {}", STATUSES.join(", ")),
+            format!(
+                "`{}`: expected one of {}",
+                super::guard::shorten(s),
+                STATUSES.join(", ")
+            ),
+        ))
+    }
+}
+
+/// Operations an execution can be.
+pub const OPERATIONS: &[&str] = &["backup", "restore", "verification"];
+
+pub fn check_operation(o: &str) -> ApiResult<()> {
+    if OPERATIONS.contains(&o) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "operation",
+            format!(
+                "`{}`: expected one of {}",
+                super::guard::shorten(o),
+                OPERATIONS.join(", ")
+            ),
         ))
     }
 }
@@ -99,6 +121,7 @@ pub async fn list(
         f.push("datasource_id = ?", Param::Text(d));
     }
     if let Some(o) = q.operation {
+        check_operation(&o)?;
         f.push("operation = ?", Param::Text(o));
     }
     let (rows, total) = executions::list(&state.db, &f, limit, offset).await?;
@@ -244,75 +267,153 @@ pub async fn download(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RetryUploadResult {
+    /// The storage whose copy was verified and copied from.
+    pub source_storage: String,
+    /// What was done for each of the job's storages.
+    pub actions: Vec<RetryAction>,
     pub storages: Vec<ExecutionStorage>,
 }
 
-/// Copies a completed backup to each of its job's storages that does not
-/// hold it yet (a failed replica, or a storage added to the job since).
+/// What retry-upload did for one storage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetryAction {
+    pub storage_location_id: String,
+    pub storage_name: String,
+    /// `copied`, `present` (it holds the backup's manifest already) or
+    /// `failed`.
+    pub action: String,
+    pub message: Option<String>,
+}
+
+/// The first storage whose copy of the backup verifies (every checksum),
+/// with its id and name; 409 naming each failure when none does.
+async fn verified_source(
+    state: &AppState,
+    execution: &Execution,
+    prefix: &str,
+) -> ApiResult<(String, String, StorageClient)> {
+    let mut ids: Vec<String> = execution.storage_location_id.iter().cloned().collect();
+    for s in executions::storages(&state.db, &execution.id).await? {
+        if s.status == "completed" && !ids.contains(&s.storage_location_id) {
+            ids.push(s.storage_location_id);
+        }
+    }
+    let mut failures = Vec::new();
+    for id in ids {
+        let Some(row) = store::storages::get(&state.db, &id).await? else {
+            continue;
+        };
+        let verified = match targets::storage_for(state, &row, crate::plugin::tracing_sink()).await
+        {
+            Ok(client) => crate::pipeline::verify_execution(&client, prefix)
+                .await
+                .map(|_| client)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match verified {
+            Ok(client) => return Ok((row.id, row.name, client)),
+            Err(e) => failures.push(format!("`{}`: {e}", row.name)),
+        }
+    }
+    Err(ApiError::conflict(format!(
+        "no copy of this backup verifies, so there is nothing to copy from: {}",
+        failures.join("; ")
+    )))
+}
+
+/// Copies a completed backup, verified first, to each of its job's
+/// storages that does not hold it (a failed replica, a copy whose files
+/// went missing, a storage added to the job since); says what it did.
 #[utoipa::path(post, path = "/api/executions/{id}/retry-upload", tag = "executions",
-    responses((status = 200, body = RetryUploadResult)))]
+    responses((status = 200, body = RetryUploadResult), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)))]
 pub async fn retry_upload(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RetryUploadResult>> {
     let execution = load(&state, &id).await?;
     let prefix = completed_backup(&execution)?;
-    let (from_name, from) = readable_storage(&state, &execution).await?;
-    let mut wanted: Vec<String> = match &execution.job_id {
-        Some(job) => store::jobs::storage_ids(&state.db, job).await?,
-        None => Vec::new(),
-    };
-    let existing = executions::storages(&state.db, &id).await?;
-    for s in &existing {
-        if !wanted.contains(&s.storage_location_id) {
-            wanted.push(s.storage_location_id.clone());
-        }
+    let (from_id, from_name, from) = verified_source(&state, &execution, &prefix).await?;
+    let mut wanted: Vec<String> = execution.storage_location_id.iter().cloned().collect();
+    if let Some(job) = &execution.job_id {
+        wanted.extend(store::jobs::storage_ids(&state.db, job).await?);
     }
+    for s in executions::storages(&state.db, &id).await? {
+        wanted.push(s.storage_location_id);
+    }
+    let mut done: Vec<String> = Vec::new();
+    let mut actions = Vec::new();
     for sid in wanted {
-        if existing
-            .iter()
-            .any(|s| s.storage_location_id == sid && s.status == "completed")
-            || execution.storage_location_id.as_deref() == Some(sid.as_str())
-        {
+        if sid == from_id || done.contains(&sid) {
             continue;
         }
+        done.push(sid.clone());
         let Some(row) = store::storages::get(&state.db, &sid).await? else {
             continue;
         };
-        let outcome = match targets::storage_for(&state, &row, crate::plugin::tracing_sink()).await
-        {
-            Ok(to) => copy_execution(&from, &to, &prefix, Default::default())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        let line = match &outcome {
-            Ok(()) => format!("retry-upload: copied from `{from_name}` to `{}`", row.name),
-            Err(e) => format!("retry-upload to `{}` failed: {e}", row.name),
-        };
-        executions::append_logs(&state.db, &id, &[(store::now(), "info".into(), line)]).await?;
-        match outcome {
-            Ok(()) => {
-                executions::set_storage_status(
-                    &state.db,
-                    &id,
-                    &sid,
-                    "completed",
-                    Some(&prefix),
-                    None,
-                )
-                .await?
-            }
-            Err(e) => {
-                executions::set_storage_status(&state.db, &id, &sid, "failed", None, Some(&e))
-                    .await?
-            }
-        }
+        let action = copy_if_missing(&state, &id, &prefix, &from_name, &from, &row).await?;
+        actions.push(action);
     }
     Ok(Json(RetryUploadResult {
+        source_storage: from_name,
+        actions,
         storages: executions::storages(&state.db, &id).await?,
     }))
+}
+
+/// One storage of retry-upload: left alone if it holds the backup's
+/// manifest, else copied into; the outcome recorded and logged.
+async fn copy_if_missing(
+    state: &AppState,
+    id: &str,
+    prefix: &str,
+    from_name: &str,
+    from: &StorageClient,
+    row: &crate::store::rows::StorageLocation,
+) -> ApiResult<RetryAction> {
+    let manifest = crate::pipeline::layout::key(prefix, crate::pipeline::layout::MANIFEST_FILE);
+    let outcome = match targets::storage_for(state, row, crate::plugin::tracing_sink()).await {
+        Ok(to) => match to.stat(&manifest).await {
+            Ok(Some(_)) => Ok("present"),
+            _ => copy_execution(from, &to, prefix, Default::default())
+                .await
+                .map(|_| "copied")
+                .map_err(|e| e.to_string()),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    let (status, path, error, line) = match &outcome {
+        Ok("present") => (
+            "completed",
+            Some(prefix),
+            None,
+            format!("retry-upload: `{}` already holds the backup", row.name),
+        ),
+        Ok(_) => (
+            "completed",
+            Some(prefix),
+            None,
+            format!("retry-upload: copied from `{from_name}` to `{}`", row.name),
+        ),
+        Err(e) => (
+            "failed",
+            None,
+            Some(e.as_str()),
+            format!("retry-upload to `{}` failed: {e}", row.name),
+        ),
+    };
+    executions::append_logs(&state.db, id, &[(store::now(), "info".into(), line)]).await?;
+    executions::set_storage_status(&state.db, id, &row.id, status, path, error).await?;
+    Ok(RetryAction {
+        storage_location_id: row.id.clone(),
+        storage_name: row.name.clone(),
+        action: match &outcome {
+            Ok(a) => a.to_string(),
+            Err(_) => "failed".into(),
+        },
+        message: outcome.err(),
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -424,6 +424,9 @@ pub async fn run(
 pub struct ExecutionsQuery {
     /// `queued`, `running`, `completed`, `failed` or `cancelled`.
     pub status: Option<String>,
+    /// `backup` (default), `restore`, `verification` or `all`: a job's
+    /// history is its backups unless asked otherwise.
+    pub operation: Option<String>,
     pub page: Option<i64>,
     pub limit: Option<i64>,
 }
@@ -446,6 +449,13 @@ pub async fn executions(
     if let Some(s) = q.status {
         super::executions::check_status(&s)?;
         f.push("status = ?", Param::Text(s));
+    }
+    match q.operation.as_deref().unwrap_or("backup") {
+        "all" => {}
+        o => {
+            super::executions::check_operation(o)?;
+            f.push("operation = ?", Param::Text(o.to_string()));
+        }
     }
     let (rows, total) = executions::list(&state.db, &f, limit, offset).await?;
     Ok(Json(Page::new(rows, total, page, limit)))

@@ -140,16 +140,20 @@ async fn method_not_allowed_as_json(
     if response.status() != StatusCode::METHOD_NOT_ALLOWED {
         return response;
     }
+    // axum adds `Allow` after this layer has run, so it is usually not
+    // here yet: point at the header rather than claim a list.
     let allow = response.headers().get(axum::http::header::ALLOW).cloned();
-    let allowed = allow
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("none")
-        .to_string();
+    let message = match allow.as_ref().and_then(|v| v.to_str().ok()) {
+        Some(list) if !list.is_empty() => {
+            format!("this route does not accept that method; allowed: {list}")
+        }
+        _ => "this route does not accept that method; the Allow header lists those it does"
+            .to_string(),
+    };
     let mut out = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("this route does not accept that method; allowed: {allowed}"),
+        message,
     )
     .into_response();
     if let Some(a) = allow {

@@ -444,13 +444,13 @@ fn check_key(field: &str, key: &str, root_ok: bool) -> ApiResult<()> {
     Ok(())
 }
 
-/// Maps a storage plugin error: bad keys are the client's fault.
+/// Maps a storage plugin error: bad keys are the client's fault (keys are
+/// checked before they reach the plugin, which says `invalid-config` for
+/// the rest); a folder the storage cannot read is the storage's (502).
 fn plugin_error(field: &str, e: crate::plugin::CallError) -> ApiError {
     use crate::plugin::FailureKind;
     match e.kind() {
-        Some(FailureKind::InvalidConfig | FailureKind::PermissionDenied) => {
-            ApiError::invalid(field, e.to_string())
-        }
+        Some(FailureKind::InvalidConfig) => ApiError::invalid(field, e.to_string()),
         Some(FailureKind::NotFound) => {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
         }

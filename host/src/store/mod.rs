@@ -231,11 +231,19 @@ impl Db {
     /// `postgres://...`; runs the migrations of that backend.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
+            let connect = || {
+                PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+            };
+            let pool = match connect().await {
+                Err(e) if is_missing_database(&e) => {
+                    create_pg_database(url).await?;
+                    connect().await?
+                }
+                other => other?,
+            };
             sqlx::migrate!("../migrations/postgres").run(&pool).await?;
             Pool::Postgres(pool)
         } else if url.starts_with("sqlite:") {
@@ -321,6 +329,52 @@ impl Db {
 }
 
 /// A URL with its password replaced, for messages.
+/// PostgreSQL's "database does not exist" (SQLSTATE 3D000).
+fn is_missing_database(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000"))
+}
+
+/// Creates the metadata database a PostgreSQL URL names, through the
+/// server's `postgres` maintenance database, so a first start needs no
+/// manual step; when that is not allowed, says exactly what to run.
+async fn create_pg_database(url: &str) -> Result<(), StoreError> {
+    let parsed = url::Url::parse(url).map_err(|e| StoreError::Url(e.to_string()))?;
+    let name = parsed.path().trim_start_matches('/').to_string();
+    let refuse = |why: String| {
+        StoreError::Url(format!(
+            "the metadata database `{name}` does not exist and could not be created ({why}); \
+             create it with `createdb -h {} -p {} -U {} {name}` (or CREATE DATABASE) and start again",
+            parsed.host_str().unwrap_or("localhost"),
+            parsed.port().unwrap_or(5432),
+            if parsed.username().is_empty() { "postgres" } else { parsed.username() },
+        ))
+    };
+    if name.is_empty() || name.contains('"') {
+        return Err(refuse("the URL names no usable database".into()));
+    }
+    let mut admin = parsed.clone();
+    admin.set_path("/postgres");
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(admin.as_str())
+        .await
+        .map_err(|e| refuse(e.to_string()))?;
+    let created = sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&pool)
+        .await;
+    pool.close().await;
+    match created {
+        Ok(_) => {
+            tracing::info!("created the metadata database `{name}`");
+            Ok(())
+        }
+        // Another node created it meanwhile: fine.
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => Ok(()),
+        Err(e) => Err(refuse(e.to_string())),
+    }
+}
+
 pub fn redact_url(url: &str) -> String {
     if url.starts_with("sqlite:") {
         return url.to_string(); // a path, no credentials

@@ -913,6 +913,22 @@ async fn smaller_answers_are_right(backend: Backend) {
         )
         .await;
     assert_eq!(job["schedule_timezone"], "Europe/Lisbon", "{job}");
+    let jid = job["id"].as_str().unwrap();
+    let r = server
+        .get(&format!(
+            "/api/backup-jobs/{jid}/executions?operation=deploy"
+        ))
+        .await;
+    expect_invalid(
+        "operation filter",
+        &r,
+        "operation",
+        &["backup", "verification"],
+    );
+    let all = server
+        .get_ok(&format!("/api/backup-jobs/{jid}/executions?operation=all"))
+        .await;
+    assert_eq!(all["pagination"]["total"], 0);
 }
 on_both_backends!(smaller_answers_are_right_, smaller_answers_are_right);
 

@@ -591,3 +591,46 @@ async fn a_double_click_runs_once(backend: Backend) {
 }
 
 on_both_backends!(double_click, a_double_click_runs_once);
+
+/// A PostgreSQL metadata URL naming a database that does not exist yet:
+/// the server creates it and starts (a first start needs no manual step).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_metadata_database_is_created() {
+    use std::io::BufRead;
+    let name = format!(
+        "dgt_meta_new_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dataguardian"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", format!("{}/{name}", common::PG))
+        .env("DG_PLUGIN_CACHE_DIR", common::shared_plugin_cache())
+        .env("DG_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let exists = psql(
+        "postgres",
+        &format!("select count(*) from pg_database where datname = '{name}'"),
+    );
+    psql(
+        "postgres",
+        &format!("drop database if exists \"{name}\" with (force)"),
+    );
+    assert!(
+        line.contains("listening"),
+        "did not start: {line:?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(exists, "1");
+}

@@ -169,6 +169,38 @@ async fn fallback_and_replicate(backend: Backend) {
         statuses.contains(&(mirror.as_str(), "completed")),
         "mirror re-filled: {r}"
     );
+    // What it says it did is what it did: the mirror, recorded complete
+    // but emptied behind our back, was copied again, as was the new one.
+    let actions: Vec<(&str, &str)> = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["storage_location_id"].as_str().unwrap(),
+                a["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(actions.contains(&(mirror.as_str(), "copied")), "{r}");
+    assert!(actions.contains(&(third.as_str(), "copied")), "{r}");
+    assert!(mirror_root.join(&path).join("manifest.json").is_file());
+    // Run again: nothing is missing, nothing is copied.
+    let again = server
+        .post_ok(
+            &format!("/api/executions/{id}/retry-upload"),
+            &json!({}),
+            200,
+        )
+        .await;
+    assert!(
+        again["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["action"] == "present"),
+        "{again}"
+    );
     assert_eq!(
         sha256_file(&third_root.join(&path).join("backup.dump.zst")),
         sha256_file(&a)

@@ -108,6 +108,7 @@ fn write_atomically(path: &Path, source: &InputStream) -> PluginResult<u64> {
     match written {
         Ok(n) => {
             std::fs::rename(&partial, path).map_err(|e| io_error(path, e))?;
+            sync_parent(path)?;
             Ok(n)
         }
         Err(e) => {
@@ -115,6 +116,17 @@ fn write_atomically(path: &Path, source: &InputStream) -> PluginResult<u64> {
             Err(e)
         }
     }
+}
+
+/// Makes a rename durable: the new directory entry reaches the disk (a
+/// crash right after would otherwise lose a file reported as stored).
+fn sync_parent(path: &Path) -> PluginResult<()> {
+    let Some(parent) = path.parent() else {
+        return Ok(());
+    };
+    std::fs::File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| io_error(parent, e))
 }
 
 struct LocalStorage;
@@ -237,7 +249,8 @@ impl Storage for LocalStorage {
         if let Some(parent) = dst.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
         }
-        std::fs::rename(&src, &dst).map_err(|e| io_error(&src, e))
+        std::fs::rename(&src, &dst).map_err(|e| io_error(&src, e))?;
+        sync_parent(&dst)
     }
 }
 
