@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, lints (host and plugins), unit and
-# integration tests against the real PostgreSQL on 127.0.0.1:5432.
+# Runs every check and test: formatting, lints (host and plugins), the
+# plugins' unit tests, the host's unit and integration tests against the
+# real PostgreSQL on 127.0.0.1:5432.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -9,4 +10,7 @@ cargo fmt --all -- --check
 (cd plugins && cargo fmt --all -- --check)
 cargo clippy --workspace --all-targets -- -D warnings
 (cd plugins && cargo clippy --release -- -D warnings)
+# The plugins' own unit tests, natively (they need no host imports).
+(cd plugins && cargo test --target "$(rustc -vV | sed -n 's/^host: //p')" -q \
+  -p engine-files -p engine-sqlite -p engine-postgres -p storage-local)
 cargo test --workspace -- --test-threads=2

@@ -217,6 +217,36 @@ async fn backup_download_restore_verify(backend: Backend) {
     );
     assert_eq!(failed["metadata"]["verification"]["passed"], false);
 
+    // A restore into a database that already holds the tables, without
+    // drop_existing, fails with pg_restore's own reason, not a broken pipe,
+    // and the notification says it too.
+    let r = server
+        .post_ok(
+            &format!("/api/backups/{id}/restore"),
+            &json!({"confirm_overwrite": true}),
+            202,
+        )
+        .await;
+    let refused = server
+        .wait_execution(
+            r["execution_id"].as_str().unwrap(),
+            Duration::from_secs(120),
+        )
+        .await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let message = refused["error_message"].as_str().unwrap();
+    assert!(message.contains("already exists"), "{message}");
+    let notes = server
+        .get_ok("/api/notifications?type=restore_failed")
+        .await;
+    assert!(
+        notes["data"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists"),
+        "{notes}"
+    );
+
     // mark-restored records the manual restore and notifies.
     let marked = server
         .post_ok(

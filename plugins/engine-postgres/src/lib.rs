@@ -452,3 +452,40 @@ impl Engine for Postgres {
 }
 
 export_engine!(Postgres);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dataguardian_plugin_sdk::config::Checked;
+
+    fn config(database: &str) -> Config {
+        Config {
+            host: "db".into(),
+            port: 5432,
+            database: database.into(),
+            username: "u".into(),
+            sslmode: None,
+        }
+    }
+
+    #[test]
+    fn database_names_are_not_connection_strings() {
+        assert!(config("shop").check().is_ok());
+        for bad in [
+            "host=evil.example passfile=/tmp/x",
+            "postgres://evil.example/db",
+            "POSTGRESQL://x",
+        ] {
+            let e = config(bad).check().expect_err(bad);
+            assert!(format!("{e:?}").contains("connection string"), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn row_counts_parse_or_name_the_line() {
+        let t = parse_count("public.orders\t2000").expect("parsed");
+        assert_eq!((t.name.as_str(), t.rows), ("public.orders", 2000));
+        assert!(parse_count("no tab").is_err());
+        assert!(parse_count("public.t\tmany").is_err());
+    }
+}
