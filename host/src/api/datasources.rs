@@ -60,6 +60,12 @@ impl From<Datasource> for DatasourceView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDatasource {
+    /// 1-100 characters, not blank, no control or bidirectional-override characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     /// Engine type: `postgres`, `sqlite`, `files`... (see `/api/plugins`).
     #[serde(rename = "type")]
@@ -81,6 +87,12 @@ fn yes() -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDatasource {
+    /// 1-100 characters, not blank, no control or bidirectional-override characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
@@ -103,7 +115,9 @@ pub struct ListQuery {
     pub enabled: Option<bool>,
     /// Substring of the name, case-insensitive.
     pub search: Option<String>,
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -338,6 +352,7 @@ pub async fn test_connection(
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Most recent checks to return (default 50, max 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

@@ -83,12 +83,16 @@ pub struct ExecutionDetail {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(pattern = "^(queued|running|completed|failed|cancelled)$")]
     pub status: Option<String>,
     pub job_id: Option<String>,
     pub datasource_id: Option<String>,
     /// `backup`, `restore` or `verification`.
+    #[param(pattern = "^(backup|restore|verification)$")]
     pub operation: Option<String>,
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -164,6 +168,8 @@ pub async fn get(
 pub struct LogsQuery {
     /// Only lines with an id above this (for polling a running execution).
     pub after: Option<i64>,
+    /// Most lines to return (1-10000, default 1000).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
 }
 

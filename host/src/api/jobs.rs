@@ -34,6 +34,12 @@ pub struct JobView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJob {
+    /// 1-100 characters, not blank, no control or bidirectional-override characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     pub datasource_id: String,
     /// One storage (or use `storage_location_ids`). Defaults to the
@@ -61,6 +67,12 @@ fn yes() -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateJob {
+    /// 1-100 characters, not blank, no control or bidirectional-override characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
     pub datasource_id: Option<String>,
     pub storage_location_id: Option<String>,
@@ -207,7 +219,9 @@ pub struct ListQuery {
     pub datasource_id: Option<String>,
     pub enabled: Option<bool>,
     pub search: Option<String>,
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -423,11 +437,15 @@ pub async fn run(
 #[serde(deny_unknown_fields)]
 pub struct ExecutionsQuery {
     /// `queued`, `running`, `completed`, `failed` or `cancelled`.
+    #[param(pattern = "^(queued|running|completed|failed|cancelled)$")]
     pub status: Option<String>,
     /// `backup` (default), `restore`, `verification` or `all`: a job's
     /// history is its backups unless asked otherwise.
+    #[param(pattern = "^(backup|restore|verification|all)$")]
     pub operation: Option<String>,
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

@@ -92,7 +92,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(system::plugins))
         .routes(routes!(dashboard::overview))
         .split_for_parts();
-    let openapi = std::sync::Arc::new(unique_operation_ids(openapi));
+    let openapi = std::sync::Arc::new(declare_errors(unique_operation_ids(openapi)));
     router
         .route(
             "/api/openapi.json",
@@ -160,6 +160,71 @@ async fn method_not_allowed_as_json(
         out.headers_mut().insert(axum::http::header::ALLOW, a);
     }
     out
+}
+
+/// Errors any operation can answer, declared on every operation so the
+/// document lists each status the server may return (handlers declare
+/// their own 2xx and specific errors next to them): the request guard's
+/// 400/403/415/421, the extractors' 400/413/422, 404 for unknown ids,
+/// 409 for state conflicts, 502/503 when a plugin target or the queue
+/// fails, 500.
+fn declare_errors(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    let common: &[(&str, &str)] = &[
+        (
+            "400",
+            "Malformed request (JSON syntax, query parameter, missing Host)",
+        ),
+        ("404", "No such route or object"),
+        ("409", "Conflicts with the object's state"),
+        (
+            "421",
+            "The Host header names a host this server does not answer to",
+        ),
+        ("422", "Invalid input; `field` names it"),
+        ("500", "Internal error (see the server log)"),
+        ("502", "A storage or database the request needed failed"),
+        ("503", "The queue or the metadata database is unavailable"),
+    ];
+    let writes: &[(&str, &str)] = &[
+        (
+            "403",
+            "Sent from another site's page (Origin / Sec-Fetch-Site)",
+        ),
+        ("413", "Body larger than --max-body-kb"),
+        ("415", "A body not sent as application/json"),
+    ];
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            (&mut item.get, false),
+            (&mut item.put, true),
+            (&mut item.post, true),
+            (&mut item.delete, true),
+            (&mut item.patch, true),
+        ];
+        for (op, write) in operations {
+            let Some(op) = op else { continue };
+            let extra = if write { writes } else { &[] };
+            for (code, description) in common.iter().chain(extra) {
+                op.responses
+                    .responses
+                    .entry((*code).to_string())
+                    .or_insert_with(|| error(description).into());
+            }
+        }
+    }
+    doc
 }
 
 /// Handler names repeat across modules (`list`, `get`...); operation ids

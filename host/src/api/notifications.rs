@@ -20,11 +20,14 @@ pub struct ListQuery {
     #[param(rename = "type")]
     pub kind: Option<String>,
     /// `info`, `warning` or `critical`.
+    #[param(pattern = "^(info|warning|critical)$")]
     pub severity: Option<String>,
     /// true: read only; false: unread only.
     pub read: Option<bool>,
     pub entity_id: Option<String>,
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

@@ -6,13 +6,18 @@ use utoipa::{IntoParams, ToSchema};
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
+/// Highest page number accepted (a million pages of 500 is more than any
+/// list here holds).
+pub const MAX_PAGE: i64 = 1_000_000;
 
 #[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Items per page (1-500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -27,8 +32,11 @@ impl PageQuery {
             ));
         }
         let page = self.page.unwrap_or(1);
-        if page < 1 {
-            return Err(super::error::ApiError::invalid("page", "must be 1 or more"));
+        if !(1..=MAX_PAGE).contains(&page) {
+            return Err(super::error::ApiError::invalid(
+                "page",
+                format!("must be between 1 and {MAX_PAGE}"),
+            ));
         }
         let offset = (page - 1)
             .checked_mul(limit)

@@ -1309,7 +1309,7 @@ async fn bad_query_params_name_the_parameter(backend: Backend) {
             422,
             "validation_failed",
             "page",
-            &["1 or more"],
+            &["between 1 and"],
         ),
         (
             "/api/executions?page=x",
