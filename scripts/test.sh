@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints (host and plugins), the
 # plugins' unit tests, the host's unit and integration tests against the
-# real PostgreSQL on 127.0.0.1:5432.
+# real PostgreSQL on 127.0.0.1:5432, and schemathesis against the live API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -14,3 +14,5 @@ cargo clippy --workspace --all-targets -- -D warnings
 (cd plugins && cargo test --target "$(rustc -vV | sed -n 's/^host: //p')" -q \
   -p engine-files -p engine-sqlite -p engine-postgres -p storage-local)
 cargo test --workspace -- --test-threads=2
+# The live API against its own OpenAPI document (schemathesis, bounded).
+./scripts/api_fuzz.sh target/debug/dataguardian
