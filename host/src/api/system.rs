@@ -18,6 +18,29 @@ pub async fn get_settings(State(state): State<AppState>) -> ApiResult<Json<Map<S
     Ok(Json(rows.into_iter().map(|s| (s.key, s.value.0)).collect()))
 }
 
+/// The server's own tunables: flags, environment or config file, never
+/// this store (a value here would be accepted and silently ignored).
+const SERVER_FLAGS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "scheduler_tick_secs",
+    "health_interval_secs",
+    "backup_concurrency",
+    "restore_concurrency",
+    "cleanup_cron",
+    "stale_after_secs",
+    "max_body_kb",
+    "shutdown_grace_secs",
+    "allowed_hosts",
+    "public_url",
+    "denied_roots",
+    "allowed_roots",
+    "master_key_file",
+    "plugin_dir",
+    "plugin_cache_dir",
+];
+
 fn valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 100
@@ -26,7 +49,9 @@ fn valid_key(k: &str) -> bool {
 }
 
 /// Sets the given keys (others are left as they are); `null` removes
-/// nothing, it stores null.
+/// nothing, it stores null. These are settings for clients (the web UI's
+/// preferences): the server reads none of them, and keys naming its own
+/// flags are refused so nobody expects them to take effect.
 #[utoipa::path(put, path = "/api/system/settings", tag = "system", request_body = Object,
     responses((status = 200, body = Object), (status = 422, body = super::error::ErrorBody)))]
 pub async fn put_settings(
@@ -41,6 +66,17 @@ pub async fn put_settings(
             return Err(ApiError::invalid(
                 key.clone(),
                 "setting keys use lowercase letters, digits, `_` and `.`",
+            ));
+        }
+        if SERVER_FLAGS.contains(&key.as_str()) {
+            return Err(ApiError::invalid(
+                key.clone(),
+                format!(
+                    "is a server setting, read at start from --{} (DG_{}); settings stored \
+                     here are for clients and would have no effect",
+                    key.replace('_', "-"),
+                    key.to_uppercase()
+                ),
             ));
         }
     }

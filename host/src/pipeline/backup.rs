@@ -177,8 +177,25 @@ async fn write_manifest(
 
 /// Removes what a failed run stored; the original error is what counts.
 async fn discard(storage: &StorageClient, prefix: &str, error: PipelineError) -> PipelineError {
-    if let Err(e) = storage.delete(prefix).await {
+    if let Err(e) = remove_execution_folder(storage, prefix).await {
         tracing::warn!(%prefix, "could not remove the files of a failed backup: {e}");
     }
     error
+}
+
+/// Deletes an execution's folder (`{job}/{folder}`), and the job's folder
+/// when that leaves it empty, so a job whose runs all failed leaves
+/// nothing behind. Runs of one job never overlap, so nothing else is
+/// writing into the job's folder meanwhile.
+pub async fn remove_execution_folder(
+    storage: &StorageClient,
+    prefix: &str,
+) -> Result<(), crate::plugin::CallError> {
+    storage.delete(prefix).await?;
+    if let Some((job, _)) = prefix.rsplit_once('/') {
+        if storage.list(job).await?.is_empty() {
+            storage.delete(job).await?;
+        }
+    }
+    Ok(())
 }

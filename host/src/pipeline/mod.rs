@@ -10,7 +10,7 @@ pub mod replicate;
 pub mod restore;
 pub mod writer;
 
-pub use backup::{run_backup, BackupRequest, BackupSummary};
+pub use backup::{remove_execution_folder, run_backup, BackupRequest, BackupSummary};
 pub use compression::Compression;
 pub use manifest::BackupManifest;
 pub use restore::{run_restore, verify_execution, RestoreRequest};

@@ -62,7 +62,7 @@ pub async fn discard_partial(state: &AppState, execution_id: &str, log: &Executi
             continue;
         };
         match targets::storage_for(state, &row, log.sink()).await {
-            Ok(storage) => match storage.delete(&prefix).await {
+            Ok(storage) => match pipeline::remove_execution_folder(&storage, &prefix).await {
                 Ok(()) => log.info(format!("removed {prefix} from storage `{}`", row.name)),
                 Err(e) => log.warn(format!("removing {prefix} from `{}`: {e}", row.name)),
             },

@@ -913,6 +913,33 @@ async fn smaller_answers_are_right(backend: Backend) {
         )
         .await;
     assert_eq!(job["schedule_timezone"], "Europe/Lisbon", "{job}");
+    // A server flag sent as a setting would be silently ignored: refused.
+    let r = server
+        .put("/api/system/settings", &json!({"backup_concurrency": 8}))
+        .await;
+    expect_invalid(
+        "a server flag as a setting",
+        &r,
+        "backup_concurrency",
+        &["--backup-concurrency"],
+    );
+    // An invalid cleanup schedule stops the start (retention would never run).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dataguardian"))
+        .arg("--data-dir")
+        .arg(server.dir.path().join("other"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--cleanup-cron",
+            "every night",
+        ])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--cleanup-cron"), "{stderr}");
     let jid = job["id"].as_str().unwrap();
     let r = server
         .get(&format!(
