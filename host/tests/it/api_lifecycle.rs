@@ -4,8 +4,8 @@
 
 use crate::common;
 
-use common::psql;
 use common::server::{chinook_db, Backend, TestServer};
+use common::{psql, Locker};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -348,64 +348,6 @@ async fn sigterm_drains_running_work(backend: Backend) {
     }
 }
 on_both_backends!(sigterm_drains_running_work_, sigterm_drains_running_work);
-
-/// Holds an exclusive lock on `table` until dropped, so pg_dump waits.
-struct Locker {
-    child: std::process::Child,
-    db: String,
-}
-
-impl Locker {
-    fn hold(db: &str, table: &str) -> Self {
-        let child = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                db,
-                "-c",
-            ])
-            .arg(format!(
-                "begin; lock table {table} in access exclusive mode; select pg_sleep(600);"
-            ))
-            .env("PGAPPNAME", "dg_test_locker")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("psql");
-        let started = Instant::now();
-        while psql(db, &format!(
-            "select count(*) from pg_locks where relation = '{table}'::regclass and mode = 'AccessExclusiveLock' and granted"
-        )).trim() != "1" {
-            assert!(started.elapsed() < Duration::from_secs(20), "lock never taken");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self {
-            child,
-            db: db.to_string(),
-        }
-    }
-}
-
-impl Drop for Locker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // The server side keeps sleeping (and locking) after psql dies.
-        psql(
-            "postgres",
-            &format!(
-                "select count(pg_terminate_backend(pid)) from pg_stat_activity \
-                 where application_name = 'dg_test_locker' and datname = '{}'",
-                self.db
-            ),
-        );
-    }
-}
 
 async fn killed_mid_backup_ends_failed(backend: Backend) {
     let mut server = TestServer::start(backend).await;

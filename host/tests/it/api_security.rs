@@ -749,32 +749,7 @@ async fn program_environments_hold_no_password() {
     let job = server.job("held", &ds, &storage, json!({})).await;
 
     // Hold a lock so pg_dump waits, visible, until we let it go.
-    let mut locker = std::process::Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            &db.name,
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = locker.stdin.take().unwrap();
-    {
-        use std::io::Write;
-        writeln!(
-            stdin,
-            "begin; lock table held in access exclusive mode; select 1;"
-        )
-        .unwrap();
-        stdin.flush().unwrap();
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let locker = common::Locker::hold(&db.name, "held");
     let run = server
         .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
         .await;
@@ -813,8 +788,7 @@ async fn program_environments_hold_no_password() {
         passfile.display()
     );
 
-    drop(stdin);
-    let _ = locker.wait();
+    drop(locker);
     let done = server.wait_execution(&exec, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert!(!passfile.exists(), "secret file removed after the program");

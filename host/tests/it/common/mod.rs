@@ -7,7 +7,8 @@
 pub mod server;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub const PG: &str = "postgres://postgres@127.0.0.1:5432";
 
@@ -274,4 +275,62 @@ pub fn files(summary: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|f| f.as_str().expect("file name").to_string())
         .collect()
+}
+
+/// Holds an exclusive lock on `table` until dropped, so pg_dump waits.
+pub struct Locker {
+    child: std::process::Child,
+    db: String,
+}
+
+impl Locker {
+    pub fn hold(db: &str, table: &str) -> Self {
+        let child = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-c",
+            ])
+            .arg(format!(
+                "begin; lock table {table} in access exclusive mode; select pg_sleep(600);"
+            ))
+            .env("PGAPPNAME", "dg_test_locker")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("psql");
+        let started = Instant::now();
+        while psql(db, &format!(
+            "select count(*) from pg_locks where relation = '{table}'::regclass and mode = 'AccessExclusiveLock' and granted"
+        )).trim() != "1" {
+            assert!(started.elapsed() < Duration::from_secs(20), "lock never taken");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            db: db.to_string(),
+        }
+    }
+}
+
+impl Drop for Locker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The server side keeps sleeping (and locking) after psql dies.
+        psql(
+            "postgres",
+            &format!(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity \
+                 where application_name = 'dg_test_locker' and datname = '{}'",
+                self.db
+            ),
+        );
+    }
 }
