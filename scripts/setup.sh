@@ -21,10 +21,6 @@ fi
 if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
   python3 -m pip install -q openapi-spec-validator
 fi
-# Property-based API tests (scripts/api_fuzz.sh).
-if ! command -v st >/dev/null || ! st --version 2>/dev/null | grep -q 'version 4\.'; then
-  python3 -m pip install -q 'schemathesis>=4.32,<5'
-fi
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null; then

@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# Test-only: property-based API tests (scripts/api_fuzz.sh).
+if ! command -v st >/dev/null || ! st --version 2>/dev/null | grep -q 'version 4\.'; then
+  python3 -m pip install -q 'schemathesis>=4.32,<5'
+fi
 
 cargo fmt --all -- --check
 (cd plugins && cargo fmt --all -- --check)
