@@ -103,7 +103,9 @@ pub async fn run_backup(req: BackupRequest) -> Result<BackupSummary, PipelineErr
         database_version: stats.database_version,
         tables_backed_up: stats.tables,
         rows_approximate: stats.rows_approximate,
-        table_counts: (!stats.table_counts.is_empty()).then(|| {
+        // An engine that counted (consistent) records even zero tables;
+        // one that did not count records nothing.
+        table_counts: (stats.counts_consistent || !stats.table_counts.is_empty()).then(|| {
             stats
                 .table_counts
                 .into_iter()
