@@ -410,7 +410,15 @@ async fn copy_if_missing(
         ),
     };
     executions::append_logs(&state.db, id, &[(store::now(), "info".into(), line)]).await?;
-    executions::set_storage_status(&state.db, id, &row.id, status, path, error).await?;
+    // A failed attempt (the storage briefly unreachable) never erases the
+    // record of a copy that completed before: only the action says failed.
+    let recorded_complete = executions::storages(&state.db, id)
+        .await?
+        .iter()
+        .any(|s| s.storage_location_id == row.id && s.status == "completed");
+    if status == "completed" || !recorded_complete {
+        executions::set_storage_status(&state.db, id, &row.id, status, path, error).await?;
+    }
     Ok(RetryAction {
         storage_location_id: row.id.clone(),
         storage_name: row.name.clone(),

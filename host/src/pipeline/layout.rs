@@ -13,12 +13,12 @@ pub fn execution_folder(started: DateTime<Utc>) -> String {
 }
 
 /// The `n`-th candidate folder for runs of one job started in the same
-/// second: `2025-02-13_060001`, then `2025-02-13_060001-2`, `-3`...
-/// (names still sort by time).
+/// second: `2025-02-13_060001`, then `2025-02-13_060001-002`, `-003`...
+/// up to `-999` (three digits, so names still sort by time).
 pub fn execution_folder_candidate(started: DateTime<Utc>, n: u32) -> String {
     match n {
         0 | 1 => execution_folder(started),
-        n => format!("{}-{n}", execution_folder(started)),
+        n => format!("{}-{n:03}", execution_folder(started)),
     }
 }
 
@@ -57,7 +57,8 @@ mod tests {
             .expect("valid time");
         assert_eq!(execution_folder(t), "2025-02-13_060001");
         assert_eq!(execution_folder_candidate(t, 1), "2025-02-13_060001");
-        assert_eq!(execution_folder_candidate(t, 3), "2025-02-13_060001-3");
+        assert_eq!(execution_folder_candidate(t, 3), "2025-02-13_060001-003");
+        assert!(execution_folder_candidate(t, 9) < execution_folder_candidate(t, 10));
         assert_eq!(artifact_name("dump", Compression::Gzip), "backup.dump.gz");
         assert_eq!(artifact_name("sql", Compression::Zstd), "backup.sql.zst");
         assert_eq!(artifact_name("tar", Compression::Lz4), "backup.tar.lz4");

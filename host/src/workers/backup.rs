@@ -29,7 +29,7 @@ pub fn handle(
         // Cancellation is handled inside: the pipeline stops its writer and
         // removes the folder itself before the execution ends.
         let outcome = back_up(&state, &started.execution, &run, &started.log).await;
-        started.end(outcome).await
+        started.end(outcome, &run).await
     })
 }
 
@@ -449,7 +449,7 @@ fn blames_storage(e: &PipelineError, storage_plugin: &str) -> bool {
 }
 
 /// Claims the execution's folder before the first byte: the first name
-/// of this second (`2025-02-13_060001`, then `-2`, `-3`...) that no other
+/// of this second (`2025-02-13_060001`, then `-002`, `-003`...) that no other
 /// execution holds and that is empty in the storage. Runs of one job that
 /// start together get neighbouring names instead of waiting for a free
 /// second.
@@ -480,4 +480,4 @@ async fn claim_folder(
 }
 
 /// Runs of one job that may start within one second before names run out.
-const MAX_FOLDERS_PER_SECOND: u32 = 1000;
+const MAX_FOLDERS_PER_SECOND: u32 = 999;

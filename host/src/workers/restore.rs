@@ -27,7 +27,7 @@ pub fn handle(
             Err(outcome) => return outcome,
         };
         let outcome = restore(&state, &started.execution, &run, &started.log).await;
-        started.end(outcome).await
+        started.end(outcome, &run).await
     })
 }
 

@@ -75,11 +75,11 @@ impl Started {
         })
     }
 
-    /// Logs how it ended and flushes the log.
-    pub async fn end(self, outcome: Outcome) -> Outcome {
+    /// Logs how it ended (a cancel with its reason) and flushes the log.
+    pub async fn end(self, outcome: Outcome, run: &RunningExecution) -> Outcome {
         match &outcome {
             Outcome::Failed { message, .. } => self.log.error(message.clone()),
-            Outcome::Cancelled => self.log.warn("cancelled by request"),
+            Outcome::Cancelled => self.log.warn(run.cancel_message()),
             _ => {}
         }
         self.log.close().await;

@@ -26,7 +26,10 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> Result<Vec<String>, S
             }
         };
         if let Some(active) = executions::active_backup(&state.db, &job.id).await? {
-            skip_overlapping(state, &job, seen, next, &active).await?;
+            // One job's bookkeeping failing must not stop the others.
+            if let Err(e) = skip_overlapping(state, &job, seen, next, &active).await {
+                tracing::error!(job = %job.id, "skipping an overlapping run: {e}");
+            }
             continue;
         }
         let mut execution = executions::queued("backup", "scheduled");

@@ -377,7 +377,12 @@ impl Engine for Postgres {
         }
         child.wait_success().map_err(classify)?;
         let counts = snapshot.counts()?;
-        snapshot.close()?;
+        // The dump and the counts are complete: a session the server ended
+        // while it sat idle (idle_in_transaction_session_timeout) must not
+        // fail a good backup.
+        if let Err(e) = snapshot.close() {
+            log::warn(&format!("closing the snapshot session: {e:?}"));
+        }
         log::info("pg_dump finished");
         Ok(BackupStats {
             database_version: cols.first().map(|v| format!("PostgreSQL {v}")),
