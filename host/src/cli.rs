@@ -218,6 +218,26 @@ pub enum PluginCommand {
     Inspect { name: String },
 }
 
+/// The long names of `serve`'s flags and the global ones, with `_` for
+/// `-` (`backup_concurrency`): the server's own tunables, which the
+/// settings API refuses so nobody stores one expecting it to take effect.
+/// Taken from the parser itself, so a new flag is covered without a list
+/// to keep in step.
+pub fn server_flag_names() -> &'static std::collections::BTreeSet<String> {
+    static NAMES: std::sync::OnceLock<std::collections::BTreeSet<String>> =
+        std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").cloned();
+        cli.get_arguments()
+            .chain(serve.iter().flat_map(|s| s.get_arguments()))
+            .filter_map(|a| a.get_long())
+            .map(|l| l.replace('-', "_"))
+            .collect()
+    })
+}
+
 pub fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -724,6 +744,20 @@ async fn plugin_command(plugins: &Plugins, command: PluginCommand) -> anyhow::Re
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn server_flags_come_from_the_parser() {
+        let names = server_flag_names();
+        for flag in [
+            "backup_concurrency",
+            "database_url",
+            "master_key_file",
+            "shutdown_grace_secs",
+        ] {
+            assert!(names.contains(flag), "{flag} missing from {names:?}");
+        }
+        assert!(!names.contains("theme"));
+    }
+
     use super::*;
 
     #[test]

@@ -457,21 +457,33 @@ pub fn with_keyring<T>(
 /// Seals a configuration with the installed keyring. A configuration
 /// without secrets needs no key.
 pub fn seal(config: &Value) -> Result<Value, SecretsError> {
-    if !needs_sealing(config, "\u{0}") {
+    if !any_secret(config, &|v| !v.is_null() && v.as_str() != Some("")) {
         return Ok(config.clone());
     }
     with_keyring(|ring| ring.seal(config))
 }
 
-/// Opens a configuration with the installed keyring.
+/// Opens a configuration with the installed keyring; one holding no
+/// sealed value (under a secret key, where `seal` puts them) needs no key.
 pub fn open(config: &Value) -> Result<Value, SecretsError> {
-    if !serde_json::to_string(config)
-        .map(|s| s.contains(SEALED_PREFIX))
-        .unwrap_or(false)
-    {
+    if !any_secret(config, &|v| {
+        v.as_str().is_some_and(|s| s.starts_with(SEALED_PREFIX))
+    }) {
         return Ok(config.clone());
     }
     with_keyring(|ring| ring.open(config))
+}
+
+/// Whether a value under a secret key, at any depth, satisfies `pred`.
+/// Runs on every configuration read and written, so it only walks.
+fn any_secret(value: &Value, pred: &dyn Fn(&Value) -> bool) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| (is_secret_key(k) && pred(v)) || any_secret(v, pred)),
+        Value::Array(items) => items.iter().any(|v| any_secret(v, pred)),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

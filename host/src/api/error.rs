@@ -130,11 +130,19 @@ impl From<crate::server::targets::TargetError> for ApiError {
         use crate::server::targets::TargetError;
         match e {
             TargetError::NotInstalled(e) => ApiError::invalid("type", e.to_string()),
+            // "config.path: why" — the message already names its field.
             TargetError::Invalid(message) => {
-                let field = message.split(':').next().unwrap_or("config").to_string();
-                let mut err = ApiError::invalid(field.clone(), "");
-                err.message = message;
-                err.field = Some(field).filter(|f| !f.contains(' '));
+                let field = message
+                    .split(':')
+                    .next()
+                    .filter(|f| !f.contains(' '))
+                    .map(str::to_string);
+                let mut err = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    message,
+                );
+                err.field = field;
                 err
             }
             TargetError::Path {

@@ -18,29 +18,6 @@ pub async fn get_settings(State(state): State<AppState>) -> ApiResult<Json<Map<S
     Ok(Json(rows.into_iter().map(|s| (s.key, s.value.0)).collect()))
 }
 
-/// The server's own tunables: flags, environment or config file, never
-/// this store (a value here would be accepted and silently ignored).
-const SERVER_FLAGS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "database_url",
-    "scheduler_tick_secs",
-    "health_interval_secs",
-    "backup_concurrency",
-    "restore_concurrency",
-    "cleanup_cron",
-    "stale_after_secs",
-    "max_body_kb",
-    "shutdown_grace_secs",
-    "allowed_hosts",
-    "public_url",
-    "denied_roots",
-    "allowed_roots",
-    "master_key_file",
-    "plugin_dir",
-    "plugin_cache_dir",
-];
-
 fn valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 100
@@ -68,7 +45,7 @@ pub async fn put_settings(
                 "setting keys use lowercase letters, digits, `_` and `.`",
             ));
         }
-        if SERVER_FLAGS.contains(&key.as_str()) {
+        if crate::cli::server_flag_names().contains(key) {
             return Err(ApiError::invalid(
                 key.clone(),
                 format!(
