@@ -13,6 +13,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("engine-sqlite", "engine_sqlite"),
     ("engine-files", "engine_files"),
     ("storage-local", "storage_local"),
+    ("storage-s3", "storage_s3"),
 ];
 
 fn main() {

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod fs;
 pub mod health;
+pub mod http;
 pub mod io;
 pub mod log;
 pub mod process;
@@ -41,6 +42,9 @@ pub mod engine_world {
             "wasi:clocks/wall-clock@0.2.12": crate::bindings::wasi::clocks::wall_clock,
             "wasi:filesystem/types@0.2.12": crate::bindings::wasi::filesystem::types,
             "wasi:filesystem/preopens@0.2.12": crate::bindings::wasi::filesystem::preopens,
+            "wasi:clocks/monotonic-clock@0.2.12": crate::bindings::wasi::clocks::monotonic_clock,
+            "wasi:http/types@0.2.12": crate::bindings::wasi::http::types,
+            "wasi:http/outgoing-handler@0.2.12": crate::bindings::wasi::http::outgoing_handler,
             "dataguardian:plugin/types@0.1.0": crate::bindings::dataguardian::plugin::types,
             "dataguardian:plugin/log@0.1.0": crate::bindings::dataguardian::plugin::log,
             "dataguardian:plugin/progress@0.1.0": crate::bindings::dataguardian::plugin::progress,
@@ -65,6 +69,9 @@ pub mod storage_world {
             "wasi:clocks/wall-clock@0.2.12": crate::bindings::wasi::clocks::wall_clock,
             "wasi:filesystem/types@0.2.12": crate::bindings::wasi::filesystem::types,
             "wasi:filesystem/preopens@0.2.12": crate::bindings::wasi::filesystem::preopens,
+            "wasi:clocks/monotonic-clock@0.2.12": crate::bindings::wasi::clocks::monotonic_clock,
+            "wasi:http/types@0.2.12": crate::bindings::wasi::http::types,
+            "wasi:http/outgoing-handler@0.2.12": crate::bindings::wasi::http::outgoing_handler,
             "dataguardian:plugin/types@0.1.0": crate::bindings::dataguardian::plugin::types,
             "dataguardian:plugin/log@0.1.0": crate::bindings::dataguardian::plugin::log,
             "dataguardian:plugin/progress@0.1.0": crate::bindings::dataguardian::plugin::progress,
@@ -89,6 +96,9 @@ pub mod notifier_world {
             "wasi:clocks/wall-clock@0.2.12": crate::bindings::wasi::clocks::wall_clock,
             "wasi:filesystem/types@0.2.12": crate::bindings::wasi::filesystem::types,
             "wasi:filesystem/preopens@0.2.12": crate::bindings::wasi::filesystem::preopens,
+            "wasi:clocks/monotonic-clock@0.2.12": crate::bindings::wasi::clocks::monotonic_clock,
+            "wasi:http/types@0.2.12": crate::bindings::wasi::http::types,
+            "wasi:http/outgoing-handler@0.2.12": crate::bindings::wasi::http::outgoing_handler,
             "dataguardian:plugin/types@0.1.0": crate::bindings::dataguardian::plugin::types,
             "dataguardian:plugin/log@0.1.0": crate::bindings::dataguardian::plugin::log,
             "dataguardian:plugin/progress@0.1.0": crate::bindings::dataguardian::plugin::progress,

@@ -29,6 +29,10 @@ pub enum PipelineError {
     Integrity(String),
     #[error("manifest {path}: {message}")]
     Manifest { path: String, message: String },
+    /// The stored copy could not be read intact (damaged, missing or
+    /// unreadable); the engine was stopped before it could commit.
+    #[error("{0}")]
+    Copy(Box<PipelineError>),
     #[error("cancelled by request")]
     Cancelled,
     #[error("{stage}: {message}")]

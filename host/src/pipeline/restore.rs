@@ -1,6 +1,9 @@
-//! Verification and restore. Restore checks every checksum before a single
-//! byte reaches the target, then streams again — checking again — through
-//! the decompressor into the engine.
+//! Verification and restore. A restore reads each stored byte once: the
+//! checksums are checked while the bytes stream through the decompressor
+//! into the engine, and the engine never receives the last block of its
+//! input before every checksum has matched. Engines restore all-or-nothing
+//! (one transaction, or write beside the target and rename), so a copy that
+//! turns out damaged leaves the target as it was.
 
 use super::compression::decoder;
 use super::layout::{self, MANIFEST_FILE};
@@ -106,9 +109,14 @@ pub struct RestoreRequest {
     pub activity: Arc<Activity>,
 }
 
-/// Verifies, then restores. Returns the manifest of what was restored.
+/// Restores while verifying. Returns the manifest of what was restored.
+/// A damaged, missing or unreadable copy fails with
+/// [`PipelineError::Copy`]: the engine was stopped before it could commit,
+/// so another copy may be tried.
 pub async fn run_restore(req: RestoreRequest) -> Result<BackupManifest, PipelineError> {
-    let manifest = verify_execution(&req.storage, &req.prefix).await?;
+    let manifest = load_manifest(&req.storage, &req.prefix)
+        .await
+        .map_err(|e| PipelineError::Copy(Box::new(e)))?;
 
     // stored chunks --(compressed)--> decoder thread --(raw)--> engine
     let (packed_tx, packed_rx) = mpsc::channel::<SourceItem>(DEPTH);
@@ -143,10 +151,17 @@ pub async fn run_restore(req: RestoreRequest) -> Result<BackupManifest, Pipeline
         .await
         .map_err(|e| PipelineError::stage("decompress", e))
         .and_then(|r| r);
-    // Report the root cause: damaged storage first, then what the engine
-    // said (it sees decoding errors too), then the rest.
+    // Report the root cause: the stored copy first (unless the feeder only
+    // saw the engine stop reading), then what the engine said (it sees
+    // decoding errors too), then the rest.
     match (fed, decoded, restored) {
-        (Err(e @ PipelineError::Integrity(_)), _, _) => Err(e),
+        (Err(e @ PipelineError::Stage { .. }), _, Err(engine)) => {
+            tracing::debug!("restore feeder: {e}");
+            Err(engine.into())
+        }
+        (Err(e), _, _) if !matches!(e, PipelineError::Stage { .. }) => {
+            Err(PipelineError::Copy(Box::new(e)))
+        }
         (_, _, Err(e)) => Err(e.into()),
         (_, Err(e), _) | (Err(e), _, _) => Err(e),
         (Ok(()), Ok(()), Ok(())) => Ok(manifest),
@@ -154,13 +169,16 @@ pub async fn run_restore(req: RestoreRequest) -> Result<BackupManifest, Pipeline
 }
 
 /// Decompresses on a blocking thread. Any input failure or corrupt data is
-/// forwarded to the engine as an error item, never as end of stream.
+/// forwarded to the engine as an error item, never as end of stream. The
+/// last decoded block is held back until the input ended cleanly, which
+/// happens only once every chunk's and the artifact's checksum matched: an
+/// engine cannot finish (and commit) a restore from unverified bytes.
 fn decode(
     compression: super::Compression,
     input: mpsc::Receiver<SourceItem>,
     output: mpsc::Sender<SourceItem>,
 ) -> Result<(), PipelineError> {
-    let reader = ChannelReader {
+    let mut reader = ChannelReader {
         rx: input,
         current: Bytes::new(),
     };
@@ -168,31 +186,63 @@ fn decode(
         let _ = output.blocking_send(Err(message.clone()));
         PipelineError::stage("decompress", message)
     };
-    let mut decoded = match decoder(compression, reader) {
-        Ok(d) => d,
-        Err(e) => return Err(fail(&output, e.to_string())),
-    };
-    loop {
-        let mut buf = vec![0u8; BLOCK];
-        let mut filled = 0;
-        while filled < BLOCK {
-            match decoded.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
+    let stopped = || PipelineError::stage("restore", "the target stopped reading");
+    let mut held: Option<Bytes> = None;
+    {
+        let mut decoded = match decoder(compression, &mut reader) {
+            Ok(d) => d,
+            Err(e) => return Err(fail(&output, e.to_string())),
+        };
+        loop {
+            let block = match read_block(&mut decoded) {
+                Ok(block) => block,
                 Err(e) => return Err(fail(&output, format!("{compression} data: {e}"))),
+            };
+            if block.is_empty() {
+                break;
+            }
+            if let Some(previous) = held.replace(block) {
+                if output.blocking_send(Ok(previous)).is_err() {
+                    return Err(stopped());
+                }
             }
         }
-        if filled == 0 {
-            return Ok(());
-        }
-        buf.truncate(filled);
-        if output.blocking_send(Ok(Bytes::from(buf))).is_err() {
-            return Err(PipelineError::stage(
-                "restore",
-                "the target stopped reading",
-            ));
+    }
+    // The decoder may stop at the end of its frame before the input's end,
+    // where the last checks happen: wait for that end.
+    let mut rest = [0u8; 4096];
+    loop {
+        match reader.read(&mut rest) {
+            Ok(0) => break,
+            Ok(_) => {
+                return Err(fail(
+                    &output,
+                    format!("{compression} data: unexpected bytes after the end of the stream"),
+                ))
+            }
+            Err(e) => return Err(fail(&output, e.to_string())),
         }
     }
+    if let Some(last) = held {
+        if output.blocking_send(Ok(last)).is_err() {
+            return Err(stopped());
+        }
+    }
+    Ok(())
+}
+
+/// Fills one block from `source`; empty at the end.
+fn read_block(source: &mut impl Read) -> std::io::Result<Bytes> {
+    let mut buf = vec![0u8; BLOCK];
+    let mut filled = 0;
+    while filled < BLOCK {
+        match source.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    buf.truncate(filled);
+    Ok(Bytes::from(buf))
 }
 
 /// `Read` over a channel of blocks; an error item becomes an I/O error.

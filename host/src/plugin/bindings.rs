@@ -9,6 +9,7 @@ pub mod host_world {
         world: "host-imports",
         imports: { default: async | trappable },
         with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi": wasmtime_wasi::p2::bindings,
             "dataguardian:plugin/process.child": crate::plugin::process::ChildProcess,
         },
@@ -22,6 +23,7 @@ pub mod engine_world {
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi": wasmtime_wasi::p2::bindings,
             "dataguardian:plugin/types": super::host_world::dataguardian::plugin::types,
             "dataguardian:plugin/log": super::host_world::dataguardian::plugin::log,
@@ -38,6 +40,7 @@ pub mod storage_world {
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi": wasmtime_wasi::p2::bindings,
             "dataguardian:plugin/types": super::host_world::dataguardian::plugin::types,
             "dataguardian:plugin/log": super::host_world::dataguardian::plugin::log,
@@ -54,6 +57,7 @@ pub mod notifier_world {
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi": wasmtime_wasi::p2::bindings,
             "dataguardian:plugin/types": super::host_world::dataguardian::plugin::types,
             "dataguardian:plugin/log": super::host_world::dataguardian::plugin::log,

@@ -23,6 +23,9 @@ pub struct Target {
     /// Limits for data calls (backup, restore, put, get).
     pub data_timeout: Duration,
     pub stall_after: Duration,
+    /// The datasource or storage type the plugin serves in this call,
+    /// passed as the call option `type` (one plugin may serve several).
+    pub type_name: String,
 }
 
 impl Target {
@@ -33,6 +36,7 @@ impl Target {
             log,
             data_timeout: DATA_TIMEOUT,
             stall_after: STALL_AFTER,
+            type_name: String::new(),
         }
     }
 
@@ -45,6 +49,9 @@ impl Target {
         let mut o = CallOptions::new(self.config.clone(), self.log.clone());
         o.secrets = self.secrets.clone();
         o.timeout = CONTROL_TIMEOUT;
+        if !self.type_name.is_empty() {
+            o.options.push(("type".to_string(), self.type_name.clone()));
+        }
         o
     }
 
@@ -53,7 +60,7 @@ impl Target {
         o.timeout = self.data_timeout;
         o.stall_after = Some(self.stall_after);
         o.activity = activity;
-        o.options = options;
+        o.options.extend(options);
         o
     }
 }

@@ -2,6 +2,7 @@
 //! granted it. Built-in plugins are granted what their manifest asks;
 //! third-party plugins get what an operator approved in `grant.toml`.
 
+use super::http::Origin;
 use super::manifest::{
     fill_template, parse_tcp_template, Capabilities, DirRule, ProcessRule, ResolvedDir,
 };
@@ -37,6 +38,12 @@ impl Grant {
                 .filter(|n| approved.network.contains(n))
                 .cloned()
                 .collect(),
+            http: asked
+                .http
+                .iter()
+                .filter(|rule| approved.http.contains(rule))
+                .cloned()
+                .collect(),
             filesystem: asked
                 .filesystem
                 .iter()
@@ -58,6 +65,7 @@ impl Grant {
 pub struct CallCapabilities {
     pub process: Vec<ProcessRule>,
     pub network: Vec<SocketAddr>,
+    pub http: Vec<Origin>,
     pub dirs: Vec<ResolvedDir>,
     pub scratch: bool,
 }
@@ -77,6 +85,18 @@ impl CallCapabilities {
             })
             .flatten()
             .collect();
+        let http = caps
+            .http
+            .iter()
+            .filter(|rule| {
+                let overridden = rule
+                    .unless
+                    .as_ref()
+                    .is_some_and(|key| config.get(key).is_some_and(|v| !v.is_null()));
+                !overridden
+            })
+            .filter_map(|rule| Origin::of_url(&fill_template(&rule.url, config)?))
+            .collect();
         let dirs = caps
             .filesystem
             .iter()
@@ -92,6 +112,7 @@ impl CallCapabilities {
         Self {
             process: caps.process.clone(),
             network,
+            http,
             dirs,
             scratch: caps.scratch,
         }
@@ -153,7 +174,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::manifest::Access;
+    use crate::plugin::manifest::{Access, HttpRule};
     use serde_json::json;
 
     fn rule(program: &str, args: &[&str]) -> ProcessRule {
@@ -171,6 +192,16 @@ mod tests {
         Capabilities {
             process: vec![rule("pg_dump", &["**"]), rule("psql", &["-c", "*"])],
             network: vec!["tcp://{config.host}:{config.port}".into()],
+            http: vec![
+                HttpRule {
+                    url: "{config.endpoint}".into(),
+                    unless: None,
+                },
+                HttpRule {
+                    url: "https://s3.{config.region}.amazonaws.com".into(),
+                    unless: Some("endpoint".into()),
+                },
+            ],
             filesystem: vec![DirRule {
                 path: "{config.path}".into(),
                 access: Access::ReadWrite,
@@ -190,6 +221,7 @@ mod tests {
         let approved = Capabilities {
             process: vec![rule("pg_dump", &["**"]), rule("rm", &["**"])],
             network: vec![],
+            http: vec![],
             filesystem: vec![DirRule {
                 path: "{config.path}".into(),
                 access: Access::Read,
@@ -200,11 +232,24 @@ mod tests {
         let eff = Grant::Approved(approved).effective(&asked());
         assert_eq!(eff.process, vec![rule("pg_dump", &["**"])]);
         assert!(eff.network.is_empty());
+        assert!(eff.http.is_empty());
         assert!(
             eff.filesystem.is_empty(),
             "read grant must not cover read-write ask"
         );
         assert!(!eff.scratch);
+    }
+
+    #[test]
+    fn http_origins_follow_the_configured_endpoint() {
+        let own = json!({"endpoint": "http://127.0.0.1:9000/", "region": "us-east-1"});
+        let caps = CallCapabilities::resolve(&asked(), &own, "put");
+        let origins: Vec<String> = caps.http.iter().map(|o| o.to_string()).collect();
+        assert_eq!(origins, ["http://127.0.0.1:9000"], "the AWS default is off");
+        let aws = json!({"region": "eu-west-1"});
+        let caps = CallCapabilities::resolve(&asked(), &aws, "put");
+        let origins: Vec<String> = caps.http.iter().map(|o| o.to_string()).collect();
+        assert_eq!(origins, ["https://s3.eu-west-1.amazonaws.com:443"]);
     }
 
     #[test]
@@ -236,6 +281,7 @@ mod tests {
         assert!(backup.dirs.is_empty());
         assert!(backup.allows_connect(&"127.0.0.1:5432".parse().expect("addr")));
         assert!(!backup.allows_connect(&"127.0.0.1:5433".parse().expect("addr")));
+        assert!(backup.http.is_empty(), "no endpoint nor region: no origin");
         let restore = CallCapabilities::resolve(&asked(), &cfg, "restore");
         assert_eq!(restore.dirs[0].path, PathBuf::from("/srv/data"));
         assert_eq!(restore.dirs[0].access, Access::ReadWrite);

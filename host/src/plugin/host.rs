@@ -3,6 +3,7 @@
 use super::bindings::host_world::dataguardian::plugin::{log, process, progress, types};
 use super::call::{CallShared, LogLevel};
 use super::grant::CallCapabilities;
+use super::http::HttpGate;
 use super::process::{resolve_env, ChildProcess, EnvSource, SpawnSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Caps linear memory; a plugin asking for more traps with a message that
 /// names the limit.
@@ -48,6 +50,8 @@ impl ResourceLimiter for MemoryCap {
 /// Everything a call's store holds.
 pub struct HostState {
     pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    pub http_gate: HttpGate,
     pub table: ResourceTable,
     pub memory: MemoryCap,
     pub call: Arc<CallShared>,
@@ -64,6 +68,16 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_gate,
         }
     }
 }

@@ -65,6 +65,9 @@ pub struct Capabilities {
     /// `tcp://HOST:PORT` entries, templates allowed.
     #[serde(default)]
     pub network: Vec<String>,
+    /// Origins `wasi:http` requests may go to, templates allowed.
+    #[serde(default)]
+    pub http: Vec<HttpRule>,
     #[serde(default)]
     pub filesystem: Vec<DirRule>,
     /// A private read-write directory per call.
@@ -80,6 +83,17 @@ pub struct ProcessRule {
     pub program: String,
     #[serde(default)]
     pub args: Vec<String>,
+}
+
+/// An origin (`scheme://host[:port]`, a path is ignored) outgoing HTTP
+/// requests may go to. `unless` names a config key whose presence turns
+/// the rule off: a default endpoint that a configured one replaces.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRule {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unless: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
@@ -165,6 +179,20 @@ impl Manifest {
                     &format!("`{net}`: expected tcp://HOST:PORT"),
                 )
             })?;
+        }
+        for rule in &self.capabilities.http {
+            let scheme_ok = ["http://", "https://", "{config."]
+                .iter()
+                .any(|p| rule.url.starts_with(p));
+            if !scheme_ok {
+                return Err(invalid(
+                    "capabilities.http.url",
+                    &format!(
+                        "`{}`: expected an http(s) URL or a {{config.KEY}} template",
+                        rule.url
+                    ),
+                ));
+            }
         }
         if self.limits.memory_mb == 0 || self.limits.memory_mb > MAX_MEMORY_MB {
             return Err(invalid(

@@ -10,6 +10,7 @@ pub mod client;
 pub mod error;
 pub mod grant;
 mod host;
+pub mod http;
 pub mod manifest;
 pub mod process;
 pub mod runtime;
@@ -135,18 +136,20 @@ impl Plugins {
     pub fn engine(
         &self,
         type_name: &str,
-        target: client::Target,
+        mut target: client::Target,
     ) -> Result<EngineClient, NotInstalled> {
         let plugin = self.find(PluginKind::Engine, type_name)?;
+        target.type_name = type_name.to_string();
         Ok(EngineClient::new(self.runtime.clone(), plugin, target))
     }
 
     pub fn storage(
         &self,
         type_name: &str,
-        target: client::Target,
+        mut target: client::Target,
     ) -> Result<StorageClient, NotInstalled> {
         let plugin = self.find(PluginKind::Storage, type_name)?;
+        target.type_name = type_name.to_string();
         Ok(StorageClient::new(self.runtime.clone(), plugin, target))
     }
 }

@@ -9,6 +9,7 @@ use super::call::{Activity, CallShared, LogSink};
 use super::error::{CallError, FailureKind, LoadError};
 use super::grant::{CallCapabilities, Grant};
 use super::host::{HostState, MemoryCap};
+use super::http::HttpGate;
 use super::manifest::{self, Access, Manifest, PluginKind};
 use super::{api_version, cache};
 use futures::future::BoxFuture;
@@ -22,6 +23,7 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use wasmtime_wasi_http::WasiHttpCtx;
 
 /// Plugin calls that may be in flight at once (instance pool size).
 const MAX_LIVE_CALLS: u32 = 64;
@@ -133,7 +135,9 @@ impl PluginRuntime {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm_config).map_err(|e| setup(e.to_string()))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| setup(e.to_string()))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|_| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
+            .map_err(|e| setup(e.to_string()))?;
         imports::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .and_then(|_| imports::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .and_then(|_| imports::progress::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
@@ -296,15 +300,23 @@ impl PluginRuntime {
                 }
                 Box::pin(async move { allowed })
             });
+        let secrets = Arc::new(opts.secrets.clone());
+        let http_gate = HttpGate {
+            origins: caps.http.clone(),
+            secrets: secrets.clone(),
+            call: shared.clone(),
+        };
         let state = HostState {
             wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            http_gate,
             table: ResourceTable::new(),
             memory: MemoryCap {
                 max_bytes: (plugin.manifest.limits.memory_mb as usize) << 20,
             },
             call: shared,
             caps,
-            secrets: Arc::new(opts.secrets.clone()),
+            secrets,
             scratch,
             secret_root: self.config.scratch_root.join(".secrets"),
         };

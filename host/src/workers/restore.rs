@@ -5,7 +5,7 @@
 use super::logger::ExecutionLogger;
 use super::runner::{Outcome, Started};
 use crate::pipeline::manifest::{BackupManifest, Metadata};
-use crate::pipeline::{self, RestoreRequest};
+use crate::pipeline::{self, PipelineError, RestoreRequest};
 use crate::plugin::bindings::TableCount;
 use crate::plugin::{EngineClient, StorageClient};
 use crate::server::state::{AppState, RunningExecution};
@@ -176,8 +176,9 @@ async fn candidate_storages(
     Ok(out)
 }
 
-/// Restores from the first storage that has an intact copy. A copy that
-/// fails verification is skipped before any byte reaches the target.
+/// Restores from the first storage that has an intact copy. Checksums are
+/// checked while streaming; a copy found damaged stops the engine before it
+/// commits, and the next copy is tried.
 async fn restore_from_any(
     storages: &[(String, StorageClient)],
     prefix: &str,
@@ -188,12 +189,9 @@ async fn restore_from_any(
 ) -> Result<(String, BackupManifest), String> {
     let mut errors = Vec::new();
     for (name, storage) in storages {
-        if let Err(e) = pipeline::verify_execution(storage, prefix).await {
-            log.warn(format!("storage `{name}`: {e}"));
-            errors.push(format!("`{name}`: {e}"));
-            continue;
-        }
-        log.info(format!("checksums verified in `{name}`; restoring"));
+        log.info(format!(
+            "restoring from `{name}`, checking checksums while streaming"
+        ));
         let request = RestoreRequest {
             storage: storage.clone(),
             prefix: prefix.to_string(),
@@ -201,10 +199,16 @@ async fn restore_from_any(
             options: options.clone(),
             activity: run.activity.clone(),
         };
-        return match pipeline::run_restore(request).await {
-            Ok(manifest) => Ok((name.clone(), manifest)),
-            Err(e) => Err(format!("restore from `{name}` failed: {e}")),
-        };
+        match pipeline::run_restore(request).await {
+            Ok(manifest) => return Ok((name.clone(), manifest)),
+            Err(PipelineError::Copy(e)) => {
+                log.warn(format!(
+                    "storage `{name}`: {e}; nothing was committed to the target"
+                ));
+                errors.push(format!("`{name}`: {e}"));
+            }
+            Err(e) => return Err(format!("restore from `{name}` failed: {e}")),
+        }
     }
     Err(format!(
         "no intact copy of the backup: {}",

@@ -24,6 +24,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// never reach.
 const CANCEL_CHECK_EVERY: u64 = 256;
 
+/// Where a restore unpacks before anything is moved into place: inside the
+/// target (the only directory granted), skipped by backups.
+const STAGING: &str = ".dataguardian-restore";
+
 /// Zeros written at a time when a file shrank under us.
 static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
@@ -155,7 +159,7 @@ fn walk(
         } else {
             format!("{rel}/{name}")
         };
-        if filter.exclude.is_match(&child_rel) {
+        if filter.exclude.is_match(&child_rel) || child_rel == STAGING {
             continue;
         }
         let meta = match std::fs::symlink_metadata(&abs) {
@@ -407,17 +411,71 @@ impl Engine for Files {
         Ok(stats)
     }
 
+    /// Unpacks into a staging directory inside the target and moves the
+    /// entries into place only once the whole archive arrived: the host
+    /// ends the stream cleanly only after every checksum matched, so a
+    /// damaged copy leaves the target as it was.
     fn restore(ctx: &CallContext, source: &InputStream) -> PluginResult<()> {
         let cfg = config::load::<Config>(ctx)?;
         let root = cfg.root();
         std::fs::create_dir_all(root).map_err(|e| io_error(root, e))?;
-        let done = unpack(root, source)?;
+        let staging = join(root, STAGING);
+        remove_tree(&staging)?;
+        std::fs::create_dir(&staging).map_err(|e| io_error(&staging, e))?;
+        let outcome = unpack(&staging, source).and_then(|done| {
+            move_into(&staging, root)?;
+            Ok(done)
+        });
+        if let Err(e) = remove_tree(&staging) {
+            log::warn(&format!("could not remove {staging}: {e:?}"));
+        }
+        let done = outcome?;
         log::info(&format!(
             "restored {} files, {} directories, {} bytes into {root}",
             done.files, done.dirs, done.bytes
         ));
         Ok(())
     }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+fn remove_tree(path: &str) -> PluginResult<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Moves every entry of `from` into `to`, merging directories and
+/// replacing files.
+fn move_into(from: &str, to: &str) -> PluginResult<()> {
+    for entry in std::fs::read_dir(from).map_err(|e| io_error(from, e))? {
+        let entry = entry.map_err(|e| io_error(from, e))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let (src, dest) = (join(from, &name), join(to, &name));
+        let is_dir = entry.file_type().map_err(|e| io_error(&src, e))?.is_dir();
+        let dest_is_dir = std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir());
+        if is_dir && dest_is_dir {
+            move_into(&src, &dest)?;
+        } else {
+            if dest_is_dir {
+                remove_tree(&dest)?;
+            } else if is_dir && std::fs::symlink_metadata(&dest).is_ok() {
+                std::fs::remove_file(&dest).map_err(|e| io_error(&dest, e))?;
+            }
+            std::fs::rename(&src, &dest).map_err(|e| io_error(&dest, e))?;
+        }
+    }
+    Ok(())
 }
 
 export_engine!(Files);

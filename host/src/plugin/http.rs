@@ -1,0 +1,302 @@
+//! The outgoing-HTTP gate of a plugin call. `wasi:http` requests do not go
+//! through the socket address check, so this hook is the only place where
+//! they are allowed or denied: a request leaves only for an origin the
+//! plugin's manifest asks for and the operator granted, filled from the
+//! call's configuration.
+//!
+//! It is also where secrets meet the network without entering plugin
+//! memory. A plugin names the authentication it wants in the
+//! `x-dataguardian-auth` header; the gate removes that header and applies
+//! the authentication with the secret's value, for a granted origin only:
+//!
+//! - `aws-sigv4 secret=NAME access-key-id=ID region=R service=S`: signs the
+//!   request (AWS Signature Version 4) with the named secret. The payload
+//!   hash is the request's `x-amz-content-sha256` header, which the plugin
+//!   computes over the body it sends (`UNSIGNED-PAYLOAD` when absent).
+//! - `bearer secret=NAME`: sets `Authorization: Bearer <value>`.
+
+use super::call::CallShared;
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// The header a plugin uses to ask for host-side authentication.
+pub const AUTH_HEADER: &str = "x-dataguardian-auth";
+const CONTENT_SHA256: &str = "x-amz-content-sha256";
+
+/// Scheme, host and port a plugin may send requests to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Origin {
+    /// The origin of an absolute `http`/`https` URL; `None` for anything else.
+    pub fn of_url(text: &str) -> Option<Self> {
+        let url = url::Url::parse(text).ok()?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return None;
+        }
+        Some(Self {
+            scheme: url.scheme().to_string(),
+            host: url
+                .host_str()?
+                .trim_matches(['[', ']'])
+                .to_ascii_lowercase(),
+            port: url.port_or_known_default()?,
+        })
+    }
+
+    fn of_uri(uri: &http::Uri) -> Option<Self> {
+        let scheme = uri.scheme_str()?.to_string();
+        let host = uri.host()?.trim_matches(['[', ']']).to_ascii_lowercase();
+        let port = uri.port_u16().or(match scheme.as_str() {
+            "http" => Some(80),
+            "https" => Some(443),
+            _ => None,
+        })?;
+        Some(Self { scheme, host, port })
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// The hooks of one call: its granted origins and its secrets.
+pub struct HttpGate {
+    pub origins: Vec<Origin>,
+    pub secrets: Arc<HashMap<String, String>>,
+    pub call: Arc<CallShared>,
+}
+
+type Sent = Box<
+    dyn std::future::Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn std::future::Future<Output = Result<(), HttpError>> + Send>,
+                ),
+                HttpError,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for HttpGate {
+    fn send_request(
+        &mut self,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn std::future::Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Sent {
+        drop(fut);
+        let checked = self.admit(&mut request);
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            checked?;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+impl HttpGate {
+    /// Checks the destination and applies the asked authentication; a
+    /// denial is recorded on the call so its error names it.
+    fn admit(&self, request: &mut http::Request<WasiBody>) -> Result<(), HttpError> {
+        let deny = |reason: String| {
+            self.call.deny(reason);
+            HttpError::HttpRequestDenied
+        };
+        let origin = Origin::of_uri(request.uri())
+            .ok_or_else(|| deny(format!("HTTP request to `{}`", request.uri())))?;
+        if !self.origins.contains(&origin) {
+            return Err(deny(format!("HTTP request to {origin} is not granted")));
+        }
+        let Some(directive) = request.headers_mut().remove(AUTH_HEADER) else {
+            return Ok(());
+        };
+        let directive = directive
+            .to_str()
+            .map_err(|_| deny(format!("{AUTH_HEADER} is not text")))?
+            .to_string();
+        authenticate(request, &directive, &self.secrets)
+            .map_err(|e| deny(format!("{AUTH_HEADER}: {e}")))
+    }
+}
+
+/// Applies one `x-dataguardian-auth` directive to `request`.
+fn authenticate(
+    request: &mut http::Request<WasiBody>,
+    directive: &str,
+    secrets: &HashMap<String, String>,
+) -> Result<(), String> {
+    let mut words = directive.split_whitespace();
+    let scheme = words.next().unwrap_or_default();
+    let params: HashMap<&str, &str> = words.filter_map(|w| w.split_once('=')).collect();
+    let param = |name: &str| {
+        params
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("`{scheme}` needs `{name}=`"))
+    };
+    let secret = |name: &str| {
+        secrets
+            .get(name)
+            .ok_or_else(|| format!("no secret named `{name}` in this call"))
+    };
+    match scheme {
+        "aws-sigv4" => {
+            let value = secret(param("secret")?)?;
+            sign_sigv4(
+                request,
+                param("access-key-id")?,
+                value,
+                param("region")?,
+                param("service")?,
+            )
+        }
+        "bearer" => {
+            let value = secret(param("secret")?)?;
+            let header = HeaderValue::from_str(&format!("Bearer {value}"))
+                .map_err(|_| "the secret is not a valid header value".to_string())?;
+            request.headers_mut().insert(AUTHORIZATION, header);
+            Ok(())
+        }
+        other => Err(format!("unknown scheme `{other}`")),
+    }
+}
+
+fn sign_sigv4(
+    request: &mut http::Request<WasiBody>,
+    access_key_id: &str,
+    secret: &str,
+    region: &str,
+    service: &str,
+) -> Result<(), String> {
+    let identity =
+        aws_credential_types::Credentials::new(access_key_id, secret, None, None, "dataguardian")
+            .into();
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let body = match request.headers().get(CONTENT_SHA256) {
+        Some(hash) => SignableBody::Precomputed(
+            hash.to_str()
+                .map_err(|_| format!("{CONTENT_SHA256} is not text"))?
+                .to_string(),
+        ),
+        None => SignableBody::UnsignedPayload,
+    };
+    let headers: Vec<(&str, &str)> = request
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != CONTENT_SHA256)
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let uri = request.uri().to_string();
+    let signable = SignableRequest::new(request.method().as_str(), uri, headers.into_iter(), body)
+        .map_err(|e| e.to_string())?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts();
+    let (headers, _) = instructions.into_parts();
+    for header in headers {
+        let name = HeaderName::from_bytes(header.name().as_bytes()).map_err(|e| e.to_string())?;
+        let value = HeaderValue::from_str(header.value()).map_err(|e| e.to_string())?;
+        request.headers_mut().insert(name, value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    fn request(uri: &str, auth: &str) -> http::Request<WasiBody> {
+        let body = http_body_util::Empty::new()
+            .map_err(|_| HttpError::HttpRequestDenied)
+            .boxed_unsync();
+        http::Request::builder()
+            .method("GET")
+            .uri(uri)
+            .header("host", "127.0.0.1:9000")
+            .header(AUTH_HEADER, auth)
+            .body(body)
+            .expect("request")
+    }
+
+    fn secrets() -> HashMap<String, String> {
+        HashMap::from([("secret_access_key".to_string(), "s3cr3t-value".to_string())])
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let a = Origin::of_url("http://LOCALHOST:9000/bucket").expect("url");
+        assert_eq!(a.to_string(), "http://localhost:9000");
+        assert_eq!(
+            Origin::of_url("https://s3.eu-west-1.amazonaws.com").map(|o| o.port),
+            Some(443)
+        );
+        assert!(Origin::of_url("ftp://x").is_none());
+        let uri: http::Uri = "http://localhost:9000/x".parse().expect("uri");
+        assert_eq!(Origin::of_uri(&uri), Some(a));
+    }
+
+    #[test]
+    fn sigv4_signs_without_exposing_the_secret() {
+        let mut req = request(
+            "http://127.0.0.1:9000/bucket/key",
+            "aws-sigv4 secret=secret_access_key access-key-id=AKID region=us-east-1 service=s3",
+        );
+        authenticate(
+            &mut req,
+            "aws-sigv4 secret=secret_access_key access-key-id=AKID region=us-east-1 service=s3",
+            &secrets(),
+        )
+        .expect("signed");
+        let auth = req.headers()[AUTHORIZATION].to_str().expect("text");
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKID/"),
+            "{auth}"
+        );
+        assert!(!auth.contains("s3cr3t"), "{auth}");
+        assert!(req.headers().contains_key("x-amz-date"));
+    }
+
+    #[test]
+    fn directives_name_what_is_wrong() {
+        let mut req = request("http://127.0.0.1:9000/", "");
+        let missing = authenticate(&mut req, "bearer secret=token", &secrets()).unwrap_err();
+        assert!(missing.contains("no secret named `token`"), "{missing}");
+        let unknown = authenticate(&mut req, "basic secret=x", &secrets()).unwrap_err();
+        assert!(unknown.contains("unknown scheme `basic`"), "{unknown}");
+        let incomplete =
+            authenticate(&mut req, "aws-sigv4 secret=secret_access_key", &secrets()).unwrap_err();
+        assert!(incomplete.contains("access-key-id="), "{incomplete}");
+    }
+}

@@ -1,0 +1,272 @@
+//! A small blocking HTTP client over `wasi:http`.
+//!
+//! The host lets a request leave only for an origin the plugin's manifest
+//! asks for and the operator granted (`[capabilities] http`); anything else
+//! fails with [`PluginError::PermissionDenied`]. Authentication with a
+//! secret is asked for with [`Request::auth`]: the host applies it, so the
+//! secret's value never enters plugin memory. Response bodies can be
+//! spliced host-side into a sink ([`Response::pipe_to`]).
+
+use crate::bindings::wasi::http::outgoing_handler;
+use crate::bindings::wasi::http::types::{
+    ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
+    RequestOptions, Scheme,
+};
+use crate::{io, InputStream, OutputStream, PluginError, PluginResult};
+
+/// The request header carrying an authentication directive for the host.
+pub const AUTH_HEADER: &str = "x-dataguardian-auth";
+
+/// An outgoing request; the body is given to [`Request::send`].
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: Method,
+    https: bool,
+    authority: String,
+    path_and_query: String,
+    headers: Vec<(String, Vec<u8>)>,
+    timeout_ms: Option<u64>,
+}
+
+impl Request {
+    /// `url` is `http(s)://authority/path?query`.
+    pub fn new(method: &str, url: &str) -> PluginResult<Self> {
+        let bad = || PluginError::InvalidConfig(format!("`{url}` is not an http(s) URL"));
+        let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(bad());
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.is_empty() {
+            return Err(bad());
+        }
+        let method = match method {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "PUT" => Method::Put,
+            "POST" => Method::Post,
+            "DELETE" => Method::Delete,
+            other => Method::Other(other.to_string()),
+        };
+        Ok(Self {
+            method,
+            https,
+            authority: authority.to_string(),
+            path_and_query: path.to_string(),
+            headers: Vec::new(),
+            timeout_ms: None,
+        })
+    }
+
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.as_ref().to_vec()));
+        self
+    }
+
+    /// Asks the host to authenticate the request, e.g.
+    /// `aws-sigv4 secret=secret_access_key access-key-id=… region=… service=s3`
+    /// or `bearer secret=token` (docs/PLUGINS.md).
+    pub fn auth(self, directive: &str) -> Self {
+        self.header(AUTH_HEADER, directive)
+    }
+
+    /// Limit for connecting and for the first byte of the response.
+    pub fn timeout_ms(mut self, ms: u64) -> Self {
+        self.timeout_ms = Some(ms);
+        self
+    }
+
+    /// Sends the request with `body` (empty for `&[]`) and waits for the
+    /// response head.
+    pub fn send(&self, body: &[u8]) -> PluginResult<Response> {
+        let fields = Fields::new();
+        for (name, value) in &self.headers {
+            fields
+                .append(name, value)
+                .map_err(|e| PluginError::Failed(format!("header `{name}`: {e:?}")))?;
+        }
+        if !body.is_empty() || matches!(self.method, Method::Put | Method::Post) {
+            let length = body.len().to_string();
+            fields
+                .set("content-length", &[length.into_bytes()])
+                .map_err(|e| PluginError::Failed(format!("content-length: {e:?}")))?;
+        }
+        let request = OutgoingRequest::new(fields);
+        let set = |ok: Result<(), ()>, what: &str| {
+            ok.map_err(|()| PluginError::Failed(format!("invalid request {what}")))
+        };
+        set(request.set_method(&self.method), "method")?;
+        set(
+            request.set_scheme(Some(if self.https {
+                &Scheme::Https
+            } else {
+                &Scheme::Http
+            })),
+            "scheme",
+        )?;
+        set(request.set_authority(Some(&self.authority)), "authority")?;
+        set(
+            request.set_path_with_query(Some(&self.path_and_query)),
+            "path",
+        )?;
+        let outgoing = request
+            .body()
+            .map_err(|()| PluginError::Failed("request body taken twice".into()))?;
+        let options = self.timeout_ms.map(|ms| {
+            let options = RequestOptions::new();
+            let nanos = ms.saturating_mul(1_000_000);
+            let _ = options.set_connect_timeout(Some(nanos));
+            let _ = options.set_first_byte_timeout(Some(nanos));
+            options
+        });
+        // Hand the request over first: the host sends the body as it is
+        // written and buffers little of it.
+        let pending = outgoing_handler::handle(request, options).map_err(|e| self.failure(e))?;
+        {
+            let stream = outgoing
+                .write()
+                .map_err(|()| PluginError::Failed("request body stream taken twice".into()))?;
+            if !body.is_empty() {
+                io::write_all(&stream, body)?;
+            }
+            stream
+                .blocking_flush()
+                .map_err(|e| io::stream_failure("sending the request body", e))?;
+        }
+        OutgoingBody::finish(outgoing, None).map_err(|e| self.failure(e))?;
+        pending.subscribe().block();
+        let response = match pending.get() {
+            Some(Ok(Ok(response))) => response,
+            Some(Ok(Err(e))) => return Err(self.failure(e)),
+            Some(Err(())) | None => {
+                return Err(PluginError::Failed("the response was lost".into()))
+            }
+        };
+        Response::new(response)
+    }
+
+    fn failure(&self, e: ErrorCode) -> PluginError {
+        let target = format!(
+            "{}://{}",
+            if self.https { "https" } else { "http" },
+            self.authority
+        );
+        match e {
+            ErrorCode::HttpRequestDenied => PluginError::PermissionDenied(format!(
+                "HTTP request to {target} denied by the sandbox: the manifest and grant do not allow it"
+            )),
+            ErrorCode::DnsTimeout
+            | ErrorCode::DnsError(_)
+            | ErrorCode::DestinationNotFound
+            | ErrorCode::DestinationUnavailable
+            | ErrorCode::DestinationIpProhibited
+            | ErrorCode::DestinationIpUnroutable
+            | ErrorCode::ConnectionRefused => {
+                PluginError::Unreachable(format!("{target}: {e:?}"))
+            }
+            ErrorCode::ConnectionTimeout | ErrorCode::HttpResponseTimeout => {
+                PluginError::Timeout(format!("{target}: {e:?}"))
+            }
+            ErrorCode::TlsCertificateError | ErrorCode::TlsAlertReceived(_) => {
+                PluginError::Unreachable(format!("{target}: TLS: {e:?}"))
+            }
+            other => PluginError::Transient(format!("{target}: {other:?}")),
+        }
+    }
+}
+
+/// A response whose body has not been read yet.
+pub struct Response {
+    pub status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    // Field order matters: the stream is a child of the body, the body of
+    // the response; they are dropped in this order.
+    stream: Option<InputStream>,
+    body: Option<IncomingBody>,
+    _response: IncomingResponse,
+}
+
+impl Response {
+    fn new(response: IncomingResponse) -> PluginResult<Self> {
+        let status = response.status();
+        let headers = response.headers().entries();
+        let body = response
+            .consume()
+            .map_err(|()| PluginError::Failed("response body taken twice".into()))?;
+        let stream = body
+            .stream()
+            .map_err(|()| PluginError::Failed("response stream taken twice".into()))?;
+        Ok(Self {
+            status,
+            headers,
+            stream: Some(stream),
+            body: Some(body),
+            _response: response,
+        })
+    }
+
+    /// The first value of a header, as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| String::from_utf8(v.clone()).ok())
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// Reads the body into memory, refusing more than `limit` bytes.
+    pub fn bytes(&mut self, limit: usize) -> PluginResult<Vec<u8>> {
+        let mut out = Vec::new();
+        let Some(stream) = &self.stream else {
+            return Ok(out);
+        };
+        loop {
+            match stream.blocking_read(64 * 1024) {
+                Ok(chunk) => {
+                    if out.len() + chunk.len() > limit {
+                        return Err(PluginError::Failed(format!(
+                            "response body larger than {limit} bytes"
+                        )));
+                    }
+                    out.extend_from_slice(&chunk);
+                }
+                Err(crate::StreamError::Closed) => break,
+                Err(e) => return Err(io::stream_failure("reading the response", e)),
+            }
+        }
+        self.finish();
+        Ok(out)
+    }
+
+    /// Reads the body as (lossy) UTF-8 text, at most `limit` bytes.
+    pub fn text(&mut self, limit: usize) -> PluginResult<String> {
+        Ok(String::from_utf8_lossy(&self.bytes(limit)?).into_owned())
+    }
+
+    /// Moves the body into `sink` host-side; returns the bytes moved.
+    pub fn pipe_to(&mut self, sink: &OutputStream) -> PluginResult<u64> {
+        let moved = match &self.stream {
+            Some(stream) => io::pipe(stream, sink)?,
+            None => 0,
+        };
+        self.finish();
+        Ok(moved)
+    }
+
+    fn finish(&mut self) {
+        self.stream = None;
+        if let Some(body) = self.body.take() {
+            drop(IncomingBody::finish(body));
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Uploads: one `PUT` for what fits in a part, a multipart upload for the
+//! rest. One part buffer is held at a time, so memory is bounded by the
+//! part size whatever the object's size. A part that fails transiently is
+//! sent again; on any failure or cancel the multipart upload is aborted so
+//! nothing dangles in the bucket.
+
+use crate::s3::{request, send, with_storage_options, xml};
+use crate::settings::{encode, Resolved};
+use dataguardian_plugin_sdk::bindings::dataguardian::plugin::progress;
+use dataguardian_plugin_sdk::io::StreamReader;
+use dataguardian_plugin_sdk::{log, InputStream, PluginError, PluginResult};
+use serde::Deserialize;
+use std::io::Read;
+use std::time::Duration;
+
+/// Attempts per request when the failure is transient.
+const ATTEMPTS: u32 = 4;
+
+/// Stores `source` under the full object key; returns the bytes stored.
+pub fn put(r: &Resolved, object_key: &str, source: &InputStream) -> PluginResult<u64> {
+    let mut reader = StreamReader::new(source);
+    let mut part = vec![0u8; r.part_bytes as usize];
+    let first = fill(&mut reader, &mut part)?;
+    if first < part.len() {
+        put_single(r, object_key, &part[..first])?;
+        progress::report(first as u64, None);
+        return Ok(first as u64);
+    }
+    let upload_id = create(r, object_key)?;
+    let outcome = upload_parts(r, object_key, &upload_id, &mut reader, &mut part, first);
+    if outcome.is_err() {
+        abort(r, object_key, &upload_id);
+    }
+    outcome
+}
+
+fn put_single(r: &Resolved, object_key: &str, body: &[u8]) -> PluginResult<()> {
+    let url = r.object_url(object_key, "");
+    retrying(&format!("storing `{object_key}`"), || {
+        let req = with_storage_options(r, request(r, "PUT", &url, body)?);
+        send(req, body, &format!("storing `{object_key}`")).map(|_| ())
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Initiated {
+    upload_id: String,
+}
+
+fn create(r: &Resolved, object_key: &str) -> PluginResult<String> {
+    let url = r.object_url(object_key, "uploads=");
+    let what = format!("starting the upload of `{object_key}`");
+    let req = with_storage_options(r, request(r, "POST", &url, &[])?);
+    let mut response = send(req, &[], &what)?;
+    Ok(xml::<Initiated>(&mut response, &what)?.upload_id)
+}
+
+fn upload_parts(
+    r: &Resolved,
+    object_key: &str,
+    upload_id: &str,
+    reader: &mut StreamReader,
+    part: &mut [u8],
+    first: usize,
+) -> PluginResult<u64> {
+    let mut etags = Vec::new();
+    let mut filled = first;
+    let mut total = 0u64;
+    while filled > 0 {
+        if progress::cancelled() {
+            return Err(PluginError::Failed("cancelled".into()));
+        }
+        let number = etags.len() + 1;
+        etags.push(upload_part(
+            r,
+            object_key,
+            upload_id,
+            number,
+            &part[..filled],
+        )?);
+        total += filled as u64;
+        progress::report(total, None);
+        filled = if filled == part.len() {
+            fill(reader, part)?
+        } else {
+            0
+        };
+    }
+    complete(r, object_key, upload_id, &etags)?;
+    Ok(total)
+}
+
+fn upload_part(
+    r: &Resolved,
+    object_key: &str,
+    upload_id: &str,
+    number: usize,
+    body: &[u8],
+) -> PluginResult<String> {
+    let query = format!("partNumber={number}&uploadId={}", encode(upload_id, true));
+    let url = r.object_url(object_key, &query);
+    let what = format!("storing part {number} of `{object_key}`");
+    retrying(&what, || {
+        let response = send(request(r, "PUT", &url, body)?, body, &what)?;
+        response
+            .header("etag")
+            .ok_or_else(|| PluginError::Failed(format!("{what}: no ETag in the response")))
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Completed {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+fn complete(r: &Resolved, object_key: &str, upload_id: &str, etags: &[String]) -> PluginResult<()> {
+    let mut doc = String::from("<CompleteMultipartUpload>");
+    for (i, etag) in etags.iter().enumerate() {
+        doc.push_str(&format!(
+            "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+            i + 1,
+            etag.replace('&', "&amp;").replace('<', "&lt;")
+        ));
+    }
+    doc.push_str("</CompleteMultipartUpload>");
+    let url = r.object_url(object_key, &format!("uploadId={}", encode(upload_id, true)));
+    let what = format!("completing the upload of `{object_key}`");
+    let mut response = send(
+        request(r, "POST", &url, doc.as_bytes())?,
+        doc.as_bytes(),
+        &what,
+    )?;
+    // S3 may answer 200 and report the failure in the body.
+    let done: Completed = xml(&mut response, &what).unwrap_or_default();
+    if let Some(code) = done.code {
+        return Err(PluginError::Failed(format!(
+            "{what}: {code}: {}",
+            done.message.unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+/// Aborts a multipart upload; a failure is logged (the folder delete of a
+/// failed backup aborts whatever is left under it).
+pub fn abort(r: &Resolved, object_key: &str, upload_id: &str) {
+    let url = r.object_url(object_key, &format!("uploadId={}", encode(upload_id, true)));
+    let outcome = request(r, "DELETE", &url, &[])
+        .and_then(|req| send(req, &[], &format!("aborting the upload of `{object_key}`")));
+    match outcome {
+        Ok(_) => log::info(&format!("aborted the unfinished upload of `{object_key}`")),
+        Err(e) => log::warn(&format!("{e:?}")),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Uploads {
+    upload: Vec<Pending>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Pending {
+    key: String,
+    upload_id: String,
+}
+
+/// Aborts every unfinished multipart upload under a full key prefix.
+pub fn abort_under(r: &Resolved, prefix: &str) -> PluginResult<usize> {
+    let url = format!(
+        "{}?prefix={}&uploads=",
+        r.bucket_url(),
+        encode(prefix, true)
+    );
+    let what = format!("listing unfinished uploads under `{prefix}`");
+    let mut response = send(request(r, "GET", &url, &[])?, &[], &what)?;
+    let pending: Uploads = xml(&mut response, &what)?;
+    for upload in &pending.upload {
+        abort(r, &upload.key, &upload.upload_id);
+    }
+    Ok(pending.upload.len())
+}
+
+/// Reads until `buf` is full or the stream ends; returns the bytes read.
+fn fill(reader: &mut StreamReader, buf: &mut [u8]) -> PluginResult<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) => {
+                return Err(PluginError::Failed(format!(
+                    "reading the data to store: {e}"
+                )))
+            }
+        }
+    }
+    Ok(filled)
+}
+
+/// Runs `attempt` again after a transient failure, waiting 1, 2, 4 s.
+fn retrying<T>(what: &str, mut attempt: impl FnMut() -> PluginResult<T>) -> PluginResult<T> {
+    let mut wait = Duration::from_secs(1);
+    let mut n = 1;
+    loop {
+        match attempt() {
+            Err(PluginError::Transient(m)) if n < ATTEMPTS => {
+                n += 1;
+                log::warn(&format!(
+                    "{what}: {m}; attempt {n} of {ATTEMPTS} in {wait:?}"
+                ));
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            other => return other,
+        }
+    }
+}
