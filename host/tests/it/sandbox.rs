@@ -9,6 +9,7 @@ use dataguardian::plugin::streams::ChannelSink;
 use dataguardian::plugin::{
     tracing_sink, Activity, CallError, FailureKind, Plugins, RuntimeConfig,
 };
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,8 @@ fn plugins_with_hostile(dir: &Path, approved: bool) -> Plugins {
         std::fs::write(
             plugin_dir.join("test-hostile.grant.toml"),
             "process = [{ program = \"echo\", args = [\"hello\"] }, { program = \"sleep\", args = [\"*\"] }]\n\
-             network = [\"tcp://127.0.0.1:1\"]\n",
+             network = [\"tcp://127.0.0.1:1\"]\n\
+             http = [{ url = \"{config.endpoint}\" }]\n",
         )
         .expect("grant");
     }
@@ -46,7 +48,24 @@ struct Outcome {
 }
 
 async fn run(plugins: &Plugins, options: &[(&str, &str)], limit: Duration) -> Outcome {
-    let mut target = Target::new(serde_json::json!({}), tracing_sink());
+    run_with(
+        plugins,
+        serde_json::json!({}),
+        HashMap::new(),
+        options,
+        limit,
+    )
+    .await
+}
+
+async fn run_with(
+    plugins: &Plugins,
+    config: serde_json::Value,
+    secrets: HashMap<String, String>,
+    options: &[(&str, &str)],
+    limit: Duration,
+) -> Outcome {
+    let mut target = Target::new(config, tracing_sink()).with_secrets(secrets);
     target.data_timeout = limit * 2;
     target.stall_after = limit;
     let engine = plugins.engine("test-hostile", target).expect("installed");
@@ -209,4 +228,150 @@ async fn granted_programs_run_and_unapproved_plugins_get_nothing() {
     .await;
     let err = out.result.expect_err("no grant, no program");
     assert!(message(&err).contains("`echo` is not granted"), "{err}");
+}
+
+/// An HTTP server on loopback that answers every request with the request
+/// head it received, and remembers those heads.
+async fn echo_server() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&head).into_owned();
+            log.lock().expect("lock").push(text.clone());
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                text.len()
+            );
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    (port, seen)
+}
+
+fn metadata(stats: &dataguardian::plugin::bindings::BackupStats) -> HashMap<String, String> {
+    stats
+        .metadata
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect()
+}
+
+/// `wasi:http` goes only to the granted origin, filled from the config;
+/// secrets are applied by the host and never reach the plugin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_reaches_only_the_granted_origin_and_secrets_stay_host_side() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_with_hostile(dir.path(), true);
+    let (granted, seen) = echo_server().await;
+    let (other, other_seen) = echo_server().await;
+    let endpoint = format!("http://127.0.0.1:{granted}");
+    let config = serde_json::json!({ "endpoint": endpoint });
+    let secret = "TOPSECRET-5c1f9e";
+    let secrets = HashMap::from([("secret_access_key".to_string(), secret.to_string())]);
+    let limit = Duration::from_secs(20);
+
+    // The granted endpoint, with a request signed host-side.
+    let url = format!("{endpoint}/bucket/key");
+    let auth =
+        "aws-sigv4 secret=secret_access_key access-key-id=AKIDTEST region=us-east-1 service=s3";
+    let out = run_with(
+        &plugins,
+        config.clone(),
+        secrets.clone(),
+        &[("mode", "http"), ("url", &url), ("auth", auth)],
+        limit,
+    )
+    .await;
+    let stats = out.result.expect("the granted origin answers");
+    let seen_by_plugin = metadata(&stats);
+    assert_eq!(seen_by_plugin["status"], "200");
+    let request = seen.lock().expect("lock").join("\n");
+    assert!(request.starts_with("GET /bucket/key"), "{request}");
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("authorization: aws4-hmac-sha256 credential=akidtest/"),
+        "the host signed the request: {request}"
+    );
+    assert!(
+        !request.to_ascii_lowercase().contains("x-dataguardian-auth"),
+        "{request}"
+    );
+    for (what, value) in &seen_by_plugin {
+        assert!(
+            !value.contains(secret),
+            "the plugin saw the secret in its {what}: {value}"
+        );
+    }
+    assert!(
+        !request.contains(secret),
+        "the secret itself went on the wire"
+    );
+
+    // Another port of the same host: denied by the gate, named.
+    let url = format!("http://127.0.0.1:{other}/");
+    let out = run_with(
+        &plugins,
+        config.clone(),
+        secrets.clone(),
+        &[("mode", "http"), ("url", &url)],
+        limit,
+    )
+    .await;
+    let err = out.result.expect_err("another origin is denied");
+    assert_eq!(err.kind(), Some(FailureKind::PermissionDenied), "{err}");
+    assert!(
+        message(&err).contains(&format!(
+            "HTTP request to http://127.0.0.1:{other} is not granted"
+        )),
+        "{err}"
+    );
+    assert!(
+        other_seen.lock().expect("lock").is_empty(),
+        "nothing reached it"
+    );
+
+    // A secret the call does not hold cannot be asked for.
+    let url = format!("{endpoint}/");
+    let out = run_with(
+        &plugins,
+        config.clone(),
+        HashMap::new(),
+        &[
+            ("mode", "http"),
+            ("url", &url),
+            ("auth", "bearer secret=token"),
+        ],
+        limit,
+    )
+    .await;
+    let err = out.result.expect_err("no such secret");
+    assert!(message(&err).contains("no secret named `token`"), "{err}");
+
+    // Without an operator grant for HTTP, nothing leaves.
+    let unapproved = plugins_with_hostile(&dir.path().join("b"), false);
+    let out = run_with(
+        &unapproved,
+        config,
+        secrets,
+        &[("mode", "http"), ("url", &url)],
+        limit,
+    )
+    .await;
+    let err = out.result.expect_err("no grant, no HTTP");
+    assert!(message(&err).contains("is not granted"), "{err}");
 }

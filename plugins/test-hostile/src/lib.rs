@@ -8,6 +8,7 @@
 //! "sandbox breach" if the attempt succeeds, so a test only has to check
 //! that this text never appears.
 
+use dataguardian_plugin_sdk::http;
 use dataguardian_plugin_sdk::io::{StreamReader, StreamWriter};
 use dataguardian_plugin_sdk::process::Command;
 use dataguardian_plugin_sdk::{
@@ -113,6 +114,35 @@ fn stall() -> PluginResult<BackupStats> {
     )))
 }
 
+/// Sends a GET to option `url` (with option `auth` as the host-side
+/// authentication directive) and reports everything the plugin can see:
+/// the response, its config and its environment. A test checks that a
+/// secret's value appears in none of it.
+fn http_get(ctx: &CallContext) -> PluginResult<BackupStats> {
+    let url = config::option(ctx, "url")
+        .ok_or_else(|| PluginError::InvalidConfig("option url is required".into()))?;
+    let mut request = http::Request::new("GET", url)?;
+    if let Some(auth) = config::option(ctx, "auth") {
+        request = request.auth(auth);
+    }
+    let mut response = request.send(&[])?;
+    let body = response.text(64 * 1024)?;
+    let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut stats = empty_stats();
+    for (key, value) in [
+        ("status", response.status.to_string()),
+        ("body", body),
+        ("config", ctx.config.clone()),
+        ("env", env.join("\n")),
+    ] {
+        stats.metadata.push(Kv {
+            key: key.into(),
+            value,
+        });
+    }
+    Ok(stats)
+}
+
 fn spawn_allowed() -> PluginResult<BackupStats> {
     let out = Command::new("echo").arg("hello").output()?;
     let mut stats = empty_stats();
@@ -168,6 +198,7 @@ impl Engine for Hostile {
             "trap" => panic!("deliberate trap"),
             "stall" => stall(),
             "spawn-allowed" => spawn_allowed(),
+            "http" => http_get(ctx),
             other => Err(PluginError::InvalidConfig(format!(
                 "option mode: unknown mode `{other}`"
             ))),
