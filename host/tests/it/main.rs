@@ -16,3 +16,4 @@ mod postgres_roundtrip;
 mod queue;
 mod sandbox;
 mod sqlite_files;
+mod storage_s3;

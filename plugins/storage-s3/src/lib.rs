@@ -11,7 +11,7 @@ mod settings;
 mod upload;
 
 use dataguardian_plugin_sdk::{
-    config, export_storage, health, CallContext, HealthReport, InputStream, ObjectInfo,
+    config, export_storage, health, log, CallContext, HealthReport, InputStream, ObjectInfo,
     OutputStream, PluginError, PluginInfo, PluginKind, PluginResult, Storage,
 };
 use settings::{Config, Resolved};
@@ -215,7 +215,12 @@ impl Storage for S3 {
         for key in &keys {
             s3::delete(&r, key)?;
         }
-        upload::abort_under(&r, &folder)?;
+        let aborted = upload::abort_under(&r, &folder)?;
+        if aborted > 0 {
+            log::info(&format!(
+                "aborted {aborted} unfinished upload(s) under `{key}`"
+            ));
+        }
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 
 #[macro_use]
 pub mod server;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
