@@ -14,6 +14,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("engine-files", "engine_files"),
     ("storage-local", "storage_local"),
     ("storage-s3", "storage_s3"),
+    ("storage-sftp", "storage_sftp"),
 ];
 
 fn main() {

@@ -9,6 +9,9 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 need_apt=()
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 command -v pg_dump >/dev/null || need_apt+=(postgresql-client)
+# The SFTP storage runs OpenSSH's client (sshpass for password logins).
+command -v ssh >/dev/null || need_apt+=(openssh-client)
+command -v sshpass >/dev/null || need_apt+=(sshpass)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -9,6 +9,18 @@ cd "$(dirname "$0")/.."
 if ! command -v st >/dev/null || ! st --version 2>/dev/null | grep -q 'version 4\.'; then
   python3 -m pip install -q 'schemathesis>=4.32,<5'
 fi
+# Test-only: a real SSH server (sshd) for the SFTP storage tests.
+if ! [ -x /usr/sbin/sshd ]; then
+  sudo_if_needed=()
+  [ "$(id -u)" = 0 ] || sudo_if_needed=(sudo)
+  "${sudo_if_needed[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null \
+    || { "${sudo_if_needed[@]}" apt-get update -qq && "${sudo_if_needed[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; }
+fi
+# Test-only: a real S3-compatible server (moto) and an independent S3
+# client (boto3) for the S3 storage tests.
+if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
+  python3 -m pip install -q 'moto[server]>=5,<6' 'boto3>=1.34'
+fi
 
 cargo fmt --all -- --check
 (cd plugins && cargo fmt --all -- --check)
@@ -16,7 +28,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 (cd plugins && cargo clippy --release -- -D warnings)
 # The plugins' own unit tests, natively (they need no host imports).
 (cd plugins && cargo test --target "$(rustc -vV | sed -n 's/^host: //p')" -q \
-  -p engine-files -p engine-sqlite -p engine-postgres -p storage-local)
+  -p engine-files -p engine-sqlite -p engine-postgres -p storage-local -p storage-s3 -p storage-sftp)
 cargo test --workspace -- --test-threads=2
 # The live API against its own OpenAPI document (schemathesis, bounded).
 ./scripts/api_fuzz.sh target/debug/dataguardian

@@ -129,6 +129,23 @@ impl Request {
         // Hand the request over first: the host sends the body as it is
         // written and buffers little of it.
         let pending = outgoing_handler::handle(request, options).map_err(|e| self.failure(e))?;
+        let sent = self.write_body(outgoing, body);
+        pending.subscribe().block();
+        // A request the host refused fails its body stream too: the
+        // response's error says why, so it comes first.
+        let response = match pending.get() {
+            Some(Ok(Ok(response))) => response,
+            Some(Ok(Err(e))) => return Err(self.failure(e)),
+            Some(Err(())) | None => {
+                sent?;
+                return Err(PluginError::Failed("the response was lost".into()));
+            }
+        };
+        sent?;
+        Response::new(response)
+    }
+
+    fn write_body(&self, outgoing: OutgoingBody, body: &[u8]) -> PluginResult<()> {
         {
             let stream = outgoing
                 .write()
@@ -140,16 +157,7 @@ impl Request {
                 .blocking_flush()
                 .map_err(|e| io::stream_failure("sending the request body", e))?;
         }
-        OutgoingBody::finish(outgoing, None).map_err(|e| self.failure(e))?;
-        pending.subscribe().block();
-        let response = match pending.get() {
-            Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(e))) => return Err(self.failure(e)),
-            Some(Err(())) | None => {
-                return Err(PluginError::Failed("the response was lost".into()))
-            }
-        };
-        Response::new(response)
+        OutgoingBody::finish(outgoing, None).map_err(|e| self.failure(e))
     }
 
     fn failure(&self, e: ErrorCode) -> PluginError {

@@ -211,17 +211,15 @@ fn decode(
     // The decoder may stop at the end of its frame before the input's end,
     // where the last checks happen: wait for that end.
     let mut rest = [0u8; 4096];
-    loop {
-        match reader.read(&mut rest) {
-            Ok(0) => break,
-            Ok(_) => {
-                return Err(fail(
-                    &output,
-                    format!("{compression} data: unexpected bytes after the end of the stream"),
-                ))
-            }
-            Err(e) => return Err(fail(&output, e.to_string())),
+    match reader.read(&mut rest) {
+        Ok(0) => {}
+        Ok(_) => {
+            return Err(fail(
+                &output,
+                format!("{compression} data: unexpected bytes after the end of the stream"),
+            ))
         }
+        Err(e) => return Err(fail(&output, e.to_string())),
     }
     if let Some(last) = held {
         if output.blocking_send(Ok(last)).is_err() {

@@ -110,7 +110,11 @@ impl CallCapabilities {
             })
             .collect();
         Self {
-            process: caps.process.clone(),
+            process: caps
+                .process
+                .iter()
+                .filter_map(|rule| fill_process_rule(rule, config))
+                .collect(),
             network,
             http,
             dirs,
@@ -141,6 +145,31 @@ impl CallCapabilities {
     pub fn allows_connect(&self, addr: &SocketAddr) -> bool {
         self.network.contains(addr)
     }
+}
+
+/// A process rule with its `{config.KEY}` argument templates filled. A
+/// filled value must match literally, so one holding a glob character
+/// (`*`) voids the rule rather than widening it, and an argument that is a
+/// template alone may not start with `-` (a host name like
+/// `-oProxyCommand=…` would be read as an option).
+fn fill_process_rule(rule: &ProcessRule, config: &serde_json::Value) -> Option<ProcessRule> {
+    let args = rule
+        .args
+        .iter()
+        .map(|pattern| {
+            if !pattern.contains("{config.") {
+                return Some(pattern.clone());
+            }
+            let filled = fill_template(pattern, config)?;
+            let literal_parts: usize = pattern.matches('*').count();
+            let option_like = pattern.starts_with('{') && filled.starts_with('-');
+            (filled.matches('*').count() == literal_parts && !option_like).then_some(filled)
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(ProcessRule {
+        program: rule.program.clone(),
+        args,
+    })
 }
 
 fn applies(rule: &DirRule, operation: &str) -> bool {
@@ -250,6 +279,47 @@ mod tests {
         let caps = CallCapabilities::resolve(&asked(), &aws, "put");
         let origins: Vec<String> = caps.http.iter().map(|o| o.to_string()).collect();
         assert_eq!(origins, ["https://s3.eu-west-1.amazonaws.com:443"]);
+    }
+
+    #[test]
+    fn process_arguments_follow_the_config() {
+        let asked = Capabilities {
+            process: vec![rule(
+                "ssh",
+                &["-p", "{config.port|22}", "{config.host}", "**"],
+            )],
+            ..Default::default()
+        };
+        let caps = CallCapabilities::resolve(&asked, &json!({"host": "nas.lan"}), "put");
+        assert!(caps
+            .check_process("ssh", &strings(&["-p", "22", "nas.lan", "sftp"]))
+            .is_ok());
+        assert!(caps
+            .check_process("ssh", &strings(&["-p", "2222", "nas.lan"]))
+            .is_err());
+        assert!(caps
+            .check_process("ssh", &strings(&["-p", "22", "evil.lan"]))
+            .is_err());
+        let caps =
+            CallCapabilities::resolve(&asked, &json!({"host": "nas.lan", "port": 2222}), "put");
+        assert!(caps
+            .check_process("ssh", &strings(&["-p", "2222", "nas.lan"]))
+            .is_ok());
+        // A glob in a config value is not a wildcard: the rule is void.
+        let caps = CallCapabilities::resolve(&asked, &json!({"host": "*"}), "put");
+        assert!(caps
+            .check_process("ssh", &strings(&["-p", "22", "evil.lan"]))
+            .is_err());
+        let sneaky = "-oProxyCommand=sh";
+        let caps = CallCapabilities::resolve(&asked, &json!({"host": sneaky}), "put");
+        assert!(caps
+            .check_process("ssh", &strings(&["-p", "22", sneaky]))
+            .is_err());
+        // A missing key without a default voids the rule.
+        let caps = CallCapabilities::resolve(&asked, &json!({}), "put");
+        assert!(caps
+            .check_process("ssh", &strings(&["-p", "22", "x"]))
+            .is_err());
     }
 
     #[test]

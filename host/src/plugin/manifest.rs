@@ -211,9 +211,9 @@ pub fn parse_tcp_template(entry: &str) -> Option<(&str, &str)> {
     (!host.is_empty() && !port.is_empty()).then_some((host, port))
 }
 
-/// Fills `{config.KEY}` and `{config.KEY:parent}` from the call's
-/// configuration. `None` when a key is missing: the capability then does
-/// not apply to this call.
+/// Fills `{config.KEY}`, `{config.KEY:parent}` and `{config.KEY|DEFAULT}`
+/// from the call's configuration. `None` when a key without a default is
+/// missing: the capability then does not apply to this call.
 pub fn fill_template(template: &str, config: &serde_json::Value) -> Option<String> {
     let mut out = String::new();
     let mut rest = template;
@@ -221,13 +221,18 @@ pub fn fill_template(template: &str, config: &serde_json::Value) -> Option<Strin
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}')? + start;
         let expr = &rest[start + 1..end];
+        let (expr, default) = match expr.split_once('|') {
+            Some((e, d)) => (e, Some(d)),
+            None => (expr, None),
+        };
         let (key, filter) = match expr.split_once(':') {
             Some((k, f)) => (k, Some(f)),
             None => (expr, None),
         };
-        let value = match config.get(key.strip_prefix("config.")?)? {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Number(n) => n.to_string(),
+        let value = match config.get(key.strip_prefix("config.")?) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            None | Some(serde_json::Value::Null) => default?.to_string(),
             _ => return None,
         };
         match filter {

@@ -257,7 +257,11 @@ pub fn resolve_env(
                 escape,
             } => {
                 let value = lookup(&name, &secret)?;
-                if value.contains(['\n', '\r', '\0']) {
+                // A file that is the secret alone (a private key) may hold
+                // several lines; in a structured file (a pgpass line) a
+                // line break would inject another entry.
+                let whole_file = template.trim_end() == "{secret}";
+                if value.contains('\0') || !whole_file && value.contains(['\n', '\r']) {
                     return Err(format!(
                         "secret `{secret}` contains a line break or NUL and cannot be written to a file for `{name}`"
                     ));
@@ -359,7 +363,7 @@ mod tests {
             "F".to_string(),
             EnvSource::SecretFile {
                 secret: "multi".into(),
-                template: "{secret}".into(),
+                template: "*:{secret}".into(),
                 escape: String::new(),
             },
         )];

@@ -17,3 +17,4 @@ mod queue;
 mod sandbox;
 mod sqlite_files;
 mod storage_s3;
+mod storage_sftp;

@@ -6,6 +6,7 @@
 #[macro_use]
 pub mod server;
 pub mod s3;
+pub mod sftp;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

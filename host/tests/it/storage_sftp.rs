@@ -1,0 +1,291 @@
+//! SFTP storage against a real OpenSSH server on loopback: round trip,
+//! host key pinning, free space, and replicate with local and S3 storages
+//! while the SSH server goes away and comes back.
+
+use crate::common;
+
+use common::s3::S3Server;
+use common::server::{chinook_db, count, Backend, TestServer};
+use common::sftp::SshServer;
+use common::{pg_fingerprint, sha256_file, TempDb};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn ssh_storage(server: &TestServer, ssh: &SshServer, name: &str, extra: Value) -> String {
+    server
+        .post_ok(
+            "/api/storage-locations",
+            &json!({"name": name, "type": "ssh", "config": ssh.config(extra)}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+fn status_of(e: &Value, storage: &str) -> String {
+    e["storages"]
+        .as_array()
+        .expect("storages")
+        .iter()
+        .find(|s| s["storage_location_id"] == storage)
+        .map(|s| s["status"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sftp_backup_download_restore() {
+    let ssh = SshServer::start();
+    let server = TestServer::start(Backend::Sqlite).await;
+    let source = chinook_db("sftpsrc");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let storage = ssh_storage(&server, &ssh, "nas", json!({})).await;
+
+    // Secrets never come back; the check reports free space.
+    let v = server
+        .get_ok(&format!("/api/storage-locations/{storage}"))
+        .await;
+    assert_eq!(v["config"]["private_key"], "********", "{v}");
+    let t = server
+        .post_ok(
+            &format!("/api/storage-locations/{storage}/test"),
+            &json!({}),
+            200,
+        )
+        .await;
+    assert_eq!(t["success"], true, "{t}\n{}", ssh.log());
+    assert!(t["available_space_gb"].as_f64().unwrap_or(0.0) > 0.0, "{t}");
+
+    let job = server
+        .job(
+            "to nas",
+            &ds,
+            &storage,
+            json!({"backup_options": {"max_file_size_mb": 1}}),
+        )
+        .await;
+    let exec = server.run_job(&job).await;
+    assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
+    let id = exec["id"].as_str().expect("id").to_string();
+    let path = exec["backup_path"].as_str().expect("path").to_string();
+
+    // The files on the server are the ones the manifest lists, and no
+    // temporary file is left.
+    let folder = ssh.path(&path);
+    assert!(folder.join("manifest.json").is_file(), "{folder:?}");
+    for chunk in exec["chunks"].as_array().expect("chunks") {
+        let file = chunk["file_path"].as_str().expect("file");
+        let name = file.rsplit('/').next().expect("name");
+        assert_eq!(
+            format!("sha256:{}", sha256_file(&folder.join(name))),
+            chunk["checksum"].as_str().expect("checksum"),
+            "{name}"
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(&folder)
+        .expect("folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("dg-partial")), "{names:?}");
+
+    // Listed in the explorer.
+    let listed = server
+        .get_ok(&format!(
+            "/api/storage-locations/{storage}/files?prefix={job}"
+        ))
+        .await;
+    assert!(
+        listed
+            .to_string()
+            .contains(path.split('/').nth(1).expect("folder")),
+        "{listed}"
+    );
+
+    // Downloaded and restored.
+    let body = server
+        .http
+        .get(server.url(&format!("/api/executions/{id}/download")))
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body))
+        ),
+        exec["checksum"].as_str().expect("checksum")
+    );
+    let target = TempDb::new("sftpdst");
+    let target_ds = server.pg_datasource("restore target", &target.name).await;
+    let r = server
+        .post_ok(
+            &format!("/api/backups/{id}/restore"),
+            &json!({"target_datasource_id": target_ds, "confirm_overwrite": true}),
+            202,
+        )
+        .await;
+    let restored = server
+        .wait_execution(
+            r["execution_id"].as_str().expect("id"),
+            Duration::from_secs(120),
+        )
+        .await;
+    assert_eq!(
+        restored["status"],
+        "completed",
+        "{restored}\n{}",
+        server.log_tail()
+    );
+    assert_eq!(pg_fingerprint(&target.name), pg_fingerprint(&source.name));
+    assert_eq!(count(&target.name, "track"), 3503);
+
+    // Deleting the backup removes its folder on the server.
+    let (status, body) = server.delete(&format!("/api/executions/{id}")).await;
+    assert!(status.is_success(), "{status} {body}");
+    assert!(!folder.exists(), "{folder:?}");
+}
+
+/// A server whose host key is not the configured one is refused before
+/// any login is attempted and before any byte of a backup is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sftp_wrong_host_key_is_refused() {
+    let ssh = SshServer::start();
+    let server = TestServer::start(Backend::Sqlite).await;
+    let source = chinook_db("sftpkey");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let storage = ssh_storage(
+        &server,
+        &ssh,
+        "impostor",
+        json!({"host_key_fingerprint": wrong}),
+    )
+    .await;
+    let t = server
+        .post_ok(
+            &format!("/api/storage-locations/{storage}/test"),
+            &json!({}),
+            200,
+        )
+        .await;
+    assert_eq!(t["status"], "auth_failed", "{t}");
+    let message = t["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&ssh.fingerprint) && message.contains(wrong),
+        "{message}"
+    );
+
+    let job = server.job("impostor", &ds, &storage, json!({})).await;
+    let e = server.run_job(&job).await;
+    assert_eq!(e["status"], "failed", "{e}");
+    let error = e["error_message"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("impostor") && error.contains("host_key_fingerprint"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&ssh.root).expect("root").count(),
+        0,
+        "nothing was written"
+    );
+    let log = ssh.log();
+    assert!(
+        !log.contains("Accepted") && !log.contains("publickey"),
+        "no login was tried: {log}"
+    );
+
+    // A fingerprint that is not one is a 422 naming the field.
+    let (status, err) = server
+        .post(
+            "/api/storage-locations",
+            &json!({"name": "bad", "type": "ssh", "config": ssh.config(json!({"host_key_fingerprint": "MD5:00"}))}),
+        )
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert!(err.to_string().contains("host_key_fingerprint"), "{err}");
+}
+
+/// Replicate to local, S3 and SFTP: all three hold byte-identical parts.
+/// With the SSH server down, that copy fails and the others complete;
+/// retry-upload fills it once the server is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicate_to_local_s3_and_sftp() {
+    let mut ssh = SshServer::start();
+    let s3 = S3Server::start(64 * 1024);
+    let server = TestServer::start(Backend::Sqlite).await;
+    let source = chinook_db("sftprepl");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (local, root) = server.local_storage("disk").await;
+    let bucket = server
+        .post_ok(
+            "/api/storage-locations",
+            &json!({"name": "bucket", "type": "s3", "config": s3.config(json!({"region": "us-east-1", "part_size_kib": 64}))}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let nas = ssh_storage(&server, &ssh, "nas", json!({})).await;
+    let job = server
+        .job(
+            "everywhere",
+            &ds,
+            &local,
+            json!({"storage_location_ids": [local, bucket, nas], "storage_strategy": "replicate",
+                   "backup_options": {"max_file_size_mb": 1}}),
+        )
+        .await;
+    let e = server.run_job(&job).await;
+    assert_eq!(e["status"], "completed", "{e}\n{}", server.log_tail());
+    for storage in [&local, &bucket, &nas] {
+        assert_eq!(status_of(&e, storage), "completed", "{e}");
+    }
+    let path = e["backup_path"].as_str().expect("path").to_string();
+    let objects = s3.objects();
+    for entry in std::fs::read_dir(root.join(&path)).expect("folder") {
+        let file = entry.expect("entry").path();
+        let name = file
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let on_disk = sha256_file(&file);
+        assert_eq!(
+            objects.get(&format!("{path}/{name}")),
+            Some(&on_disk),
+            "{name} in S3"
+        );
+        assert_eq!(
+            sha256_file(&ssh.path(&format!("{path}/{name}"))),
+            on_disk,
+            "{name} over SFTP"
+        );
+    }
+
+    // The SSH server goes away: that copy fails, the others complete.
+    ssh.stop();
+    let e = server.run_job(&job).await;
+    let id = e["id"].as_str().expect("id").to_string();
+    assert_eq!(status_of(&e, &local), "completed", "{e}");
+    assert_eq!(status_of(&e, &bucket), "completed", "{e}");
+    assert_eq!(status_of(&e, &nas), "failed", "{e}");
+
+    // Back again: retry-upload completes the copy.
+    ssh.resume();
+    let r = server
+        .post_ok(
+            &format!("/api/executions/{id}/retry-upload"),
+            &json!({}),
+            200,
+        )
+        .await;
+    let e = server.get_ok(&format!("/api/executions/{id}")).await;
+    assert_eq!(status_of(&e, &nas), "completed", "{e}\n{r}");
+    let path = e["backup_path"].as_str().expect("path");
+    assert!(ssh.path(&format!("{path}/manifest.json")).is_file());
+}
