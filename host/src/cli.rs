@@ -510,7 +510,11 @@ fn storage_for(
             args.storage
         ),
     };
-    Ok(plugins.storage(&args.storage, Target::new(config, tracing_sink()))?)
+    // Secrets (`secret_access_key`, `private_key`...) stay host-side, as
+    // in the server: the plugin gets the rest.
+    let (config, secrets) = crate::server::targets::split_secrets(&config);
+    let target = Target::new(config, tracing_sink()).with_secrets(secrets);
+    Ok(plugins.storage(&args.storage, target)?)
 }
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {

@@ -131,18 +131,18 @@ impl Request {
         let pending = outgoing_handler::handle(request, options).map_err(|e| self.failure(e))?;
         let sent = self.write_body(outgoing, body);
         pending.subscribe().block();
-        // A request the host refused fails its body stream too: the
-        // response's error says why, so it comes first.
-        let response = match pending.get() {
-            Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(e))) => return Err(self.failure(e)),
+        // A request the host refused fails its body stream too, and a
+        // server may answer (and close) before reading a body: whatever the
+        // response says comes first. (A server cannot accept a request
+        // whose body it did not receive in full: Content-Length is set.)
+        match pending.get() {
+            Some(Ok(Ok(response))) => Response::new(response),
+            Some(Ok(Err(e))) => Err(self.failure(e)),
             Some(Err(())) | None => {
                 sent?;
-                return Err(PluginError::Failed("the response was lost".into()));
+                Err(PluginError::Failed("the response was lost".into()))
             }
-        };
-        sent?;
-        Response::new(response)
+        }
     }
 
     fn write_body(&self, outgoing: OutgoingBody, body: &[u8]) -> PluginResult<()> {

@@ -329,3 +329,105 @@ async fn s3_replicate_and_retry_upload() {
     let e = server.get_ok(&format!("/api/executions/{id}")).await;
     assert_eq!(status_of(&e, &later), "completed", "{e}\n{r}");
 }
+
+/// A TCP proxy to `upstream` counting the bytes the server sends back.
+async fn counting_proxy(
+    upstream: String,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let received = Arc::new(AtomicU64::new(0));
+    let counter = received.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let up = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                    let _ = server_write.shutdown().await;
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match server_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            counter.fetch_add(n as u64, Ordering::Relaxed);
+                            if client_write.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = client_write.shutdown().await;
+                up.abort();
+            });
+        }
+    });
+    (url, received)
+}
+
+/// A restore reads the artifact from the bucket once: checksums are
+/// checked while streaming, not in a separate pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_restore_reads_each_byte_once() {
+    use std::sync::atomic::Ordering;
+    let s3 = S3Server::start(64 * 1024);
+    let upstream = s3.endpoint.trim_start_matches("http://").to_string();
+    let (proxy, received) = counting_proxy(upstream).await;
+    let server = TestServer::start(Backend::Sqlite).await;
+    let source = chinook_db("s3once");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let storage = s3_storage(&server, &s3, "counted", json!({"endpoint": proxy})).await;
+    let job = server
+        .job(
+            "counted",
+            &ds,
+            &storage,
+            json!({"backup_options": {"compression": "none"}}),
+        )
+        .await;
+    let exec = server.run_job(&job).await;
+    assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
+    let artifact = exec["compressed_size_bytes"].as_u64().expect("size");
+
+    let target = TempDb::new("s3oncedst");
+    let target_ds = server.pg_datasource("restore target", &target.name).await;
+    received.store(0, Ordering::Relaxed);
+    let r = server
+        .post_ok(
+            &format!("/api/backups/{}/restore", exec["id"].as_str().expect("id")),
+            &json!({"target_datasource_id": target_ds, "confirm_overwrite": true}),
+            202,
+        )
+        .await;
+    let restored = server
+        .wait_execution(
+            r["execution_id"].as_str().expect("id"),
+            Duration::from_secs(120),
+        )
+        .await;
+    assert_eq!(
+        restored["status"],
+        "completed",
+        "{restored}\n{}",
+        server.log_tail()
+    );
+    assert_eq!(pg_fingerprint(&target.name), pg_fingerprint(&source.name));
+    let read = received.load(Ordering::Relaxed);
+    eprintln!("restore read {read} bytes for a {artifact}-byte artifact");
+    // The artifact once, plus the manifest and HTTP heads.
+    assert!(
+        read >= artifact && read < artifact + artifact / 5,
+        "{read} bytes read from the bucket for a {artifact}-byte artifact"
+    );
+}
