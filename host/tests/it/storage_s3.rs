@@ -431,3 +431,100 @@ async fn s3_restore_reads_each_byte_once() {
         "{read} bytes read from the bucket for a {artifact}-byte artifact"
     );
 }
+
+/// The explorer on any storage: copy an object, download the copy (equal
+/// bytes), delete it (gone).
+pub(crate) async fn explore(server: &TestServer, storage: &str, key: &str) {
+    let fetch = |path: String| {
+        let url = server.url(&format!(
+            "/api/storage-locations/{storage}/files/download?path={path}"
+        ));
+        let http = server.http.clone();
+        async move {
+            let resp = http.get(url).send().await.expect("download");
+            let status = resp.status().as_u16();
+            (status, resp.bytes().await.expect("body").to_vec())
+        }
+    };
+    let (status, original) = fetch(key.to_string()).await;
+    assert_eq!(status, 200, "{key}");
+    let (status, body) = server
+        .post(
+            &format!("/api/storage-locations/{storage}/files/copy"),
+            &json!({"from": key, "to": "exports/copy.bin"}),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, copied) = fetch("exports/copy.bin".into()).await;
+    assert_eq!(status, 200);
+    assert_eq!(copied, original, "the copy holds the same bytes");
+    let (status, body) = server
+        .delete(&format!(
+            "/api/storage-locations/{storage}/files?path=exports"
+        ))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = fetch("exports/copy.bin".into()).await;
+    assert_eq!(status, 404);
+}
+
+/// Retention deletes remote copies: with `max_backups: 1`, the older
+/// folder is gone from the storage after the second backup.
+pub(crate) async fn retention_deletes_remote_folders(
+    server: &TestServer,
+    datasource: &str,
+    storage: &str,
+    present: impl Fn(&str) -> bool,
+) {
+    let job = server
+        .job(
+            "kept once",
+            datasource,
+            storage,
+            json!({"retention_policy": {"max_backups": 1, "auto_delete": true}}),
+        )
+        .await;
+    let first = server.run_job(&job).await;
+    assert_eq!(first["status"], "completed", "{first}");
+    let first_path = first["backup_path"].as_str().expect("path").to_string();
+    assert!(present(&first_path), "{first_path} stored");
+    let second = server.run_job(&job).await;
+    assert_eq!(second["status"], "completed", "{second}");
+    let second_path = second["backup_path"].as_str().expect("path").to_string();
+    let started = std::time::Instant::now();
+    while present(&first_path) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{first_path} still stored"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(present(&second_path), "{second_path} kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_explorer_and_retention() {
+    let s3 = S3Server::start(64 * 1024);
+    let server = TestServer::start(Backend::Sqlite).await;
+    let source = chinook_db("s3expl");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let storage = s3_storage(&server, &s3, "bucket", json!({})).await;
+    let present = |path: &str| {
+        s3.objects()
+            .keys()
+            .any(|k| k.starts_with(&format!("{path}/")))
+    };
+    retention_deletes_remote_folders(&server, &ds, &storage, present).await;
+    let listed = s3.objects();
+    let manifest = listed
+        .keys()
+        .find(|k| k.ends_with("manifest.json"))
+        .expect("a manifest")
+        .clone();
+    explore(&server, &storage, &manifest).await;
+    assert_eq!(
+        s3.objects(),
+        listed,
+        "the explorer left the backups as they were"
+    );
+}

@@ -289,3 +289,37 @@ async fn replicate_to_local_s3_and_sftp() {
     let path = e["backup_path"].as_str().expect("path");
     assert!(ssh.path(&format!("{path}/manifest.json")).is_file());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sftp_explorer_and_retention() {
+    let ssh = SshServer::start();
+    let server = TestServer::start(Backend::Sqlite).await;
+    let source = chinook_db("sftpexpl");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let storage = ssh_storage(&server, &ssh, "nas", json!({})).await;
+    let present = |path: &str| ssh.path(path).join("manifest.json").is_file();
+    crate::storage_s3::retention_deletes_remote_folders(&server, &ds, &storage, present).await;
+    let job_dir = std::fs::read_dir(&ssh.root)
+        .expect("root")
+        .next()
+        .expect("a job folder")
+        .expect("entry")
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    let execution = std::fs::read_dir(ssh.path(&job_dir))
+        .expect("job")
+        .next()
+        .expect("an execution")
+        .expect("entry")
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    crate::storage_s3::explore(
+        &server,
+        &storage,
+        &format!("{job_dir}/{execution}/manifest.json"),
+    )
+    .await;
+    assert!(!ssh.path("exports").exists(), "the copy's folder is gone");
+}
