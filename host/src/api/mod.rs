@@ -122,6 +122,11 @@ pub(crate) async fn enqueue(
 ) -> Result<(), ApiError> {
     let item = crate::queue::item(kind, &execution.id, crate::queue::PRIORITY_MANUAL);
     state.queue.submit(execution, &item).await.map_err(|e| {
+        if let crate::queue::QueueError::Store(crate::store::StoreError::Conflict(what)) = &e {
+            return ApiError::conflict(format!(
+                "{what} is already queued or running; wait for it or cancel it"
+            ));
+        }
         tracing::error!("queueing {kind} {}: {e}", execution.id);
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

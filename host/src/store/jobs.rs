@@ -192,9 +192,17 @@ pub async fn advance_and_enqueue(
         .await?
         .rows_affected();
         if moved == 1 {
-            super::executions::bind_insert!(sqlx::query(super::executions::INSERT), execution)
-                .execute(&mut *tx)
-                .await?;
+            let inserted =
+                super::executions::bind_insert!(sqlx::query(super::executions::INSERT), execution)
+                    .execute(&mut *tx)
+                    .await;
+            // A run of this job became active since the tick looked (the
+            // one-active-backup index): queue nothing, move nothing; the
+            // next tick records the skip.
+            match inserted {
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
+                other => other?,
+            };
             super::work::bind_insert!(sqlx::query(super::work::INSERT), item)
                 .execute(&mut *tx)
                 .await?;

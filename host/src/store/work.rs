@@ -48,7 +48,8 @@ pub async fn insert_with_execution(
         let mut tx = p.begin().await?;
         super::executions::bind_insert!(sqlx::query(super::executions::INSERT), execution)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|e| StoreError::classify(e, "an active backup of this job"))?;
         bind_insert!(sqlx::query(INSERT), item)
             .execute(&mut *tx)
             .await?;

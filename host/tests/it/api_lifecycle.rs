@@ -578,3 +578,32 @@ async fn a_missing_metadata_database_is_created() {
     );
     assert_eq!(exists, "1");
 }
+
+/// Simultaneous run requests for one job queue one backup: the check and
+/// the insert are one step (a unique index), the others get 409.
+async fn simultaneous_runs(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let source = chinook_db("simul");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server.job("raced", &ds, &storage, json!({})).await;
+    let locker = Locker::hold(&source.name, "track");
+    let path = format!("/api/backup-jobs/{job}/run");
+    let body = json!({});
+    let answers = futures::future::join_all((0..8).map(|_| server.post(&path, &body))).await;
+    drop(locker);
+    let accepted: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == 202)
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(accepted.len(), 1, "{answers:?}");
+    for (status, v) in &answers {
+        assert!(*status == 202 || *status == 409, "{status} {v}");
+    }
+    let id = accepted[0]["execution_id"].as_str().expect("id");
+    let e = server.wait_execution(id, Duration::from_secs(120)).await;
+    assert_eq!(e["status"], "completed", "{e}");
+}
+
+on_both_backends!(simultaneous_runs_queue_one, simultaneous_runs);
