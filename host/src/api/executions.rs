@@ -5,6 +5,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ValidJson, ValidQuery};
 use super::page::{Page, PageQuery};
 use super::stream;
+use crate::pipeline::manifest::BackupManifest;
 use crate::pipeline::replicate::copy_execution;
 use crate::pipeline::restore::load_manifest;
 use crate::plugin::StorageClient;
@@ -285,19 +286,20 @@ pub struct RetryUploadResult {
 pub struct RetryAction {
     pub storage_location_id: String,
     pub storage_name: String,
-    /// `copied`, `present` (it holds the backup's manifest already) or
-    /// `failed`.
+    /// `copied`, `present` (it holds the manifest and every part at its
+    /// recorded size already) or `failed`.
     pub action: String,
     pub message: Option<String>,
 }
 
 /// The first storage whose copy of the backup verifies (every checksum),
-/// with its id and name; 409 naming each failure when none does.
+/// with its id, name and the manifest; 409 naming each failure when none
+/// does.
 async fn verified_source(
     state: &AppState,
     execution: &Execution,
     prefix: &str,
-) -> ApiResult<(String, String, StorageClient)> {
+) -> ApiResult<(String, String, StorageClient, BackupManifest)> {
     let mut ids: Vec<String> = execution.storage_location_id.iter().cloned().collect();
     for s in executions::storages(&state.db, &execution.id).await? {
         if s.status == "completed" && !ids.contains(&s.storage_location_id) {
@@ -313,12 +315,12 @@ async fn verified_source(
         {
             Ok(client) => crate::pipeline::verify_execution(&client, prefix)
                 .await
-                .map(|_| client)
+                .map(|manifest| (client, manifest))
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match verified {
-            Ok(client) => return Ok((row.id, row.name, client)),
+            Ok((client, manifest)) => return Ok((row.id, row.name, client, manifest)),
             Err(e) => failures.push(format!("`{}`: {e}", row.name)),
         }
     }
@@ -340,7 +342,7 @@ pub async fn retry_upload(
 ) -> ApiResult<Json<RetryUploadResult>> {
     let execution = load(&state, &id).await?;
     let prefix = completed_backup(&execution)?;
-    let (from_id, from_name, from) = verified_source(&state, &execution, &prefix).await?;
+    let (from_id, from_name, from, manifest) = verified_source(&state, &execution, &prefix).await?;
     let mut wanted: Vec<String> = execution.storage_location_id.iter().cloned().collect();
     if let Some(job) = &execution.job_id {
         wanted.extend(store::jobs::storage_ids(&state.db, job).await?);
@@ -358,7 +360,12 @@ pub async fn retry_upload(
         let Some(row) = store::storages::get(&state.db, &sid).await? else {
             continue;
         };
-        let action = copy_if_missing(&state, &id, &prefix, &from_name, &from, &row).await?;
+        let source = CopySource {
+            name: &from_name,
+            client: &from,
+            manifest: &manifest,
+        };
+        let action = copy_if_missing(&state, &id, &prefix, &source, &row).await?;
         actions.push(action);
     }
     Ok(Json(RetryUploadResult {
@@ -368,25 +375,46 @@ pub async fn retry_upload(
     }))
 }
 
-/// One storage of retry-upload: left alone if it holds the backup's
-/// manifest, else copied into; the outcome recorded and logged.
+/// The verified copy retry-upload copies from.
+struct CopySource<'a> {
+    name: &'a str,
+    client: &'a StorageClient,
+    manifest: &'a BackupManifest,
+}
+
+/// Whether `to` holds the whole backup: its manifest and every part at
+/// the size the manifest records (checksums are not re-read here).
+async fn holds_copy(to: &StorageClient, prefix: &str, manifest: &BackupManifest) -> bool {
+    use crate::pipeline::layout::{key, MANIFEST_FILE};
+    if !matches!(to.stat(&key(prefix, MANIFEST_FILE)).await, Ok(Some(_))) {
+        return false;
+    }
+    for chunk in &manifest.chunks {
+        match to.stat(&key(prefix, &chunk.file)).await {
+            Ok(Some(info)) if !info.is_dir && info.size == chunk.size_bytes => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// One storage of retry-upload: left alone if it holds the whole backup
+/// (manifest and every part at its size), else copied into; the outcome
+/// recorded and logged.
 async fn copy_if_missing(
     state: &AppState,
     id: &str,
     prefix: &str,
-    from_name: &str,
-    from: &StorageClient,
+    from: &CopySource<'_>,
     row: &crate::store::rows::StorageLocation,
 ) -> ApiResult<RetryAction> {
-    let manifest = crate::pipeline::layout::key(prefix, crate::pipeline::layout::MANIFEST_FILE);
+    let from_name = from.name;
     let outcome = match targets::storage_for(state, row, crate::plugin::tracing_sink()).await {
-        Ok(to) => match to.stat(&manifest).await {
-            Ok(Some(_)) => Ok("present"),
-            _ => copy_execution(from, &to, prefix, Default::default())
-                .await
-                .map(|_| "copied")
-                .map_err(|e| e.to_string()),
-        },
+        Ok(to) if holds_copy(&to, prefix, from.manifest).await => Ok("present"),
+        Ok(to) => copy_execution(from.client, &to, prefix, Default::default())
+            .await
+            .map(|_| "copied")
+            .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     let (status, path, error, line) = match &outcome {

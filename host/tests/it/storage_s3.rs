@@ -328,6 +328,30 @@ async fn s3_replicate_and_retry_upload() {
     assert!(r.to_string().contains("later"), "{r}");
     let e = server.get_ok(&format!("/api/executions/{id}")).await;
     assert_eq!(status_of(&e, &later), "completed", "{e}\n{r}");
+
+    // A copy that lost a part but kept its manifest is not "present":
+    // retry-upload copies it again.
+    let part = std::fs::read_dir(&folder)
+        .expect("folder")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().contains("backup."))
+        .expect("a part");
+    std::fs::remove_file(&part).expect("remove part");
+    let r = server
+        .post_ok(
+            &format!("/api/executions/{id}/retry-upload"),
+            &json!({}),
+            200,
+        )
+        .await;
+    let action = r["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["storage_location_id"] == local.as_str())
+        .map(|a| a["action"].clone());
+    assert_eq!(action, Some(json!("copied")), "{r}");
+    assert!(part.is_file(), "{part:?} is back");
 }
 
 /// A TCP proxy to `upstream` counting the bytes the server sends back.
