@@ -9,8 +9,8 @@
 
 use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
-    ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method,
+    OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
 use crate::{io, InputStream, OutputStream, PluginError, PluginResult};
 
@@ -86,6 +86,13 @@ impl Request {
     /// Sends the request with `body` (empty for `&[]`) and waits for the
     /// response head.
     pub fn send(&self, body: &[u8]) -> PluginResult<Response> {
+        self.start(body)?.finish()
+    }
+
+    /// Sends the request with `body` and returns without waiting for the
+    /// response, so several requests can be in flight (parts of an
+    /// upload). The body has been handed to the host when this returns.
+    pub fn start(&self, body: &[u8]) -> PluginResult<InFlight> {
         let fields = Fields::new();
         for (name, value) in &self.headers {
             fields
@@ -130,19 +137,11 @@ impl Request {
         // written and buffers little of it.
         let pending = outgoing_handler::handle(request, options).map_err(|e| self.failure(e))?;
         let sent = self.write_body(outgoing, body);
-        pending.subscribe().block();
-        // A request the host refused fails its body stream too, and a
-        // server may answer (and close) before reading a body: whatever the
-        // response says comes first. (A server cannot accept a request
-        // whose body it did not receive in full: Content-Length is set.)
-        match pending.get() {
-            Some(Ok(Ok(response))) => Response::new(response),
-            Some(Ok(Err(e))) => Err(self.failure(e)),
-            Some(Err(())) | None => {
-                sent?;
-                Err(PluginError::Failed("the response was lost".into()))
-            }
-        }
+        Ok(InFlight {
+            request: self.clone(),
+            pending,
+            sent,
+        })
     }
 
     fn write_body(&self, outgoing: OutgoingBody, body: &[u8]) -> PluginResult<()> {
@@ -186,6 +185,32 @@ impl Request {
                 PluginError::Unreachable(format!("{target}: TLS: {e:?}"))
             }
             other => PluginError::Transient(format!("{target}: {other:?}")),
+        }
+    }
+}
+
+/// A request whose response has not been waited for.
+pub struct InFlight {
+    request: Request,
+    pending: FutureIncomingResponse,
+    sent: PluginResult<()>,
+}
+
+impl InFlight {
+    /// Waits for the response head.
+    pub fn finish(self) -> PluginResult<Response> {
+        self.pending.subscribe().block();
+        // A request the host refused fails its body stream too, and a
+        // server may answer (and close) before reading a body: whatever the
+        // response says comes first. (A server cannot accept a request
+        // whose body it did not receive in full: Content-Length is set.)
+        match self.pending.get() {
+            Some(Ok(Ok(response))) => Response::new(response),
+            Some(Ok(Err(e))) => Err(self.request.failure(e)),
+            Some(Err(())) | None => {
+                self.sent?;
+                Err(PluginError::Failed("the response was lost".into()))
+            }
         }
     }
 }

@@ -11,8 +11,9 @@
 //!
 //! - `aws-sigv4 secret=NAME access-key-id=ID region=R service=S`: signs the
 //!   request (AWS Signature Version 4) with the named secret. The payload
-//!   hash is the request's `x-amz-content-sha256` header, which the plugin
-//!   computes over the body it sends (`UNSIGNED-PAYLOAD` when absent).
+//!   hash is the request's `x-amz-content-sha256` header if the plugin set
+//!   it; otherwise the host hashes the body (up to 64 MiB, buffered) or
+//!   sends it as `UNSIGNED-PAYLOAD`.
 //! - `bearer secret=NAME`: sets `Authorization: Bearer <value>`.
 
 use super::call::CallShared;
@@ -21,6 +22,7 @@ use aws_sigv4::http_request::{
     UriPathNormalizationMode,
 };
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -100,10 +102,20 @@ impl WasiHttpHooks for HttpGate {
         fut: Box<dyn std::future::Future<Output = Result<(), HttpError>> + Send>,
     ) -> Sent {
         drop(fut);
-        let checked = self.admit(&mut request);
+        let admitted = self.admit(&mut request);
+        let secrets = self.secrets.clone();
+        let call = self.call.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
-            checked?;
+            if let Some(directive) = admitted? {
+                if directive.starts_with("aws-sigv4") {
+                    request = with_payload_hash(request).await?;
+                }
+                authenticate(&mut request, &directive, &secrets).map_err(|e| {
+                    call.deny(format!("{AUTH_HEADER}: {e}"));
+                    HttpError::HttpRequestDenied
+                })?;
+            }
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
@@ -114,9 +126,9 @@ impl WasiHttpHooks for HttpGate {
 }
 
 impl HttpGate {
-    /// Checks the destination and applies the asked authentication; a
-    /// denial is recorded on the call so its error names it.
-    fn admit(&self, request: &mut http::Request<WasiBody>) -> Result<(), HttpError> {
+    /// Checks the destination and takes the asked authentication off the
+    /// request; a denial is recorded on the call so its error names it.
+    fn admit(&self, request: &mut http::Request<WasiBody>) -> Result<Option<String>, HttpError> {
         let deny = |reason: String| {
             self.call.deny(reason);
             HttpError::HttpRequestDenied
@@ -127,15 +139,56 @@ impl HttpGate {
             return Err(deny(format!("HTTP request to {origin} is not granted")));
         }
         let Some(directive) = request.headers_mut().remove(AUTH_HEADER) else {
-            return Ok(());
+            return Ok(None);
         };
         let directive = directive
             .to_str()
             .map_err(|_| deny(format!("{AUTH_HEADER} is not text")))?
             .to_string();
-        authenticate(request, &directive, &self.secrets)
-            .map_err(|e| deny(format!("{AUTH_HEADER}: {e}")))
+        Ok(Some(directive))
     }
+}
+
+/// Largest body the host buffers to hash it for a SigV4 signature.
+const MAX_HASHED_BODY: u64 = 64 << 20;
+
+/// Sets `x-amz-content-sha256` when the plugin left it out: the host
+/// hashes the body natively (several times faster than in the plugin),
+/// buffering at most [`MAX_HASHED_BODY`]; a larger or unsized body is sent
+/// as `UNSIGNED-PAYLOAD`.
+async fn with_payload_hash(
+    request: http::Request<WasiBody>,
+) -> Result<http::Request<WasiBody>, HttpError> {
+    use http_body_util::BodyExt;
+    if request.headers().contains_key(CONTENT_SHA256) {
+        return Ok(request);
+    }
+    let length = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (mut parts, body) = request.into_parts();
+    let (hash, body) = match length {
+        Some(n) if n <= MAX_HASHED_BODY => {
+            let bytes = body.collect().await?.to_bytes();
+            let hash = tokio::task::spawn_blocking({
+                let bytes = bytes.clone();
+                move || hex::encode(Sha256::digest(&bytes))
+            })
+            .await
+            .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
+            let full = http_body_util::Full::new(bytes)
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            (hash, full)
+        }
+        _ => ("UNSIGNED-PAYLOAD".to_string(), body),
+    };
+    let value =
+        HeaderValue::from_str(&hash).map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
+    parts.headers.insert(CONTENT_SHA256, value);
+    Ok(http::Request::from_parts(parts, body))
 }
 
 /// Applies one `x-dataguardian-auth` directive to `request`.

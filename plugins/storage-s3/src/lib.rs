@@ -3,8 +3,9 @@
 //!
 //! The plugin never sees the secret access key: every request carries an
 //! `x-dataguardian-auth: aws-sigv4 …` directive and the host signs it for
-//! the granted endpoint only. Downloads are spliced host-side from the
-//! response into the sink; uploads hold one part in memory at a time.
+//! the granted endpoint only, hashing each body natively for the
+//! signature. Downloads are spliced host-side from the response into the
+//! sink; uploads hold one part in memory at a time.
 
 mod s3;
 mod settings;

@@ -6,22 +6,21 @@ use crate::settings::{encode, Resolved};
 use dataguardian_plugin_sdk::http::{Request, Response};
 use dataguardian_plugin_sdk::{PluginError, PluginResult};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 /// Largest XML document read into memory (a list page is ~1000 keys).
 const XML_LIMIT: usize = 8 << 20;
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// A signed request whose payload is `body`.
+/// A request the host signs. The host hashes a body natively for the
+/// signature (`x-amz-content-sha256`), so only the empty payload's hash
+/// is stated here.
 pub fn request(r: &Resolved, method: &str, url: &str, body: &[u8]) -> PluginResult<Request> {
-    let hash = if body.is_empty() {
-        EMPTY_SHA256.to_string()
+    let req = Request::new(method, url)?.auth(&r.auth());
+    Ok(if body.is_empty() {
+        req.header("x-amz-content-sha256", EMPTY_SHA256)
     } else {
-        hex::encode(Sha256::digest(body))
-    };
-    Ok(Request::new(method, url)?
-        .header("x-amz-content-sha256", hash)
-        .auth(&r.auth()))
+        req
+    })
 }
 
 /// Sends and maps an unsuccessful status to the plugin error it means.

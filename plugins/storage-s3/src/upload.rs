@@ -1,17 +1,23 @@
 //! Uploads: one `PUT` for what fits in a part, a multipart upload for the
-//! rest. One part buffer is held at a time, so memory is bounded by the
-//! part size whatever the object's size. A part that fails transiently is
-//! sent again; on any failure or cancel the multipart upload is aborted so
-//! nothing dangles in the bucket.
+//! rest. At most [`IN_FLIGHT`] parts are held (one being sent while the
+//! next is read), so memory is bounded by the part size whatever the
+//! object's size. A part that fails transiently is sent again; on any
+//! failure or cancel the parts in flight are waited for and the multipart
+//! upload is aborted, so nothing dangles in the bucket.
 
-use crate::s3::{request, send, with_storage_options, xml};
+use crate::s3::{self, request, send, with_storage_options, xml};
 use crate::settings::{encode, Resolved};
 use dataguardian_plugin_sdk::bindings::dataguardian::plugin::progress;
+use dataguardian_plugin_sdk::http::InFlight;
 use dataguardian_plugin_sdk::io::StreamReader;
 use dataguardian_plugin_sdk::{log, InputStream, PluginError, PluginResult};
 use serde::Deserialize;
+use std::collections::VecDeque;
 use std::io::Read;
 use std::time::Duration;
+
+/// Parts sent before the oldest one's answer is awaited.
+const IN_FLIGHT: usize = 2;
 
 /// Attempts per request when the failure is transient.
 const ATTEMPTS: u32 = 4;
@@ -27,7 +33,12 @@ pub fn put(r: &Resolved, object_key: &str, source: &InputStream) -> PluginResult
         return Ok(first as u64);
     }
     let upload_id = create(r, object_key)?;
-    let outcome = upload_parts(r, object_key, &upload_id, &mut reader, &mut part, first);
+    let upload = Upload {
+        r,
+        object_key,
+        upload_id: &upload_id,
+    };
+    let outcome = upload.parts(&mut reader, part);
     if outcome.is_err() {
         abort(r, object_key, &upload_id);
     }
@@ -56,57 +67,129 @@ fn create(r: &Resolved, object_key: &str) -> PluginResult<String> {
     Ok(xml::<Initiated>(&mut response, &what)?.upload_id)
 }
 
-fn upload_parts(
-    r: &Resolved,
-    object_key: &str,
-    upload_id: &str,
-    reader: &mut StreamReader,
-    part: &mut [u8],
-    first: usize,
-) -> PluginResult<u64> {
-    let mut etags = Vec::new();
-    let mut filled = first;
-    let mut total = 0u64;
-    while filled > 0 {
-        if progress::cancelled() {
-            return Err(PluginError::Failed("cancelled".into()));
-        }
-        let number = etags.len() + 1;
-        etags.push(upload_part(
-            r,
-            object_key,
-            upload_id,
-            number,
-            &part[..filled],
-        )?);
-        total += filled as u64;
-        progress::report(total, None);
-        filled = if filled == part.len() {
-            fill(reader, part)?
-        } else {
-            0
-        };
-    }
-    complete(r, object_key, upload_id, &etags)?;
-    Ok(total)
+/// One multipart upload under way.
+struct Upload<'a> {
+    r: &'a Resolved,
+    object_key: &'a str,
+    upload_id: &'a str,
 }
 
-fn upload_part(
-    r: &Resolved,
-    object_key: &str,
-    upload_id: &str,
+/// A part sent whose answer is awaited; its bytes are kept to send again.
+struct Flying {
     number: usize,
-    body: &[u8],
-) -> PluginResult<String> {
-    let query = format!("partNumber={number}&uploadId={}", encode(upload_id, true));
-    let url = r.object_url(object_key, &query);
-    let what = format!("storing part {number} of `{object_key}`");
-    retrying(&what, || {
-        let response = send(request(r, "PUT", &url, body)?, body, &what)?;
-        response
-            .header("etag")
-            .ok_or_else(|| PluginError::Failed(format!("{what}: no ETag in the response")))
-    })
+    request: InFlight,
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Upload<'_> {
+    /// Sends every part, `first` (full) and the rest of `reader`, then
+    /// completes the upload. Returns the bytes stored.
+    fn parts(&self, reader: &mut StreamReader, first: Vec<u8>) -> PluginResult<u64> {
+        let mut flying = VecDeque::new();
+        let outcome = self.send_all(reader, first, &mut flying);
+        if outcome.is_err() {
+            // Parts still in flight could land after an abort.
+            for part in flying {
+                let _ = part.request.finish();
+            }
+        }
+        outcome
+    }
+
+    fn send_all(
+        &self,
+        reader: &mut StreamReader,
+        first: Vec<u8>,
+        flying: &mut VecDeque<Flying>,
+    ) -> PluginResult<u64> {
+        let mut etags = Vec::new();
+        let mut total = 0u64;
+        let mut len = first.len();
+        let mut buf = first;
+        loop {
+            if progress::cancelled() {
+                return Err(PluginError::Failed("cancelled".into()));
+            }
+            let number = etags.len() + flying.len() + 1;
+            let request = self.start_part(number, &buf[..len])?;
+            total += len as u64;
+            let last = len < buf.len();
+            flying.push_back(Flying {
+                number,
+                request,
+                buf,
+                len,
+            });
+            if last {
+                break;
+            }
+            buf = if flying.len() >= IN_FLIGHT {
+                let (etag, done) = self.finish_part(flying)?;
+                etags.push(etag);
+                done
+            } else {
+                vec![0u8; self.r.part_bytes as usize]
+            };
+            progress::report(total, None);
+            len = fill(reader, &mut buf)?;
+            if len == 0 {
+                break;
+            }
+        }
+        while !flying.is_empty() {
+            etags.push(self.finish_part(flying)?.0);
+        }
+        progress::report(total, None);
+        complete(self.r, self.object_key, self.upload_id, &etags)?;
+        Ok(total)
+    }
+
+    fn part_url(&self, number: usize) -> String {
+        let query = format!(
+            "partNumber={number}&uploadId={}",
+            encode(self.upload_id, true)
+        );
+        self.r.object_url(self.object_key, &query)
+    }
+
+    fn start_part(&self, number: usize, body: &[u8]) -> PluginResult<InFlight> {
+        request(self.r, "PUT", &self.part_url(number), body)?.start(body)
+    }
+
+    /// Waits for the oldest part in flight (sending it again after a
+    /// transient failure); returns its ETag and its buffer.
+    fn finish_part(&self, flying: &mut VecDeque<Flying>) -> PluginResult<(String, Vec<u8>)> {
+        let Some(part) = flying.pop_front() else {
+            return Err(PluginError::Failed("no part in flight".into()));
+        };
+        let what = format!("storing part {} of `{}`", part.number, self.object_key);
+        let etag = |response: dataguardian_plugin_sdk::http::Response| {
+            response
+                .header("etag")
+                .ok_or_else(|| PluginError::Failed(format!("{what}: no ETag in the response")))
+        };
+        let first = part.request.finish().and_then(|mut response| {
+            if response.is_success() {
+                Ok(response)
+            } else {
+                Err(s3::status_error(&mut response, &what))
+            }
+        });
+        let tag = match first {
+            Ok(response) => etag(response)?,
+            Err(PluginError::Transient(m)) => {
+                log::warn(&format!("{what}: {m}; sending it again"));
+                let body = &part.buf[..part.len];
+                let url = self.part_url(part.number);
+                retrying(&what, || {
+                    etag(send(request(self.r, "PUT", &url, body)?, body, &what)?)
+                })?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok((tag, part.buf))
+    }
 }
 
 #[derive(Deserialize, Default)]
