@@ -154,13 +154,25 @@ pub async fn run_restore(req: RestoreRequest) -> Result<BackupManifest, Pipeline
     // Report the root cause: the stored copy first (unless the feeder only
     // saw the engine stop reading), then what the engine said (it sees
     // decoding errors too), then the rest.
+    let damaged = |e| Err(PipelineError::Copy(Box::new(e)));
     match (fed, decoded, restored) {
+        // The stored bytes: missing, unreadable or not what was recorded.
+        (Err(e), _, _) if !matches!(e, PipelineError::Stage { .. }) => damaged(e),
+        // Compressed data the decoder could not read: damaged too, even
+        // when the damage came before the end of its chunk's checksum.
+        (
+            _,
+            Err(
+                e @ PipelineError::Stage {
+                    stage: "decompress",
+                    ..
+                },
+            ),
+            _,
+        ) => damaged(e),
         (Err(e @ PipelineError::Stage { .. }), _, Err(engine)) => {
             tracing::debug!("restore feeder: {e}");
             Err(engine.into())
-        }
-        (Err(e), _, _) if !matches!(e, PipelineError::Stage { .. }) => {
-            Err(PipelineError::Copy(Box::new(e)))
         }
         (_, _, Err(e)) => Err(e.into()),
         (_, Err(e), _) | (Err(e), _, _) => Err(e),

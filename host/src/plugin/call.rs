@@ -143,9 +143,21 @@ impl CallShared {
         });
     }
 
+    /// Records a sandbox denial (the call's error names the first). A
+    /// plugin looping on denied requests is logged and kept a few times,
+    /// each cut short, never without bound.
     pub fn deny(&self, what: String) {
-        self.log(LogLevel::Warn, format!("denied: {what}"), Vec::new());
-        if let Ok(mut d) = self.denials.lock() {
+        const KEPT: usize = 16;
+        const LONGEST: usize = 300;
+        let what = match what.char_indices().nth(LONGEST) {
+            Some((cut, _)) => format!("{}…", &what[..cut]),
+            None => what,
+        };
+        let Ok(mut d) = self.denials.lock() else {
+            return;
+        };
+        if d.len() < KEPT {
+            self.log(LogLevel::Warn, format!("denied: {what}"), Vec::new());
             d.push(what);
         }
     }

@@ -2,7 +2,7 @@
 //! granted it. Built-in plugins are granted what their manifest asks;
 //! third-party plugins get what an operator approved in `grant.toml`.
 
-use super::http::Origin;
+use super::http::{GrantedOrigin, Origin};
 use super::manifest::{
     fill_template, parse_tcp_template, Capabilities, DirRule, ProcessRule, ResolvedDir,
 };
@@ -65,7 +65,7 @@ impl Grant {
 pub struct CallCapabilities {
     pub process: Vec<ProcessRule>,
     pub network: Vec<SocketAddr>,
-    pub http: Vec<Origin>,
+    pub http: Vec<GrantedOrigin>,
     pub dirs: Vec<ResolvedDir>,
     pub scratch: bool,
 }
@@ -95,7 +95,12 @@ impl CallCapabilities {
                     .is_some_and(|key| config.get(key).is_some_and(|v| !v.is_null()));
                 !overridden
             })
-            .filter_map(|rule| Origin::of_url(&fill_template(&rule.url, config)?))
+            .filter_map(|rule| {
+                Some(GrantedOrigin {
+                    origin: Origin::of_url(&fill_template(&rule.url, config)?)?,
+                    auth: rule.auth.clone(),
+                })
+            })
             .collect();
         let dirs = caps
             .filesystem
@@ -122,8 +127,14 @@ impl CallCapabilities {
         }
     }
 
-    /// Whether `program args...` may run; the error says why not.
-    pub fn check_process(&self, program: &str, args: &[String]) -> Result<(), String> {
+    /// Whether `program args...` may run with these environment variables
+    /// (`(name, from a secret)`); the error says why not.
+    pub fn check_process(
+        &self,
+        program: &str,
+        args: &[String],
+        env: &[(&str, bool)],
+    ) -> Result<(), String> {
         let rules: Vec<&ProcessRule> = self
             .process
             .iter()
@@ -132,13 +143,24 @@ impl CallCapabilities {
         if rules.is_empty() {
             return Err(format!("program `{program}` is not granted to this plugin"));
         }
-        if rules.iter().any(|r| args_match(&r.args, args)) {
-            Ok(())
-        } else {
-            Err(format!(
+        let matching: Vec<&&ProcessRule> =
+            rules.iter().filter(|r| args_match(&r.args, args)).collect();
+        if matching.is_empty() {
+            return Err(format!(
                 "arguments {args:?} for `{program}` are outside the granted patterns"
-            ))
+            ));
         }
+        let mut refusal = None;
+        for rule in matching {
+            match env
+                .iter()
+                .find_map(|(name, secret)| rule.env_refusal(name, *secret))
+            {
+                None => return Ok(()),
+                Some(why) => refusal = Some(why),
+            }
+        }
+        Err(refusal.unwrap_or_default())
     }
 
     /// Whether the plugin may connect to `addr`.
@@ -169,6 +191,7 @@ fn fill_process_rule(rule: &ProcessRule, config: &serde_json::Value) -> Option<P
     Some(ProcessRule {
         program: rule.program.clone(),
         args,
+        env: rule.env.clone(),
     })
 }
 
@@ -210,6 +233,7 @@ mod tests {
         ProcessRule {
             program: program.into(),
             args: args.iter().map(|s| s.to_string()).collect(),
+            env: vec!["PGAPPNAME".into(), "PGPASSFILE=secret".into()],
         }
     }
 
@@ -225,10 +249,12 @@ mod tests {
                 HttpRule {
                     url: "{config.endpoint}".into(),
                     unless: None,
+                    auth: vec!["aws-sigv4:secret_access_key".into()],
                 },
                 HttpRule {
                     url: "https://s3.{config.region}.amazonaws.com".into(),
                     unless: Some("endpoint".into()),
+                    auth: vec![],
                 },
             ],
             filesystem: vec![DirRule {
@@ -273,12 +299,36 @@ mod tests {
     fn http_origins_follow_the_configured_endpoint() {
         let own = json!({"endpoint": "http://127.0.0.1:9000/", "region": "us-east-1"});
         let caps = CallCapabilities::resolve(&asked(), &own, "put");
-        let origins: Vec<String> = caps.http.iter().map(|o| o.to_string()).collect();
+        let origins: Vec<String> = caps.http.iter().map(|o| o.origin.to_string()).collect();
         assert_eq!(origins, ["http://127.0.0.1:9000"], "the AWS default is off");
+        assert_eq!(caps.http[0].auth, ["aws-sigv4:secret_access_key"]);
         let aws = json!({"region": "eu-west-1"});
         let caps = CallCapabilities::resolve(&asked(), &aws, "put");
-        let origins: Vec<String> = caps.http.iter().map(|o| o.to_string()).collect();
+        let origins: Vec<String> = caps.http.iter().map(|o| o.origin.to_string()).collect();
         assert_eq!(origins, ["https://s3.eu-west-1.amazonaws.com:443"]);
+    }
+
+    #[test]
+    fn program_environments_are_granted_by_name() {
+        let caps = CallCapabilities {
+            process: vec![rule("pg_dump", &["**"])],
+            ..Default::default()
+        };
+        let args = strings(&["db"]);
+        assert!(caps
+            .check_process("pg_dump", &args, &[("PGAPPNAME", false)])
+            .is_ok());
+        assert!(caps
+            .check_process("pg_dump", &args, &[("PGPASSFILE", true)])
+            .is_ok());
+        let plain = caps
+            .check_process("pg_dump", &args, &[("PGPASSFILE", false)])
+            .unwrap_err();
+        assert!(plain.contains("must come from a secret"), "{plain}");
+        let preload = caps
+            .check_process("pg_dump", &args, &[("LD_PRELOAD", false)])
+            .unwrap_err();
+        assert!(preload.contains("`LD_PRELOAD` is not granted"), "{preload}");
     }
 
     #[test]
@@ -292,33 +342,33 @@ mod tests {
         };
         let caps = CallCapabilities::resolve(&asked, &json!({"host": "nas.lan"}), "put");
         assert!(caps
-            .check_process("ssh", &strings(&["-p", "22", "nas.lan", "sftp"]))
+            .check_process("ssh", &strings(&["-p", "22", "nas.lan", "sftp"]), &[])
             .is_ok());
         assert!(caps
-            .check_process("ssh", &strings(&["-p", "2222", "nas.lan"]))
+            .check_process("ssh", &strings(&["-p", "2222", "nas.lan"]), &[])
             .is_err());
         assert!(caps
-            .check_process("ssh", &strings(&["-p", "22", "evil.lan"]))
+            .check_process("ssh", &strings(&["-p", "22", "evil.lan"]), &[])
             .is_err());
         let caps =
             CallCapabilities::resolve(&asked, &json!({"host": "nas.lan", "port": 2222}), "put");
         assert!(caps
-            .check_process("ssh", &strings(&["-p", "2222", "nas.lan"]))
+            .check_process("ssh", &strings(&["-p", "2222", "nas.lan"]), &[])
             .is_ok());
         // A glob in a config value is not a wildcard: the rule is void.
         let caps = CallCapabilities::resolve(&asked, &json!({"host": "*"}), "put");
         assert!(caps
-            .check_process("ssh", &strings(&["-p", "22", "evil.lan"]))
+            .check_process("ssh", &strings(&["-p", "22", "evil.lan"]), &[])
             .is_err());
         let sneaky = "-oProxyCommand=sh";
         let caps = CallCapabilities::resolve(&asked, &json!({"host": sneaky}), "put");
         assert!(caps
-            .check_process("ssh", &strings(&["-p", "22", sneaky]))
+            .check_process("ssh", &strings(&["-p", "22", sneaky]), &[])
             .is_err());
         // A missing key without a default voids the rule.
         let caps = CallCapabilities::resolve(&asked, &json!({}), "put");
         assert!(caps
-            .check_process("ssh", &strings(&["-p", "22", "x"]))
+            .check_process("ssh", &strings(&["-p", "22", "x"]), &[])
             .is_err());
     }
 
@@ -329,18 +379,18 @@ mod tests {
             ..Default::default()
         };
         assert!(caps
-            .check_process("pg_dump", &strings(&["-Fc", "db"]))
+            .check_process("pg_dump", &strings(&["-Fc", "db"]), &[])
             .is_ok());
         assert!(caps
-            .check_process("psql", &strings(&["-c", "select 1"]))
+            .check_process("psql", &strings(&["-c", "select 1"]), &[])
             .is_ok());
         assert!(caps
-            .check_process("psql", &strings(&["-c", "drop table x"]))
+            .check_process("psql", &strings(&["-c", "drop table x"]), &[])
             .is_err());
         assert!(caps
-            .check_process("psql", &strings(&["-c", "select 1", "extra"]))
+            .check_process("psql", &strings(&["-c", "select 1", "extra"]), &[])
             .is_err());
-        let err = caps.check_process("ls", &[]).unwrap_err();
+        let err = caps.check_process("ls", &[], &[]).unwrap_err();
         assert!(err.contains("`ls` is not granted"), "{err}");
     }
 

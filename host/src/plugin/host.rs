@@ -120,7 +120,15 @@ impl process::Host for HostState {
         &mut self,
         cmd: process::Command,
     ) -> wasmtime::Result<Result<Resource<ChildProcess>, types::PluginError>> {
-        if let Err(why) = self.caps.check_process(&cmd.program, &cmd.args) {
+        let env_names: Vec<(&str, bool)> = cmd
+            .env
+            .iter()
+            .map(|v| {
+                let secret = !matches!(v.value, process::EnvValue::Plain(_));
+                (v.name.as_str(), secret)
+            })
+            .collect();
+        if let Err(why) = self.caps.check_process(&cmd.program, &cmd.args, &env_names) {
             self.call.deny(why.clone());
             return Ok(Err(types::PluginError::PermissionDenied(why)));
         }

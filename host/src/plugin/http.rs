@@ -75,11 +75,40 @@ impl std::fmt::Display for Origin {
     }
 }
 
+/// An origin a call may send to, with the host-side authentications
+/// (`SCHEME:SECRET`) it may ask for there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantedOrigin {
+    pub origin: Origin,
+    pub auth: Vec<String>,
+}
+
 /// The hooks of one call: its granted origins and its secrets.
 pub struct HttpGate {
-    pub origins: Vec<Origin>,
+    pub origins: Vec<GrantedOrigin>,
     pub secrets: Arc<HashMap<String, String>>,
     pub call: Arc<CallShared>,
+    /// Bodies the host may hold at once for hashing: a plugin cannot make
+    /// the host buffer more than this many times [`MAX_HASHED_BODY`].
+    pub hashing: Arc<tokio::sync::Semaphore>,
+}
+
+/// Bodies one call may have buffered for hashing at once.
+pub const HASHED_BODIES_PER_CALL: usize = 4;
+
+impl HttpGate {
+    pub fn new(
+        origins: Vec<GrantedOrigin>,
+        secrets: Arc<HashMap<String, String>>,
+        call: Arc<CallShared>,
+    ) -> Self {
+        Self {
+            origins,
+            secrets,
+            call,
+            hashing: Arc::new(tokio::sync::Semaphore::new(HASHED_BODIES_PER_CALL)),
+        }
+    }
 }
 
 type Sent = Box<
@@ -105,10 +134,19 @@ impl WasiHttpHooks for HttpGate {
         let admitted = self.admit(&mut request);
         let secrets = self.secrets.clone();
         let call = self.call.clone();
+        let hashing = self.hashing.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
+            // Held until the response head arrives, when the body is sent.
+            let mut _permit = None;
             if let Some(directive) = admitted? {
                 if directive.starts_with("aws-sigv4") {
+                    _permit = Some(
+                        hashing
+                            .acquire_owned()
+                            .await
+                            .map_err(|e| HttpError::InternalError(Some(e.to_string())))?,
+                    );
                     request = with_payload_hash(request).await?;
                 }
                 authenticate(&mut request, &directive, &secrets).map_err(|e| {
@@ -135,9 +173,9 @@ impl HttpGate {
         };
         let origin = Origin::of_uri(request.uri())
             .ok_or_else(|| deny(format!("HTTP request to `{}`", request.uri())))?;
-        if !self.origins.contains(&origin) {
+        let Some(granted) = self.origins.iter().find(|g| g.origin == origin) else {
             return Err(deny(format!("HTTP request to {origin} is not granted")));
-        }
+        };
         let Some(directive) = request.headers_mut().remove(AUTH_HEADER) else {
             return Ok(None);
         };
@@ -145,6 +183,20 @@ impl HttpGate {
             .to_str()
             .map_err(|_| deny(format!("{AUTH_HEADER} is not text")))?
             .to_string();
+        // Which secret may be used how, and where, is the manifest's
+        // (and the operator's) decision: a bearer token built from an
+        // S3 secret key would put the key itself on the wire.
+        let mut words = directive.split_whitespace();
+        let scheme = words.next().unwrap_or_default();
+        let secret = words
+            .find_map(|w| w.strip_prefix("secret="))
+            .unwrap_or_default();
+        let asked = format!("{scheme}:{secret}");
+        if !granted.auth.contains(&asked) {
+            return Err(deny(format!(
+                "{AUTH_HEADER} `{asked}` is not granted for {origin}"
+            )));
+        }
         Ok(Some(directive))
     }
 }
@@ -168,20 +220,22 @@ async fn with_payload_hash(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let (mut parts, body) = request.into_parts();
+    let (mut parts, mut body) = request.into_parts();
     let (hash, body) = match length {
         Some(n) if n <= MAX_HASHED_BODY => {
-            let bytes = body.collect().await?.to_bytes();
-            let hash = tokio::task::spawn_blocking({
-                let bytes = bytes.clone();
-                move || hex::encode(Sha256::digest(&bytes))
-            })
-            .await
-            .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
-            let full = http_body_util::Full::new(bytes)
-                .map_err(|never| match never {})
-                .boxed_unsync();
-            (hash, full)
+            // Hashed frame by frame as the plugin writes them (about 1 MiB
+            // each) and kept as they are: no contiguous copy.
+            let mut hasher = Sha256::new();
+            let mut frames = Vec::new();
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame?.into_data() {
+                    hasher.update(&data);
+                    frames.push(Ok::<_, HttpError>(http_body::Frame::data(data)));
+                }
+            }
+            let replay =
+                http_body_util::StreamBody::new(futures::stream::iter(frames)).boxed_unsync();
+            (hex::encode(hasher.finalize()), replay)
         }
         _ => ("UNSIGNED-PAYLOAD".to_string(), body),
     };

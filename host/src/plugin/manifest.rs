@@ -83,6 +83,36 @@ pub struct ProcessRule {
     pub program: String,
     #[serde(default)]
     pub args: Vec<String>,
+    /// Environment variables the plugin may set for the program: `NAME`,
+    /// or `NAME=secret` for one that must come from a secret (`secret` or
+    /// `secret-file`). Anything else is refused: a variable like
+    /// `LD_PRELOAD` would change what the program runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+}
+
+impl ProcessRule {
+    /// Why the variable `name` (from a secret or not) may not be set for
+    /// this rule's program; `None` when it may.
+    pub fn env_refusal(&self, name: &str, from_secret: bool) -> Option<String> {
+        let program = &self.program;
+        for entry in &self.env {
+            match entry.split_once('=') {
+                Some((allowed, "secret")) if allowed == name => {
+                    return (!from_secret).then(|| {
+                        format!(
+                            "environment variable `{name}` for `{program}` must come from a secret"
+                        )
+                    });
+                }
+                None if entry == name => return None,
+                _ => {}
+            }
+        }
+        Some(format!(
+            "environment variable `{name}` is not granted for `{program}`"
+        ))
+    }
 }
 
 /// An origin (`scheme://host[:port]`, a path is ignored) outgoing HTTP
@@ -94,6 +124,10 @@ pub struct HttpRule {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unless: Option<String>,
+    /// Host-side authentications the plugin may ask for on this origin,
+    /// as `SCHEME:SECRET` (`aws-sigv4:secret_access_key`); none if empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auth: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]

@@ -301,11 +301,7 @@ impl PluginRuntime {
                 Box::pin(async move { allowed })
             });
         let secrets = Arc::new(opts.secrets.clone());
-        let http_gate = HttpGate {
-            origins: caps.http.clone(),
-            secrets: secrets.clone(),
-            call: shared.clone(),
-        };
+        let http_gate = HttpGate::new(caps.http.clone(), secrets.clone(), shared.clone());
         let state = HostState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),

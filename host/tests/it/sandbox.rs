@@ -28,7 +28,7 @@ fn plugins_with_hostile(dir: &Path, approved: bool) -> Plugins {
             plugin_dir.join("test-hostile.grant.toml"),
             "process = [{ program = \"echo\", args = [\"hello\"] }, { program = \"sleep\", args = [\"*\"] }]\n\
              network = [\"tcp://127.0.0.1:1\"]\n\
-             http = [{ url = \"{config.endpoint}\" }]\n",
+             http = [{ url = \"{config.endpoint}\", auth = [\"aws-sigv4:secret_access_key\", \"bearer:token\"] }]\n",
         )
         .expect("grant");
     }
@@ -361,6 +361,30 @@ async fn http_reaches_only_the_granted_origin_and_secrets_stay_host_side() {
     .await;
     let err = out.result.expect_err("no such secret");
     assert!(message(&err).contains("no secret named `token`"), "{err}");
+
+    // A secret used in a way the manifest does not grant (the S3 key as a
+    // bearer token would put it on the wire) is refused.
+    let out = run_with(
+        &plugins,
+        config.clone(),
+        secrets.clone(),
+        &[
+            ("mode", "http"),
+            ("url", &url),
+            ("auth", "bearer secret=secret_access_key"),
+        ],
+        limit,
+    )
+    .await;
+    let err = out.result.expect_err("not granted");
+    assert!(
+        message(&err).contains("`bearer:secret_access_key` is not granted"),
+        "{err}"
+    );
+    assert!(
+        !seen.lock().expect("lock").join("\n").contains(secret),
+        "the secret never went out"
+    );
 
     // Without an operator grant for HTTP, nothing leaves.
     let unapproved = plugins_with_hostile(&dir.path().join("b"), false);

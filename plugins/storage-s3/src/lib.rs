@@ -28,7 +28,7 @@ const SCHEMA: &str = r#"{"type":"object","required":["bucket","access_key_id","s
 "force_path_style":{"type":"boolean","description":"AWS only: bucket in the path instead of the host name"},
 "storage_class":{"type":"string","description":"e.g. STANDARD_IA, GLACIER_IR"},
 "server_side_encryption":{"type":"string","enum":["AES256","aws:kms"]},
-"part_size_kib":{"type":"integer","minimum":64,"maximum":65536,"default":16384,"description":"Multipart part size; S3 refuses parts under 5 MiB but the last"}}}"#;
+"part_size_kib":{"type":"integer","minimum":64,"maximum":65536,"default":8192,"description":"Multipart part size, doubled every 1000 parts up to 64 MiB; S3 refuses parts under 5 MiB but the last"}}}"#;
 
 struct S3;
 

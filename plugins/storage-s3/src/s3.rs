@@ -134,6 +134,11 @@ pub fn list_pages(
         }
         match next {
             Some(t) if truncated => token = Some(t),
+            None if truncated => {
+                return Err(PluginError::Failed(format!(
+                    "{what}: the list is truncated but the server gave no continuation token"
+                )))
+            }
             _ => return Ok(()),
         }
     }

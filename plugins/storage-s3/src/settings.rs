@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 /// Name of the secret holding the secret access key.
 pub const SECRET: &str = "secret_access_key";
-/// Part size when none is configured.
-const DEFAULT_PART_KIB: u64 = 16 * 1024;
+/// Part size when none is configured (boto3's default too).
+const DEFAULT_PART_KIB: u64 = 8 * 1024;
 /// Largest part buffered in plugin memory.
 const MAX_PART_KIB: u64 = 64 * 1024;
 
@@ -36,8 +36,9 @@ pub struct Config {
     /// `AES256` or `aws:kms`.
     #[serde(default)]
     pub server_side_encryption: Option<String>,
-    /// Multipart part size in KiB (default 16 MiB). S3 and most compatible
-    /// services refuse parts under 5 MiB other than the last.
+    /// Multipart part size in KiB (default 8 MiB; doubled every 1000
+    /// parts). S3 and most compatible services refuse parts under 5 MiB
+    /// other than the last.
     #[serde(default)]
     pub part_size_kib: Option<u64>,
 }

@@ -1,7 +1,7 @@
 //! Uploads: one `PUT` for what fits in a part, a multipart upload for the
-//! rest. At most [`IN_FLIGHT`] parts are held (one being sent while the
-//! next is read), so memory is bounded by the part size whatever the
-//! object's size. A part that fails transiently is sent again; on any
+//! rest. At most [`IN_FLIGHT`] parts are held (sent while the next is
+//! read), so memory is bounded by the part size whatever the object's
+//! size. A part that fails transiently is sent again; on any
 //! failure or cancel the parts in flight are waited for and the multipart
 //! upload is aborted, so nothing dangles in the bucket.
 
@@ -17,7 +17,15 @@ use std::io::Read;
 use std::time::Duration;
 
 /// Parts sent before the oldest one's answer is awaited.
-const IN_FLIGHT: usize = 2;
+const IN_FLIGHT: usize = 4;
+/// S3 takes at most 10,000 parts: the part size doubles every this many
+/// parts (up to [`MAX_PART`]), so an object of unknown size up to about
+/// 500 GB (8 MiB parts) fits.
+const PARTS_PER_SIZE: usize = 1000;
+/// The largest part buffer.
+const MAX_PART: u64 = 64 << 20;
+/// Parts S3 accepts in one upload.
+const MAX_PARTS: usize = 10_000;
 
 /// Attempts per request when the failure is transient.
 const ATTEMPTS: u32 = 4;
@@ -112,6 +120,13 @@ impl Upload<'_> {
                 return Err(PluginError::Failed("cancelled".into()));
             }
             let number = etags.len() + flying.len() + 1;
+            if number > MAX_PARTS {
+                return Err(PluginError::Failed(format!(
+                    "`{}` needs more than S3's {MAX_PARTS} parts: raise part_size_kib or \
+                     lower the job's max_file_size_mb",
+                    self.object_key
+                )));
+            }
             let request = self.start_part(number, &buf[..len])?;
             total += len as u64;
             let last = len < buf.len();
@@ -129,8 +144,9 @@ impl Upload<'_> {
                 etags.push(etag);
                 done
             } else {
-                vec![0u8; self.r.part_bytes as usize]
+                Vec::new()
             };
+            buf.resize(self.part_len(etags.len() + flying.len() + 1), 0);
             progress::report(total, None);
             len = fill(reader, &mut buf)?;
             if len == 0 {
@@ -143,6 +159,13 @@ impl Upload<'_> {
         progress::report(total, None);
         complete(self.r, self.object_key, self.upload_id, &etags)?;
         Ok(total)
+    }
+
+    /// The size of part `number` (from 1).
+    fn part_len(&self, number: usize) -> usize {
+        let base = self.r.part_bytes;
+        let doublings = ((number - 1) / PARTS_PER_SIZE).min(16) as u32;
+        (base << doublings).min(MAX_PART.max(base)) as usize
     }
 
     fn part_url(&self, number: usize) -> String {
@@ -243,6 +266,9 @@ pub fn abort(r: &Resolved, object_key: &str, upload_id: &str) {
 #[serde(rename_all = "PascalCase", default)]
 struct Uploads {
     upload: Vec<Pending>,
+    is_truncated: bool,
+    next_key_marker: Option<String>,
+    next_upload_id_marker: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -252,20 +278,44 @@ struct Pending {
     upload_id: String,
 }
 
-/// Aborts every unfinished multipart upload under a full key prefix.
+/// Aborts every unfinished multipart upload under a full key prefix, all
+/// pages of them.
 pub fn abort_under(r: &Resolved, prefix: &str) -> PluginResult<usize> {
-    let url = format!(
-        "{}?prefix={}&uploads=",
-        r.bucket_url(),
-        encode(prefix, true)
-    );
     let what = format!("listing unfinished uploads under `{prefix}`");
-    let mut response = send(request(r, "GET", &url, &[])?, &[], &what)?;
-    let pending: Uploads = xml(&mut response, &what)?;
-    for upload in &pending.upload {
-        abort(r, &upload.key, &upload.upload_id);
+    let mut markers: Option<(String, String)> = None;
+    let mut aborted = 0;
+    loop {
+        // Query parameters in sorted order, values encoded.
+        let mut query = String::new();
+        if let Some((key, _)) = &markers {
+            query.push_str(&format!("key-marker={}&", encode(key, true)));
+        }
+        query.push_str(&format!("prefix={}", encode(prefix, true)));
+        if let Some((_, id)) = &markers {
+            query.push_str(&format!("&upload-id-marker={}", encode(id, true)));
+        }
+        query.push_str("&uploads=");
+        let url = format!("{}?{query}", r.bucket_url());
+        let mut response = send(request(r, "GET", &url, &[])?, &[], &what)?;
+        let page: Uploads = xml(&mut response, &what)?;
+        for upload in &page.upload {
+            abort(r, &upload.key, &upload.upload_id);
+            aborted += 1;
+        }
+        match (
+            page.is_truncated,
+            page.next_key_marker,
+            page.next_upload_id_marker,
+        ) {
+            (false, _, _) => return Ok(aborted),
+            (true, Some(key), Some(id)) => markers = Some((key, id)),
+            (true, _, _) => {
+                return Err(PluginError::Failed(format!(
+                    "{what}: the list is truncated but the server gave no markers"
+                )))
+            }
+        }
     }
-    Ok(pending.upload.len())
 }
 
 /// Reads until `buf` is full or the stream ends; returns the bytes read.

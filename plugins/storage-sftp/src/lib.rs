@@ -59,7 +59,10 @@ impl Sftp {
     /// Creates the directories between the storage root (which must exist)
     /// and `dir`.
     fn make_dirs(s: &mut Session, dir: &str) -> PluginResult<()> {
-        let root = s.cfg.path.trim_end_matches('/').to_string();
+        let root = match s.cfg.path.trim_end_matches('/') {
+            "" => "/".to_string(),
+            trimmed => trimmed.to_string(),
+        };
         match s.client.stat(&root) {
             Ok(a) if a.is_dir() => {}
             Ok(_) => return Err(PluginError::InvalidConfig(format!("path: {root} is not a directory on the server"))),
@@ -73,7 +76,7 @@ impl Sftp {
         let Some(below) = dir.strip_prefix(&root) else {
             return Ok(());
         };
-        let mut current = root.clone();
+        let mut current = root.trim_end_matches('/').to_string();
         for part in below.split('/').filter(|p| !p.is_empty()) {
             current = format!("{current}/{part}");
             match s.client.mkdir(&current) {
