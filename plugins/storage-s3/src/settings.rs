@@ -106,7 +106,9 @@ impl Config {
             }
         } else if self.region.as_deref().unwrap_or_default().is_empty() {
             return Err(invalid(
-                "region: required when no endpoint is set (AWS)".into(),
+                "endpoint: required for minio, r2 and backblaze storages; an s3 (AWS) storage \
+                 without one needs region"
+                    .into(),
             ));
         }
         if let Some(region) = &self.region {
@@ -145,15 +147,13 @@ impl Config {
         let cfg: Config = config::parse(ctx)?;
         cfg.check()?;
         let flavor = Flavor::of(ctx);
-        if matches!(flavor, Flavor::R2 | Flavor::Backblaze) && cfg.endpoint.is_none() {
-            return Err(invalid(format!(
-                "endpoint: required for {} storages",
-                if flavor == Flavor::R2 {
-                    "Cloudflare R2"
-                } else {
-                    "Backblaze B2"
-                }
-            )));
+        if flavor != Flavor::Aws && cfg.endpoint.is_none() {
+            let name = match flavor {
+                Flavor::R2 => "Cloudflare R2",
+                Flavor::Backblaze => "Backblaze B2",
+                _ => "MinIO",
+            };
+            return Err(invalid(format!("endpoint: required for {name} storages")));
         }
         if !config::has_secret(ctx, SECRET) {
             return Err(invalid(format!("{SECRET}: required")));
@@ -334,7 +334,7 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert!(err(r#"{"bucket":"B","region":"x","access_key_id":"k"}"#).starts_with("bucket:"));
-        assert!(err(r#"{"bucket":"backups","access_key_id":"k"}"#).starts_with("region:"));
+        assert!(err(r#"{"bucket":"backups","access_key_id":"k"}"#).starts_with("endpoint:"));
         assert!(
             err(r#"{"bucket":"backups","endpoint":"ftp://x","access_key_id":"k"}"#)
                 .starts_with("endpoint:")
