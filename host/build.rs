@@ -10,6 +10,7 @@ use std::process::Command;
 /// Built-in plugins: (crate folder, wasm file stem).
 const BUILTIN: &[(&str, &str)] = &[
     ("engine-postgres", "engine_postgres"),
+    ("engine-mysql", "engine_mysql"),
     ("engine-sqlite", "engine_sqlite"),
     ("engine-files", "engine_files"),
     ("storage-local", "storage_local"),

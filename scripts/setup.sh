@@ -9,6 +9,8 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 need_apt=()
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 command -v pg_dump >/dev/null || need_apt+=(postgresql-client)
+# The MySQL/MariaDB engine runs mariadb-dump / mysqldump and the client.
+command -v mariadb-dump >/dev/null || command -v mysqldump >/dev/null || need_apt+=(mariadb-client)
 # The SFTP storage runs OpenSSH's client (sshpass for password logins).
 command -v ssh >/dev/null || need_apt+=(openssh-client)
 command -v sshpass >/dev/null || need_apt+=(sshpass)
@@ -31,3 +33,4 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   fi
   for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 fi
+

@@ -9,6 +9,14 @@ cd "$(dirname "$0")/.."
 if ! command -v st >/dev/null || ! st --version 2>/dev/null | grep -q 'version 4\.'; then
   python3 -m pip install -q 'schemathesis>=4.32,<5'
 fi
+# MariaDB for the MySQL/MariaDB engine tests (127.0.0.1:3306, root).
+if command -v mariadb-admin >/dev/null && ! mariadb-admin --no-defaults -h 127.0.0.1 -u root ping >/dev/null 2>&1; then
+  if [ -x /usr/sbin/mariadbd ]; then
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql || true
+    for _ in $(seq 1 30); do mariadb-admin --no-defaults -h 127.0.0.1 -u root ping >/dev/null 2>&1 && break; sleep 1; done
+  fi
+fi
+
 # Test-only: a real SSH server (sshd) for the SFTP storage tests.
 if ! [ -x /usr/sbin/sshd ]; then
   sudo_if_needed=()
@@ -28,7 +36,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 (cd plugins && cargo clippy --release -- -D warnings)
 # The plugins' own unit tests, natively (they need no host imports).
 (cd plugins && cargo test --target "$(rustc -vV | sed -n 's/^host: //p')" -q \
-  -p engine-files -p engine-sqlite -p engine-postgres -p storage-local -p storage-s3 -p storage-sftp)
+  -p engine-files -p engine-sqlite -p engine-postgres -p storage-local -p storage-s3 -p storage-sftp -p engine-mysql)
 cargo test --workspace -- --test-threads=2
 # The live API against its own OpenAPI document (schemathesis, bounded).
 ./scripts/api_fuzz.sh target/debug/dataguardian

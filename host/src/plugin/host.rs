@@ -132,6 +132,12 @@ impl process::Host for HostState {
             self.call.deny(why.clone());
             return Ok(Err(types::PluginError::PermissionDenied(why)));
         }
+        let file_vars: Vec<String> = cmd
+            .env
+            .iter()
+            .filter(|v| matches!(v.value, process::EnvValue::SecretFile(_)))
+            .map(|v| v.name.clone())
+            .collect();
         let env = cmd
             .env
             .into_iter()
@@ -152,9 +158,10 @@ impl process::Host for HostState {
             Ok(env) => env,
             Err(why) => return Ok(Err(types::PluginError::InvalidConfig(why))),
         };
+        let args = with_secret_file_paths(&cmd.args, &file_vars, &env.vars);
         let spec = SpawnSpec {
             program: &cmd.program,
-            args: &cmd.args,
+            args: &args,
             env,
             stdin: cmd.stdin,
             stdout: cmd.stdout,
@@ -170,6 +177,30 @@ impl process::Host for HostState {
             Err(why) => Ok(Err(types::PluginError::Failed(why))),
         }
     }
+}
+
+/// Replaces `{secret-file:NAME}` in arguments with the path of the
+/// secret file written for the variable `NAME`, for programs that take
+/// the file as an argument (`mysqldump --defaults-extra-file=…`). The
+/// manifest's patterns match the arguments as the plugin wrote them; the
+/// path is not secret, its content is.
+fn with_secret_file_paths(
+    args: &[String],
+    file_vars: &[String],
+    vars: &[(String, String)],
+) -> Vec<String> {
+    args.iter()
+        .map(|arg| {
+            let mut arg = arg.clone();
+            for name in file_vars {
+                let placeholder = format!("{{secret-file:{name}}}");
+                if let Some((_, path)) = vars.iter().find(|(n, _)| n == name) {
+                    arg = arg.replace(&placeholder, path);
+                }
+            }
+            arg
+        })
+        .collect()
 }
 
 impl process::HostChild for HostState {
