@@ -220,6 +220,41 @@ async fn mariadb_round_trip_through_the_api() {
     assert!(a.iter().any(|l| l == "triggers: kitchen_touch"), "{a:?}");
     assert!(a.iter().any(|l| l == "events: kitchen_tick"), "{a:?}");
 
+    // A verification restore into a scratch database passes against the
+    // counts recorded at backup time, and the scratch database is gone.
+    let v = server
+        .post_ok(
+            &format!("/api/backups/{id}/restore"),
+            &json!({"verification_mode": true}),
+            202,
+        )
+        .await;
+    let verified = server
+        .wait_execution(
+            v["execution_id"].as_str().expect("id"),
+            Duration::from_secs(180),
+        )
+        .await;
+    assert_eq!(
+        verified["status"],
+        "completed",
+        "{verified}\n{}",
+        server.log_tail()
+    );
+    assert_eq!(
+        verified["metadata"]["verification"]["passed"], true,
+        "{verified}"
+    );
+    assert_eq!(
+        verified["metadata"]["verification"]["tables_compared"], 12,
+        "{verified}"
+    );
+    let left = mariadb(
+        None,
+        "select count(*) from information_schema.schemata where schema_name like 'dg\\_verify\\_%'",
+    );
+    assert_eq!(left, "0", "the scratch database was dropped");
+
     // The `mysql` type (mysqldump and mysql) against the same server.
     let as_mysql = server
         .post_ok(
