@@ -142,7 +142,9 @@ async fn mariadb_round_trip_through_the_api() {
         create procedure kitchen_count(out c int) select count(*) into c from kitchen; \
         create function kitchen_double(v int) returns int deterministic return v * 2; \
         create trigger kitchen_touch before update on kitchen for each row set new.x = coalesce(new.x, 0); \
-        create event kitchen_tick on schedule every 1 day disable do delete from kitchen where id < 0;");
+        create event kitchen_tick on schedule every 1 day disable do delete from kitchen where id < 0; \
+        create table bulk (id int primary key, v char(100)); \
+        insert into bulk select seq, md5(seq) from seq_1_to_300000;");
     // A user with a password, so the password path is exercised.
     mariadb(None, &format!("create user if not exists 'dg_test'@'%' identified by '{PASSWORD}'; create user if not exists 'dg_test'@'localhost' identified by '{PASSWORD}'; grant all on *.* to 'dg_test'@'%'; grant all on *.* to 'dg_test'@'localhost'; flush privileges"));
 
@@ -179,11 +181,42 @@ async fn mariadb_round_trip_through_the_api() {
             json!({"backup_options": {"compression": "zstd"}}),
         )
         .await;
+    // While it runs, every process's command line and environment is
+    // read: the dumper must be seen, the password never.
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let watching = watching.clone();
+        std::thread::spawn(move || {
+            let (mut seen_dumper, mut leaks) = (false, Vec::new());
+            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                    let dir = entry.path();
+                    let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+                    let environ = std::fs::read(dir.join("environ")).unwrap_or_default();
+                    let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                    if text.contains("mariadb-dump") {
+                        seen_dumper = true;
+                    }
+                    for (what, bytes) in [("cmdline", &cmdline), ("environ", &environ)] {
+                        if String::from_utf8_lossy(bytes).contains(PASSWORD) {
+                            leaks.push(format!("{} {what}: {text}", dir.display()));
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (seen_dumper, leaks)
+        })
+    };
     let exec = server.run_job(&job).await;
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (seen_dumper, leaks) = watcher.join().expect("watcher");
+    assert!(seen_dumper, "the dumper ran long enough to be seen");
+    assert!(leaks.is_empty(), "{leaks:?}");
     assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
-    // Exact counts: Chinook's 15,607 rows and the two generated ones.
-    assert_eq!(exec["metadata"]["tables_backed_up"], 12, "{exec}");
-    assert_eq!(exec["metadata"]["rows_approximate"], 15609, "{exec}");
+    // Exact counts: Chinook's 15,607 rows and the generated ones.
+    assert_eq!(exec["metadata"]["tables_backed_up"], 13, "{exec}");
+    assert_eq!(exec["metadata"]["rows_approximate"], 315609, "{exec}");
 
     // Restore into a fresh database: equal.
     let target = MariaDb::new("mydst");
@@ -246,7 +279,7 @@ async fn mariadb_round_trip_through_the_api() {
         "{verified}"
     );
     assert_eq!(
-        verified["metadata"]["verification"]["tables_compared"], 12,
+        verified["metadata"]["verification"]["tables_compared"], 13,
         "{verified}"
     );
     let left = mariadb(
