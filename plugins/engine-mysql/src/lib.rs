@@ -137,8 +137,18 @@ impl Config {
             .collect())
     }
 
-    /// Exact rows per base table, as `table<TAB>count`.
+    /// Exact rows per base table.
     fn count_rows(&self, ctx: &CallContext, database: &str) -> PluginResult<Vec<TableCount>> {
+        match self.start_counting(ctx, database)? {
+            Some(counting) => counting.finish(),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Starts counting the rows of every base table in a client of its
+    /// own, so the server counts while the dump runs; `None` without
+    /// tables.
+    fn start_counting(&self, ctx: &CallContext, database: &str) -> PluginResult<Option<Counting>> {
         let tables = self.query(
             ctx,
             database,
@@ -146,7 +156,7 @@ impl Config {
              where table_schema = database() and table_type = 'BASE TABLE' order by table_name",
         )?;
         if tables.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let union: Vec<String> = tables
             .iter()
@@ -156,8 +166,39 @@ impl Config {
                 format!("select '{literal}', count(*) from `{quoted}`")
             })
             .collect();
-        self.query(ctx, database, &union.join(" union all "))?
-            .iter()
+        let child = self
+            .command(ctx, Flavor::of(ctx).client())
+            .args([
+                "--connect-timeout=10",
+                "--batch",
+                "--skip-column-names",
+                "--raw",
+            ])
+            .arg(format!("--database={database}"))
+            .arg(format!("--execute={}", union.join(" union all ")))
+            .piped_stdout()
+            .spawn()?;
+        Ok(Some(Counting { child }))
+    }
+}
+
+/// Row counting under way in its own client.
+struct Counting {
+    child: dataguardian_plugin_sdk::process::Child,
+}
+
+impl Counting {
+    fn finish(self) -> PluginResult<Vec<TableCount>> {
+        let mut text = String::new();
+        if let Some(stdout) = self.child.take_stdout() {
+            use std::io::Read;
+            io::StreamReader::new(&stdout)
+                .read_to_string(&mut text)
+                .map_err(|e| PluginError::Failed(format!("reading row counts: {e}")))?;
+        }
+        self.child.wait_success().map_err(classify)?;
+        text.lines()
+            .filter(|l| !l.is_empty())
             .map(|row| {
                 let (name, count) = row
                     .rsplit_once('\t')
@@ -241,7 +282,7 @@ impl Engine for Mysql {
         cfg.query(ctx, &cfg.database, "show databases")
     }
 
-    /// Row counts are taken just before the dump on their own connection:
+    /// Row counts are taken while the dump runs, on their own connection:
     /// MySQL cannot share a snapshot between two sessions, so they are
     /// exact but not the dump's own (`counts-consistent` is false).
     fn backup(ctx: &CallContext, sink: &OutputStream) -> PluginResult<BackupStats> {
@@ -251,7 +292,8 @@ impl Engine for Mysql {
             .query(ctx, &cfg.database, "select version()")?
             .into_iter()
             .next();
-        let counts = cfg.count_rows(ctx, &cfg.database)?;
+        // The server counts while the dumper dumps, side by side.
+        let counting = cfg.start_counting(ctx, &cfg.database)?;
         let mut cmd = cfg.command(ctx, flavor.dumper()).args([
             "--single-transaction",
             "--routines",
@@ -278,6 +320,10 @@ impl Engine for Mysql {
             return Err(classify(child.abort(e)));
         }
         child.wait_success().map_err(classify)?;
+        let counts = match counting {
+            Some(counting) => counting.finish()?,
+            None => Vec::new(),
+        };
         let mut stats = empty_stats();
         stats.database_version = version;
         stats.tables = Some(counts.len() as u64);
