@@ -151,6 +151,25 @@ pub fn pipe_limited(from: &InputStream, to: &OutputStream, limit: u64) -> Plugin
     Ok(moved)
 }
 
+/// Reads until `buf` is full or the source ends; returns the bytes read
+/// (fewer than `buf.len()` only at the end). For part buffers and packets
+/// that must be filled before they are sent.
+pub fn read_full(source: &mut dyn io::Read, buf: &mut [u8]) -> PluginResult<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match source.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) => {
+                return Err(PluginError::Failed(format!(
+                    "reading the data to store: {e}"
+                )))
+            }
+        }
+    }
+    Ok(filled)
+}
+
 /// Writes all of `buf` respecting write permits.
 pub fn write_all(to: &OutputStream, buf: &[u8]) -> PluginResult<()> {
     use std::io::Write;

@@ -11,6 +11,7 @@ pub mod fs;
 pub mod health;
 pub mod http;
 pub mod io;
+pub mod keys;
 pub mod log;
 pub mod process;
 mod traits;

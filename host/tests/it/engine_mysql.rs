@@ -231,15 +231,8 @@ async fn mariadb_round_trip_through_the_api() {
         .expect("id")
         .to_string();
     let id = exec["id"].as_str().expect("id");
-    let r = server
-        .post_ok(
-            &format!("/api/backups/{id}/restore"),
-            &json!({"target_datasource_id": target_ds, "confirm_overwrite": true}),
-            202,
-        )
-        .await;
-    let rid = r["execution_id"].as_str().expect("id").to_string();
-    let restored = server.wait_execution(&rid, Duration::from_secs(180)).await;
+    let restored = server.restore_into(id, &target_ds).await;
+    let rid = restored["id"].as_str().expect("id").to_string();
     assert_eq!(
         restored["status"],
         "completed",

@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::s3::S3Server;
-use common::server::{chinook_db, count, Backend, TestServer};
+use common::server::{chinook_db, count, storage_status, Backend, TestServer};
 use common::{pg_fingerprint, psql, sha256_file, TempDb};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -124,19 +124,7 @@ async fn s3_backup_download_restore() {
     // Restored into a fresh database: equal content.
     let target = TempDb::new("s3dst");
     let target_ds = server.pg_datasource("restore target", &target.name).await;
-    let r = server
-        .post_ok(
-            &format!("/api/backups/{id}/restore"),
-            &json!({"target_datasource_id": target_ds, "confirm_overwrite": true}),
-            202,
-        )
-        .await;
-    let restored = server
-        .wait_execution(
-            r["execution_id"].as_str().expect("id"),
-            Duration::from_secs(120),
-        )
-        .await;
+    let restored = server.restore_into(&id, &target_ds).await;
     assert_eq!(
         restored["status"],
         "completed",
@@ -286,15 +274,7 @@ async fn s3_replicate_and_retry_upload() {
     let e = server.run_job(&job).await;
     let id = e["id"].as_str().expect("id").to_string();
     let path = e["backup_path"].as_str().expect("path").to_string();
-    let status_of = |e: &Value, storage: &str| {
-        e["storages"]
-            .as_array()
-            .expect("storages")
-            .iter()
-            .find(|s| s["storage_location_id"] == storage)
-            .map(|s| s["status"].as_str().unwrap_or_default().to_string())
-            .unwrap_or_default()
-    };
+    let status_of = storage_status;
     assert_eq!(status_of(&e, &local), "completed", "{e}");
     assert_eq!(status_of(&e, &bucket), "completed", "{e}");
     assert_eq!(status_of(&e, &later), "failed", "{e}");
@@ -363,15 +343,8 @@ async fn s3_replicate_and_retry_upload() {
     std::fs::write(&part, &bytes).expect("damage");
     let target = TempDb::new("s3repldst");
     let target_ds = server.pg_datasource("restore target", &target.name).await;
-    let r = server
-        .post_ok(
-            &format!("/api/backups/{id}/restore"),
-            &json!({"target_datasource_id": target_ds, "confirm_overwrite": true}),
-            202,
-        )
-        .await;
-    let rid = r["execution_id"].as_str().expect("id").to_string();
-    let restored = server.wait_execution(&rid, Duration::from_secs(120)).await;
+    let restored = server.restore_into(&id, &target_ds).await;
+    let rid = restored["id"].as_str().expect("id").to_string();
     assert_eq!(
         restored["status"],
         "completed",

@@ -5,11 +5,10 @@
 use crate::common;
 
 use common::s3::S3Server;
-use common::server::{chinook_db, count, Backend, TestServer};
+use common::server::{chinook_db, count, storage_status, Backend, TestServer};
 use common::sftp::SshServer;
 use common::{pg_fingerprint, sha256_file, TempDb};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 async fn ssh_storage(server: &TestServer, ssh: &SshServer, name: &str, extra: Value) -> String {
     server
@@ -22,16 +21,6 @@ async fn ssh_storage(server: &TestServer, ssh: &SshServer, name: &str, extra: Va
         .as_str()
         .expect("id")
         .to_string()
-}
-
-fn status_of(e: &Value, storage: &str) -> String {
-    e["storages"]
-        .as_array()
-        .expect("storages")
-        .iter()
-        .find(|s| s["storage_location_id"] == storage)
-        .map(|s| s["status"].as_str().unwrap_or_default().to_string())
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,19 +110,7 @@ async fn sftp_backup_download_restore() {
     );
     let target = TempDb::new("sftpdst");
     let target_ds = server.pg_datasource("restore target", &target.name).await;
-    let r = server
-        .post_ok(
-            &format!("/api/backups/{id}/restore"),
-            &json!({"target_datasource_id": target_ds, "confirm_overwrite": true}),
-            202,
-        )
-        .await;
-    let restored = server
-        .wait_execution(
-            r["execution_id"].as_str().expect("id"),
-            Duration::from_secs(120),
-        )
-        .await;
+    let restored = server.restore_into(&id, &target_ds).await;
     assert_eq!(
         restored["status"],
         "completed",
@@ -243,7 +220,7 @@ async fn replicate_to_local_s3_and_sftp() {
     let e = server.run_job(&job).await;
     assert_eq!(e["status"], "completed", "{e}\n{}", server.log_tail());
     for storage in [&local, &bucket, &nas] {
-        assert_eq!(status_of(&e, storage), "completed", "{e}");
+        assert_eq!(storage_status(&e, storage), "completed", "{e}");
     }
     let path = e["backup_path"].as_str().expect("path").to_string();
     let objects = s3.objects();
@@ -271,9 +248,9 @@ async fn replicate_to_local_s3_and_sftp() {
     ssh.stop();
     let e = server.run_job(&job).await;
     let id = e["id"].as_str().expect("id").to_string();
-    assert_eq!(status_of(&e, &local), "completed", "{e}");
-    assert_eq!(status_of(&e, &bucket), "completed", "{e}");
-    assert_eq!(status_of(&e, &nas), "failed", "{e}");
+    assert_eq!(storage_status(&e, &local), "completed", "{e}");
+    assert_eq!(storage_status(&e, &bucket), "completed", "{e}");
+    assert_eq!(storage_status(&e, &nas), "failed", "{e}");
 
     // Back again: retry-upload completes the copy.
     ssh.resume();
@@ -285,7 +262,7 @@ async fn replicate_to_local_s3_and_sftp() {
         )
         .await;
     let e = server.get_ok(&format!("/api/executions/{id}")).await;
-    assert_eq!(status_of(&e, &nas), "completed", "{e}\n{r}");
+    assert_eq!(storage_status(&e, &nas), "completed", "{e}\n{r}");
     let path = e["backup_path"].as_str().expect("path");
     assert!(ssh.path(&format!("{path}/manifest.json")).is_file());
 }

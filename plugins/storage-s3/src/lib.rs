@@ -227,10 +227,8 @@ impl Storage for S3 {
 
     fn copy(ctx: &CallContext, from: &str, to: &str) -> PluginResult<()> {
         let r = S3::load(ctx)?;
+        // A missing source is S3's `NoSuchKey` (404): not found.
         let (source, target) = (r.object_key(from)?, r.object_key(to)?);
-        if s3::head(&r, &source)?.is_none() {
-            return Err(PluginError::NotFound(format!("`{from}` not found")));
-        }
         s3::copy(&r, &source, &target)
     }
 }

@@ -9,11 +9,10 @@ use crate::s3::{self, request, send, with_storage_options, xml};
 use crate::settings::{encode, Resolved};
 use dataguardian_plugin_sdk::bindings::dataguardian::plugin::progress;
 use dataguardian_plugin_sdk::http::InFlight;
-use dataguardian_plugin_sdk::io::StreamReader;
+use dataguardian_plugin_sdk::io::{self, StreamReader};
 use dataguardian_plugin_sdk::{log, InputStream, PluginError, PluginResult};
 use serde::Deserialize;
 use std::collections::VecDeque;
-use std::io::Read;
 use std::time::Duration;
 
 /// Parts sent before the oldest one's answer is awaited.
@@ -34,7 +33,7 @@ const ATTEMPTS: u32 = 4;
 pub fn put(r: &Resolved, object_key: &str, source: &InputStream) -> PluginResult<u64> {
     let mut reader = StreamReader::new(source);
     let mut part = vec![0u8; r.part_bytes as usize];
-    let first = fill(&mut reader, &mut part)?;
+    let first = io::read_full(&mut reader, &mut part)?;
     if first < part.len() {
         put_single(r, object_key, &part[..first])?;
         progress::report(first as u64, None);
@@ -148,7 +147,7 @@ impl Upload<'_> {
             };
             buf.resize(self.part_len(etags.len() + flying.len() + 1), 0);
             progress::report(total, None);
-            len = fill(reader, &mut buf)?;
+            len = io::read_full(reader, &mut buf)?;
             if len == 0 {
                 break;
             }
@@ -316,23 +315,6 @@ pub fn abort_under(r: &Resolved, prefix: &str) -> PluginResult<usize> {
             }
         }
     }
-}
-
-/// Reads until `buf` is full or the stream ends; returns the bytes read.
-fn fill(reader: &mut StreamReader, buf: &mut [u8]) -> PluginResult<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) => {
-                return Err(PluginError::Failed(format!(
-                    "reading the data to store: {e}"
-                )))
-            }
-        }
-    }
-    Ok(filled)
 }
 
 /// Runs `attempt` again after a transient failure, waiting 1, 2, 4 s.

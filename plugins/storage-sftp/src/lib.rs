@@ -121,7 +121,7 @@ impl Sftp {
         let mut offset = 0u64;
         let mut next_report = REPORT_EVERY;
         let written = loop {
-            let n = match fill(source, &mut buf) {
+            let n = match io::read_full(source, &mut buf) {
                 Ok(n) => n,
                 Err(e) => break Err(e),
             };
@@ -212,23 +212,6 @@ impl Sftp {
             .rmdir(path)
             .map_err(|e| s.error(&format!("deleting {path}"), e))
     }
-}
-
-/// Reads until `buf` is full or the source ends.
-fn fill(source: &mut dyn Read, buf: &mut [u8]) -> PluginResult<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match source.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) => {
-                return Err(PluginError::Failed(format!(
-                    "reading the data to store: {e}"
-                )))
-            }
-        }
-    }
-    Ok(filled)
 }
 
 impl Storage for Sftp {
@@ -371,12 +354,22 @@ impl Storage for Sftp {
         let mut writer_session = Session::open(ctx)?;
         let source = reader_session.cfg.remote(from)?;
         let target = writer_session.cfg.remote(to)?;
+        let handle = reader_session
+            .client
+            .open(&source, sftp::OPEN_READ)
+            .map_err(|e| match e {
+                e if e.is_missing() => PluginError::NotFound(format!("{source}: not found")),
+                e => reader_session.error(&format!("opening {source}"), e),
+            })?;
         let mut reader = SessionReader {
             session: &mut reader_session,
-            path: source,
+            handle: &handle,
             offset: 0,
         };
-        Self::upload(&mut writer_session, &target, &mut reader)?;
+        let copied = Self::upload(&mut writer_session, &target, &mut reader);
+        let closed = reader_session.client.close(&handle);
+        copied?;
+        closed.map_err(|e| reader_session.error(&format!("closing {source}"), e))?;
         reader_session.close();
         writer_session.close();
         Ok(())
@@ -394,26 +387,24 @@ impl Storage for Sftp {
     }
 }
 
-/// `Read` over a remote file, one READ request per call.
+/// `Read` over a file open in a session, one READ request per call.
 struct SessionReader<'a> {
     session: &'a mut Session,
-    path: String,
+    handle: &'a [u8],
     offset: u64,
 }
 
 impl Read for SessionReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut got = 0usize;
-        let want = buf.len().min(sftp::MAX_DATA) as u64;
-        let mut copy = |data: &[u8]| {
-            buf[got..got + data.len()].copy_from_slice(data);
-            got += data.len();
-            Ok(())
-        };
-        Sftp::read_file(self.session, &self.path, self.offset, Some(want), &mut copy)
+        let want = buf.len().min(sftp::MAX_DATA) as u32;
+        let data = self
+            .session
+            .client
+            .read(self.handle, self.offset, want)
             .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-        self.offset += got as u64;
-        Ok(got)
+        buf[..data.len()].copy_from_slice(&data);
+        self.offset += data.len() as u64;
+        Ok(data.len())
     }
 }
 

@@ -92,27 +92,15 @@ impl Config {
         self.port.unwrap_or(22)
     }
 
-    /// The server path of a storage key.
+    /// The server path of a storage key (the SDK's key rules).
     pub fn remote(&self, key: &str) -> PluginResult<String> {
-        let mut out = self.path.trim_end_matches('/').to_string();
-        for part in key.split('/') {
-            match part {
-                "" | "." => {}
-                ".." => {
-                    return Err(invalid(format!(
-                        "key `{key}`: must be a path inside the storage (relative, without `..`)"
-                    )))
-                }
-                p => {
-                    out.push('/');
-                    out.push_str(p);
-                }
-            }
-        }
-        if out.is_empty() {
-            out.push('/');
-        }
-        Ok(out)
+        let root = self.path.trim_end_matches('/');
+        let key = dataguardian_plugin_sdk::keys::normalize(key)?;
+        Ok(match (root.is_empty(), key.is_empty()) {
+            (true, true) => "/".to_string(),
+            (_, true) => root.to_string(),
+            (_, false) => format!("{root}/{key}"),
+        })
     }
 }
 

@@ -286,6 +286,23 @@ impl TestServer {
         self.wait_execution(&id, Duration::from_secs(120)).await
     }
 
+    /// Restores a backup into a datasource (confirmed) and waits for the
+    /// restore execution to end; returns it.
+    pub async fn restore_into(&self, backup: &str, target_datasource: &str) -> Value {
+        let r = self
+            .post_ok(
+                &format!("/api/backups/{backup}/restore"),
+                &json!({"target_datasource_id": target_datasource, "confirm_overwrite": true}),
+                202,
+            )
+            .await;
+        let id = r["execution_id"]
+            .as_str()
+            .expect("execution_id")
+            .to_string();
+        self.wait_execution(&id, Duration::from_secs(180)).await
+    }
+
     /// Polls an execution until it is completed, failed or cancelled.
     pub async fn wait_execution(&self, id: &str, timeout: Duration) -> Value {
         let started = Instant::now();
@@ -334,6 +351,17 @@ impl Drop for TestServer {
 }
 
 /// The files of an execution folder under a local storage root.
+/// The status of one storage's copy in an execution's detail.
+pub fn storage_status(execution: &Value, storage: &str) -> String {
+    execution["storages"]
+        .as_array()
+        .expect("storages")
+        .iter()
+        .find(|s| s["storage_location_id"] == storage)
+        .map(|s| s["status"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
 pub fn execution_dir(root: &Path, backup_path: &str) -> PathBuf {
     root.join(backup_path)
 }
