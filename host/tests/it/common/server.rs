@@ -25,6 +25,8 @@ pub struct TestServer {
     extra: Vec<String>,
     /// Use the test run's shared plugin cache (see `shared_plugin_cache`).
     shared_cache: bool,
+    /// Directories put first on the server's PATH (fake tools).
+    path_prefix: Vec<PathBuf>,
     pub http: reqwest::Client,
 }
 
@@ -44,10 +46,25 @@ impl TestServer {
         Self::launch(backend, &[], false)
     }
 
+    /// Starts with `dirs` first on the server's PATH, so programs the
+    /// plugins spawn are found there first (fake `mongodump`, `sqlcmd`...).
+    pub async fn start_with_path(backend: Backend, dirs: &[&Path]) -> Self {
+        let mut server = Self::unstarted(backend, &[], true);
+        server.path_prefix = dirs.iter().map(|d| d.to_path_buf()).collect();
+        server.spawn();
+        server
+    }
+
     fn launch(backend: Backend, extra: &[&str], shared_cache: bool) -> Self {
+        let mut server = Self::unstarted(backend, extra, shared_cache);
+        server.spawn();
+        server
+    }
+
+    fn unstarted(backend: Backend, extra: &[&str], shared_cache: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let meta_db = (backend == Backend::Postgres).then(|| TempDb::new("meta"));
-        let mut server = Self {
+        Self {
             child: None,
             base: String::new(),
             dir,
@@ -55,10 +72,9 @@ impl TestServer {
             meta_db,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             shared_cache,
+            path_prefix: Vec::new(),
             http: reqwest::Client::new(),
-        };
-        server.spawn();
-        server
+        }
     }
 
     /// The PostgreSQL metadata database's name (PostgreSQL backend only).
@@ -95,6 +111,15 @@ impl TestServer {
             ));
         if let Some(db) = &self.meta_db {
             cmd.env("DATABASE_URL", db.url());
+        }
+        if !self.path_prefix.is_empty() {
+            let inherited = std::env::var_os("PATH").unwrap_or_default();
+            let dirs = self
+                .path_prefix
+                .iter()
+                .cloned()
+                .chain(std::env::split_paths(&inherited));
+            cmd.env("PATH", std::env::join_paths(dirs).expect("PATH entries"));
         }
         if self.shared_cache {
             cmd.env("DG_PLUGIN_CACHE_DIR", super::shared_plugin_cache());
