@@ -13,6 +13,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("engine-mysql", "engine_mysql"),
     ("engine-sqlite", "engine_sqlite"),
     ("engine-files", "engine_files"),
+    ("engine-mongodb", "engine_mongodb"),
+    ("engine-sqlserver", "engine_sqlserver"),
     ("storage-local", "storage_local"),
     ("storage-s3", "storage_s3"),
     ("storage-sftp", "storage_sftp"),

@@ -36,7 +36,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 (cd plugins && cargo clippy --release -- -D warnings)
 # The plugins' own unit tests, natively (they need no host imports).
 (cd plugins && cargo test --target "$(rustc -vV | sed -n 's/^host: //p')" -q \
-  -p engine-files -p engine-sqlite -p engine-postgres -p storage-local -p storage-s3 -p storage-sftp -p engine-mysql)
+  -p engine-files -p engine-sqlite -p engine-postgres -p storage-local -p storage-s3 -p storage-sftp -p engine-mysql -p engine-mongodb -p engine-sqlserver)
 cargo test --workspace -- --test-threads=2
 # The live API against its own OpenAPI document (schemathesis, bounded).
 ./scripts/api_fuzz.sh target/debug/dataguardian
