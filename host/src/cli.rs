@@ -197,6 +197,10 @@ pub struct RestoreArgs {
     /// Drop existing objects before restoring (engines that support it).
     #[arg(long, env = "DG_CLEAN")]
     pub clean: bool,
+    /// For a backup of several databases: the database to restore (its
+    /// name inside the backup).
+    #[arg(long, env = "DG_DATABASE")]
+    pub database: Option<String>,
     #[arg(long, env = "DG_STALL_SECS", default_value = "600")]
     pub stall_secs: u64,
 }
@@ -585,6 +589,7 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
     let _progress = report_progress("backup", activity.clone());
     let started_at = chrono::Utc::now();
     let summary = pipeline::run_backup(BackupRequest {
+        databases: Vec::new(),
         engine,
         storage,
         job_id: args.job_id.clone(),
@@ -666,6 +671,7 @@ async fn restore(plugins: &Plugins, args: RestoreArgs) -> anyhow::Result<()> {
         engine,
         options,
         activity,
+        database: args.database,
     })
     .await?;
     let out = serde_json::json!({

@@ -6,14 +6,14 @@ use super::extract::ValidJson;
 use crate::queue::KIND_RESTORE;
 use crate::server::state::AppState;
 use crate::server::targets;
-use crate::store::rows::Execution;
+use crate::store::rows::{Datasource, Execution};
 use crate::store::{self, executions, Filter, Param};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -173,6 +173,84 @@ pub struct RestoreRequest {
     /// one, and commits nothing.
     #[serde(default)]
     pub drop_existing: bool,
+    /// For a backup of several databases: which one to restore (its name
+    /// inside the backup). Required for such backups, refused for others.
+    pub database: Option<String>,
+    /// Restore into this database of the target server instead of the
+    /// one the datasource names (or, for a backup of several databases,
+    /// instead of `database`'s own name). Created when it does not exist.
+    pub target_database: Option<String>,
+}
+
+/// `database` names a stored database of a several-databases backup (and
+/// only then); `target_database` needs a target that selects databases.
+fn check_database_choice(
+    source: &Execution,
+    target: &Datasource,
+    input: &RestoreRequest,
+) -> ApiResult<()> {
+    let stored: Option<Vec<&str>> = source
+        .metadata
+        .0
+        .get("databases")
+        .and_then(Value::as_array)
+        .map(|dbs| {
+            dbs.iter()
+                .filter(|d| d.get("status").and_then(Value::as_str) == Some("completed"))
+                .filter_map(|d| d.get("name").and_then(Value::as_str))
+                .collect()
+        });
+    match (&stored, &input.database) {
+        (Some(names), None) => {
+            return Err(ApiError::invalid(
+                "database",
+                format!(
+                    "is required: this backup holds several databases ({})",
+                    names.join(", ")
+                ),
+            ))
+        }
+        (Some(names), Some(name)) if !names.contains(&name.as_str()) => {
+            return Err(ApiError::invalid(
+                "database",
+                format!(
+                    "`{name}` is not a stored database of this backup; it holds: {}",
+                    names.join(", ")
+                ),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::invalid(
+                "database",
+                "applies only to a backup of several databases; this one holds one",
+            ))
+        }
+        _ => {}
+    }
+    if let Some(name) = &input.target_database {
+        if input.verification_mode {
+            return Err(ApiError::invalid(
+                "target_database",
+                "does not apply to verification_mode, which restores into a scratch database",
+            ));
+        }
+        if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+            return Err(ApiError::invalid(
+                "target_database",
+                "must be 1-128 characters without control characters",
+            ));
+        }
+        if target.connection_config.0.get("database").is_none() {
+            return Err(ApiError::invalid(
+                "target_database",
+                format!(
+                    "datasource `{}` ({}) has no `database` to replace",
+                    target.name, target.kind
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -193,7 +271,11 @@ pub async fn restore(
 ) -> ApiResult<(StatusCode, Json<RestoreAccepted>)> {
     let source = super::executions::load(&state, &execution_id).await?;
     super::executions::require_completed_backup(&source)?;
-    let target_id = match input.target_datasource_id.or(source.datasource_id.clone()) {
+    let target_id = match input
+        .target_datasource_id
+        .clone()
+        .or(source.datasource_id.clone())
+    {
         Some(id) => id,
         None => {
             return Err(ApiError::invalid(
@@ -232,6 +314,7 @@ pub async fn restore(
             ));
         }
     }
+    check_database_choice(&source, &target, &input)?;
     if !input.verification_mode && !input.confirm_overwrite {
         return Err(ApiError::invalid(
             "confirm_overwrite",
@@ -264,6 +347,8 @@ pub async fn restore(
         "verification_mode": input.verification_mode,
         "drop_existing": input.drop_existing,
         "source_checksum": source.checksum,
+        "database": input.database,
+        "target_database": input.target_database,
     }));
     super::enqueue(&state, &execution, KIND_RESTORE).await?;
     Ok((

@@ -244,7 +244,15 @@ fn completed_backup(execution: &Execution) -> ApiResult<String> {
 /// The backup artifact. A backup split in parts is streamed as the one
 /// artifact they make up (the parts concatenated, `cat part-*`), checked
 /// against the manifest as it goes: damage breaks the transfer.
-#[utoipa::path(get, path = "/api/executions/{id}/download", tag = "executions",
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadQuery {
+    /// For a backup of several databases: which database's artifact.
+    pub database: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/executions/{id}/download", tag = "executions", params(DownloadQuery),
     responses((status = 200, content_type = "application/octet-stream",
                headers(("x-dataguardian-checksum" = String,
                         description = "sha256:<hex> of the whole artifact"))),
@@ -252,13 +260,19 @@ fn completed_backup(execution: &Execution) -> ApiResult<String> {
 pub async fn download(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ValidQuery(q): ValidQuery<DownloadQuery>,
 ) -> ApiResult<Response> {
     let execution = load(&state, &id).await?;
     let prefix = completed_backup(&execution)?;
     let (_, storage) = readable_storage(&state, &execution).await?;
     let manifest = load_manifest(&storage, &prefix)
         .await
-        .map_err(|e| ApiError::bad_gateway(e.to_string()))?;
+        .map_err(|e| ApiError::bad_gateway(e.to_string()))?
+        .artifact(q.database.as_deref())
+        .map_err(|m| {
+            let (field, message) = m.split_once(": ").unwrap_or(("database", &m));
+            ApiError::invalid(field.to_string(), message.to_string())
+        })?;
     let (file, size, checksum) = (
         manifest.file.clone(),
         manifest.compressed_size_bytes,

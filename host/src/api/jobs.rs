@@ -194,6 +194,31 @@ async fn check_datasource(state: &AppState, id: &str) -> ApiResult<()> {
     }
 }
 
+/// `backup_options.databases` needs a datasource that selects databases
+/// by name (a `database` field), not a file or a folder.
+async fn check_databases_option(
+    state: &AppState,
+    datasource_id: &str,
+    options: &BackupOptions,
+) -> ApiResult<()> {
+    if options.databases.is_none() {
+        return Ok(());
+    }
+    let Some(ds) = store::datasources::get(&state.db, datasource_id).await? else {
+        return Ok(());
+    };
+    if ds.connection_config.0.get("database").is_none() {
+        return Err(ApiError::invalid(
+            "backup_options.databases",
+            format!(
+                "datasource `{}` ({}) has no databases to choose from: it names no `database`",
+                ds.name, ds.kind
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn next_run(enabled: bool, s: &Schedule) -> Option<DateTime<Utc>> {
     enabled.then(|| s.next_after(store::now())).flatten()
 }
@@ -279,6 +304,7 @@ pub async fn create(
         .backup_options
         .unwrap_or_else(|| Value::Object(Default::default()));
     let opts = options(&options_value)?;
+    check_databases_option(&state, &input.datasource_id, &opts).await?;
     let strategy = strategy(input.storage_strategy)?;
     let storage_ids = storages(
         &state,
@@ -372,6 +398,8 @@ pub async fn update(
         let opts = options(&o)?;
         job.backup_options = SqlJson(serde_json::to_value(&opts).map_err(ApiError::internal)?);
     }
+    let opts = options(&job.backup_options.0)?;
+    check_databases_option(&state, &job.datasource_id, &opts).await?;
     job.updated_at = store::now();
     store::jobs::update(&state.db, &job, &storage_ids, rescheduled).await?;
     Ok(Json(view(&state, load(&state, &id).await?).await?))

@@ -30,6 +30,33 @@ pub fn artifact_name(format: &str, compression: Compression) -> String {
     }
 }
 
+/// `002-shop.sql.zst`: the artifact of the `n`-th database of a
+/// several-databases backup. The number keeps names unique whatever the
+/// database names hold; characters unsafe in object keys become `_`.
+pub fn database_artifact_name(
+    n: usize,
+    database: &str,
+    format: &str,
+    compression: Compression,
+) -> String {
+    let safe: String = database
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = format!("{n:03}-{safe}");
+    match compression.extension() {
+        Some(ext) => format!("{stem}.{format}.{ext}"),
+        None => format!("{stem}.{format}"),
+    }
+}
+
 /// `backup.dump.zst.part-001`: three digits, starting at 1.
 pub fn part_name(artifact: &str, number: u32) -> String {
     format!("{artifact}.part-{number:03}")
@@ -63,6 +90,14 @@ mod tests {
         assert_eq!(artifact_name("sql", Compression::Zstd), "backup.sql.zst");
         assert_eq!(artifact_name("tar", Compression::Lz4), "backup.tar.lz4");
         assert_eq!(artifact_name("db", Compression::None), "backup.db");
+        assert_eq!(
+            database_artifact_name(2, "shop", "sql", Compression::Zstd),
+            "002-shop.sql.zst"
+        );
+        assert_eq!(
+            database_artifact_name(12, "../a b/ç", "dump", Compression::None),
+            "012-.._a_b__.dump"
+        );
         assert_eq!(part_name("backup.dump.gz", 1), "backup.dump.gz.part-001");
         assert_eq!(part_name("backup.dump.gz", 12), "backup.dump.gz.part-012");
         assert_eq!(

@@ -33,6 +33,35 @@ pub struct BackupManifest {
     pub metadata: Metadata,
     pub engine: EngineRef,
     pub duration_ms: u64,
+    /// Backups of several databases: one artifact per database. The
+    /// top-level `chunks` then list every database's files in this order
+    /// (and `checksum` covers them all), so whole-folder checks, copies
+    /// and retention need not know; a restore picks one database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub databases: Option<Vec<DatabaseEntry>>,
+}
+
+/// One database of a several-databases backup.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DatabaseEntry {
+    pub name: String,
+    /// Present when this database was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<DatabaseArtifact>,
+    /// Why this database was not stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A database's own artifact inside a several-databases backup.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DatabaseArtifact {
+    pub file: String,
+    pub total_size_bytes: u64,
+    pub compressed_size_bytes: u64,
+    pub checksum: String,
+    pub chunks: Vec<ChunkEntry>,
+    pub metadata: Metadata,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -74,6 +103,38 @@ pub fn checksum_string(digest: &[u8]) -> String {
     format!("sha256:{}", hex::encode(digest))
 }
 
+/// Checks a list of chunks and what it must add up to; `at` prefixes
+/// the field names (`databases[1].`).
+fn check_chunks(at: &str, chunks: &[ChunkEntry], checksum: &str, size: u64) -> Result<(), String> {
+    if chunks.is_empty() {
+        return Err(format!("{at}chunks: empty"));
+    }
+    for (i, c) in chunks.iter().enumerate() {
+        if c.number as usize != i + 1 {
+            return Err(format!("{at}chunks[{i}].number: expected {}", i + 1));
+        }
+        if c.file.contains('/') || c.file.starts_with('.') {
+            return Err(format!(
+                "{at}chunks[{i}].file: `{}` is not a plain file name",
+                c.file
+            ));
+        }
+        if !c.checksum.starts_with("sha256:") {
+            return Err(format!("{at}chunks[{i}].checksum: expected sha256:<hex>"));
+        }
+    }
+    if !checksum.starts_with("sha256:") {
+        return Err(format!("{at}checksum: expected sha256:<hex>"));
+    }
+    let sum: u64 = chunks.iter().map(|c| c.size_bytes).sum();
+    if sum != size {
+        return Err(format!(
+            "{at}compressed_size_bytes: {size} but chunks add up to {sum}"
+        ));
+    }
+    Ok(())
+}
+
 impl BackupManifest {
     /// Parses and sanity-checks a manifest; errors name the field.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
@@ -84,33 +145,79 @@ impl BackupManifest {
                 m.version
             ));
         }
-        if m.chunks.is_empty() {
-            return Err("chunks: empty".into());
-        }
-        for (i, c) in m.chunks.iter().enumerate() {
-            if c.number as usize != i + 1 {
-                return Err(format!("chunks[{i}].number: expected {}", i + 1));
+        check_chunks("", &m.chunks, &m.checksum, m.compressed_size_bytes)?;
+        if let Some(databases) = &m.databases {
+            let mut files = Vec::new();
+            for (i, db) in databases.iter().enumerate() {
+                if let Some(a) = &db.artifact {
+                    let at = format!("databases[{i}].");
+                    check_chunks(&at, &a.chunks, &a.checksum, a.compressed_size_bytes)?;
+                    files.extend(
+                        a.chunks
+                            .iter()
+                            .map(|c| (&c.file, c.size_bytes, &c.checksum)),
+                    );
+                }
             }
-            if c.file.contains('/') || c.file.starts_with('.') {
-                return Err(format!(
-                    "chunks[{i}].file: `{}` is not a plain file name",
-                    c.file
-                ));
+            let top: Vec<_> = m
+                .chunks
+                .iter()
+                .map(|c| (&c.file, c.size_bytes, &c.checksum))
+                .collect();
+            if files != top {
+                return Err("databases: their chunks are not the top-level chunks in order".into());
             }
-            if !c.checksum.starts_with("sha256:") {
-                return Err(format!("chunks[{i}].checksum: expected sha256:<hex>"));
-            }
-        }
-        if !m.checksum.starts_with("sha256:") {
-            return Err("checksum: expected sha256:<hex>".into());
-        }
-        let sum: u64 = m.chunks.iter().map(|c| c.size_bytes).sum();
-        if sum != m.compressed_size_bytes {
-            return Err(format!(
-                "compressed_size_bytes: {} but chunks add up to {sum}",
-                m.compressed_size_bytes
-            ));
         }
         Ok(m)
+    }
+
+    /// Names of the databases stored in a several-databases backup.
+    pub fn stored_databases(&self) -> Vec<&str> {
+        self.databases
+            .iter()
+            .flatten()
+            .filter(|d| d.artifact.is_some())
+            .map(|d| d.name.as_str())
+            .collect()
+    }
+
+    /// The manifest of one restorable artifact: this one, or for a
+    /// several-databases backup the named database's, shaped like a
+    /// one-database manifest so restore and download need not know.
+    pub fn artifact(&self, database: Option<&str>) -> Result<BackupManifest, String> {
+        match (&self.databases, database) {
+            (None, None) => Ok(self.clone()),
+            (None, Some(name)) => Err(format!(
+                "database: this backup holds one database, not several; omit `database` \
+                 (asked for `{name}`)"
+            )),
+            (Some(_), None) => Err(format!(
+                "database: this backup holds several databases; name one of: {}",
+                self.stored_databases().join(", ")
+            )),
+            (Some(databases), Some(name)) => {
+                let entry = databases.iter().find(|d| d.name == name).ok_or_else(|| {
+                    format!(
+                        "database: `{name}` is not in this backup; it holds: {}",
+                        self.stored_databases().join(", ")
+                    )
+                })?;
+                let a = entry.artifact.as_ref().ok_or_else(|| {
+                    format!(
+                        "database: `{name}` failed in this backup and was not stored: {}",
+                        entry.error.as_deref().unwrap_or("no reason recorded")
+                    )
+                })?;
+                let mut one = self.clone();
+                one.databases = None;
+                one.file = a.file.clone();
+                one.total_size_bytes = a.total_size_bytes;
+                one.compressed_size_bytes = a.compressed_size_bytes;
+                one.checksum = a.checksum.clone();
+                one.chunks = a.chunks.clone();
+                one.metadata = a.metadata.clone();
+                Ok(one)
+            }
+        }
     }
 }

@@ -107,6 +107,8 @@ pub struct RestoreRequest {
     pub engine: EngineClient,
     pub options: Vec<(String, String)>,
     pub activity: Arc<Activity>,
+    /// For a backup of several databases: the one to restore.
+    pub database: Option<String>,
 }
 
 /// Restores while verifying. Returns the manifest of what was restored.
@@ -116,7 +118,12 @@ pub struct RestoreRequest {
 pub async fn run_restore(req: RestoreRequest) -> Result<BackupManifest, PipelineError> {
     let manifest = load_manifest(&req.storage, &req.prefix)
         .await
-        .map_err(|e| PipelineError::Copy(Box::new(e)))?;
+        .map_err(|e| PipelineError::Copy(Box::new(e)))?
+        .artifact(req.database.as_deref())
+        .map_err(|message| PipelineError::Manifest {
+            path: layout::key(&req.prefix, MANIFEST_FILE),
+            message,
+        })?;
 
     // stored chunks --(compressed)--> decoder thread --(raw)--> engine
     let (packed_tx, packed_rx) = mpsc::channel::<SourceItem>(DEPTH);

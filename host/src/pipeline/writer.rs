@@ -28,6 +28,10 @@ pub struct ArtifactSpec {
     pub level: Option<i32>,
     /// Split into parts of this size; `None` keeps one file.
     pub max_part_bytes: Option<u64>,
+    /// A hash carried over from the artifacts stored before this one in
+    /// the same folder, continued over this one's stored bytes (the
+    /// folder-wide checksum of a several-databases backup).
+    pub carry: Option<Sha256>,
 }
 
 /// What was stored.
@@ -37,6 +41,8 @@ pub struct StoredArtifact {
     pub stored_bytes: u64,
     pub checksum: String,
     pub chunks: Vec<ChunkEntry>,
+    /// `ArtifactSpec::carry`, continued over this artifact.
+    pub carry: Option<Sha256>,
 }
 
 /// Consumes `input` until it closes and stores it. Blocking: run it with
@@ -83,6 +89,7 @@ struct Chunker {
     storage: StorageClient,
     handle: Handle,
     whole: Sha256,
+    carry: Option<Sha256>,
     stored_bytes: u64,
     current: Option<OpenPart>,
     done: Vec<ChunkEntry>,
@@ -98,6 +105,7 @@ impl Chunker {
             storage,
             handle,
             whole: Sha256::new(),
+            carry: spec.carry.clone(),
             stored_bytes: 0,
             current: None,
             done: Vec::new(),
@@ -222,6 +230,7 @@ impl Chunker {
             stored_bytes: self.stored_bytes,
             checksum: checksum_string(&self.whole.finalize()),
             chunks,
+            carry: self.carry,
         })
     }
 }
@@ -250,6 +259,9 @@ impl Write for Chunker {
             part.hasher.update(now);
             part.entry.size_bytes += take as u64;
             self.whole.update(now);
+            if let Some(carry) = self.carry.as_mut() {
+                carry.update(now);
+            }
             self.stored_bytes += take as u64;
             buf = rest;
             let part_full = self.max_part_bytes == Some(part.entry.size_bytes);

@@ -190,6 +190,9 @@ pub struct CompletedBackup<'a> {
     pub checksum: &'a str,
     pub chunks: Vec<(i64, String, i64, String)>,
     pub metadata: Value,
+    /// Set when the backup completed with parts missing (databases of a
+    /// several-databases backup that failed).
+    pub error_message: Option<&'a str>,
 }
 
 /// Records the results of a backup and marks it `completed`, in one
@@ -214,7 +217,7 @@ pub async fn complete_backup(db: &Db, done: &CompletedBackup<'_>) -> Result<bool
             "UPDATE backup_executions SET status = 'completed', finished_at = $2,
              duration_seconds = $3, size_bytes = $4, compressed_size_bytes = $5,
              progress_bytes = $4, backup_path = $6, checksum = $7, metadata = $8,
-             storage_location_id = $9, error_message = NULL, updated_at = $2
+             storage_location_id = $9, error_message = $10, updated_at = $2
              WHERE id = $1 AND status = 'running'",
         )
         .bind(done.id)
@@ -226,6 +229,7 @@ pub async fn complete_backup(db: &Db, done: &CompletedBackup<'_>) -> Result<bool
         .bind(done.checksum)
         .bind(Json(metadata))
         .bind(done.storage_location_id)
+        .bind(done.error_message)
         .execute(&mut *tx)
         .await?
         .rows_affected();

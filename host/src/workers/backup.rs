@@ -8,13 +8,13 @@ use super::runner::{Outcome, Started};
 use crate::pipeline::replicate::copy_execution;
 use crate::pipeline::{self, layout, BackupRequest, PipelineError};
 use crate::plugin::bindings::HealthStatus;
-use crate::plugin::{CallError, StorageClient};
+use crate::plugin::{CallError, EngineClient, StorageClient};
 use crate::server::state::{AppState, RunningExecution};
 use crate::server::targets;
-use crate::store::rows::{Execution, StorageLocation, WorkItem};
+use crate::store::rows::{BackupJob, Datasource, Execution, StorageLocation, WorkItem};
 use crate::store::{self, executions, jobs};
 use futures::future::BoxFuture;
-use serde_json::json;
+use serde_json::{json, Value};
 
 pub fn handle(
     state: AppState,
@@ -83,82 +83,137 @@ pub async fn discard_partial(state: &AppState, execution_id: &str, log: &Executi
     }
 }
 
+/// What one run backs up, and where to.
+struct Plan {
+    job: BackupJob,
+    ds: Datasource,
+    options: BackupOptions,
+    storages: Vec<StorageLocation>,
+}
+
+/// The backup's first intact copy.
+struct Primary {
+    storage: StorageLocation,
+    client: StorageClient,
+    summary: pipeline::BackupSummary,
+}
+
 async fn back_up(
     state: &AppState,
     execution: &Execution,
     run: &RunningExecution,
     log: &ExecutionLogger,
 ) -> Outcome {
-    let db = &state.db;
-    let Some(job_id) = execution.job_id.clone() else {
-        return Outcome::failed("the backup job of this execution was deleted");
+    let plan = match load_plan(state, execution, log).await {
+        Ok(plan) => plan,
+        Err(outcome) => return outcome,
     };
-    let job = match jobs::get(db, &job_id).await {
-        Ok(Some(job)) => job,
-        Ok(None) => return Outcome::failed("the backup job of this execution was deleted"),
-        Err(e) => return Outcome::failed(e.to_string()),
-    };
-    let ds = match store::datasources::get(db, &job.datasource_id).await {
-        Ok(Some(ds)) => ds,
-        Ok(None) => return Outcome::failed("the job's datasource no longer exists"),
-        Err(e) => return Outcome::failed(e.to_string()),
-    };
-    let options = match BackupOptions::from_value(&job.backup_options.0).and_then(|o| o.effective())
-    {
-        Ok(o) => o,
-        Err((field, message)) => return Outcome::failed(format!("{field}: {message}")),
-    };
-    let mut storages = Vec::new();
-    match jobs::storage_ids(db, &job.id).await {
-        Ok(ids) => {
-            for sid in ids {
-                match store::storages::get(db, &sid).await {
-                    Ok(Some(s)) => storages.push(s),
-                    Ok(None) => log.warn(format!("storage {sid} no longer exists; skipped")),
-                    Err(e) => return Outcome::failed(e.to_string()),
-                }
-            }
-        }
-        Err(e) => return Outcome::failed(e.to_string()),
-    }
-    if storages.is_empty() {
-        return Outcome::failed("the job has no storage location");
-    }
-    log.info(format!(
-        "backup of datasource `{}` ({}) into {} ({} strategy), compression {}",
-        ds.name,
-        ds.kind,
-        storages
-            .iter()
-            .map(|s| format!("`{}`", s.name))
-            .collect::<Vec<_>>()
-            .join(", "),
-        job.storage_strategy,
-        options.compression
-    ));
-
-    let engine = match targets::engine_for(state, &ds, log.sink()).await {
+    let engine = match targets::engine_for(state, &plan.ds, log.sink()).await {
         Ok(e) => e,
         Err(e) => return Outcome::failed(e.to_string()),
     };
-    // Step 1 of the seed's pipeline: test the connection, so an outage
-    // reads as one (and is retried) instead of as a failed dump.
+    if let Err(outcome) = test_connection(&engine, &plan.ds, run, log).await {
+        return outcome;
+    }
+    let databases = match choose_databases(state, &plan, &engine, log).await {
+        Ok(d) => d,
+        Err(outcome) => return outcome,
+    };
+    let primary = match store_primary(state, execution, &plan, &engine, databases, run, log).await {
+        Ok(p) => p,
+        Err(outcome) => return outcome,
+    };
+    let replicas = match replicate(state, execution, &plan, &primary, run, log).await {
+        Ok(r) => r,
+        Err(outcome) => return outcome,
+    };
+    if let Err(outcome) = record_completion(state, execution, &plan, &primary, replicas, log).await
+    {
+        return outcome;
+    }
+    // Retention right after a success (seed 001).
+    match cleanup::apply_job(state, &plan.job, false).await {
+        Ok(report) if !report.deleted.is_empty() => log.info(format!(
+            "retention removed {} old backup(s), {} bytes",
+            report.deleted.len(),
+            report.bytes_freed
+        )),
+        Ok(_) => {}
+        Err(e) => log.warn(format!("retention after backup: {e}")),
+    }
+    Outcome::Done
+}
+
+/// Reads the job, its datasource, options and storages.
+async fn load_plan(
+    state: &AppState,
+    execution: &Execution,
+    log: &ExecutionLogger,
+) -> Result<Plan, Outcome> {
+    let db = &state.db;
+    let gone = || Outcome::failed("the backup job of this execution was deleted");
+    let job_id = execution.job_id.clone().ok_or_else(gone)?;
+    let job = match jobs::get(db, &job_id).await {
+        Ok(Some(job)) => job,
+        Ok(None) => return Err(gone()),
+        Err(e) => return Err(Outcome::failed(e.to_string())),
+    };
+    let ds = match store::datasources::get(db, &job.datasource_id).await {
+        Ok(Some(ds)) => ds,
+        Ok(None) => return Err(Outcome::failed("the job's datasource no longer exists")),
+        Err(e) => return Err(Outcome::failed(e.to_string())),
+    };
+    let options = BackupOptions::from_value(&job.backup_options.0)
+        .map_err(|(field, message)| Outcome::failed(format!("{field}: {message}")))?;
+    let mut storages = Vec::new();
+    let ids = jobs::storage_ids(db, &job.id)
+        .await
+        .map_err(|e| Outcome::failed(e.to_string()))?;
+    for sid in ids {
+        match store::storages::get(db, &sid).await {
+            Ok(Some(s)) => storages.push(s),
+            Ok(None) => log.warn(format!("storage {sid} no longer exists; skipped")),
+            Err(e) => return Err(Outcome::failed(e.to_string())),
+        }
+    }
+    if storages.is_empty() {
+        return Err(Outcome::failed("the job has no storage location"));
+    }
+    Ok(Plan {
+        job,
+        ds,
+        options,
+        storages,
+    })
+}
+
+/// Step 1 of the seed's pipeline: test the connection, so an outage reads
+/// as one (and is retried) instead of as a failed dump.
+async fn test_connection(
+    engine: &EngineClient,
+    ds: &Datasource,
+    run: &RunningExecution,
+    log: &ExecutionLogger,
+) -> Result<(), Outcome> {
     let probe = tokio::select! {
         r = engine.health_check() => r,
-        _ = run.cancel.cancelled() => return Outcome::Cancelled,
+        _ = run.cancel.cancelled() => return Err(Outcome::Cancelled),
     };
     match probe {
-        Ok(report) if report.status == HealthStatus::Ok => log.info(format!(
-            "connection ok ({} ms){}",
-            report.latency_ms,
-            report.version.map(|v| format!(", {v}")).unwrap_or_default()
-        )),
+        Ok(report) if report.status == HealthStatus::Ok => {
+            log.info(format!(
+                "connection ok ({} ms){}",
+                report.latency_ms,
+                report.version.map(|v| format!(", {v}")).unwrap_or_default()
+            ));
+            Ok(())
+        }
         Ok(report) => {
             let transient = matches!(
                 report.status,
                 HealthStatus::Unreachable | HealthStatus::Timeout
             );
-            return Outcome::Failed {
+            Err(Outcome::Failed {
                 message: format!(
                     "datasource `{}`: connection test failed ({:?}): {}",
                     ds.name,
@@ -167,74 +222,148 @@ async fn back_up(
                 ),
                 transient,
                 metadata: None,
-            };
+            })
         }
-        Err(e) => return failed_call(e),
+        Err(e) => Err(failed_call(e)),
     }
+}
 
+/// For a several-databases job: the databases of this run, each with an
+/// engine pointed at it. Empty for a one-database job.
+async fn choose_databases(
+    state: &AppState,
+    plan: &Plan,
+    engine: &EngineClient,
+    log: &ExecutionLogger,
+) -> Result<Vec<(String, EngineClient)>, Outcome> {
+    let Some(selection) = plan
+        .options
+        .database_plan()
+        .map_err(|(field, message)| Outcome::failed(format!("{field}: {message}")))?
+    else {
+        return Ok(Vec::new());
+    };
+    let listed = if selection.needs_listing() {
+        engine.list_databases().await.map_err(|e| Outcome::Failed {
+            message: format!("listing the databases of `{}`: {e}", plan.ds.name),
+            transient: e.is_transient(),
+            metadata: None,
+        })?
+    } else {
+        Vec::new()
+    };
+    let chosen = selection.choose(&listed);
+    if chosen.is_empty() {
+        return Err(Outcome::failed(format!(
+            "no database to back up: the server lists {} and backup_options excludes \
+             them all",
+            if listed.is_empty() {
+                "none".to_string()
+            } else {
+                listed.join(", ")
+            }
+        )));
+    }
+    log.info(format!(
+        "{} database(s) to back up: {}",
+        chosen.len(),
+        chosen.join(", ")
+    ));
+    let mut out = Vec::new();
+    for name in chosen {
+        let config = with_database(&plan.ds.connection_config.0, &name);
+        let client = targets::engine_with_config(state, &plan.ds, config, log.sink())
+            .await
+            .map_err(|e| Outcome::failed(format!("database `{name}`: {e}")))?;
+        out.push((name, client));
+    }
+    Ok(out)
+}
+
+/// A datasource configuration pointed at another database of its server.
+pub fn with_database(config: &Value, database: &str) -> Value {
+    let mut config = config.clone();
+    if let Value::Object(map) = &mut config {
+        map.insert("database".into(), Value::String(database.to_string()));
+    }
+    config
+}
+
+/// Stores the backup in the first storage that takes it (fallback and
+/// replicate both start this way).
+async fn store_primary(
+    state: &AppState,
+    execution: &Execution,
+    plan: &Plan,
+    engine: &EngineClient,
+    databases: Vec<(String, EngineClient)>,
+    run: &RunningExecution,
+    log: &ExecutionLogger,
+) -> Result<Primary, Outcome> {
+    let db = &state.db;
+    let effective = plan
+        .options
+        .effective()
+        .map_err(|(field, message)| Outcome::failed(format!("{field}: {message}")))?;
+    log.info(format!(
+        "backup of datasource `{}` ({}) into {} ({} strategy), compression {}",
+        plan.ds.name,
+        plan.ds.kind,
+        plan.storages
+            .iter()
+            .map(|s| format!("`{}`", s.name))
+            .collect::<Vec<_>>()
+            .join(", "),
+        plan.job.storage_strategy,
+        effective.compression
+    ));
     // Recorded before the first byte, so a crash leaves a trail to every
     // storage that may hold partial files.
-    for s in &storages {
+    for s in &plan.storages {
         if let Err(e) =
             executions::set_storage_status(db, &execution.id, &s.id, "pending", None, None).await
         {
-            return Outcome::failed(format!("recording the target storages: {e}"));
+            return Err(Outcome::failed(format!(
+                "recording the target storages: {e}"
+            )));
         }
     }
-    // Fallback: the first storage that takes the backup. Replicate: the
-    // same, then a verified copy into every other storage.
-    let mut stored: Option<(StorageLocation, StorageClient, pipeline::BackupSummary)> = None;
     let mut last_error = String::new();
-    for (i, s) in storages.iter().enumerate() {
+    for (i, s) in plan.storages.iter().enumerate() {
         let client = match targets::storage_for(state, s, log.sink()).await {
             Ok(c) => c,
             Err(e) => {
                 last_error = format!("storage `{}`: {e}", s.name);
                 log.warn(last_error.clone());
-                let _ = executions::set_storage_status(
-                    db,
-                    &execution.id,
-                    &s.id,
-                    "failed",
-                    None,
-                    Some(&last_error),
-                )
-                .await;
+                mark_failed(db, &execution.id, &s.id, &last_error).await;
                 continue;
             }
         };
-        let (started_at, folder) = match claim_folder(db, &client, &execution.id, &job.id).await {
-            Ok(Some(claimed)) => claimed,
-            Ok(None) => {
-                return Outcome::failed(format!(
-                    "no free backup folder name: {MAX_FOLDERS_PER_SECOND} runs of this job \
-                     started within one second"
-                ))
-            }
-            Err(e) => {
-                last_error = format!("storage `{}`: {e}", s.name);
-                let _ = executions::set_storage_status(
-                    db,
-                    &execution.id,
-                    &s.id,
-                    "failed",
-                    None,
-                    Some(&last_error),
-                )
-                .await;
-                continue;
-            }
-        };
-        let engine = engine.clone();
+        let (started_at, folder) =
+            match claim_folder(db, &client, &execution.id, &plan.job.id).await {
+                Ok(Some(claimed)) => claimed,
+                Ok(None) => {
+                    return Err(Outcome::failed(format!(
+                        "no free backup folder name: {MAX_FOLDERS_PER_SECOND} runs of this job \
+                         started within one second"
+                    )))
+                }
+                Err(e) => {
+                    last_error = format!("storage `{}`: {e}", s.name);
+                    mark_failed(db, &execution.id, &s.id, &last_error).await;
+                    continue;
+                }
+            };
         let request = BackupRequest {
-            engine,
+            engine: engine.clone(),
+            databases: databases.clone(),
             storage: client.clone(),
-            job_id: job.id.clone(),
+            job_id: plan.job.id.clone(),
             execution_id: execution.id.clone(),
-            datasource_type: ds.kind.clone(),
-            compression: options.compression,
-            compression_level: options.level,
-            max_part_bytes: options.max_part_bytes,
+            datasource_type: plan.ds.kind.clone(),
+            compression: effective.compression,
+            compression_level: effective.level,
+            max_part_bytes: effective.max_part_bytes,
             started_at,
             folder,
             activity: run.activity.clone(),
@@ -243,7 +372,7 @@ async fn back_up(
         match pipeline::run_backup(request).await {
             Ok(summary) => {
                 log.info(format!(
-                    "stored {} in `{}`: {} bytes raw, {} stored, {} part(s), {}",
+                    "stored {} in `{}`: {} bytes raw, {} stored, {} file(s), {}",
                     summary.prefix,
                     s.name,
                     summary.manifest.total_size_bytes,
@@ -251,6 +380,9 @@ async fn back_up(
                     summary.manifest.chunks.len(),
                     summary.manifest.checksum
                 ));
+                for (name, error) in summary.failed_databases() {
+                    log.error(format!("database `{name}` was not backed up: {error}"));
+                }
                 let _ = executions::set_storage_status(
                     db,
                     &execution.id,
@@ -260,34 +392,21 @@ async fn back_up(
                     None,
                 )
                 .await;
-                stored = Some((s.clone(), client, summary));
-                break;
+                return Ok(Primary {
+                    storage: s.clone(),
+                    client,
+                    summary,
+                });
             }
             Err(PipelineError::Cancelled) => {
-                let _ = executions::set_storage_status(
-                    db,
-                    &execution.id,
-                    &s.id,
-                    "failed",
-                    None,
-                    Some("cancelled"),
-                )
-                .await;
-                return Outcome::Cancelled;
+                mark_failed(db, &execution.id, &s.id, "cancelled").await;
+                return Err(Outcome::Cancelled);
             }
             Err(e) => {
                 last_error = e.to_string();
-                let _ = executions::set_storage_status(
-                    db,
-                    &execution.id,
-                    &s.id,
-                    "failed",
-                    None,
-                    Some(&last_error),
-                )
-                .await;
+                mark_failed(db, &execution.id, &s.id, &last_error).await;
                 let storage_side = blames_storage(&e, client.plugin().id());
-                if storage_side && i + 1 < storages.len() {
+                if storage_side && i + 1 < plan.storages.len() {
                     log.warn(format!(
                         "storage `{}` failed: {e}; trying the next storage",
                         s.name
@@ -295,79 +414,135 @@ async fn back_up(
                     continue;
                 }
                 let transient = matches!(&e, PipelineError::Plugin(c) if c.is_transient());
-                return Outcome::Failed {
+                return Err(Outcome::Failed {
                     message: last_error,
                     transient,
                     metadata: None,
-                };
+                });
             }
         }
     }
-    let Some((primary, primary_client, summary)) = stored else {
-        return Outcome::failed(format!(
-            "no storage accepted the backup; last error: {last_error}"
-        ));
-    };
+    Err(Outcome::failed(format!(
+        "no storage accepted the backup; last error: {last_error}"
+    )))
+}
 
+/// Records that a storage does not hold this backup, and why.
+async fn mark_failed(db: &store::Db, execution_id: &str, storage_id: &str, message: &str) {
+    if let Err(e) =
+        executions::set_storage_status(db, execution_id, storage_id, "failed", None, Some(message))
+            .await
+    {
+        tracing::warn!(execution = %execution_id, "recording a failed copy: {e}");
+    }
+}
+
+/// Replicate strategy: a verified copy into every other storage. Under
+/// fallback, storages never tried are not part of this backup.
+async fn replicate(
+    state: &AppState,
+    execution: &Execution,
+    plan: &Plan,
+    primary: &Primary,
+    run: &RunningExecution,
+    log: &ExecutionLogger,
+) -> Result<Vec<Value>, Outcome> {
+    let db = &state.db;
+    let others = plan.storages.iter().filter(|s| s.id != primary.storage.id);
     let mut replicas = Vec::new();
-    if job.storage_strategy == "replicate" {
-        for s in storages.iter().filter(|s| s.id != primary.id) {
-            if run.cancel.is_cancelled() {
-                discard_partial(state, &execution.id, log).await;
-                return Outcome::Cancelled;
-            }
-            let outcome = match targets::storage_for(state, s, log.sink()).await {
-                Ok(to) => {
-                    copy_execution(&primary_client, &to, &summary.prefix, run.activity.clone())
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            match outcome {
-                Ok(_) => {
-                    log.info(format!("replicated {} to `{}`", summary.prefix, s.name));
-                    let _ = executions::set_storage_status(
-                        db,
-                        &execution.id,
-                        &s.id,
-                        "completed",
-                        Some(&summary.prefix),
-                        None,
-                    )
-                    .await;
-                    replicas.push(json!({"storage_location_id": s.id, "status": "completed"}));
-                }
-                Err(e) => {
-                    log.warn(format!(
-                        "replicating to `{}` failed: {e} (retry with retry-upload)",
-                        s.name
-                    ));
-                    let _ = executions::set_storage_status(
-                        db,
-                        &execution.id,
-                        &s.id,
-                        "failed",
-                        None,
-                        Some(&e),
-                    )
-                    .await;
-                    replicas
-                        .push(json!({"storage_location_id": s.id, "status": "failed", "error": e}));
-                }
-            }
-        }
-    } else {
-        // Storages never tried under fallback are not part of this backup.
-        for s in storages.iter().filter(|s| s.id != primary.id) {
+    if plan.job.storage_strategy != "replicate" {
+        for s in others {
             let _ = executions::clear_pending_storage(db, &execution.id, &s.id).await;
         }
+        return Ok(replicas);
     }
+    let prefix = &primary.summary.prefix;
+    for s in others {
+        if run.cancel.is_cancelled() {
+            discard_partial(state, &execution.id, log).await;
+            return Err(Outcome::Cancelled);
+        }
+        let outcome = match targets::storage_for(state, s, log.sink()).await {
+            Ok(to) => copy_execution(&primary.client, &to, prefix, run.activity.clone())
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(_) => {
+                log.info(format!("replicated {prefix} to `{}`", s.name));
+                let _ = executions::set_storage_status(
+                    db,
+                    &execution.id,
+                    &s.id,
+                    "completed",
+                    Some(prefix),
+                    None,
+                )
+                .await;
+                replicas.push(json!({"storage_location_id": s.id, "status": "completed"}));
+            }
+            Err(e) => {
+                log.warn(format!(
+                    "replicating to `{}` failed: {e} (retry with retry-upload)",
+                    s.name
+                ));
+                let _ = executions::set_storage_status(
+                    db,
+                    &execution.id,
+                    &s.id,
+                    "failed",
+                    None,
+                    Some(&e),
+                )
+                .await;
+                replicas.push(json!({"storage_location_id": s.id, "status": "failed", "error": e}));
+            }
+        }
+    }
+    Ok(replicas)
+}
 
+/// Records the completed backup; a database that failed in a
+/// several-databases backup is named in the execution's error message and
+/// raises a notification, while the others stay restorable.
+async fn record_completion(
+    state: &AppState,
+    execution: &Execution,
+    plan: &Plan,
+    primary: &Primary,
+    replicas: Vec<Value>,
+    log: &ExecutionLogger,
+) -> Result<(), Outcome> {
+    let db = &state.db;
+    let summary = &primary.summary;
     let m = &summary.manifest;
+    let failed = summary.failed_databases();
+    let partial = (!failed.is_empty()).then(|| {
+        format!(
+            "{} of {} databases were not backed up: {}",
+            failed.len(),
+            m.databases.as_ref().map(Vec::len).unwrap_or_default(),
+            failed
+                .iter()
+                .map(|(name, error)| format!("{name}: {error}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    });
+    let databases = m.databases.as_ref().map(|dbs| {
+        dbs.iter()
+            .map(|d| match &d.artifact {
+                Some(a) => json!({"name": d.name, "status": "completed", "file": a.file,
+                    "size_bytes": a.total_size_bytes, "compressed_size_bytes": a.compressed_size_bytes,
+                    "checksum": a.checksum, "tables_backed_up": a.metadata.tables_backed_up}),
+                None => json!({"name": d.name, "status": "failed", "error": d.error}),
+            })
+            .collect::<Vec<_>>()
+    });
     let done = executions::CompletedBackup {
         id: &execution.id,
-        storage_location_id: &primary.id,
+        storage_location_id: &primary.storage.id,
         backup_path: &summary.prefix,
         size_bytes: m.total_size_bytes as i64,
         compressed_size_bytes: m.compressed_size_bytes as i64,
@@ -394,34 +569,44 @@ async fn back_up(
             "rows_approximate": m.metadata.rows_approximate,
             "engine": m.engine,
             "datasource_type": m.datasource_type,
-            "storage_strategy": job.storage_strategy,
+            "storage_strategy": plan.job.storage_strategy,
             "replicas": replicas,
+            "databases": databases,
         }),
+        error_message: partial.as_deref(),
     };
     match executions::complete_backup(db, &done).await {
         Ok(true) => {}
         Ok(false) => {
             // Cancelled at the last moment: no copy may outlive it.
             discard_partial(state, &execution.id, log).await;
-            return Outcome::Cancelled;
+            return Err(Outcome::Cancelled);
         }
         Err(e) => {
             discard_partial(state, &execution.id, log).await;
-            return Outcome::failed(format!("recording the backup: {e}"));
+            return Err(Outcome::failed(format!("recording the backup: {e}")));
         }
     }
-    log.info("backup completed");
-    // Retention right after a success (seed 001).
-    match cleanup::apply_job(state, &job, false).await {
-        Ok(report) if !report.deleted.is_empty() => log.info(format!(
-            "retention removed {} old backup(s), {} bytes",
-            report.deleted.len(),
-            report.bytes_freed
-        )),
-        Ok(_) => {}
-        Err(e) => log.warn(format!("retention after backup: {e}")),
+    match partial {
+        Some(message) => {
+            log.error(format!("backup completed with failures: {message}"));
+            let _ = store::notifications::insert(
+                db,
+                store::notifications::NewNotification {
+                    kind: "backup_failed",
+                    severity: "critical",
+                    entity_type: Some("backup_execution"),
+                    entity_id: Some(&execution.id),
+                    title: format!("Backup of job `{}` missed databases", plan.job.name),
+                    message,
+                    metadata: json!({"job_id": plan.job.id, "partial": true}),
+                },
+            )
+            .await;
+        }
+        None => log.info("backup completed"),
     }
-    Outcome::Done
+    Ok(())
 }
 
 fn failed_call(e: CallError) -> Outcome {

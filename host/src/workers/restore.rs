@@ -81,25 +81,42 @@ async fn restore(
         Vec::new()
     };
 
+    let choice = DatabaseChoice::of(execution);
     if verification {
-        return verify(state, execution, &target, &storages, &prefix, run, log).await;
+        return verify(
+            state, execution, &target, &storages, &prefix, &choice, run, log,
+        )
+        .await;
     }
     log.info(format!(
-        "restoring backup {source_id} ({prefix}) into datasource `{}`",
-        target.name
+        "restoring backup {source_id} ({prefix}){} into datasource `{}`{}",
+        choice
+            .database
+            .as_ref()
+            .map(|d| format!(", database `{d}`,"))
+            .unwrap_or_default(),
+        target.name,
+        choice
+            .target_name()
+            .map(|d| format!(", database `{d}`"))
+            .unwrap_or_default()
     ));
-    let engine = match targets::engine_for(state, &target, log.sink()).await {
-        Ok(e) => e,
-        Err(e) => return Outcome::failed(e.to_string()),
+    let (engine, created) = match target_engine(state, &target, &choice, log).await {
+        Ok(t) => t,
+        Err(message) => return Outcome::failed(message),
     };
     // Dropping a restore on cancel is safe: the engine's program is killed
     // and, for postgres, its single transaction never commits.
     let restored = tokio::select! {
-        r = restore_from_any(&storages, &prefix, &engine, options, run, log) => r,
-        _ = run.cancel.cancelled() => return Outcome::Cancelled,
+        r = restore_from_any(&storages, &prefix, &engine, options, choice.database.clone(), run, log) => Some(r),
+        _ = run.cancel.cancelled() => None,
     };
+    if !matches!(restored, Some(Ok(_))) {
+        drop_created(state, &target, created.as_deref(), log).await;
+    }
     match restored {
-        Ok((storage_name, _)) => {
+        None => Outcome::Cancelled,
+        Some(Ok((storage_name, _))) => {
             let meta = json!({ "restored_from_storage": storage_name });
             match executions::finish(db, &execution.id, "completed", None, Some(&meta)).await {
                 Ok(false) => already_ended(&execution.id, "restore"),
@@ -123,7 +140,109 @@ async fn restore(
                 Err(e) => Outcome::failed(e.to_string()),
             }
         }
-        Err(message) => Outcome::failed(message),
+        Some(Err(message)) => Outcome::failed(message),
+    }
+}
+
+/// Which database of a backup to restore, and under which name.
+struct DatabaseChoice {
+    /// The database inside a several-databases backup.
+    database: Option<String>,
+    /// The database of the target server to restore into, if not the
+    /// datasource's own.
+    target_database: Option<String>,
+}
+
+impl DatabaseChoice {
+    fn of(execution: &Execution) -> Self {
+        let text = |key: &str| {
+            execution
+                .metadata
+                .0
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        Self {
+            database: text("database"),
+            target_database: text("target_database"),
+        }
+    }
+
+    /// The database of the target server the restore writes into, when
+    /// it is not the one the datasource is configured with.
+    fn target_name(&self) -> Option<&str> {
+        self.target_database.as_deref().or(self.database.as_deref())
+    }
+}
+
+/// The engine to restore with, pointed at the chosen database; that
+/// database is created first when the server does not list it (its name
+/// is returned, so a failed restore can drop it again).
+async fn target_engine(
+    state: &AppState,
+    target: &Datasource,
+    choice: &DatabaseChoice,
+    log: &ExecutionLogger,
+) -> Result<(EngineClient, Option<String>), String> {
+    let admin = targets::engine_for(state, target, log.sink())
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(name) = choice.target_name() else {
+        return Ok((admin, None));
+    };
+    let exists = match admin.list_databases().await {
+        Ok(listed) => listed.iter().any(|d| d == name),
+        Err(e) => {
+            log.warn(format!(
+                "could not list the databases of `{}` ({e}); restoring into `{name}` as if it exists",
+                target.name
+            ));
+            true
+        }
+    };
+    let created = if exists {
+        None
+    } else {
+        admin
+            .create_scratch_database(name)
+            .await
+            .map_err(|e| format!("creating database `{name}`: {e}"))?;
+        log.info(format!("created database `{name}` for the restore"));
+        Some(name.to_string())
+    };
+    let config = super::backup::with_database(&target.connection_config.0, name);
+    match targets::engine_with_config(state, target, config, log.sink()).await {
+        Ok(engine) => Ok((engine, created)),
+        Err(e) => {
+            drop_created(state, target, created.as_deref(), log).await;
+            Err(e.to_string())
+        }
+    }
+}
+
+/// Drops a database this restore created, after the restore failed.
+async fn drop_created(
+    state: &AppState,
+    target: &Datasource,
+    created: Option<&str>,
+    log: &ExecutionLogger,
+) {
+    let Some(name) = created else { return };
+    let dropped = match targets::engine_for(state, target, log.sink()).await {
+        Ok(admin) => admin
+            .drop_scratch_database(name)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match dropped {
+        Ok(()) => log.info(format!(
+            "dropped database `{name}`, created for this failed restore"
+        )),
+        Err(e) => log.warn(format!(
+            "dropping database `{name}` after the failed restore: {e}"
+        )),
     }
 }
 
@@ -184,6 +303,7 @@ async fn restore_from_any(
     prefix: &str,
     engine: &EngineClient,
     options: Vec<(String, String)>,
+    database: Option<String>,
     run: &RunningExecution,
     log: &ExecutionLogger,
 ) -> Result<(String, BackupManifest), String> {
@@ -198,6 +318,7 @@ async fn restore_from_any(
             engine: engine.clone(),
             options: options.clone(),
             activity: run.activity.clone(),
+            database: database.clone(),
         };
         match pipeline::run_restore(request).await {
             Ok(manifest) => return Ok((name.clone(), manifest)),
@@ -223,6 +344,7 @@ async fn verify(
     target: &Datasource,
     storages: &[(String, StorageClient)],
     prefix: &str,
+    choice: &DatabaseChoice,
     run: &RunningExecution,
     log: &ExecutionLogger,
 ) -> Outcome {
@@ -246,8 +368,16 @@ async fn verify(
         let engine = targets::engine_with_config(state, target, config, log.sink())
             .await
             .map_err(|e| e.to_string())?;
-        let (storage_name, manifest) =
-            restore_from_any(storages, prefix, &engine, Vec::new(), run, log).await?;
+        let (storage_name, manifest) = restore_from_any(
+            storages,
+            prefix,
+            &engine,
+            Vec::new(),
+            choice.database.clone(),
+            run,
+            log,
+        )
+        .await?;
         let restored = engine
             .inspect()
             .await

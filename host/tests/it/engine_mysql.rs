@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn mariadb(database: Option<&str>, sql: &str) -> String {
+pub(crate) fn mariadb(database: Option<&str>, sql: &str) -> String {
     let mut cmd = Command::new("mariadb");
     cmd.args([
         "--no-defaults",
@@ -37,13 +37,18 @@ fn mariadb(database: Option<&str>, sql: &str) -> String {
 }
 
 /// A database dropped when the test ends.
-struct MariaDb {
-    name: String,
+pub(crate) struct MariaDb {
+    pub name: String,
 }
 
 impl MariaDb {
     fn new(tag: &str) -> Self {
-        let name = format!("dg_{tag}_{}", std::process::id());
+        Self::named(&format!("dg_{tag}_{}", std::process::id()))
+    }
+
+    /// An empty database of this exact name.
+    pub(crate) fn named(name: &str) -> Self {
+        let name = name.to_string();
         mariadb(
             None,
             &format!(
@@ -109,7 +114,7 @@ fn load_chinook(db: &str) {
 
 /// Every value of the generated table and Chinook's tables, and the
 /// routines, as one comparable text.
-fn fingerprint(db: &str) -> Vec<String> {
+pub(crate) fn mariadb_fingerprint(db: &str) -> Vec<String> {
     let mut out = Vec::new();
     let tables = mariadb(Some(db), "select table_name from information_schema.tables where table_schema = database() and table_type = 'BASE TABLE' order by 1");
     for t in tables.lines() {
@@ -163,7 +168,7 @@ async fn mariadb_round_trip_through_the_api() {
         .as_str()
         .expect("id")
         .to_string();
-    let (storage, _) = server.local_storage("disk").await;
+    let (storage, root) = server.local_storage("disk").await;
     let health = server
         .post_ok(
             &format!("/api/datasources/{source_ds}/test-connection"),
@@ -239,7 +244,10 @@ async fn mariadb_round_trip_through_the_api() {
         "{restored}\n{}",
         server.log_tail()
     );
-    let (a, b) = (fingerprint(&source.name), fingerprint(&target.name));
+    let (a, b) = (
+        mariadb_fingerprint(&source.name),
+        mariadb_fingerprint(&target.name),
+    );
     assert_eq!(a, b);
     assert!(a.iter().any(|l| l.contains("PROCEDURE:kitchen_count") && l.contains("FUNCTION:kitchen_double")), "{a:?}");
     assert!(a.iter().any(|l| l == "views: kitchen_view"), "{a:?}");
@@ -332,7 +340,81 @@ async fn mariadb_round_trip_through_the_api() {
         "{restored}\n{}",
         server.log_tail()
     );
-    assert_eq!(fingerprint(&target2.name), a);
+    assert_eq!(mariadb_fingerprint(&target2.name), a);
+
+    // Again into the same database: without drop_existing MariaDB's own
+    // "already exists" stops it; with it, the database is dropped and
+    // created again, and equal.
+    let exec2_id = exec2["id"].as_str().expect("id");
+    let again = |drop_existing: bool| {
+        let server = &server;
+        let target2_ds = target2_ds.clone();
+        async move {
+            let r = server
+                .post_ok(
+                    &format!("/api/backups/{exec2_id}/restore"),
+                    &json!({"target_datasource_id": target2_ds, "confirm_overwrite": true,
+                        "drop_existing": drop_existing}),
+                    202,
+                )
+                .await;
+            server
+                .wait_execution(
+                    r["execution_id"].as_str().expect("id"),
+                    Duration::from_secs(180),
+                )
+                .await
+        }
+    };
+    mariadb(
+        Some(&target2.name),
+        "insert into bulk values (0, 'only in the target')",
+    );
+    let refused = again(false).await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let why = refused["error_message"].as_str().expect("error");
+    assert!(why.contains("already exists"), "{why}");
+    let replaced = again(true).await;
+    assert_eq!(
+        replaced["status"],
+        "completed",
+        "{replaced}\n{}",
+        server.log_tail()
+    );
+    assert_eq!(mariadb_fingerprint(&target2.name), a);
+
+    // A verification fails, naming the table, when the restored copy
+    // holds fewer rows than the backup recorded (the record here says one
+    // more than the artifact holds).
+    let folder = root.join(exec["backup_path"].as_str().expect("path"));
+    let manifest_path = folder.join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).expect("manifest")).expect("json");
+    assert_eq!(
+        manifest["metadata"]["table_counts"]["Track"], 3503,
+        "{manifest}"
+    );
+    manifest["metadata"]["table_counts"]["Track"] = json!(3504);
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).expect("json")).expect("write");
+    let short = server
+        .post_ok(
+            &format!("/api/backups/{id}/restore"),
+            &json!({"verification_mode": true}),
+            202,
+        )
+        .await;
+    let short = server
+        .wait_execution(
+            short["execution_id"].as_str().expect("id"),
+            Duration::from_secs(180),
+        )
+        .await;
+    assert_eq!(short["status"], "failed", "{short}");
+    let why = short["error_message"].as_str().expect("error");
+    assert!(
+        why.contains("Track: 3503 rows restored, 3504 recorded"),
+        "{why}"
+    );
 
     // The password shows in no log, no execution log, no error.
     let mut seen = server.log();

@@ -254,3 +254,85 @@ fn plugin_list_and_inspect_describe_the_builtins() {
         .count();
     assert!(cached >= 4, "{cached}");
 }
+
+/// Through the server API: a verification restore of a SQLite backup
+/// passes against the counts taken in the backup's snapshot, leaves no
+/// scratch file, and fails naming the table when the restored copy holds
+/// fewer rows than the backup recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_verification_through_the_api() {
+    use common::server::{Backend, TestServer};
+    use serde_json::{json, Value};
+    use std::time::Duration;
+
+    let server = TestServer::start(Backend::Sqlite).await;
+    let sources = server.dir.path().join("sources");
+    std::fs::create_dir_all(&sources).expect("dir");
+    let db = sources.join("chinook.db");
+    std::fs::copy(fixtures().join("Chinook_Sqlite.sqlite"), &db).expect("fixture");
+    let ds = server
+        .post_ok(
+            "/api/datasources",
+            &json!({"name": "lite", "type": "sqlite", "connection_config": {"path": db}}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (storage, root) = server.local_storage("disk").await;
+    let job = server.job("lite", &ds, &storage, json!({})).await;
+    let exec = server.run_job(&job).await;
+    assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
+    let id = exec["id"].as_str().expect("id");
+    let verify = || async {
+        let v = server
+            .post_ok(
+                &format!("/api/backups/{id}/restore"),
+                &json!({"verification_mode": true}),
+                202,
+            )
+            .await;
+        server
+            .wait_execution(
+                v["execution_id"].as_str().expect("id"),
+                Duration::from_secs(120),
+            )
+            .await
+    };
+    let passed = verify().await;
+    assert_eq!(
+        passed["status"],
+        "completed",
+        "{passed}\n{}",
+        server.log_tail()
+    );
+    assert_eq!(passed["metadata"]["verification"]["passed"], true);
+    assert_eq!(
+        passed["metadata"]["verification"]["compared_with"],
+        "backup_snapshot"
+    );
+    assert_eq!(passed["metadata"]["verification"]["tables_compared"], 11);
+    let mut left: Vec<String> = std::fs::read_dir(&sources)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["chinook.db"], "the scratch copy is gone");
+
+    let manifest_path = root
+        .join(exec["backup_path"].as_str().expect("path"))
+        .join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).expect("manifest")).expect("json");
+    assert_eq!(manifest["metadata"]["table_counts"]["InvoiceLine"], 2240);
+    manifest["metadata"]["table_counts"]["InvoiceLine"] = json!(2241);
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).expect("json")).expect("write");
+    let failed = verify().await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let why = failed["error_message"].as_str().expect("error");
+    assert!(
+        why.contains("InvoiceLine: 2240 rows restored, 2241 recorded"),
+        "{why}"
+    );
+}

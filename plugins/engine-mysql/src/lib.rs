@@ -137,6 +137,35 @@ impl Config {
             .collect())
     }
 
+    /// Drops the configured database and creates it again, empty, with
+    /// its character set and collation.
+    fn recreate_database(&self, ctx: &CallContext) -> PluginResult<()> {
+        let name = &self.database;
+        let charset = self
+            .query(
+                ctx,
+                "information_schema",
+                &format!(
+                    "select default_character_set_name, default_collation_name \
+                     from information_schema.schemata where schema_name = '{}'",
+                    name.replace('\\', "\\\\").replace('\'', "\\'")
+                ),
+            )?
+            .into_iter()
+            .next()
+            .and_then(|row| {
+                let (cs, co) = row.split_once('\t')?;
+                Some(format!(" character set {cs} collate {co}"))
+            })
+            .unwrap_or_else(|| " character set utf8mb4".into());
+        self.query(
+            ctx,
+            "information_schema",
+            &format!("drop database if exists `{name}`; create database `{name}`{charset}"),
+        )?;
+        Ok(())
+    }
+
     /// Exact rows per base table.
     fn count_rows(&self, ctx: &CallContext, database: &str) -> PluginResult<Vec<TableCount>> {
         match self.start_counting(ctx, database)? {
@@ -277,9 +306,16 @@ impl Engine for Mysql {
         health::report(started, outcome)
     }
 
+    /// The server's own schemas are never listed: a "every database" job
+    /// must name them to back them up.
     fn list_databases(ctx: &CallContext) -> PluginResult<Vec<String>> {
         let cfg = config::load::<Config>(ctx)?;
-        cfg.query(ctx, &cfg.database, "show databases")
+        cfg.query(
+            ctx,
+            "information_schema",
+            "select schema_name from information_schema.schemata where schema_name not in \
+             ('information_schema', 'performance_schema', 'mysql', 'sys') order by 1",
+        )
     }
 
     /// Row counts are taken while the dump runs, on their own connection:
@@ -302,6 +338,10 @@ impl Engine for Mysql {
             "--hex-blob",
             "--quick",
             "--skip-lock-tables",
+            // A restore must not replace tables in silence: without
+            // `drop_existing` a table that exists stops it with MySQL's
+            // own "already exists".
+            "--skip-add-drop-table",
         ]);
         // MySQL with GTIDs writes SET @@GLOBAL.GTID_PURGED, which fails on
         // a restore into a server with its own GTID history: leave it out.
@@ -334,12 +374,21 @@ impl Engine for Mysql {
         Ok(stats)
     }
 
+    /// With `clean` (the restore's `drop_existing`) the database is
+    /// dropped and created again, empty, once the artifact is known good.
     fn restore(ctx: &CallContext, source: &InputStream) -> PluginResult<()> {
         let cfg = config::load::<Config>(ctx)?;
         let spool = format!("{}/artifact.sql", config::scratch_dir(ctx)?);
         {
             let file = fs::create_write(&spool)?;
             io::pipe(source, &file.stream)?;
+        }
+        if config::option(ctx, "clean") == Some("true") {
+            log::info(&format!(
+                "artifact received and verified; dropping and creating `{}` again",
+                cfg.database
+            ));
+            cfg.recreate_database(ctx)?;
         }
         log::info("artifact received and verified; loading it");
         let child = cfg

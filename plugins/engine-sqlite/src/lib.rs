@@ -28,7 +28,7 @@ const TABLES_PER_QUERY: usize = 200;
 /// old database and would be replayed into a restored one, corrupting it.
 const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
     /// Absolute path of the database file.
@@ -176,6 +176,22 @@ fn remove_if_present(path: &str) -> PluginResult<bool> {
 /// A name beside the target no other restore picks at the same moment.
 /// Nanoseconds of the wall clock are unique enough: two restores of one
 /// target at once are a conflict the host prevents anyway.
+/// `.dg-scratch-NAME.db` in the directory of `target`.
+fn scratch_path(target: &str, name: &str) -> PluginResult<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !ok {
+        return Err(PluginError::InvalidConfig(format!(
+            "scratch database name `{name}`: use a-z, 0-9 and _"
+        )));
+    }
+    let dir = target.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    Ok(format!("{dir}/.dg-scratch-{name}.db"))
+}
+
 fn temp_path(target: &str) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -320,6 +336,25 @@ impl Engine for Sqlite {
         }
         let bytes = outcome?;
         log::info(&format!("restored {} ({bytes} bytes)", cfg.path));
+        Ok(())
+    }
+
+    /// A scratch database is a file beside the configured one (the only
+    /// directory the plugin may write); the restore creates it.
+    fn create_scratch_database(ctx: &CallContext, name: &str) -> PluginResult<String> {
+        let cfg = config::load::<Config>(ctx)?;
+        let scratch = Config {
+            path: scratch_path(&cfg.path, name)?,
+        };
+        serde_json::to_string(&scratch).map_err(|e| PluginError::Failed(e.to_string()))
+    }
+
+    fn drop_scratch_database(ctx: &CallContext, name: &str) -> PluginResult<()> {
+        let cfg = config::load::<Config>(ctx)?;
+        let path = scratch_path(&cfg.path, name)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            remove_if_present(&format!("{path}{suffix}"))?;
+        }
         Ok(())
     }
 
