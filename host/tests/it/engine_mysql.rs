@@ -188,36 +188,9 @@ async fn mariadb_round_trip_through_the_api() {
         .await;
     // While it runs, every process's command line and environment is
     // read: the dumper must be seen, the password never.
-    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let watcher = {
-        let watching = watching.clone();
-        std::thread::spawn(move || {
-            let (mut seen_dumper, mut leaks) = (false, Vec::new());
-            while watching.load(std::sync::atomic::Ordering::Relaxed) {
-                for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-                    let dir = entry.path();
-                    let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
-                    let environ = std::fs::read(dir.join("environ")).unwrap_or_default();
-                    let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-                    if text.contains("mariadb-dump") {
-                        seen_dumper = true;
-                    }
-                    for (what, bytes) in [("cmdline", &cmdline), ("environ", &environ)] {
-                        if String::from_utf8_lossy(bytes).contains(PASSWORD) {
-                            leaks.push(format!("{} {what}: {text}", dir.display()));
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            (seen_dumper, leaks)
-        })
-    };
+    let watch = common::ProcessWatch::start(PASSWORD, "mariadb-dump");
     let exec = server.run_job(&job).await;
-    watching.store(false, std::sync::atomic::Ordering::Relaxed);
-    let (seen_dumper, leaks) = watcher.join().expect("watcher");
-    assert!(seen_dumper, "the dumper ran long enough to be seen");
-    assert!(leaks.is_empty(), "{leaks:?}");
+    watch.finish();
     assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
     // Exact counts: Chinook's 15,607 rows and the generated ones.
     assert_eq!(exec["metadata"]["tables_backed_up"], 13, "{exec}");

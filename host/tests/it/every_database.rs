@@ -64,7 +64,7 @@ async fn every_postgres_database_in_one_execution() {
     let dbs: Vec<TempDb> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| pg_db(n, 100 * (i as u32 + 1)))
+        .map(|(i, n)| pg_db(n, 20_000 * (i as u32 + 1)))
         .collect();
     let _skipped = pg_db(&format!("dgall_{tag}_skip"), 5);
     let server = TestServer::start(Backend::Sqlite).await;
@@ -80,7 +80,11 @@ async fn every_postgres_database_in_one_execution() {
                 "exclude_databases": ["*_skip"]}}),
         )
         .await;
+    // The password (unused by the trust-auth server, but handed over all
+    // the same) never shows in a process's command line or environment.
+    let watch = common::ProcessWatch::start(PG_PASSWORD, "pg_dump");
     let exec = server.run_job(&job).await;
+    watch.finish();
     assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
     assert_eq!(recorded(&exec, "completed"), names, "{exec}");
     assert_eq!(recorded(&exec, "failed"), [format!("dgall_{tag}_missing")]);
@@ -116,7 +120,7 @@ async fn every_postgres_database_in_one_execution() {
             .expect("json");
     assert_eq!(manifest["databases"].as_array().expect("list").len(), 4);
     assert_eq!(
-        manifest["databases"][1]["artifact"]["metadata"]["table_counts"]["public.items"], 200,
+        manifest["databases"][1]["artifact"]["metadata"]["table_counts"]["public.items"], 40_000,
         "{manifest}"
     );
     // The whole folder still verifies as one backup: retry-upload checks
@@ -200,7 +204,25 @@ async fn every_postgres_database_in_one_execution() {
             .expect("file")
             .len()
     );
+    // Nor in any log, execution log or error.
+    let mut seen = server.log();
+    seen.push_str(
+        &server
+            .get_ok(&format!("/api/executions/{id}/logs"))
+            .await
+            .to_string(),
+    );
+    seen.push_str(
+        &server
+            .get_ok(&format!("/api/executions/{id}"))
+            .await
+            .to_string(),
+    );
+    assert!(!seen.contains(PG_PASSWORD), "the password leaked");
 }
+
+/// What `TestServer::pg_datasource` configures as the password.
+const PG_PASSWORD: &str = "unused-with-trust";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mariadb_database_in_one_execution() {

@@ -336,3 +336,51 @@ impl Drop for Locker {
         );
     }
 }
+
+/// Reads every process's command line and environment, as often as it
+/// can, while a run goes on: a secret must never show there, and the
+/// program of interest must be seen (so the watch covered the run).
+pub struct ProcessWatch {
+    running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(bool, Vec<String>)>,
+}
+
+impl ProcessWatch {
+    pub fn start(secret: &str, program: &str) -> Self {
+        let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (secret, program) = (secret.to_string(), program.to_string());
+        let flag = running.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut seen, mut leaks) = (false, Vec::new());
+            while flag.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                    let dir = entry.path();
+                    let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+                    let environ = std::fs::read(dir.join("environ")).unwrap_or_default();
+                    let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                    if text.contains(&program) {
+                        seen = true;
+                    }
+                    for (what, bytes) in [("cmdline", &cmdline), ("environ", &environ)] {
+                        if String::from_utf8_lossy(bytes).contains(&secret) {
+                            leaks.push(format!("{} {what}: {text}", dir.display()));
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (seen, leaks)
+        });
+        Self { running, thread }
+    }
+
+    /// Stops watching; panics if the secret was seen or the program never
+    /// was.
+    pub fn finish(self) {
+        self.running
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let (seen, leaks) = self.thread.join().expect("watcher");
+        assert!(seen, "the watched program ran long enough to be seen");
+        assert!(leaks.is_empty(), "the secret leaked: {leaks:?}");
+    }
+}
