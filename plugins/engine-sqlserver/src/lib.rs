@@ -391,9 +391,11 @@ impl Config {
     ) -> PluginResult<bool> {
         let compress = tsql::edition_compresses(edition, engine);
         let run = |compression: bool| {
+            // Run in the database itself: db_backupoperator there is
+            // enough, no access to master needed.
             self.query(
                 ctx,
-                "master",
+                &self.database,
                 &tsql::backup_database(&self.database, &file.server_path, compression),
             )
         };
