@@ -114,6 +114,33 @@ elif "EngineEdition" in sql:
 
 const PASSWORD: &str = "Dg-mssql-s3cret-9931!";
 
+/// A fake `sqlpackage`: Export writes a small ZIP-looking package where
+/// `/TargetFile:` points; Import records the SHA-256 of `/SourceFile:`.
+const FAKE_SQLPACKAGE: &str = r#"#!/usr/bin/env python3
+import hashlib, json, os, sys
+
+state = os.path.join(os.path.dirname(os.path.abspath(__file__)), "state")
+opts = {}
+for a in sys.argv[1:]:
+    key, _, value = a[1:].partition(":")
+    opts[key] = value
+entry = {"argv": sys.argv[1:], "env": sorted(os.environ)}
+if opts.get("Action") == "Export":
+    data = b"PK\x03\x04" + hashlib.sha256(b"bacpac").digest() * 40000
+    with open(opts["TargetFile"], "wb") as f:
+        f.write(data)
+    entry["sha256"] = hashlib.sha256(data).hexdigest()
+elif opts.get("Action") == "Import":
+    with open(opts["SourceFile"], "rb") as f:
+        entry["sha256"] = hashlib.sha256(f.read()).hexdigest()
+    entry["database"] = opts["TargetDatabaseName"]
+else:
+    sys.stderr.write("*** Unrecognized action\n")
+    sys.exit(1)
+with open(os.path.join(state, "sqlpackage.log"), "a") as f:
+    f.write(json.dumps(entry) + "\n")
+"#;
+
 /// A fake tools directory: `sqlcmd` plus its state.
 struct Fake {
     dir: tempfile::TempDir,
@@ -131,6 +158,15 @@ impl Fake {
         std::fs::write(state.join("password"), PASSWORD).expect("password");
         std::fs::write(state.join("databases"), "shop\n").expect("databases");
         Self { dir }
+    }
+
+    /// Adds the fake `sqlpackage` beside the fake `sqlcmd`.
+    fn with_sqlpackage(self) -> Self {
+        let script = self.dir.path().join("sqlpackage");
+        std::fs::write(&script, FAKE_SQLPACKAGE).expect("fake sqlpackage");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        self
     }
 
     fn path(&self) -> &Path {
@@ -489,4 +525,133 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// `backup_format: bacpac`: sqlpackage exports into the scratch directory
+/// and imports on restore, with integrated authentication only; a SQL
+/// login is refused rather than put on sqlpackage's command line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlserver_bacpac_with_a_fake_sqlpackage() {
+    let fake = Fake::new().with_sqlpackage();
+    let server = TestServer::start_with_path(Backend::Sqlite, &[fake.path()]).await;
+    let source = datasource(
+        &server,
+        "shop",
+        json!({"host": "127.0.0.1", "database": "shop", "backup_format": "bacpac"}),
+    )
+    .await;
+    let (storage, root) = server.local_storage("disk").await;
+    let job = server
+        .job(
+            "bacpac",
+            &source,
+            &storage,
+            json!({"backup_options": {"compression": "none"}}),
+        )
+        .await;
+    let exec = server.run_job(&job).await;
+    assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
+    assert_eq!(exec["metadata"]["tables_backed_up"], 2, "{exec}");
+    let exports = fake.log("sqlpackage.log");
+    assert_eq!(exports.len(), 1, "{exports:?}");
+    let argv: Vec<&str> = exports[0]["argv"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        argv[..3],
+        [
+            "/Action:Export",
+            "/SourceServerName:tcp:127.0.0.1,1433",
+            "/SourceDatabaseName:shop"
+        ]
+    );
+    assert!(
+        argv.iter()
+            .all(|a| !a.contains("Password") && !a.contains("ConnectionString")),
+        "{argv:?}"
+    );
+    let artifact = walk(&root)
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "backup.bak"))
+        .expect("artifact");
+    let exported = exports[0]["sha256"].as_str().expect("sha");
+    assert_eq!(common::sha256_file(&artifact), exported);
+
+    // Restored by content (a ZIP): imported under the target's name.
+    let target = datasource(
+        &server,
+        "copy",
+        json!({"host": "127.0.0.1", "database": "shop_bacpac", "backup_format": "bacpac"}),
+    )
+    .await;
+    let restored = server
+        .restore_into(exec["id"].as_str().expect("id"), &target)
+        .await;
+    assert_eq!(
+        restored["status"],
+        "completed",
+        "{restored}\n{}",
+        server.log_tail()
+    );
+    let import = fake.log("sqlpackage.log").pop().expect("import");
+    assert_eq!(import["database"], "shop_bacpac", "{import}");
+    assert_eq!(import["sha256"], exported, "{import}");
+    assert!(
+        import["argv"][0] == "/Action:Import"
+            && import["argv"][1] == "/TargetServerName:tcp:127.0.0.1,1433",
+        "{import}"
+    );
+    assert!(
+        import["argv"].as_array().is_some_and(|a| a
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| a.starts_with("/SourceFile:") && a.ends_with(".bacpac"))),
+        "{import}"
+    );
+    // sqlcmd (version, counts) ran with integrated authentication.
+    for call in fake.log("argv.log") {
+        let argv = call["argv"].to_string();
+        assert!(
+            argv.contains(r#""-E""#) && !argv.contains(r#""-U""#),
+            "{argv}"
+        );
+        assert_eq!(call["password_env"], false, "{call}");
+    }
+
+    // With a SQL login, bacpac refuses to run: sqlpackage would need the
+    // password on its command line.
+    let login = datasource(
+        &server,
+        "login",
+        json!({"host": "127.0.0.1", "database": "shop", "backup_format": "bacpac",
+               "username": "sa", "password": PASSWORD}),
+    )
+    .await;
+    let job = server.job("login", &login, &storage, json!({})).await;
+    let refused = server.run_job(&job).await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let message = refused["error_message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("backup_format") && message.contains("command line"),
+        "{message}"
+    );
+    assert_eq!(
+        fake.log("sqlpackage.log").len(),
+        2,
+        "no further sqlpackage ran"
+    );
+    let mut seen = server.log();
+    seen.push_str(
+        &server
+            .get_ok(&format!(
+                "/api/executions/{}/logs",
+                refused["id"].as_str().expect("id")
+            ))
+            .await
+            .to_string(),
+    );
+    assert!(!seen.contains(PASSWORD), "the password leaked");
 }
