@@ -3,6 +3,7 @@
 //! `/api/openapi.json` is generated from those declarations.
 
 pub mod backups;
+pub mod channels;
 pub mod dashboard;
 pub mod datasources;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod page;
 pub mod storages;
 pub mod stream;
 pub mod system;
+pub mod templates;
 
 use crate::server::state::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -88,6 +90,16 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::mark_read))
         .routes(routes!(notifications::mark_all_read))
+        .routes(routes!(channels::create, channels::list))
+        .routes(routes!(channels::get, channels::update, channels::delete))
+        .routes(routes!(channels::test))
+        .routes(routes!(channels::deliveries))
+        .routes(routes!(templates::list))
+        .routes(routes!(templates::get, templates::update))
+        .routes(routes!(templates::versions))
+        .routes(routes!(templates::version))
+        .routes(routes!(templates::revert))
+        .routes(routes!(templates::preview))
         .routes(routes!(system::get_settings, system::put_settings))
         .routes(routes!(system::plugins))
         .routes(routes!(dashboard::overview))

@@ -20,3 +20,47 @@ pub const KINDS: &[&str] = &[
     "cleanup_completed",
     "plugin_failed",
 ];
+
+pub mod send;
+
+use crate::store::rows::{Template, TemplateVersion};
+use crate::store::{self, Db, StoreError};
+
+/// Makes sure every kind has a template for each channel type, version 1
+/// being the built-in default.
+pub async fn seed_templates(db: &Db, channel_types: &[&str]) -> Result<(), StoreError> {
+    for channel in channel_types {
+        for kind in KINDS {
+            store::templates::ensure(
+                db,
+                channel,
+                kind,
+                Some(templates::DEFAULT_SUBJECT),
+                templates::DEFAULT_BODY,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The active version of the template for `channel` × `kind` (created
+/// from the default when missing).
+pub async fn active_template(
+    db: &Db,
+    channel: &str,
+    kind: &str,
+) -> Result<(Template, TemplateVersion), StoreError> {
+    let template = store::templates::ensure(
+        db,
+        channel,
+        kind,
+        Some(templates::DEFAULT_SUBJECT),
+        templates::DEFAULT_BODY,
+    )
+    .await?;
+    let version = store::templates::version(db, &template.id, template.active_version)
+        .await?
+        .ok_or(StoreError::Sql(sqlx::Error::RowNotFound))?;
+    Ok((template, version))
+}

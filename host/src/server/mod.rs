@@ -72,6 +72,17 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         started_at: store::now(),
     };
     ensure_default_storage(&state).await?;
+    // Every installed notifier type gets its templates (version 1: the
+    // built-in default), so they can be listed and edited before use.
+    let notifier_types: Vec<String> = state
+        .plugins
+        .list()
+        .iter()
+        .filter(|p| p.kind() == crate::plugin::PluginKind::Notifier)
+        .flat_map(|p| p.manifest.plugin.provides.iter().cloned())
+        .collect();
+    let types: Vec<&str> = notifier_types.iter().map(String::as_str).collect();
+    crate::notify::seed_templates(&state.db, &types).await?;
 
     // Whatever this node had running died with its previous process;
     // other nodes' work is only taken over once their heartbeat is stale.

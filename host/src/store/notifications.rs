@@ -96,3 +96,7 @@ pub async fn unread_count(db: &Db) -> Result<i64, StoreError> {
     .fetch_one(p)
     .await?))
 }
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<Notification>, StoreError> {
+    super::by_id(db, "notifications", id).await
+}

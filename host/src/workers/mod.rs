@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod cleanup;
+pub mod deliveries;
 pub mod health;
 pub mod logger;
 pub mod options;
@@ -30,6 +31,7 @@ pub fn spawn_all(state: &AppState, wake: impl Fn() + Send + Sync + Clone + 'stat
     tokio::spawn(health_loop(state.clone()));
     tokio::spawn(cleanup_loop(state.clone()));
     tokio::spawn(sweep_loop(state.clone()));
+    tokio::spawn(deliveries::run(state.clone(), std::sync::Arc::default()));
 }
 
 /// Statuses persist across restarts, so the first pass waits one interval

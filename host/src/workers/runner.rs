@@ -256,7 +256,9 @@ async fn settle(
     }
 }
 
-/// A `backup_failed` / `restore_failed` notification for a final failure.
+/// The notification of a final failure: `backup_failed`,
+/// `restore_failed` or `verification_failed`, and `plugin_failed` too when
+/// a plugin crashed (trapped) rather than reported an error.
 async fn notify_failure(
     state: &AppState,
     item: &WorkItem,
@@ -264,7 +266,11 @@ async fn notify_failure(
 ) -> Result<(), store::StoreError> {
     let execution = executions::get(&state.db, &item.execution_id).await?;
     let job_id = execution.as_ref().and_then(|e| e.job_id.clone());
-    let kind = format!("{}_failed", item.kind);
+    let operation = execution
+        .as_ref()
+        .map(|e| e.operation.clone())
+        .unwrap_or_else(|| item.kind.clone());
+    let kind = format!("{operation}_failed");
     store::notifications::insert(
         &state.db,
         store::notifications::NewNotification {
@@ -272,13 +278,35 @@ async fn notify_failure(
             severity: "critical",
             entity_type: Some("backup_execution"),
             entity_id: Some(&item.execution_id),
-            title: format!("{} failed", capitalise(&item.kind)),
+            title: format!("{} failed", capitalise(&operation)),
             message: message.to_string(),
             metadata: serde_json::json!({ "job_id": job_id, "attempts": item.attempts }),
         },
     )
     .await?;
+    if let Some(plugin) = crashed_plugin(message) {
+        store::notifications::insert(
+            &state.db,
+            store::notifications::NewNotification {
+                kind: "plugin_failed",
+                severity: "critical",
+                entity_type: Some("backup_execution"),
+                entity_id: Some(&item.execution_id),
+                title: format!("Plugin `{plugin}` crashed"),
+                message: message.to_string(),
+                metadata: serde_json::json!({ "job_id": job_id, "plugin": plugin }),
+            },
+        )
+        .await?;
+    }
     Ok(())
+}
+
+/// The plugin named by a crash (`CallError::Trap`'s message), if any.
+fn crashed_plugin(message: &str) -> Option<&str> {
+    let rest = message.split("plugin `").nth(1)?;
+    let (plugin, after) = rest.split_once('`')?;
+    after.starts_with(" crashed during ").then_some(plugin)
 }
 
 fn capitalise(s: &str) -> String {
@@ -286,5 +314,17 @@ fn capitalise(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crashes_name_their_plugin() {
+        assert_eq!(
+            super::crashed_plugin("restore: plugin `hostile` crashed during restore: unreachable"),
+            Some("hostile")
+        );
+        assert_eq!(super::crashed_plugin("plugin `postgres` backup: failed — x"), None);
     }
 }

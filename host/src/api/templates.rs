@@ -1,0 +1,193 @@
+//! `/api/system/notification-templates`: the message of each notification
+//! kind per channel type, with every edit kept as a numbered version.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::ValidJson;
+use crate::notify::{self, templates};
+use crate::server::state::AppState;
+use crate::store::rows::{Template, TemplateVersion};
+use crate::store::{self};
+use axum::extract::{Path, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// A template with the text of its active version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateView {
+    pub id: String,
+    /// The channel type it is for (`smtp`, `webhook`, `whatsapp`...).
+    pub channel: String,
+    /// The notification kind.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub active_version: i64,
+    pub subject: Option<String>,
+    pub body: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn view(t: Template, v: TemplateVersion) -> TemplateView {
+    TemplateView {
+        id: t.id,
+        channel: t.channel,
+        kind: t.kind,
+        active_version: t.active_version,
+        subject: v.subject,
+        body: v.body,
+        updated_at: t.updated_at,
+    }
+}
+
+async fn load(state: &AppState, id: &str) -> ApiResult<(Template, TemplateVersion)> {
+    let t = store::templates::get(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("notification template", id))?;
+    let v = store::templates::version(&state.db, id, t.active_version)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("template {id} lost its active version")))?;
+    Ok((t, v))
+}
+
+/// Every template (each kind for each installed notifier type).
+#[utoipa::path(get, path = "/api/system/notification-templates", tag = "notifications",
+    responses((status = 200, body = Vec<TemplateView>)))]
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<TemplateView>>> {
+    let mut out = Vec::new();
+    for t in store::templates::list(&state.db).await? {
+        let id = t.id.clone();
+        out.push(view(t, load(&state, &id).await?.1));
+    }
+    Ok(Json(out))
+}
+
+#[utoipa::path(get, path = "/api/system/notification-templates/{id}", tag = "notifications",
+    responses((status = 200, body = TemplateView), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TemplateView>> {
+    let (t, v) = load(&state, &id).await?;
+    Ok(Json(view(t, v)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditTemplate {
+    /// Empty or omitted: `[DataGuardian] {{ title }}`.
+    pub subject: Option<String>,
+    /// minijinja syntax; variables: see docs/NOTIFIERS.md.
+    pub body: String,
+}
+
+/// Most characters of a subject or body.
+const MAX_TEMPLATE_CHARS: usize = 64 * 1024;
+
+/// A template must render against the sample event (which defines every
+/// variable), so an unknown variable is refused here, naming it.
+fn check(input: &EditTemplate) -> ApiResult<templates::Rendered> {
+    for (field, text) in [("subject", input.subject.as_deref().unwrap_or("")), ("body", &input.body)] {
+        if text.chars().count() > MAX_TEMPLATE_CHARS {
+            return Err(ApiError::invalid(
+                field,
+                format!("must be at most {MAX_TEMPLATE_CHARS} characters"),
+            ));
+        }
+    }
+    templates::check(input.subject.as_deref(), &input.body).map_err(|m| {
+        let (field, message) = m.split_once(": ").unwrap_or(("body", &m));
+        ApiError::invalid(field.to_string(), message.to_string())
+    })
+}
+
+/// Saves an edit as a new version and makes it active.
+#[utoipa::path(put, path = "/api/system/notification-templates/{id}", tag = "notifications",
+    request_body = EditTemplate,
+    responses((status = 200, body = TemplateView), (status = 422, body = super::error::ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(input): ValidJson<EditTemplate>,
+) -> ApiResult<Json<TemplateView>> {
+    load(&state, &id).await?;
+    check(&input)?;
+    let subject = input.subject.filter(|s| !s.trim().is_empty());
+    store::templates::add_version(&state.db, &id, subject.as_deref(), &input.body).await?;
+    let (t, v) = load(&state, &id).await?;
+    Ok(Json(view(t, v)))
+}
+
+/// Every version, newest first.
+#[utoipa::path(get, path = "/api/system/notification-templates/{id}/versions", tag = "notifications",
+    responses((status = 200, body = Vec<TemplateVersion>), (status = 404, body = super::error::ErrorBody)))]
+pub async fn versions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<TemplateVersion>>> {
+    load(&state, &id).await?;
+    Ok(Json(store::templates::versions(&state.db, &id).await?))
+}
+
+#[utoipa::path(get, path = "/api/system/notification-templates/{id}/versions/{version}",
+    tag = "notifications",
+    responses((status = 200, body = TemplateVersion), (status = 404, body = super::error::ErrorBody)))]
+pub async fn version(
+    State(state): State<AppState>,
+    Path((id, version)): Path<(String, i64)>,
+) -> ApiResult<Json<TemplateVersion>> {
+    load(&state, &id).await?;
+    store::templates::version(&state.db, &id, version)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("template version", &format!("{id}/{version}")))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Revert {
+    pub version: i64,
+}
+
+/// Makes an old version current again, as a new version equal to it
+/// (history is never rewritten).
+#[utoipa::path(post, path = "/api/system/notification-templates/{id}/revert", tag = "notifications",
+    request_body = Revert,
+    responses((status = 200, body = TemplateView), (status = 422, body = super::error::ErrorBody)))]
+pub async fn revert(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(input): ValidJson<Revert>,
+) -> ApiResult<Json<TemplateView>> {
+    load(&state, &id).await?;
+    let old = store::templates::version(&state.db, &id, input.version)
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid("version", format!("template {id} has no version {}", input.version))
+        })?;
+    store::templates::add_version(&state.db, &id, old.subject.as_deref(), &old.body).await?;
+    let (t, v) = load(&state, &id).await?;
+    Ok(Json(view(t, v)))
+}
+
+/// What a preview rendered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    pub subject: String,
+    pub body: String,
+    /// The sample event it was rendered against.
+    #[schema(value_type = Object)]
+    pub context: Value,
+}
+
+/// Renders a template text (not saved) against the sample event; 422
+/// naming the part when it does not render.
+#[utoipa::path(post, path = "/api/system/notification-templates/preview", tag = "notifications",
+    request_body = EditTemplate,
+    responses((status = 200, body = Preview), (status = 422, body = super::error::ErrorBody)))]
+pub async fn preview(ValidJson(input): ValidJson<EditTemplate>) -> ApiResult<Json<Preview>> {
+    let rendered = check(&input)?;
+    Ok(Json(Preview {
+        subject: rendered.subject,
+        body: rendered.body,
+        context: notify::context::sample(),
+    }))
+}
