@@ -99,6 +99,10 @@ pub struct ServeArgs {
     /// Seconds between scheduler ticks.
     #[arg(long, env = "DG_SCHEDULER_TICK_SECS", default_value = "60")]
     pub scheduler_tick_secs: u64,
+    /// Seconds before a failed notification delivery is tried again
+    /// (doubled for each further attempt; 3 attempts in all).
+    #[arg(long, env = "DG_NOTIFICATION_RETRY_SECS", default_value = "60")]
+    pub notification_retry_secs: u64,
     /// Seconds between health checks of datasources and storages.
     #[arg(long, env = "DG_HEALTH_INTERVAL_SECS", default_value = "300")]
     pub health_interval_secs: u64,
@@ -425,6 +429,8 @@ async fn serve(
             .collect(),
         allowed_roots: (!args.allowed_roots.is_empty()).then(|| args.allowed_roots.clone()),
         private_paths,
+        notification_retry_base: Duration::from_secs(args.notification_retry_secs.max(1)),
+        public_url: args.public_url.clone(),
     };
     for root in config
         .denied_roots

@@ -38,6 +38,11 @@ pub struct ServerConfig {
     /// The server's files and directories outside the data dir (master key
     /// file, plugin cache): no user path may overlap them.
     pub private_paths: Vec<PathBuf>,
+    /// First wait before a failed notification delivery is retried;
+    /// doubled for each further attempt.
+    pub notification_retry_base: Duration,
+    /// Base of links in notifications (`--public-url`).
+    pub public_url: Option<String>,
 }
 
 /// An execution running on this node: its progress and how to stop it.
