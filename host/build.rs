@@ -18,6 +18,9 @@ const BUILTIN: &[(&str, &str)] = &[
     ("storage-local", "storage_local"),
     ("storage-s3", "storage_s3"),
     ("storage-sftp", "storage_sftp"),
+    ("notifier-webhook", "notifier_webhook"),
+    ("notifier-whatsapp", "notifier_whatsapp"),
+    ("notifier-smtp", "notifier_smtp"),
 ];
 
 fn main() {

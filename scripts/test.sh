@@ -30,13 +30,19 @@ if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
   python3 -m pip install -q 'moto[server]>=5,<6' 'boto3>=1.34'
 fi
 
+# Test-only: a real SMTP server (aiosmtpd) for the SMTP notifier tests.
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  python3 -m pip install -q 'aiosmtpd>=1.4,<2'
+fi
+
 cargo fmt --all -- --check
 (cd plugins && cargo fmt --all -- --check)
 cargo clippy --workspace --all-targets -- -D warnings
 (cd plugins && cargo clippy --release -- -D warnings)
 # The plugins' own unit tests, natively (they need no host imports).
 (cd plugins && cargo test --target "$(rustc -vV | sed -n 's/^host: //p')" -q \
-  -p engine-files -p engine-sqlite -p engine-postgres -p storage-local -p storage-s3 -p storage-sftp -p engine-mysql -p engine-mongodb -p engine-sqlserver)
+  -p engine-files -p engine-sqlite -p engine-postgres -p storage-local -p storage-s3 -p storage-sftp -p engine-mysql -p engine-mongodb -p engine-sqlserver \
+  -p notifier-webhook -p notifier-whatsapp -p notifier-smtp)
 cargo test --workspace -- --test-threads=2
 # The live API against its own OpenAPI document (schemathesis, bounded).
 ./scripts/api_fuzz.sh target/debug/dataguardian

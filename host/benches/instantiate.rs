@@ -13,6 +13,7 @@ fn main() {
     let plugins = Plugins::with_builtins(RuntimeConfig {
         cache_dir: Some(dir.join("cache")),
         scratch_root: dir.join("tmp"),
+        smtp_ca_files: Vec::new(),
     })
     .expect("plugins");
     let first_load = cold.elapsed();
@@ -21,6 +22,7 @@ fn main() {
     let plugins = Plugins::with_builtins(RuntimeConfig {
         cache_dir: Some(dir.join("cache")),
         scratch_root: dir.join("tmp"),
+        smtp_ca_files: Vec::new(),
     })
     .expect("plugins");
     let cached_load = warm.elapsed();

@@ -31,6 +31,16 @@ pub struct Cli {
     /// Directory of third-party plugins (`NAME.wasm` + `NAME.toml`).
     #[arg(long, env = "DG_PLUGIN_DIR", global = true)]
     pub plugin_dir: Option<PathBuf>,
+    /// PEM files of extra certificate authorities the SMTP notifier trusts
+    /// besides the built-in web roots (a private mail relay's CA);
+    /// comma-separated in the environment. None by default.
+    #[arg(
+        long = "smtp-ca-file",
+        env = "DG_SMTP_CA_FILES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub smtp_ca_files: Vec<PathBuf>,
     /// Master key file for secrets at rest (created 0600 on first run;
     /// default DATA_DIR/master.key). `DG_MASTER_KEY` overrides it.
     #[arg(long, env = "DG_MASTER_KEY_FILE", global = true)]
@@ -493,6 +503,7 @@ fn load_plugins(cli: &Cli) -> anyhow::Result<Plugins> {
     let config = RuntimeConfig {
         cache_dir: Some(plugin_cache_dir(cli)?),
         scratch_root: data_dir.join("tmp"),
+        smtp_ca_files: cli.smtp_ca_files.clone(),
     };
     let mut plugins = Plugins::with_builtins(config).context("loading built-in plugins")?;
     if let Some(dir) = &cli.plugin_dir {

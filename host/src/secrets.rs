@@ -26,6 +26,9 @@ pub const SECRET_KEYS: &[&str] = &[
     "passphrase",
     "client_key",
     "credentials_json",
+    // Notification channels: the webhook signing key, the WhatsApp token.
+    "secret",
+    "access_token",
 ];
 
 /// Prefix of a sealed value: `dg-sealed:v1:KEYID:BASE64(nonce ‖ ciphertext)`.

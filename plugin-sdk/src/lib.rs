@@ -13,6 +13,7 @@ pub mod http;
 pub mod io;
 pub mod keys;
 pub mod log;
+pub mod mail;
 pub mod process;
 mod traits;
 
@@ -50,6 +51,7 @@ pub mod engine_world {
             "dataguardian:plugin/log@0.1.0": crate::bindings::dataguardian::plugin::log,
             "dataguardian:plugin/progress@0.1.0": crate::bindings::dataguardian::plugin::progress,
             "dataguardian:plugin/process@0.1.0": crate::bindings::dataguardian::plugin::process,
+            "dataguardian:plugin/mail@0.1.0": crate::bindings::dataguardian::plugin::mail,
         },
         pub_export_macro: true,
         export_macro_name: "export_engine_world",
@@ -77,6 +79,7 @@ pub mod storage_world {
             "dataguardian:plugin/log@0.1.0": crate::bindings::dataguardian::plugin::log,
             "dataguardian:plugin/progress@0.1.0": crate::bindings::dataguardian::plugin::progress,
             "dataguardian:plugin/process@0.1.0": crate::bindings::dataguardian::plugin::process,
+            "dataguardian:plugin/mail@0.1.0": crate::bindings::dataguardian::plugin::mail,
         },
         pub_export_macro: true,
         export_macro_name: "export_storage_world",
@@ -104,6 +107,7 @@ pub mod notifier_world {
             "dataguardian:plugin/log@0.1.0": crate::bindings::dataguardian::plugin::log,
             "dataguardian:plugin/progress@0.1.0": crate::bindings::dataguardian::plugin::progress,
             "dataguardian:plugin/process@0.1.0": crate::bindings::dataguardian::plugin::process,
+            "dataguardian:plugin/mail@0.1.0": crate::bindings::dataguardian::plugin::mail,
         },
         pub_export_macro: true,
         export_macro_name: "export_notifier_world",

@@ -29,6 +29,7 @@ pub mod engine_world {
             "dataguardian:plugin/log": super::host_world::dataguardian::plugin::log,
             "dataguardian:plugin/progress": super::host_world::dataguardian::plugin::progress,
             "dataguardian:plugin/process": super::host_world::dataguardian::plugin::process,
+            "dataguardian:plugin/mail": super::host_world::dataguardian::plugin::mail,
         },
     });
 }
@@ -46,6 +47,7 @@ pub mod storage_world {
             "dataguardian:plugin/log": super::host_world::dataguardian::plugin::log,
             "dataguardian:plugin/progress": super::host_world::dataguardian::plugin::progress,
             "dataguardian:plugin/process": super::host_world::dataguardian::plugin::process,
+            "dataguardian:plugin/mail": super::host_world::dataguardian::plugin::mail,
         },
     });
 }
@@ -63,6 +65,7 @@ pub mod notifier_world {
             "dataguardian:plugin/log": super::host_world::dataguardian::plugin::log,
             "dataguardian:plugin/progress": super::host_world::dataguardian::plugin::progress,
             "dataguardian:plugin/process": super::host_world::dataguardian::plugin::process,
+            "dataguardian:plugin/mail": super::host_world::dataguardian::plugin::mail,
         },
     });
 }
@@ -71,5 +74,5 @@ pub use engine_world::exports::dataguardian::plugin::engine::{BackupStats, Table
 pub use host_world::dataguardian::plugin::types::{
     CallContext, HealthReport, HealthStatus, Kv, PluginError, PluginInfo,
 };
-pub use notifier_world::exports::dataguardian::plugin::notifier::Event;
+pub use notifier_world::exports::dataguardian::plugin::notifier::{Event, Severity};
 pub use storage_world::exports::dataguardian::plugin::storage::ObjectInfo;

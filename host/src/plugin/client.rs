@@ -1,6 +1,6 @@
 //! Typed clients: one method per export, each a sandboxed call.
 
-use super::bindings::{BackupStats, HealthReport, ObjectInfo, PluginInfo, TableCount};
+use super::bindings::{BackupStats, Event, HealthReport, ObjectInfo, PluginInfo, TableCount};
 use super::call::{Activity, LogSink};
 use super::error::CallError;
 use super::runtime::{CallOptions, LoadedPlugin, PluginPre, PluginRuntime};
@@ -408,6 +408,74 @@ impl StorageClient {
             Storage,
             dataguardian_plugin_storage,
             |s, store, ctx| { s.call_copy(&mut *store, &ctx, &from, &to).await }
+        )
+    }
+}
+
+/// Talks to one notifier plugin about one channel.
+///
+/// Built by [`super::Plugins::notifier`] from the channel's config without
+/// its secrets (`secret`, `access_token`, `password` go in
+/// [`Target::with_secrets`]): the plugin only names them and the host
+/// applies them (HMAC signature, bearer token, SMTP login).
+#[derive(Clone)]
+pub struct NotifierClient {
+    runtime: Arc<PluginRuntime>,
+    plugin: Arc<LoadedPlugin>,
+    target: Target,
+}
+
+impl NotifierClient {
+    pub fn new(runtime: Arc<PluginRuntime>, plugin: Arc<LoadedPlugin>, target: Target) -> Self {
+        Self {
+            runtime,
+            plugin,
+            target,
+        }
+    }
+
+    pub fn plugin(&self) -> &LoadedPlugin {
+        &self.plugin
+    }
+
+    pub async fn info(&self) -> Result<PluginInfo, CallError> {
+        let opts = self.target.control();
+        call_export!(
+            self,
+            "info",
+            opts,
+            Notifier,
+            dataguardian_plugin_notifier,
+            |n, store, _ctx| { n.call_info(&mut *store).await.map(Ok) }
+        )
+    }
+
+    /// Checks the channel's config (the plugin's errors name the field).
+    /// Runs with no capability: nothing is sent.
+    pub async fn validate_config(&self) -> Result<(), CallError> {
+        let opts = self.target.control();
+        call_export!(
+            self,
+            "validate-config",
+            opts,
+            Notifier,
+            dataguardian_plugin_notifier,
+            |n, store, ctx| { n.call_validate_config(&mut *store, &ctx.config).await }
+        )
+    }
+
+    /// Delivers one event: `Ok` once the receiving end accepted it. A
+    /// [`CallError::is_transient`] error (5xx, 429, timeouts, SMTP 4xx) is
+    /// worth retrying; any other is final (its message names the cause).
+    pub async fn send(&self, event: Event) -> Result<(), CallError> {
+        let opts = self.target.control();
+        call_export!(
+            self,
+            "send",
+            opts,
+            Notifier,
+            dataguardian_plugin_notifier,
+            |n, store, ctx| { n.call_send(&mut *store, &ctx, &event).await }
         )
     }
 }

@@ -4,7 +4,7 @@
 
 use super::http::{GrantedOrigin, Origin};
 use super::manifest::{
-    fill_template, parse_tcp_template, Capabilities, DirRule, ProcessRule, ResolvedDir,
+    fill_template, parse_tcp_template, Capabilities, DirRule, ProcessRule, ResolvedDir, SmtpRule,
 };
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -55,6 +55,12 @@ impl Grant {
                 })
                 .cloned()
                 .collect(),
+            smtp: asked
+                .smtp
+                .iter()
+                .filter(|rule| approved.smtp.contains(rule))
+                .cloned()
+                .collect(),
             scratch: asked.scratch && approved.scratch,
         }
     }
@@ -67,6 +73,8 @@ pub struct CallCapabilities {
     pub network: Vec<SocketAddr>,
     pub http: Vec<GrantedOrigin>,
     pub dirs: Vec<ResolvedDir>,
+    /// SMTP servers (`host` lowercased, `port`) the `mail` import may use.
+    pub smtp: Vec<(String, u16)>,
     pub scratch: bool,
 }
 
@@ -123,8 +131,19 @@ impl CallCapabilities {
             network,
             http,
             dirs,
+            smtp: caps
+                .smtp
+                .iter()
+                .filter_map(|rule| fill_smtp_rule(rule, config))
+                .collect(),
             scratch: caps.scratch,
         }
+    }
+
+    /// Whether the `mail` import may deliver to `host:port`.
+    pub fn allows_smtp(&self, host: &str, port: u16) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.smtp.iter().any(|(h, p)| *h == host && *p == port)
     }
 
     /// Whether `program args...` may run with these environment variables
@@ -195,6 +214,18 @@ fn fill_process_rule(rule: &ProcessRule, config: &serde_json::Value) -> Option<P
     })
 }
 
+/// An SMTP rule filled from the config: the host must be a plain name or
+/// address (no spaces, `/`, `@` or `:` but in an IPv6 literal), the port a
+/// number; anything else voids the rule.
+fn fill_smtp_rule(rule: &SmtpRule, config: &serde_json::Value) -> Option<(String, u16)> {
+    let host = fill_template(&rule.host, config)?.to_ascii_lowercase();
+    let port: u16 = fill_template(&rule.port, config)?.parse().ok()?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    let ipv6 = host.parse::<std::net::Ipv6Addr>().is_ok();
+    let ok = !host.is_empty() && !host.starts_with('-') && (ipv6 || host.chars().all(plain));
+    (ok && port != 0).then_some((host, port))
+}
+
 fn applies(rule: &DirRule, operation: &str) -> bool {
     rule.operations.is_empty() || rule.operations.iter().any(|o| o == operation)
 }
@@ -262,6 +293,10 @@ mod tests {
                 access: Access::ReadWrite,
                 operations: vec!["restore".into()],
             }],
+            smtp: vec![SmtpRule {
+                host: "{config.host}".into(),
+                port: "{config.smtp_port|587}".into(),
+            }],
             scratch: true,
         }
     }
@@ -282,6 +317,7 @@ mod tests {
                 access: Access::Read,
                 operations: vec![],
             }],
+            smtp: vec![],
             scratch: false,
         };
         let eff = Grant::Approved(approved).effective(&asked());
@@ -293,6 +329,35 @@ mod tests {
             "read grant must not cover read-write ask"
         );
         assert!(!eff.scratch);
+        assert!(
+            eff.smtp.is_empty(),
+            "an SMTP server needs the operator's approval"
+        );
+    }
+
+    #[test]
+    fn smtp_servers_follow_the_config() {
+        let caps =
+            CallCapabilities::resolve(&asked(), &json!({"host": "Mail.Example.com"}), "send");
+        assert!(caps.allows_smtp("mail.example.com", 587));
+        assert!(caps.allows_smtp("MAIL.example.com", 587));
+        assert!(!caps.allows_smtp("mail.example.com", 25), "another port");
+        assert!(!caps.allows_smtp("evil.example.com", 587), "another host");
+        let caps = CallCapabilities::resolve(
+            &asked(),
+            &json!({"host": "127.0.0.1", "smtp_port": 2525}),
+            "send",
+        );
+        assert!(caps.allows_smtp("127.0.0.1", 2525));
+        assert!(!caps.allows_smtp("127.0.0.1", 587));
+        for bad in ["mail.example.com:25", "a b", "-oops", "user@host", ""] {
+            let caps = CallCapabilities::resolve(&asked(), &json!({ "host": bad }), "send");
+            assert!(caps.smtp.is_empty(), "{bad:?} voids the rule");
+        }
+        let caps = CallCapabilities::resolve(&asked(), &json!({"host": "::1"}), "send");
+        assert!(caps.allows_smtp("::1", 587));
+        let none = CallCapabilities::resolve(&asked(), &json!({}), "send");
+        assert!(none.smtp.is_empty(), "no host, no server");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The store data of a plugin call and the host imports it implements.
 
-use super::bindings::host_world::dataguardian::plugin::{log, process, progress, types};
+use super::bindings::host_world::dataguardian::plugin::{log, mail, process, progress, types};
 use super::call::{CallShared, LogLevel};
 use super::grant::CallCapabilities;
 use super::http::HttpGate;
@@ -61,6 +61,8 @@ pub struct HostState {
     /// Where secret files for spawned programs are written: outside every
     /// directory the plugin can open.
     pub secret_root: PathBuf,
+    /// Extra CA certificates (PEM files) trusted for SMTP TLS.
+    pub smtp_roots: Arc<[PathBuf]>,
 }
 
 impl WasiView for HostState {
@@ -112,6 +114,22 @@ impl progress::Host for HostState {
 
     async fn cancelled(&mut self) -> wasmtime::Result<bool> {
         Ok(self.call.cancelled.load(Ordering::Relaxed))
+    }
+}
+
+impl mail::Host for HostState {
+    async fn send(
+        &mut self,
+        server: mail::SmtpServer,
+        message: mail::MailMessage,
+    ) -> wasmtime::Result<Result<(), types::PluginError>> {
+        let cx = super::mail::MailContext {
+            caps: &self.caps,
+            secrets: &self.secrets,
+            call: &self.call,
+            extra_roots: &self.smtp_roots,
+        };
+        Ok(super::mail::send(cx, server, message).await)
     }
 }
 

@@ -15,12 +15,17 @@
 //!   it; otherwise the host hashes the body (up to 64 MiB, buffered) or
 //!   sends it as `UNSIGNED-PAYLOAD`.
 //! - `bearer secret=NAME`: sets `Authorization: Bearer <value>`.
+//! - `hmac-sha256 secret=NAME header=H [prefix=P]`: sets the header `H` to
+//!   `P` + the lowercase hex HMAC-SHA256 of the exact body bytes, keyed
+//!   with the secret (webhook signatures). Bodies are buffered to be
+//!   signed, so they are capped at 1 MiB.
 
 use super::call::CallShared;
 use aws_sigv4::http_request::{
     sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
     UriPathNormalizationMode,
 };
+use hmac::{Hmac, Mac};
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -140,19 +145,32 @@ impl WasiHttpHooks for HttpGate {
             // Held until the response head arrives, when the body is sent.
             let mut _permit = None;
             if let Some(directive) = admitted? {
-                if directive.starts_with("aws-sigv4") {
+                let deny = |e: String| {
+                    call.deny(format!("{AUTH_HEADER}: {e}"));
+                    HttpError::HttpRequestDenied
+                };
+                let scheme = directive.split_whitespace().next().unwrap_or_default();
+                if matches!(scheme, "aws-sigv4" | "hmac-sha256") {
                     _permit = Some(
                         hashing
                             .acquire_owned()
                             .await
                             .map_err(|e| HttpError::InternalError(Some(e.to_string())))?,
                     );
-                    request = with_payload_hash(request).await?;
                 }
-                authenticate(&mut request, &directive, &secrets).map_err(|e| {
-                    call.deny(format!("{AUTH_HEADER}: {e}"));
-                    HttpError::HttpRequestDenied
-                })?;
+                if scheme == "hmac-sha256" {
+                    request = with_hmac_signature(request, &directive, &secrets)
+                        .await
+                        .map_err(|refusal| match refusal {
+                            Refusal::Denied(why) => deny(why),
+                            Refusal::Body(e) => e,
+                        })?;
+                } else {
+                    if scheme == "aws-sigv4" {
+                        request = with_payload_hash(request).await?;
+                    }
+                    authenticate(&mut request, &directive, &secrets).map_err(deny)?;
+                }
             }
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((
@@ -243,6 +261,112 @@ async fn with_payload_hash(
         HeaderValue::from_str(&hash).map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
     parts.headers.insert(CONTENT_SHA256, value);
     Ok(http::Request::from_parts(parts, body))
+}
+
+/// Largest body the host buffers to sign it with HMAC: notification
+/// payloads are a few KiB.
+pub const MAX_HMAC_BODY: u64 = 1 << 20;
+
+/// Headers an HMAC signature may not be written into: they frame the
+/// request or route it.
+const FRAMING_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    AUTH_HEADER,
+];
+
+/// Why a body was not signed.
+enum Refusal {
+    /// The directive or the body breaks a rule; recorded on the call.
+    Denied(String),
+    /// The plugin's body stream failed.
+    Body(HttpError),
+}
+
+/// HMAC-SHA256 of `parts` (the body, frame by frame) keyed with `key`,
+/// lowercase hex.
+fn hmac_sha256_hex<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    // HMAC takes keys of any length; this cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Applies `hmac-sha256 secret=NAME header=H [prefix=P]`: buffers the body
+/// (at most [`MAX_HMAC_BODY`]), signs its exact bytes with the secret and
+/// sets `H: P<hex>`, then replays the body as it came.
+async fn with_hmac_signature(
+    request: http::Request<WasiBody>,
+    directive: &str,
+    secrets: &HashMap<String, String>,
+) -> Result<http::Request<WasiBody>, Refusal> {
+    use http_body_util::BodyExt;
+    let params: HashMap<&str, &str> = directive
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|w| w.split_once('='))
+        .collect();
+    let need = |name: &str| {
+        params
+            .get(name)
+            .copied()
+            .ok_or_else(|| Refusal::Denied(format!("`hmac-sha256` needs `{name}=`")))
+    };
+    let secret_name = need("secret")?;
+    let key = secrets
+        .get(secret_name)
+        .ok_or_else(|| Refusal::Denied(format!("no secret named `{secret_name}` in this call")))?;
+    let header_name = need("header")?;
+    let header = HeaderName::from_bytes(header_name.as_bytes())
+        .map_err(|_| Refusal::Denied(format!("`{header_name}` is not a header name")))?;
+    if FRAMING_HEADERS.contains(&header.as_str()) {
+        return Err(Refusal::Denied(format!(
+            "a signature may not be written into `{header}`"
+        )));
+    }
+    let prefix = params.get("prefix").copied().unwrap_or_default();
+    let too_large = |n: u64| {
+        Refusal::Denied(format!(
+            "`hmac-sha256` signs bodies of at most {} KiB; this one has {n} bytes or more",
+            MAX_HMAC_BODY >> 10
+        ))
+    };
+    let declared = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > MAX_HMAC_BODY) {
+        return Err(too_large(n));
+    }
+    let (mut parts, mut body) = request.into_parts();
+    let mut frames = Vec::new();
+    let mut total = 0u64;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.map_err(Refusal::Body)?.into_data() {
+            total += data.len() as u64;
+            if total > MAX_HMAC_BODY {
+                return Err(too_large(total));
+            }
+            frames.push(data);
+        }
+    }
+    let signature = hmac_sha256_hex(key.as_bytes(), frames.iter().map(|f| f.as_ref()));
+    let value = HeaderValue::from_str(&format!("{prefix}{signature}"))
+        .map_err(|_| Refusal::Denied(format!("prefix `{prefix}` is not a header value")))?;
+    parts.headers.insert(header, value);
+    let replay = http_body_util::StreamBody::new(futures::stream::iter(
+        frames
+            .into_iter()
+            .map(|data| Ok::<_, HttpError>(http_body::Frame::data(data))),
+    ))
+    .boxed_unsync();
+    Ok(http::Request::from_parts(parts, replay))
 }
 
 /// Applies one `x-dataguardian-auth` directive to `request`.
@@ -393,6 +517,158 @@ mod tests {
         );
         assert!(!auth.contains("s3cr3t"), "{auth}");
         assert!(req.headers().contains_key("x-amz-date"));
+    }
+
+    fn body_request(uri: &str, body: &'static [u8]) -> http::Request<WasiBody> {
+        let body = http_body_util::Full::new(bytes::Bytes::from_static(body))
+            .map_err(|_| HttpError::HttpRequestDenied)
+            .boxed_unsync();
+        http::Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header(http::header::CONTENT_LENGTH, "0")
+            .body(body)
+            .expect("request")
+    }
+
+    #[test]
+    fn hmac_matches_the_rfc_4231_vector() {
+        // RFC 4231, test case 2.
+        let parts: [&[u8]; 2] = [b"what do ya want ", b"for nothing?"];
+        assert_eq!(
+            hmac_sha256_hex(b"Jefe", parts),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[tokio::test]
+    async fn hmac_signs_the_exact_body_host_side() {
+        let secrets = HashMap::from([("secret".to_string(), "Jefe".to_string())]);
+        let mut req = body_request(
+            "http://127.0.0.1:9000/hook",
+            b"what do ya want for nothing?",
+        );
+        req.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("28"));
+        let directive = "hmac-sha256 secret=secret header=X-DataGuardian-Signature prefix=sha256=";
+        let Ok(signed) = with_hmac_signature(req, directive, &secrets).await else {
+            panic!("signed");
+        };
+        assert_eq!(
+            signed.headers()["x-dataguardian-signature"],
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        let body = signed.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(
+            &body[..],
+            b"what do ya want for nothing?",
+            "the body is replayed as is"
+        );
+
+        let refused = |r: Result<http::Request<WasiBody>, Refusal>| match r {
+            Err(Refusal::Denied(why)) => why,
+            _ => panic!("expected a refusal"),
+        };
+        let req = body_request("http://127.0.0.1:9000/hook", b"x");
+        let why = refused(
+            with_hmac_signature(req, "hmac-sha256 secret=other header=x-sig", &secrets).await,
+        );
+        assert!(why.contains("no secret named `other`"), "{why}");
+        let req = body_request("http://127.0.0.1:9000/hook", b"x");
+        let why = refused(
+            with_hmac_signature(req, "hmac-sha256 secret=secret header=Host", &secrets).await,
+        );
+        assert!(why.contains("`host`"), "{why}");
+        let req = body_request("http://127.0.0.1:9000/hook", b"x");
+        let why = refused(with_hmac_signature(req, "hmac-sha256 secret=secret", &secrets).await);
+        assert!(why.contains("header="), "{why}");
+    }
+
+    #[tokio::test]
+    async fn hmac_refuses_bodies_over_the_cap() {
+        let big: &'static [u8] = Vec::leak(vec![b'a'; MAX_HMAC_BODY as usize + 1]);
+        let secrets = HashMap::from([("secret".to_string(), "k".to_string())]);
+        let directive = "hmac-sha256 secret=secret header=x-sig";
+        // Whether the length is declared or not.
+        let req = body_request("http://127.0.0.1:9000/hook", big);
+        match with_hmac_signature(req, directive, &secrets).await {
+            Err(Refusal::Denied(why)) => assert!(why.contains("at most 1024 KiB"), "{why}"),
+            _ => panic!("a body over the cap is refused"),
+        }
+        let mut req = body_request("http://127.0.0.1:9000/hook", b"");
+        req.headers_mut().insert(
+            http::header::CONTENT_LENGTH,
+            HeaderValue::from_static("2000000"),
+        );
+        assert!(matches!(
+            with_hmac_signature(req, directive, &secrets).await,
+            Err(Refusal::Denied(_))
+        ));
+    }
+
+    fn gate(auth: &[&str]) -> HttpGate {
+        let call = Arc::new(CallShared::new(
+            "webhook",
+            "send",
+            crate::plugin::call::tracing_sink(),
+            Arc::default(),
+        ));
+        HttpGate::new(
+            vec![GrantedOrigin {
+                origin: Origin::of_url("http://127.0.0.1:9000").expect("origin"),
+                auth: auth.iter().map(|s| s.to_string()).collect(),
+            }],
+            Arc::new(HashMap::new()),
+            call,
+        )
+    }
+
+    #[test]
+    fn an_hmac_directive_needs_its_grant() {
+        let directive = "hmac-sha256 secret=secret header=x-sig prefix=sha256=";
+        let granted = gate(&["hmac-sha256:secret"]);
+        let mut req = body_request("http://127.0.0.1:9000/hook", b"{}");
+        req.headers_mut()
+            .insert(AUTH_HEADER, HeaderValue::from_static(directive));
+        let admitted = granted.admit(&mut req).map_err(|e| format!("{e:?}"));
+        assert_eq!(admitted, Ok(Some(directive.to_string())));
+        assert!(
+            !req.headers().contains_key(AUTH_HEADER),
+            "taken off the request"
+        );
+
+        // Granted as another scheme, for another secret, or on another origin: refused.
+        for (auth, directive, uri) in [
+            (
+                &["bearer:secret"][..],
+                directive,
+                "http://127.0.0.1:9000/hook",
+            ),
+            (
+                &["hmac-sha256:token"][..],
+                directive,
+                "http://127.0.0.1:9000/hook",
+            ),
+            (
+                &["hmac-sha256:secret"][..],
+                directive,
+                "http://127.0.0.1:9001/hook",
+            ),
+        ] {
+            let gate = gate(auth);
+            let mut req = body_request(uri, b"{}");
+            req.headers_mut().insert(
+                AUTH_HEADER,
+                HeaderValue::from_str(directive).expect("value"),
+            );
+            assert!(gate.admit(&mut req).is_err(), "{auth:?} {uri}");
+            let denials = gate.call.denials();
+            assert_eq!(denials.len(), 1, "{denials:?}");
+            assert!(
+                denials[0].contains("not granted"),
+                "the denial names why: {denials:?}"
+            );
+        }
     }
 
     #[test]

@@ -70,6 +70,10 @@ pub struct Capabilities {
     pub http: Vec<HttpRule>,
     #[serde(default)]
     pub filesystem: Vec<DirRule>,
+    /// SMTP servers the host may deliver mail to for the plugin (the
+    /// `mail` import), templates allowed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smtp: Vec<SmtpRule>,
     /// A private read-write directory per call.
     #[serde(default)]
     pub scratch: bool,
@@ -128,6 +132,15 @@ pub struct HttpRule {
     /// as `SCHEME:SECRET` (`aws-sigv4:secret_access_key`); none if empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub auth: Vec<String>,
+}
+
+/// An SMTP server (`host`, `port`, both templates, e.g. `{config.host}`
+/// and `{config.port|587}`) the `mail` import may deliver to.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpRule {
+    pub host: String,
+    pub port: String,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
@@ -228,6 +241,14 @@ impl Manifest {
                 ));
             }
         }
+        for rule in &self.capabilities.smtp {
+            if rule.host.trim().is_empty() || rule.port.trim().is_empty() {
+                return Err(invalid(
+                    "capabilities.smtp",
+                    "each rule needs `host` and `port` (templates allowed)",
+                ));
+            }
+        }
         if self.limits.memory_mb == 0 || self.limits.memory_mb > MAX_MEMORY_MB {
             return Err(invalid(
                 "limits.memory_mb",
@@ -323,6 +344,13 @@ mod tests {
         let bad_net = POSTGRES.replace("tcp://{config.host}:{config.port}", "udp://x");
         let err = Manifest::parse(&bad_net).unwrap_err().to_string();
         assert!(err.contains("capabilities.network"), "{err}");
+
+        let no_port = POSTGRES.replace(
+            "[limits]",
+            "smtp = [{ host = \"{config.host}\", port = \"\" }]\n[limits]",
+        );
+        let err = Manifest::parse(&no_port).unwrap_err().to_string();
+        assert!(err.contains("capabilities.smtp"), "{err}");
 
         let unknown = POSTGRES.replace("[limits]", "[limits]\nfoo = 1");
         assert!(Manifest::parse(&unknown).is_err());

@@ -11,13 +11,15 @@ pub mod error;
 pub mod grant;
 mod host;
 pub mod http;
+mod mail;
 pub mod manifest;
 pub mod process;
 pub mod runtime;
 pub mod streams;
 
+pub use bindings::{Event, Severity};
 pub use call::{tracing_sink, Activity, LogLevel, LogRecord, LogSink};
-pub use client::{EngineClient, StorageClient};
+pub use client::{EngineClient, NotifierClient, StorageClient, Target};
 pub use error::{CallError, FailureKind, LoadError};
 pub use manifest::PluginKind;
 pub use runtime::{LoadedPlugin, PluginRuntime, RuntimeConfig};
@@ -151,5 +153,19 @@ impl Plugins {
         let plugin = self.find(PluginKind::Storage, type_name)?;
         target.type_name = type_name.to_string();
         Ok(StorageClient::new(self.runtime.clone(), plugin, target))
+    }
+
+    /// A client for the notifier plugin serving channel type `type_name`
+    /// (`webhook`, `whatsapp`, `smtp`). `target` holds the channel's
+    /// config without its secrets and, in `with_secrets`, the secrets by
+    /// key name; the plugin gets the call option `type`.
+    pub fn notifier(
+        &self,
+        type_name: &str,
+        mut target: client::Target,
+    ) -> Result<NotifierClient, NotInstalled> {
+        let plugin = self.find(PluginKind::Notifier, type_name)?;
+        target.type_name = type_name.to_string();
+        Ok(NotifierClient::new(self.runtime.clone(), plugin, target))
     }
 }

@@ -39,6 +39,21 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Parent of per-call scratch directories.
     pub scratch_root: PathBuf,
+    /// PEM files of extra certificate authorities trusted for SMTP TLS
+    /// besides the built-in web roots (`--smtp-ca-file`); empty by default.
+    pub smtp_ca_files: Vec<PathBuf>,
+}
+
+impl RuntimeConfig {
+    /// A runtime caching compiled plugins in `cache_dir`, with per-call
+    /// scratch directories under `scratch_root` and nothing else set.
+    pub fn new(cache_dir: Option<PathBuf>, scratch_root: PathBuf) -> Self {
+        Self {
+            cache_dir,
+            scratch_root,
+            smtp_ca_files: Vec::new(),
+        }
+    }
 }
 
 /// Per-call parameters.
@@ -105,6 +120,7 @@ pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<HostState>,
     config: RuntimeConfig,
+    smtp_roots: Arc<[PathBuf]>,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -142,6 +158,7 @@ impl PluginRuntime {
             .and_then(|_| imports::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .and_then(|_| imports::progress::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .and_then(|_| imports::process::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            .and_then(|_| imports::mail::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .map_err(|e| setup(e.to_string()))?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
@@ -159,6 +176,7 @@ impl PluginRuntime {
         Ok(Self {
             engine,
             linker,
+            smtp_roots: config.smtp_ca_files.clone().into(),
             config,
             stop_ticker,
         })
@@ -315,6 +333,7 @@ impl PluginRuntime {
             secrets,
             scratch,
             secret_root: self.config.scratch_root.join(".secrets"),
+            smtp_roots: self.smtp_roots.clone(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);

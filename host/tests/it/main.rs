@@ -15,6 +15,7 @@ mod engine_mysql;
 mod engine_sqlserver;
 mod every_database;
 mod integrity;
+mod notifiers;
 mod plugin_calls;
 mod postgres_roundtrip;
 mod queue;

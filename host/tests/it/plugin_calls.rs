@@ -13,6 +13,7 @@ fn plugins(dir: &std::path::Path) -> Plugins {
     Plugins::with_builtins(RuntimeConfig {
         cache_dir: Some(dir.join("cache")),
         scratch_root: dir.join("tmp"),
+        smtp_ca_files: Vec::new(),
     })
     .expect("built-ins load")
 }

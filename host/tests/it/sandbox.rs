@@ -35,6 +35,7 @@ fn plugins_with_hostile(dir: &Path, approved: bool) -> Plugins {
     let mut plugins = Plugins::with_builtins(RuntimeConfig {
         cache_dir: Some(dir.join("cache")),
         scratch_root: dir.join("tmp"),
+        smtp_ca_files: Vec::new(),
     })
     .expect("runtime");
     let problems = plugins.load_dir(&plugin_dir);
