@@ -13,7 +13,7 @@
 //! The bus is per process: with several nodes each serves its own events.
 
 use serde_json::Value;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -223,9 +223,55 @@ impl Subscription {
     }
 }
 
+/// Executions whose progress is being published, and whether they have
+/// ended: a progress event must never follow the final status event (the
+/// backup worker applies retention after recording completion).
+static PROGRESS: LazyLock<Mutex<HashMap<String, bool>>> = LazyLock::new(Mutex::default);
+
+fn progress_lock() -> MutexGuard<'static, HashMap<String, bool>> {
+    // Only single inserts and removals happen under it.
+    PROGRESS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Lets one execution's progress events through until it ends.
+pub struct ProgressGate {
+    id: String,
+}
+
+impl ProgressGate {
+    pub fn open(execution_id: &str) -> Self {
+        progress_lock().insert(execution_id.to_string(), false);
+        Self {
+            id: execution_id.to_string(),
+        }
+    }
+
+    /// Publishes a progress event unless the execution has ended.
+    pub fn publish(&self, data: Value) {
+        let gates = progress_lock();
+        if gates.get(&self.id) == Some(&false) {
+            publish(kind::EXECUTION_PROGRESS, data);
+        }
+    }
+}
+
+impl Drop for ProgressGate {
+    fn drop(&mut self) {
+        progress_lock().remove(&self.id);
+    }
+}
+
 /// An execution changed status (`queued|running|completed|failed|cancelled`):
 /// published by the store functions that change it, after the change.
 pub fn execution_status(e: &crate::store::rows::Execution) {
+    let ended = matches!(e.status.as_str(), "completed" | "failed" | "cancelled");
+    // Held while publishing, so no progress event can slip in after.
+    let mut gates = progress_lock();
+    if ended {
+        if let Some(flag) = gates.get_mut(&e.id) {
+            *flag = true;
+        }
+    }
     publish(
         kind::EXECUTION_STATUS,
         serde_json::json!({
@@ -245,6 +291,7 @@ pub fn execution_status(e: &crate::store::rows::Execution) {
             "error_message": e.error_message,
         }),
     );
+    drop(gates);
 }
 
 /// A notification row was written (`store::notifications::insert`).
@@ -355,6 +402,27 @@ mod tests {
             }
         }
         assert_eq!(seen, (1001..1101).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn no_progress_after_the_final_status() {
+        let mut row = crate::store::executions::queued("backup", "manual");
+        row.status = "running".into();
+        let gate = ProgressGate::open(&row.id);
+        let mut sub = bus().subscribe(None);
+        gate.publish(json!({ "execution_id": row.id }));
+        row.status = "completed".into();
+        execution_status(&row);
+        gate.publish(json!({ "execution_id": row.id }));
+        let mut kinds = Vec::new();
+        while let Ok(e) = sub.rx.try_recv() {
+            if e.data.contains(&row.id) {
+                kinds.push(e.kind);
+            }
+        }
+        assert_eq!(kinds, [kind::EXECUTION_PROGRESS, kind::EXECUTION_STATUS]);
+        drop(gate);
+        assert!(!progress_lock().contains_key(&row.id));
     }
 
     #[tokio::test]

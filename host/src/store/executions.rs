@@ -180,9 +180,8 @@ pub async fn finish(
 /// Puts a running execution back in the queue (a retry after a transient
 /// failure).
 pub async fn requeue(db: &Db, id: &str, reason: &str) -> Result<(), StoreError> {
-    let row =
-        with_pool!(db, |p| {
-            sqlx::query_as::<_, Execution>(
+    let row = with_pool!(db, |p| {
+        sqlx::query_as::<_, Execution>(
         "UPDATE backup_executions SET status = 'queued', error_message = $2, progress_bytes = 0,
          updated_at = $3 WHERE id = $1 AND status = 'running' RETURNING *"
     )
@@ -191,7 +190,7 @@ pub async fn requeue(db: &Db, id: &str, reason: &str) -> Result<(), StoreError> 
     .bind(now())
     .fetch_optional(p)
     .await?
-        });
+    });
     if let Some(e) = &row {
         crate::observe::events::execution_status(e);
     }

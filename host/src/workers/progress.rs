@@ -41,6 +41,7 @@ pub fn publish(
         "datasource_id": execution.datasource_id,
         "status": "running",
     });
+    let gate = events::ProgressGate::open(&execution.id);
     Publisher(tokio::spawn(async move {
         let started = Instant::now();
         let mut last_written = 0;
@@ -57,8 +58,8 @@ pub fn publish(
             if let Some(map) = data.as_object_mut() {
                 map.extend(figures.to_json());
             }
-            events::publish(events::kind::EXECUTION_PROGRESS, data);
-            if tick % ROW_EVERY == 0 && bytes != last_written {
+            gate.publish(data);
+            if tick.is_multiple_of(ROW_EVERY) && bytes != last_written {
                 last_written = bytes;
                 if let Err(e) = executions::set_progress(&db, &id, bytes as i64).await {
                     tracing::warn!(execution = %id, "publishing progress: {e}");

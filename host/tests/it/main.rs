@@ -14,6 +14,7 @@ mod engine_mongodb;
 mod engine_mysql;
 mod every_database;
 mod integrity;
+mod observability;
 mod plugin_calls;
 mod postgres_roundtrip;
 mod queue;
