@@ -89,6 +89,10 @@ pub struct ServeArgs {
     /// Seconds between scheduler ticks.
     #[arg(long, env = "DG_SCHEDULER_TICK_SECS", default_value = "60")]
     pub scheduler_tick_secs: u64,
+    /// Seconds before a failed notification delivery is tried again
+    /// (doubled for each further attempt; 3 attempts in all).
+    #[arg(long, env = "DG_NOTIFICATION_RETRY_SECS", default_value = "60")]
+    pub notification_retry_secs: u64,
     /// Seconds between health checks of datasources and storages.
     #[arg(long, env = "DG_HEALTH_INTERVAL_SECS", default_value = "300")]
     pub health_interval_secs: u64,
@@ -429,6 +433,8 @@ async fn serve(
         private_paths,
         monitor_interval: Duration::from_millis(args.system_monitor_interval_ms),
         monitor_history: args.system_monitor_history_size,
+        notification_retry_base: Duration::from_secs(args.notification_retry_secs.max(1)),
+        public_url: args.public_url.clone(),
     };
     for root in config
         .denied_roots

@@ -14,15 +14,28 @@ use std::time::Duration;
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
+/// One event of the stream, as the OpenAPI document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: events are written by axum's `Sse`
+pub struct ServerSentEvent {
+    /// Absent on `events_lost` and `lagged`.
+    id: Option<String>,
+    /// `execution_status`, `execution_progress`, `datasource_status`,
+    /// `storage_status`, `notification`, `events_lost`, `lagged`.
+    event: String,
+    /// A JSON object naming the entity.
+    data: String,
+}
+
 /// Live events of this node (text/event-stream).
 #[utoipa::path(get, path = "/api/events", tag = "events",
-    params(("Last-Event-ID" = Option<u64>, Header,
+    params(("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0,
         description = "Resume: replay the kept events after this id (an `events_lost` event \
                        first when some are no longer kept)")),
     responses((status = 200, description = "An endless event stream: `execution_status`, \
         `execution_progress`, `datasource_status`, `storage_status`, `notification`, and \
         `events_lost` / `lagged`; see docs/OBSERVABILITY.md", content_type = "text/event-stream",
-        body = String)))]
+        body = ServerSentEvent)))]
 pub async fn stream(headers: HeaderMap) -> Result<Response, ApiError> {
     let after = last_event_id(&headers)?;
     let mut sub = events::bus().subscribe(after);
@@ -65,19 +78,22 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(value) = headers.get("last-event-id") else {
         return Ok(None);
     };
-    let text = value.to_str().unwrap_or("\u{0}").trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    text.parse::<u64>().map(Some).map_err(|_| {
-        let mut e = ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_header",
-            "Last-Event-ID: must be the id of an event (an unsigned integer)",
-        );
-        e.field = Some("Last-Event-ID".into());
-        e
-    })
+    let text = value.to_str().unwrap_or_default().trim();
+    // Ids are below 2^53; the document declares an int64. (Browsers never
+    // send an empty one.)
+    text.parse::<i64>()
+        .ok()
+        .and_then(|id| u64::try_from(id).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            let mut e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_header",
+                "Last-Event-ID: must be the id of an event (an unsigned integer)",
+            );
+            e.field = Some("Last-Event-ID".into());
+            e
+        })
 }
 
 fn lost_event(lost: Lost) -> Event {

@@ -41,6 +41,11 @@ pub struct ServerConfig {
     /// System monitor period and samples kept (seed 001).
     pub monitor_interval: Duration,
     pub monitor_history: usize,
+    /// First wait before a failed notification delivery is retried;
+    /// doubled for each further attempt.
+    pub notification_retry_base: Duration,
+    /// Base of links in notifications (`--public-url`).
+    pub public_url: Option<String>,
 }
 
 /// An execution running on this node: its progress and how to stop it.

@@ -5,7 +5,9 @@
 //! timestamp is written by the server (never by a SQL default), so SQLite's
 //! text timestamps all share one format and compare correctly as text.
 
+pub mod channels;
 pub mod datasources;
+pub mod deliveries;
 pub mod executions;
 pub mod health;
 pub mod jobs;
@@ -16,6 +18,7 @@ pub mod rows;
 pub mod sealed;
 pub mod settings;
 pub mod storages;
+pub mod templates;
 pub mod work;
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -196,3 +196,80 @@ pub struct WorkItem {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// An external channel notifications are routed to.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct NotificationChannel {
+    pub id: String,
+    pub name: String,
+    /// The notifier plugin type: `smtp`, `webhook`, `whatsapp`...
+    #[serde(rename = "type")]
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    /// Includes secrets: never serialised as is (see `api::channels`).
+    #[schema(value_type = Object)]
+    pub config: super::sealed::SealedJson,
+    /// Notification kinds routed here; empty means every kind.
+    #[schema(value_type = Vec<String>)]
+    pub events: Json<Vec<String>>,
+    /// `info`, `warning` or `critical`.
+    pub min_severity: String,
+    /// Only notifications about these jobs / datasources (empty: any).
+    #[schema(value_type = Vec<String>)]
+    pub job_ids: Json<Vec<String>>,
+    #[schema(value_type = Vec<String>)]
+    pub datasource_ids: Json<Vec<String>>,
+    /// A repeat of the same kind about the same entity within this many
+    /// minutes is recorded as suppressed instead of sent (0: never).
+    pub suppress_minutes: i64,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One notification on its way to one channel.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct Delivery {
+    pub id: String,
+    pub notification_id: String,
+    pub channel_id: String,
+    /// `kind:entity`: what repeat suppression compares.
+    pub suppress_key: String,
+    /// `pending`, `sending`, `delivered`, `failed` or `suppressed`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub lease_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// The message as rendered for the last attempt.
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub template_version: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// A message template per channel type and notification kind; its text
+/// lives in numbered versions.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct Template {
+    pub id: String,
+    pub channel: String,
+    #[serde(rename = "type")]
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub active_version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct TemplateVersion {
+    pub template_id: String,
+    pub version: i64,
+    pub subject: Option<String>,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}

@@ -12,6 +12,7 @@ mod api_security;
 mod api_strategies;
 mod engine_mongodb;
 mod engine_mysql;
+mod engine_sqlserver;
 mod every_database;
 mod integrity;
 mod observability;

@@ -391,9 +391,11 @@ impl Config {
     ) -> PluginResult<bool> {
         let compress = tsql::edition_compresses(edition, engine);
         let run = |compression: bool| {
+            // Run in the database itself: db_backupoperator there is
+            // enough, no access to master needed.
             self.query(
                 ctx,
-                "master",
+                &self.database,
                 &tsql::backup_database(&self.database, &file.server_path, compression),
             )
         };
@@ -651,7 +653,12 @@ impl Engine for SqlServer {
         }
         log::info("artifact received and verified; restoring it");
         if is_zip(&spool)? {
-            return cfg.restore_bacpac(ctx, &spool, replace);
+            // sqlpackage goes by the file's extension.
+            let bacpac = format!("{}.bacpac", spool.trim_end_matches(".bak"));
+            let _cleanup = RemoveOnDrop(bacpac.clone());
+            std::fs::rename(&spool, &bacpac)
+                .map_err(|e| PluginError::Failed(format!("{spool}: {e}")))?;
+            return cfg.restore_bacpac(ctx, &bacpac, replace);
         }
         match &shared {
             Some(file) => cfg.restore_bak(ctx, file, replace),

@@ -1,0 +1,350 @@
+//! `notification_deliveries`: routing a notification to the channels
+//! whose rules take it, and the durable queue their sending works from
+//! (claimed under a lease, so a crash mid-send retries instead of losing).
+
+use super::rows::{Delivery, Notification, NotificationChannel};
+use super::{execute, new_id, now, with_pool, Db, Filter, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use std::str::FromStr;
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// Claimed by a sender.
+    Sending,
+    Delivered,
+    /// Gave up: a permanent error, or the attempts ran out.
+    Failed,
+    /// A repeat within the channel's suppression window: not sent.
+    Suppressed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Suppressed => "suppressed",
+        }
+    }
+}
+
+/// How bad a notification is; channels take those at or above a minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "critical" => Ok(Severity::Critical),
+            other => Err(format!(
+                "`{other}` is not a severity: use info, warning or critical"
+            )),
+        }
+    }
+}
+
+/// The job and datasource a notification is about, for scoped channels.
+#[derive(Debug, Default, Clone)]
+pub struct Subject {
+    pub job_id: Option<String>,
+    pub datasource_id: Option<String>,
+}
+
+/// Whether `channel`'s rules take notification `n` about `subject`.
+pub fn takes(channel: &NotificationChannel, n: &Notification, subject: &Subject) -> bool {
+    let kind_ok = channel.events.0.is_empty() || channel.events.0.iter().any(|e| e == &n.kind);
+    let floor = Severity::from_str(&channel.min_severity).unwrap_or(Severity::Info);
+    let severity_ok = Severity::from_str(&n.severity).unwrap_or(Severity::Critical) >= floor;
+    let in_scope = |ids: &[String], id: &Option<String>| {
+        ids.is_empty() || id.as_ref().is_some_and(|id| ids.contains(id))
+    };
+    kind_ok
+        && severity_ok
+        && in_scope(&channel.job_ids.0, &subject.job_id)
+        && in_scope(&channel.datasource_ids.0, &subject.datasource_id)
+}
+
+/// What repeat suppression compares: the same kind about the same thing.
+pub fn suppress_key(n: &Notification) -> String {
+    format!("{}:{}", n.kind, n.entity_id.as_deref().unwrap_or("-"))
+}
+
+/// Queues `n` for `channel`, or records it as suppressed when the same
+/// key was queued for the channel within its window.
+pub async fn enqueue(
+    db: &Db,
+    channel: &NotificationChannel,
+    n: &Notification,
+) -> Result<Delivery, StoreError> {
+    let key = suppress_key(n);
+    let at = now();
+    let since = at - Duration::minutes(channel.suppress_minutes.max(0));
+    let recent: i64 = if channel.suppress_minutes > 0 {
+        with_pool!(db, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM notification_deliveries WHERE channel_id = $1
+             AND suppress_key = $2 AND created_at > $3 AND status <> 'suppressed'"
+        )
+        .bind(&channel.id)
+        .bind(&key)
+        .bind(since)
+        .fetch_one(p)
+        .await?)
+    } else {
+        0
+    };
+    let status = if recent > 0 {
+        DeliveryStatus::Suppressed
+    } else {
+        DeliveryStatus::Pending
+    };
+    let d = Delivery {
+        id: new_id(),
+        notification_id: n.id.clone(),
+        channel_id: channel.id.clone(),
+        suppress_key: key,
+        status: status.as_str().into(),
+        attempts: 0,
+        next_attempt_at: at,
+        lease_until: None,
+        last_error: (status == DeliveryStatus::Suppressed).then(|| {
+            format!(
+                "a repeat within {} minute(s) of the last message about the same thing",
+                channel.suppress_minutes
+            )
+        }),
+        subject: None,
+        body: None,
+        template_version: None,
+        created_at: at,
+        updated_at: at,
+        delivered_at: None,
+    };
+    execute!(db, |p| sqlx::query(
+        "INSERT INTO notification_deliveries (id, notification_id, channel_id, suppress_key,
+         status, attempts, next_attempt_at, last_error, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $8)"
+    )
+    .bind(&d.id)
+    .bind(&d.notification_id)
+    .bind(&d.channel_id)
+    .bind(&d.suppress_key)
+    .bind(&d.status)
+    .bind(d.next_attempt_at)
+    .bind(&d.last_error)
+    .bind(d.created_at)
+    .execute(p)
+    .await?);
+    Ok(d)
+}
+
+/// Claims up to `limit` due deliveries for `lease`. A delivery whose
+/// lease ran out (its sender died) is due again.
+pub async fn claim_due(db: &Db, limit: i64, lease: Duration) -> Result<Vec<Delivery>, StoreError> {
+    let at = now();
+    let until = at + lease;
+    let mut claimed = Vec::new();
+    let candidates: Vec<String> = with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT id FROM notification_deliveries
+         WHERE (status = 'pending' AND next_attempt_at <= $1)
+            OR (status = 'sending' AND lease_until < $1)
+         ORDER BY next_attempt_at LIMIT $2"
+    )
+    .bind(at)
+    .bind(limit)
+    .fetch_all(p)
+    .await?);
+    for id in candidates {
+        // The conditional update is the claim: of two nodes, one wins.
+        let row: Option<Delivery> = with_pool!(db, |p| sqlx::query_as::<_, Delivery>(
+            "UPDATE notification_deliveries SET status = 'sending', lease_until = $2,
+             attempts = attempts + 1, updated_at = $3
+             WHERE id = $1 AND ((status = 'pending' AND next_attempt_at <= $3)
+                OR (status = 'sending' AND lease_until < $3))
+             RETURNING *"
+        )
+        .bind(&id)
+        .bind(until)
+        .bind(at)
+        .fetch_optional(p)
+        .await?);
+        claimed.extend(row);
+    }
+    Ok(claimed)
+}
+
+/// Records the message rendered for an attempt.
+pub async fn set_message(
+    db: &Db,
+    id: &str,
+    subject: &str,
+    body: &str,
+    version: i64,
+) -> Result<(), StoreError> {
+    execute!(db, |p| sqlx::query(
+        "UPDATE notification_deliveries SET subject = $2, body = $3, template_version = $4
+         WHERE id = $1"
+    )
+    .bind(id)
+    .bind(subject)
+    .bind(body)
+    .bind(version)
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+/// Ends an attempt: delivered, retried at `retry_at`, or failed.
+pub async fn settle(
+    db: &Db,
+    id: &str,
+    outcome: Result<(), (String, Option<DateTime<Utc>>)>,
+) -> Result<(), StoreError> {
+    let at = now();
+    let (status, error, next, delivered) = match outcome {
+        Ok(()) => (DeliveryStatus::Delivered, None, at, Some(at)),
+        Err((e, Some(retry_at))) => (DeliveryStatus::Pending, Some(e), retry_at, None),
+        Err((e, None)) => (DeliveryStatus::Failed, Some(e), at, None),
+    };
+    execute!(db, |p| sqlx::query(
+        "UPDATE notification_deliveries SET status = $2, last_error = $3, next_attempt_at = $4,
+         delivered_at = $5, lease_until = NULL, updated_at = $6 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(error)
+    .bind(next)
+    .bind(delivered)
+    .bind(at)
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
+pub async fn list(
+    db: &Db,
+    filter: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Delivery>, i64), StoreError> {
+    super::page(
+        db,
+        "notification_deliveries",
+        "created_at DESC, id",
+        filter,
+        limit,
+        offset,
+    )
+    .await
+}
+
+/// Queues `n` for every enabled channel whose rules take it.
+pub async fn route(db: &Db, n: &Notification) -> Result<Vec<Delivery>, StoreError> {
+    let channels = super::channels::enabled(db).await?;
+    if channels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let subject = subject_of(db, n).await?;
+    let mut queued = Vec::new();
+    for channel in channels.iter().filter(|c| takes(c, n, &subject)) {
+        queued.push(enqueue(db, channel, n).await?);
+    }
+    Ok(queued)
+}
+
+/// The job and datasource a notification is about, from its entity.
+pub async fn subject_of(db: &Db, n: &Notification) -> Result<Subject, StoreError> {
+    let id = n.entity_id.clone();
+    let mut subject = Subject {
+        job_id: n
+            .metadata
+            .0
+            .get("job_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        datasource_id: None,
+    };
+    match n.entity_type.as_deref() {
+        Some("datasource") => subject.datasource_id = id,
+        Some("backup_job") => {
+            if let Some(job) = super::jobs::get(db, id.as_deref().unwrap_or_default()).await? {
+                subject.datasource_id = Some(job.datasource_id);
+                subject.job_id = Some(job.id);
+            }
+        }
+        Some("backup_execution") => {
+            if let Some(e) = super::executions::get(db, id.as_deref().unwrap_or_default()).await? {
+                subject.job_id = e.job_id.or(subject.job_id);
+                subject.datasource_id = e.datasource_id;
+            }
+        }
+        _ => {}
+    }
+    Ok(subject)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sqlx::types::Json;
+
+    fn channel(events: &[&str], min: &str, jobs: &[&str]) -> NotificationChannel {
+        NotificationChannel {
+            id: "c".into(),
+            name: "c".into(),
+            kind: "webhook".into(),
+            config: super::super::sealed::SealedJson(json!({})),
+            events: Json(events.iter().map(|s| s.to_string()).collect()),
+            min_severity: min.into(),
+            job_ids: Json(jobs.iter().map(|s| s.to_string()).collect()),
+            datasource_ids: Json(Vec::new()),
+            suppress_minutes: 30,
+            enabled: true,
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    fn note(kind: &str, severity: &str) -> Notification {
+        Notification {
+            id: "n".into(),
+            kind: kind.into(),
+            severity: severity.into(),
+            entity_type: Some("datasource".into()),
+            entity_id: Some("ds1".into()),
+            title: String::new(),
+            message: String::new(),
+            metadata: Json(json!({})),
+            read_at: None,
+            created_at: now(),
+        }
+    }
+
+    #[test]
+    fn rules_filter_by_kind_severity_and_scope() {
+        let any = Subject::default();
+        let job = Subject {
+            job_id: Some("j1".into()),
+            datasource_id: None,
+        };
+        assert!(takes(&channel(&[], "info", &[]), &note("backup_completed", "info"), &any));
+        assert!(!takes(&channel(&[], "warning", &[]), &note("backup_completed", "info"), &any));
+        assert!(takes(&channel(&[], "warning", &[]), &note("backup_failed", "critical"), &any));
+        assert!(!takes(&channel(&["connection_lost"], "info", &[]), &note("backup_failed", "critical"), &any));
+        assert!(!takes(&channel(&[], "info", &["j1"]), &note("backup_failed", "critical"), &any));
+        assert!(takes(&channel(&[], "info", &["j1"]), &note("backup_failed", "critical"), &job));
+        assert_eq!(suppress_key(&note("connection_lost", "critical")), "connection_lost:ds1");
+    }
+}
