@@ -29,6 +29,10 @@ fi
 if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
   python3 -m pip install -q 'moto[server]>=5,<6' 'boto3>=1.34'
 fi
+# Test-only: the Prometheus text-format parser the /metrics tests use.
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  python3 -m pip install -q 'prometheus_client>=0.20'
+fi
 
 # Test-only: a real SMTP server (aiosmtpd) for the SMTP notifier tests.
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then

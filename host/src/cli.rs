@@ -146,6 +146,12 @@ pub struct ServeArgs {
     /// these directories (comma-separated).
     #[arg(long, env = "DG_ALLOWED_ROOTS", value_delimiter = ',')]
     pub allowed_roots: Vec<PathBuf>,
+    /// Milliseconds between system monitor samples (CPU, memory, runtime).
+    #[arg(long, env = "SYSTEM_MONITOR_INTERVAL_MS", default_value = "5000")]
+    pub system_monitor_interval_ms: u64,
+    /// System monitor samples kept (the dashboard's history).
+    #[arg(long, env = "SYSTEM_MONITOR_HISTORY_SIZE", default_value = "120")]
+    pub system_monitor_history_size: usize,
 }
 
 #[derive(Args, Debug)]
@@ -404,6 +410,12 @@ async fn serve(
     if args.health_interval_secs == 0 {
         bail!("--health-interval-secs: must be at least 1");
     }
+    if args.system_monitor_interval_ms < 100 {
+        bail!("--system-monitor-interval-ms: must be at least 100");
+    }
+    if !(1..=100_000).contains(&args.system_monitor_history_size) {
+        bail!("--system-monitor-history-size: must be between 1 and 100000");
+    }
     crate::schedule::Schedule::parse(&args.cleanup_cron, "UTC")
         .map_err(|e| anyhow::anyhow!("--cleanup-cron: {e}"))?;
     let config = crate::server::state::ServerConfig {
@@ -429,6 +441,8 @@ async fn serve(
             .collect(),
         allowed_roots: (!args.allowed_roots.is_empty()).then(|| args.allowed_roots.clone()),
         private_paths,
+        monitor_interval: Duration::from_millis(args.system_monitor_interval_ms),
+        monitor_history: args.system_monitor_history_size,
         notification_retry_base: Duration::from_secs(args.notification_retry_secs.max(1)),
         public_url: args.public_url.clone(),
     };
@@ -476,8 +490,12 @@ pub fn apply_config_file(args: &[String]) -> anyhow::Result<()> {
         .parse()
         .with_context(|| format!("--config {path}: not valid TOML"))?;
     for (key, value) in table {
-        let var = if key == "database_url" {
-            "DATABASE_URL".to_string()
+        // Variables named as in the seed's deployments keep their names.
+        let var = if matches!(
+            key.as_str(),
+            "database_url" | "system_monitor_interval_ms" | "system_monitor_history_size"
+        ) {
+            key.to_uppercase()
         } else {
             format!("DG_{}", key.to_uppercase().replace('-', "_"))
         };

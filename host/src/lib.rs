@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cli;
 pub mod notify;
+pub mod observe;
 pub mod pipeline;
 pub mod plugin;
 pub mod private;

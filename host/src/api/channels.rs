@@ -236,7 +236,10 @@ async fn load(state: &AppState, id: &str) -> ApiResult<NotificationChannel> {
 
 #[utoipa::path(get, path = "/api/notification-channels/{id}", tag = "notifications",
     responses((status = 200, body = ChannelView), (status = 404, body = super::error::ErrorBody)))]
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ChannelView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ChannelView>> {
     Ok(Json(load(&state, &id).await?.into()))
 }
 
@@ -299,7 +302,10 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/api/notification-channels/{id}", tag = "notifications",
     responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     if !store::channels::delete(&state.db, &id).await? {
         return Err(ApiError::not_found("notification channel", &id));
     }
@@ -325,19 +331,34 @@ pub struct TestResult {
 /// reports the notifier's real answer. Nothing is queued or retried.
 #[utoipa::path(post, path = "/api/notification-channels/{id}/test", tag = "notifications",
     responses((status = 200, body = TestResult), (status = 404, body = super::error::ErrorBody)))]
-pub async fn test(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TestResult>> {
+pub async fn test(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TestResult>> {
     let channel = load(&state, &id).await?;
     let mut context = notify::context::sample();
     context["kind"] = "test".into();
     context["severity"] = "info".into();
-    context["title"] = format!("Test message from DataGuardian (channel `{}`)", channel.name).into();
+    context["title"] = format!(
+        "Test message from DataGuardian (channel `{}`)",
+        channel.name
+    )
+    .into();
     context["message"] =
         "If you can read this, the channel works. The details below are a sample.".into();
     let (_, version) = notify::active_template(&state.db, &channel.kind, "backup_failed").await?;
     let message = templates::render(version.subject.as_deref(), &version.body, &context)
         .map_err(|m| ApiError::conflict(format!("the active template does not render: {m}")))?;
     let clock = Instant::now();
-    let outcome = send::send(&state, &channel, "test", "info", &message, &context["fields"]).await;
+    let outcome = send::send(
+        &state,
+        &channel,
+        "test",
+        "info",
+        &message,
+        &context["fields"],
+    )
+    .await;
     Ok(Json(TestResult {
         delivered: outcome.is_ok(),
         transient: outcome.as_ref().err().is_some_and(|e| e.is_transient()),

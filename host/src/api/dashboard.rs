@@ -1,6 +1,7 @@
 //! `/api/dashboard/overview`: the figures of the home screen.
 
 use super::error::ApiResult;
+use crate::observe::monitor::{Machine, Sample, ThreadPool};
 use crate::server::state::AppState;
 use crate::store::rows::Execution;
 use crate::store::{self, executions, Filter};
@@ -33,6 +34,20 @@ pub struct Overview {
     pub last_executions: Vec<Execution>,
     pub next_runs: Vec<NextRun>,
     pub unread_notifications: i64,
+    /// The system monitor (seed 001): the machine, its newest sample and
+    /// the kept history.
+    pub performance: Performance,
+    /// The async runtime's workers and queue (the seed's thread pool).
+    pub thread_pool: ThreadPool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Performance {
+    pub machine: Machine,
+    /// Null until the first sample.
+    pub current: Option<Sample>,
+    /// Oldest first, at most `machine.history_size`.
+    pub history: Vec<Sample>,
 }
 
 fn rate(ok: i64, failed: i64) -> Option<f64> {
@@ -73,5 +88,11 @@ pub async fn overview(State(state): State<AppState>) -> ApiResult<Json<Overview>
         last_executions,
         next_runs,
         unread_notifications: store::notifications::unread_count(db).await?,
+        performance: Performance {
+            machine: state.monitor.machine().clone(),
+            current: state.monitor.current(),
+            history: state.monitor.history(),
+        },
+        thread_pool: state.monitor.thread_pool(),
     }))
 }

@@ -7,12 +7,14 @@ pub mod channels;
 pub mod dashboard;
 pub mod datasources;
 pub mod error;
+pub mod events;
 pub mod executions;
 pub mod extract;
 pub mod guard;
 pub mod health;
 pub mod jobs;
 pub mod limits;
+pub mod metrics;
 pub mod notifications;
 pub mod page;
 pub mod storages;
@@ -42,7 +44,8 @@ use utoipa_axum::routes;
     tags(
         (name = "datasources"), (name = "storage"), (name = "backup-jobs"),
         (name = "executions"), (name = "backups"), (name = "health"),
-        (name = "notifications"), (name = "system"), (name = "dashboard")
+        (name = "notifications"), (name = "system"), (name = "dashboard"),
+        (name = "events"), (name = "observability")
     )
 )]
 struct ApiDoc;
@@ -103,6 +106,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(system::get_settings, system::put_settings))
         .routes(routes!(system::plugins))
         .routes(routes!(dashboard::overview))
+        .routes(routes!(events::stream))
+        .routes(routes!(metrics::scrape))
         .split_for_parts();
     let openapi = std::sync::Arc::new(declare_errors(unique_operation_ids(openapi)));
     router
@@ -121,6 +126,7 @@ pub fn router(state: AppState) -> Router {
             guard::guard,
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(crate::observe::http::track))
         .with_state(state)
 }
 

@@ -65,7 +65,10 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<TemplateV
 
 #[utoipa::path(get, path = "/api/system/notification-templates/{id}", tag = "notifications",
     responses((status = 200, body = TemplateView), (status = 404, body = super::error::ErrorBody)))]
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TemplateView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TemplateView>> {
     let (t, v) = load(&state, &id).await?;
     Ok(Json(view(t, v)))
 }
@@ -85,7 +88,10 @@ const MAX_TEMPLATE_CHARS: usize = 64 * 1024;
 /// A template must render against the sample event (which defines every
 /// variable), so an unknown variable is refused here, naming it.
 fn check(input: &EditTemplate) -> ApiResult<templates::Rendered> {
-    for (field, text) in [("subject", input.subject.as_deref().unwrap_or("")), ("body", &input.body)] {
+    for (field, text) in [
+        ("subject", input.subject.as_deref().unwrap_or("")),
+        ("body", &input.body),
+    ] {
         if text.chars().count() > MAX_TEMPLATE_CHARS {
             return Err(ApiError::invalid(
                 field,
@@ -161,7 +167,10 @@ pub async fn revert(
     let old = store::templates::version(&state.db, &id, input.version)
         .await?
         .ok_or_else(|| {
-            ApiError::invalid("version", format!("template {id} has no version {}", input.version))
+            ApiError::invalid(
+                "version",
+                format!("template {id} has no version {}", input.version),
+            )
         })?;
     store::templates::add_version(&state.db, &id, old.subject.as_deref(), &old.body).await?;
     let (t, v) = load(&state, &id).await?;

@@ -33,7 +33,9 @@ pub async fn for_notification(
     };
     let storage_id = match n.entity_type.as_deref() {
         Some("storage_location") => n.entity_id.clone(),
-        _ => execution.as_ref().and_then(|e| e.storage_location_id.clone()),
+        _ => execution
+            .as_ref()
+            .and_then(|e| e.storage_location_id.clone()),
     };
     let storage = match &storage_id {
         Some(id) => store::storages::get(db, id).await?,

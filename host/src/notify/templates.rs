@@ -44,7 +44,9 @@ pub fn render(subject: Option<&str>, body: &str, context: &Value) -> Result<Rend
     Ok(Rendered {
         subject: one(
             "subject",
-            subject.filter(|s| !s.trim().is_empty()).unwrap_or(DEFAULT_SUBJECT),
+            subject
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or(DEFAULT_SUBJECT),
         )?
         .trim()
         .to_string(),
@@ -81,7 +83,11 @@ mod tests {
         let r = check(None, DEFAULT_BODY).expect("default renders");
         assert_eq!(r.subject, "[DataGuardian] Backup of `shop` failed");
         assert!(r.body.contains("Job: shop nightly"), "{}", r.body);
-        assert!(r.body.contains("Error: pg_dump: error: connection"), "{}", r.body);
+        assert!(
+            r.body.contains("Error: pg_dump: error: connection"),
+            "{}",
+            r.body
+        );
         assert!(r.body.contains("CRITICAL"), "{}", r.body);
     }
 

@@ -69,11 +69,13 @@ fn wrong_world(expected: &str) -> wasmtime::Error {
     wasmtime::format_err!("plugin is not a{expected} plugin")
 }
 
-/// Generates a client method body: instantiate the world, call the export.
+/// Generates a client method body: instantiate the world, call the export
+/// (timed and counted per plugin and export in the metrics).
 macro_rules! call_export {
     ($self:ident, $op:expr, $opts:expr, $variant:ident, $accessor:ident,
      |$inst:ident, $store:ident, $ctx:ident| { $($body:tt)* }) => {{
-        $self
+        let started = std::time::Instant::now();
+        let result = $self
             .runtime
             .call(&$self.plugin, $op, &$opts, move |pre, $store, $ctx| {
                 Box::pin(async move {
@@ -85,7 +87,14 @@ macro_rules! call_export {
                     $($body)*
                 })
             })
-            .await
+            .await;
+        crate::observe::metrics::get().plugin_call(
+            $self.plugin.id(),
+            $op,
+            started.elapsed(),
+            result.is_ok(),
+        );
+        result
     }};
 }
 

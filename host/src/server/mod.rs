@@ -70,7 +70,12 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         running: Arc::new(Running::default()),
         node_id: node_id(data_dir)?.into(),
         started_at: store::now(),
+        monitor: Arc::new(crate::observe::monitor::Monitor::new(
+            options.config.monitor_interval,
+            options.config.monitor_history,
+        )),
     };
+    state.monitor.spawn();
     ensure_default_storage(&state).await?;
     // Every installed notifier type gets its templates (version 1: the
     // built-in default), so they can be listed and edited before use.
@@ -111,6 +116,9 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             drain(&draining).await;
+            // Event streams never end by themselves; the server would
+            // wait for them forever.
+            crate::observe::events::bus().close();
         })
         .await
         .context("serving HTTP")?;
@@ -162,7 +170,7 @@ fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
     Ok(format!("{}-{id}", hostname()))
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|s| s.trim().to_string())
         .ok()

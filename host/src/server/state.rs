@@ -38,6 +38,9 @@ pub struct ServerConfig {
     /// The server's files and directories outside the data dir (master key
     /// file, plugin cache): no user path may overlap them.
     pub private_paths: Vec<PathBuf>,
+    /// System monitor period and samples kept (seed 001).
+    pub monitor_interval: Duration,
+    pub monitor_history: usize,
     /// First wait before a failed notification delivery is retried;
     /// doubled for each further attempt.
     pub notification_retry_base: Duration,
@@ -156,4 +159,6 @@ pub struct AppState {
     /// Identifies this process in queue claims and leases.
     pub node_id: Arc<str>,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Machine, process and runtime samples (`performance` in the dashboard).
+    pub monitor: Arc<crate::observe::monitor::Monitor>,
 }

@@ -77,11 +77,13 @@ pub async fn list(
 
 /// Every enabled channel, for routing.
 pub async fn enabled(db: &Db) -> Result<Vec<NotificationChannel>, StoreError> {
-    Ok(with_pool!(db, |p| sqlx::query_as::<_, NotificationChannel>(
-        "SELECT * FROM notification_channels WHERE enabled ORDER BY name"
-    )
-    .fetch_all(p)
-    .await?))
+    Ok(with_pool!(db, |p| {
+        sqlx::query_as::<_, NotificationChannel>(
+            "SELECT * FROM notification_channels WHERE enabled ORDER BY name",
+        )
+        .fetch_all(p)
+        .await?
+    }))
 }
 
 pub async fn delete(db: &Db, id: &str) -> Result<bool, StoreError> {

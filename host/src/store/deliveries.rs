@@ -339,12 +339,39 @@ mod tests {
             job_id: Some("j1".into()),
             datasource_id: None,
         };
-        assert!(takes(&channel(&[], "info", &[]), &note("backup_completed", "info"), &any));
-        assert!(!takes(&channel(&[], "warning", &[]), &note("backup_completed", "info"), &any));
-        assert!(takes(&channel(&[], "warning", &[]), &note("backup_failed", "critical"), &any));
-        assert!(!takes(&channel(&["connection_lost"], "info", &[]), &note("backup_failed", "critical"), &any));
-        assert!(!takes(&channel(&[], "info", &["j1"]), &note("backup_failed", "critical"), &any));
-        assert!(takes(&channel(&[], "info", &["j1"]), &note("backup_failed", "critical"), &job));
-        assert_eq!(suppress_key(&note("connection_lost", "critical")), "connection_lost:ds1");
+        assert!(takes(
+            &channel(&[], "info", &[]),
+            &note("backup_completed", "info"),
+            &any
+        ));
+        assert!(!takes(
+            &channel(&[], "warning", &[]),
+            &note("backup_completed", "info"),
+            &any
+        ));
+        assert!(takes(
+            &channel(&[], "warning", &[]),
+            &note("backup_failed", "critical"),
+            &any
+        ));
+        assert!(!takes(
+            &channel(&["connection_lost"], "info", &[]),
+            &note("backup_failed", "critical"),
+            &any
+        ));
+        assert!(!takes(
+            &channel(&[], "info", &["j1"]),
+            &note("backup_failed", "critical"),
+            &any
+        ));
+        assert!(takes(
+            &channel(&[], "info", &["j1"]),
+            &note("backup_failed", "critical"),
+            &job
+        ));
+        assert_eq!(
+            suppress_key(&note("connection_lost", "critical")),
+            "connection_lost:ds1"
+        );
     }
 }

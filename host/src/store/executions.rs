@@ -102,16 +102,18 @@ pub async fn list(
 /// `queued -> running`; false if the execution was not queued (cancelled).
 pub async fn mark_running(db: &Db, id: &str) -> Result<bool, StoreError> {
     let at = now();
-    let n = with_pool!(db, |p| sqlx::query(
+    let row = with_pool!(db, |p| sqlx::query_as::<_, Execution>(
         "UPDATE backup_executions SET status = 'running', started_at = $2, finished_at = NULL,
-         error_message = NULL, updated_at = $2 WHERE id = $1 AND status = 'queued'"
+         error_message = NULL, updated_at = $2 WHERE id = $1 AND status = 'queued' RETURNING *"
     )
     .bind(id)
     .bind(at)
-    .execute(p)
-    .await?
-    .rows_affected());
-    Ok(n == 1)
+    .fetch_optional(p)
+    .await?);
+    if let Some(e) = &row {
+        crate::observe::events::execution_status(e);
+    }
+    Ok(row.is_some())
 }
 
 pub async fn set_progress(db: &Db, id: &str, bytes: i64) -> Result<(), StoreError> {
@@ -162,21 +164,36 @@ pub async fn finish(
     .execute(p)
     .await?
     .rows_affected());
+    if n == 1 {
+        let ended = Execution {
+            status: status.to_string(),
+            error_message: error.map(str::to_string),
+            finished_at: Some(at),
+            duration_seconds: duration,
+            ..current
+        };
+        crate::observe::events::execution_status(&ended);
+    }
     Ok(n == 1)
 }
 
 /// Puts a running execution back in the queue (a retry after a transient
 /// failure).
 pub async fn requeue(db: &Db, id: &str, reason: &str) -> Result<(), StoreError> {
-    execute!(db, |p| sqlx::query(
+    let row = with_pool!(db, |p| {
+        sqlx::query_as::<_, Execution>(
         "UPDATE backup_executions SET status = 'queued', error_message = $2, progress_bytes = 0,
-         updated_at = $3 WHERE id = $1 AND status = 'running'"
+         updated_at = $3 WHERE id = $1 AND status = 'running' RETURNING *"
     )
     .bind(id)
     .bind(reason)
     .bind(now())
-    .execute(p)
-    .await?);
+    .fetch_optional(p)
+    .await?
+    });
+    if let Some(e) = &row {
+        crate::observe::events::execution_status(e);
+    }
     Ok(())
 }
 
@@ -251,7 +268,23 @@ pub async fn complete_backup(db: &Db, done: &CompletedBackup<'_>) -> Result<bool
             tx.commit().await?;
         }
         n == 1
-    }))
+    })
+    .then(|| {
+        let done_row = Execution {
+            status: "completed".into(),
+            finished_at: Some(at),
+            duration_seconds: duration,
+            size_bytes: Some(done.size_bytes),
+            compressed_size_bytes: Some(done.compressed_size_bytes),
+            progress_bytes: done.size_bytes,
+            backup_path: Some(done.backup_path.to_string()),
+            storage_location_id: Some(done.storage_location_id.to_string()),
+            error_message: done.error_message.map(str::to_string),
+            ..current
+        };
+        crate::observe::events::execution_status(&done_row);
+    })
+    .is_some())
 }
 
 /// Sets the per-storage outcome of a backup.

@@ -207,6 +207,7 @@ pub async fn advance_and_enqueue(
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
+            crate::observe::events::execution_status(execution);
         }
         moved == 1
     }))

@@ -12,6 +12,7 @@ pub mod executions;
 pub mod health;
 pub mod jobs;
 pub mod leases;
+pub mod metrics;
 pub mod notifications;
 pub mod rows;
 pub mod sealed;

@@ -45,6 +45,8 @@ pub async fn insert(db: &Db, n: NewNotification<'_>) -> Result<Notification, Sto
     .bind(row.created_at)
     .execute(p)
     .await?);
+    // Every notification goes live from here, whoever raised it.
+    crate::observe::events::notification(&row);
     // Routed in the same step, so no notification misses its channels;
     // a routing failure is logged, never loses the notification itself.
     if let Err(e) = super::deliveries::route(db, &row).await {

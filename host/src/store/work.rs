@@ -55,6 +55,7 @@ pub async fn insert_with_execution(
             .await?;
         tx.commit().await?;
     });
+    crate::observe::events::execution_status(execution);
     Ok(())
 }
 

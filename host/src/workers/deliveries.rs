@@ -62,7 +62,8 @@ async fn attempt(state: &AppState, d: &Delivery) {
         }
         Err(Failure { reason, transient }) => {
             let retry_at = (transient && d.attempts < ATTEMPTS).then(|| {
-                let wait = state.config.notification_retry_base * 2u32.pow((d.attempts - 1).max(0) as u32);
+                let wait =
+                    state.config.notification_retry_base * 2u32.pow((d.attempts - 1).max(0) as u32);
                 store::now() + chrono::Duration::from_std(wait).unwrap_or(LEASE)
             });
             match retry_at {
@@ -71,7 +72,10 @@ async fn attempt(state: &AppState, d: &Delivery) {
                 None => tracing::error!(delivery = %d.id, channel = %d.channel_id,
                     attempt = d.attempts, "notification failed: {reason}"),
             }
-            Err((format!("attempt {} of {ATTEMPTS}: {reason}", d.attempts), retry_at))
+            Err((
+                format!("attempt {} of {ATTEMPTS}: {reason}", d.attempts),
+                retry_at,
+            ))
         }
     };
     if let Err(e) = deliveries::settle(&state.db, &d.id, settled).await {
@@ -124,10 +128,17 @@ async fn send_once(state: &AppState, d: &Delivery) -> Result<(), Failure> {
     deliveries::set_message(db, &d.id, &message.subject, &message.body, version.version)
         .await
         .map_err(transient)?;
-    send::send(state, &channel, &n.kind, &n.severity, &message, &context["fields"])
-        .await
-        .map_err(|e| Failure {
-            transient: e.is_transient(),
-            reason: e.reason(),
-        })
+    send::send(
+        state,
+        &channel,
+        &n.kind,
+        &n.severity,
+        &message,
+        &context["fields"],
+    )
+    .await
+    .map_err(|e| Failure {
+        transient: e.is_transient(),
+        reason: e.reason(),
+    })
 }

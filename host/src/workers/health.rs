@@ -3,6 +3,7 @@
 //! `connection_lost` after three failures in a row and
 //! `connection_restored` when it comes back.
 
+use crate::observe::events;
 use crate::plugin::bindings::{HealthReport, HealthStatus};
 use crate::server::state::AppState;
 use crate::server::targets;
@@ -102,6 +103,17 @@ pub async fn check_datasource(
         (false, _) => "warning",
     };
     store::datasources::set_health(&state.db, &ds.id, status, failures, check.checked_at).await?;
+    if status != ds.status {
+        events::publish(
+            events::kind::DATASOURCE_STATUS,
+            json!({
+                "datasource_id": ds.id, "name": ds.name, "type": ds.kind,
+                "status": status, "previous_status": ds.status,
+                "consecutive_failures": failures, "check_status": check.status,
+                "latency_ms": check.latency_ms, "error_message": check.error_message,
+            }),
+        );
+    }
 
     if !ok && failures == STRIKES {
         notifications::insert(
@@ -196,6 +208,18 @@ pub async fn check_storage(
         error_message: if ok { None } else { report.message.clone() },
     };
     store::storages::record_health(&state.db, &check).await?;
+    let status = if ok { "healthy" } else { "unreachable" };
+    if status != s.status {
+        events::publish(
+            events::kind::STORAGE_STATUS,
+            json!({
+                "storage_location_id": s.id, "name": s.name, "type": s.kind,
+                "status": status, "previous_status": s.status, "check_status": check.status,
+                "available_bytes": check.available_space_gb.map(|gb| (gb * 1e9).round() as u64),
+                "error_message": check.error_message,
+            }),
+        );
+    }
     let was_ok = s.status != "unreachable";
     if was_ok && !ok {
         notifications::insert(

@@ -68,10 +68,16 @@ impl Started {
         let Ok(Some(execution)) = executions::get(&state.db, id).await else {
             return Err(Outcome::failed("the execution row disappeared"));
         };
+        let total = expected_bytes(state, &execution).await;
         Ok(Self {
-            execution,
             log: super::logger::ExecutionLogger::start(state.db.clone(), id),
-            _progress: super::progress::publish(state.db.clone(), id, run.activity.clone()),
+            _progress: super::progress::publish(
+                state.db.clone(),
+                &execution,
+                run.activity.clone(),
+                total,
+            ),
+            execution,
         })
     }
 
@@ -85,6 +91,17 @@ impl Started {
         self.log.close().await;
         outcome
     }
+}
+
+/// Bytes a run is expected to move, when known: a restore or verification
+/// feeds the engine the backup's uncompressed size.
+async fn expected_bytes(
+    state: &AppState,
+    execution: &crate::store::rows::Execution,
+) -> Option<u64> {
+    let source = execution.source_execution_id.as_deref()?;
+    let backup = executions::get(&state.db, source).await.ok()??;
+    backup.size_bytes.and_then(|b| u64::try_from(b).ok())
 }
 
 /// Runs one claimed item to its end.
@@ -163,8 +180,12 @@ async fn run_item(state: AppState, item: WorkItem, handler: Handler) {
         Outcome::Failed { .. } if cancel.cancel.is_cancelled() => Outcome::Cancelled,
         other => other,
     };
+    let counted = !matches!(outcome, Outcome::Skipped);
     if let Err(e) = settle(&state, &item, outcome, &cancel.cancel_message()).await {
         tracing::error!(execution = %item.execution_id, "recording the outcome: {e}");
+    }
+    if counted {
+        record_end(&state, &item.execution_id, cancel.activity.bytes()).await;
     }
     // Only now: a draining server waits for this, and must not exit
     // before the outcome is recorded.
@@ -256,6 +277,61 @@ async fn settle(
     }
 }
 
+/// Counts an execution that ended here in the metrics, once: a retried
+/// one (back to `queued`) is counted when its last attempt ends.
+async fn record_end(state: &AppState, id: &str, bytes_moved: u64) {
+    let execution = match executions::get(&state.db, id).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(execution = %id, "metrics: reading the execution: {e}");
+            return;
+        }
+    };
+    if !matches!(
+        execution.status.as_str(),
+        "completed" | "failed" | "cancelled"
+    ) {
+        return;
+    }
+    let engine = match execution.datasource_id.as_deref() {
+        Some(ds) => store::datasources::get(&state.db, ds)
+            .await
+            .ok()
+            .flatten()
+            .map(|d| d.kind),
+        None => None,
+    };
+    let storage_type = match execution.storage_location_id.as_deref() {
+        Some(s) => store::storages::get(&state.db, s)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.kind),
+        None => None,
+    };
+    let bytes = if execution.operation == "backup" {
+        execution
+            .compressed_size_bytes
+            .and_then(|b| u64::try_from(b).ok())
+    } else {
+        Some(bytes_moved)
+    };
+    crate::observe::metrics::get().execution_ended(&crate::observe::metrics::ExecutionEnd {
+        labels: crate::observe::metrics::ExecutionLabels {
+            operation: execution.operation,
+            status: execution.status,
+            engine: engine.unwrap_or_else(|| "unknown".into()),
+            storage_type: storage_type.unwrap_or_else(|| "unknown".into()),
+        },
+        duration: execution
+            .duration_seconds
+            .filter(|d| d.is_finite() && *d >= 0.0)
+            .map(Duration::from_secs_f64),
+        bytes,
+    });
+}
+
 /// The notification of a final failure: `backup_failed`,
 /// `restore_failed` or `verification_failed`, and `plugin_failed` too when
 /// a plugin crashed (trapped) rather than reported an error.
@@ -325,6 +401,9 @@ mod tests {
             super::crashed_plugin("restore: plugin `hostile` crashed during restore: unreachable"),
             Some("hostile")
         );
-        assert_eq!(super::crashed_plugin("plugin `postgres` backup: failed — x"), None);
+        assert_eq!(
+            super::crashed_plugin("plugin `postgres` backup: failed — x"),
+            None
+        );
     }
 }

@@ -16,6 +16,8 @@ mod engine_sqlserver;
 mod every_database;
 mod integrity;
 mod notifiers;
+mod notify_channels;
+mod observability;
 mod plugin_calls;
 mod postgres_roundtrip;
 mod queue;

@@ -15,7 +15,10 @@ const SECRET: &str = "whsec-7f3a-not-in-any-log";
 
 fn signed_by_secret(r: &common::receiver::Received) -> bool {
     r.header("x-dataguardian-signature")
-        == Some(format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), &r.body)))
+        == Some(format!(
+            "sha256={}",
+            hmac_sha256_hex(SECRET.as_bytes(), &r.body)
+        ))
 }
 
 async fn webhook(server: &TestServer, name: &str, url: &str, extra: Value) -> String {
@@ -24,7 +27,9 @@ async fn webhook(server: &TestServer, name: &str, url: &str, extra: Value) -> St
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
         b.extend(e);
     }
-    server.post_ok("/api/notification-channels", &body, 201).await["id"]
+    server
+        .post_ok("/api/notification-channels", &body, 201)
+        .await["id"]
         .as_str()
         .expect("id")
         .to_string()
@@ -67,10 +72,15 @@ async fn wait_deliveries(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_backup_reaches_a_signed_webhook_with_the_active_template() {
     let hook = Receiver::start().await;
-    let server =
-        TestServer::start_with(Backend::Sqlite, &["--notification-retry-secs", "1"]).await;
+    let server = TestServer::start_with(Backend::Sqlite, &["--notification-retry-secs", "1"]).await;
     let url = format!("{}/hooks/dg", hook.url);
-    let channel = webhook(&server, "ops hook", &url, json!({"events": ["backup_failed"]})).await;
+    let channel = webhook(
+        &server,
+        "ops hook",
+        &url,
+        json!({"events": ["backup_failed"]}),
+    )
+    .await;
     let view = server
         .get_ok(&format!("/api/notification-channels/{channel}"))
         .await;
@@ -92,7 +102,10 @@ async fn failed_backup_reaches_a_signed_webhook_with_the_active_template() {
             json!({"name": "x", "type": "webhook", "config": {"url": url}, "suppress_minutes": -1}),
             "suppress_minutes",
         ),
-        (json!({"name": "x", "type": "webhook", "config": {}}), "config"),
+        (
+            json!({"name": "x", "type": "webhook", "config": {}}),
+            "config",
+        ),
     ] {
         let (status, answer) = server.post("/api/notification-channels", &body).await;
         assert_eq!(status, 422, "{body}: {answer}");
@@ -158,7 +171,10 @@ async fn failed_backup_reaches_a_signed_webhook_with_the_active_template() {
         "{refused}"
     );
     let v2 = server
-        .put(&path, &json!({"subject": "X {{ job.name }}", "body": "first edit"}))
+        .put(
+            &path,
+            &json!({"subject": "X {{ job.name }}", "body": "first edit"}),
+        )
         .await
         .1;
     assert_eq!(v2["active_version"], 2, "{v2}");
@@ -252,7 +268,7 @@ async fn a_lost_datasource_pages_each_channel_once_and_flapping_is_suppressed() 
         async move {
             server
                 .get_ok(&format!("/api/notifications?type={kind}"))
-                .await["total"]
+                .await["pagination"]["total"]
                 .as_i64()
                 .unwrap_or_default()
         }
@@ -291,7 +307,9 @@ async fn a_lost_datasource_pages_each_channel_once_and_flapping_is_suppressed() 
         assert_eq!(got[1].json()["kind"], "connection_restored");
     }
     // Flapping inside the suppression window: recorded, not sent.
-    server.put(&format!("/api/datasources/{ds}"), &config(1)).await;
+    server
+        .put(&format!("/api/datasources/{ds}"), &config(1))
+        .await;
     wait_count("connection_lost", 2).await;
     server
         .put(&format!("/api/datasources/{ds}"), &config(5432))

@@ -51,8 +51,8 @@ impl Receiver {
                         headers,
                         body,
                     });
-                    let code = StatusCode::from_u16(st.load(Ordering::SeqCst))
-                        .unwrap_or(StatusCode::OK);
+                    let code =
+                        StatusCode::from_u16(st.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK);
                     (code, "{\"ok\":true}")
                 }
             },

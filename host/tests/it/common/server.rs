@@ -90,13 +90,7 @@ impl TestServer {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dataguardian"));
         cmd.arg("--data-dir")
             .arg(self.data_dir())
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--health-interval-secs",
-                "3600",
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .args(&self.extra)
             .env("DG_LOG", "info,sqlx=warn,tower_http=warn")
             .env("NO_COLOR", "1")
@@ -111,6 +105,10 @@ impl TestServer {
             ));
         if let Some(db) = &self.meta_db {
             cmd.env("DATABASE_URL", db.url());
+        }
+        // Health checks stay out of the way unless the test asks for them.
+        if !self.extra.iter().any(|a| a == "--health-interval-secs") {
+            cmd.args(["--health-interval-secs", "3600"]);
         }
         if !self.path_prefix.is_empty() {
             let inherited = std::env::var_os("PATH").unwrap_or_default();

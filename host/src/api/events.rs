@@ -1,0 +1,120 @@
+//! `GET /api/events`: the event bus as Server-Sent Events. Each event has
+//! an `id:` (contiguous within a server process), an `event:` kind and a
+//! JSON `data:` line naming the entity. `Last-Event-ID` replays what was
+//! kept after that id; heartbeats are comment lines every 15 s.
+
+use super::error::ApiError;
+use crate::observe::events::{self, Lost, Next, Subscription};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::convert::Infallible;
+use std::time::Duration;
+
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// One event of the stream, as the OpenAPI document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: events are written by axum's `Sse`
+pub struct ServerSentEvent {
+    /// Absent on `events_lost` and `lagged`.
+    id: Option<String>,
+    /// `execution_status`, `execution_progress`, `datasource_status`,
+    /// `storage_status`, `notification`, `events_lost`, `lagged`.
+    event: String,
+    /// A JSON object naming the entity.
+    data: String,
+}
+
+/// Live events of this node (text/event-stream).
+#[utoipa::path(get, path = "/api/events", tag = "events",
+    params(("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0,
+        description = "Resume: replay the kept events after this id (an `events_lost` event \
+                       first when some are no longer kept)")),
+    responses((status = 200, description = "An endless event stream: `execution_status`, \
+        `execution_progress`, `datasource_status`, `storage_status`, `notification`, and \
+        `events_lost` / `lagged`; see docs/OBSERVABILITY.md", content_type = "text/event-stream",
+        body = ServerSentEvent)))]
+pub async fn stream(headers: HeaderMap) -> Result<Response, ApiError> {
+    let after = last_event_id(&headers)?;
+    let mut sub = events::bus().subscribe(after);
+    let first = sub.lost.take().map(lost_event);
+    let stream = futures::stream::unfold(
+        (sub, first, false),
+        |(mut sub, first, done): (Subscription, Option<Event>, bool)| async move {
+            if done {
+                return None;
+            }
+            if let Some(ev) = first {
+                return Some((Ok::<_, Infallible>(ev), (sub, None, false)));
+            }
+            match sub.next().await {
+                Next::Event(e) => {
+                    let ev = Event::default()
+                        .id(e.id.to_string())
+                        .event(e.kind)
+                        .data(e.data.as_str());
+                    Some((Ok(ev), (sub, None, false)))
+                }
+                // Fell a buffer behind: say so and end; the client
+                // resumes with its last id.
+                Next::Lagged { missed } => Some((Ok(lagged_event(missed)), (sub, None, true))),
+                Next::Closed => None,
+            }
+        },
+    );
+    let mut response = Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))
+        .into_response();
+    // Reverse proxies (nginx) must pass events through as they come.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    // Ids are below 2^53; the document declares an int64. (Browsers never
+    // send an empty one.)
+    text.parse::<i64>()
+        .ok()
+        .and_then(|id| u64::try_from(id).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            let mut e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_header",
+                "Last-Event-ID: must be the id of an event (an unsigned integer)",
+            );
+            e.field = Some("Last-Event-ID".into());
+            e
+        })
+}
+
+fn lost_event(lost: Lost) -> Event {
+    Event::default().event("events_lost").data(
+        json!({
+            "last_event_id": lost.after,
+            "oldest_kept_id": lost.oldest_kept,
+            "message": "events after the given id are no longer kept (or the id is unknown); \
+                        the replay starts at the oldest kept event — reload the state you show",
+        })
+        .to_string(),
+    )
+}
+
+fn lagged_event(missed: u64) -> Event {
+    Event::default().event("lagged").data(
+        json!({
+            "missed": missed,
+            "message": "this client fell too far behind and is disconnected; reconnect with \
+                        Last-Event-ID to resume",
+        })
+        .to_string(),
+    )
+}

@@ -1,0 +1,8 @@
+//! Observability: Prometheus metrics, the system monitor and the live
+//! event bus behind `GET /api/events`. Each is process-wide (one per node);
+//! nothing here holds more than a fixed amount of memory.
+
+pub mod events;
+pub mod http;
+pub mod metrics;
+pub mod monitor;

@@ -1,0 +1,539 @@
+//! Observability against a real server: `/metrics` parsed by the Python
+//! `prometheus_client` parser and moving when a backup runs, the system
+//! monitor's history, and `GET /api/events` followed through a backup,
+//! interrupted and resumed with `Last-Event-ID`.
+
+use crate::common;
+use crate::common::server::{chinook_db, Backend, TestServer};
+use crate::common::Locker;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// One sample: (name, labels) → value.
+type Samples = BTreeMap<(String, BTreeMap<String, String>), f64>;
+
+/// Parses an exposition with `prometheus_client`'s text parser (PyPI);
+/// panics when it refuses it. Also returns each family's type.
+fn parse_metrics(text: &str, dir: &std::path::Path) -> (Samples, BTreeMap<String, String>) {
+    let file = dir.join("metrics.txt");
+    std::fs::write(&file, text).unwrap();
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = {"samples": [], "types": {}}
+for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+    out["types"][family.name] = family.type
+    for s in family.samples:
+        out["samples"].append([s.name, s.labels, s.value])
+print(json.dumps(out))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&file)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "prometheus_client refuses /metrics (pip install prometheus_client: scripts/test.sh):\n{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut samples = Samples::new();
+    for s in v["samples"].as_array().unwrap() {
+        let labels = s[1]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
+        samples.insert(
+            (s[0].as_str().unwrap().to_string(), labels),
+            s[2].as_f64().unwrap(),
+        );
+    }
+    let types = v["types"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, t)| (k.clone(), t.as_str().unwrap().to_string()))
+        .collect();
+    (samples, types)
+}
+
+async fn scrape(server: &TestServer) -> (Samples, BTreeMap<String, String>, String) {
+    let resp = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ct.starts_with("text/plain"), "{ct}");
+    let text = resp.text().await.unwrap();
+    let (samples, types) = parse_metrics(&text, server.dir.path());
+    (samples, types, text)
+}
+
+/// The value of `name` with exactly these labels (0 when absent).
+fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let want: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    samples
+        .get(&(name.to_string(), want))
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// Samples of `name` whose labels include `labels`.
+fn matching<'a>(
+    samples: &'a Samples,
+    name: &'a str,
+    labels: &'a [(&'a str, &'a str)],
+) -> impl Iterator<Item = f64> + 'a {
+    samples.iter().filter_map(move |((n, l), v)| {
+        (n == name
+            && labels
+                .iter()
+                .all(|(k, want)| l.get(*k).map(String::as_str) == Some(*want)))
+        .then_some(*v)
+    })
+}
+
+async fn metrics_parse_and_move_when_a_backup_runs(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let source = chinook_db("obs_metrics");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server.job("nightly", &ds, &storage, json!({})).await;
+    server
+        .post_ok(
+            &format!("/api/datasources/{ds}/health-check"),
+            &json!({}),
+            200,
+        )
+        .await;
+    server
+        .post_ok(
+            &format!("/api/storage-locations/{storage}/test"),
+            &json!({}),
+            200,
+        )
+        .await;
+
+    let (before, types, text) = scrape(&server).await;
+    // Every series is ours; every counter ends in _total.
+    for (name, _) in before.keys() {
+        assert!(name.starts_with("dataguardian_"), "{name}\n{text}");
+    }
+    for (family, kind) in &types {
+        if kind == "counter" {
+            assert!(
+                text.contains(&format!("# TYPE {family}_total counter")),
+                "{family}"
+            );
+        }
+    }
+    let completed = [
+        ("operation", "backup"),
+        ("status", "completed"),
+        ("engine", "postgres"),
+        ("storage_type", "local"),
+    ];
+    let bytes_labels = [("operation", "backup"), ("engine", "postgres")];
+    let runs_before = value(&before, "dataguardian_executions_total", &completed);
+    let bytes_before = value(&before, "dataguardian_execution_bytes_count", &bytes_labels);
+    let up = [
+        ("datasource_id", ds.as_str()),
+        ("datasource", "chinook"),
+        ("engine", "postgres"),
+    ];
+    assert_eq!(
+        value(&before, "dataguardian_datasource_up", &up),
+        1.0,
+        "{text}"
+    );
+    let storage_labels = [
+        ("storage_id", storage.as_str()),
+        ("storage", "disk"),
+        ("storage_type", "local"),
+    ];
+    assert_eq!(
+        value(&before, "dataguardian_storage_up", &storage_labels),
+        1.0,
+        "{text}"
+    );
+    assert!(
+        value(
+            &before,
+            "dataguardian_storage_available_bytes",
+            &storage_labels
+        ) > 1e6
+    );
+
+    let execution = server.run_job(&job).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+
+    let (after, _, text) = scrape(&server).await;
+    assert_eq!(
+        value(&after, "dataguardian_executions_total", &completed),
+        runs_before + 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(&after, "dataguardian_execution_bytes_count", &bytes_labels),
+        bytes_before + 1.0
+    );
+    assert_eq!(
+        value(&after, "dataguardian_execution_bytes_sum", &bytes_labels),
+        execution["compressed_size_bytes"].as_f64().unwrap()
+    );
+    let durations: f64 = matching(
+        &after,
+        "dataguardian_execution_duration_seconds_count",
+        &[("operation", "backup"), ("status", "completed")],
+    )
+    .sum();
+    assert_eq!(durations, 1.0);
+    // The job's last success, at the execution's end.
+    let last = value(
+        &after,
+        "dataguardian_last_successful_backup_timestamp_seconds",
+        &[("job_id", job.as_str()), ("job", "nightly")],
+    );
+    let finished = chrono::DateTime::parse_from_rfc3339(execution["finished_at"].as_str().unwrap())
+        .unwrap()
+        .timestamp() as f64;
+    assert!((last - finished).abs() < 1.0, "{last} vs {finished}");
+    // Plugin calls by plugin and export; HTTP by matched route.
+    assert!(
+        value(
+            &after,
+            "dataguardian_plugin_call_duration_seconds_count",
+            &[("plugin", "postgres"), ("export", "backup")]
+        ) >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &after,
+            "dataguardian_http_requests_total",
+            &[
+                ("method", "POST"),
+                ("route", "/api/backup-jobs/{id}/run"),
+                ("status", "202")
+            ]
+        ),
+        1.0,
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("route=\"/api/backup-jobs/{job}")),
+        "raw URIs never become labels"
+    );
+    // System gauges are there once the monitor sampled.
+    assert!(
+        value(&after, "dataguardian_system_memory_total_bytes", &[]) > 0.0,
+        "{text}"
+    );
+    assert!(value(&after, "dataguardian_runtime_workers", &[]) >= 1.0);
+}
+on_both_backends!(
+    metrics_parse_and_move_when_a_backup_runs_,
+    metrics_parse_and_move_when_a_backup_runs
+);
+
+#[tokio::test]
+async fn monitor_history_has_the_configured_size() {
+    let mut server = TestServer::start_with(
+        Backend::Sqlite,
+        &[
+            "--system-monitor-interval-ms",
+            "100",
+            "--system-monitor-history-size",
+            "5",
+        ],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let v = server.get_ok("/api/dashboard/overview").await;
+    // The fields that were there before are still there.
+    for field in [
+        "datasources_total",
+        "jobs_total",
+        "totals",
+        "last_executions",
+        "next_runs",
+    ] {
+        assert!(!v[field].is_null(), "{field}: {v}");
+    }
+    let perf = &v["performance"];
+    assert_eq!(perf["machine"]["history_size"], 5, "{perf}");
+    assert_eq!(perf["machine"]["interval_ms"], 100);
+    assert!(perf["machine"]["cpus"].as_u64().unwrap() >= 1);
+    let history = perf["history"].as_array().unwrap();
+    assert_eq!(history.len(), 5, "{perf}");
+    let stamps: Vec<&str> = history
+        .iter()
+        .map(|s| s["timestamp"].as_str().unwrap())
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{stamps:?}");
+    assert_eq!(perf["current"], history[4]);
+    let current = &perf["current"];
+    assert!(current["memory_total_bytes"].as_u64().unwrap() > 0);
+    assert!(current["process_rss_bytes"].as_u64().unwrap() > 0);
+    assert!(current["cpu_percent"].is_number(), "{current}");
+    assert_eq!(current["load_average"].as_array().unwrap().len(), 3);
+    let pool = &v["thread_pool"];
+    assert!(pool["size"].as_u64().unwrap() >= 1, "{pool}");
+    assert!(
+        pool["queued"].is_u64() && pool["alive_tasks"].is_u64(),
+        "{pool}"
+    );
+
+    // An open event stream does not keep the server from stopping.
+    let mut events = EventClient::connect(&server, None).await;
+    server.terminate();
+    let status = server.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(events.closed_within(Duration::from_secs(5)).await);
+}
+
+/// One parsed SSE event.
+#[derive(Debug, Clone)]
+struct SseEvent {
+    id: Option<u64>,
+    kind: String,
+    data: Value,
+}
+
+/// An SSE client reading in the background; dropping it disconnects.
+struct EventClient {
+    rx: mpsc::UnboundedReceiver<Option<SseEvent>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for EventClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl EventClient {
+    async fn connect(server: &TestServer, last_id: Option<u64>) -> Self {
+        let mut req = reqwest::Client::new().get(server.url("/api/events"));
+        if let Some(id) = last_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let resp = req.send().await.expect("GET /api/events");
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut body = resp.bytes_stream();
+            let mut buf = String::new();
+            let (mut id, mut kind, mut data) = (None, String::new(), String::new());
+            while let Some(Ok(chunk)) = body.next().await {
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find('\n') {
+                    let line = buf[..end].trim_end_matches('\r').to_string();
+                    buf.drain(..=end);
+                    if line.is_empty() {
+                        if !data.is_empty() {
+                            let event = SseEvent {
+                                id: id.take(),
+                                kind: std::mem::take(&mut kind),
+                                data: serde_json::from_str(&data).expect("data is JSON"),
+                            };
+                            data.clear();
+                            let _ = tx.send(Some(event));
+                        }
+                        continue;
+                    }
+                    if line.starts_with(':') {
+                        continue;
+                    }
+                    let (field, v) = line.split_once(':').unwrap_or((&line, ""));
+                    let v = v.strip_prefix(' ').unwrap_or(v);
+                    match field {
+                        "id" => id = Some(v.parse().expect("numeric id")),
+                        "event" => kind = v.to_string(),
+                        "data" => data.push_str(v),
+                        _ => {}
+                    }
+                }
+            }
+            let _ = tx.send(None);
+        });
+        Self { rx, task }
+    }
+
+    async fn next(&mut self, timeout: Duration) -> SseEvent {
+        match tokio::time::timeout(timeout, self.rx.recv()).await {
+            Ok(Some(Some(e))) => e,
+            Ok(_) => panic!("the event stream ended"),
+            Err(_) => panic!("no event within {timeout:?}"),
+        }
+    }
+
+    async fn closed_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_millis(200), self.rx.recv()).await {
+                Ok(Some(None)) | Ok(None) => return true,
+                _ => {}
+            }
+        }
+        false
+    }
+}
+
+/// Events of `execution` until `stop` holds for one; all events read
+/// (of any entity) are returned too, for the id checks.
+async fn read_until(
+    client: &mut EventClient,
+    all: &mut Vec<SseEvent>,
+    mut stop: impl FnMut(&SseEvent) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let e = client.next(left).await;
+        let done = stop(&e);
+        all.push(e);
+        if done {
+            return;
+        }
+    }
+}
+
+fn ids_contiguous(events: &[SseEvent]) {
+    let ids: Vec<u64> = events
+        .iter()
+        .map(|e| e.id.expect("every event has an id"))
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "ids not contiguous: {ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn events_follow_a_backup_and_resume_without_loss() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let source = chinook_db("obs_events");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server.job("watched", &ds, &storage, json!({})).await;
+
+    let mut first = EventClient::connect(&server, None).await;
+    // pg_dump waits behind the lock: the backup stays running.
+    let locker = Locker::hold(&source.name, "track");
+    let id = server
+        .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+        .await["execution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ours = |e: &SseEvent| e.data["execution_id"] == id.as_str();
+    let mut seen = Vec::new();
+    let mut progress = 0;
+    read_until(&mut first, &mut seen, |e| {
+        if ours(e) && e.kind == "execution_progress" {
+            progress += 1;
+        }
+        progress == 2
+    })
+    .await;
+    // Disconnect mid-run; events go on meanwhile.
+    drop(first);
+    let last_seen = seen.last().unwrap().id.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop(locker);
+    let done = server.wait_execution(&id, Duration::from_secs(120)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+
+    let mut resumed = EventClient::connect(&server, Some(last_seen)).await;
+    let mut replayed = Vec::new();
+    read_until(&mut resumed, &mut replayed, |e| {
+        ours(e) && e.kind == "execution_status" && e.data["status"] == "completed"
+    })
+    .await;
+    assert!(
+        replayed.iter().all(|e| e.kind != "events_lost"),
+        "{replayed:?}"
+    );
+    assert_eq!(
+        replayed[0].id,
+        Some(last_seen + 1),
+        "the replay starts right after"
+    );
+    let mut all = seen.clone();
+    all.extend(replayed.iter().cloned());
+    ids_contiguous(&all);
+
+    // Our execution's story, in order: queued → running → progress… →
+    // completed, with progress published while we were away too.
+    let story: Vec<String> = all
+        .iter()
+        .filter(|e| ours(e))
+        .map(|e| match e.kind.as_str() {
+            "execution_status" => e.data["status"].as_str().unwrap().to_string(),
+            other => other.to_string(),
+        })
+        .collect();
+    let mut compact = story.clone();
+    compact.dedup();
+    assert_eq!(
+        compact,
+        ["queued", "running", "execution_progress", "completed"],
+        "{story:?}"
+    );
+    let away = replayed
+        .iter()
+        .filter(|e| ours(e) && e.kind == "execution_progress")
+        .count();
+    assert!(away >= 2, "progress while disconnected: {replayed:?}");
+    // Entities are named; progress carries bytes and a rate.
+    let status = all
+        .iter()
+        .find(|e| ours(e) && e.kind == "execution_status")
+        .unwrap();
+    assert_eq!(status.data["job_id"], job.as_str());
+    assert_eq!(status.data["datasource_id"], ds.as_str());
+    assert_eq!(status.data["operation"], "backup");
+    let p = all
+        .iter()
+        .find(|e| ours(e) && e.kind == "execution_progress")
+        .unwrap();
+    assert!(
+        p.data["bytes"].is_u64() && p.data["bytes_per_second"].is_number(),
+        "{p:?}"
+    );
+    let completed = replayed.last().unwrap();
+    assert_eq!(completed.data["size_bytes"], done["size_bytes"]);
+
+    // An id older than anything kept (a previous process's) is reported.
+    let mut stale = EventClient::connect(&server, Some(1)).await;
+    let e = stale.next(Duration::from_secs(10)).await;
+    assert_eq!(e.kind, "events_lost", "{e:?}");
+    assert_eq!(e.data["last_event_id"], 1);
+    // A malformed id is refused.
+    let bad = server
+        .http
+        .get(server.url("/api/events"))
+        .header("Last-Event-ID", "yesterday")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
