@@ -4,17 +4,15 @@
 //! for SMTP, in plain, STARTTLS and implicit-TLS modes with a CA the test
 //! creates.
 
+use crate::common::receiver::{hmac_hex, Receiver};
 use crate::common::shared_plugin_cache;
+use crate::common::smtp::{SmtpServer, Tls};
 use dataguardian::plugin::bindings::Kv;
 use dataguardian::plugin::{
     CallError, Event, FailureKind, LogRecord, LogSink, Plugins, RuntimeConfig, Severity, Target,
 };
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -69,96 +67,6 @@ fn target(config: Value, log: LogSink, secrets: &[(&str, &str)]) -> Target {
 }
 
 // ---------------------------------------------------------------- HTTP --
-
-/// One request as the receiver saw it.
-#[derive(Debug, Clone)]
-struct Received {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-/// A loopback HTTP server that records every request and answers with
-/// the status and body it is told to.
-struct Receiver {
-    url: String,
-    seen: Arc<Mutex<Vec<Received>>>,
-    answer: Arc<Mutex<(u16, String)>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Receiver {
-    async fn start() -> Self {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let answer = Arc::new(Mutex::new((200u16, String::from("{}"))));
-        let (s, a) = (seen.clone(), answer.clone());
-        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-            let (seen, answer) = (s.clone(), a.clone());
-            async move {
-                let (parts, body) = request.into_parts();
-                let body = axum::body::to_bytes(body, 1 << 20)
-                    .await
-                    .expect("request body");
-                let headers = parts
-                    .headers
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str().to_string(),
-                            v.to_str().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect();
-                seen.lock().expect("lock").push(Received {
-                    method: parts.method.to_string(),
-                    path: parts.uri.to_string(),
-                    headers,
-                    body: body.to_vec(),
-                });
-                let (status, text) = answer.lock().expect("lock").clone();
-                (
-                    axum::http::StatusCode::from_u16(status).expect("status"),
-                    [("content-type", "application/json")],
-                    text,
-                )
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("serve");
-        });
-        Self {
-            url,
-            seen,
-            answer,
-            task,
-        }
-    }
-
-    fn answer(&self, status: u16, body: &str) {
-        *self.answer.lock().expect("lock") = (status, body.to_string());
-    }
-
-    fn take(&self) -> Vec<Received> {
-        std::mem::take(&mut *self.seen.lock().expect("lock"))
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn hmac_hex(key: &str, body: &[u8]) -> String {
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key.as_bytes()).expect("key");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
 
 fn assert_secret_absent(secret: &str, logs: &Arc<Mutex<Vec<String>>>, errors: &[&CallError]) {
     let logs = logs.lock().expect("lock");
@@ -409,145 +317,6 @@ async fn whatsapp_sends_the_documented_cloud_api_requests() {
 }
 
 // ---------------------------------------------------------------- SMTP --
-
-/// aiosmtpd on a free loopback port; stops when dropped (its stdin closes).
-struct SmtpServer {
-    child: Child,
-    _stdin: ChildStdin,
-    port: u16,
-    out: PathBuf,
-}
-
-impl SmtpServer {
-    fn start(dir: &Path, mode: &str, tls: Option<&Tls>, login: Option<&str>) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let out = dir.join(format!("smtp-{port}.jsonl"));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/smtp_server.py");
-        let mut cmd = Command::new("python3");
-        cmd.arg(script).arg(port.to_string()).arg(&out).arg(mode);
-        if let Some(tls) = tls {
-            cmd.arg(&tls.cert).arg(&tls.key);
-        }
-        if let Some(login) = login {
-            cmd.arg(login);
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 with aiosmtpd (pip install aiosmtpd)");
-        let stdin = child.stdin.take().expect("stdin");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        assert_eq!(line.trim(), "READY", "aiosmtpd did not start");
-        Self {
-            child,
-            _stdin: stdin,
-            port,
-            out,
-        }
-    }
-
-    fn messages(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("json line"))
-            .collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A CA and a server certificate for 127.0.0.1 it signed, made with the
-/// openssl CLI.
-struct Tls {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-impl Tls {
-    fn create(dir: &Path) -> Self {
-        let run = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .output()
-                .expect("openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=DataGuardian test CA",
-        ]);
-        run(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ]);
-        std::fs::write(
-            dir.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .expect("ext file");
-        run(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ]);
-        Self {
-            ca: dir.join("ca.pem"),
-            cert: dir.join("server.pem"),
-            key: dir.join("server.key"),
-        }
-    }
-}
 
 fn smtp_config(port: u16, security: &str, login: bool) -> Value {
     let mut config = json!({

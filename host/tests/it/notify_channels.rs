@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use common::receiver::{hmac_sha256_hex, Receiver};
+use common::receiver::{hmac_hex, Receiver};
 use common::server::{Backend, TestServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -14,11 +14,7 @@ use std::time::{Duration, Instant};
 const SECRET: &str = "whsec-7f3a-not-in-any-log";
 
 fn signed_by_secret(r: &common::receiver::Received) -> bool {
-    r.header("x-dataguardian-signature")
-        == Some(format!(
-            "sha256={}",
-            hmac_sha256_hex(SECRET.as_bytes(), &r.body)
-        ))
+    r.header("x-dataguardian-signature") == Some(format!("sha256={}", hmac_hex(SECRET, &r.body)))
 }
 
 async fn webhook(server: &TestServer, name: &str, url: &str, extra: Value) -> String {
@@ -218,7 +214,7 @@ async fn failed_backup_reaches_a_signed_webhook_with_the_active_template() {
 
     // A receiver that answers 500 is tried 3 times, then the delivery is
     // failed with the reason.
-    hook.answer(500);
+    hook.answer(500, "upstream down");
     let third = server.run_job(&job).await;
     assert_eq!(third["status"], "failed");
     let done = wait_deliveries(&server, &channel, "failed after retries", |d| {
@@ -329,4 +325,56 @@ async fn a_lost_datasource_pages_each_channel_once_and_flapping_is_suppressed() 
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(a.received().len(), 2);
     assert_eq!(b.received().len(), 2);
+}
+
+/// A failed backup reaches a real SMTP server (aiosmtpd on loopback) over
+/// STARTTLS with a certificate only the configured CA vouches for, logged
+/// in with a password that shows in no log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_backup_is_mailed_over_starttls() {
+    use common::smtp::{SmtpServer, Tls};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tls = Tls::create(dir.path());
+    let password = "mail-Pw-93kq-never-logged";
+    let smtp = SmtpServer::start(
+        dir.path(),
+        "starttls",
+        Some(&tls),
+        Some(&format!("dg-mailer:{password}")),
+    );
+    let ca = tls.ca.to_string_lossy().into_owned();
+    let server = TestServer::start_with(Backend::Sqlite, &["--smtp-ca-file", &ca]).await;
+    server
+        .post_ok(
+            "/api/notification-channels",
+            &json!({"name": "ops mail", "type": "smtp", "min_severity": "critical",
+                "config": {"host": "127.0.0.1", "port": smtp.port, "security": "starttls",
+                    "username": "dg-mailer", "password": password,
+                    "from": "DataGuardian <backups@dg.example>", "to": ["ops@dg.example"]}}),
+            201,
+        )
+        .await;
+    let ds = server.pg_datasource("ghost", "dg_no_such_database").await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server.job("ghost nightly", &ds, &storage, json!({})).await;
+    let failed = server.run_job(&job).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let started = Instant::now();
+    while smtp.messages().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no mail arrived\n{}",
+            server.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mail = &smtp.messages()[0];
+    assert_eq!(mail["tls"], true, "{mail}");
+    assert_eq!(mail["login"], "dg-mailer");
+    assert_eq!(mail["subject"], "[DataGuardian] Backup failed", "{mail}");
+    let body = mail["body"].as_str().unwrap_or_default();
+    assert!(body.contains("Job: ghost nightly"), "{body}");
+    assert!(body.contains("dg_no_such_database"), "{body}");
+    assert!(body.contains("CRITICAL"), "{body}");
+    assert!(!server.log().contains(password), "the password leaked");
 }

@@ -8,6 +8,7 @@ pub mod server;
 pub mod receiver;
 pub mod s3;
 pub mod sftp;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

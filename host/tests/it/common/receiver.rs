@@ -1,27 +1,26 @@
 //! A local HTTP server that records every request (a webhook receiver, a
-//! stand-in for a chat API) and answers with the status the test sets.
+//! stand-in for a chat API) and answers with the status and body the test
+//! sets.
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use std::sync::atomic::{AtomicU16, Ordering};
+use hmac::{Hmac, Mac};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One request as received.
+/// One request as the receiver saw it.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub method: String,
+    /// Path and query.
     pub path: String,
-    pub headers: HeaderMap,
-    pub body: Bytes,
+    /// Lowercase names.
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
 }
 
 impl Received {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+        self.headers.get(name).cloned()
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -32,48 +31,76 @@ impl Received {
 pub struct Receiver {
     pub url: String,
     seen: Arc<Mutex<Vec<Received>>>,
-    status: Arc<AtomicU16>,
+    reply: Arc<Mutex<(u16, String)>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Receiver {
-    /// Listens on a free loopback port, answering 200 until told otherwise.
+    /// Listens on a free loopback port, answering 200 `{}` until told
+    /// otherwise.
     pub async fn start() -> Self {
         let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let status = Arc::new(AtomicU16::new(200));
-        let (s, st) = (seen.clone(), status.clone());
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let (s, st) = (s.clone(), st.clone());
-                async move {
-                    s.lock().expect("lock").push(Received {
-                        method: method.to_string(),
-                        path: uri.path().to_string(),
-                        headers,
-                        body,
-                    });
-                    let code =
-                        StatusCode::from_u16(st.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK);
-                    (code, "{\"ok\":true}")
-                }
-            },
-        );
+        let reply = Arc::new(Mutex::new((200u16, String::from("{}"))));
+        let (s, a) = (seen.clone(), reply.clone());
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let (seen, reply) = (s.clone(), a.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .expect("request body");
+                let headers = parts
+                    .headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_string(),
+                            v.to_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                seen.lock().expect("lock").push(Received {
+                    method: parts.method.to_string(),
+                    path: parts.uri.to_string(),
+                    headers,
+                    body: body.to_vec(),
+                });
+                let (status, text) = reply.lock().expect("lock").clone();
+                (
+                    axum::http::StatusCode::from_u16(status).expect("status"),
+                    [("content-type", "application/json")],
+                    text,
+                )
+            }
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { url, seen, status }
+        Self {
+            url,
+            seen,
+            reply,
+            task,
+        }
     }
 
-    /// The status later requests are answered with.
-    pub fn answer(&self, status: u16) {
-        self.status.store(status, Ordering::SeqCst);
+    /// What later requests are answered with.
+    pub fn answer(&self, status: u16, body: &str) {
+        *self.reply.lock().expect("lock") = (status, body.to_string());
     }
 
+    /// Every request so far.
     pub fn received(&self) -> Vec<Received> {
         self.seen.lock().expect("lock").clone()
+    }
+
+    /// The requests so far, forgotten.
+    pub fn take(&self) -> Vec<Received> {
+        std::mem::take(&mut *self.seen.lock().expect("lock"))
     }
 
     /// Waits until `n` requests arrived (panics after `timeout`).
@@ -94,31 +121,15 @@ impl Receiver {
     }
 }
 
-/// HMAC-SHA256 of `body` with `key`, lowercase hex (RFC 2104).
-pub fn hmac_sha256_hex(key: &[u8], body: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
     }
-    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(body)
-        .finalize();
-    let outer = Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize();
-    hex::encode(outer)
 }
 
-#[test]
-fn hmac_matches_rfc_4231_case_2() {
-    assert_eq!(
-        hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
-        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-    );
+/// HMAC-SHA256 of `body` with `key`, lowercase hex.
+pub fn hmac_hex(key: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key.as_bytes()).expect("key");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
 }
