@@ -167,7 +167,7 @@ async fn check_config(state: &AppState, kind: &str, config: &Value) -> ApiResult
     Ok(())
 }
 
-#[utoipa::path(post, path = "/api/notification-channels", tag = "notifications",
+#[utoipa::path(post, path = "/api/notification-channels", operation_id = "channel_create", tag = "notifications",
     request_body = CreateChannel,
     responses((status = 201, body = ChannelView), (status = 422, body = super::error::ErrorBody)))]
 pub async fn create(
@@ -208,7 +208,7 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/notification-channels", tag = "notifications", params(ListQuery),
+#[utoipa::path(get, path = "/api/notification-channels", operation_id = "channel_list", tag = "notifications", params(ListQuery),
     responses((status = 200, body = Page<ChannelView>)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -234,7 +234,7 @@ async fn load(state: &AppState, id: &str) -> ApiResult<NotificationChannel> {
         .ok_or_else(|| ApiError::not_found("notification channel", id))
 }
 
-#[utoipa::path(get, path = "/api/notification-channels/{id}", tag = "notifications",
+#[utoipa::path(get, path = "/api/notification-channels/{id}", operation_id = "channel_get", tag = "notifications",
     responses((status = 200, body = ChannelView), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -243,7 +243,7 @@ pub async fn get(
     Ok(Json(load(&state, &id).await?.into()))
 }
 
-#[utoipa::path(put, path = "/api/notification-channels/{id}", tag = "notifications",
+#[utoipa::path(put, path = "/api/notification-channels/{id}", operation_id = "channel_update", tag = "notifications",
     request_body = UpdateChannel,
     responses((status = 200, body = ChannelView), (status = 422, body = super::error::ErrorBody)))]
 pub async fn update(
@@ -300,7 +300,7 @@ pub async fn update(
     Ok(Json(c.into()))
 }
 
-#[utoipa::path(delete, path = "/api/notification-channels/{id}", tag = "notifications",
+#[utoipa::path(delete, path = "/api/notification-channels/{id}", operation_id = "channel_delete", tag = "notifications",
     responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -329,7 +329,7 @@ pub struct TestResult {
 /// Sends a test message through the channel now, rendered with the
 /// channel type's `backup_failed` template against the sample event, and
 /// reports the notifier's real answer. Nothing is queued or retried.
-#[utoipa::path(post, path = "/api/notification-channels/{id}/test", tag = "notifications",
+#[utoipa::path(post, path = "/api/notification-channels/{id}/test", operation_id = "channel_test", tag = "notifications",
     responses((status = 200, body = TestResult), (status = 404, body = super::error::ErrorBody)))]
 pub async fn test(
     State(state): State<AppState>,
@@ -386,7 +386,7 @@ pub struct DeliveryQuery {
 
 /// Deliveries, newest first: what was sent where, what failed and why,
 /// what was suppressed as a repeat.
-#[utoipa::path(get, path = "/api/notification-deliveries", tag = "notifications", params(DeliveryQuery),
+#[utoipa::path(get, path = "/api/notification-deliveries", operation_id = "channel_deliveries", tag = "notifications", params(DeliveryQuery),
     responses((status = 200, body = Page<Delivery>)))]
 pub async fn deliveries(
     State(state): State<AppState>,

@@ -52,7 +52,7 @@ async fn load(state: &AppState, id: &str) -> ApiResult<(Template, TemplateVersio
 }
 
 /// Every template (each kind for each installed notifier type).
-#[utoipa::path(get, path = "/api/system/notification-templates", tag = "notifications",
+#[utoipa::path(get, path = "/api/system/notification-templates", operation_id = "template_list", tag = "notifications",
     responses((status = 200, body = Vec<TemplateView>)))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<TemplateView>>> {
     let mut out = Vec::new();
@@ -63,7 +63,7 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<TemplateV
     Ok(Json(out))
 }
 
-#[utoipa::path(get, path = "/api/system/notification-templates/{id}", tag = "notifications",
+#[utoipa::path(get, path = "/api/system/notification-templates/{id}", operation_id = "template_get", tag = "notifications",
     responses((status = 200, body = TemplateView), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -106,7 +106,7 @@ fn check(input: &EditTemplate) -> ApiResult<templates::Rendered> {
 }
 
 /// Saves an edit as a new version and makes it active.
-#[utoipa::path(put, path = "/api/system/notification-templates/{id}", tag = "notifications",
+#[utoipa::path(put, path = "/api/system/notification-templates/{id}", operation_id = "template_update", tag = "notifications",
     request_body = EditTemplate,
     responses((status = 200, body = TemplateView), (status = 422, body = super::error::ErrorBody)))]
 pub async fn update(
@@ -123,7 +123,7 @@ pub async fn update(
 }
 
 /// Every version, newest first.
-#[utoipa::path(get, path = "/api/system/notification-templates/{id}/versions", tag = "notifications",
+#[utoipa::path(get, path = "/api/system/notification-templates/{id}/versions", operation_id = "template_versions", tag = "notifications",
     responses((status = 200, body = Vec<TemplateVersion>), (status = 404, body = super::error::ErrorBody)))]
 pub async fn versions(
     State(state): State<AppState>,
@@ -133,7 +133,7 @@ pub async fn versions(
     Ok(Json(store::templates::versions(&state.db, &id).await?))
 }
 
-#[utoipa::path(get, path = "/api/system/notification-templates/{id}/versions/{version}",
+#[utoipa::path(get, path = "/api/system/notification-templates/{id}/versions/{version}", operation_id = "template_version",
     tag = "notifications",
     responses((status = 200, body = TemplateVersion), (status = 404, body = super::error::ErrorBody)))]
 pub async fn version(
@@ -155,7 +155,7 @@ pub struct Revert {
 
 /// Makes an old version current again, as a new version equal to it
 /// (history is never rewritten).
-#[utoipa::path(post, path = "/api/system/notification-templates/{id}/revert", tag = "notifications",
+#[utoipa::path(post, path = "/api/system/notification-templates/{id}/revert", operation_id = "template_revert", tag = "notifications",
     request_body = Revert,
     responses((status = 200, body = TemplateView), (status = 422, body = super::error::ErrorBody)))]
 pub async fn revert(
@@ -189,7 +189,7 @@ pub struct Preview {
 
 /// Renders a template text (not saved) against the sample event; 422
 /// naming the part when it does not render.
-#[utoipa::path(post, path = "/api/system/notification-templates/preview", tag = "notifications",
+#[utoipa::path(post, path = "/api/system/notification-templates/preview", operation_id = "template_preview", tag = "notifications",
     request_body = EditTemplate,
     responses((status = 200, body = Preview), (status = 422, body = super::error::ErrorBody)))]
 pub async fn preview(ValidJson(input): ValidJson<EditTemplate>) -> ApiResult<Json<Preview>> {

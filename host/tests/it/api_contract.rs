@@ -1515,6 +1515,60 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "backups::restore",
     ),
     ("get", "/api/notifications", "notifications::list"),
+    ("get", "/api/notification-channels", "channels::list"),
+    ("post", "/api/notification-channels", "channels::create"),
+    ("get", "/api/notification-channels/{id}", "channels::get"),
+    ("put", "/api/notification-channels/{id}", "channels::update"),
+    (
+        "delete",
+        "/api/notification-channels/{id}",
+        "channels::delete",
+    ),
+    (
+        "post",
+        "/api/notification-channels/{id}/test",
+        "channels::test",
+    ),
+    (
+        "get",
+        "/api/notification-deliveries",
+        "channels::deliveries",
+    ),
+    (
+        "get",
+        "/api/system/notification-templates",
+        "templates::list",
+    ),
+    (
+        "get",
+        "/api/system/notification-templates/{id}",
+        "templates::get",
+    ),
+    (
+        "put",
+        "/api/system/notification-templates/{id}",
+        "templates::update",
+    ),
+    (
+        "get",
+        "/api/system/notification-templates/{id}/versions",
+        "templates::versions",
+    ),
+    (
+        "get",
+        "/api/system/notification-templates/{id}/versions/{version}",
+        "templates::version",
+    ),
+    (
+        "post",
+        "/api/system/notification-templates/{id}/revert",
+        "templates::revert",
+    ),
+    (
+        "post",
+        "/api/system/notification-templates/preview",
+        "templates::preview",
+    ),
     (
         "post",
         "/api/notifications/{id}/read",
