@@ -25,6 +25,9 @@ Error: {{ execution.error }}{% endif %}
 {{ link }}{% endif %}
 ";
 
+/// Instructions a render may run: far more than any real message needs.
+const FUEL: u64 = 200_000;
+
 /// A rendered message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
@@ -37,6 +40,8 @@ pub struct Rendered {
 pub fn render(subject: Option<&str>, body: &str, context: &Value) -> Result<Rendered, String> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Templates come from API users: a loop of loops must stop, not spin.
+    env.set_fuel(Some(FUEL));
     let one = |part: &str, source: &str| {
         env.render_str(source, context)
             .map_err(|e| format!("{part}: {}", describe(&e)))
@@ -98,6 +103,10 @@ mod tests {
         let e = check(Some("{{ title"), "x").unwrap_err();
         assert!(e.starts_with("subject:"), "{e}");
         assert!(check(None, "  ").is_err());
+        let spin =
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+        let e = check(None, spin).unwrap_err();
+        assert!(e.contains("fuel"), "{e}");
         let ok = check(Some("{{ kind }} on {{ datasource.name }}"), "{{ message }}").unwrap();
         assert_eq!(ok.subject, "backup_failed on shop");
     }

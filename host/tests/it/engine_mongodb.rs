@@ -10,7 +10,6 @@ use crate::common;
 use common::server::{Backend, TestServer};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Quotes, a backslash, YAML and JS specials, and our own placeholder.
 const PASSWORD: &str = r#"Dg-m0ngo "q" back\slash #: {secret} ü"#;
@@ -248,18 +247,6 @@ async fn datasource(server: &TestServer, name: &str, database: &str) -> String {
         .to_string()
 }
 
-async fn restore(server: &TestServer, backup: &str, body: Value) -> Value {
-    let r = server
-        .post_ok(&format!("/api/backups/{backup}/restore"), &body, 202)
-        .await;
-    server
-        .wait_execution(
-            r["execution_id"].as_str().expect("execution_id"),
-            Duration::from_secs(120),
-        )
-        .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongodb_through_the_api_with_fake_tools() {
     let fakes = Fakes::new();
@@ -328,12 +315,12 @@ async fn mongodb_through_the_api_with_fake_tools() {
 
     // Restore into another database name: the exact bytes, renamed.
     let copy = datasource(&server, "copy", "shop_copy").await;
-    let restored = restore(
-        &server,
-        &id,
-        json!({"target_datasource_id": copy, "confirm_overwrite": true, "drop_existing": true}),
-    )
-    .await;
+    let restored = server
+        .restore_with(
+            &id,
+            &json!({"target_datasource_id": copy, "confirm_overwrite": true, "drop_existing": true}),
+        )
+        .await;
     assert_eq!(
         restored["status"],
         "completed",
@@ -373,7 +360,9 @@ async fn mongodb_through_the_api_with_fake_tools() {
 
     // Verification into a scratch database passes, and the scratch
     // database is dropped afterwards.
-    let verified = restore(&server, &id, json!({"verification_mode": true})).await;
+    let verified = server
+        .restore_with(&id, &json!({"verification_mode": true}))
+        .await;
     assert_eq!(
         verified["status"],
         "completed",
@@ -400,7 +389,9 @@ async fn mongodb_through_the_api_with_fake_tools() {
 
     // A restore that comes up one document short fails, naming the collection.
     fakes.set("short.json", json!("orders"));
-    let failed = restore(&server, &id, json!({"verification_mode": true})).await;
+    let failed = server
+        .restore_with(&id, &json!({"verification_mode": true}))
+        .await;
     assert_eq!(failed["status"], "failed", "{failed}");
     let why = failed["error_message"].as_str().unwrap_or_default();
     assert!(
@@ -450,21 +441,15 @@ async fn mongodb_through_the_api_with_fake_tools() {
         }
     }
     assert!(calls.iter().any(|c| c["prog"] == "mongosh"));
-    let mut seen = server.log();
-    for e in [
-        &id,
-        restored["id"].as_str().expect("id"),
-        verified["id"].as_str().expect("id"),
-        failed["id"].as_str().expect("id"),
-        bad["id"].as_str().expect("id"),
-    ] {
-        for path in [
-            format!("/api/executions/{e}/logs"),
-            format!("/api/executions/{e}"),
-        ] {
-            seen.push_str(&server.get_ok(&path).await.to_string());
-        }
-    }
+    let mut seen = server
+        .everything_said(&[
+            &id,
+            restored["id"].as_str().expect("id"),
+            verified["id"].as_str().expect("id"),
+            failed["id"].as_str().expect("id"),
+            bad["id"].as_str().expect("id"),
+        ])
+        .await;
     seen.push_str(
         &server
             .get_ok(&format!("/api/datasources/{source}"))

@@ -390,21 +390,7 @@ async fn mariadb_round_trip_through_the_api() {
     );
 
     // The password shows in no log, no execution log, no error.
-    let mut seen = server.log();
-    for e in [id, rid.as_str()] {
-        seen.push_str(
-            &server
-                .get_ok(&format!("/api/executions/{e}/logs"))
-                .await
-                .to_string(),
-        );
-        seen.push_str(
-            &server
-                .get_ok(&format!("/api/executions/{e}"))
-                .await
-                .to_string(),
-        );
-    }
+    let seen = server.everything_said(&[id, rid.as_str()]).await;
     assert!(!seen.contains(PASSWORD), "the password leaked");
 
     // A wrong password is `auth_failed`, named.

@@ -214,18 +214,8 @@ async fn datasource(server: &TestServer, name: &str, config: Value) -> String {
 }
 
 async fn verify(server: &TestServer, backup: &str) -> Value {
-    let v = server
-        .post_ok(
-            &format!("/api/backups/{backup}/restore"),
-            &json!({"verification_mode": true}),
-            202,
-        )
-        .await;
     server
-        .wait_execution(
-            v["execution_id"].as_str().expect("id"),
-            Duration::from_secs(120),
-        )
+        .restore_with(backup, &json!({"verification_mode": true}))
         .await
 }
 
@@ -486,20 +476,14 @@ async fn sqlserver_through_the_api_with_a_fake_sqlcmd() {
     assert_eq!(files_in(&backup_dir), Vec::<String>::new());
 
     // The password shows in no log, execution log or error.
-    let mut seen = server.log();
-    for e in [
-        id.as_str(),
-        restored["id"].as_str().expect("id"),
-        verified["id"].as_str().expect("id"),
-        failed["id"].as_str().expect("id"),
-    ] {
-        for path in [
-            format!("/api/executions/{e}/logs"),
-            format!("/api/executions/{e}"),
-        ] {
-            seen.push_str(&server.get_ok(&path).await.to_string());
-        }
-    }
+    let mut seen = server
+        .everything_said(&[
+            id.as_str(),
+            restored["id"].as_str().expect("id"),
+            verified["id"].as_str().expect("id"),
+            failed["id"].as_str().expect("id"),
+        ])
+        .await;
     seen.push_str(
         &server
             .get_ok(&format!("/api/datasources/{source}"))
@@ -643,15 +627,8 @@ async fn sqlserver_bacpac_with_a_fake_sqlpackage() {
         2,
         "no further sqlpackage ran"
     );
-    let mut seen = server.log();
-    seen.push_str(
-        &server
-            .get_ok(&format!(
-                "/api/executions/{}/logs",
-                refused["id"].as_str().expect("id")
-            ))
-            .await
-            .to_string(),
-    );
+    let seen = server
+        .everything_said(&[refused["id"].as_str().expect("id")])
+        .await;
     assert!(!seen.contains(PASSWORD), "the password leaked");
 }

@@ -11,7 +11,6 @@ use crate::engine_mysql::{mariadb, mariadb_fingerprint, MariaDb};
 use common::server::{Backend, TestServer};
 use common::{pg_fingerprint, psql, TempDb};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 /// A PostgreSQL database with a name the test chooses.
 fn pg_db(name: &str, rows: u32) -> TempDb {
@@ -29,18 +28,6 @@ fn pg_db(name: &str, rows: u32) -> TempDb {
     TempDb {
         name: name.to_string(),
     }
-}
-
-async fn restore(server: &TestServer, backup: &str, body: Value) -> Value {
-    let r = server
-        .post_ok(&format!("/api/backups/{backup}/restore"), &body, 202)
-        .await;
-    server
-        .wait_execution(
-            r["execution_id"].as_str().expect("id"),
-            Duration::from_secs(180),
-        )
-        .await
 }
 
 /// The names recorded on the execution, by status.
@@ -160,22 +147,22 @@ async fn every_postgres_database_in_one_execution() {
         let copy = TempDb {
             name: format!("{name}_r"),
         };
-        let done = restore(
-            &server,
-            id,
-            json!({"confirm_overwrite": true, "database": name, "target_database": copy.name}),
-        )
-        .await;
+        let done = server
+            .restore_with(
+                id,
+                &json!({"confirm_overwrite": true, "database": name, "target_database": copy.name}),
+            )
+            .await;
         assert_eq!(done["status"], "completed", "{done}\n{}", server.log_tail());
         assert_eq!(pg_fingerprint(&copy.name), pg_fingerprint(&dbs[i].name));
     }
     // A verification of one database of the backup passes.
-    let v = restore(
-        &server,
-        id,
-        json!({"verification_mode": true, "database": names[2]}),
-    )
-    .await;
+    let v = server
+        .restore_with(
+            id,
+            &json!({"verification_mode": true, "database": names[2]}),
+        )
+        .await;
     assert_eq!(v["status"], "completed", "{v}");
     assert_eq!(v["metadata"]["verification"]["passed"], true, "{v}");
     // Download picks one database too.
@@ -205,19 +192,7 @@ async fn every_postgres_database_in_one_execution() {
             .len()
     );
     // Nor in any log, execution log or error.
-    let mut seen = server.log();
-    seen.push_str(
-        &server
-            .get_ok(&format!("/api/executions/{id}/logs"))
-            .await
-            .to_string(),
-    );
-    seen.push_str(
-        &server
-            .get_ok(&format!("/api/executions/{id}"))
-            .await
-            .to_string(),
-    );
+    let seen = server.everything_said(&[id]).await;
     assert!(!seen.contains(PG_PASSWORD), "the password leaked");
 }
 
@@ -281,11 +256,7 @@ async fn every_mariadb_database_in_one_execution() {
     for db in &dbs {
         let copy = MariaDb::named(&format!("{}_r", db.name));
         mariadb(None, &format!("drop database `{}`", copy.name));
-        let done = restore(
-            &server,
-            id,
-            json!({"confirm_overwrite": true, "database": db.name, "target_database": copy.name}),
-        )
+        let done = server.restore_with(id, &json!({"confirm_overwrite": true, "database": db.name, "target_database": copy.name}))
         .await;
         assert_eq!(done["status"], "completed", "{done}\n{}", server.log_tail());
         assert_eq!(

@@ -312,18 +312,39 @@ impl TestServer {
     /// Restores a backup into a datasource (confirmed) and waits for the
     /// restore execution to end; returns it.
     pub async fn restore_into(&self, backup: &str, target_datasource: &str) -> Value {
+        self.restore_with(
+            backup,
+            &json!({"target_datasource_id": target_datasource, "confirm_overwrite": true}),
+        )
+        .await
+    }
+
+    /// Queues a restore (or verification) of `backup` with `body` and
+    /// waits for its execution to end; returns it.
+    pub async fn restore_with(&self, backup: &str, body: &Value) -> Value {
         let r = self
-            .post_ok(
-                &format!("/api/backups/{backup}/restore"),
-                &json!({"target_datasource_id": target_datasource, "confirm_overwrite": true}),
-                202,
-            )
+            .post_ok(&format!("/api/backups/{backup}/restore"), body, 202)
             .await;
         let id = r["execution_id"]
             .as_str()
             .expect("execution_id")
             .to_string();
         self.wait_execution(&id, Duration::from_secs(180)).await
+    }
+
+    /// Everything the server said about `executions`: its log, and each
+    /// one's detail and log lines (where a leaked secret would show).
+    pub async fn everything_said(&self, executions: &[&str]) -> String {
+        let mut seen = self.log();
+        for e in executions {
+            for path in [
+                format!("/api/executions/{e}/logs"),
+                format!("/api/executions/{e}"),
+            ] {
+                seen.push_str(&self.get_ok(&path).await.to_string());
+            }
+        }
+        seen
     }
 
     /// Polls an execution until it is completed, failed or cancelled.
