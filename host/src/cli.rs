@@ -48,6 +48,21 @@ pub struct Cli {
     /// Log filter (`info`, `debug`, `dataguardian=trace`...).
     #[arg(long, env = "DG_LOG", default_value = "info", global = true)]
     pub log: String,
+    /// Ships logs and traces over OTLP/HTTP (protobuf) to this base URL
+    /// (`/v1/logs` and `/v1/traces` are appended), e.g. SEQ's
+    /// `http://seq:5341/ingest/otlp` or a collector's `http://otel:4318`.
+    /// Off when unset.
+    #[arg(long, env = "DG_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
+    /// `NAME=VALUE` header sent with every export (`X-Seq-ApiKey=...`);
+    /// repeatable, comma-separated in the environment.
+    #[arg(
+        long = "otlp-header",
+        env = "DG_OTLP_HEADERS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub otlp_headers: Vec<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -262,13 +277,40 @@ pub fn server_flag_names() -> &'static std::collections::BTreeSet<String> {
     })
 }
 
-pub fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+/// Logs to stderr, and ships logs and traces over OTLP when
+/// `--otlp-endpoint` is set; the returned handle flushes them at exit.
+pub fn init_logging(
+    cli: &Cli,
+    runtime: tokio::runtime::Handle,
+) -> anyhow::Result<Option<crate::observe::otlp::Shipping>> {
+    use crate::observe::otlp::{BoxedLayer, OtlpConfig, Shipping, NOT_SHIPPED};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, Registry};
+    let filter = |extra: &[&str]| {
+        let mut directives = cli.log.clone();
+        for target in extra {
+            directives.push_str(&format!(",{target}=off"));
+        }
+        EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"))
+    };
+    let mut layers: Vec<BoxedLayer<Registry>> = vec![tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_filter(filter(&[]))
+        .boxed()];
+    let mut shipping = None;
+    if let Some(config) = OtlpConfig::parse(cli.otlp_endpoint.as_deref(), &cli.otlp_headers)? {
+        let (handle, shippers) = Shipping::start(&config, runtime)?;
+        for shipper in shippers {
+            layers.push(shipper.with_filter(filter(NOT_SHIPPED)).boxed());
+        }
+        shipping = Some((handle, config.endpoint));
+    }
+    let _ = tracing_subscriber::registry().with(layers).try_init();
+    Ok(shipping.map(|(handle, endpoint)| {
+        tracing::info!("shipping logs and traces over OTLP to {endpoint}");
+        handle
+    }))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -9,7 +9,6 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
     let cli = dataguardian::cli::Cli::parse();
-    dataguardian::cli::init_logging(&cli.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -20,7 +19,19 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dataguardian::cli::run(cli)) {
+    let shipping = match dataguardian::cli::init_logging(&cli, runtime.handle().clone()) {
+        Ok(shipping) => shipping,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(dataguardian::cli::run(cli));
+    // The last batch goes out on the runtime's workers, still running here.
+    if let Some(shipping) = shipping {
+        shipping.shutdown();
+    }
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

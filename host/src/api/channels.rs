@@ -65,6 +65,12 @@ impl From<NotificationChannel> for ChannelView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateChannel {
+    /// 1-100 characters, not blank, no control or bidirectional-override characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     /// A notifier type: `smtp`, `webhook`, `whatsapp`.
     #[serde(rename = "type")]
@@ -77,6 +83,7 @@ pub struct CreateChannel {
     #[serde(default)]
     pub events: Vec<String>,
     /// `info` (default), `warning` or `critical`.
+    #[schema(pattern = "^(info|warning|critical)$")]
     pub min_severity: Option<String>,
     /// Only notifications about these jobs / datasources.
     #[serde(default)]
@@ -85,6 +92,8 @@ pub struct CreateChannel {
     pub datasource_ids: Vec<String>,
     /// A repeat of the same kind about the same thing within this many
     /// minutes is recorded but not sent (default 30; 0: never suppress).
+    #[schema(minimum = 0, maximum = 10080)]
+    #[serde(default, deserialize_with = "super::extract::optional_whole_number")]
     pub suppress_minutes: Option<i64>,
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -97,6 +106,12 @@ fn yes() -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateChannel {
+    /// 1-100 characters, not blank, no control or bidirectional-override characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
@@ -104,9 +119,12 @@ pub struct UpdateChannel {
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
     pub events: Option<Vec<String>>,
+    #[schema(pattern = "^(info|warning|critical)$")]
     pub min_severity: Option<String>,
     pub job_ids: Option<Vec<String>>,
     pub datasource_ids: Option<Vec<String>>,
+    #[schema(minimum = 0, maximum = 10080)]
+    #[serde(default, deserialize_with = "super::extract::optional_whole_number")]
     pub suppress_minutes: Option<i64>,
     pub enabled: Option<bool>,
 }

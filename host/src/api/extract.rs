@@ -157,3 +157,65 @@ mod tests {
         assert_eq!(field_of(".", "invalid type: map"), None);
     }
 }
+
+/// An integer field that, as JSON Schema's `integer` does, also accepts a
+/// number with a zero fraction (`3.0`): clients that only have doubles
+/// send those. `#[serde(deserialize_with = "whole_number")]`.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    use serde::Deserialize;
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "{n} is not a whole number in range"
+        ))),
+    }
+}
+
+/// [`whole_number`] for an optional field (also add `#[serde(default)]`).
+pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<i64>, D::Error> {
+    use serde::Deserialize;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => whole_number(n).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod whole_number_tests {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(deserialize_with = "super::whole_number")]
+        n: i64,
+        #[serde(default, deserialize_with = "super::optional_whole_number")]
+        o: Option<i64>,
+    }
+
+    fn parse(json: &str) -> Result<(i64, Option<i64>), String> {
+        serde_json::from_str::<T>(json)
+            .map(|t| (t.n, t.o))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn integral_doubles_are_integers_and_fractions_are_not() {
+        assert_eq!(parse(r#"{"n": 3}"#), Ok((3, None)));
+        assert_eq!(parse(r#"{"n": 3.0, "o": -6197.0}"#), Ok((3, Some(-6197))));
+        assert_eq!(parse(r#"{"n": 1, "o": null}"#), Ok((1, None)));
+        for bad in [
+            r#"{"n": 2.5}"#,
+            r#"{"n": 1e300}"#,
+            r#"{"n": "3"}"#,
+            r#"{"n": 1, "o": 0.1}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -28,7 +28,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use error::ApiError;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -125,7 +125,12 @@ pub fn router(state: AppState) -> Router {
             origin_policy,
             guard::guard,
         ))
-        .layer(TraceLayer::new_for_http())
+        // Each request is a span at INFO: its method and path prefix the
+        // lines logged while it runs, and it is one trace when shipped.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)),
+        )
         .layer(axum::middleware::from_fn(crate::observe::http::track))
         .with_state(state)
 }

@@ -77,8 +77,10 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct EditTemplate {
     /// Empty or omitted: `[DataGuardian] {{ title }}`.
+    #[schema(max_length = 65536)]
     pub subject: Option<String>,
     /// minijinja syntax; variables: see docs/NOTIFIERS.md.
+    #[schema(min_length = 1, max_length = 65536)]
     pub body: String,
 }
 
@@ -135,21 +137,28 @@ pub async fn versions(
 
 #[utoipa::path(get, path = "/api/system/notification-templates/{id}/versions/{version}", operation_id = "template_version",
     tag = "notifications",
+    params(("id" = String, Path), ("version" = i64, Path, minimum = 1, description = "A version number, from 1")),
     responses((status = 200, body = TemplateVersion), (status = 404, body = super::error::ErrorBody)))]
 pub async fn version(
     State(state): State<AppState>,
-    Path((id, version)): Path<(String, i64)>,
+    Path((id, version)): Path<(String, String)>,
 ) -> ApiResult<Json<TemplateVersion>> {
     load(&state, &id).await?;
-    store::templates::version(&state.db, &id, version)
+    let missing = || ApiError::not_found("template version", &format!("{id}/{version}"));
+    // Parsed here, not by the extractor, so a number out of range is the
+    // same JSON 404 as any other version that does not exist.
+    let number: i64 = version.parse().map_err(|_| missing())?;
+    store::templates::version(&state.db, &id, number)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("template version", &format!("{id}/{version}")))
+        .ok_or_else(missing)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Revert {
+    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "super::extract::whole_number")]
     pub version: i64,
 }
 
@@ -157,7 +166,8 @@ pub struct Revert {
 /// (history is never rewritten).
 #[utoipa::path(post, path = "/api/system/notification-templates/{id}/revert", operation_id = "template_revert", tag = "notifications",
     request_body = Revert,
-    responses((status = 200, body = TemplateView), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 200, body = TemplateView), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)))]
 pub async fn revert(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -167,10 +177,7 @@ pub async fn revert(
     let old = store::templates::version(&state.db, &id, input.version)
         .await?
         .ok_or_else(|| {
-            ApiError::invalid(
-                "version",
-                format!("template {id} has no version {}", input.version),
-            )
+            ApiError::not_found("template version", &format!("{id}/{}", input.version))
         })?;
     store::templates::add_version(&state.db, &id, old.subject.as_deref(), &old.body).await?;
     let (t, v) = load(&state, &id).await?;

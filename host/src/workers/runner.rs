@@ -14,6 +14,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 /// How a piece of work ended.
 #[derive(Debug)]
@@ -122,10 +123,20 @@ pub async fn consume(state: AppState, kind: &'static str, concurrency: usize, ha
         match state.queue.claim(kind, &state.node_id).await {
             Ok(Some(item)) => {
                 let state = state.clone();
-                tokio::spawn(async move {
-                    run_item(state, item, handler).await;
-                    drop(permit);
-                });
+                // Every log line of the run carries its execution (and
+                // becomes one trace when traces are shipped).
+                let span = tracing::info_span!(
+                    "execution",
+                    execution_id = %item.execution_id,
+                    operation = kind
+                );
+                tokio::spawn(
+                    async move {
+                        run_item(state, item, handler).await;
+                        drop(permit);
+                    }
+                    .instrument(span),
+                );
             }
             Ok(None) => {
                 drop(permit);

@@ -18,6 +18,7 @@ mod integrity;
 mod notifiers;
 mod notify_channels;
 mod observability;
+mod otlp;
 mod plugin_calls;
 mod postgres_roundtrip;
 mod queue;
