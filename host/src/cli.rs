@@ -48,6 +48,19 @@ pub struct Cli {
     /// Log filter (`info`, `debug`, `dataguardian=trace`...).
     #[arg(long, env = "DG_LOG", default_value = "info", global = true)]
     pub log: String,
+    /// Where a parallel restore (`jobs` > 1) spools the decompressed
+    /// backup (default DATA_DIR/spool; created 0700).
+    #[arg(long, env = "DG_RESTORE_SPOOL_DIR", global = true)]
+    pub restore_spool_dir: Option<PathBuf>,
+    /// Largest spool of one parallel restore, in MiB (default 100 GiB);
+    /// checked with the free space before anything is written.
+    #[arg(
+        long,
+        env = "DG_RESTORE_SPOOL_MAX_MB",
+        default_value = "102400",
+        global = true
+    )]
+    pub restore_spool_max_mb: u64,
     /// Ships logs and traces over OTLP/HTTP (protobuf) to this base URL
     /// (`/v1/logs` and `/v1/traces` are appended), e.g. SEQ's
     /// `http://seq:5341/ingest/otlp` or a collector's `http://otel:4318`.
@@ -236,6 +249,12 @@ pub struct RestoreArgs {
     /// name inside the backup).
     #[arg(long, env = "DG_DATABASE")]
     pub database: Option<String>,
+    /// Parallel restore: a number or `auto` (the cores). Above 1 the
+    /// backup is verified into a spool file first (--restore-spool-dir)
+    /// and loaded with `pg_restore --jobs`, not as one transaction: the
+    /// target must be empty unless --clean.
+    #[arg(long, env = "DG_JOBS", default_value = "1")]
+    pub jobs: String,
     #[arg(long, env = "DG_STALL_SECS", default_value = "600")]
     pub stall_secs: u64,
 }
@@ -331,10 +350,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     {
         private_paths.push(absolute(extra)?);
     }
+    let spool = spool_policy(&cli, &data_dir)?;
     match cli.command {
-        Command::Serve(args) => serve(&data_dir, private_paths, plugins, args).await,
+        Command::Serve(args) => serve(&data_dir, private_paths, plugins, spool, args).await,
         Command::Backup(args) => backup(&plugins, args).await,
-        Command::Restore(args) => restore(&plugins, args).await,
+        Command::Restore(args) => restore(&plugins, &spool, args).await,
         Command::Verify(args) => verify(&plugins, args).await,
         Command::Plugin { command } => plugin_command(&plugins, command).await,
         Command::Secrets { .. } => Ok(()),
@@ -439,10 +459,13 @@ async fn serve(
     data_dir: &Path,
     private_paths: Vec<PathBuf>,
     plugins: Plugins,
+    restore_spool: pipeline::SpoolPolicy,
     args: ServeArgs,
 ) -> anyhow::Result<()> {
     install_keyring(&private_paths[0])?;
     let mut private_paths = private_paths;
+    // No datasource may back up, nor restore over, a spool.
+    private_paths.push(restore_spool.dir.clone());
     if let Some(file) = args.database_url.as_deref().and_then(sqlite_file) {
         private_paths.push(absolute(&file)?);
     }
@@ -487,6 +510,7 @@ async fn serve(
         monitor_history: args.system_monitor_history_size,
         notification_retry_base: Duration::from_secs(args.notification_retry_secs.max(1)),
         public_url: args.public_url.clone(),
+        restore_spool,
     };
     for root in config
         .denied_roots
@@ -726,7 +750,33 @@ fn report_progress(what: &'static str, activity: Arc<Activity>) -> ProgressRepor
     }))
 }
 
-async fn restore(plugins: &Plugins, args: RestoreArgs) -> anyhow::Result<()> {
+/// Where and how large parallel restores may spool.
+fn spool_policy(cli: &Cli, data_dir: &Path) -> anyhow::Result<pipeline::SpoolPolicy> {
+    if cli.restore_spool_max_mb == 0 {
+        bail!("--restore-spool-max-mb: must be at least 1");
+    }
+    let dir = match &cli.restore_spool_dir {
+        Some(dir) => absolute(dir)?,
+        None => data_dir.join("spool"),
+    };
+    Ok(pipeline::SpoolPolicy {
+        dir,
+        max_bytes: cli.restore_spool_max_mb.saturating_mul(1 << 20),
+    })
+}
+
+async fn restore(
+    plugins: &Plugins,
+    spool: &pipeline::SpoolPolicy,
+    args: RestoreArgs,
+) -> anyhow::Result<()> {
+    let jobs = pipeline::parse_jobs(&args.jobs).map_err(|m| anyhow::anyhow!("--jobs: {m}"))?;
+    if jobs > 1 && !plugins.restores_in_parallel(&args.engine) {
+        bail!(
+            "--jobs: the `{}` engine restores from one stream only; use --jobs 1",
+            args.engine
+        );
+    }
     let local = args.storage.storage == "local" && args.storage.storage_config.is_none();
     let (root, prefix) = split_execution_path(&args.from, local)?;
     let storage = storage_for(plugins, &args.storage, root.as_deref())?;
@@ -740,6 +790,18 @@ async fn restore(plugins: &Plugins, args: RestoreArgs) -> anyhow::Result<()> {
     if args.clean {
         options.push(("clean".to_string(), "true".to_string()));
     }
+    let parallel = if jobs > 1 {
+        pipeline::check_parallel_target(&engine, args.clean, "--clean")
+            .await
+            .map_err(|m| anyhow::anyhow!("--jobs: {m}"))?;
+        Some(pipeline::Parallel {
+            jobs,
+            spool: spool.clone(),
+            name: format!("cli-{}", uuid::Uuid::new_v4()),
+        })
+    } else {
+        None
+    };
     let activity: Arc<Activity> = Arc::default();
     let _progress = report_progress("restore", activity.clone());
     let manifest = pipeline::run_restore(RestoreRequest {
@@ -749,6 +811,7 @@ async fn restore(plugins: &Plugins, args: RestoreArgs) -> anyhow::Result<()> {
         options,
         activity,
         database: args.database,
+        parallel,
     })
     .await?;
     let out = serde_json::json!({

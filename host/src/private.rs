@@ -30,14 +30,19 @@ pub fn narrow(path: &Path, mode: u32) -> io::Result<()> {
     }
 }
 
-/// Writes `bytes` to a new file created 0600.
-pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
+/// Creates a new file 0600 for writing; fails if it exists.
+pub fn create_new(path: &Path) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)?;
+        .open(path)
+}
+
+/// Writes `bytes` to a new file created 0600.
+pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = create_new(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }

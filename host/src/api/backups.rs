@@ -3,6 +3,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::ValidJson;
+use crate::pipeline;
 use crate::queue::KIND_RESTORE;
 use crate::server::state::AppState;
 use crate::server::targets;
@@ -180,6 +181,108 @@ pub struct RestoreRequest {
     /// one the datasource names (or, for a backup of several databases,
     /// instead of `database`'s own name). Created when it does not exist.
     pub target_database: Option<String>,
+    /// Parallel restore (engines that support it: PostgreSQL). 1 (the
+    /// default): one stream, one transaction, all or nothing. N > 1 or
+    /// `"auto"` (the cores of the node that runs it): the backup is
+    /// verified into a spool file, then loaded with `pg_restore --jobs N`,
+    /// which cannot be one transaction — so only into an empty database
+    /// (or one created for the restore, which is dropped again if it
+    /// fails), or with `drop_existing` (a failure then leaves it partly
+    /// restored). See docs/API.md.
+    #[schema(schema_with = jobs_schema)]
+    pub jobs: Option<Value>,
+}
+
+fn jobs_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+    let one_of = OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Integer))
+                .minimum(Some(1))
+                .maximum(Some(pipeline::MAX_JOBS)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .enum_values(Some(["auto"])),
+        )
+        .build();
+    Schema::OneOf(one_of)
+}
+
+/// The `jobs` of a restore as stored on the execution (a number, or
+/// `"auto"`, resolved by the node that runs it); 422s name the field and
+/// say why: an engine that restores from one stream only, or a spool over
+/// the cap or the free space.
+fn check_jobs(
+    state: &AppState,
+    source: &Execution,
+    target: &Datasource,
+    input: &RestoreRequest,
+) -> ApiResult<Value> {
+    let requested = match &input.jobs {
+        None | Some(Value::Null) => return Ok(Value::Null),
+        Some(Value::String(s)) if s == "auto" => (json!("auto"), pipeline::auto_jobs()),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && (1.0..=f64::from(pipeline::MAX_JOBS)).contains(&f) => {
+                (json!(f as u32), f as u32)
+            }
+            _ => return Err(jobs_invalid()),
+        },
+        Some(_) => return Err(jobs_invalid()),
+    };
+    let (stored, jobs) = requested;
+    if stored == json!(1) {
+        return Ok(stored);
+    }
+    if !state.plugins.restores_in_parallel(&target.kind) {
+        return Err(ApiError::invalid(
+            "jobs",
+            format!(
+                "the `{}` engine restores from one stream only; leave jobs out or send 1",
+                target.kind
+            ),
+        ));
+    }
+    if jobs > 1 {
+        let needed = spooled_size(source, input.database.as_deref());
+        state
+            .config
+            .restore_spool
+            .check_room(needed)
+            .map_err(|m| ApiError::invalid("jobs", m))?;
+    }
+    Ok(stored)
+}
+
+fn jobs_invalid() -> ApiError {
+    ApiError::invalid(
+        "jobs",
+        format!(
+            "must be a whole number from 1 to {} or \"auto\"",
+            pipeline::MAX_JOBS
+        ),
+    )
+}
+
+/// Uncompressed bytes a parallel restore of `source` spools: the chosen
+/// database's artifact of a several-databases backup, else the backup's.
+fn spooled_size(source: &Execution, database: Option<&str>) -> u64 {
+    let of_database = database.and_then(|name| {
+        source
+            .metadata
+            .0
+            .get("databases")?
+            .as_array()?
+            .iter()
+            .find(|d| d.get("name").and_then(Value::as_str) == Some(name))?
+            .get("size_bytes")?
+            .as_u64()
+    });
+    of_database
+        .or_else(|| source.size_bytes.and_then(|b| u64::try_from(b).ok()))
+        .unwrap_or(0)
 }
 
 /// `database` names a stored database of a several-databases backup (and
@@ -315,6 +418,7 @@ pub async fn restore(
         }
     }
     check_database_choice(&source, &target, &input)?;
+    let jobs = check_jobs(&state, &source, &target, &input)?;
     if !input.verification_mode && !input.confirm_overwrite {
         return Err(ApiError::invalid(
             "confirm_overwrite",
@@ -349,6 +453,7 @@ pub async fn restore(
         "source_checksum": source.checksum,
         "database": input.database,
         "target_database": input.target_database,
+        "jobs": jobs,
     }));
     super::enqueue(&state, &execution, KIND_RESTORE).await?;
     Ok((

@@ -69,6 +69,8 @@ pub struct Progress {
     pub bytes: u64,
     pub elapsed_seconds: f64,
     pub bytes_per_second: f64,
+    /// Restores: `stream` (single stream), `spool` then `load` (parallel).
+    pub phase: Option<crate::plugin::Phase>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -153,6 +155,7 @@ pub async fn get(
             } else {
                 0.0
             },
+            phase: run.activity.phase(),
         }
     });
     Ok(Json(ExecutionDetail {

@@ -8,12 +8,17 @@ pub mod manifest;
 pub mod reader;
 pub mod replicate;
 pub mod restore;
+pub mod spool;
 pub mod writer;
 
 pub use backup::{remove_execution_folder, run_backup, BackupRequest, BackupSummary};
 pub use compression::Compression;
 pub use manifest::BackupManifest;
-pub use restore::{run_restore, verify_execution, RestoreRequest};
+pub use restore::{
+    auto_jobs, check_parallel_target, parse_jobs, run_restore, verify_execution, Parallel,
+    RestoreRequest, MAX_JOBS,
+};
+pub use spool::SpoolPolicy;
 
 /// Size of the blocks moved between pipeline stages.
 pub const BLOCK: usize = 1 << 20;

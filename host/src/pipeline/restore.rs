@@ -9,9 +9,10 @@ use super::compression::decoder;
 use super::layout::{self, MANIFEST_FILE};
 use super::manifest::{checksum_string, BackupManifest};
 use super::reader::{self, read_small};
+use super::spool::{self, SpoolPolicy};
 use super::{PipelineError, BLOCK, DEPTH};
 use crate::plugin::streams::{ChannelSource, SourceItem};
-use crate::plugin::{Activity, EngineClient, StorageClient};
+use crate::plugin::{Activity, EngineClient, Phase, StorageClient};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -109,6 +110,77 @@ pub struct RestoreRequest {
     pub activity: Arc<Activity>,
     /// For a backup of several databases: the one to restore.
     pub database: Option<String>,
+    /// Restore with several jobs from a verified spool file instead of
+    /// one stream (engines whose manifest says `parallel_restore`).
+    pub parallel: Option<Parallel>,
+}
+
+/// Most jobs a parallel restore may ask for.
+pub const MAX_JOBS: u32 = 64;
+
+/// `jobs` of a restore: a number from 1 to [`MAX_JOBS`], or `auto` (the
+/// cores of the machine that runs it).
+pub fn parse_jobs(text: &str) -> Result<u32, String> {
+    if text.trim() == "auto" {
+        return Ok(auto_jobs());
+    }
+    match text.trim().parse::<u32>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{text}` is neither a number from 1 to {MAX_JOBS} nor \"auto\""
+        )),
+    }
+}
+
+/// This machine's cores (at most [`MAX_JOBS`]).
+pub fn auto_jobs() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| u32::try_from(n.get()).unwrap_or(MAX_JOBS))
+        .unwrap_or(1)
+        .clamp(1, MAX_JOBS)
+}
+
+/// A parallel restore cannot be one transaction, so it only goes into an
+/// empty database (or one whose tables `drop_existing` drops first).
+/// Checked before anything is written; the error says what to do.
+pub async fn check_parallel_target(
+    engine: &EngineClient,
+    drop_existing: bool,
+    drop_option: &str,
+) -> Result<(), String> {
+    if drop_existing {
+        return Ok(());
+    }
+    let tables = engine
+        .inspect()
+        .await
+        .map_err(|e| format!("checking that the target is empty: {e}"))?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = tables.iter().take(5).map(|t| t.name.as_str()).collect();
+    Err(format!(
+        "a parallel restore (jobs > 1) cannot run as one transaction, so it only restores into \
+         an empty database, and the target holds {} table(s) ({}{}): restore into a new \
+         database, use jobs 1 (one transaction, all or nothing), or add {drop_option} to drop \
+         the backup's objects first (a failure then leaves the database partly restored)",
+        tables.len(),
+        names.join(", "),
+        if tables.len() > names.len() {
+            ", ..."
+        } else {
+            ""
+        }
+    ))
+}
+
+/// A restore through a spool file with `jobs` workers.
+#[derive(Debug, Clone)]
+pub struct Parallel {
+    pub jobs: u32,
+    pub spool: SpoolPolicy,
+    /// Names the spool file (the execution's id): unique per restore.
+    pub name: String,
 }
 
 /// Restores while verifying. Returns the manifest of what was restored.
@@ -124,6 +196,10 @@ pub async fn run_restore(req: RestoreRequest) -> Result<BackupManifest, Pipeline
             path: layout::key(&req.prefix, MANIFEST_FILE),
             message,
         })?;
+    if let Some(parallel) = &req.parallel {
+        return restore_spooled(&req, manifest, parallel).await;
+    }
+    req.activity.set_phase(Phase::Stream);
 
     // stored chunks --(compressed)--> decoder thread --(raw)--> engine
     let (packed_tx, packed_rx) = mpsc::channel::<SourceItem>(DEPTH);
@@ -187,6 +263,45 @@ pub async fn run_restore(req: RestoreRequest) -> Result<BackupManifest, Pipeline
     }
 }
 
+/// Spools the artifact (every checksum checked), then lets the engine
+/// load the file with `jobs` workers. Nothing reaches the engine unless
+/// the whole artifact was intact; the spool is removed however this ends.
+async fn restore_spooled(
+    req: &RestoreRequest,
+    manifest: BackupManifest,
+    parallel: &Parallel,
+) -> Result<BackupManifest, PipelineError> {
+    req.activity.set_phase(Phase::Spool);
+    let spooled = spool::spool(
+        &req.storage,
+        &req.prefix,
+        &manifest,
+        &parallel.spool,
+        &parallel.name,
+        req.activity.clone(),
+    )
+    .await?;
+    let path = spooled
+        .path()
+        .to_str()
+        .ok_or_else(|| PipelineError::stage("spool", "the spool path is not UTF-8"))?
+        .to_string();
+    let mut options = req.options.clone();
+    options.push(("jobs".into(), parallel.jobs.to_string()));
+    options.push(("archive_file".into(), path));
+    // The engine reads the file itself: its stream is empty, and the
+    // silence while it loads is not a stall.
+    req.activity.set_phase(Phase::Load);
+    req.activity.mark_input_done();
+    let (_, empty) = mpsc::channel::<SourceItem>(1);
+    let source = ChannelSource::new(empty, req.activity.clone());
+    req.engine
+        .restore(Box::new(source), req.activity.clone(), options)
+        .await?;
+    drop(spooled);
+    Ok(manifest)
+}
+
 /// Decompresses on a blocking thread. Any input failure or corrupt data is
 /// forwarded to the engine as an error item, never as end of stream. The
 /// last decoded block is held back until the input ended cleanly, which
@@ -197,10 +312,7 @@ fn decode(
     input: mpsc::Receiver<SourceItem>,
     output: mpsc::Sender<SourceItem>,
 ) -> Result<(), PipelineError> {
-    let mut reader = ChannelReader {
-        rx: input,
-        current: Bytes::new(),
-    };
+    let mut reader = ChannelReader::new(input);
     let fail = |output: &mpsc::Sender<SourceItem>, message: String| {
         let _ = output.blocking_send(Err(message.clone()));
         PipelineError::stage("decompress", message)
@@ -263,9 +375,18 @@ fn read_block(source: &mut impl Read) -> std::io::Result<Bytes> {
 }
 
 /// `Read` over a channel of blocks; an error item becomes an I/O error.
-struct ChannelReader {
+pub(crate) struct ChannelReader {
     rx: mpsc::Receiver<SourceItem>,
     current: Bytes,
+}
+
+impl ChannelReader {
+    pub(crate) fn new(rx: mpsc::Receiver<SourceItem>) -> Self {
+        Self {
+            rx,
+            current: Bytes::new(),
+        }
+    }
 }
 
 impl Read for ChannelReader {

@@ -56,6 +56,20 @@ pub struct Activity {
     last_ms: AtomicU64,
     bytes: AtomicU64,
     input_done: AtomicBool,
+    phase: Mutex<Option<Phase>>,
+}
+
+/// What a long run is doing now, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Reading the stored copy, checking checksums, feeding the engine.
+    Stream,
+    /// Reading and checking the stored copy into a local spool file.
+    Spool,
+    /// The engine loads from the spool file on its own (data, then
+    /// indexes and constraints); no bytes pass the host meanwhile.
+    Load,
 }
 
 impl Default for Activity {
@@ -65,11 +79,23 @@ impl Default for Activity {
             last_ms: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             input_done: AtomicBool::new(false),
+            phase: Mutex::new(None),
         }
     }
 }
 
 impl Activity {
+    pub fn set_phase(&self, phase: Phase) {
+        if let Ok(mut p) = self.phase.lock() {
+            *p = Some(phase);
+        }
+        self.touch();
+    }
+
+    pub fn phase(&self) -> Option<Phase> {
+        self.phase.lock().ok().and_then(|p| *p)
+    }
+
     pub fn touch(&self) {
         let ms = self.started.elapsed().as_millis() as u64;
         self.last_ms.store(ms, Ordering::Relaxed);

@@ -37,6 +37,10 @@ pub struct PluginSection {
     pub api: String,
     #[serde(default)]
     pub description: String,
+    /// Engines: restores with `jobs` > 1 from a spooled archive file (the
+    /// host passes the `archive_file` and `jobs` options).
+    #[serde(default)]
+    pub parallel_restore: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -18,7 +18,7 @@ pub mod runtime;
 pub mod streams;
 
 pub use bindings::{Event, Severity};
-pub use call::{tracing_sink, Activity, LogLevel, LogRecord, LogSink};
+pub use call::{tracing_sink, Activity, LogLevel, LogRecord, LogSink, Phase};
 pub use client::{EngineClient, NotifierClient, StorageClient, Target};
 pub use error::{CallError, FailureKind, LoadError};
 pub use manifest::PluginKind;
@@ -133,6 +133,14 @@ impl Plugins {
                     .collect::<Vec<_>>()
                     .join(", "),
             })
+    }
+
+    /// Whether the engine of `type_name` restores with several jobs from
+    /// a spooled file (its manifest's `parallel_restore`).
+    pub fn restores_in_parallel(&self, type_name: &str) -> bool {
+        self.find(PluginKind::Engine, type_name)
+            .map(|p| p.manifest.plugin.parallel_restore)
+            .unwrap_or(false)
     }
 
     pub fn engine(

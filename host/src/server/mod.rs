@@ -34,6 +34,13 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
             data_dir.display()
         )
     })?;
+    let leftovers = crate::pipeline::spool::clear_leftovers(&options.config.restore_spool.dir);
+    if leftovers > 0 {
+        tracing::info!(
+            "removed {leftovers} spool file(s) of restores interrupted by the last stop from {}",
+            options.config.restore_spool.dir.display()
+        );
+    }
     let paths = paths::PathPolicy::new(
         data_dir,
         options.config.private_paths.clone(),

@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub notification_retry_base: Duration,
     /// Base of links in notifications (`--public-url`).
     pub public_url: Option<String>,
+    /// Spool of parallel restores (`--restore-spool-dir`, `-max-mb`).
+    pub restore_spool: crate::pipeline::SpoolPolicy,
 }
 
 /// An execution running on this node: its progress and how to stop it.

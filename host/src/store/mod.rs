@@ -177,15 +177,25 @@ where
     let rows_sql =
         format!("SELECT * FROM {table}{where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
     let count_sql = format!("SELECT COUNT(*) FROM {table}{where_sql}");
-    Ok(with_pool!(db, |p| {
-        let rows = bind_params!(sqlx::query_as::<_, T>(&rows_sql), &filter.params)
-            .fetch_all(p)
-            .await?;
+    // Counted first: a row that starts to match between the two queries
+    // then shows in `rows` and the total is raised to cover it, so a page
+    // never says "1 in all" while holding none.
+    let (rows, total): (Vec<T>, i64) = with_pool!(db, |p| {
         let total: i64 = bind_params!(sqlx::query_scalar(&count_sql), &filter.params)
             .fetch_one(p)
             .await?;
+        let rows = bind_params!(sqlx::query_as::<_, T>(&rows_sql), &filter.params)
+            .fetch_all(p)
+            .await?;
         (rows, total)
-    }))
+    });
+    let seen = offset.saturating_add(i64::try_from(rows.len()).unwrap_or(i64::MAX));
+    let total = if rows.is_empty() {
+        total
+    } else {
+        total.max(seen)
+    };
+    Ok((rows, total))
 }
 
 /// The row of `table` with `id`.

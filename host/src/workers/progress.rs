@@ -57,6 +57,9 @@ pub fn publish(
             let mut data = base.clone();
             if let Some(map) = data.as_object_mut() {
                 map.extend(figures.to_json());
+                if let Some(phase) = activity.phase() {
+                    map.insert("phase".into(), json!(phase));
+                }
             }
             gate.publish(data);
             if tick.is_multiple_of(ROW_EVERY) && bytes != last_written {

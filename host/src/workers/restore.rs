@@ -69,22 +69,14 @@ async fn restore(
         Ok(_) => return Outcome::failed(format!("no storage holds backup {source_id}")),
         Err(e) => return Outcome::failed(e),
     };
-    let options: Vec<(String, String)> = if execution
-        .metadata
-        .0
-        .get("drop_existing")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
-        vec![("clean".into(), "true".into())]
-    } else {
-        Vec::new()
-    };
-
     let choice = DatabaseChoice::of(execution);
+    let plan = match RestorePlan::of(state, execution, &target, &choice) {
+        Ok(plan) => plan,
+        Err(message) => return Outcome::failed(message),
+    };
     if verification {
         return verify(
-            state, execution, &target, &storages, &prefix, &choice, run, log,
+            state, execution, &target, &storages, &prefix, &plan, run, log,
         )
         .await;
     }
@@ -105,10 +97,18 @@ async fn restore(
         Ok(t) => t,
         Err(message) => return Outcome::failed(message),
     };
+    if plan.parallel.is_some() && created.is_none() {
+        if let Err(message) =
+            pipeline::check_parallel_target(&engine, plan.drop_existing, "drop_existing").await
+        {
+            return Outcome::failed(message);
+        }
+    }
     // Dropping a restore on cancel is safe: the engine's program is killed
-    // and, for postgres, its single transaction never commits.
+    // and, for postgres, its single transaction never commits; a parallel
+    // restore's spool is removed, and a database created for it dropped.
     let restored = tokio::select! {
-        r = restore_from_any(&storages, &prefix, &engine, options, choice.database.clone(), run, log) => Some(r),
+        r = restore_from_any(&storages, &prefix, &engine, &plan, run, log) => Some(r),
         _ = run.cancel.cancelled() => None,
     };
     if !matches!(restored, Some(Ok(_))) {
@@ -141,6 +141,58 @@ async fn restore(
             }
         }
         Some(Err(message)) => Outcome::failed(message),
+    }
+}
+
+/// How to restore: the engine's options, the database to pick from a
+/// several-databases backup, and whether to load in parallel.
+struct RestorePlan {
+    options: Vec<(String, String)>,
+    drop_existing: bool,
+    database: Option<String>,
+    parallel: Option<pipeline::Parallel>,
+}
+
+impl RestorePlan {
+    fn of(
+        state: &AppState,
+        execution: &Execution,
+        target: &Datasource,
+        choice: &DatabaseChoice,
+    ) -> Result<Self, String> {
+        let metadata = &execution.metadata.0;
+        let drop_existing = metadata
+            .get("drop_existing")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let options = if drop_existing {
+            vec![("clean".into(), "true".into())]
+        } else {
+            Vec::new()
+        };
+        // `auto` is resolved here: the cores of the node that runs it.
+        let jobs = match metadata.get("jobs") {
+            None | Some(Value::Null) => 1,
+            Some(Value::String(text)) => pipeline::parse_jobs(text)?,
+            Some(other) => pipeline::parse_jobs(&other.to_string())?,
+        };
+        if jobs > 1 && !state.plugins.restores_in_parallel(&target.kind) {
+            return Err(format!(
+                "jobs {jobs}: the `{}` engine restores from one stream only",
+                target.kind
+            ));
+        }
+        let parallel = (jobs > 1).then(|| pipeline::Parallel {
+            jobs,
+            spool: state.config.restore_spool.clone(),
+            name: execution.id.clone(),
+        });
+        Ok(Self {
+            options,
+            drop_existing,
+            database: choice.database.clone(),
+            parallel,
+        })
     }
 }
 
@@ -302,23 +354,29 @@ async fn restore_from_any(
     storages: &[(String, StorageClient)],
     prefix: &str,
     engine: &EngineClient,
-    options: Vec<(String, String)>,
-    database: Option<String>,
+    plan: &RestorePlan,
     run: &RunningExecution,
     log: &ExecutionLogger,
 ) -> Result<(String, BackupManifest), String> {
     let mut errors = Vec::new();
     for (name, storage) in storages {
-        log.info(format!(
-            "restoring from `{name}`, checking checksums while streaming"
-        ));
+        log.info(match &plan.parallel {
+            None => format!("restoring from `{name}`, checking checksums while streaming"),
+            Some(p) => format!(
+                "restoring from `{name}` with {} jobs: checking checksums into a spool in {}, \
+                 then loading it",
+                p.jobs,
+                p.spool.dir.display()
+            ),
+        });
         let request = RestoreRequest {
             storage: storage.clone(),
             prefix: prefix.to_string(),
             engine: engine.clone(),
-            options: options.clone(),
+            options: plan.options.clone(),
             activity: run.activity.clone(),
-            database: database.clone(),
+            database: plan.database.clone(),
+            parallel: plan.parallel.clone(),
         };
         match pipeline::run_restore(request).await {
             Ok(manifest) => return Ok((name.clone(), manifest)),
@@ -344,7 +402,7 @@ async fn verify(
     target: &Datasource,
     storages: &[(String, StorageClient)],
     prefix: &str,
-    choice: &DatabaseChoice,
+    plan: &RestorePlan,
     run: &RunningExecution,
     log: &ExecutionLogger,
 ) -> Outcome {
@@ -368,16 +426,15 @@ async fn verify(
         let engine = targets::engine_with_config(state, target, config, log.sink())
             .await
             .map_err(|e| e.to_string())?;
-        let (storage_name, manifest) = restore_from_any(
-            storages,
-            prefix,
-            &engine,
-            Vec::new(),
-            choice.database.clone(),
-            run,
-            log,
-        )
-        .await?;
+        // Into an empty scratch database: never asked to drop anything.
+        let plan = RestorePlan {
+            options: Vec::new(),
+            drop_existing: false,
+            database: plan.database.clone(),
+            parallel: plan.parallel.clone(),
+        };
+        let (storage_name, manifest) =
+            restore_from_any(storages, prefix, &engine, &plan, run, log).await?;
         let restored = engine
             .inspect()
             .await

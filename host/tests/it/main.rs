@@ -19,6 +19,7 @@ mod notifiers;
 mod notify_channels;
 mod observability;
 mod otlp;
+mod parallel_restore;
 mod plugin_calls;
 mod postgres_roundtrip;
 mod queue;

@@ -180,7 +180,18 @@ async fn metrics_parse_and_move_when_a_backup_runs(backend: Backend) {
     let execution = server.run_job(&job).await;
     assert_eq!(execution["status"], "completed", "{execution}");
 
-    let (after, _, text) = scrape(&server).await;
+    // The run's figures are recorded just after its status: a scrape
+    // within those milliseconds may not have them yet.
+    let started = Instant::now();
+    let (after, text) = loop {
+        let (after, _, text) = scrape(&server).await;
+        if value(&after, "dataguardian_executions_total", &completed) > runs_before
+            || started.elapsed() > Duration::from_secs(10)
+        {
+            break (after, text);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(
         value(&after, "dataguardian_executions_total", &completed),
         runs_before + 1.0,

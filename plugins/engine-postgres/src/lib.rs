@@ -396,6 +396,9 @@ impl Engine for Postgres {
 
     fn restore(ctx: &CallContext, source: &InputStream) -> PluginResult<()> {
         let cfg = config::load::<Config>(ctx)?;
+        if let Some(archive) = config::option(ctx, "archive_file") {
+            return restore_file(ctx, &cfg, archive);
+        }
         let mut cmd = cfg
             .command(ctx, "pg_restore", &cfg.database)
             .args([
@@ -456,6 +459,39 @@ impl Engine for Postgres {
     }
 }
 
+/// Most `pg_restore --jobs` accepted (PostgreSQL's own limit is higher;
+/// beyond this a restore only opens more idle connections).
+const MAX_JOBS: u32 = 64;
+
+/// Parallel restore from an archive file the host spooled and verified:
+/// `pg_restore --jobs N` (which cannot read standard input, and cannot run
+/// as one transaction — the host only asks for it into an empty or new
+/// database).
+fn restore_file(ctx: &CallContext, cfg: &Config, archive: &str) -> PluginResult<()> {
+    let jobs = restore_jobs(config::option(ctx, "jobs"))?;
+    let mut cmd = cfg
+        .command(ctx, "pg_restore", &cfg.database)
+        .args(["--no-owner", "--no-acl", "--exit-on-error"])
+        .arg(format!("--jobs={jobs}"))
+        .arg(format!("--dbname={}", cfg.database));
+    if config::option(ctx, "clean") == Some("true") {
+        cmd = cmd.args(["--clean", "--if-exists"]);
+    }
+    log::info(&format!("pg_restore --jobs={jobs} from the verified spool"));
+    cmd.arg(archive).output().map_err(classify)?;
+    Ok(())
+}
+
+fn restore_jobs(option: Option<&str>) -> PluginResult<u32> {
+    let text = option.unwrap_or("1");
+    match text.parse::<u32>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(PluginError::InvalidConfig(format!(
+            "jobs: `{text}` is not a number from 1 to {MAX_JOBS}"
+        ))),
+    }
+}
+
 export_engine!(Postgres);
 
 #[cfg(test)]
@@ -470,6 +506,19 @@ mod tests {
             database: database.into(),
             username: "u".into(),
             sslmode: None,
+        }
+    }
+
+    #[test]
+    fn jobs_are_a_bounded_number() {
+        assert_eq!(restore_jobs(None).unwrap(), 1);
+        assert_eq!(restore_jobs(Some("4")).unwrap(), 4);
+        for bad in ["0", "65", "-1", "two", ""] {
+            let e = restore_jobs(Some(bad)).unwrap_err();
+            assert!(
+                matches!(e, PluginError::InvalidConfig(ref m) if m.starts_with("jobs:")),
+                "{bad}"
+            );
         }
     }
 
