@@ -77,15 +77,15 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct EditTemplate {
     /// Empty or omitted: `[DataGuardian] {{ title }}`.
-    #[schema(max_length = 65536)]
+    #[schema(max_length = 16384)]
     pub subject: Option<String>,
     /// minijinja syntax; variables: see docs/NOTIFIERS.md.
-    #[schema(min_length = 1, max_length = 65536)]
+    #[schema(min_length = 1, max_length = 16384)]
     pub body: String,
 }
 
 /// Most characters of a subject or body.
-const MAX_TEMPLATE_CHARS: usize = 64 * 1024;
+const MAX_TEMPLATE_CHARS: usize = 16 * 1024;
 
 /// A template must render against the sample event (which defines every
 /// variable), so an unknown variable is refused here, naming it.
