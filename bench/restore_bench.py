@@ -16,6 +16,7 @@ server's peak RSS.
 Usage: bench/restore_bench.py [--mb 1100] [--runs 3] [--recreate] [--debug]
 """
 import argparse, os, statistics, subprocess, sys, tempfile, time
+from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from backup_bench import PG, ROOT, db_size, psql  # noqa: E402
@@ -41,7 +42,7 @@ def make_db(target_mb, recreate):
         create table events (id bigint primary key, customer_id bigint, at timestamptz,
                              kind text, payload text);""")
     batch, i = 200_000, 0
-    while db_size(SOURCE) < target_mb * 1e6 * 0.6:
+    while db_size(SOURCE) < target_mb * 1e6 * 0.75:
         psql(SOURCE, f"""
             insert into customers select g, 'user' || g || '@example.com', md5(g::text),
                 (array['PT','BR','DE','US','JP'])[1 + g % 5], now() - g * interval '1 second',
@@ -126,7 +127,25 @@ def api_restore(server, backup, target_ds, jobs):
     elapsed = time.perf_counter() - t
     if e["status"] != "completed":
         raise RuntimeError(f"restore {exec_id} ended {e['status']}: {e.get('error_message')}")
+    STEPS.setdefault(jobs, []).append(steps(server, e))
     return elapsed
+
+
+STEPS = {}
+
+
+def steps(server, e):
+    """Where an API restore's time went, from its own timestamps: queued →
+    started, started → the engine's first line, → finished."""
+    ts = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+    logs = server.call("GET", f"/api/executions/{e['id']}/logs")
+    lines = logs["data"] if isinstance(logs, dict) else logs
+    first_engine = next((ts(l["ts"]) for l in lines
+                         if "pg_restore" in l.get("message", "") or "restoring from" in l.get("message", "")),
+                        ts(e["started_at"]))
+    return (ts(e["started_at"]) - ts(e["created_at"]),
+            first_engine - ts(e["started_at"]),
+            ts(e["finished_at"]) - first_engine)
 
 
 def main():
@@ -149,7 +168,7 @@ def main():
         try:
             root = os.path.join(work, "backups")
             storage = server.call("POST", "/api/storage-locations",
-                                  {"name": "bench disk", "type": "local", "config": {"path": root}})["id"]
+                                  {"name": "bench disk", "type": "local", "config": {"path": root}, "create_root": True})["id"]
             ds = server.call("POST", "/api/datasources", {
                 "name": SOURCE, "type": "postgres", "connection_config": {
                     "host": "127.0.0.1", "port": 5432, "database": SOURCE,
@@ -188,6 +207,10 @@ def main():
                 m = statistics.median(times[name])
                 runs = " ".join(f"{t:.2f}" for t in times[name])
                 print(f"{name:<24} {m:>7.2f}s {runs:>24} {m/base:>6.3f}")
+            for jobs, runs in STEPS.items():
+                q, s, r = (statistics.median(x) for x in zip(*runs))
+                print(f"API jobs={jobs}: queued→started {q:.3f}s, started→restoring {s:.3f}s, "
+                      f"restoring→finished {r:.2f}s (medians)")
             print(f"server peak RSS {server.memory_kib('VmHWM')/1024:.1f} MB")
         finally:
             server.stop()

@@ -20,7 +20,7 @@ stays flat as size grows" means for the server.
 Usage: bench/server_bench.py [--small-mb 256] [--large-mb 1100] [--runs 3]
 """
 import argparse, hashlib, json, os, statistics, subprocess, sys, tempfile, time
-import urllib.request
+import urllib.error, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from backup_bench import PG, ROOT, db_size, make_db  # noqa: E402
@@ -39,8 +39,11 @@ class Server:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method,
                                      headers={"content-type": "application/json"})
-        with urllib.request.urlopen(req) as resp:
-            return json.loads(resp.read())
+        try:
+            with urllib.request.urlopen(req) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(f"{method} {path}: {e.code} {e.read().decode()}") from None
 
     def memory_kib(self, field):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -95,7 +98,7 @@ def main():
         try:
             root = os.path.join(work, "backups")
             storage = server.call("POST", "/api/storage-locations",
-                                  {"name": "bench disk", "type": "local", "config": {"path": root}})["id"]
+                                  {"name": "bench disk", "type": "local", "config": {"path": root}, "create_root": True})["id"]
             print(f"{'database':<16} {'size':>9} {'pg_dump -Z0':>12} {'API backup':>11} {'ratio':>6} {'peak RSS':>9}")
             last = None
             for name, _ in dbs:

@@ -734,17 +734,8 @@ async fn program_environments_hold_no_password() {
     );
     let password = format!("pw:{}\\x", uuid::Uuid::new_v4().simple());
     let ds = server
-        .post_ok(
-            "/api/datasources",
-            &json!({"name": "held", "type": "postgres", "connection_config": {
-                "host": "127.0.0.1", "port": 5432, "database": db.name,
-                "username": "postgres", "password": password}}),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .pg_datasource_with_password("held", &db.name, &password)
+        .await;
     let storage = default_storage(&server).await;
     let job = server.job("held", &ds, &storage, json!({})).await;
 

@@ -136,17 +136,8 @@ async fn logs_and_traces_ship_with_their_execution_and_flush_at_exit() {
     let (storage, _) = server.local_storage("disk").await;
     let password = "otlp-pw-5e9a";
     let ds = server
-        .post_ok(
-            "/api/datasources",
-            &json!({"name": "chinook", "type": "postgres", "connection_config": {
-                "host": "127.0.0.1", "port": 5432, "database": source.name,
-                "username": "postgres", "password": password}}),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .pg_datasource_with_password("chinook", &source.name, password)
+        .await;
     let job = server.job("nightly", &ds, &storage, json!({})).await;
     let good = server.run_job(&job).await;
     assert_eq!(good["status"], "completed", "{good}");
@@ -154,17 +145,8 @@ async fn logs_and_traces_ship_with_their_execution_and_flush_at_exit() {
 
     // A backup that fails: its error is shipped at ERROR with the execution.
     let missing = server
-        .post_ok(
-            "/api/datasources",
-            &json!({"name": "gone", "type": "postgres", "connection_config": {
-                "host": "127.0.0.1", "port": 5432, "database": "otlp_no_such_db",
-                "username": "postgres", "password": password}}),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .pg_datasource_with_password("gone", "otlp_no_such_db", password)
+        .await;
     let bad_job = server.job("broken", &missing, &storage, json!({})).await;
     let bad = server.run_job(&bad_job).await;
     assert_eq!(bad["status"], "failed", "{bad}");

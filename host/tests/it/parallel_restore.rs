@@ -391,3 +391,50 @@ async fn a_corrupted_part_is_refused_before_pg_restore_starts() {
     assert!(spool_files(&server).is_empty());
     assert!(!database_exists(&target));
 }
+
+#[test]
+fn the_cli_restores_in_parallel_into_an_empty_database_only() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let store = work.path().join("store");
+    let source = chinook_db("par_cli");
+    let summary = crate::common::backup(&data, "postgres", &source.url(), &store, &[]);
+    let exec = crate::common::execution_path(&summary);
+    let target = TempDb::new("par_cli_copy");
+    let restore = |extra: &[&str]| {
+        let mut args = vec![
+            "restore", "--from", &exec, "--engine", "postgres", "--target",
+        ];
+        let url = target.url();
+        args.push(&url);
+        args.extend_from_slice(extra);
+        crate::common::dg(&data, &args)
+    };
+
+    let out = restore(&["--jobs", "2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pg_fingerprint(&target.name), pg_fingerprint(&source.name));
+    let spool = data.join("spool");
+    assert_eq!(std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0), 0);
+
+    // Again into the now full database: refused, untouched; with --clean, done.
+    let out = restore(&["--jobs", "2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("--jobs: a parallel restore"), "{stderr}");
+    assert!(stderr.contains("--clean"), "{stderr}");
+    let out = restore(&["--jobs", "2", "--clean"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pg_fingerprint(&target.name), pg_fingerprint(&source.name));
+
+    let out = restore(&["--jobs", "0"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--jobs: `0`"));
+}

@@ -272,12 +272,25 @@ impl TestServer {
 
     /// A PostgreSQL datasource for database `db`.
     pub async fn pg_datasource(&self, name: &str, db: &str) -> String {
+        self.pg_datasource_with_password(name, db, "unused-with-trust")
+            .await
+    }
+
+    /// A PostgreSQL datasource with a password of the test's choosing (the
+    /// server trusts loopback, so any works), to look for it where it must
+    /// never appear.
+    pub async fn pg_datasource_with_password(
+        &self,
+        name: &str,
+        db: &str,
+        password: &str,
+    ) -> String {
         let v = self
             .post_ok(
                 "/api/datasources",
                 &json!({"name": name, "type": "postgres", "connection_config": {
                     "host": "127.0.0.1", "port": 5432, "database": db,
-                    "username": "postgres", "password": "unused-with-trust"}}),
+                    "username": "postgres", "password": password}}),
                 201,
             )
             .await;
