@@ -10,6 +10,7 @@ before each timed run (no autovacuum worker running, CHECKPOINT):
   shell -j:     zstd -dc ARTIFACT > FILE; pg_restore --jobs CORES FILE (reference)
   API:          POST /api/backups/{id}/restore {"jobs": 1}, polled until completed
   API jobs=auto POST ... {"jobs": "auto"} (spooled, pg_restore --jobs CORES)
+  API jobs=2×cores, to see whether more workers than cores help
 and prints medians and ratios against the shell single stream, and the
 server's peak RSS.
 
@@ -140,12 +141,13 @@ def steps(server, e):
     ts = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
     logs = server.call("GET", f"/api/executions/{e['id']}/logs")
     lines = logs["data"] if isinstance(logs, dict) else logs
-    first_engine = next((ts(l["ts"]) for l in lines
-                         if "pg_restore" in l.get("message", "") or "restoring from" in l.get("message", "")),
-                        ts(e["started_at"]))
-    return (ts(e["started_at"]) - ts(e["created_at"]),
-            first_engine - ts(e["started_at"]),
-            ts(e["finished_at"]) - first_engine)
+    def first(text, default):
+        return next((ts(l["ts"]) for l in lines if text in l["message"]), default)
+    started = ts(e["started_at"])
+    restoring = first("restoring from", started)
+    loading = first("--jobs=", restoring)  # parallel: the spool is verified
+    return (started - ts(e["created_at"]), restoring - started, loading - restoring,
+            ts(e["finished_at"]) - loading)
 
 
 def main():
@@ -191,6 +193,7 @@ def main():
                 (f"shell -j{cores} (spooled)", lambda: shell_parallel(chunks, cores, work)),
                 ("API jobs=1", lambda: api_restore(server, backup["id"], target_ds, 1)),
                 ("API jobs=auto", lambda: api_restore(server, backup["id"], target_ds, "auto")),
+                (f"API jobs={2 * cores}", lambda: api_restore(server, backup["id"], target_ds, 2 * cores)),
             ]
             times = {name: [] for name, _ in modes}
             for _ in range(a.runs):
@@ -208,9 +211,9 @@ def main():
                 runs = " ".join(f"{t:.2f}" for t in times[name])
                 print(f"{name:<24} {m:>7.2f}s {runs:>24} {m/base:>6.3f}")
             for jobs, runs in STEPS.items():
-                q, s, r = (statistics.median(x) for x in zip(*runs))
+                q, s, sp, r = (statistics.median(x) for x in zip(*runs))
                 print(f"API jobs={jobs}: queued→started {q:.3f}s, started→restoring {s:.3f}s, "
-                      f"restoring→finished {r:.2f}s (medians)")
+                      f"spool {sp:.2f}s, stream/load {r:.2f}s (medians)")
             print(f"server peak RSS {server.memory_kib('VmHWM')/1024:.1f} MB")
         finally:
             server.stop()
