@@ -14,7 +14,7 @@ before each timed run (no autovacuum worker running, CHECKPOINT):
 and prints medians and ratios against the shell single stream, and the
 server's peak RSS.
 
-Usage: bench/restore_bench.py [--mb 1100] [--runs 3] [--recreate] [--debug]
+Usage: bench/restore_bench.py [--mb 1100] [--runs 3] [--recreate] [--debug] [--single-only]
 """
 import argparse, os, statistics, subprocess, sys, tempfile, time
 from datetime import datetime
@@ -156,6 +156,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--recreate", action="store_true")
     ap.add_argument("--debug", action="store_true", help="use the dev build (quicker to build)")
+    ap.add_argument("--single-only", action="store_true",
+                    help="only the one-stream modes (shell and API jobs=1)")
     a = ap.parse_args()
     profile = "debug" if a.debug else "release"
     build = ["cargo", "build", "-q", "-p", "dataguardian"] + ([] if a.debug else ["--release"])
@@ -195,6 +197,8 @@ def main():
                 ("API jobs=auto", lambda: api_restore(server, backup["id"], target_ds, "auto")),
                 (f"API jobs={2 * cores}", lambda: api_restore(server, backup["id"], target_ds, 2 * cores)),
             ]
+            if a.single_only:
+                modes = [m for m in modes if m[0] in ("shell single-stream", "API jobs=1")]
             times = {name: [] for name, _ in modes}
             for _ in range(a.runs):
                 for name, run in modes:
