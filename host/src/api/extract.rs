@@ -136,28 +136,6 @@ where
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::field_of;
-
-    #[test]
-    fn errors_name_their_field() {
-        assert_eq!(
-            field_of(".", "missing field `name`").as_deref(),
-            Some("name")
-        );
-        assert_eq!(
-            field_of("retention_policy", "unknown field `max`, expected ...").as_deref(),
-            Some("retention_policy.max")
-        );
-        assert_eq!(
-            field_of("enabled", "invalid type").as_deref(),
-            Some("enabled")
-        );
-        assert_eq!(field_of(".", "invalid type: map"), None);
-    }
-}
-
 /// An integer field that, as JSON Schema's `integer` does, also accepts a
 /// number with a zero fraction (`3.0`): clients that only have doubles
 /// send those. `#[serde(deserialize_with = "whole_number")]`.
@@ -187,8 +165,26 @@ pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(
 }
 
 #[cfg(test)]
-mod whole_number_tests {
+mod tests {
+    use super::field_of;
     use serde::Deserialize;
+
+    #[test]
+    fn errors_name_their_field() {
+        assert_eq!(
+            field_of(".", "missing field `name`").as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            field_of("retention_policy", "unknown field `max`, expected ...").as_deref(),
+            Some("retention_policy.max")
+        );
+        assert_eq!(
+            field_of("enabled", "invalid type").as_deref(),
+            Some("enabled")
+        );
+        assert_eq!(field_of(".", "invalid type: map"), None);
+    }
 
     #[derive(Deserialize)]
     struct T {
