@@ -224,10 +224,11 @@ fn check_jobs(
     let requested = match &input.jobs {
         None | Some(Value::Null) => return Ok(Value::Null),
         Some(Value::String(s)) if s == "auto" => (json!("auto"), pipeline::auto_jobs()),
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && (1.0..=f64::from(pipeline::MAX_JOBS)).contains(&f) => {
-                (json!(f as u32), f as u32)
-            }
+        Some(Value::Number(n)) => match super::extract::whole_number(n.clone())
+            .ok()
+            .and_then(|n| u32::try_from(n).ok())
+        {
+            Some(n) if (1..=pipeline::MAX_JOBS).contains(&n) => (json!(n), n),
             _ => return Err(jobs_invalid()),
         },
         Some(_) => return Err(jobs_invalid()),

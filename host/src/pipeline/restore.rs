@@ -100,6 +100,44 @@ where
     Ok(())
 }
 
+/// Sends every stored block to `tx`, checking every checksum on the way; a
+/// failure reaches the reader as an error item, never as an end of stream
+/// (which the engine would take for a complete input).
+pub(crate) async fn feed_checked(
+    storage: &StorageClient,
+    prefix: &str,
+    manifest: &BackupManifest,
+    tx: mpsc::Sender<SourceItem>,
+) -> Result<(), PipelineError> {
+    let blocks = tx.clone();
+    let outcome = stream_checked(storage, prefix, manifest, move |block| {
+        let blocks = blocks.clone();
+        Box::pin(async move { blocks.send(Ok(block)).await.is_ok() })
+    })
+    .await;
+    if let Err(e) = &outcome {
+        let _ = tx.send(Err(e.to_string())).await;
+    }
+    outcome
+}
+
+/// After the decoder's end of stream, its input must end too: that is
+/// where the last checksums are checked, and a decoder may stop at the end
+/// of its frame before it.
+pub(crate) fn input_ends(
+    reader: &mut ChannelReader,
+    compression: super::Compression,
+) -> Result<(), String> {
+    let mut rest = [0u8; 4096];
+    match reader.read(&mut rest) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(format!(
+            "{compression} data: unexpected bytes after the end of the stream"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Checks every stored byte of an execution against its manifest.
 pub async fn verify_execution(
     storage: &StorageClient,
@@ -216,24 +254,7 @@ pub async fn run_restore(req: RestoreRequest) -> Result<BackupManifest, Pipeline
     let compression = manifest.compression;
     let decoding = tokio::task::spawn_blocking(move || decode(compression, packed_rx, raw_tx));
 
-    let feeding = {
-        let storage = req.storage.clone();
-        let prefix = req.prefix.clone();
-        let manifest = manifest.clone();
-        async move {
-            let tx = packed_tx.clone();
-            let outcome = stream_checked(&storage, &prefix, &manifest, move |block| {
-                let tx = tx.clone();
-                Box::pin(async move { tx.send(Ok(block)).await.is_ok() })
-            })
-            .await;
-            if let Err(e) = &outcome {
-                // Make the failure reach the engine as a failed read.
-                let _ = packed_tx.send(Err(e.to_string())).await;
-            }
-            outcome
-        }
-    };
+    let feeding = feed_checked(&req.storage, &req.prefix, &manifest, packed_tx);
     let source = ChannelSource::new(raw_rx, req.activity.clone());
     let restoring = req
         .engine
@@ -348,18 +369,8 @@ fn decode(
             }
         }
     }
-    // The decoder may stop at the end of its frame before the input's end,
-    // where the last checks happen: wait for that end.
-    let mut rest = [0u8; 4096];
-    match reader.read(&mut rest) {
-        Ok(0) => {}
-        Ok(_) => {
-            return Err(fail(
-                &output,
-                format!("{compression} data: unexpected bytes after the end of the stream"),
-            ))
-        }
-        Err(e) => return Err(fail(&output, e.to_string())),
+    if let Err(message) = input_ends(&mut reader, compression) {
+        return Err(fail(&output, message));
     }
     if let Some(last) = held {
         if output.blocking_send(Ok(last)).is_err() {

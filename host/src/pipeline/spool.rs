@@ -7,7 +7,7 @@
 
 use super::compression::decoder;
 use super::manifest::BackupManifest;
-use super::restore::{stream_checked, ChannelReader};
+use super::restore::{feed_checked, input_ends, ChannelReader};
 use super::{PipelineError, DEPTH};
 use crate::plugin::streams::SourceItem;
 use crate::plugin::{Activity, StorageClient};
@@ -40,7 +40,10 @@ impl SpoolPolicy {
                 human(self.max_bytes)
             ));
         }
-        if let Some(free) = free_bytes(&self.dir) {
+        // The spool dir may not exist yet: its nearest existing parent is
+        // on the file system it will be created on.
+        let existing = self.dir.ancestors().find(|d| d.exists());
+        if let Some(free) = existing.and_then(free_bytes) {
             if needed.saturating_add(HEADROOM) > free {
                 return Err(format!(
                     "a parallel restore spools the backup uncompressed ({}), but {} has {} free \
@@ -56,11 +59,10 @@ impl SpoolPolicy {
     }
 }
 
-/// Bytes available to this user in the file system holding `dir` (or its
-/// nearest existing parent).
-fn free_bytes(dir: &Path) -> Option<u64> {
-    let existing = dir.ancestors().find(|d| d.exists())?;
-    let st = rustix::fs::statvfs(existing).ok()?;
+/// Bytes available to this user in the file system holding `path`,
+/// measured by the host (a plugin cannot: WASI has no statvfs).
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(path).ok()?;
     Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
@@ -178,36 +180,11 @@ pub async fn spool(
             activity.add_bytes(n as u64);
         }
         drop(decoded);
-        // The input must end where the last checksum is checked.
-        let mut rest = [0u8; 4096];
-        match reader.read(&mut rest) {
-            Ok(0) => {}
-            Ok(_) => {
-                return Err(PipelineError::stage(
-                    "decompress",
-                    format!("{compression} data: unexpected bytes after the end of the stream"),
-                ))
-            }
-            Err(e) => return Err(PipelineError::stage("decompress", e)),
-        }
+        input_ends(&mut reader, compression).map_err(|m| PipelineError::stage("decompress", m))?;
         out.flush().map_err(|e| PipelineError::stage("spool", e))?;
         Ok(written)
     });
-    let feeding = {
-        let tx = packed_tx.clone();
-        async move {
-            let outcome = stream_checked(storage, prefix, manifest, move |block| {
-                let tx = tx.clone();
-                Box::pin(async move { tx.send(Ok(block)).await.is_ok() })
-            })
-            .await;
-            if let Err(e) = &outcome {
-                let _ = packed_tx.send(Err(e.to_string())).await;
-            }
-            drop(packed_tx);
-            outcome
-        }
-    };
+    let feeding = feed_checked(storage, prefix, manifest, packed_tx);
     let (fed, written) = tokio::join!(feeding, writing);
     let written = written.map_err(|e| PipelineError::stage("spool", e))?;
     match (fed, written) {

@@ -187,8 +187,7 @@ fn local_free_gb(s: &StorageLocation) -> Option<f64> {
         return None;
     }
     let path = s.config.0.get("path")?.as_str()?;
-    let st = rustix::fs::statvfs(path).ok()?;
-    let bytes = st.f_bavail as f64 * st.f_frsize as f64;
+    let bytes = crate::pipeline::spool::free_bytes(std::path::Path::new(path))? as f64;
     Some((bytes / 1e9 * 1000.0).round() / 1000.0)
 }
 
