@@ -135,14 +135,50 @@ pub fn pipe_limited(from: &InputStream, to: &OutputStream, limit: u64) -> Plugin
             Err(StreamError::Closed) => break,
             Err(e) => return Err(stream_failure("moving bytes", e)),
         }
-        if moved >= next_report {
-            next_report = moved + PROGRESS_EVERY;
-            progress::report(moved, None);
-            if progress::cancelled() {
-                return Err(PluginError::Failed("cancelled".into()));
-            }
+        tick(moved, &mut next_report)?;
+    }
+    finish(to, moved)
+}
+
+/// Like [`pipe`], but the bytes pass through plugin memory so `inspect`
+/// sees each piece in order before it is written: for a plugin that must
+/// read what it stores (counting a dump's rows). Everything else should
+/// use [`pipe`], which never copies the bytes into the plugin.
+pub fn pipe_inspected(
+    from: &InputStream,
+    to: &OutputStream,
+    inspect: &mut dyn FnMut(&[u8]),
+) -> PluginResult<u64> {
+    let mut moved: u64 = 0;
+    let mut next_report = PROGRESS_EVERY;
+    loop {
+        let piece = match from.blocking_read(SPLICE_CHUNK) {
+            Ok(piece) => piece,
+            Err(StreamError::Closed) => break,
+            Err(e) => return Err(stream_failure("reading", e)),
+        };
+        inspect(&piece);
+        write_all(to, &piece)?;
+        moved += piece.len() as u64;
+        tick(moved, &mut next_report)?;
+    }
+    finish(to, moved)
+}
+
+/// Reports progress every `PROGRESS_EVERY` bytes and stops on cancel.
+fn tick(moved: u64, next_report: &mut u64) -> PluginResult<()> {
+    if moved >= *next_report {
+        *next_report = moved + PROGRESS_EVERY;
+        progress::report(moved, None);
+        if progress::cancelled() {
+            return Err(PluginError::Failed("cancelled".into()));
         }
     }
+    Ok(())
+}
+
+/// Flushes `to` so nothing is left in flight, and reports the total.
+fn finish(to: &OutputStream, moved: u64) -> PluginResult<u64> {
     match to.blocking_flush() {
         Ok(()) | Err(StreamError::Closed) => {}
         Err(e) => return Err(stream_failure("flushing", e)),

@@ -2,6 +2,7 @@
 //! back. Memory is bounded by channel capacities, never by artifact size.
 
 pub mod backup;
+mod blocks;
 pub mod compression;
 pub mod layout;
 pub mod manifest;

@@ -5,12 +5,13 @@
 //! (one transaction, or write beside the target and rename), so a copy that
 //! turns out damaged leaves the target as it was.
 
+use super::blocks::BlockPool;
 use super::compression::decoder;
 use super::layout::{self, MANIFEST_FILE};
 use super::manifest::{checksum_string, BackupManifest};
 use super::reader::{self, read_small};
 use super::spool::{self, SpoolPolicy};
-use super::{PipelineError, BLOCK, DEPTH};
+use super::{PipelineError, DEPTH};
 use crate::plugin::streams::{ChannelSource, SourceItem};
 use crate::plugin::{Activity, EngineClient, Phase, StorageClient};
 use bytes::Bytes;
@@ -349,13 +350,14 @@ fn decode(
     };
     let stopped = || PipelineError::stage("restore", "the target stopped reading");
     let mut held: Option<Bytes> = None;
+    let blocks = BlockPool::default();
     {
         let mut decoded = match decoder(compression, &mut reader) {
             Ok(d) => d,
             Err(e) => return Err(fail(&output, e.to_string())),
         };
         loop {
-            let block = match read_block(&mut decoded) {
+            let block = match blocks.read_block(&mut decoded) {
                 Ok(block) => block,
                 Err(e) => return Err(fail(&output, format!("{compression} data: {e}"))),
             };
@@ -378,20 +380,6 @@ fn decode(
         }
     }
     Ok(())
-}
-
-/// Fills one block from `source`; empty at the end.
-fn read_block(source: &mut impl Read) -> std::io::Result<Bytes> {
-    let mut buf = vec![0u8; BLOCK];
-    let mut filled = 0;
-    while filled < BLOCK {
-        match source.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    buf.truncate(filled);
-    Ok(Bytes::from(buf))
 }
 
 /// `Read` over a channel of blocks; an error item becomes an I/O error.

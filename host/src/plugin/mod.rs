@@ -8,6 +8,7 @@ mod cache;
 pub mod call;
 pub mod client;
 pub mod error;
+mod gathered;
 pub mod grant;
 mod host;
 pub mod http;

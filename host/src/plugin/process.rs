@@ -5,6 +5,7 @@
 //! stderr stays host-side: every line is logged and the tail is returned.
 
 use super::call::{CallShared, LogLevel};
+use super::gathered::ProgramOutput;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -113,10 +114,8 @@ impl ChildProcess {
             .map(|s| wasmtime_wasi::p2::pipe::AsyncWriteStream::new(STDIN_BUDGET, s))
     }
 
-    pub fn take_stdout(&mut self) -> Option<wasmtime_wasi::p2::pipe::AsyncReadStream> {
-        self.stdout
-            .take()
-            .map(wasmtime_wasi::p2::pipe::AsyncReadStream::new)
+    pub fn take_stdout(&mut self) -> Option<ProgramOutput> {
+        self.stdout.take().map(ProgramOutput::new)
     }
 
     /// Waits for exit; returns the exit code (None if signalled) and the

@@ -142,7 +142,10 @@ async fn mariadb_round_trip_through_the_api() {
     load_chinook(&source.name);
     mariadb(Some(&source.name), "create table kitchen (id int primary key, b longblob, t mediumtext, d datetime(3), ts timestamp null, n decimal(20,6), j json, x int null); \
         insert into kitchen values (1, x'', 'olá 🎉 ünïcödé', '2026-11-30 10:11:12.345', '2026-11-30 10:11:12', 12345678901234.123456, '{\"a\": [1, 2, null]}', null), \
-        (2, repeat(x'00ff', 524288), repeat('x', 70000), null, null, -0.000001, null, 7); \
+        (2, repeat(x'00ff', 524288), repeat('x', 70000), null, null, -0.000001, null, 7), \
+        (3, x'28293b27', 'it''s (a); back\\\\slash\\nnew line ),(''x'');', null, null, 0, '{\"k\": \"(;)\"}', 3); \
+        create table `odd ( VALUES` (id int); insert into `odd ( VALUES` values (1), (2); \
+        create table nothing_yet (id int); \
         create view kitchen_view as select id, t from kitchen; \
         create procedure kitchen_count(out c int) select count(*) into c from kitchen; \
         create function kitchen_double(v int) returns int deterministic return v * 2; \
@@ -193,7 +196,7 @@ async fn mariadb_round_trip_through_the_api() {
     watch.finish();
     assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
     // Exact counts: Chinook's 15,607 rows and the generated ones.
-    assert_eq!(exec["metadata"]["tables_backed_up"], 13, "{exec}");
+    assert_eq!(exec["metadata"]["tables_backed_up"], 15, "{exec}");
     assert_eq!(exec["metadata"]["rows_approximate"], 315609, "{exec}");
 
     // Restore into a fresh database: equal.
@@ -252,8 +255,13 @@ async fn mariadb_round_trip_through_the_api() {
         verified["metadata"]["verification"]["passed"], true,
         "{verified}"
     );
+    // Counted in the dump itself: the dump's own snapshot.
     assert_eq!(
-        verified["metadata"]["verification"]["tables_compared"], 13,
+        verified["metadata"]["verification"]["compared_with"], "backup_snapshot",
+        "{verified}"
+    );
+    assert_eq!(
+        verified["metadata"]["verification"]["tables_compared"], 15,
         "{verified}"
     );
     let left = mariadb(

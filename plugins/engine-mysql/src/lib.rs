@@ -1,12 +1,16 @@
 //! MySQL and MariaDB engine (types `mysql` and `mariadb`): `mysqldump` /
 //! `mariadb-dump` out, the `mysql` / `mariadb` client in. The dump's bytes
-//! go from the dumper's stdout to the sink host-side. The password reaches
-//! the tools in an option file the host writes; the plugin never holds it.
+//! pass through the plugin on their way to the sink, so that it counts
+//! each table's rows in the dump's own snapshot (`rows.rs`). The password
+//! reaches the tools in an option file the host writes; the plugin never
+//! holds it.
 //!
 //! A restore first spools the artifact into the call's scratch directory:
 //! the host ends the stream cleanly only after every checksum matched, and
 //! MySQL cannot load a dump in one transaction (DDL commits), so nothing
 //! reaches the server before the whole artifact is known good.
+
+mod rows;
 
 use dataguardian_plugin_sdk::health::{self, kv};
 use dataguardian_plugin_sdk::process::Command;
@@ -166,18 +170,8 @@ impl Config {
         Ok(())
     }
 
-    /// Exact rows per base table.
+    /// Exact rows per base table (of a restored copy, for verification).
     fn count_rows(&self, ctx: &CallContext, database: &str) -> PluginResult<Vec<TableCount>> {
-        match self.start_counting(ctx, database)? {
-            Some(counting) => counting.finish(),
-            None => Ok(Vec::new()),
-        }
-    }
-
-    /// Starts counting the rows of every base table in a client of its
-    /// own, so the server counts while the dump runs; `None` without
-    /// tables.
-    fn start_counting(&self, ctx: &CallContext, database: &str) -> PluginResult<Option<Counting>> {
         let tables = self.query(
             ctx,
             database,
@@ -185,7 +179,7 @@ impl Config {
              where table_schema = database() and table_type = 'BASE TABLE' order by table_name",
         )?;
         if tables.is_empty() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let union: Vec<String> = tables
             .iter()
@@ -195,39 +189,8 @@ impl Config {
                 format!("select '{literal}', count(*) from `{quoted}`")
             })
             .collect();
-        let child = self
-            .command(ctx, Flavor::of(ctx).client())
-            .args([
-                "--connect-timeout=10",
-                "--batch",
-                "--skip-column-names",
-                "--raw",
-            ])
-            .arg(format!("--database={database}"))
-            .arg(format!("--execute={}", union.join(" union all ")))
-            .piped_stdout()
-            .spawn()?;
-        Ok(Some(Counting { child }))
-    }
-}
-
-/// Row counting under way in its own client.
-struct Counting {
-    child: dataguardian_plugin_sdk::process::Child,
-}
-
-impl Counting {
-    fn finish(self) -> PluginResult<Vec<TableCount>> {
-        let mut text = String::new();
-        if let Some(stdout) = self.child.take_stdout() {
-            use std::io::Read;
-            io::StreamReader::new(&stdout)
-                .read_to_string(&mut text)
-                .map_err(|e| PluginError::Failed(format!("reading row counts: {e}")))?;
-        }
-        self.child.wait_success().map_err(classify)?;
-        text.lines()
-            .filter(|l| !l.is_empty())
+        self.query(ctx, database, &union.join(" union all "))?
+            .iter()
             .map(|row| {
                 let (name, count) = row
                     .rsplit_once('\t')
@@ -318,9 +281,10 @@ impl Engine for Mysql {
         )
     }
 
-    /// Row counts are taken while the dump runs, on their own connection:
-    /// MySQL cannot share a snapshot between two sessions, so they are
-    /// exact but not the dump's own (`counts-consistent` is false).
+    /// Row counts are read from the dump itself as it streams by: they
+    /// are exactly what the artifact holds, in the dump's own snapshot
+    /// (MySQL cannot share a snapshot with a second session), and the
+    /// server does no extra work for them.
     fn backup(ctx: &CallContext, sink: &OutputStream) -> PluginResult<BackupStats> {
         let cfg = config::load::<Config>(ctx)?;
         let flavor = Flavor::of(ctx);
@@ -328,8 +292,6 @@ impl Engine for Mysql {
             .query(ctx, &cfg.database, "select version()")?
             .into_iter()
             .next();
-        // The server counts while the dumper dumps, side by side.
-        let counting = cfg.start_counting(ctx, &cfg.database)?;
         let mut cmd = cfg.command(ctx, flavor.dumper()).args([
             "--single-transaction",
             "--routines",
@@ -354,23 +316,25 @@ impl Engine for Mysql {
         let stdout = child
             .take_stdout()
             .ok_or_else(|| PluginError::Failed("the dumper has no stdout".into()))?;
-        let moved = io::pipe(&stdout, sink);
+        let mut rows = rows::RowCounter::default();
+        let moved = io::pipe_inspected(&stdout, sink, &mut |piece| rows.feed(piece));
         drop(stdout);
         if let Err(e) = moved {
             return Err(classify(child.abort(e)));
         }
         child.wait_success().map_err(classify)?;
-        let counts = match counting {
-            Some(counting) => counting.finish()?,
-            None => Vec::new(),
-        };
+        let counts: Vec<TableCount> = rows
+            .finish()
+            .into_iter()
+            .map(|(name, rows)| TableCount { name, rows })
+            .collect();
         let mut stats = empty_stats();
         stats.database_version = version;
         stats.tables = Some(counts.len() as u64);
         stats.rows_approximate = Some(counts.iter().map(|c| c.rows).sum());
         stats.metadata.push(kv("dumper", flavor.dumper()));
         stats.table_counts = counts;
-        stats.counts_consistent = false;
+        stats.counts_consistent = true;
         Ok(stats)
     }
 
