@@ -5,7 +5,7 @@
 //! stderr stays host-side: every line is logged and the tail is returned.
 
 use super::call::{CallShared, LogLevel};
-use super::gathered::ProgramOutput;
+use super::pipes::{Paced, ProgramOutput};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -111,7 +111,7 @@ impl ChildProcess {
     pub fn take_stdin(&mut self) -> Option<wasmtime_wasi::p2::pipe::AsyncWriteStream> {
         self.stdin
             .take()
-            .map(|s| wasmtime_wasi::p2::pipe::AsyncWriteStream::new(STDIN_BUDGET, s))
+            .map(|s| wasmtime_wasi::p2::pipe::AsyncWriteStream::new(STDIN_BUDGET, Paced::new(s)))
     }
 
     pub fn take_stdout(&mut self) -> Option<ProgramOutput> {

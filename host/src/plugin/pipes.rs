@@ -1,4 +1,6 @@
-//! A program's output read in large pieces. Dumpers write through stdio,
+//! A program's pipes, moved in large pieces.
+//!
+//! Output: dumpers write through stdio,
 //! 4 KiB per write; handing each piece on as it lands woke every stage of
 //! the pipeline (reader task, plugin splice, compressor, hasher) per 4 KiB,
 //! which cost a MariaDB backup about a fifth of its time in scheduling.
@@ -6,6 +8,10 @@
 //! whatever piled up meanwhile; the pipe is enlarged first so the writer
 //! never waits on a full pipe during the nap, and pieces are read up to
 //! `PIECE` at a time (wasmtime's own reader stops at 64 KiB).
+//!
+//! Input: a loader reads its stdin 4 KiB at a time the same way, and each
+//! page it frees woke the host's writer. After a write the pipe could not
+//! take whole, the writer naps so the next write fills a drained pipe.
 
 use bytes::{Bytes, BytesMut};
 use std::future::Future;
@@ -14,7 +20,7 @@ use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 use wasmtime_wasi::p2::{InputStream, Pollable, StreamError, StreamResult};
 
@@ -120,11 +126,9 @@ pub struct Gathered<R> {
 
 impl<R: AsFd> Gathered<R> {
     pub fn new(inner: R) -> Self {
-        let batching = rustix::pipe::fcntl_setpipe_size(&inner, PIPE_BYTES)
-            .is_ok_and(|size| size >= PIPE_BYTES);
         Self {
+            batching: enlarge(&inner),
             inner,
-            batching,
             short: false,
             nap: None,
         }
@@ -154,24 +158,80 @@ impl<R: AsyncRead + Unpin> AsyncRead for Gathered<R> {
     }
 }
 
+/// Wraps a pipe's write end: after a partial write (the pipe was full)
+/// the next write waits a nap, so the reader drains a good part of the
+/// enlarged pipe first. Without the larger pipe it writes as it can.
+pub struct Paced<W> {
+    inner: W,
+    batching: bool,
+    full: bool,
+    nap: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<W: AsFd> Paced<W> {
+    pub fn new(inner: W) -> Self {
+        Self {
+            batching: enlarge(&inner),
+            inner,
+            full: false,
+            nap: None,
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Paced<W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.full {
+            let nap = this
+                .nap
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(NAP)));
+            ready!(nap.as_mut().poll(cx));
+            this.nap = None;
+            this.full = false;
+        }
+        let written = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
+        this.full = this.batching && written < buf.len();
+        Poll::Ready(Ok(written))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Asks for a `PIPE_BYTES` pipe; false when the kernel refused.
+fn enlarge(pipe: &impl AsFd) -> bool {
+    rustix::pipe::fcntl_setpipe_size(pipe, PIPE_BYTES).is_ok_and(|size| size >= PIPE_BYTES)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// Small writes arrive as fewer, larger reads, in order and complete.
-    #[tokio::test]
+    /// Small writes, spaced as a dumper's are, arrive as fewer, larger
+    /// reads, in order and complete.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn small_writes_are_read_in_large_pieces() {
         let (tx, rx) = tokio::net::unix::pipe::pipe().expect("pipe");
         let mut reader = Gathered::new(rx);
         assert!(reader.batching, "this kernel lets a pipe grow to 1 MiB");
-        let writer = tokio::spawn(async move {
-            let mut tx = tx;
+        let tx = tx.into_blocking_fd().expect("fd");
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut tx = std::fs::File::from(tx);
             for i in 0..2048u32 {
-                tx.write_all(&[(i % 251) as u8; 4096]).await.expect("write");
-                if i % 64 == 0 {
-                    tokio::task::yield_now().await;
-                }
+                tx.write_all(&[(i % 251) as u8; 4096]).expect("write");
+                std::thread::sleep(Duration::from_micros(20));
             }
         });
         let (mut reads, mut got) = (0, Vec::new());
@@ -184,7 +244,7 @@ mod tests {
             reads += 1;
             got.extend_from_slice(&buf[..n]);
         }
-        writer.await.expect("writer");
+        writer.join().expect("writer");
         assert_eq!(got.len(), 2048 * 4096);
         assert!(got
             .chunks(4096)
@@ -192,5 +252,31 @@ mod tests {
             .all(|(i, c)| c.iter().all(|b| *b == (i % 251) as u8)));
         // 8 MiB in 64 KiB reads is 128; one read per write would be 2048.
         assert!(reads < 512, "{reads} reads");
+    }
+
+    /// Everything written through a paced pipe arrives, in order, while
+    /// the reader takes 4 KiB at a time.
+    #[tokio::test]
+    async fn paced_writes_deliver_every_byte_to_a_slow_reader() {
+        let (tx, mut rx) = tokio::net::unix::pipe::pipe().expect("pipe");
+        let mut writer = Paced::new(tx);
+        assert!(writer.batching);
+        let data: Vec<u8> = (0..(6 << 20)).map(|i: u32| (i % 253) as u8).collect();
+        let sent = data.clone();
+        let feeding = tokio::spawn(async move {
+            writer.write_all(&sent).await.expect("write");
+            writer.shutdown().await.expect("shutdown");
+        });
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = rx.read(&mut buf).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        feeding.await.expect("feeding");
+        assert!(got == data, "{} bytes arrived of {}", got.len(), data.len());
     }
 }
