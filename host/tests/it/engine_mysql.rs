@@ -146,6 +146,8 @@ async fn mariadb_round_trip_through_the_api() {
         (3, x'28293b27', 'it''s (a); back\\\\slash\\nnew line ),(''x'');', null, null, 0, '{\"k\": \"(;)\"}', 3); \
         create table `odd ( VALUES` (id int); insert into `odd ( VALUES` values (1), (2); \
         create table nothing_yet (id int); \
+        create table derived (a int, b int as (a * 2) virtual, c int invisible default 5); \
+        insert into derived (a) values (1), (2); \
         create view kitchen_view as select id, t from kitchen; \
         create procedure kitchen_count(out c int) select count(*) into c from kitchen; \
         create function kitchen_double(v int) returns int deterministic return v * 2; \
@@ -195,9 +197,9 @@ async fn mariadb_round_trip_through_the_api() {
     let exec = server.run_job(&job).await;
     watch.finish();
     assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
-    // Exact counts: Chinook's 15,607 rows and the generated 300,005.
-    assert_eq!(exec["metadata"]["tables_backed_up"], 15, "{exec}");
-    assert_eq!(exec["metadata"]["rows_approximate"], 315612, "{exec}");
+    // Exact counts: Chinook's 15,607 rows and the generated 300,007.
+    assert_eq!(exec["metadata"]["tables_backed_up"], 16, "{exec}");
+    assert_eq!(exec["metadata"]["rows_approximate"], 315614, "{exec}");
 
     // Restore into a fresh database: equal.
     let target = MariaDb::new("mydst");
@@ -261,7 +263,7 @@ async fn mariadb_round_trip_through_the_api() {
         "{verified}"
     );
     assert_eq!(
-        verified["metadata"]["verification"]["tables_compared"], 15,
+        verified["metadata"]["verification"]["tables_compared"], 16,
         "{verified}"
     );
     let left = mariadb(

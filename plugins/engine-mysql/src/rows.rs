@@ -13,9 +13,9 @@
 use memchr::{memchr, memchr2, memchr3};
 use std::collections::BTreeMap;
 
-/// The longest line head kept to recognise a statement; longer heads are
-/// not ours (identifiers are at most 64 characters).
-const HEAD_LIMIT: usize = 1024;
+/// The longest line head kept to recognise a statement: a table name and,
+/// for tables with generated or invisible columns, the column list.
+const HEAD_LIMIT: usize = 256 << 10;
 const INSERT: &[u8] = b"INSERT INTO `";
 const CREATE: &[u8] = b"CREATE TABLE `";
 const VALUES: &[u8] = b" VALUES";
@@ -144,7 +144,19 @@ impl RowCounter {
 
     fn head_byte(&mut self, byte: u8) -> usize {
         self.head.push(byte);
-        match parse_head(&self.head) {
+        // A head is parsed whole only where it can be decided, so a long
+        // column list is not parsed again at every byte.
+        let decidable = self.head.len() <= CREATE.len() + 1
+            || byte == b'\n'
+            || (byte == b' '
+                && (self.head.starts_with(CREATE)
+                    || self.head[..self.head.len() - 1].ends_with(VALUES)));
+        let head = if decidable {
+            parse_head(&self.head)
+        } else {
+            Head::NeedMore
+        };
+        match head {
             Head::NeedMore if byte == b'\n' => self.head.clear(),
             Head::NeedMore if self.head.len() < HEAD_LIMIT => {}
             Head::NeedMore | Head::Other => {
@@ -188,6 +200,13 @@ fn parse_head(head: &[u8]) -> Head {
         if !insert {
             return Head::Create(name);
         }
+        let rest = match rest.strip_prefix(b" (") {
+            Some(list) => match after_columns(list) {
+                Ok(rest) => rest,
+                Err(undecided) => return undecided,
+            },
+            None => rest,
+        };
         let seen = rest.len().min(VALUES.len());
         return if rest[..seen] != VALUES[..seen] {
             Head::Other
@@ -200,6 +219,32 @@ fn parse_head(head: &[u8]) -> Head {
         };
     }
     Head::Other
+}
+
+/// What follows a column list ``(`a`, `b`)`` (its opening parenthesis
+/// already taken): the dumper names the columns of tables with generated
+/// or invisible ones.
+fn after_columns(mut list: &[u8]) -> Result<&[u8], Head> {
+    loop {
+        let Some(quoted) = list.strip_prefix(b"`") else {
+            return Err(if list.is_empty() {
+                Head::NeedMore
+            } else {
+                Head::Other
+            });
+        };
+        let Some((_, rest)) = identifier(quoted) else {
+            return Err(Head::NeedMore);
+        };
+        if let Some(rest) = rest.strip_prefix(b")") {
+            return Ok(rest);
+        }
+        match rest.strip_prefix(b", ") {
+            Some(next) => list = next,
+            None if rest.len() < 2 && b", ".starts_with(rest) => return Err(Head::NeedMore),
+            None => return Err(Head::Other),
+        }
+    }
 }
 
 /// A backquoted identifier's text (```` `` ```` is one backquote) and
@@ -243,10 +288,13 @@ INSERT INTO `we``ird VALUES (` VALUES (0x28,'('),(0x,'');\n\
 /*!50001 CREATE VIEW `v` AS SELECT 1 AS `x` */;\n\
 INSERT INTO `a` VALUES\n(6,'🎉 ('),\n(7,'x;y'),\n(8,0x3B28);\n\
 -- INSERT INTO `a` VALUES (9,'comment');\n\
-INSERT INTO `a` VALUESX (10);\n";
+INSERT INTO `a` VALUESX (10);\n\
+CREATE TABLE `gen` (\n  `a` int,\n  `b` int GENERATED ALWAYS AS (`a` * 2) VIRTUAL\n);\n\
+INSERT INTO `gen` (`a`, `b`, `c) (`) VALUES (1,2,5),\n(2,4,5);\n\
+INSERT INTO `gen` (`a` `b`) VALUES (3);\n";
 
     fn expected() -> BTreeMap<String, u64> {
-        [("a", 8), ("empty", 0), ("we`ird VALUES (", 2)]
+        [("a", 8), ("empty", 0), ("gen", 2), ("we`ird VALUES (", 2)]
             .into_iter()
             .map(|(t, n)| (t.to_string(), n))
             .collect()
