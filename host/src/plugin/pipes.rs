@@ -120,8 +120,7 @@ impl InputStream for ProgramOutput {
 pub struct Gathered<R> {
     inner: R,
     batching: bool,
-    short: bool,
-    nap: Option<Pin<Box<tokio::time::Sleep>>>,
+    nap: Nap,
 }
 
 impl<R: AsFd> Gathered<R> {
@@ -129,8 +128,7 @@ impl<R: AsFd> Gathered<R> {
         Self {
             batching: enlarge(&inner),
             inner,
-            short: false,
-            nap: None,
+            nap: Nap::default(),
         }
     }
 }
@@ -142,18 +140,11 @@ impl<R: AsyncRead + Unpin> AsyncRead for Gathered<R> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.short {
-            let nap = this
-                .nap
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep(NAP)));
-            ready!(nap.as_mut().poll(cx));
-            this.nap = None;
-            this.short = false;
-        }
+        ready!(this.nap.poll(cx));
         let room = buf.remaining();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
         let read = room - buf.remaining();
-        this.short = this.batching && read > 0 && read < room / 2;
+        this.nap.armed = this.batching && read > 0 && read < room / 2;
         Poll::Ready(Ok(()))
     }
 }
@@ -164,8 +155,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Gathered<R> {
 pub struct Paced<W> {
     inner: W,
     batching: bool,
-    full: bool,
-    nap: Option<Pin<Box<tokio::time::Sleep>>>,
+    nap: Nap,
 }
 
 impl<W: AsFd> Paced<W> {
@@ -173,8 +163,7 @@ impl<W: AsFd> Paced<W> {
         Self {
             batching: enlarge(&inner),
             inner,
-            full: false,
-            nap: None,
+            nap: Nap::default(),
         }
     }
 }
@@ -186,16 +175,9 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Paced<W> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.full {
-            let nap = this
-                .nap
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep(NAP)));
-            ready!(nap.as_mut().poll(cx));
-            this.nap = None;
-            this.full = false;
-        }
+        ready!(this.nap.poll(cx));
         let written = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
-        this.full = this.batching && written < buf.len();
+        this.nap.armed = this.batching && written < buf.len();
         Poll::Ready(Ok(written))
     }
 
@@ -205,6 +187,28 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Paced<W> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A pause armed after a short read or a partial write, waited out
+/// before the next one.
+#[derive(Default)]
+struct Nap {
+    armed: bool,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Nap {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.armed {
+            let sleep = self
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(NAP)));
+            ready!(sleep.as_mut().poll(cx));
+            self.sleep = None;
+            self.armed = false;
+        }
+        Poll::Ready(())
     }
 }
 
