@@ -13,7 +13,8 @@
 //! page it frees woke the host's writer. After a write the pipe could not
 //! take whole, the writer naps so the next write fills a drained pipe.
 
-use bytes::{Bytes, BytesMut};
+use super::streams::{ChannelSource, SourceItem};
+use bytes::BytesMut;
 use std::future::Future;
 use std::io;
 use std::os::fd::AsFd;
@@ -22,7 +23,6 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
-use wasmtime_wasi::p2::{InputStream, Pollable, StreamError, StreamResult};
 
 /// How long a reader waits after a short read. At a few hundred MB/s a
 /// nap fills well under the enlarged pipe.
@@ -34,85 +34,26 @@ const PIPE_BYTES: usize = 1 << 20;
 const PIECE: usize = 1 << 20;
 
 /// A program's stdout as a wasi input stream, read by a task of its own in
-/// pieces of up to `PIECE`, one piece ahead of the plugin.
-pub struct ProgramOutput {
-    rx: mpsc::Receiver<StreamResult<Bytes>>,
-    pending: Bytes,
-    ended: Option<StreamError>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl ProgramOutput {
-    pub fn new<R: AsyncRead + AsFd + Send + Unpin + 'static>(pipe: R) -> Self {
-        let (tx, rx) = mpsc::channel(1);
-        let task = tokio::spawn(async move {
-            let mut reader = Gathered::new(pipe);
-            loop {
-                let mut piece = BytesMut::with_capacity(PIECE);
-                let item = match reader.read_buf(&mut piece).await {
-                    Ok(0) => Err(StreamError::Closed),
-                    Ok(_) => Ok(piece.freeze()),
-                    Err(e) => Err(StreamError::LastOperationFailed(e.into())),
-                };
-                let last = item.is_err();
-                if tx.send(item).await.is_err() || last {
-                    break;
-                }
-            }
-        });
-        Self {
-            rx,
-            pending: Bytes::new(),
-            ended: None,
-            task,
-        }
-    }
-
-    fn accept(&mut self, item: Option<StreamResult<Bytes>>) {
-        match item {
-            Some(Ok(piece)) => self.pending = piece,
-            Some(Err(e)) => self.ended = Some(e),
-            None => self.ended = Some(StreamError::Closed),
-        }
-    }
-}
-
-impl Drop for ProgramOutput {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-#[wasmtime_wasi::async_trait]
-impl Pollable for ProgramOutput {
-    async fn ready(&mut self) {
-        if self.pending.is_empty() && self.ended.is_none() {
-            let item = self.rx.recv().await;
-            self.accept(item);
-        }
-    }
-}
-
-#[wasmtime_wasi::async_trait]
-impl InputStream for ProgramOutput {
-    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
-        if self.pending.is_empty() && self.ended.is_none() {
-            match self.rx.try_recv() {
-                Ok(item) => self.accept(Some(item)),
-                Err(mpsc::error::TryRecvError::Empty) => return Ok(Bytes::new()),
-                Err(mpsc::error::TryRecvError::Disconnected) => self.accept(None),
+/// pieces of up to `PIECE`, one piece ahead of the plugin. Its bytes are
+/// not progress: the plugin's writes into the sink count them.
+pub fn program_output<R: AsyncRead + AsFd + Send + Unpin + 'static>(pipe: R) -> ChannelSource {
+    let (tx, rx) = mpsc::channel::<SourceItem>(1);
+    let task = tokio::spawn(async move {
+        let mut reader = Gathered::new(pipe);
+        loop {
+            let mut piece = BytesMut::with_capacity(PIECE);
+            let item = match reader.read_buf(&mut piece).await {
+                Ok(0) => return,
+                Ok(_) => Ok(piece.freeze()),
+                Err(e) => Err(format!("reading the program's output: {e}")),
+            };
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                return;
             }
         }
-        if !self.pending.is_empty() {
-            let n = size.min(self.pending.len());
-            return Ok(self.pending.split_to(n));
-        }
-        // An error is reported once; the stream is closed after it.
-        Err(std::mem::replace(
-            self.ended.get_or_insert(StreamError::Closed),
-            StreamError::Closed,
-        ))
-    }
+    });
+    ChannelSource::unmetered(rx).owning(task)
 }
 
 /// Wraps a pipe's read end; naps only when its pipe could be enlarged,
@@ -256,6 +197,31 @@ mod tests {
             .all(|(i, c)| c.iter().all(|b| *b == (i % 251) as u8)));
         // 8 MiB in 64 KiB reads is 128; one read per write would be 2048.
         assert!(reads < 512, "{reads} reads");
+    }
+
+    /// A program's output reaches the plugin whole, then a clean end.
+    #[tokio::test]
+    async fn program_output_delivers_everything_then_closes() {
+        use wasmtime_wasi::p2::{InputStream, Pollable, StreamError};
+        let (tx, rx) = tokio::net::unix::pipe::pipe().expect("pipe");
+        let mut output = program_output(rx);
+        let data: Vec<u8> = (0..(3 << 20) + 7).map(|i: u32| (i % 249) as u8).collect();
+        let sent = data.clone();
+        let writing = tokio::spawn(async move {
+            let mut tx = tx;
+            tx.write_all(&sent).await.expect("write");
+        });
+        let mut got = Vec::new();
+        loop {
+            output.ready().await;
+            match output.read(1 << 20) {
+                Ok(piece) => got.extend_from_slice(&piece),
+                Err(StreamError::Closed) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        writing.await.expect("writer");
+        assert!(got == data, "{} bytes of {}", got.len(), data.len());
     }
 
     /// Everything written through a paced pipe arrives, in order, while

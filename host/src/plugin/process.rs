@@ -5,7 +5,8 @@
 //! stderr stays host-side: every line is logged and the tail is returned.
 
 use super::call::{CallShared, LogLevel};
-use super::pipes::{Paced, ProgramOutput};
+use super::pipes::{program_output, Paced};
+use super::streams::ChannelSource;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -114,8 +115,8 @@ impl ChildProcess {
             .map(|s| wasmtime_wasi::p2::pipe::AsyncWriteStream::new(STDIN_BUDGET, Paced::new(s)))
     }
 
-    pub fn take_stdout(&mut self) -> Option<ProgramOutput> {
-        self.stdout.take().map(ProgramOutput::new)
+    pub fn take_stdout(&mut self) -> Option<ChannelSource> {
+        self.stdout.take().map(program_output)
     }
 
     /// Waits for exit; returns the exit code (None if signalled) and the

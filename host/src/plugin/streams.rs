@@ -97,18 +97,36 @@ pub struct ChannelSource {
     pending: Bytes,
     failed: Option<String>,
     done: bool,
-    activity: Arc<Activity>,
+    /// Where bytes read count as progress; `None` where the same bytes
+    /// are counted elsewhere (a program's output the plugin stores).
+    activity: Option<Arc<Activity>>,
+    /// The task that feeds the channel, stopped with the stream.
+    producer: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ChannelSource {
     pub fn new(rx: mpsc::Receiver<SourceItem>, activity: Arc<Activity>) -> Self {
+        let mut source = Self::unmetered(rx);
+        source.activity = Some(activity);
+        source
+    }
+
+    /// A source whose bytes are not counted as progress.
+    pub fn unmetered(rx: mpsc::Receiver<SourceItem>) -> Self {
         Self {
             rx,
             pending: Bytes::new(),
             failed: None,
             done: false,
-            activity,
+            activity: None,
+            producer: None,
         }
+    }
+
+    /// Stops `task` (the channel's producer) when the stream is dropped.
+    pub fn owning(mut self, task: tokio::task::JoinHandle<()>) -> Self {
+        self.producer = Some(task);
+        self
     }
 
     fn accept(&mut self, item: Option<SourceItem>) {
@@ -116,6 +134,14 @@ impl ChannelSource {
             Some(Ok(bytes)) => self.pending = bytes,
             Some(Err(reason)) => self.failed = Some(reason),
             None => self.done = true,
+        }
+    }
+}
+
+impl Drop for ChannelSource {
+    fn drop(&mut self) {
+        if let Some(task) = self.producer.take() {
+            task.abort();
         }
     }
 }
@@ -142,7 +168,9 @@ impl InputStream for ChannelSource {
         }
         if !self.pending.is_empty() {
             let n = size.min(self.pending.len());
-            self.activity.add_bytes(n as u64);
+            if let Some(activity) = &self.activity {
+                activity.add_bytes(n as u64);
+            }
             return Ok(self.pending.split_to(n));
         }
         if let Some(reason) = &self.failed {
@@ -150,7 +178,9 @@ impl InputStream for ChannelSource {
                 "{reason}"
             )));
         }
-        self.activity.mark_input_done();
+        if let Some(activity) = &self.activity {
+            activity.mark_input_done();
+        }
         Err(StreamError::Closed)
     }
 }
