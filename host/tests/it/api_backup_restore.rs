@@ -43,9 +43,20 @@ async fn backup_download_restore_verify(backend: Backend) {
     assert!(artifact.is_file(), "{artifact:?}");
     assert!(root.join(&path).join("manifest.json").is_file());
 
-    // Logs were written while it ran.
-    let logs = server.get_ok(&format!("/api/executions/{id}/logs")).await;
-    let text = logs.to_string();
+    // Logs were written while it ran. They are persisted in batches
+    // (every 300 ms), and "backup completed" is logged just after the
+    // status is recorded, so the last line may land a moment after it.
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = server
+            .get_ok(&format!("/api/executions/{id}/logs"))
+            .await
+            .to_string();
+        if text.contains("backup completed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(
         text.contains("connection ok") && text.contains("backup completed"),
         "{text}"
