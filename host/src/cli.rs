@@ -170,10 +170,17 @@ pub struct ServeArgs {
         default_value = "/,/etc,/proc,/sys,/dev,/boot,/root"
     )]
     pub denied_roots: Vec<PathBuf>,
-    /// When set, datasource paths and storage roots must be inside one of
-    /// these directories (comma-separated).
+    /// Directories where files and SQLite datasources, local storages and
+    /// restore targets may live (comma-separated). Without it, only the
+    /// data dir's own `backups/` may be used, as a storage.
     #[arg(long, env = "DG_ALLOWED_ROOTS", value_delimiter = ',')]
     pub allowed_roots: Vec<PathBuf>,
+    /// Non-public destinations storages, notifiers and SMTP may connect to
+    /// (repeatable or comma-separated): `CIDR`, `ADDRESS[:PORT]` or
+    /// `HOST[:PORT]`. Loopback, link-local, private and metadata addresses
+    /// are refused without it; the server's own port always is.
+    #[arg(long, env = "DG_ALLOW_EGRESS", value_delimiter = ',')]
+    pub allow_egress: Vec<crate::plugin::egress::EgressRule>,
     /// Milliseconds between system monitor samples (CPU, memory, runtime).
     #[arg(long, env = "SYSTEM_MONITOR_INTERVAL_MS", default_value = "5000")]
     pub system_monitor_interval_ms: u64,
@@ -505,6 +512,7 @@ async fn serve(
             .cloned()
             .collect(),
         allowed_roots: (!args.allowed_roots.is_empty()).then(|| args.allowed_roots.clone()),
+        allow_egress: args.allow_egress.clone(),
         private_paths,
         monitor_interval: Duration::from_millis(args.system_monitor_interval_ms),
         monitor_history: args.system_monitor_history_size,

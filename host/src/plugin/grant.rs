@@ -153,7 +153,7 @@ impl CallCapabilities {
         program: &str,
         args: &[String],
         env: &[(&str, bool)],
-    ) -> Result<(), String> {
+    ) -> Result<Option<&str>, String> {
         let rules: Vec<&ProcessRule> = self
             .process
             .iter()
@@ -175,7 +175,7 @@ impl CallCapabilities {
                 .iter()
                 .find_map(|(name, secret)| rule.env_refusal(name, *secret))
             {
-                None => return Ok(()),
+                None => return Ok(rule.connect.as_deref()),
                 Some(why) => refusal = Some(why),
             }
         }
@@ -207,10 +207,15 @@ fn fill_process_rule(rule: &ProcessRule, config: &serde_json::Value) -> Option<P
             (filled.matches('*').count() == literal_parts && !option_like).then_some(filled)
         })
         .collect::<Option<Vec<_>>>()?;
+    let connect = match &rule.connect {
+        Some(template) => Some(fill_template(template, config)?),
+        None => None,
+    };
     Some(ProcessRule {
         program: rule.program.clone(),
         args,
         env: rule.env.clone(),
+        connect,
     })
 }
 
@@ -265,6 +270,7 @@ mod tests {
             program: program.into(),
             args: args.iter().map(|s| s.to_string()).collect(),
             env: vec!["PGAPPNAME".into(), "PGPASSFILE=secret".into()],
+            connect: None,
         }
     }
 

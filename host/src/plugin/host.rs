@@ -2,6 +2,7 @@
 
 use super::bindings::host_world::dataguardian::plugin::{log, mail, process, progress, types};
 use super::call::{CallShared, LogLevel};
+use super::egress::EgressPolicy;
 use super::grant::CallCapabilities;
 use super::http::HttpGate;
 use super::process::{resolve_env, ChildProcess, EnvSource, SpawnSpec};
@@ -63,6 +64,8 @@ pub struct HostState {
     pub secret_root: PathBuf,
     /// Extra CA certificates (PEM files) trusted for SMTP TLS.
     pub smtp_roots: Arc<[PathBuf]>,
+    /// Where the call's connections may go.
+    pub egress: Arc<EgressPolicy>,
 }
 
 impl WasiView for HostState {
@@ -128,6 +131,7 @@ impl mail::Host for HostState {
             secrets: &self.secrets,
             call: &self.call,
             extra_roots: &self.smtp_roots,
+            egress: &self.egress,
         };
         Ok(super::mail::send(cx, server, message).await)
     }
@@ -146,9 +150,22 @@ impl process::Host for HostState {
                 (v.name.as_str(), secret)
             })
             .collect();
-        if let Err(why) = self.caps.check_process(&cmd.program, &cmd.args, &env_names) {
-            self.call.deny(why.clone());
-            return Ok(Err(types::PluginError::PermissionDenied(why)));
+        let connect = match self.caps.check_process(&cmd.program, &cmd.args, &env_names) {
+            Ok(connect) => connect.map(str::to_string),
+            Err(why) => {
+                self.call.deny(why.clone());
+                return Ok(Err(types::PluginError::PermissionDenied(why)));
+            }
+        };
+        let mut cmd = cmd;
+        if let Some(destination) = connect {
+            match pin_destination(&self.egress, &destination, &cmd.args).await {
+                Ok(args) => cmd.args = args,
+                Err(why) => {
+                    self.call.deny(why.clone());
+                    return Ok(Err(types::PluginError::PermissionDenied(why)));
+                }
+            }
         }
         let file_vars: Vec<String> = cmd
             .env
@@ -195,6 +212,36 @@ impl process::Host for HostState {
             Err(why) => Ok(Err(types::PluginError::Failed(why))),
         }
     }
+}
+
+/// Resolves the `HOST:PORT` a program will connect to, checks it against
+/// the egress policy, and returns `args` with every argument that is the
+/// host name replaced by the checked address: the program connects where
+/// the check looked, whatever the name resolves to a moment later.
+async fn pin_destination(
+    egress: &EgressPolicy,
+    destination: &str,
+    args: &[String],
+) -> Result<Vec<String>, String> {
+    let (host, port) = destination
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
+        .ok_or_else(|| format!("`{destination}` is not HOST:PORT"))?;
+    let addrs = egress.resolve(host, port).await.map_err(|e| e.0)?;
+    let Some(first) = addrs.first() else {
+        return Err(format!("{destination}: no address"));
+    };
+    let checked = first.ip().to_string();
+    Ok(args
+        .iter()
+        .map(|a| {
+            if a == host {
+                checked.clone()
+            } else {
+                a.clone()
+            }
+        })
+        .collect())
 }
 
 /// Replaces `{secret-file:NAME}` in arguments with the path of the

@@ -21,6 +21,8 @@
 //!   signed, so they are capped at 1 MiB.
 
 use super::call::CallShared;
+use super::egress::EgressPolicy;
+use super::http_send::{send_checked, SendFailure};
 use aws_sigv4::http_request::{
     sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
     UriPathNormalizationMode,
@@ -96,6 +98,8 @@ pub struct HttpGate {
     /// Bodies the host may hold at once for hashing: a plugin cannot make
     /// the host buffer more than this many times [`MAX_HASHED_BODY`].
     pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Where requests may be sent.
+    pub egress: Arc<EgressPolicy>,
 }
 
 /// Bodies one call may have buffered for hashing at once.
@@ -106,12 +110,14 @@ impl HttpGate {
         origins: Vec<GrantedOrigin>,
         secrets: Arc<HashMap<String, String>>,
         call: Arc<CallShared>,
+        egress: Arc<EgressPolicy>,
     ) -> Self {
         Self {
             origins,
             secrets,
             call,
             hashing: Arc::new(tokio::sync::Semaphore::new(HASHED_BODIES_PER_CALL)),
+            egress,
         }
     }
 }
@@ -140,8 +146,8 @@ impl WasiHttpHooks for HttpGate {
         let secrets = self.secrets.clone();
         let call = self.call.clone();
         let hashing = self.hashing.clone();
+        let egress = self.egress.clone();
         Box::new(async move {
-            use http_body_util::BodyExt;
             // Held until the response head arrives, when the body is sent.
             let mut _permit = None;
             if let Some(directive) = admitted? {
@@ -172,11 +178,14 @@ impl WasiHttpHooks for HttpGate {
                     authenticate(&mut request, &directive, &secrets).map_err(deny)?;
                 }
             }
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
-            ))
+            match send_checked(&egress, request, options).await {
+                Ok(sent) => Ok(sent),
+                Err(SendFailure::Http(e)) => Err(e),
+                Err(SendFailure::Refused(why)) => {
+                    call.deny(why);
+                    Err(HttpError::DestinationIpProhibited)
+                }
+            }
         })
     }
 }
@@ -620,6 +629,7 @@ mod tests {
             }],
             Arc::new(HashMap::new()),
             call,
+            Arc::new(EgressPolicy::unrestricted()),
         )
     }
 

@@ -12,6 +12,7 @@ use super::bindings::host_world::dataguardian::plugin::mail::{
 };
 use super::bindings::host_world::dataguardian::plugin::types::PluginError;
 use super::call::{CallShared, LogLevel};
+use super::egress::EgressPolicy;
 use super::grant::CallCapabilities;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
@@ -38,6 +39,8 @@ pub struct MailContext<'a> {
     /// PEM files of extra certificate authorities trusted for SMTP TLS
     /// (a private CA, or a test's self-signed certificate).
     pub extra_roots: &'a [PathBuf],
+    /// Where the server may connect.
+    pub egress: &'a EgressPolicy,
 }
 
 /// Sends `message` through `server` if the call may; the error says why not.
@@ -64,10 +67,26 @@ pub async fn send(
         SmtpSecurity::Tls => Tls::Wrapper(tls_parameters(&server.host, cx.extra_roots)?),
         SmtpSecurity::None => Tls::None,
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&server.host)
-        .port(server.port)
-        .tls(tls)
-        .timeout(Some(timeout));
+    // The connection goes to the address the policy checked; TLS still
+    // verifies the certificate against the configured name.
+    let checked = cx
+        .egress
+        .resolve(&server.host, server.port)
+        .await
+        .map_err(|refusal| {
+            cx.call.deny(refusal.0.clone());
+            PluginError::PermissionDenied(refusal.0)
+        })?;
+    let Some(connect_to) = checked.first() else {
+        return Err(PluginError::Unreachable(format!(
+            "SMTP {address}: no address"
+        )));
+    };
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(connect_to.ip().to_string())
+            .port(server.port)
+            .tls(tls)
+            .timeout(Some(timeout));
     if let Some(credentials) = credentials {
         builder = builder.credentials(credentials);
     }
@@ -171,12 +190,18 @@ fn build_message(message: MailMessage) -> Result<Message, PluginError> {
 /// The error kind of a failed send: only what may work later is
 /// `transient` (the delivery queue retries those).
 fn classify(e: &lettre::transport::smtp::Error, address: &str) -> PluginError {
-    let what = format!("SMTP {address}: {e}");
+    // What the server said (a banner, a reply text) goes to the server log
+    // only: a test send must not turn the server into a port scanner that
+    // reads back other services' greetings.
+    tracing::warn!(smtp = address, "SMTP send failed: {e}");
+    let said = |kind: &str| format!("SMTP {address}: {kind}");
     if e.is_timeout() {
-        return PluginError::Timeout(what);
+        return PluginError::Timeout(said("no answer in time"));
     }
     if let Some(code) = e.status() {
-        return match u16::from(code) {
+        let code = u16::from(code);
+        let what = said(&format!("the server answered {code}"));
+        return match code {
             // 530 authentication required, 534 mechanism too weak,
             // 535 credentials invalid, 538 encryption required.
             530 | 534 | 535 | 538 => PluginError::AuthFailed(what),
@@ -184,27 +209,28 @@ fn classify(e: &lettre::transport::smtp::Error, address: &str) -> PluginError {
             _ => PluginError::Failed(what),
         };
     }
+    let text = e.to_string();
     // A refused certificate surfaces as a connection error.
-    if e.is_tls() || what.contains("certificate") {
+    if e.is_tls() || text.contains("certificate") {
         return PluginError::Unreachable(format!(
-            "{what} (TLS: is the server's certificate valid for `{}` and issued by a trusted CA? \
+            "{} (is the server's certificate valid for `{}` and issued by a trusted CA? \
              --smtp-ca-file adds one)",
+            said("TLS handshake failed"),
             address.rsplit_once(':').map_or(address, |(host, _)| host)
         ));
     }
     if e.is_client() {
-        let text = e.to_string();
         if text.contains("authentication mechanism") {
-            return PluginError::AuthFailed(format!(
-                "{what} (the server offers no AUTH mechanism the host supports, PLAIN or LOGIN)"
+            return PluginError::AuthFailed(said(
+                "the server offers no AUTH mechanism the host supports (PLAIN or LOGIN)",
             ));
         }
-        return PluginError::Failed(what);
+        return PluginError::Failed(said("the message could not be sent"));
     }
     if e.is_response() {
-        return PluginError::Failed(what);
+        return PluginError::Failed(said("the server's answer is not SMTP"));
     }
-    PluginError::Unreachable(what)
+    PluginError::Unreachable(said("cannot connect"))
 }
 
 #[cfg(test)]
@@ -245,11 +271,13 @@ mod tests {
             ..Default::default()
         };
         let secrets = HashMap::new();
+        let egress = EgressPolicy::unrestricted();
         let cx = MailContext {
             caps: &caps,
             secrets: &secrets,
             call: &call,
             extra_roots: &[],
+            egress: &egress,
         };
         // Port 587 of the granted host is another server: refused before
         // any connection is attempted.

@@ -97,6 +97,13 @@ pub struct ProcessRule {
     /// `LD_PRELOAD` would change what the program runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
+    /// `HOST:PORT` (templates allowed) the program connects to. The host
+    /// resolves it, checks the addresses against the egress policy before
+    /// the program starts, and hands the program the checked address in
+    /// place of every argument that is the host name, so the program
+    /// cannot resolve the name again to somewhere else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<String>,
 }
 
 impl ProcessRule {

@@ -7,10 +7,13 @@ pub mod builtin;
 mod cache;
 pub mod call;
 pub mod client;
+pub mod dirs;
+pub mod egress;
 pub mod error;
 pub mod grant;
 mod host;
 pub mod http;
+mod http_send;
 mod mail;
 pub mod manifest;
 mod pipes;
@@ -23,7 +26,7 @@ pub use call::{tracing_sink, Activity, LogLevel, LogRecord, LogSink, Phase};
 pub use client::{EngineClient, NotifierClient, StorageClient, Target};
 pub use error::{CallError, FailureKind, LoadError};
 pub use manifest::PluginKind;
-pub use runtime::{LoadedPlugin, PluginRuntime, RuntimeConfig};
+pub use runtime::{Confinement, LoadedPlugin, PluginRuntime, RuntimeConfig};
 
 use grant::Grant;
 use std::path::Path;
@@ -58,6 +61,12 @@ impl Plugins {
             )?));
         }
         Ok(Self { runtime, loaded })
+    }
+
+    /// Binds every later call to the server's path and egress policies;
+    /// `false` if they were already set.
+    pub fn confine(&self, confinement: Confinement) -> bool {
+        self.runtime.confine(confinement)
     }
 
     /// Loads every `*.wasm` of `dir` (third-party plugins). A plugin found

@@ -6,6 +6,8 @@ use super::bindings::host_world::dataguardian::plugin as imports;
 use super::bindings::notifier_world::NotifierPluginPre;
 use super::bindings::storage_world::StoragePluginPre;
 use super::call::{Activity, CallShared, LogSink};
+use super::dirs::{DirGuard, DirUse, PinnedDir};
+use super::egress::EgressPolicy;
 use super::error::{CallError, FailureKind, LoadError};
 use super::grant::{CallCapabilities, Grant};
 use super::host::{HostState, MemoryCap};
@@ -42,6 +44,25 @@ pub struct RuntimeConfig {
     /// PEM files of extra certificate authorities trusted for SMTP TLS
     /// besides the built-in web roots (`--smtp-ca-file`); empty by default.
     pub smtp_ca_files: Vec<PathBuf>,
+}
+
+/// What binds the server's plugin calls: its say on every granted
+/// directory (judged by handle) and where connections may go. The CLI
+/// runs unconfined: it acts as the user who runs it.
+#[derive(Clone)]
+pub struct Confinement {
+    pub dirs: Option<Arc<dyn DirGuard>>,
+    pub egress: Arc<EgressPolicy>,
+}
+
+impl Confinement {
+    /// The CLI's: nothing beyond what the user may do.
+    pub fn none() -> Self {
+        Self {
+            dirs: None,
+            egress: Arc::new(EgressPolicy::unrestricted()),
+        }
+    }
 }
 
 impl RuntimeConfig {
@@ -122,6 +143,10 @@ pub struct PluginRuntime {
     config: RuntimeConfig,
     smtp_roots: Arc<[PathBuf]>,
     stop_ticker: Arc<AtomicBool>,
+    /// Set once by the server before the first call; unset means the
+    /// CLI's [`Confinement::none`].
+    confinement: std::sync::OnceLock<Confinement>,
+    unconfined: Confinement,
 }
 
 impl Drop for PluginRuntime {
@@ -179,6 +204,8 @@ impl PluginRuntime {
             smtp_roots: config.smtp_ca_files.clone().into(),
             config,
             stop_ticker,
+            confinement: std::sync::OnceLock::new(),
+            unconfined: Confinement::none(),
         })
     }
 
@@ -240,6 +267,16 @@ impl PluginRuntime {
         })
     }
 
+    /// Binds every later call to `confinement` (the server does this once
+    /// at start); `false` if it was already set.
+    pub fn confine(&self, confinement: Confinement) -> bool {
+        self.confinement.set(confinement).is_ok()
+    }
+
+    fn confinement(&self) -> &Confinement {
+        self.confinement.get().unwrap_or(&self.unconfined)
+    }
+
     /// Builds the sandboxed store of one call.
     fn new_store(
         &self,
@@ -271,6 +308,10 @@ impl PluginRuntime {
         };
 
         let mut wasi = WasiCtxBuilder::new();
+        let dir_use = match plugin.manifest.plugin.kind {
+            PluginKind::Storage => DirUse::StorageRoot,
+            _ => DirUse::Datasource,
+        };
         for dir in &caps.dirs {
             let guest = dir
                 .path
@@ -278,14 +319,29 @@ impl PluginRuntime {
                 .ok_or_else(|| setup(format!("{}: path is not UTF-8", dir.path.display())))?;
             let perms = match dir.access {
                 Access::Read => FsPerms::ReadOnly,
-                Access::ReadWrite => {
-                    std::fs::create_dir_all(&dir.path)
-                        .map_err(|e| setup(format!("{}: {e}", dir.path.display())))?;
-                    FsPerms::ReadWrite
-                }
+                Access::ReadWrite => FsPerms::ReadWrite,
             };
-            wasi.preopened_dir(&dir.path, guest, perms)
-                .map_err(|e| setup(format!("cannot open {}: {e}", dir.path.display())))?;
+            match &self.confinement().dirs {
+                // Opened once, checked by the handle, and that handle is
+                // what the preopen gets: no second open by name.
+                Some(guard) => {
+                    let pinned = PinnedDir::open(&dir.path, dir.access == Access::ReadWrite)
+                        .map_err(|e| setup(e.to_string()))?;
+                    guard
+                        .admit(&pinned, dir_use)
+                        .map_err(|why| setup(format!("{}: {why}", dir.path.display())))?;
+                    wasi.preopened_dir(pinned.handle_path(), guest, perms)
+                        .map_err(|e| setup(format!("cannot open {}: {e}", dir.path.display())))?;
+                }
+                None => {
+                    if dir.access == Access::ReadWrite {
+                        std::fs::create_dir_all(&dir.path)
+                            .map_err(|e| setup(format!("{}: {e}", dir.path.display())))?;
+                    }
+                    wasi.preopened_dir(&dir.path, guest, perms)
+                        .map_err(|e| setup(format!("cannot open {}: {e}", dir.path.display())))?;
+                }
+            }
         }
         let scratch = if caps.scratch {
             let path =
@@ -303,23 +359,37 @@ impl PluginRuntime {
         };
         let check_caps = caps.clone();
         let check_call = shared.clone();
+        let egress = self.confinement().egress.clone();
         wasi.allow_tcp(true)
             .allow_udp(false)
             .allow_ip_name_lookup(!caps.network.is_empty())
             .socket_addr_check(move |addr, use_| {
-                let allowed = match use_ {
+                let verdict = match use_ {
                     // std's connect binds the wildcard address first.
-                    SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
-                    SocketAddrUse::TcpConnect => check_caps.allows_connect(&addr),
-                    _ => false,
+                    SocketAddrUse::TcpBind if addr.ip().is_unspecified() && addr.port() == 0 => {
+                        Ok(())
+                    }
+                    SocketAddrUse::TcpConnect if check_caps.allows_connect(&addr) => {
+                        egress.check("", &addr).map_err(|refusal| refusal.0)
+                    }
+                    _ => Err(format!("network {use_:?} {addr} is not granted")),
                 };
-                if !allowed {
-                    check_call.deny(format!("network {use_:?} {addr} is not granted"));
-                }
+                let allowed = match verdict {
+                    Ok(()) => true,
+                    Err(why) => {
+                        check_call.deny(why);
+                        false
+                    }
+                };
                 Box::pin(async move { allowed })
             });
         let secrets = Arc::new(opts.secrets.clone());
-        let http_gate = HttpGate::new(caps.http.clone(), secrets.clone(), shared.clone());
+        let http_gate = HttpGate::new(
+            caps.http.clone(),
+            secrets.clone(),
+            shared.clone(),
+            self.confinement().egress.clone(),
+        );
         let state = HostState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
@@ -334,6 +404,7 @@ impl PluginRuntime {
             scratch,
             secret_root: self.config.scratch_root.join(".secrets"),
             smtp_roots: self.smtp_roots.clone(),
+            egress: self.confinement().egress.clone(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);

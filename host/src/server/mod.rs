@@ -48,6 +48,20 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         options.config.allowed_roots.as_deref(),
     )
     .with_context(|| format!("resolving data dir {}", data_dir.display()))?;
+    let paths = Arc::new(paths);
+    // Bound before anything runs, so the egress policy knows the port it
+    // must never send to.
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("listening on {}", options.listen))?;
+    let local = listener.local_addr()?;
+    plugins.confine(crate::plugin::Confinement {
+        dirs: Some(paths.clone()),
+        egress: Arc::new(crate::plugin::egress::EgressPolicy::enforced(
+            options.config.allow_egress.clone(),
+            Some(local),
+        )),
+    });
     let url = options
         .database_url
         .clone()
@@ -73,7 +87,7 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         plugins: Arc::new(plugins),
         queue: queue.clone(),
         config: Arc::new(options.config.clone()),
-        paths: Arc::new(paths),
+        paths,
         running: Arc::new(Running::default()),
         node_id: node_id(data_dir)?.into(),
         started_at: store::now(),
@@ -111,10 +125,6 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
     };
     workers::spawn_all(&state, wake);
 
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .with_context(|| format!("listening on {}", options.listen))?;
-    let local = listener.local_addr()?;
     tracing::info!("DataGuardian API on http://{local} (OpenAPI at /api/openapi.json)");
     // Machine-readable line for supervisors and tests (port 0 → real port).
     println!("{}", serde_json::json!({ "listening": local.to_string() }));

@@ -2,21 +2,55 @@
 //! so restore targets), local storage roots and the directories plugins
 //! are granted from them.
 //!
-//! A path is resolved first — `..` refused, symlinks followed to the real
-//! location, the part that does not exist yet appended to the real parent
-//! — and only then compared, so an alias cannot pass for another place.
-//! Paths are checked when saved and again each time they are used: a
-//! directory can become a symlink after it was saved.
+//! Two checks, one rule set. When a path is saved it is resolved as a
+//! string — `..` refused, symlinks followed to the real location, the part
+//! that does not exist yet appended to the real parent — and compared, so
+//! a request gets an early answer naming the field. When a plugin call is
+//! granted the directory, the runtime opens it once without following any
+//! symlink and [`PathPolicy`] judges that open handle (the kernel's path
+//! for it, its device and inode): what is checked is what is used.
+//!
+//! The rules are an allow-list: without `--allowed-roots`, only the data
+//! dir's own `backups/` may be a storage, and no datasource path is
+//! allowed. Inside allowed roots, the server's own files, system
+//! directories and well-known secret places stay refused.
 
+use crate::plugin::dirs::{identity_of, DirGuard, PinnedDir};
 use std::io;
 use std::path::{Component, Path, PathBuf};
+
+pub use crate::plugin::dirs::DirUse as PathUse;
 
 /// Directories no path may be inside by default. `/` itself is refused
 /// but not what is below it.
 pub const DEFAULT_DENIED: &[&str] = &["/", "/etc", "/proc", "/sys", "/dev", "/boot", "/root"];
 
+/// Places refused even inside allowed roots: programs and libraries, other
+/// services' data and spools, runtime sockets and secrets.
+pub const SENSITIVE: &[&str] = &[
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/var/spool",
+    "/var/lib/postgresql",
+    "/var/lib/mysql",
+    "/run",
+    "/var/run",
+];
+
+/// Files that mark a DataGuardian data directory (this server's or
+/// another's).
+const DATA_DIR_MARKERS: &[&str] = &["server.lock", "master.key"];
+
 /// Longest path accepted, in bytes (Linux's PATH_MAX).
 pub const MAX_PATH_BYTES: usize = 4096;
+
+/// The flag that widens the allow-list, named in refusals.
+pub const ALLOW_FLAG: &str = "--allowed-roots (DG_ALLOWED_ROOTS)";
 
 /// Where user-given paths may and may not point.
 #[derive(Debug, Clone)]
@@ -24,21 +58,17 @@ pub struct PathPolicy {
     /// The server's data directory (resolved): metadata, keys, cache.
     data_dir: PathBuf,
     /// The default storage's root, the one place inside the data dir a
-    /// storage may use.
+    /// storage may use, and the only allowed root without the flag.
     default_storage: PathBuf,
     /// Files and directories of the server's outside the data dir (the
-    /// master key file, a shared plugin cache).
+    /// master key file, a shared plugin cache, the spool).
     private_paths: Vec<PathBuf>,
+    /// Device and inode of the data dir and each private path: a handle
+    /// that is one of them is refused whatever path it was reached by.
+    protected: Vec<(u64, u64)>,
     denied: Vec<PathBuf>,
-    /// When set, every path must be inside one of these.
-    allowed: Option<Vec<PathBuf>>,
-}
-
-/// What a checked path is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathUse {
-    StorageRoot,
-    Datasource,
+    /// `--allowed-roots`; empty without the flag.
+    allowed: Vec<PathBuf>,
 }
 
 /// Why a path was refused. `Overlap` is a conflict with another object;
@@ -69,12 +99,18 @@ impl PathPolicy {
     ) -> io::Result<Self> {
         let data_dir = std::fs::canonicalize(data_dir)?;
         let real = |p: &PathBuf| resolve(p).unwrap_or_else(|_| p.clone());
+        let private_paths: Vec<PathBuf> = private_paths.iter().map(real).collect();
+        let protected = std::iter::once(&data_dir)
+            .chain(&private_paths)
+            .filter_map(|p| identity_of(p))
+            .collect();
         Ok(Self {
             default_storage: data_dir.join("backups"),
             data_dir,
-            private_paths: private_paths.iter().map(real).collect(),
+            private_paths,
+            protected,
             denied: denied.iter().map(real).collect(),
-            allowed: allowed.map(|a| a.iter().map(real).collect()),
+            allowed: allowed.unwrap_or_default().iter().map(real).collect(),
         })
     }
 
@@ -86,68 +122,19 @@ impl PathPolicy {
         use_: PathUse,
         others: &[Occupied],
     ) -> Result<PathBuf, PathRefusal> {
-        let invalid = |m: String| Err(PathRefusal::Invalid(m));
         let given = Path::new(path);
         check_syntax(path)?;
         let real = match resolve(given) {
             Ok(real) => real,
-            Err(e) => return invalid(format!("cannot be resolved: {e}")),
+            Err(e) => return Err(PathRefusal::Invalid(format!("cannot be resolved: {e}"))),
         };
         let shown = if real == given {
             String::new()
         } else {
             format!(" (it resolves to {})", real.display())
         };
-        let in_default_storage =
-            use_ == PathUse::StorageRoot && real.starts_with(&self.default_storage);
-        if (real.starts_with(&self.data_dir) && !in_default_storage)
-            || self.data_dir.starts_with(&real)
-        {
-            return invalid(format!(
-                "overlaps the server's data directory {}{shown}; choose a directory of its own{}",
-                self.data_dir.display(),
-                if use_ == PathUse::StorageRoot {
-                    format!(" ({} is the default one)", self.default_storage.display())
-                } else {
-                    String::new()
-                }
-            ));
-        }
-        if let Some(private) = self
-            .private_paths
-            .iter()
-            .find(|p| p.starts_with(&real) || real.starts_with(p))
-        {
-            return invalid(format!(
-                "overlaps the server's private {}{shown}",
-                private.display()
-            ));
-        }
-        for denied in &self.denied {
-            // `/` is refused itself only; any other denied root is refused
-            // with what is inside it and what holds it.
-            let hit = if denied == Path::new("/") {
-                real == *denied
-            } else {
-                real.starts_with(denied) || denied.starts_with(&real)
-            };
-            if hit {
-                return invalid(format!(
-                    "is a system directory or inside one ({}){shown}; refused by the \
-                     denied roots (--denied-roots / DG_DENIED_ROOTS)",
-                    denied.display()
-                ));
-            }
-        }
-        if let Some(allowed) = &self.allowed {
-            if !allowed.iter().any(|a| real.starts_with(a)) {
-                let list: Vec<String> = allowed.iter().map(|a| a.display().to_string()).collect();
-                return invalid(format!(
-                    "is outside the allowed roots ({}){shown}; see --allowed-roots / DG_ALLOWED_ROOTS",
-                    list.join(", ")
-                ));
-            }
-        }
+        self.judge(&real, use_)
+            .map_err(|why| PathRefusal::Invalid(format!("{why}{shown}")))?;
         for other in others {
             let theirs = resolve(&other.path).unwrap_or_else(|_| other.path.clone());
             if real.starts_with(&theirs) || theirs.starts_with(&real) {
@@ -160,6 +147,125 @@ impl PathPolicy {
         }
         Ok(real)
     }
+
+    /// The rules on a real (resolved) path; `Err` says why it is refused.
+    fn judge(&self, real: &Path, use_: PathUse) -> Result<(), String> {
+        let in_default_storage =
+            use_ == PathUse::StorageRoot && real.starts_with(&self.default_storage);
+        if (real.starts_with(&self.data_dir) && !in_default_storage)
+            || self.data_dir.starts_with(real)
+        {
+            return Err(format!(
+                "overlaps the server's data directory {}; choose a directory of its own{}",
+                self.data_dir.display(),
+                if use_ == PathUse::StorageRoot {
+                    format!(" ({} is the default one)", self.default_storage.display())
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if let Some(private) = self
+            .private_paths
+            .iter()
+            .find(|p| p.starts_with(real) || real.starts_with(p))
+        {
+            return Err(format!(
+                "overlaps the server's private {}",
+                private.display()
+            ));
+        }
+        for denied in &self.denied {
+            // `/` is refused itself only; any other denied root is refused
+            // with what is inside it and what holds it.
+            let hit = if denied == Path::new("/") {
+                real == denied
+            } else {
+                real.starts_with(denied) || denied.starts_with(real)
+            };
+            if hit {
+                return Err(format!(
+                    "is a system directory or inside one ({}); refused by the denied roots \
+                     (--denied-roots / DG_DENIED_ROOTS)",
+                    denied.display()
+                ));
+            }
+        }
+        if !in_default_storage {
+            if self.allowed.is_empty() {
+                return Err(match use_ {
+                    PathUse::StorageRoot => format!(
+                        "is outside {}, the only place a local storage may use until the \
+                         operator names allowed directories with {ALLOW_FLAG}",
+                        self.default_storage.display()
+                    ),
+                    PathUse::Datasource => format!(
+                        "is not inside an allowed directory: files and SQLite datasources and \
+                         restore targets need the operator to name their directories with \
+                         {ALLOW_FLAG}"
+                    ),
+                });
+            }
+            if !self.allowed.iter().any(|a| real.starts_with(a)) {
+                let list: Vec<String> = self
+                    .allowed
+                    .iter()
+                    .map(|a| a.display().to_string())
+                    .collect();
+                return Err(format!(
+                    "is outside the allowed roots ({}); see {ALLOW_FLAG}",
+                    list.join(", ")
+                ));
+            }
+        }
+        if let Some(place) = sensitive_place(real) {
+            return Err(format!("is {place}, refused even inside the allowed roots"));
+        }
+        for dir in real.ancestors().filter(|_| !in_default_storage) {
+            if DATA_DIR_MARKERS
+                .iter()
+                .any(|m| std::fs::symlink_metadata(dir.join(m)).is_ok())
+            {
+                return Err(format!(
+                    "is inside {}, a DataGuardian data directory (it holds its keys and \
+                     metadata)",
+                    dir.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DirGuard for PathPolicy {
+    /// The same rules on the opened directory: the kernel's path for the
+    /// handle, and its identity against the server's own places (so a bind
+    /// mount or hard-linked alias of the data dir is refused too).
+    fn admit(&self, dir: &PinnedDir, use_: PathUse) -> Result<(), String> {
+        if self.protected.contains(&dir.identity()) {
+            return Err("is the server's data directory or one of its private files".into());
+        }
+        let default_storage =
+            use_ == PathUse::StorageRoot && dir.real_path().starts_with(&self.default_storage);
+        if !default_storage && DATA_DIR_MARKERS.iter().any(|m| dir.holds(m)) {
+            return Err("is a DataGuardian data directory (it holds its keys and metadata)".into());
+        }
+        self.judge(dir.real_path(), use_)
+            .map_err(|why| format!("{} {why}", dir.real_path().display()))
+    }
+}
+
+/// Which well-known sensitive place `real` is in, if any.
+fn sensitive_place(real: &Path) -> Option<String> {
+    if let Some(root) = SENSITIVE
+        .iter()
+        .find(|s| real.starts_with(s) || Path::new(s).starts_with(real) && real != Path::new("/"))
+    {
+        return Some(format!("a system or service directory ({root})"));
+    }
+    real.components()
+        .any(|c| c == Component::Normal(".ssh".as_ref()))
+        .then(|| "an SSH key directory (.ssh)".to_string())
 }
 
 /// Refuses what no path should hold: relative paths, `..`, NUL and other
@@ -228,7 +334,13 @@ mod tests {
         let data = dir.join("data");
         std::fs::create_dir_all(&data).unwrap();
         let denied: Vec<PathBuf> = DEFAULT_DENIED.iter().map(PathBuf::from).collect();
-        PathPolicy::new(&data, vec![dir.join("keys/master.key")], &denied, None).unwrap()
+        PathPolicy::new(
+            &data,
+            vec![dir.join("keys/master.key")],
+            &denied,
+            Some(&[dir.to_path_buf()]),
+        )
+        .unwrap()
     }
 
     fn refused(p: &PathPolicy, path: &Path, use_: PathUse) -> String {
@@ -265,6 +377,79 @@ mod tests {
     }
 
     #[test]
+    fn without_allowed_roots_only_the_default_storage_is_allowed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(data.join("backups")).unwrap();
+        std::fs::write(data.join("server.lock"), b"").unwrap();
+        let p = PathPolicy::new(&data, vec![], &[], None).unwrap();
+        let backups = data.join("backups");
+        assert!(p
+            .check(backups.to_str().unwrap(), PathUse::StorageRoot, &[])
+            .is_ok());
+        let pinned = PinnedDir::open(&std::fs::canonicalize(&backups).unwrap(), false).unwrap();
+        assert!(p.admit(&pinned, PathUse::StorageRoot).is_ok());
+        let site = tmp.path().join("site");
+        for use_ in [PathUse::Datasource, PathUse::StorageRoot] {
+            assert!(
+                refused(&p, &site, use_).contains("--allowed-roots"),
+                "{use_:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sensitive_places_stay_refused_inside_allowed_roots() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let p = PathPolicy::new(&data, vec![], &[], Some(&[PathBuf::from("/")])).unwrap();
+        for bad in [
+            "/usr/local/bin",
+            "/var/lib/postgresql",
+            "/var/lib/mysql/x",
+            "/var/spool/cron/crontabs",
+            "/run/secrets",
+            "/home/x/.ssh",
+            "/var",
+        ] {
+            assert!(
+                p.check(bad, PathUse::Datasource, &[]).is_err(),
+                "{bad} accepted"
+            );
+        }
+        // Another server's data dir, recognised by its files, and what is
+        // inside it.
+        let other = tmp.path().join("other-dg");
+        std::fs::create_dir_all(other.join("backups")).unwrap();
+        std::fs::write(other.join("master.key"), b"k").unwrap();
+        for path in [other.clone(), other.join("backups")] {
+            assert!(refused(&p, &path, PathUse::Datasource).contains("DataGuardian data directory"));
+        }
+        let pinned = PinnedDir::open(&std::fs::canonicalize(&other).unwrap(), false).unwrap();
+        assert!(p.admit(&pinned, PathUse::Datasource).is_err());
+        assert!(p
+            .check(
+                tmp.path().join("site").to_str().unwrap(),
+                PathUse::Datasource,
+                &[]
+            )
+            .is_ok());
+    }
+
+    #[test]
+    fn handles_are_judged_by_identity_and_real_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = policy(tmp.path());
+        let data = std::fs::canonicalize(tmp.path().join("data")).unwrap();
+        let pinned = PinnedDir::open(&data, false).unwrap();
+        assert!(p.admit(&pinned, PathUse::StorageRoot).is_err());
+        let site = std::fs::canonicalize(tmp.path()).unwrap().join("site");
+        let pinned = PinnedDir::open(&site, true).unwrap();
+        assert!(p.admit(&pinned, PathUse::Datasource).is_ok());
+    }
+
+    #[test]
     fn system_directories_and_syntax() {
         let tmp = tempfile::tempdir().unwrap();
         let p = policy(tmp.path());
@@ -272,7 +457,7 @@ mod tests {
             &tmp.path().join("data"),
             vec![],
             &[tmp.path().join("srv/secret")],
-            None,
+            Some(&[tmp.path().to_path_buf()]),
         )
         .unwrap();
         assert!(custom

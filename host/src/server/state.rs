@@ -35,6 +35,9 @@ pub struct ServerConfig {
     pub denied_roots: Vec<PathBuf>,
     /// When set, user paths must be inside one of these (`--allowed-roots`).
     pub allowed_roots: Option<Vec<PathBuf>>,
+    /// Non-public destinations outbound connections may reach
+    /// (`--allow-egress`).
+    pub allow_egress: Vec<crate::plugin::egress::EgressRule>,
     /// The server's files and directories outside the data dir (master key
     /// file, plugin cache): no user path may overlap them.
     pub private_paths: Vec<PathBuf>,

@@ -10,6 +10,7 @@ mod api_contract;
 mod api_lifecycle;
 mod api_security;
 mod api_strategies;
+mod confinement;
 mod engine_mongodb;
 mod engine_mysql;
 mod engine_sqlserver;

@@ -318,10 +318,10 @@ fn graph_error(status: u16, body: &str) -> PluginError {
     let code = error["code"].as_i64();
     let mut message = match (error["message"].as_str(), code) {
         (Some(m), Some(c)) => format!("WhatsApp API error {c} (HTTP {status}): {m}"),
-        _ => {
-            let quoted: String = body.trim().chars().take(200).collect();
-            format!("WhatsApp API answered HTTP {status}: {quoted}")
-        }
+        // Anything but a Graph API error document is not quoted: the
+        // error is read by API users, and the answer may be another
+        // service's page.
+        _ => format!("WhatsApp API answered HTTP {status}"),
     };
     if let Some(details) = error["error_data"]["details"].as_str() {
         message.push_str(&format!(" — {details}"));

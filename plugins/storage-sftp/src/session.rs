@@ -307,12 +307,20 @@ fn trust_host_key(cfg: &Config, known_hosts: &str) -> PluginResult<String> {
             cfg.host_key_fingerprint
         ))
     })?;
+    // The host hands ssh the address it checked in place of the name, so
+    // the entry matches any host: this file is private to the call and
+    // holds only the key whose fingerprint was configured.
     let host = if cfg.port() == 22 {
         cfg.host.clone()
     } else {
         format!("[{}]:{port}", cfg.host)
     };
-    std::fs::write(known_hosts, format!("{host} {kind} {blob}\n"))
+    let pattern = if cfg.port() == 22 {
+        "*".to_string()
+    } else {
+        format!("[*]:{port}")
+    };
+    std::fs::write(known_hosts, format!("{pattern} {kind} {blob}\n"))
         .map_err(|e| PluginError::Failed(format!("{known_hosts}: {e}")))?;
     log::debug(&format!("host key of {host} matches ({kind})"));
     Ok(kind)

@@ -27,6 +27,9 @@ pub struct TestServer {
     shared_cache: bool,
     /// Directories put first on the server's PATH (fake tools).
     path_prefix: Vec<PathBuf>,
+    /// Started without the test run's widened path and egress policies
+    /// (tests of the defaults themselves).
+    confined: bool,
     pub http: reqwest::Client,
 }
 
@@ -38,6 +41,15 @@ impl TestServer {
     /// Starts with extra `serve` flags (e.g. `--scheduler-tick-secs 1`).
     pub async fn start_with(backend: Backend, extra: &[&str]) -> Self {
         Self::launch(backend, extra, true)
+    }
+
+    /// Starts with the server's default path and egress policies: no
+    /// `--allowed-roots`, no `--allow-egress` unless `extra` names them.
+    pub async fn start_confined(backend: Backend, extra: &[&str]) -> Self {
+        let mut server = Self::unstarted(backend, extra, true);
+        server.confined = true;
+        server.spawn();
+        server
     }
 
     /// Starts with the plugin cache in its own data dir (tests of the
@@ -73,6 +85,7 @@ impl TestServer {
             extra: extra.iter().map(|s| s.to_string()).collect(),
             shared_cache,
             path_prefix: Vec::new(),
+            confined: false,
             http: reqwest::Client::new(),
         }
     }
@@ -105,6 +118,21 @@ impl TestServer {
             ));
         if let Some(db) = &self.meta_db {
             cmd.env("DATABASE_URL", db.url());
+        }
+        // Tests keep their files in the temporary directory (and fixtures
+        // in the repository) and their services on loopback: the run's
+        // servers may use both unless a test checks the defaults.
+        if !self.confined {
+            if !self.extra.iter().any(|a| a == "--allowed-roots") {
+                let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .parent()
+                    .expect("repository root");
+                let roots = format!("{},{}", std::env::temp_dir().display(), repo.display());
+                cmd.args(["--allowed-roots", &roots]);
+            }
+            if !self.extra.iter().any(|a| a == "--allow-egress") {
+                cmd.args(["--allow-egress", "127.0.0.0/8,::1"]);
+            }
         }
         // Health checks stay out of the way unless the test asks for them.
         if !self.extra.iter().any(|a| a == "--health-interval-secs") {
