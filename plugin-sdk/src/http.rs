@@ -165,28 +165,80 @@ impl Request {
             if self.https { "https" } else { "http" },
             self.authority
         );
+        let what = describe(&e);
         match e {
             ErrorCode::HttpRequestDenied => PluginError::PermissionDenied(format!(
                 "HTTP request to {target} denied by the sandbox: the manifest and grant do not allow it"
+            )),
+            ErrorCode::DestinationIpProhibited => PluginError::PermissionDenied(format!(
+                "{target}: {what}"
             )),
             ErrorCode::DnsTimeout
             | ErrorCode::DnsError(_)
             | ErrorCode::DestinationNotFound
             | ErrorCode::DestinationUnavailable
-            | ErrorCode::DestinationIpProhibited
             | ErrorCode::DestinationIpUnroutable
-            | ErrorCode::ConnectionRefused => {
-                PluginError::Unreachable(format!("{target}: {e:?}"))
-            }
+            | ErrorCode::ConnectionRefused => PluginError::Unreachable(format!("{target}: {what}")),
             ErrorCode::ConnectionTimeout | ErrorCode::HttpResponseTimeout => {
-                PluginError::Timeout(format!("{target}: {e:?}"))
+                PluginError::Timeout(format!("{target}: {what}"))
             }
             ErrorCode::TlsCertificateError | ErrorCode::TlsAlertReceived(_) => {
-                PluginError::Unreachable(format!("{target}: TLS: {e:?}"))
+                PluginError::Unreachable(format!("{target}: {what}"))
             }
-            other => PluginError::Transient(format!("{target}: {other:?}")),
+            _ => PluginError::Transient(format!("{target}: {what}")),
         }
     }
+}
+
+/// A wasi-http error in words, for messages people read.
+fn describe(e: &ErrorCode) -> String {
+    match e {
+        ErrorCode::DnsTimeout => "the name lookup timed out".into(),
+        ErrorCode::DnsError(_) => "the name does not resolve".into(),
+        ErrorCode::DestinationNotFound => "no such host".into(),
+        ErrorCode::DestinationUnavailable => "the host is unavailable".into(),
+        ErrorCode::DestinationIpProhibited => {
+            "the server's egress policy refuses this address (the operator allows it with \
+             --allow-egress)"
+                .into()
+        }
+        ErrorCode::DestinationIpUnroutable => "the address is unroutable".into(),
+        ErrorCode::ConnectionRefused => "connection refused".into(),
+        ErrorCode::ConnectionTerminated => "the connection was closed".into(),
+        ErrorCode::ConnectionTimeout => "connecting timed out".into(),
+        ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
+            "no answer in time".into()
+        }
+        ErrorCode::ConnectionWriteTimeout => "sending timed out".into(),
+        ErrorCode::ConnectionLimitReached => "too many connections".into(),
+        ErrorCode::TlsProtocolError => "TLS handshake failed".into(),
+        ErrorCode::TlsCertificateError => {
+            "TLS: the server's certificate is not valid for this name or not trusted".into()
+        }
+        ErrorCode::TlsAlertReceived(_) => "TLS: the server refused the handshake".into(),
+        ErrorCode::HttpResponseIncomplete => "the answer ended early".into(),
+        ErrorCode::HttpProtocolError => "the answer is not valid HTTP".into(),
+        ErrorCode::InternalError(Some(m)) => m.clone(),
+        other => format!("HTTP failure ({})", kebab(&format!("{other:?}"))),
+    }
+}
+
+/// `HttpRequestBodySize(None)` → `http-request-body-size`: the WIT name
+/// of an error code, not a Rust type's.
+fn kebab(debug: &str) -> String {
+    let name = debug.split(['(', ' ', '{']).next().unwrap_or(debug);
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A request whose response has not been waited for.

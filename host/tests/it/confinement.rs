@@ -114,7 +114,7 @@ async fn swapped_directories_never_reach_the_data_dir() {
 
     let root = race.path().join("root");
     let root_twin = dir_with_symlink_twin(&root, &data);
-    std::fs::write(root.join("master.key"), b"decoy").unwrap();
+    std::fs::write(root.join("decoy"), b"decoy").unwrap();
     let storage = server
         .post_ok(
             "/api/storage-locations",
@@ -156,18 +156,26 @@ async fn swapped_directories_never_reach_the_data_dir() {
     let mut backups_completed = 0;
     let mut backup = None::<String>;
     while started.elapsed() < Duration::from_secs(10) {
-        let r = server
-            .http
-            .get(server.url(&format!(
-                "/api/storage-locations/{storage}/files/download?path=master.key"
-            )))
-            .send()
-            .await
-            .expect("download");
-        if r.status() == 200 {
-            downloads_ok += 1;
-            if r.bytes().await.expect("body").as_ref() == key.as_slice() {
-                leaked += 1;
+        for name in ["master.key", "decoy"] {
+            let r = server
+                .http
+                .get(server.url(&format!(
+                    "/api/storage-locations/{storage}/files/download?path={name}"
+                )))
+                .send()
+                .await
+                .expect("download");
+            // A refusal found once the answer has begun ends the body in
+            // an error: that download failed.
+            if r.status() == 200 {
+                let Ok(body) = r.bytes().await else {
+                    continue;
+                };
+                if body.as_ref() == key.as_slice() {
+                    leaked += 1;
+                } else if body.as_ref() == b"decoy" {
+                    downloads_ok += 1;
+                }
             }
         }
         let (status, listing) = server
