@@ -433,6 +433,36 @@ async fn outbound_connections_follow_the_egress_policy() {
     assert!(error.contains("--allow-egress"), "{tested}");
     assert!(!error.contains("banner"), "{tested}");
 
+    // An SFTP server on loopback: ssh-keyscan and ssh never start.
+    let sftp = server
+        .post_ok(
+            "/api/storage-locations",
+            &json!({"name": "internal ssh", "type": "ssh", "config": {
+                "host": "127.0.0.1", "port": smtp.port, "username": "u", "password": "p",
+                "path": "/backups",
+                "host_key_fingerprint": "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tested = server
+        .post_ok(
+            &format!("/api/storage-locations/{sftp}/test"),
+            &json!({}),
+            200,
+        )
+        .await;
+    assert_eq!(tested["success"], false, "{tested}");
+    assert!(
+        tested["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--allow-egress"),
+        "{tested}"
+    );
+
     // Nothing reached either listener: every refusal came before a connect.
     assert!(metadata.received().is_empty(), "{:?}", metadata.received());
     assert_eq!(smtp.accepted.load(Ordering::Relaxed), 0);

@@ -146,7 +146,9 @@ async fn webhook_posts_signed_json_and_reports_the_receivers_answer() {
     assert_eq!(seen.len(), 1);
     assert!(!seen[0].headers.contains_key("x-dataguardian-signature"));
 
-    // A 500 is worth retrying; a 400 is final and says why.
+    // A 500 is worth retrying; a 400 is final. The error gives the status
+    // and never the receiver's words (API users read it; a URL must not
+    // turn into a way to read other services' pages): those go to the log.
     receiver.answer(500, "upstream exploded");
     let err = client.send(event()).await.expect_err("500");
     assert!(err.is_transient(), "{err}");
@@ -160,8 +162,15 @@ async fn webhook_posts_signed_json_and_reports_the_receivers_answer() {
     assert!(!refused.is_transient());
     let text = refused.to_string();
     assert!(
-        text.contains("HTTP 400") && text.contains("payload rejected"),
+        text.contains("HTTP 400") && !text.contains("payload rejected"),
         "{text}"
+    );
+    assert!(
+        logs.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("payload rejected")),
+        "the answer is logged"
     );
     assert_eq!(receiver.take().len(), 2);
 
