@@ -77,10 +77,13 @@ struct QueueLabels {
     status: String,
 }
 
+/// `backup_job`, not `job`: Prometheus sets `job` on every scraped series
+/// (the scrape job), so a series label of that name would be renamed
+/// `exported_job` and rules written against it would never match.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabels {
     job_id: String,
-    job: String,
+    backup_job: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -453,7 +456,10 @@ impl Metrics {
         self.last_success.clear();
         for (job_id, job, at) in state.last_success {
             self.last_success
-                .get_or_create(&JobLabels { job_id, job })
+                .get_or_create(&JobLabels {
+                    job_id,
+                    backup_job: job,
+                })
                 .set(at);
         }
         self.datasource_up.clear();
@@ -547,7 +553,7 @@ mod tests {
         );
         assert!(text.contains("dataguardian_plugin_call_failures_total{plugin=\"engine-postgres\",export=\"backup\"} 1"), "{text}");
         // Label values are escaped.
-        assert!(text.contains("job=\"say \\\"hi\\\"\\n\""), "{text}");
+        assert!(text.contains("backup_job=\"say \\\"hi\\\"\\n\""), "{text}");
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert!(line.starts_with("dataguardian_"), "{line}");
         }

@@ -20,6 +20,7 @@
 //!   with the secret (webhook signatures). Bodies are buffered to be
 //!   signed, so they are capped at 1 MiB.
 
+use super::auth_directive::AuthDirective;
 use super::call::CallShared;
 use super::egress::EgressPolicy;
 use super::http_send::{send_checked, SendFailure};
@@ -155,8 +156,7 @@ impl WasiHttpHooks for HttpGate {
                     call.deny(format!("{AUTH_HEADER}: {e}"));
                     HttpError::HttpRequestDenied
                 };
-                let scheme = directive.split_whitespace().next().unwrap_or_default();
-                if matches!(scheme, "aws-sigv4" | "hmac-sha256") {
+                if directive.reads_body() {
                     _permit = Some(
                         hashing
                             .acquire_owned()
@@ -164,19 +164,27 @@ impl WasiHttpHooks for HttpGate {
                             .map_err(|e| HttpError::InternalError(Some(e.to_string())))?,
                     );
                 }
-                if scheme == "hmac-sha256" {
-                    request = with_hmac_signature(request, &directive, &secrets)
+                request = match &directive {
+                    AuthDirective::HmacSha256 {
+                        secret,
+                        header,
+                        prefix,
+                    } => with_hmac_signature(request, secret, header, prefix, &secrets)
                         .await
                         .map_err(|refusal| match refusal {
                             Refusal::Denied(why) => deny(why),
                             Refusal::Body(e) => e,
-                        })?;
-                } else {
-                    if scheme == "aws-sigv4" {
-                        request = with_payload_hash(request).await?;
+                        })?,
+                    AuthDirective::AwsSigv4 { .. } => {
+                        let mut hashed = with_payload_hash(request).await?;
+                        authenticate(&mut hashed, &directive, &secrets).map_err(deny)?;
+                        hashed
                     }
-                    authenticate(&mut request, &directive, &secrets).map_err(deny)?;
-                }
+                    AuthDirective::Bearer { .. } => {
+                        authenticate(&mut request, &directive, &secrets).map_err(deny)?;
+                        request
+                    }
+                };
             }
             match send_checked(&egress, request, options).await {
                 Ok(sent) => Ok(sent),
@@ -193,7 +201,10 @@ impl WasiHttpHooks for HttpGate {
 impl HttpGate {
     /// Checks the destination and takes the asked authentication off the
     /// request; a denial is recorded on the call so its error names it.
-    fn admit(&self, request: &mut http::Request<WasiBody>) -> Result<Option<String>, HttpError> {
+    fn admit(
+        &self,
+        request: &mut http::Request<WasiBody>,
+    ) -> Result<Option<AuthDirective>, HttpError> {
         let deny = |reason: String| {
             self.call.deny(reason);
             HttpError::HttpRequestDenied
@@ -206,19 +217,16 @@ impl HttpGate {
         let Some(directive) = request.headers_mut().remove(AUTH_HEADER) else {
             return Ok(None);
         };
-        let directive = directive
+        let text = directive
             .to_str()
-            .map_err(|_| deny(format!("{AUTH_HEADER} is not text")))?
-            .to_string();
+            .map_err(|_| deny(format!("{AUTH_HEADER} is not text")))?;
+        // Parsed once: the value checked here is the value that signs.
+        let directive =
+            AuthDirective::parse(text).map_err(|why| deny(format!("{AUTH_HEADER}: {why}")))?;
         // Which secret may be used how, and where, is the manifest's
         // (and the operator's) decision: a bearer token built from an
         // S3 secret key would put the key itself on the wire.
-        let mut words = directive.split_whitespace();
-        let scheme = words.next().unwrap_or_default();
-        let secret = words
-            .find_map(|w| w.strip_prefix("secret="))
-            .unwrap_or_default();
-        let asked = format!("{scheme}:{secret}");
+        let asked = directive.grant_name();
         if !granted.auth.contains(&asked) {
             return Err(deny(format!(
                 "{AUTH_HEADER} `{asked}` is not granted for {origin}"
@@ -311,34 +319,20 @@ fn hmac_sha256_hex<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u8]>) ->
 /// sets `H: P<hex>`, then replays the body as it came.
 async fn with_hmac_signature(
     request: http::Request<WasiBody>,
-    directive: &str,
+    secret_name: &str,
+    header: &HeaderName,
+    prefix: &str,
     secrets: &HashMap<String, String>,
 ) -> Result<http::Request<WasiBody>, Refusal> {
     use http_body_util::BodyExt;
-    let params: HashMap<&str, &str> = directive
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|w| w.split_once('='))
-        .collect();
-    let need = |name: &str| {
-        params
-            .get(name)
-            .copied()
-            .ok_or_else(|| Refusal::Denied(format!("`hmac-sha256` needs `{name}=`")))
-    };
-    let secret_name = need("secret")?;
     let key = secrets
         .get(secret_name)
         .ok_or_else(|| Refusal::Denied(format!("no secret named `{secret_name}` in this call")))?;
-    let header_name = need("header")?;
-    let header = HeaderName::from_bytes(header_name.as_bytes())
-        .map_err(|_| Refusal::Denied(format!("`{header_name}` is not a header name")))?;
     if FRAMING_HEADERS.contains(&header.as_str()) {
         return Err(Refusal::Denied(format!(
             "a signature may not be written into `{header}`"
         )));
     }
-    let prefix = params.get("prefix").copied().unwrap_or_default();
     let too_large = |n: u64| {
         Refusal::Denied(format!(
             "`hmac-sha256` signs bodies of at most {} KiB; this one has {n} bytes or more",
@@ -368,7 +362,7 @@ async fn with_hmac_signature(
     let signature = hmac_sha256_hex(key.as_bytes(), frames.iter().map(|f| f.as_ref()));
     let value = HeaderValue::from_str(&format!("{prefix}{signature}"))
         .map_err(|_| Refusal::Denied(format!("prefix `{prefix}` is not a header value")))?;
-    parts.headers.insert(header, value);
+    parts.headers.insert(header.clone(), value);
     let replay = http_body_util::StreamBody::new(futures::stream::iter(
         frames
             .into_iter()
@@ -378,45 +372,32 @@ async fn with_hmac_signature(
     Ok(http::Request::from_parts(parts, replay))
 }
 
-/// Applies one `x-dataguardian-auth` directive to `request`.
+/// Applies a header-only directive (`aws-sigv4` once the body is hashed,
+/// `bearer`) to `request`.
 fn authenticate(
     request: &mut http::Request<WasiBody>,
-    directive: &str,
+    directive: &AuthDirective,
     secrets: &HashMap<String, String>,
 ) -> Result<(), String> {
-    let mut words = directive.split_whitespace();
-    let scheme = words.next().unwrap_or_default();
-    let params: HashMap<&str, &str> = words.filter_map(|w| w.split_once('=')).collect();
-    let param = |name: &str| {
-        params
-            .get(name)
-            .copied()
-            .ok_or_else(|| format!("`{scheme}` needs `{name}=`"))
-    };
-    let secret = |name: &str| {
-        secrets
-            .get(name)
-            .ok_or_else(|| format!("no secret named `{name}` in this call"))
-    };
-    match scheme {
-        "aws-sigv4" => {
-            let value = secret(param("secret")?)?;
-            sign_sigv4(
-                request,
-                param("access-key-id")?,
-                value,
-                param("region")?,
-                param("service")?,
-            )
-        }
-        "bearer" => {
-            let value = secret(param("secret")?)?;
+    let value = secrets
+        .get(directive.secret())
+        .ok_or_else(|| format!("no secret named `{}` in this call", directive.secret()))?;
+    match directive {
+        AuthDirective::AwsSigv4 {
+            access_key_id,
+            region,
+            service,
+            ..
+        } => sign_sigv4(request, access_key_id, value, region, service),
+        AuthDirective::Bearer { .. } => {
             let header = HeaderValue::from_str(&format!("Bearer {value}"))
                 .map_err(|_| "the secret is not a valid header value".to_string())?;
             request.headers_mut().insert(AUTHORIZATION, header);
             Ok(())
         }
-        other => Err(format!("unknown scheme `{other}`")),
+        AuthDirective::HmacSha256 { .. } => {
+            Err("`hmac-sha256` signs the body; it is applied with it".into())
+        }
     }
 }
 
@@ -515,7 +496,9 @@ mod tests {
         );
         authenticate(
             &mut req,
-            "aws-sigv4 secret=secret_access_key access-key-id=AKID region=us-east-1 service=s3",
+            &parsed(
+                "aws-sigv4 secret=secret_access_key access-key-id=AKID region=us-east-1 service=s3",
+            ),
             &secrets(),
         )
         .expect("signed");
@@ -526,6 +509,27 @@ mod tests {
         );
         assert!(!auth.contains("s3cr3t"), "{auth}");
         assert!(req.headers().contains_key("x-amz-date"));
+    }
+
+    fn parsed(text: &str) -> AuthDirective {
+        AuthDirective::parse(text).expect("a valid directive")
+    }
+
+    /// Signs with an `hmac-sha256` directive given as text.
+    async fn hmac(
+        req: http::Request<WasiBody>,
+        directive: &str,
+        secrets: &HashMap<String, String>,
+    ) -> Result<http::Request<WasiBody>, Refusal> {
+        match AuthDirective::parse(directive) {
+            Ok(AuthDirective::HmacSha256 {
+                secret,
+                header,
+                prefix,
+            }) => with_hmac_signature(req, &secret, &header, &prefix, secrets).await,
+            Ok(other) => Err(Refusal::Denied(format!("not hmac: {other:?}"))),
+            Err(why) => Err(Refusal::Denied(why)),
+        }
     }
 
     fn body_request(uri: &str, body: &'static [u8]) -> http::Request<WasiBody> {
@@ -560,7 +564,7 @@ mod tests {
         req.headers_mut()
             .insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("28"));
         let directive = "hmac-sha256 secret=secret header=X-DataGuardian-Signature prefix=sha256=";
-        let Ok(signed) = with_hmac_signature(req, directive, &secrets).await else {
+        let Ok(signed) = hmac(req, directive, &secrets).await else {
             panic!("signed");
         };
         assert_eq!(
@@ -579,17 +583,13 @@ mod tests {
             _ => panic!("expected a refusal"),
         };
         let req = body_request("http://127.0.0.1:9000/hook", b"x");
-        let why = refused(
-            with_hmac_signature(req, "hmac-sha256 secret=other header=x-sig", &secrets).await,
-        );
+        let why = refused(hmac(req, "hmac-sha256 secret=other header=x-sig", &secrets).await);
         assert!(why.contains("no secret named `other`"), "{why}");
         let req = body_request("http://127.0.0.1:9000/hook", b"x");
-        let why = refused(
-            with_hmac_signature(req, "hmac-sha256 secret=secret header=Host", &secrets).await,
-        );
+        let why = refused(hmac(req, "hmac-sha256 secret=secret header=Host", &secrets).await);
         assert!(why.contains("`host`"), "{why}");
         let req = body_request("http://127.0.0.1:9000/hook", b"x");
-        let why = refused(with_hmac_signature(req, "hmac-sha256 secret=secret", &secrets).await);
+        let why = refused(hmac(req, "hmac-sha256 secret=secret", &secrets).await);
         assert!(why.contains("header="), "{why}");
     }
 
@@ -600,7 +600,7 @@ mod tests {
         let directive = "hmac-sha256 secret=secret header=x-sig";
         // Whether the length is declared or not.
         let req = body_request("http://127.0.0.1:9000/hook", big);
-        match with_hmac_signature(req, directive, &secrets).await {
+        match hmac(req, directive, &secrets).await {
             Err(Refusal::Denied(why)) => assert!(why.contains("at most 1024 KiB"), "{why}"),
             _ => panic!("a body over the cap is refused"),
         }
@@ -610,7 +610,7 @@ mod tests {
             HeaderValue::from_static("2000000"),
         );
         assert!(matches!(
-            with_hmac_signature(req, directive, &secrets).await,
+            hmac(req, directive, &secrets).await,
             Err(Refusal::Denied(_))
         ));
     }
@@ -641,7 +641,7 @@ mod tests {
         req.headers_mut()
             .insert(AUTH_HEADER, HeaderValue::from_static(directive));
         let admitted = granted.admit(&mut req).map_err(|e| format!("{e:?}"));
-        assert_eq!(admitted, Ok(Some(directive.to_string())));
+        assert_eq!(admitted, Ok(Some(parsed(directive))));
         assert!(
             !req.headers().contains_key(AUTH_HEADER),
             "taken off the request"
@@ -684,12 +684,30 @@ mod tests {
     #[test]
     fn directives_name_what_is_wrong() {
         let mut req = request("http://127.0.0.1:9000/", "");
-        let missing = authenticate(&mut req, "bearer secret=token", &secrets()).unwrap_err();
+        let missing =
+            authenticate(&mut req, &parsed("bearer secret=token"), &secrets()).unwrap_err();
         assert!(missing.contains("no secret named `token`"), "{missing}");
-        let unknown = authenticate(&mut req, "basic secret=x", &secrets()).unwrap_err();
-        assert!(unknown.contains("unknown scheme `basic`"), "{unknown}");
-        let incomplete =
-            authenticate(&mut req, "aws-sigv4 secret=secret_access_key", &secrets()).unwrap_err();
-        assert!(incomplete.contains("access-key-id="), "{incomplete}");
+    }
+
+    /// `bearer secret=token secret=password` once passed a `bearer:token`
+    /// grant (the check read the first `secret=`) and sent the password
+    /// (the signing read the last). One parse refuses it.
+    #[test]
+    fn a_directive_naming_two_secrets_is_refused() {
+        let gate = gate(&["bearer:token"]);
+        for directive in [
+            "bearer secret=token secret=password",
+            "bearer secret=password secret=token",
+            "bearer secret=token extra=password",
+        ] {
+            let mut req = body_request("http://127.0.0.1:9000/hook", b"{}");
+            req.headers_mut().insert(
+                AUTH_HEADER,
+                HeaderValue::from_str(directive).expect("value"),
+            );
+            assert!(gate.admit(&mut req).is_err(), "{directive}");
+        }
+        let denials = gate.call.denials();
+        assert!(denials[0].contains("given twice"), "{denials:?}");
     }
 }

@@ -2,6 +2,7 @@
 //! registry of loaded plugins with typed clients per kind.
 
 pub mod api_version;
+pub mod auth_directive;
 pub mod bindings;
 pub mod builtin;
 mod cache;

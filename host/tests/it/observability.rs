@@ -216,7 +216,7 @@ async fn metrics_parse_and_move_when_a_backup_runs(backend: Backend) {
     let last = value(
         &after,
         "dataguardian_last_successful_backup_timestamp_seconds",
-        &[("job_id", job.as_str()), ("job", "nightly")],
+        &[("job_id", job.as_str()), ("backup_job", "nightly")],
     );
     let finished = chrono::DateTime::parse_from_rfc3339(execution["finished_at"].as_str().unwrap())
         .unwrap()

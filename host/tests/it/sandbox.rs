@@ -387,6 +387,32 @@ async fn http_reaches_only_the_granted_origin_and_secrets_stay_host_side() {
         "the secret never went out"
     );
 
+    // A directive naming two secrets: the granted `bearer:token` checked,
+    // the S3 key sent — unless it is parsed once and refused.
+    let both = HashMap::from([
+        ("token".to_string(), "harmless-token".to_string()),
+        ("secret_access_key".to_string(), secret.to_string()),
+    ]);
+    for auth in [
+        "bearer secret=token secret=secret_access_key",
+        "bearer secret=secret_access_key secret=token",
+    ] {
+        let out = run_with(
+            &plugins,
+            config.clone(),
+            both.clone(),
+            &[("mode", "http"), ("url", &url), ("auth", auth)],
+            limit,
+        )
+        .await;
+        let err = out.result.expect_err("a doubled secret is refused");
+        assert!(message(&err).contains("given twice"), "{err}");
+    }
+    assert!(
+        !seen.lock().expect("lock").join("\n").contains(secret),
+        "the secret never went out"
+    );
+
     // Without an operator grant for HTTP, nothing leaves.
     let unapproved = plugins_with_hostile(&dir.path().join("b"), false);
     let out = run_with(
