@@ -202,34 +202,6 @@ impl EgressPolicy {
             ))),
         }
     }
-
-    /// Connects to the first address of `host:port` the policy allows.
-    pub async fn connect(
-        &self,
-        host: &str,
-        port: u16,
-    ) -> Result<tokio::net::TcpStream, EgressConnectError> {
-        let addrs = self.resolve(host, port).await?;
-        let mut last = None;
-        for addr in addrs {
-            match tokio::net::TcpStream::connect(addr).await {
-                Ok(stream) => return Ok(stream),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(EgressConnectError::Connect(last.unwrap_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
-        })))
-    }
-}
-
-/// Why [`EgressPolicy::connect`] failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EgressConnectError {
-    #[error(transparent)]
-    Refused(#[from] EgressRefusal),
-    #[error("{0}")]
-    Connect(std::io::Error),
 }
 
 fn shown(host: &str, addr: &SocketAddr) -> String {
