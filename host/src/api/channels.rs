@@ -366,7 +366,11 @@ pub async fn test(
         "If you can read this, the channel works. The details below are a sample.".into();
     let (_, version) = notify::active_template(&state.db, &channel.kind, "backup_failed").await?;
     let message = templates::render(version.subject.as_deref(), &version.body, &context)
-        .map_err(|m| ApiError::conflict(format!("the active template does not render: {m}")))?;
+        .await
+        .map_err(|e| match e {
+            templates::RenderError::Renderer(_) => ApiError::internal(e),
+            e => ApiError::conflict(format!("the active template does not render: {e}")),
+        })?;
     let clock = Instant::now();
     let outcome = send::send(
         &state,

@@ -1,0 +1,119 @@
+//! Bounds an API user cannot push the server past (issue 19): templates
+//! render within output, memory and time caps; stored secrets follow
+//! their destination; connections, event streams, channels and test
+//! endpoints are capped.
+
+use crate::common;
+
+use common::server::{Backend, TestServer};
+use serde_json::json;
+
+/// `VmHWM` (peak resident set) and `VmRSS` of a process, in KiB.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{name} in {status}"))
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// The template bombs of the probe: a repetition past the memory cap, a
+/// string doubled by `set` (in a loop, and 24 times in a row: 16 B → 256
+/// MiB), output past the output cap.
+fn bombs() -> Vec<(String, &'static str)> {
+    let doubled = format!(
+        "{{% set a = 'xxxxxxxxxxxxxxxx' %}}{{% for i in range(40) %}}{{% set a = a ~ a %}}{{% endfor %}}\
+         {{% set b = 'yyyyyyyyyyyyyyyy' %}}{}{{{{ a | length }}}} {{{{ b | length }}}}",
+        "{% set b = b ~ b %}".repeat(24)
+    );
+    vec![
+        (
+            "{{ ('x' * 100000000) ~ ('x' * 100000000) }}".to_string(),
+            "MiB of memory",
+        ),
+        (doubled, "MiB of memory"),
+        (
+            "{% for i in range(100000) %}{{ message }}{% endfor %}".to_string(),
+            "65536 bytes",
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_bombs_are_refused_and_the_server_stays_small() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let templates = server.get_ok("/api/system/notification-templates").await;
+    let tid = templates[0]["id"].as_str().expect("a template").to_string();
+    let path = format!("/api/system/notification-templates/{tid}");
+    for round in 0..2 {
+        for (bomb, cap) in bombs() {
+            for (field, body) in [
+                ("body", json!({"body": bomb.as_str()})),
+                ("subject", json!({"subject": bomb.as_str(), "body": "ok"})),
+            ] {
+                let (status, answer) = server
+                    .post("/api/system/notification-templates/preview", &body)
+                    .await;
+                assert_eq!(status, 422, "preview {round} {bomb}: {answer}");
+                assert_eq!(answer["error"]["field"], field, "{answer}");
+                let message = answer["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.contains(cap) && message.contains("cap"), "{answer}");
+                let (status, answer) = server.put(&path, &body).await;
+                assert_eq!(status, 422, "save {round} {bomb}: {answer}");
+                assert_eq!(answer["error"]["field"], field, "{answer}");
+            }
+        }
+    }
+    // Nothing was saved, and the server never grew.
+    let kept = server.get_ok(&path).await;
+    assert_eq!(kept["active_version"], 1, "{kept}");
+    let (peak, now) = memory_kib(server.pid());
+    assert!(
+        peak < 200 * 1024 && now < 200 * 1024,
+        "server peak {peak} KiB, now {now} KiB"
+    );
+
+    // Real templates still render: the defaults, conditionals, loops over
+    // context values, filters.
+    for t in templates.as_array().expect("list").iter().take(3) {
+        let preview = server
+            .post_ok(
+                "/api/system/notification-templates/preview",
+                &json!({"subject": t["subject"], "body": t["body"]}),
+                200,
+            )
+            .await;
+        assert_eq!(preview["subject"], "[DataGuardian] Backup of `shop` failed");
+        assert!(
+            preview["body"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Job: shop nightly"),
+            "{preview}"
+        );
+    }
+    let realistic = json!({
+        "subject": "{{ severity | upper }} {{ job.name | default('no job') }}",
+        "body": "{% if execution.error %}Error: {{ execution.error | trim }}{% else %}fine{% endif %}\n\
+                 {% for key, value in fields | dictsort %}- {{ key }}: {{ value }}\n{% endfor %}\
+                 {{ datasource.name | title }} on {{ node }} ({{ execution.duration or 'n/a' }})",
+    });
+    let preview = server
+        .post_ok(
+            "/api/system/notification-templates/preview",
+            &realistic,
+            200,
+        )
+        .await;
+    assert_eq!(preview["subject"], "CRITICAL shop nightly", "{preview}");
+    let body = preview["body"].as_str().unwrap_or_default();
+    assert!(body.starts_with("Error: pg_dump"), "{body}");
+    assert!(body.contains("- attempts: 3\n"), "{body}");
+    assert!(body.ends_with("Shop on backup-1 (31.4s)"), "{body}");
+    let saved = server.put(&path, &realistic).await.1;
+    assert_eq!(saved["active_version"], 2, "{saved}");
+}
