@@ -117,3 +117,98 @@ async fn template_bombs_are_refused_and_the_server_stays_small() {
     let saved = server.put(&path, &realistic).await.1;
     assert_eq!(saved["active_version"], 2, "{saved}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_secrets_follow_who_a_message_goes_to_and_is_from() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let smtp = json!({"host": "127.0.0.1", "port": 2525, "security": "starttls",
+        "username": "dg", "password": "smtp-pw-1",
+        "from": "DataGuardian <dg@example.com>", "to": ["ops@example.com"], "cc": []});
+    let whatsapp = json!({"phone_number_id": "106540352242922",
+        "recipients": ["+5511987654321"], "access_token": "wa-token-1"});
+    for (kind, config, secret, moves) in [
+        (
+            "smtp",
+            smtp,
+            "password",
+            vec![
+                ("to", json!(["ops@example.com", "attacker@evil.example"])),
+                ("from", json!("CEO <ceo@example.com>")),
+                ("cc", json!(["attacker@evil.example"])),
+            ],
+        ),
+        (
+            "whatsapp",
+            whatsapp,
+            "access_token",
+            vec![
+                ("recipients", json!(["+5511987654321", "+4915112345678"])),
+                ("phone_number_id", json!("999999999999999")),
+            ],
+        ),
+    ] {
+        let created = server
+            .post_ok(
+                "/api/notification-channels",
+                &json!({"name": kind, "type": kind, "config": config}),
+                201,
+            )
+            .await;
+        assert_eq!(created["config"][secret], "********", "{created}");
+        let path = format!(
+            "/api/notification-channels/{}",
+            created["id"].as_str().expect("id")
+        );
+        // The same destination: the stored secret is kept, whether sent
+        // back redacted or left out (the placeholder is accepted only with
+        // a stored value behind it).
+        let mut same = config.clone();
+        same[secret] = json!("********");
+        if kind == "smtp" {
+            same["timeout_secs"] = json!(60);
+        }
+        let (status, answer) = server.put(&path, &json!({"config": same})).await;
+        assert_eq!(status, 200, "{kind}: {answer}");
+        let mut left_out = same.clone();
+        left_out.as_object_mut().expect("object").remove(secret);
+        let (status, answer) = server.put(&path, &json!({"config": left_out})).await;
+        assert_eq!(status, 200, "{kind}: {answer}");
+        let (status, answer) = server.put(&path, &json!({"config": same})).await;
+        assert_eq!(status, 200, "{kind}, the secret is still stored: {answer}");
+
+        // Another recipient or sender: the secret must be sent again.
+        for (key, value) in moves {
+            for stale in [Some(json!("********")), None] {
+                let mut moved = same.clone();
+                moved[key] = value.clone();
+                match &stale {
+                    Some(v) => moved[secret] = v.clone(),
+                    None => {
+                        moved.as_object_mut().expect("object").remove(secret);
+                    }
+                }
+                let (status, answer) = server.put(&path, &json!({"config": moved})).await;
+                assert_eq!(status, 422, "{kind} {key} {stale:?}: {answer}");
+                assert_eq!(
+                    answer["error"]["field"],
+                    format!("config.{secret}"),
+                    "{answer}"
+                );
+                let message = answer["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.contains(&format!("`{key}` changed")), "{answer}");
+            }
+            let mut resent = same.clone();
+            resent[key] = value.clone();
+            resent[secret] = json!("sent-again");
+            let (status, answer) = server.put(&path, &json!({"config": resent})).await;
+            assert_eq!(status, 200, "{kind} {key} with the secret: {answer}");
+            // Back to the first destination, the secret given again.
+            let mut back = config.clone();
+            back[secret] = json!("sent-again");
+            let (status, answer) = server.put(&path, &json!({"config": back})).await;
+            assert_eq!(status, 200, "{answer}");
+            same = config.clone();
+            same[secret] = json!("********");
+        }
+    }
+}
