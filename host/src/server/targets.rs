@@ -66,10 +66,15 @@ fn split_in(value: &mut Value, prefix: &str, secrets: &mut HashMap<String, Strin
                 Some(Value::String(s)) if !s.is_empty() => {
                     secrets.insert(name, s);
                 }
-                Some(Value::Null | Value::String(_)) | None => {}
-                Some(other) => {
-                    secrets.insert(name, other.to_string());
+                // Secrets are strings; the API refuses anything else, so a
+                // number or boolean here was written behind its back and
+                // is handed to no one.
+                Some(other) if !other.is_null() && !other.is_string() => {
+                    tracing::warn!(
+                        "configuration key `{name}` holds a secret that is not a string;                          it is ignored"
+                    );
                 }
+                Some(_) | None => {}
             }
         } else if let Some(v) = map.get_mut(&key) {
             split_in(v, &format!("{name}."), secrets);
@@ -445,6 +450,11 @@ mod tests {
         assert_eq!(plain, json!({"host": "db", "username": "u"}));
         assert_eq!(secrets["password"], "pw");
         assert_eq!(redact(&stored)["password"], REDACTED);
+        // A secret that is not a string (written behind the API's back)
+        // is handed to no one, not stringified.
+        let (plain, secrets) = split_secrets(&json!({"host": "db", "password": 1234}));
+        assert_eq!(plain, json!({"host": "db"}));
+        assert!(secrets.is_empty());
 
         let mut update = json!({"host": "db", "sslmode": "require", "password": REDACTED});
         merge_secrets(&mut update, &stored).unwrap();

@@ -212,3 +212,51 @@ async fn stored_secrets_follow_who_a_message_goes_to_and_is_from() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_must_be_strings_at_every_depth() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    for (path, body, field) in [
+        (
+            "/api/datasources",
+            json!({"name": "n", "type": "postgres", "connection_config": {"host": "127.0.0.1",
+                "database": "postgres", "username": "postgres", "password": 1234}}),
+            "connection_config.password",
+        ),
+        (
+            "/api/datasources",
+            json!({"name": "n", "type": "postgres", "connection_config": {"host": "127.0.0.1",
+                "database": "postgres", "username": "postgres", "password": true}}),
+            "connection_config.password",
+        ),
+        (
+            "/api/datasources",
+            json!({"name": "n", "type": "postgres", "connection_config": {"host": "127.0.0.1",
+                "database": "postgres", "username": "postgres", "extra": {"token": 99}}}),
+            "connection_config.extra.token",
+        ),
+        (
+            "/api/notification-channels",
+            json!({"name": "n", "type": "webhook", "config": {"url": "http://127.0.0.1:9/x",
+                "secret": 42}}),
+            "config.secret",
+        ),
+        (
+            "/api/storage-locations",
+            json!({"name": "n", "type": "s3", "config": {"bucket": "b", "region": "us-east-1",
+                "access_key_id": "AKIA", "secret_access_key": 1.5}}),
+            "config.secret_access_key",
+        ),
+    ] {
+        let (status, answer) = server.post(path, &body).await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("must be a string"),
+            "{answer}"
+        );
+    }
+}
