@@ -7,6 +7,7 @@ use crate::common;
 
 use common::server::{Backend, TestServer};
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 /// `VmHWM` (peak resident set) and `VmRSS` of a process, in KiB.
 fn memory_kib(pid: u32) -> (u64, u64) {
@@ -259,4 +260,181 @@ async fn secrets_must_be_strings_at_every_depth() {
             "{answer}"
         );
     }
+}
+
+/// Opens `n` connections to `server` that each send half a request head
+/// and then nothing.
+async fn half_headers(server: &TestServer, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut slow = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut s = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            .await
+            .expect("half a header");
+        slow.push(s);
+    }
+    slow
+}
+
+/// Waits until the server closed every one of `streams` (EOF or reset),
+/// at most `limit`.
+async fn all_closed(streams: Vec<tokio::net::TcpStream>, limit: Duration) {
+    use tokio::io::AsyncReadExt;
+    let waits = streams.into_iter().map(|mut s| async move {
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                // A 408 or similar before closing is fine.
+                Ok(_) => continue,
+            }
+        }
+    });
+    tokio::time::timeout(limit, futures::future::join_all(waits))
+        .await
+        .expect("the server still holds connections that sent half a header");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off_and_connections_capped() {
+    let server = TestServer::start_with(Backend::Sqlite, &["--header-timeout-secs", "2"]).await;
+    let slow = half_headers(&server, 200).await;
+    // Meanwhile, a normal request is served at once.
+    let clock = Instant::now();
+    let health = server.get_ok("/health").await;
+    assert!(clock.elapsed() < Duration::from_secs(2), "{health}");
+    all_closed(slow, Duration::from_secs(20)).await;
+    let health = server.get_ok("/health").await;
+    assert_eq!(health["status"], "ok", "{health}");
+
+    // With every connection slot taken, a new connection waits to be
+    // accepted until the slow ones are cut off, then it is served.
+    let capped = TestServer::start_with(
+        Backend::Sqlite,
+        &["--header-timeout-secs", "2", "--max-connections", "4"],
+    )
+    .await;
+    let slow = half_headers(&capped, 4).await;
+    let clock = Instant::now();
+    let fresh = reqwest::Client::new(); // no pooled connection to reuse
+    let answer = fresh
+        .get(capped.url("/health"))
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .expect("served once a slot frees");
+    assert_eq!(answer.status(), 200);
+    assert!(
+        clock.elapsed() >= Duration::from_millis(1500),
+        "served while 4 of 4 slots were held: {:?}",
+        clock.elapsed()
+    );
+    all_closed(slow, Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_are_capped_per_client() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let open = |client: reqwest::Client| {
+        let url = server.url("/api/events");
+        async move { client.get(url).send().await.expect("events") }
+    };
+    let mut streams = Vec::new();
+    for i in 0..8 {
+        // One connection per stream (a client that reuses one connection
+        // cannot hold two streams on it anyway).
+        let s = open(reqwest::Client::new()).await;
+        assert_eq!(s.status(), 200, "stream {i}");
+        streams.push(s);
+    }
+    let refused = open(reqwest::Client::new()).await;
+    assert_eq!(refused.status(), 429);
+    let body: serde_json::Value = refused.json().await.expect("JSON error");
+    assert_eq!(body["error"]["code"], "too_many_streams", "{body}");
+    // Closing one frees its slot (once the server sees the close).
+    drop(streams.pop());
+    let started = Instant::now();
+    loop {
+        let again = open(reqwest::Client::new()).await;
+        if again.status() == 200 {
+            streams.push(again);
+            break;
+        }
+        assert_eq!(again.status(), 429);
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "a closed stream's slot was never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_endpoints_are_rate_limited_per_client() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let missing = "00000000-0000-4000-8000-000000000000";
+    let routes = [
+        format!("/api/notification-channels/{missing}/test"),
+        format!("/api/datasources/{missing}/test-connection"),
+        format!("/api/storage-locations/{missing}/test"),
+    ];
+    // Ten calls a minute over all test routes together...
+    for i in 0..10 {
+        let (status, answer) = server.post(&routes[i % 3], &json!({})).await;
+        assert_eq!(status, 404, "call {i}: {answer}");
+    }
+    // ...then 429 with Retry-After on each of them.
+    for route in &routes {
+        let answer = server
+            .http
+            .post(server.url(route))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(answer.status(), 429, "{route}");
+        let wait: u64 = answer
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After in seconds");
+        assert!((1..=60).contains(&wait), "{wait}");
+        let body: serde_json::Value = answer.json().await.expect("JSON error");
+        assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    }
+    // Other routes are not limited.
+    server.get_ok("/api/notification-channels").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_channels_are_capped() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let channel = |i: usize| {
+        json!({"name": format!("hook {i:03}"), "type": "webhook",
+            "config": {"url": format!("http://127.0.0.1:9/hook/{i}")}})
+    };
+    for i in 0..100 {
+        server
+            .post_ok("/api/notification-channels", &channel(i), 201)
+            .await;
+    }
+    let (status, answer) = server
+        .post("/api/notification-channels", &channel(100))
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "too_many_channels", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("100"),
+        "{answer}"
+    );
+    let list = server.get_ok("/api/notification-channels?limit=1").await;
+    assert_eq!(list["pagination"]["total"], 100, "{list}");
 }
