@@ -6,6 +6,9 @@
 //!   and an idle keep-alive connection is closed after as long: a client
 //!   sending half a header ("slowloris") holds a connection for seconds,
 //!   not forever.
+//! - **Body deadline.** A request's body must have arrived within three
+//!   times that timeout of its head; a client that drips it byte by byte
+//!   gets an error answer and the connection is closed.
 //! - **Connection cap.** At most `--max-connections` (512) are served at
 //!   once. Past it the server stops accepting: further connections wait
 //!   in the kernel's listen queue until one closes (none is refused while
@@ -20,10 +23,14 @@
 
 use axum::extract::ConnectInfo;
 use axum::Router;
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -82,10 +89,13 @@ pub async fn serve(
         let router = router.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
+            let body_deadline = limits.header_timeout * BODY_DEADLINE_FACTOR;
             let service =
                 hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
-                    router.clone().oneshot(request.map(axum::body::Body::new))
+                    let request = request
+                        .map(|body| axum::body::Body::new(Deadline::new(body, body_deadline)));
+                    router.clone().oneshot(request)
                 });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
@@ -117,4 +127,50 @@ pub async fn serve(
     // Every slot back means every connection closed.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let _ = slots.acquire_many(all).await;
+}
+
+/// A body's deadline, in header timeouts.
+const BODY_DEADLINE_FACTOR: u32 = 3;
+
+/// A request body that fails once its deadline passed, so a client
+/// sending it slowly cannot hold a connection (and its slot) forever.
+struct Deadline {
+    inner: Incoming,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Deadline {
+    fn new(inner: Incoming, after: Duration) -> Self {
+        Self {
+            inner,
+            sleep: Box::pin(tokio::time::sleep(after)),
+        }
+    }
+}
+
+impl Body for Deadline {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        if this.sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(
+                "the request body did not arrive in time (three times --header-timeout-secs)"
+                    .into(),
+            )));
+        }
+        Pin::new(&mut this.inner).poll_frame(cx).map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }

@@ -337,6 +337,51 @@ async fn slow_headers_are_cut_off_and_connections_capped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dripped_body_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Header timeout 1 s: a body must arrive within 3 s of its head.
+    let server = TestServer::start_with(Backend::Sqlite, &["--header-timeout-secs", "1"]).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let (mut read, mut write) = stream.into_split();
+    write
+        .write_all(
+            b"POST /api/system/notification-templates/preview HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+        )
+        .await
+        .expect("head");
+    // One byte every 250 ms: the whole body would take 25 s.
+    let drip = tokio::spawn(async move {
+        for _ in 0..100 {
+            if write.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(15), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .expect("the server still waits for a body dripped over 25 s");
+    drip.abort();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 4"), "{text}");
+    // The server goes on serving.
+    server.get_ok("/health").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_streams_are_capped_per_client() {
     let server = TestServer::start(Backend::Sqlite).await;
     let open = |client: reqwest::Client| {
