@@ -149,6 +149,14 @@ pub struct ServeArgs {
     /// Largest accepted request body, in KiB.
     #[arg(long, env = "DG_MAX_BODY_KB", default_value = "1024")]
     pub max_body_kb: usize,
+    /// Connections served at once; more wait to be accepted until one
+    /// closes (1-65536).
+    #[arg(long, env = "DG_MAX_CONNECTIONS", default_value = "512")]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's head (and an idle
+    /// keep-alive connection stays open) before it is closed (1-300).
+    #[arg(long, env = "DG_HEADER_TIMEOUT_SECS", default_value = "10")]
+    pub header_timeout_secs: u64,
     /// On SIGTERM/Ctrl-C, seconds running backups and restores may take to
     /// finish before they are cancelled.
     #[arg(long, env = "DG_SHUTDOWN_GRACE_SECS", default_value = "60")]
@@ -476,6 +484,12 @@ async fn serve(
     if let Some(file) = args.database_url.as_deref().and_then(sqlite_file) {
         private_paths.push(absolute(&file)?);
     }
+    if !(1..=65_536).contains(&args.max_connections) {
+        bail!("--max-connections: must be between 1 and 65536");
+    }
+    if !(1..=300).contains(&args.header_timeout_secs) {
+        bail!("--header-timeout-secs: must be between 1 and 300");
+    }
     if args.scheduler_tick_secs == 0 {
         bail!("--scheduler-tick-secs: must be at least 1");
     }
@@ -537,6 +551,10 @@ async fn serve(
             listen: args.listen,
             database_url: args.database_url,
             config,
+            connections: crate::server::http::ConnectionLimits {
+                max_connections: args.max_connections,
+                header_timeout: Duration::from_secs(args.header_timeout_secs),
+            },
         },
         plugins,
     )

@@ -4,6 +4,11 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    // The server renders notification templates in a child process of
+    // this binary, under memory and time limits (notify/templates.rs).
+    if args.get(1).map(String::as_str) == Some(dataguardian::notify::templates::CHILD_ARG) {
+        return dataguardian::notify::templates::child_main();
+    }
     if let Err(e) = dataguardian::cli::apply_config_file(&args) {
         eprintln!("error: {e:#}");
         return std::process::ExitCode::FAILURE;

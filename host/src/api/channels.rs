@@ -185,13 +185,29 @@ async fn check_config(state: &AppState, kind: &str, config: &Value) -> ApiResult
     Ok(())
 }
 
+/// Most notification channels a server keeps: every event is routed
+/// through all of them, and each delivery renders a template and contacts
+/// another machine.
+pub const MAX_CHANNELS: i64 = 100;
+
 #[utoipa::path(post, path = "/api/notification-channels", operation_id = "channel_create", tag = "notifications",
     request_body = CreateChannel,
-    responses((status = 201, body = ChannelView), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 201, body = ChannelView), (status = 422, body = super::error::ErrorBody),
+        (status = 409, description = "There are 100 channels already", body = super::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     ValidJson(input): ValidJson<CreateChannel>,
 ) -> ApiResult<(StatusCode, Json<ChannelView>)> {
+    let (_, existing) = store::channels::list(&state.db, &Filter::default(), 1, 0).await?;
+    if existing >= MAX_CHANNELS {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_channels",
+            format!(
+                "there are {existing} notification channels, the most a server keeps is                  {MAX_CHANNELS}; delete one first (one channel may take every kind of event)"
+            ),
+        ));
+    }
     let at = store::now();
     let channel = NotificationChannel {
         id: store::new_id(),
@@ -347,12 +363,18 @@ pub struct TestResult {
 /// Sends a test message through the channel now, rendered with the
 /// channel type's `backup_failed` template against the sample event, and
 /// reports the notifier's real answer. Nothing is queued or retried.
+/// Limited per client address (`api/throttle.rs`): each test sends a
+/// message.
 #[utoipa::path(post, path = "/api/notification-channels/{id}/test", operation_id = "channel_test", tag = "notifications",
-    responses((status = 200, body = TestResult), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = TestResult), (status = 404, body = super::error::ErrorBody),
+        (status = 429, description = "More than 10 tests per minute from this client address; `Retry-After` says when to try again",
+            body = super::error::ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn test(
     State(state): State<AppState>,
+    client: super::throttle::ClientAddr,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TestResult>> {
+    super::throttle::test_call(client)?;
     let channel = load(&state, &id).await?;
     let mut context = notify::context::sample();
     context["kind"] = "test".into();
@@ -366,7 +388,11 @@ pub async fn test(
         "If you can read this, the channel works. The details below are a sample.".into();
     let (_, version) = notify::active_template(&state.db, &channel.kind, "backup_failed").await?;
     let message = templates::render(version.subject.as_deref(), &version.body, &context)
-        .map_err(|m| ApiError::conflict(format!("the active template does not render: {m}")))?;
+        .await
+        .map_err(|e| match e {
+            templates::RenderError::Renderer(_) => ApiError::internal(e),
+            e => ApiError::conflict(format!("the active template does not render: {e}")),
+        })?;
     let clock = Instant::now();
     let outcome = send::send(
         &state,

@@ -324,12 +324,18 @@ pub async fn delete(
 }
 
 /// Test the connection now, without recording it.
+/// Limited per client address (`api/throttle.rs`): each test contacts the
+/// database.
 #[utoipa::path(post, path = "/api/datasources/{id}/test-connection", tag = "datasources",
-    responses((status = 200, body = ConnectionTest)))]
+    responses((status = 200, body = ConnectionTest),
+        (status = 429, description = "More than 10 tests per minute from this client address; `Retry-After` says when to try again",
+            body = super::error::ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn test_connection(
     State(state): State<AppState>,
+    client: super::throttle::ClientAddr,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConnectionTest>> {
+    super::throttle::test_call(client)?;
     let ds = load(&state, &id).await?;
     let report = health::probe_datasource(&state, &ds).await;
     let metadata: serde_json::Map<String, Value> = report

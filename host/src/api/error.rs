@@ -28,6 +28,9 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Seconds after which a refused request may be tried again
+    /// (`Retry-After` of a 429).
+    pub retry_after: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -39,6 +42,20 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429: a per-client limit was reached; `retry_after` seconds when
+    /// waiting helps.
+    pub fn too_many(
+        code: &'static str,
+        message: impl Into<String>,
+        retry_after: Option<u64>,
+    ) -> Self {
+        Self {
+            retry_after,
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
         }
     }
 
@@ -51,6 +68,7 @@ impl ApiError {
             code: "validation_failed",
             message: format!("{field}: {message}"),
             field: Some(field),
+            retry_after: None,
         }
     }
 
@@ -90,6 +108,11 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
         if self.status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body is not read; the connection cannot be
             // reused, so say so instead of letting the client find out.

@@ -4,6 +4,7 @@
 //! kept after that id; heartbeats are comment lines every 15 s.
 
 use super::error::ApiError;
+use super::throttle::{ClientAddr, StreamSlot};
 use crate::observe::events::{self, Lost, Next, Subscription};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -35,19 +36,24 @@ pub struct ServerSentEvent {
     responses((status = 200, description = "An endless event stream: `execution_status`, \
         `execution_progress`, `datasource_status`, `storage_status`, `notification`, and \
         `events_lost` / `lagged`; see docs/OBSERVABILITY.md", content_type = "text/event-stream",
-        body = ServerSentEvent)))]
-pub async fn stream(headers: HeaderMap) -> Result<Response, ApiError> {
+        body = ServerSentEvent),
+        (status = 429, description = "This client address holds 8 open streams already",
+            body = super::error::ErrorBody)))]
+pub async fn stream(client: ClientAddr, headers: HeaderMap) -> Result<Response, ApiError> {
     let after = last_event_id(&headers)?;
+    // Each stream holds a connection and a subscription for as long as
+    // the client wants; the slot goes with the stream when it ends.
+    let slot = StreamSlot::take(client)?;
     let mut sub = events::bus().subscribe(after);
     let first = sub.lost.take().map(lost_event);
     let stream = futures::stream::unfold(
-        (sub, first, false),
-        |(mut sub, first, done): (Subscription, Option<Event>, bool)| async move {
+        (sub, first, false, slot),
+        |(mut sub, first, done, slot): (Subscription, Option<Event>, bool, StreamSlot)| async move {
             if done {
                 return None;
             }
             if let Some(ev) = first {
-                return Some((Ok::<_, Infallible>(ev), (sub, None, false)));
+                return Some((Ok::<_, Infallible>(ev), (sub, None, false, slot)));
             }
             match sub.next().await {
                 Next::Event(e) => {
@@ -55,11 +61,13 @@ pub async fn stream(headers: HeaderMap) -> Result<Response, ApiError> {
                         .id(e.id.to_string())
                         .event(e.kind)
                         .data(e.data.as_str());
-                    Some((Ok(ev), (sub, None, false)))
+                    Some((Ok(ev), (sub, None, false, slot)))
                 }
                 // Fell a buffer behind: say so and end; the client
                 // resumes with its last id.
-                Next::Lagged { missed } => Some((Ok(lagged_event(missed)), (sub, None, true))),
+                Next::Lagged { missed } => {
+                    Some((Ok(lagged_event(missed)), (sub, None, true, slot)))
+                }
                 Next::Closed => None,
             }
         },

@@ -138,8 +138,13 @@ impl OriginPolicy {
             return Ok(());
         };
         let origin = origin.to_str().unwrap_or("\u{fffd}");
-        let same_host = host.is_some_and(|h| origin_authority(origin) == Some(h));
-        let public = self.public_origin.as_deref() == Some(origin);
+        let same_host = host.is_some_and(|h| {
+            same_origin_as_served(origin).is_some_and(|a| a.eq_ignore_ascii_case(h))
+        });
+        let public = self
+            .public_origin
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(origin.trim_end_matches('/')));
         if same_host || public {
             Ok(())
         } else {
@@ -202,11 +207,21 @@ fn is_ip_literal(name: &str) -> bool {
     bare.parse::<IpAddr>().is_ok()
 }
 
-/// `http://host:port` → `host:port` (as a browser would send `Host`).
-fn origin_authority(origin: &str) -> Option<&str> {
+/// `http://host:port` → `host:port` (as a browser would send `Host`),
+/// for origins with the scheme this server speaks: plain HTTP. A page
+/// from `https://host:port` is another origin than the server at
+/// `http://host:port` (another program may serve TLS on that port); a
+/// TLS proxy in front of the server is accepted through `--public-url`.
+/// Schemes are case-insensitive (RFC 3986 §3.1).
+fn same_origin_as_served(origin: &str) -> Option<&str> {
     let (scheme, rest) = origin.split_once("://")?;
-    matches!(scheme, "http" | "https").then_some(rest.trim_end_matches('/'))
+    scheme
+        .eq_ignore_ascii_case(SERVED_SCHEME)
+        .then_some(rest.trim_end_matches('/'))
 }
+
+/// The scheme of the server's own listener: it serves no TLS itself.
+const SERVED_SCHEME: &str = "http";
 
 /// At most a short prefix of a value an error message quotes.
 pub fn shorten(value: &str) -> String {
@@ -313,6 +328,37 @@ mod tests {
         assert!(p.check(&Method::GET, &foreign).is_ok());
         let curl = headers(&[("host", "localhost:8080")]);
         assert!(p.check(&post, &curl).is_ok());
+    }
+
+    #[test]
+    fn origins_are_compared_with_their_scheme_and_without_case() {
+        let p = OriginPolicy::default();
+        let post = Method::POST;
+        for (host, origin, ok) in [
+            ("127.0.0.1:8080", "http://127.0.0.1:8080", true),
+            // The server speaks http: a page served over https on the
+            // same host and port is another origin.
+            ("127.0.0.1:8080", "https://127.0.0.1:8080", false),
+            ("localhost:8443", "https://localhost:8443", false),
+            ("localhost:8080", "ws://localhost:8080", false),
+            // Host names and schemes are case-insensitive.
+            ("LOCALHOST:8080", "http://localhost:8080", true),
+            ("localhost:8080", "HTTP://LocalHost:8080", true),
+            ("localhost:8080", "HTTPS://LocalHost:8080", false),
+        ] {
+            let h = headers(&[("host", host), ("origin", origin)]);
+            assert_eq!(p.check(&post, &h).is_ok(), ok, "{host} {origin}");
+        }
+        // Behind a TLS proxy, the https origin is the public URL's.
+        let proxied = OriginPolicy::new(&[], Some("https://Backups.example.com")).expect("policy");
+        for (origin, ok) in [
+            ("https://backups.example.com", true),
+            ("https://BACKUPS.example.com", true),
+            ("https://backups.example.com:8443", false),
+        ] {
+            let h = headers(&[("host", "backups.example.com"), ("origin", origin)]);
+            assert_eq!(proxied.check(&post, &h).is_ok(), ok, "{origin}");
+        }
     }
 
     #[test]

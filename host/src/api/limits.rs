@@ -106,7 +106,10 @@ fn walk(path: &str, key: Option<&str>, value: &Value, depth: usize) -> ApiResult
             format!("nests deeper than {MAX_CONFIG_DEPTH} levels"),
         ));
     }
-    if is_secret(key) && (value.is_array() || value.is_object()) {
+    // Secrets are strings (docs/SECURITY.md): a number or a boolean would
+    // otherwise be sealed, opened and handed on in a form no plugin
+    // documents. `null` means "none".
+    if is_secret(key) && !(value.is_string() || value.is_null()) {
         return Err(ApiError::invalid(path, "is a secret and must be a string"));
     }
     match value {
@@ -266,6 +269,18 @@ mod tests {
             "c.password"
         );
         assert_eq!(field_of(config("c", &json!({"token": ["x"]}))), "c.token");
+        // Secrets are strings (or null: none), at any depth.
+        for (value, field) in [
+            (json!({"password": 1234}), "c.password"),
+            (json!({"password": true}), "c.password"),
+            (json!({"auth": {"token": 1.5}}), "c.auth.token"),
+            (json!({"hops": [{"secret": false}]}), "c.hops[0].secret"),
+        ] {
+            let e = config("c", &value).expect_err("refused");
+            assert_eq!(e.field.as_deref(), Some(field), "{value}");
+            assert!(e.message.contains("must be a string"), "{}", e.message);
+        }
+        assert!(config("c", &json!({"password": null, "port": 5432})).is_ok());
         let mut deep = json!("x");
         for _ in 0..10 {
             deep = json!({ "k": deep });

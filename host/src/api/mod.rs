@@ -21,6 +21,7 @@ pub mod storages;
 pub mod stream;
 pub mod system;
 pub mod templates;
+pub mod throttle;
 
 use crate::server::state::AppState;
 use axum::extract::DefaultBodyLimit;

@@ -335,13 +335,18 @@ pub struct StorageTest {
     pub message: Option<String>,
 }
 
-/// Check the storage now and record the result.
+/// Check the storage now and record the result. Limited per client
+/// address (`api/throttle.rs`): each test contacts the storage.
 #[utoipa::path(post, path = "/api/storage-locations/{id}/test", tag = "storage",
-    responses((status = 200, body = StorageTest)))]
+    responses((status = 200, body = StorageTest),
+        (status = 429, description = "More than 10 tests per minute from this client address; `Retry-After` says when to try again",
+            body = super::error::ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn test(
     State(state): State<AppState>,
+    client: super::throttle::ClientAddr,
     Path(id): Path<String>,
 ) -> ApiResult<Json<StorageTest>> {
+    super::throttle::test_call(client)?;
     let row = load(&state, &id).await?;
     let check: StorageHealthCheck = health::check_storage(&state, &row).await?;
     Ok(Json(StorageTest {

@@ -88,8 +88,9 @@ pub struct EditTemplate {
 const MAX_TEMPLATE_CHARS: usize = 16 * 1024;
 
 /// A template must render against the sample event (which defines every
-/// variable), so an unknown variable is refused here, naming it.
-fn check(input: &EditTemplate) -> ApiResult<templates::Rendered> {
+/// variable) within the caps of a render (output, memory, time), so an
+/// unknown variable or a template bomb is refused here, naming the part.
+async fn check(input: &EditTemplate) -> ApiResult<templates::Rendered> {
     for (field, text) in [
         ("subject", input.subject.as_deref().unwrap_or("")),
         ("body", &input.body),
@@ -101,10 +102,18 @@ fn check(input: &EditTemplate) -> ApiResult<templates::Rendered> {
             ));
         }
     }
-    templates::check(input.subject.as_deref(), &input.body).map_err(|m| {
-        let (field, message) = m.split_once(": ").unwrap_or(("body", &m));
-        ApiError::invalid(field.to_string(), message.to_string())
-    })
+    templates::check(input.subject.as_deref(), &input.body)
+        .await
+        .map_err(render_error)
+}
+
+/// A render failure as an API error: 422 naming the part, or 500 when the
+/// renderer itself could not run.
+pub fn render_error(e: templates::RenderError) -> ApiError {
+    match e.part() {
+        Some(part) => ApiError::invalid(part.name(), e.reason()),
+        None => ApiError::internal(e),
+    }
 }
 
 /// Saves an edit as a new version and makes it active.
@@ -117,7 +126,7 @@ pub async fn update(
     ValidJson(input): ValidJson<EditTemplate>,
 ) -> ApiResult<Json<TemplateView>> {
     load(&state, &id).await?;
-    check(&input)?;
+    check(&input).await?;
     let subject = input.subject.filter(|s| !s.trim().is_empty());
     store::templates::add_version(&state.db, &id, subject.as_deref(), &input.body).await?;
     let (t, v) = load(&state, &id).await?;
@@ -200,7 +209,7 @@ pub struct Preview {
     request_body = EditTemplate,
     responses((status = 200, body = Preview), (status = 422, body = super::error::ErrorBody)))]
 pub async fn preview(ValidJson(input): ValidJson<EditTemplate>) -> ApiResult<Json<Preview>> {
-    let rendered = check(&input)?;
+    let rendered = check(&input).await?;
     Ok(Json(Preview {
         subject: rendered.subject,
         body: rendered.body,

@@ -1,6 +1,7 @@
 //! `dataguardian serve`: the metadata store, the workers and the API in
 //! one process.
 
+pub mod http;
 pub mod paths;
 pub mod state;
 pub mod targets;
@@ -21,6 +22,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     pub database_url: Option<String>,
     pub config: ServerConfig,
+    /// Connection cap and header-read timeout (`server/http.rs`).
+    pub connections: http::ConnectionLimits,
 }
 
 /// Runs the server until Ctrl-C / SIGTERM.
@@ -129,16 +132,19 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
     // Machine-readable line for supervisors and tests (port 0 → real port).
     println!("{}", serde_json::json!({ "listening": local.to_string() }));
     let draining = state.clone();
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(async move {
+    http::serve(
+        listener,
+        api::router(state),
+        options.connections,
+        async move {
             shutdown_signal().await;
             drain(&draining).await;
             // Event streams never end by themselves; the server would
             // wait for them forever.
             crate::observe::events::bus().close();
-        })
-        .await
-        .context("serving HTTP")?;
+        },
+    )
+    .await;
     db.close().await;
     Ok(())
 }

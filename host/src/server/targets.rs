@@ -66,10 +66,15 @@ fn split_in(value: &mut Value, prefix: &str, secrets: &mut HashMap<String, Strin
                 Some(Value::String(s)) if !s.is_empty() => {
                     secrets.insert(name, s);
                 }
-                Some(Value::Null | Value::String(_)) | None => {}
-                Some(other) => {
-                    secrets.insert(name, other.to_string());
+                // Secrets are strings; the API refuses anything else, so a
+                // number or boolean here was written behind its back and
+                // is handed to no one.
+                Some(other) if !other.is_null() && !other.is_string() => {
+                    tracing::warn!(
+                        "configuration key `{name}` holds a secret that is not a string;                          it is ignored"
+                    );
                 }
+                Some(_) | None => {}
             }
         } else if let Some(v) = map.get_mut(&key) {
             split_in(v, &format!("{name}."), secrets);
@@ -105,11 +110,29 @@ fn redact_in(value: &mut Value) {
 pub const PLACEHOLDER_WITHOUT_VALUE: &str =
     "is the redacted placeholder `********` but no value is stored; send the real value";
 
-/// Configuration keys that say where a secret is sent: when one changes,
-/// stored secrets are not carried over (they would go to a new place the
-/// client never proved it may send them to).
+/// Configuration keys that say where a secret is sent, or on whose
+/// behalf: when one changes, stored secrets are not carried over (they
+/// would go to a new place the client never proved it may send them to).
+/// For notification channels that includes who receives a message and
+/// whom it claims to be from (`from`, `to`, `cc`, `recipients`,
+/// `phone_number_id`): a stored SMTP password or WhatsApp token must not
+/// let whoever can edit a channel mail anyone in the organisation's name.
 const DESTINATION_KEYS: &[&str] = &[
-    "host", "hostname", "port", "endpoint", "url", "base_url", "uri", "server", "bucket",
+    "host",
+    "hostname",
+    "port",
+    "endpoint",
+    "url",
+    "base_url",
+    "uri",
+    "server",
+    "bucket",
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "recipients",
+    "phone_number_id",
 ];
 
 /// Why stored secrets could not be kept in an update.
@@ -427,6 +450,11 @@ mod tests {
         assert_eq!(plain, json!({"host": "db", "username": "u"}));
         assert_eq!(secrets["password"], "pw");
         assert_eq!(redact(&stored)["password"], REDACTED);
+        // A secret that is not a string (written behind the API's back)
+        // is handed to no one, not stringified.
+        let (plain, secrets) = split_secrets(&json!({"host": "db", "password": 1234}));
+        assert_eq!(plain, json!({"host": "db"}));
+        assert!(secrets.is_empty());
 
         let mut update = json!({"host": "db", "sslmode": "require", "password": REDACTED});
         merge_secrets(&mut update, &stored).unwrap();
@@ -451,5 +479,56 @@ mod tests {
         let mut resent = json!({"host": "db2", "password": "pw2"});
         merge_secrets(&mut resent, &stored).unwrap();
         assert_eq!(resent["password"], "pw2");
+    }
+
+    #[test]
+    fn secrets_follow_who_a_message_goes_to_and_is_from() {
+        let smtp = json!({"host": "smtp", "from": "dg@corp", "to": ["ops@corp"],
+            "cc": [], "password": "pw", "timeout_secs": 30});
+        let mut same = smtp.clone();
+        same["timeout_secs"] = json!(60);
+        same["password"] = json!(REDACTED);
+        merge_secrets(&mut same, &smtp).unwrap();
+        assert_eq!(same["password"], "pw");
+        for (key, value) in [
+            ("from", json!("ceo@corp")),
+            ("to", json!(["ops@corp", "attacker@evil.example"])),
+            ("cc", json!(["attacker@evil.example"])),
+        ] {
+            let mut moved = smtp.clone();
+            moved[key] = value;
+            moved["password"] = json!(REDACTED);
+            assert_eq!(
+                merge_secrets(&mut moved, &smtp),
+                Err(MergeRefusal::Moved {
+                    secret: "password",
+                    moved: key.to_string()
+                }),
+                "{key}"
+            );
+        }
+        let whatsapp = json!({"phone_number_id": "1065", "recipients": ["+5511987654321"],
+            "access_token": "tok"});
+        for (key, value) in [
+            ("phone_number_id", json!("9999")),
+            ("recipients", json!(["+5511987654321", "+4915112345678"])),
+        ] {
+            let mut moved = whatsapp.clone();
+            moved[key] = value;
+            moved
+                .as_object_mut()
+                .expect("object")
+                .remove("access_token");
+            assert!(
+                matches!(
+                    merge_secrets(&mut moved, &whatsapp),
+                    Err(MergeRefusal::Moved {
+                        secret: "access_token",
+                        ..
+                    })
+                ),
+                "{key}"
+            );
+        }
     }
 }

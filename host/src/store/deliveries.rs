@@ -249,18 +249,44 @@ pub async fn list(
     .await
 }
 
-/// Queues `n` for every enabled channel whose rules take it.
+/// Most channels one notification is delivered to: one event must not
+/// fan out into an unbounded number of renders and outgoing messages.
+pub const MAX_DELIVERIES_PER_NOTIFICATION: usize = 25;
+
+/// Queues `n` for every enabled channel whose rules take it, at most
+/// [`MAX_DELIVERIES_PER_NOTIFICATION`] (by channel name); the channels
+/// left out are named in the log.
 pub async fn route(db: &Db, n: &Notification) -> Result<Vec<Delivery>, StoreError> {
     let channels = super::channels::enabled(db).await?;
     if channels.is_empty() {
         return Ok(Vec::new());
     }
     let subject = subject_of(db, n).await?;
+    let (taken, left_out) = capped(channels.iter().filter(|c| takes(c, n, &subject)));
     let mut queued = Vec::new();
-    for channel in channels.iter().filter(|c| takes(c, n, &subject)) {
+    for channel in taken {
         queued.push(enqueue(db, channel, n).await?);
     }
+    if !left_out.is_empty() {
+        let names: Vec<&str> = left_out.iter().map(|c| c.name.as_str()).collect();
+        tracing::warn!(
+            notification_id = %n.id,
+            "notification `{}` matches more than {MAX_DELIVERIES_PER_NOTIFICATION} channels;              not delivered to {}: {}",
+            n.kind,
+            names.len(),
+            names.join(", ")
+        );
+    }
     Ok(queued)
+}
+
+/// The first [`MAX_DELIVERIES_PER_NOTIFICATION`] channels, and the rest.
+fn capped<'a>(
+    channels: impl Iterator<Item = &'a NotificationChannel>,
+) -> (Vec<&'a NotificationChannel>, Vec<&'a NotificationChannel>) {
+    let mut all: Vec<_> = channels.collect();
+    let rest = all.split_off(all.len().min(MAX_DELIVERIES_PER_NOTIFICATION));
+    (all, rest)
 }
 
 /// The job and datasource a notification is about, from its entity.
@@ -315,6 +341,26 @@ mod tests {
             created_at: now(),
             updated_at: now(),
         }
+    }
+
+    #[test]
+    fn one_notification_reaches_a_bounded_number_of_channels() {
+        let many: Vec<NotificationChannel> = (0..MAX_DELIVERIES_PER_NOTIFICATION + 3)
+            .map(|i| {
+                let mut c = channel(&[], "info", &[]);
+                c.name = format!("c{i:03}");
+                c
+            })
+            .collect();
+        let (taken, rest) = capped(many.iter());
+        assert_eq!(taken.len(), MAX_DELIVERIES_PER_NOTIFICATION);
+        assert_eq!(rest.len(), 3);
+        assert_eq!(
+            rest[0].name,
+            format!("c{MAX_DELIVERIES_PER_NOTIFICATION:03}")
+        );
+        let (taken, rest) = capped(many.iter().take(2));
+        assert_eq!((taken.len(), rest.len()), (2, 0));
     }
 
     fn note(kind: &str, severity: &str) -> Notification {

@@ -124,7 +124,13 @@ async fn send_once(state: &AppState, d: &Delivery) -> Result<(), Failure> {
         .await
         .map_err(transient)?;
     let message = templates::render(version.subject.as_deref(), &version.body, &context)
-        .map_err(|m| Failure::permanent(format!("template v{}: {m}", version.version)))?;
+        .await
+        .map_err(|e| Failure {
+            // The renderer not starting is the node's trouble, not the
+            // template's: another attempt may work.
+            transient: matches!(e, templates::RenderError::Renderer(_)),
+            reason: format!("template v{}: {e}", version.version),
+        })?;
     deliveries::set_message(db, &d.id, &message.subject, &message.body, version.version)
         .await
         .map_err(transient)?;

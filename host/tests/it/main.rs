@@ -8,6 +8,7 @@ mod common;
 mod api_backup_restore;
 mod api_contract;
 mod api_lifecycle;
+mod api_limits;
 mod api_security;
 mod api_strategies;
 mod confinement;

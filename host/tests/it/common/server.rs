@@ -179,6 +179,11 @@ impl TestServer {
         log[start..].to_string()
     }
 
+    /// The server process's id (to read its `/proc/PID/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
