@@ -29,6 +29,14 @@ fi
 if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
   python3 -m pip install -q 'moto[server]>=5,<6' 'boto3>=1.34'
 fi
+# Test-only: a real Prometheus (and promtool) scraping the server and
+# checking the documented alert rules.
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+  sudo_if_needed=()
+  [ "$(id -u)" = 0 ] || sudo_if_needed=(sudo)
+  "${sudo_if_needed[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+    || { "${sudo_if_needed[@]}" apt-get update -qq && "${sudo_if_needed[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+fi
 # Test-only: the Prometheus text-format parser the /metrics tests use.
 if ! python3 -c 'import prometheus_client' 2>/dev/null; then
   python3 -m pip install -q 'prometheus_client>=0.20'

@@ -548,3 +548,133 @@ async fn events_follow_a_backup_and_resume_without_loss() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+/// The alert rules of docs/OBSERVABILITY.md, as pasted.
+fn documented_rules() -> String {
+    let doc = std::fs::read_to_string(common::repo_root().join("docs/OBSERVABILITY.md"))
+        .expect("docs/OBSERVABILITY.md");
+    let start = doc.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = start + doc[start..].find("```").expect("its end");
+    doc[start..end].to_string()
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A real Prometheus (Debian's package) scrapes the server with a
+/// standard scrape config: the documented rules pass `promtool`, the
+/// series keep their `backup_job` label beside Prometheus's own `job`, and
+/// the "backup missing" expression returns the job once its last success
+/// is 27 hours old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_and_the_backup_missing_rule_fires() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, documented_rules()).unwrap();
+    let checked = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .expect("promtool (apt-get install prometheus: scripts/test.sh)");
+    assert!(
+        checked.status.success(),
+        "promtool refuses the documented rules:\n{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    let server = TestServer::start(Backend::Postgres).await;
+    let source = common::TempDb::new("prom");
+    common::psql(
+        &source.name,
+        "create table t (x int); insert into t values (1)",
+    );
+    let ds = server.pg_datasource("shop", &source.name).await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server.job("shop nightly", &ds, &storage, json!({})).await;
+    let done = server.run_job(&job).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    // The last success happened 27 hours ago.
+    common::psql(
+        server.meta_db_name().expect("postgres metadata"),
+        &format!(
+            "update backup_executions set started_at = now() - interval '27 hours', \
+             finished_at = now() - interval '27 hours' where job_id = '{job}'"
+        ),
+    );
+
+    let target = server.base.trim_start_matches("http://").to_string();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
+             rule_files: [{}]\n\
+             scrape_configs:\n  - job_name: dataguardian\n    static_configs:\n      - targets: ['{target}']\n",
+            rules.display()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus (apt-get install prometheus: scripts/test.sh)");
+
+    let http = reqwest::Client::new();
+    let query = |expr: &str| {
+        let http = http.clone();
+        let url = format!("http://127.0.0.1:{port}/api/v1/query");
+        let expr = expr.to_string();
+        async move {
+            let answer = http
+                .get(&url)
+                .query(&[("query", expr.as_str())])
+                .send()
+                .await
+                .ok()?;
+            let v: Value = answer.json().await.ok()?;
+            let result = v["data"]["result"].as_array()?.clone();
+            (!result.is_empty()).then_some(result)
+        }
+    };
+    let rule = "time() - dataguardian_last_successful_backup_timestamp_seconds\
+                {backup_job=\"shop nightly\"} > 26 * 3600";
+    let started = Instant::now();
+    let fired = loop {
+        if let Some(result) = query(rule).await {
+            break result;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the backup-missing expression never returned the job"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let series = query("dataguardian_last_successful_backup_timestamp_seconds")
+        .await
+        .expect("the series is scraped");
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    let labels = &series[0]["metric"];
+    assert_eq!(labels["backup_job"], "shop nightly", "{labels}");
+    assert_eq!(
+        labels["job"], "dataguardian",
+        "the scrape job keeps its label: {labels}"
+    );
+    assert!(labels.get("exported_job").is_none(), "{labels}");
+}
