@@ -14,8 +14,8 @@ use super::bindings::host_world::dataguardian::plugin::types::PluginError;
 use super::call::{CallShared, LogLevel};
 use super::egress::EgressPolicy;
 use super::grant::CallCapabilities;
-use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
+use lettre::message::SinglePart;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -181,9 +181,12 @@ fn build_message(message: MailMessage) -> Result<Message, PluginError> {
     for (i, cc) in message.cc.iter().enumerate() {
         builder = builder.cc(mailbox(format!("cc[{i}]"), cc)?);
     }
+    // A Message-ID lets receivers and relays recognise a resend; the
+    // single part brings MIME-Version and a charset; Date is set at build.
     builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(message.body)
+        .message_id(None)
+        .date_now()
+        .singlepart(SinglePart::plain(message.body))
         .map_err(|e| PluginError::InvalidConfig(format!("message: {e}")))
 }
 

@@ -371,12 +371,19 @@ async fn smtp_delivers_through_the_host_in_plain_text() {
     assert_eq!(m["cc"], "audit@dg.example");
     assert_eq!(m["subject"], "Backup of orders failed");
     assert_eq!(m["content_type"], "text/plain");
+    assert_eq!(m["mime_version"], "1.0", "{m}");
+    assert!(m["date"].as_str().is_some_and(|d| !d.is_empty()), "{m}");
+    let id = m["message_id"].as_str().unwrap_or_default();
+    assert!(
+        id.starts_with('<') && id.ends_with('>') && id.contains('@'),
+        "{m}"
+    );
+    // The text as sent, whatever line ending the MIME part closes with.
     assert_eq!(
         m["body"]
             .as_str()
-            .map(|b| b.replace("\r\n", "\n"))
-            .as_deref(),
-        Some(format!("{}\n", event().body).as_str())
+            .map(|b| b.replace("\r\n", "\n").trim_end().to_string()),
+        Some(event().body.trim_end().to_string())
     );
     assert_eq!(m["tls"], false);
 
