@@ -300,3 +300,93 @@ async fn sftp_explorer_and_retention() {
     .await;
     assert!(!ssh.path("exports").exists(), "the copy's folder is gone");
 }
+
+/// A small tmpfs mounted for a test, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(path).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .expect("mount");
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs (the tests run as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(path.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// An SFTP server that is down is `unreachable` (not a program's exit
+/// code), and a full remote disk says so instead of SFTP's "Failure".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sftp_down_is_unreachable_and_a_full_disk_says_so() {
+    let mut ssh = SshServer::start();
+    let server = TestServer::start(Backend::Sqlite).await;
+    let storage = ssh_storage(&server, &ssh, "nas", json!({})).await;
+    ssh.stop();
+    let tested = server
+        .post_ok(
+            &format!("/api/storage-locations/{storage}/test"),
+            &json!({}),
+            200,
+        )
+        .await;
+    assert_eq!(tested["status"], "unreachable", "{tested}");
+    let message = tested["message"].as_str().unwrap_or_default();
+    assert!(message.contains("no SSH server answered"), "{tested}");
+    assert!(!message.contains("exited with code"), "{tested}");
+    ssh.resume();
+
+    let small = ssh.path("small");
+    let _disk = SmallDisk::mount(&small, "256k");
+    let full = server
+        .post_ok(
+            "/api/storage-locations",
+            &json!({"name": "small", "type": "ssh",
+                    "config": ssh.config(json!({"path": small}))}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let site = server.dir.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    let noise: Vec<u8> = (0..1_048_576u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(site.join("noise.bin"), noise).unwrap();
+    let ds = server
+        .post_ok(
+            "/api/datasources",
+            &json!({"name": "site", "type": "files", "connection_config": {"path": site}}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job = server
+        .job(
+            "site to small",
+            &ds,
+            &full,
+            json!({"backup_options": {"compression": "none"}}),
+        )
+        .await;
+    let failed = server.run_job(&job).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let error = failed["error_message"].as_str().unwrap_or_default();
+    assert!(error.contains("disk is full"), "{failed}");
+}

@@ -112,6 +112,7 @@ impl Sftp {
     }
 
     fn write_file(s: &mut Session, path: &str, source: &mut dyn Read) -> PluginResult<u64> {
+        // (see `write_error` for how a full disk is told apart)
         let flags = sftp::OPEN_WRITE | sftp::OPEN_CREATE | sftp::OPEN_TRUNCATE;
         let handle = s
             .client
@@ -129,7 +130,7 @@ impl Sftp {
                 break Ok(offset);
             }
             if let Err(e) = s.client.write(&handle, offset, &buf[..n]) {
-                break Err(s.error(&format!("writing {path}"), e));
+                break Err(write_error(s, path, offset, n, e));
             }
             offset += n as u64;
             if offset >= next_report {
@@ -409,3 +410,30 @@ impl Read for SessionReader<'_> {
 }
 
 export_storage!(Sftp);
+/// The error of a failed write. SFTP version 3 (OpenSSH) reports a full
+/// disk as the generic `Failure`; when the server offers
+/// `statvfs@openssh.com`, its free space tells a full disk apart, so the
+/// error says so instead of "Failure".
+fn write_error(
+    s: &mut Session,
+    path: &str,
+    offset: u64,
+    len: usize,
+    e: sftp::Error,
+) -> PluginError {
+    let what = format!("writing {path} at byte {offset}");
+    if matches!(e, sftp::Error::Status { code, .. } if code == sftp::Error::FAILURE) {
+        let dir = path
+            .rsplit_once('/')
+            .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+        if let Ok(Some(space)) = s.client.space(dir) {
+            if space.available_bytes < len as u64 {
+                return PluginError::Failed(format!(
+                    "{what}: the SFTP server's disk is full ({} bytes free)",
+                    space.available_bytes
+                ));
+            }
+        }
+    }
+    s.error(&what, e)
+}

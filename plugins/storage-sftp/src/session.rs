@@ -290,9 +290,16 @@ fn connection_error(child: &Child, e: sftp::Error) -> PluginError {
 fn trust_host_key(cfg: &Config, known_hosts: &str) -> PluginResult<String> {
     let digest = fingerprint_digest(&cfg.host_key_fingerprint)?;
     let port = cfg.port().to_string();
-    let scan = Command::new("ssh-keyscan")
+    // ssh-keyscan exits 1 when no server answered: that is a server that
+    // is down or unreachable (worth retrying), not a failure of ours.
+    let scan = match Command::new("ssh-keyscan")
         .args(["-T", "10", "-t", KEY_TYPES, "-p", &port, &cfg.host])
-        .output()?;
+        .output()
+    {
+        Ok(text) => text,
+        Err(PluginError::Failed(m)) if m.starts_with("ssh-keyscan exited") => String::new(),
+        Err(other) => return Err(other),
+    };
     if scan.trim().is_empty() {
         return Err(PluginError::Unreachable(format!(
             "{}:{port}: no SSH server answered",

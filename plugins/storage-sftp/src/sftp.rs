@@ -58,6 +58,8 @@ pub enum Error {
 
 impl Error {
     pub const NO_SUCH_FILE: u32 = 2;
+    /// The generic failure (a full disk, among others, in SFTP v3).
+    pub const FAILURE: u32 = 4;
     pub const PERMISSION_DENIED: u32 = 3;
     pub const OP_UNSUPPORTED: u32 = 8;
 
