@@ -13,6 +13,7 @@ mod host;
 pub mod http;
 mod mail;
 pub mod manifest;
+mod modes;
 mod pipes;
 pub mod process;
 pub mod runtime;

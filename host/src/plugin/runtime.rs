@@ -159,6 +159,7 @@ impl PluginRuntime {
             .and_then(|_| imports::progress::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .and_then(|_| imports::process::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .and_then(|_| imports::mail::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            .and_then(|_| imports::file_modes::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .map_err(|e| setup(e.to_string()))?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
@@ -334,6 +335,7 @@ impl PluginRuntime {
             scratch,
             secret_root: self.config.scratch_root.join(".secrets"),
             smtp_roots: self.smtp_roots.clone(),
+            owners: super::modes::Owners::of_this_process(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
