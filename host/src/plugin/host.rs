@@ -63,6 +63,9 @@ pub struct HostState {
     /// Where secret files for spawned programs are written: outside every
     /// directory the plugin can open.
     pub secret_root: PathBuf,
+    /// Where running programs are recorded, for the next start to kill
+    /// them should this process be killed.
+    pub children_root: PathBuf,
     /// Extra CA certificates (PEM files) trusted for SMTP TLS.
     pub smtp_roots: Arc<[PathBuf]>,
     /// Who the server runs as, for the owners `file-modes` may give.
@@ -240,6 +243,7 @@ impl process::Host for HostState {
             stdin: cmd.stdin,
             stdout: cmd.stdout,
             cwd: self.scratch.as_deref(),
+            records: Some(&self.children_root),
         };
         self.call.log(
             LogLevel::Debug,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod grant;
 mod host;
 pub mod http;
+pub mod leftovers;
 mod mail;
 pub mod manifest;
 mod modes;

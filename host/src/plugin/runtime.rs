@@ -183,6 +183,12 @@ impl PluginRuntime {
         })
     }
 
+    /// Parent of per-call scratch directories, secret files and records
+    /// of running programs.
+    pub fn scratch_root(&self) -> &Path {
+        &self.config.scratch_root
+    }
+
     /// Validates, compiles (or reuses the cached compilation of) and links
     /// a plugin.
     pub fn load(
@@ -333,7 +339,8 @@ impl PluginRuntime {
             caps,
             secrets,
             scratch,
-            secret_root: self.config.scratch_root.join(".secrets"),
+            secret_root: self.config.scratch_root.join(super::leftovers::SECRETS),
+            children_root: self.config.scratch_root.join(super::leftovers::CHILDREN),
             smtp_roots: self.smtp_roots.clone(),
             owners: super::modes::Owners::of_this_process(),
         };
