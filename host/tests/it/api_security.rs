@@ -910,6 +910,138 @@ async fn a_killed_server_leaves_no_program_or_secret_behind() {
     drop(locker);
 }
 
+/// A CLI command has no server to clear up after it: a `backup` killed
+/// with SIGKILL while its pg_dump waits on a lock leaves the dump and its
+/// password file in the command's own scratch root (`tmp/.cli-UUID`);
+/// the next command on the data dir kills the dump and removes the root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_cli_command_is_cleared_up_by_the_next() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let db = TempDb::new("cli_orphan");
+    psql(
+        &db.name,
+        "create table held (id int); insert into held values (1)",
+    );
+    let locker = common::Locker::hold(&db.name, "held");
+    let url = format!("postgres://postgres:cli-pw@127.0.0.1:5432/{}", db.name);
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_dataguardian"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["backup", "--engine", "postgres", "--source", &url, "--to"])
+        .arg(work.path().join("store"))
+        .env("DG_PLUGIN_CACHE_DIR", common::shared_plugin_cache())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dataguardian backup");
+
+    let marker = format!("PGDATABASE={}", db.name);
+    let started = std::time::Instant::now();
+    let (dump, environ) = loop {
+        if let Some(found) = find_process(&["pg_dump"], &marker) {
+            break found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "pg_dump never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let passfile = PathBuf::from(
+        environ
+            .lines()
+            .find_map(|l| l.strip_prefix("PGPASSFILE="))
+            .expect("PGPASSFILE set"),
+    );
+    let tmp = data.join("tmp");
+    let cli_root = passfile
+        .strip_prefix(&tmp)
+        .ok()
+        .and_then(|rest| rest.components().next())
+        .map(|first| tmp.join(first))
+        .expect("the secret file is in the data dir's tmp");
+    assert!(
+        cli_root
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".cli-")),
+        "a CLI root of its own: {}",
+        passfile.display()
+    );
+    let programs = processes_with(&marker);
+
+    cli.kill().expect("SIGKILL");
+    cli.wait().expect("wait");
+    assert!(!is_gone(dump), "an orphaned pg_dump outlives a killed CLI");
+
+    let out = common::dg(&data, &["plugin", "list"]);
+    assert!(out.status.success(), "{out:?}");
+    let started = std::time::Instant::now();
+    while let Some(alive) = programs.iter().find(|p| !is_gone(**p)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "pid {alive} still runs after the next command"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!cli_root.exists(), "{} removed", cli_root.display());
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("tmp")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "nothing left in tmp: {left:?}");
+
+    // Ctrl-C reaches only the CLI (its programs have their own process
+    // groups): it stops, and takes its programs and its root with it.
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_dataguardian"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["backup", "--engine", "postgres", "--source", &url, "--to"])
+        .arg(work.path().join("store"))
+        .env("DG_PLUGIN_CACHE_DIR", common::shared_plugin_cache())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dataguardian backup");
+    let started = std::time::Instant::now();
+    let dump = loop {
+        if let Some((pid, _)) = find_process(&["pg_dump"], &marker) {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "pg_dump never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let programs = processes_with(&marker);
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &cli.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = cli.wait().expect("wait");
+    assert!(!exit.success(), "an interrupted backup fails");
+    assert!(programs.contains(&dump));
+    // SIGKILL was sent before the CLI exited; its delivery is the kernel's.
+    let started = std::time::Instant::now();
+    while let Some(alive) = programs.iter().find(|p| !is_gone(**p)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "pid {alive} outlives an interrupted CLI"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("tmp")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "nothing left in tmp: {left:?}");
+    drop(locker);
+}
+
 /// The precompiled plugin cache is native code: an altered file is not
 /// loaded, it is compiled again from the embedded plugin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
