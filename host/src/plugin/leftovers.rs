@@ -75,7 +75,8 @@ impl ChildRecord {
         crate::private::dir(children)?;
         let path = children.join(format!("{pid}-{}", stat.start_time));
         let line = format!("{pid} {} {} {program}\n", stat.pgrp, stat.start_time);
-        crate::private::write_new(&path, line.as_bytes())?;
+        // No fsync: a power loss takes the programs down with the record.
+        crate::private::create_new(&path)?.write_all(line.as_bytes())?;
         Ok(Self { path })
     }
 }
