@@ -354,7 +354,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Secrets { command } = &cli.command {
         return secrets_command(&cli, command).await;
     }
-    let plugins = load_plugins(&cli)?;
+    // The server's scratch root is DATA_DIR/tmp, cleared at its start
+    // under the data-dir lock; a CLI command (no lock: a server may run)
+    // works in a root of its own beneath it, removed when it ends.
+    let tmp = data_dir.join("tmp");
+    let cli_root = match cli.command {
+        Command::Serve(_) => None,
+        _ => Some(
+            crate::plugin::leftovers::CliRoot::create(&tmp)
+                .with_context(|| format!("creating a scratch directory in {}", tmp.display()))?,
+        ),
+    };
+    let scratch_root = cli_root.as_ref().map_or(tmp, |r| r.path().to_path_buf());
+    let plugins = load_plugins(&cli, scratch_root)?;
     // The server's own files outside the data dir: no datasource or
     // storage may reach them (a restore over the plugin dir or the config
     // file would hand the next start to whoever wrote the backup).
@@ -366,13 +378,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         private_paths.push(absolute(extra)?);
     }
     let spool = spool_policy(&cli, &data_dir)?;
-    match cli.command {
-        Command::Serve(args) => serve(&data_dir, private_paths, plugins, spool, args).await,
-        Command::Backup(args) => backup(&plugins, args).await,
-        Command::Restore(args) => restore(&plugins, &spool, args).await,
-        Command::Verify(args) => verify(&plugins, args).await,
-        Command::Plugin { command } => plugin_command(&plugins, command).await,
-        Command::Secrets { .. } => Ok(()),
+    let command = match cli.command {
+        Command::Serve(args) => return serve(&data_dir, private_paths, plugins, spool, args).await,
+        command => command,
+    };
+    let work = async {
+        match command {
+            Command::Backup(args) => backup(&plugins, args).await,
+            Command::Restore(args) => restore(&plugins, &spool, args).await,
+            Command::Verify(args) => verify(&plugins, args).await,
+            Command::Plugin { command } => plugin_command(&plugins, command).await,
+            Command::Serve(_) | Command::Secrets { .. } => Ok(()),
+        }
+    };
+    // Programs run in their own process groups, so Ctrl-C reaches only
+    // this process: stopping here drops the running call, which kills its
+    // programs, and the scratch root goes with `cli_root`.
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        signal = interrupted() => Err(anyhow::anyhow!("stopped by {signal}")),
+    };
+    drop(plugins);
+    drop(cli_root);
+    outcome
+}
+
+/// The first SIGINT or SIGTERM.
+async fn interrupted() -> &'static str {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term => "SIGTERM",
     }
 }
 
@@ -607,12 +650,12 @@ pub fn apply_config_file(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_plugins(cli: &Cli) -> anyhow::Result<Plugins> {
-    // Absolute: scratch paths are handed to programs running in `/`.
-    let data_dir = absolute(&cli.data_dir)?;
+/// `scratch_root` must be absolute: scratch paths are handed to programs
+/// running in `/`.
+fn load_plugins(cli: &Cli, scratch_root: PathBuf) -> anyhow::Result<Plugins> {
     let config = RuntimeConfig {
         cache_dir: Some(plugin_cache_dir(cli)?),
-        scratch_root: data_dir.join("tmp"),
+        scratch_root,
         smtp_ca_files: cli.smtp_ca_files.clone(),
     };
     let mut plugins = Plugins::with_builtins(config).context("loading built-in plugins")?;

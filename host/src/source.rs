@@ -58,6 +58,7 @@ pub fn resolve(field: &str, value: &str) -> Result<Resolved, SourceError> {
                 .map_err(|e| invalid(format!("current directory: {e}")))?
                 .join(path)
         };
+        let absolute = without_symlinks(&absolute);
         let text = absolute
             .to_str()
             .ok_or_else(|| invalid("path is not UTF-8".into()))?;
@@ -66,6 +67,23 @@ pub fn resolve(field: &str, value: &str) -> Result<Resolved, SourceError> {
             secrets: HashMap::new(),
         })
     }
+}
+
+/// `path` with the symlinks of its existing part resolved. The CLI acts
+/// as its user on whatever path that user names, but the host's
+/// `file-modes` import never follows a symlink in a granted directory's
+/// path: resolving it here, once, keeps `--source ~/link-to-project`
+/// working.
+fn without_symlinks(path: &Path) -> std::path::PathBuf {
+    for existing in path.ancestors() {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return match path.strip_prefix(existing) {
+                Ok(rest) if !rest.as_os_str().is_empty() => real.join(rest),
+                _ => real,
+            };
+        }
+    }
+    path.to_path_buf()
 }
 
 fn percent_decode(s: &str) -> String {
@@ -103,6 +121,24 @@ mod tests {
         assert!(rel.config["path"]
             .as_str()
             .is_some_and(|p| p.starts_with('/')));
+    }
+
+    #[test]
+    fn symlinks_in_paths_are_resolved() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let real = std::fs::canonicalize(tmp.path())
+            .expect("real")
+            .join("real");
+        std::fs::create_dir(&real).expect("mkdir");
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let r = resolve("source", &link.to_string_lossy()).expect("valid");
+        assert_eq!(r.config["path"], real.to_string_lossy().as_ref());
+        let r = resolve("target", &link.join("new/dir").to_string_lossy()).expect("valid");
+        assert_eq!(
+            r.config["path"],
+            real.join("new/dir").to_string_lossy().as_ref()
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod io;
 pub mod keys;
 pub mod log;
 pub mod mail;
+pub mod modes;
 pub mod process;
 mod traits;
 
@@ -52,6 +53,7 @@ pub mod engine_world {
             "dataguardian:plugin/progress@0.1.0": crate::bindings::dataguardian::plugin::progress,
             "dataguardian:plugin/process@0.1.0": crate::bindings::dataguardian::plugin::process,
             "dataguardian:plugin/mail@0.1.0": crate::bindings::dataguardian::plugin::mail,
+            "dataguardian:plugin/file-modes@0.1.0": crate::bindings::dataguardian::plugin::file_modes,
         },
         pub_export_macro: true,
         export_macro_name: "export_engine_world",
@@ -80,6 +82,7 @@ pub mod storage_world {
             "dataguardian:plugin/progress@0.1.0": crate::bindings::dataguardian::plugin::progress,
             "dataguardian:plugin/process@0.1.0": crate::bindings::dataguardian::plugin::process,
             "dataguardian:plugin/mail@0.1.0": crate::bindings::dataguardian::plugin::mail,
+            "dataguardian:plugin/file-modes@0.1.0": crate::bindings::dataguardian::plugin::file_modes,
         },
         pub_export_macro: true,
         export_macro_name: "export_storage_world",
@@ -108,6 +111,7 @@ pub mod notifier_world {
             "dataguardian:plugin/progress@0.1.0": crate::bindings::dataguardian::plugin::progress,
             "dataguardian:plugin/process@0.1.0": crate::bindings::dataguardian::plugin::process,
             "dataguardian:plugin/mail@0.1.0": crate::bindings::dataguardian::plugin::mail,
+            "dataguardian:plugin/file-modes@0.1.0": crate::bindings::dataguardian::plugin::file_modes,
         },
         pub_export_macro: true,
         export_macro_name: "export_notifier_world",

@@ -30,6 +30,7 @@ pub mod engine_world {
             "dataguardian:plugin/progress": super::host_world::dataguardian::plugin::progress,
             "dataguardian:plugin/process": super::host_world::dataguardian::plugin::process,
             "dataguardian:plugin/mail": super::host_world::dataguardian::plugin::mail,
+            "dataguardian:plugin/file-modes": super::host_world::dataguardian::plugin::file_modes,
         },
     });
 }
@@ -48,6 +49,7 @@ pub mod storage_world {
             "dataguardian:plugin/progress": super::host_world::dataguardian::plugin::progress,
             "dataguardian:plugin/process": super::host_world::dataguardian::plugin::process,
             "dataguardian:plugin/mail": super::host_world::dataguardian::plugin::mail,
+            "dataguardian:plugin/file-modes": super::host_world::dataguardian::plugin::file_modes,
         },
     });
 }
@@ -66,6 +68,7 @@ pub mod notifier_world {
             "dataguardian:plugin/progress": super::host_world::dataguardian::plugin::progress,
             "dataguardian:plugin/process": super::host_world::dataguardian::plugin::process,
             "dataguardian:plugin/mail": super::host_world::dataguardian::plugin::mail,
+            "dataguardian:plugin/file-modes": super::host_world::dataguardian::plugin::file_modes,
         },
     });
 }

@@ -62,6 +62,7 @@ impl Grant {
                 .cloned()
                 .collect(),
             scratch: asked.scratch && approved.scratch,
+            file_modes: asked.file_modes && approved.file_modes,
         }
     }
 }
@@ -76,6 +77,8 @@ pub struct CallCapabilities {
     /// SMTP servers (`host` lowercased, `port`) the `mail` import may use.
     pub smtp: Vec<(String, u16)>,
     pub scratch: bool,
+    /// Whether the `file-modes` import may act beneath `dirs`.
+    pub file_modes: bool,
 }
 
 impl CallCapabilities {
@@ -137,6 +140,7 @@ impl CallCapabilities {
                 .filter_map(|rule| fill_smtp_rule(rule, config))
                 .collect(),
             scratch: caps.scratch,
+            file_modes: caps.file_modes,
         }
     }
 
@@ -304,6 +308,7 @@ mod tests {
                 port: "{config.smtp_port|587}".into(),
             }],
             scratch: true,
+            file_modes: true,
         }
     }
 
@@ -325,6 +330,7 @@ mod tests {
             }],
             smtp: vec![],
             scratch: false,
+            file_modes: false,
         };
         let eff = Grant::Approved(approved).effective(&asked());
         assert_eq!(eff.process, vec![rule("pg_dump", &["**"])]);
@@ -335,6 +341,7 @@ mod tests {
             "read grant must not cover read-write ask"
         );
         assert!(!eff.scratch);
+        assert!(!eff.file_modes, "file modes need the operator's approval");
         assert!(
             eff.smtp.is_empty(),
             "an SMTP server needs the operator's approval"

@@ -1,6 +1,8 @@
 //! The store data of a plugin call and the host imports it implements.
 
-use super::bindings::host_world::dataguardian::plugin::{log, mail, process, progress, types};
+use super::bindings::host_world::dataguardian::plugin::{
+    file_modes, log, mail, process, progress, types,
+};
 use super::call::{CallShared, LogLevel};
 use super::egress::EgressPolicy;
 use super::grant::CallCapabilities;
@@ -62,10 +64,15 @@ pub struct HostState {
     /// Where secret files for spawned programs are written: outside every
     /// directory the plugin can open.
     pub secret_root: PathBuf,
+    /// Where running programs are recorded, for the next start to kill
+    /// them should this process be killed.
+    pub children_root: PathBuf,
     /// Extra CA certificates (PEM files) trusted for SMTP TLS.
     pub smtp_roots: Arc<[PathBuf]>,
     /// Where the call's connections may go.
     pub egress: Arc<EgressPolicy>,
+    /// Who the server runs as, for the owners `file-modes` may give.
+    pub owners: super::modes::Owners,
 }
 
 impl WasiView for HostState {
@@ -137,6 +144,58 @@ impl mail::Host for HostState {
     }
 }
 
+impl file_modes::Host for HostState {
+    async fn stat(
+        &mut self,
+        path: String,
+    ) -> wasmtime::Result<Result<file_modes::FileMode, types::PluginError>> {
+        let outcome = super::modes::stat(&self.caps.dirs, self.caps.file_modes, &path);
+        Ok(outcome
+            .map(|m| file_modes::FileMode {
+                mode: m.mode,
+                uid: m.uid,
+                gid: m.gid,
+            })
+            .map_err(|e| self.mode_error(e)))
+    }
+
+    async fn set(
+        &mut self,
+        path: String,
+        recorded: file_modes::FileMode,
+    ) -> wasmtime::Result<Result<u32, types::PluginError>> {
+        let recorded = super::modes::FileMode {
+            mode: recorded.mode,
+            uid: recorded.uid,
+            gid: recorded.gid,
+        };
+        let outcome = super::modes::set(
+            &self.caps.dirs,
+            self.caps.file_modes,
+            &mut self.owners,
+            &path,
+            recorded,
+        );
+        Ok(outcome.map_err(|e| self.mode_error(e)))
+    }
+}
+
+impl HostState {
+    /// A `file-modes` failure as the plugin sees it; refusals are also
+    /// recorded as sandbox denials of the call.
+    fn mode_error(&self, e: super::modes::ModeError) -> types::PluginError {
+        let message = e.to_string();
+        if e.is_denial() {
+            self.call.deny(message.clone());
+            return types::PluginError::PermissionDenied(message);
+        }
+        match e {
+            super::modes::ModeError::NotFound(_) => types::PluginError::NotFound(message),
+            _ => types::PluginError::Failed(message),
+        }
+    }
+}
+
 impl process::Host for HostState {
     async fn spawn(
         &mut self,
@@ -201,6 +260,7 @@ impl process::Host for HostState {
             stdin: cmd.stdin,
             stdout: cmd.stdout,
             cwd: self.scratch.as_deref(),
+            records: Some(&self.children_root),
         };
         self.call.log(
             LogLevel::Debug,

@@ -81,6 +81,11 @@ pub struct Capabilities {
     /// A private read-write directory per call.
     #[serde(default)]
     pub scratch: bool,
+    /// The `file-modes` import: read modes and owners beneath the granted
+    /// directories, set them beneath read-write ones. Opt-in because
+    /// setting owners (as root) is more than writing bytes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub file_modes: bool,
 }
 
 /// A program the plugin may run, with the argument patterns it may pass:

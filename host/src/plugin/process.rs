@@ -3,8 +3,12 @@
 //! Only granted programs run, with a cleared environment, found on the
 //! host's PATH. Stdout and stdin become wasi streams the plugin splices;
 //! stderr stays host-side: every line is logged and the tail is returned.
+//! Each program leads its own process group, recorded on disk while it
+//! runs, so that what it started dies with it and the next start can kill
+//! it if the server itself was killed (see `leftovers`).
 
 use super::call::{CallShared, LogLevel};
+use super::leftovers::{self, ChildRecord};
 use super::pipes::{program_output, Paced};
 use super::streams::ChannelSource;
 use std::collections::HashMap;
@@ -22,9 +26,12 @@ const STDIN_BUDGET: usize = 1 << 20;
 /// How often a running program's CPU time is sampled.
 const CPU_SAMPLE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// A running program owned by a plugin call; killed when dropped.
+/// A running program owned by a plugin call; killed when dropped, with
+/// its process group.
 pub struct ChildProcess {
     child: Child,
+    /// On disk while the program may run; removed after it is gone.
+    _record: Option<ChildRecord>,
     /// Secret files the program reads; removed after it is killed.
     _secrets: Option<SecretDir>,
     stdin: Option<ChildStdin>,
@@ -38,6 +45,11 @@ impl Drop for ChildProcess {
         if let Some(h) = self.heartbeat.take() {
             h.abort();
         }
+        // Not waited for yet, so the pid (and group id) is still this
+        // program's: whatever it started goes with it.
+        if let Some(pid) = self.child.id() {
+            leftovers::kill_group(pid);
+        }
     }
 }
 
@@ -49,6 +61,9 @@ pub struct SpawnSpec<'a> {
     pub stdin: bool,
     pub stdout: bool,
     pub cwd: Option<&'a Path>,
+    /// Where the running program is recorded (`leftovers::CHILDREN` of
+    /// the scratch root); `None` records nothing.
+    pub records: Option<&'a Path>,
 }
 
 /// Looks a bare program name up on the host PATH.
@@ -88,10 +103,22 @@ impl ChildProcess {
             })
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            .process_group(0)
             .current_dir(spec.cwd.unwrap_or(Path::new("/")));
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("starting `{}`: {e}", spec.program))?;
+        let record = match (spec.records, child.id()) {
+            (Some(dir), Some(pid)) => match ChildRecord::create(dir, pid, spec.program) {
+                Ok(record) => Some(record),
+                Err(e) => {
+                    // Unrecorded, a crash would leave it running: stop now.
+                    leftovers::kill_group(pid);
+                    return Err(format!("recording `{}` as running: {e}", spec.program));
+                }
+            },
+            _ => None,
+        };
         let heartbeat = child
             .id()
             .map(|pid| tokio::spawn(cpu_heartbeat(pid, call.clone())));
@@ -100,6 +127,7 @@ impl ChildProcess {
             tokio::spawn(collect_stderr(stderr, program, call))
         });
         Ok(Self {
+            _record: record,
             _secrets: spec.env.secret_dir,
             stdin: child.stdin.take(),
             stdout: child.stdout.take(),
@@ -136,6 +164,9 @@ impl ChildProcess {
     }
 
     pub fn kill(&mut self) {
+        if let Some(pid) = self.child.id() {
+            leftovers::kill_group(pid);
+        }
         let _ = self.child.start_kill();
     }
 }

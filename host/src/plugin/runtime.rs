@@ -184,6 +184,7 @@ impl PluginRuntime {
             .and_then(|_| imports::progress::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .and_then(|_| imports::process::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .and_then(|_| imports::mail::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            .and_then(|_| imports::file_modes::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .map_err(|e| setup(e.to_string()))?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
@@ -207,6 +208,12 @@ impl PluginRuntime {
             confinement: std::sync::OnceLock::new(),
             unconfined: Confinement::none(),
         })
+    }
+
+    /// Parent of per-call scratch directories, secret files and records
+    /// of running programs.
+    pub fn scratch_root(&self) -> &Path {
+        &self.config.scratch_root
     }
 
     /// Validates, compiles (or reuses the cached compilation of) and links
@@ -402,9 +409,11 @@ impl PluginRuntime {
             caps,
             secrets,
             scratch,
-            secret_root: self.config.scratch_root.join(".secrets"),
+            secret_root: self.config.scratch_root.join(super::leftovers::SECRETS),
+            children_root: self.config.scratch_root.join(super::leftovers::CHILDREN),
             smtp_roots: self.smtp_roots.clone(),
             egress: self.confinement().egress.clone(),
+            owners: super::modes::Owners::of_this_process(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);

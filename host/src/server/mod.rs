@@ -37,6 +37,10 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
             data_dir.display()
         )
     })?;
+    // Programs a killed predecessor left running (a dump waiting on a
+    // lock would never notice), its secret files and scratch directories.
+    let scratch_root = plugins.runtime().scratch_root().to_path_buf();
+    crate::plugin::leftovers::clear_server_root(&scratch_root).log(&scratch_root);
     let leftovers = crate::pipeline::spool::clear_leftovers(&options.config.restore_spool.dir);
     if leftovers > 0 {
         tracing::info!(

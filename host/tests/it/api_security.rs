@@ -785,6 +785,263 @@ async fn program_environments_hold_no_password() {
     assert!(!passfile.exists(), "secret file removed after the program");
 }
 
+/// Pids of the processes whose environment holds `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if String::from_utf8_lossy(&environ)
+            .split('\0')
+            .any(|v| v == marker)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// `(state, process group)` of a process from `/proc/PID/stat`; `None`
+/// once it is gone.
+fn proc_state(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let pgrp = fields.nth(1)?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+/// Gone, or a zombie waiting for init to reap it (it runs no more).
+fn is_gone(pid: u32) -> bool {
+    proc_state(pid).is_none_or(|(state, _)| state == 'Z')
+}
+
+/// `kill -9` of the server while a backup's `pg_dump` waits on a lock:
+/// the dump, orphaned, keeps running with its password file beside it —
+/// until the server starts again on the same data dir, which kills what
+/// the dead server left running (and says so) and removes the secret
+/// files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_leaves_no_program_or_secret_behind() {
+    let mut server = TestServer::start(Backend::Sqlite).await;
+    let db = TempDb::new("orphan");
+    psql(
+        &db.name,
+        "create table held (id int); insert into held values (1)",
+    );
+    let ds = server
+        .pg_datasource_with_password("held", &db.name, "orphan-pw")
+        .await;
+    let storage = default_storage(&server).await;
+    let job = server.job("held", &ds, &storage, json!({})).await;
+    let locker = common::Locker::hold(&db.name, "held");
+    server
+        .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+        .await;
+
+    let marker = format!("PGDATABASE={}", db.name);
+    let started = std::time::Instant::now();
+    let (dump, environ) = loop {
+        if let Some(found) = find_process(&["pg_dump"], &marker) {
+            break found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "pg_dump never started\n{}",
+            server.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let passfile = PathBuf::from(
+        environ
+            .lines()
+            .find_map(|l| l.strip_prefix("PGPASSFILE="))
+            .expect("PGPASSFILE set"),
+    );
+    let secrets = server.data_dir().join("tmp/.secrets");
+    assert!(passfile.starts_with(&secrets), "{}", passfile.display());
+    assert!(
+        passfile.exists(),
+        "the password file is there while pg_dump runs"
+    );
+    assert_eq!(
+        proc_state(dump).map(|(_, group)| group),
+        Some(dump),
+        "pg_dump leads its own process group"
+    );
+    // Every program of the run (pg_dump and the psql counting in its
+    // snapshot), as they are now.
+    let programs = processes_with(&marker);
+    assert!(programs.contains(&dump), "{programs:?}");
+
+    server.kill();
+    assert!(
+        !is_gone(dump),
+        "an orphaned pg_dump outlives a killed server"
+    );
+    assert!(passfile.exists(), "and so does its password file");
+
+    server.restart();
+    let started = std::time::Instant::now();
+    while let Some(alive) = programs.iter().find(|p| !is_gone(**p)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "pid {alive} still runs after the restart\n{}",
+            server.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left: Vec<_> = std::fs::read_dir(&secrets)
+        .map(|list| list.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "secret files survived the restart: {left:?}"
+    );
+    let log = server.log();
+    assert!(
+        log.contains(&format!("killed pg_dump (pid {dump}, group {dump})")),
+        "the start says what it killed:\n{}",
+        server.log_tail()
+    );
+    drop(locker);
+}
+
+/// A CLI command has no server to clear up after it: a `backup` killed
+/// with SIGKILL while its pg_dump waits on a lock leaves the dump and its
+/// password file in the command's own scratch root (`tmp/.cli-UUID`);
+/// the next command on the data dir kills the dump and removes the root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_cli_command_is_cleared_up_by_the_next() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let db = TempDb::new("cli_orphan");
+    psql(
+        &db.name,
+        "create table held (id int); insert into held values (1)",
+    );
+    let locker = common::Locker::hold(&db.name, "held");
+    let url = format!("postgres://postgres:cli-pw@127.0.0.1:5432/{}", db.name);
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_dataguardian"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["backup", "--engine", "postgres", "--source", &url, "--to"])
+        .arg(work.path().join("store"))
+        .env("DG_PLUGIN_CACHE_DIR", common::shared_plugin_cache())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dataguardian backup");
+
+    let marker = format!("PGDATABASE={}", db.name);
+    let started = std::time::Instant::now();
+    let (dump, environ) = loop {
+        if let Some(found) = find_process(&["pg_dump"], &marker) {
+            break found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "pg_dump never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let passfile = PathBuf::from(
+        environ
+            .lines()
+            .find_map(|l| l.strip_prefix("PGPASSFILE="))
+            .expect("PGPASSFILE set"),
+    );
+    let tmp = data.join("tmp");
+    let cli_root = passfile
+        .strip_prefix(&tmp)
+        .ok()
+        .and_then(|rest| rest.components().next())
+        .map(|first| tmp.join(first))
+        .expect("the secret file is in the data dir's tmp");
+    assert!(
+        cli_root
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".cli-")),
+        "a CLI root of its own: {}",
+        passfile.display()
+    );
+    let programs = processes_with(&marker);
+
+    cli.kill().expect("SIGKILL");
+    cli.wait().expect("wait");
+    assert!(!is_gone(dump), "an orphaned pg_dump outlives a killed CLI");
+
+    let out = common::dg(&data, &["plugin", "list"]);
+    assert!(out.status.success(), "{out:?}");
+    let started = std::time::Instant::now();
+    while let Some(alive) = programs.iter().find(|p| !is_gone(**p)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "pid {alive} still runs after the next command"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!cli_root.exists(), "{} removed", cli_root.display());
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("tmp")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "nothing left in tmp: {left:?}");
+
+    // Ctrl-C reaches only the CLI (its programs have their own process
+    // groups): it stops, and takes its programs and its root with it.
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_dataguardian"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["backup", "--engine", "postgres", "--source", &url, "--to"])
+        .arg(work.path().join("store"))
+        .env("DG_PLUGIN_CACHE_DIR", common::shared_plugin_cache())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dataguardian backup");
+    let started = std::time::Instant::now();
+    let dump = loop {
+        if let Some((pid, _)) = find_process(&["pg_dump"], &marker) {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "pg_dump never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let programs = processes_with(&marker);
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &cli.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = cli.wait().expect("wait");
+    assert!(!exit.success(), "an interrupted backup fails");
+    assert!(programs.contains(&dump));
+    // SIGKILL was sent before the CLI exited; its delivery is the kernel's.
+    let started = std::time::Instant::now();
+    while let Some(alive) = programs.iter().find(|p| !is_gone(**p)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "pid {alive} outlives an interrupted CLI"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("tmp")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "nothing left in tmp: {left:?}");
+    drop(locker);
+}
+
 /// The precompiled plugin cache is native code: an altered file is not
 /// loaded, it is compiled again from the embedded plugin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -336,3 +336,118 @@ async fn sqlite_verification_through_the_api() {
         "{why}"
     );
 }
+
+/// Through the server API: a tree with a private key (0600), a private
+/// directory (0700), an executable (0755), a setuid program, a read-only
+/// directory (0500, its file written all the same) and an ordinary 0644
+/// file, some owned by another user, is backed up and restored into a new
+/// directory with the same modes and owners (the server runs as root
+/// here, as the machine's user; without root the owners are not given
+/// and the host's rule keeps modes private, see `plugin::modes` tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_keep_their_modes_through_the_api() {
+    use common::server::{Backend, TestServer};
+    use serde_json::json;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    let server = TestServer::start(Backend::Sqlite).await;
+    let src = server.dir.path().join("site");
+    write(
+        &src,
+        "keys/id_ed25519",
+        b"-----BEGIN OPENSSH PRIVATE KEY-----",
+    );
+    write(&src, ".env", b"SECRET=1");
+    write(&src, "bin/run.sh", b"#!/bin/sh\necho hi\n");
+    write(&src, "bin/suid", b"#!/bin/sh\n");
+    write(&src, "frozen/notes.txt", b"read-only directory");
+    write(&src, "README", b"hello");
+    let modes = [
+        ("keys/id_ed25519", 0o600),
+        ("keys", 0o700),
+        (".env", 0o600),
+        ("bin/run.sh", 0o755),
+        ("bin/suid", 0o4750),
+        ("bin", 0o755),
+        ("frozen/notes.txt", 0o640),
+        ("frozen", 0o500),
+        ("README", 0o644),
+    ];
+    for (rel, mode) in modes {
+        std::fs::set_permissions(src.join(rel), std::fs::Permissions::from_mode(mode))
+            .expect("chmod");
+    }
+    let root = rustix::process::geteuid().is_root();
+    let known = |db: &str| {
+        Command::new("getent")
+            .args([db, "65534"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if root && known("passwd") && known("group") {
+        // Another owner (`nobody`) for some entries.
+        for rel in ["keys/id_ed25519", "keys", "frozen/notes.txt"] {
+            std::os::unix::fs::chown(src.join(rel), Some(65534), Some(65534)).expect("chown");
+        }
+    }
+    let stat = |dir: &Path| -> BTreeMap<String, (u32, u32, u32)> {
+        let mut out = BTreeMap::new();
+        for rel in tree(dir).into_keys() {
+            let m = std::fs::symlink_metadata(dir.join(rel.trim_end_matches('/'))).expect("stat");
+            out.insert(rel, (m.mode() & 0o7777, m.uid(), m.gid()));
+        }
+        out
+    };
+    let original = stat(&src);
+
+    let files_ds = |name: &str, path: &Path| {
+        let body = json!({"name": name, "type": "files", "connection_config": {"path": path}});
+        let server = &server;
+        async move {
+            server.post_ok("/api/datasources", &body, 201).await["id"]
+                .as_str()
+                .expect("id")
+                .to_string()
+        }
+    };
+    let source = files_ds("site", &src).await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server.job("site", &source, &storage, json!({})).await;
+    let exec = server.run_job(&job).await;
+    assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
+
+    let dest = server.dir.path().join("restored");
+    std::fs::create_dir(&dest).expect("mkdir");
+    let target = files_ds("restored", &dest).await;
+    let restored = server
+        .restore_into(exec["id"].as_str().expect("id"), &target)
+        .await;
+    assert_eq!(
+        restored["status"],
+        "completed",
+        "{restored}\n{}",
+        server.log_tail()
+    );
+
+    assert_eq!(tree(&dest), tree(&src), "same contents");
+    let got = stat(&dest);
+    if root {
+        assert_eq!(got, original, "modes and owners as backed up");
+    }
+    // With or without root, these modes need no owner to be kept.
+    for (rel, mode) in [
+        ("keys/id_ed25519", 0o600),
+        ("keys/", 0o700),
+        (".env", 0o600),
+        ("bin/run.sh", 0o755),
+        ("bin/", 0o755),
+        ("README", 0o644),
+    ] {
+        assert_eq!(got.get(rel).map(|m| m.0), Some(mode), "{rel}: {got:?}");
+    }
+    assert!(
+        !dest.join(".dataguardian-restore").exists(),
+        "no staging left behind"
+    );
+}

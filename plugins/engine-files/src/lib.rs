@@ -5,14 +5,20 @@
 //! file contents are spliced host-side from the file into the sink. Restores
 //! go through plugin memory (a tar stream has to be parsed) and refuse any
 //! entry that would land outside the target directory.
+//!
+//! WASI has no file permissions, so modes and owners go through the host's
+//! `file-modes` import: read for every entry at backup, given back at
+//! restore (the host decides how much of them it may give, see
+//! docs/PLUGINS.md).
 
 mod tar;
 
 use dataguardian_plugin_sdk::bindings::dataguardian::plugin::progress;
 use dataguardian_plugin_sdk::io::{StreamReader, StreamWriter};
 use dataguardian_plugin_sdk::{
-    config, empty_stats, export_engine, fs, health, io, log, BackupStats, CallContext, Engine,
-    HealthReport, InputStream, OutputStream, PluginError, PluginInfo, PluginKind, PluginResult,
+    config, empty_stats, export_engine, fs, health, io, log, modes, BackupStats, CallContext,
+    Engine, HealthReport, InputStream, OutputStream, PluginError, PluginInfo, PluginKind,
+    PluginResult,
 };
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -209,13 +215,34 @@ fn write_zeros(sink: &OutputStream, mut count: u64) -> PluginResult<()> {
     Ok(())
 }
 
+/// The mode and owner of a walked item, from the host.
+fn perm_of(path: &str) -> PluginResult<tar::Perm> {
+    let m = modes::stat(path)?;
+    Ok(tar::Perm {
+        mode: m.mode,
+        uid: m.uid,
+        gid: m.gid,
+    })
+}
+
 /// Appends one walked item to the archive. Returns false when the item
 /// vanished before it could be opened, so nothing was written.
 fn append(item: &Item, sink: &OutputStream) -> PluginResult<bool> {
     if item.is_dir {
+        let perm = match perm_of(&item.abs) {
+            Ok(perm) => perm,
+            Err(PluginError::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
         io::write_all(
             sink,
-            &tar::header(&format!("{}/", item.rel), tar::Kind::Dir, 0, item.mtime),
+            &tar::header(
+                &format!("{}/", item.rel),
+                tar::Kind::Dir,
+                0,
+                item.mtime,
+                perm,
+            ),
         )?;
         return Ok(true);
     }
@@ -226,9 +253,14 @@ fn append(item: &Item, sink: &OutputStream) -> PluginResult<bool> {
         Err(PluginError::NotFound(_)) => return Ok(false),
         Err(e) => return Err(e),
     };
+    let perm = match perm_of(&item.abs) {
+        Ok(perm) => perm,
+        Err(PluginError::NotFound(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    };
     io::write_all(
         sink,
-        &tar::header(&item.rel, tar::Kind::File, item.size, item.mtime),
+        &tar::header(&item.rel, tar::Kind::File, item.size, item.mtime, perm),
     )?;
     // The header promised `size` bytes: a file that grew is cut there, one
     // that shrank is filled with zeros to keep the archive readable.
@@ -276,11 +308,45 @@ struct Unpacked {
     files: u64,
     dirs: u64,
     bytes: u64,
+    /// Directories (relative path) and their recorded modes, applied once
+    /// everything is in place: a 0500 directory must not stop its own
+    /// files from being written or moved.
+    dir_perms: Vec<(String, tar::Perm)>,
 }
 
-/// Unpacks the archive read from `source` below `root`.
+/// Gives `path` its recorded mode and owner, as far as the host allows.
+fn apply_perm(path: &str, perm: tar::Perm) -> PluginResult<()> {
+    let applied = modes::set(
+        path,
+        modes::FileMode {
+            mode: perm.mode,
+            uid: perm.uid,
+            gid: perm.gid,
+        },
+    )?;
+    if applied != perm.mode & 0o7777 {
+        log::debug(&format!(
+            "{path}: mode {applied:04o} instead of {:04o} (owner {}:{} not given)",
+            perm.mode & 0o7777,
+            perm.uid,
+            perm.gid
+        ));
+    }
+    Ok(())
+}
+
+/// Makes `path` private to the server's user (0700, its current owner):
+/// the staging directory while files arrive with the host's default modes.
+fn make_private(path: &str) -> PluginResult<()> {
+    let own = modes::stat(path)?;
+    modes::set(path, modes::FileMode { mode: 0o700, ..own }).map(|_| ())
+}
+
+/// Unpacks the archive read from `source` below `root`. Files get their
+/// modes as soon as they are written; directories' are returned.
 fn unpack(root: &str, source: &InputStream) -> PluginResult<Unpacked> {
     let (mut files, mut dirs, mut bytes) = (0u64, 0u64, 0u64);
+    let mut dir_perms = Vec::new();
     let mut reader = tar::Reader::new(BufReader::with_capacity(
         64 * 1024,
         StreamReader::new(source),
@@ -293,6 +359,7 @@ fn unpack(root: &str, source: &InputStream) -> PluginResult<Unpacked> {
         match entry.kind {
             tar::Kind::Dir => {
                 std::fs::create_dir_all(&dest).map_err(|e| io_error(&dest, e))?;
+                dir_perms.push((rel, entry.perm));
                 dirs += 1;
             }
             tar::Kind::File => {
@@ -308,6 +375,8 @@ fn unpack(root: &str, source: &InputStream) -> PluginResult<Unpacked> {
                 if let Err(e) = file.set_modified(mtime) {
                     log::debug(&format!("{dest}: could not set the time: {e}"));
                 }
+                drop(file);
+                apply_perm(&dest, entry.perm)?;
                 files += 1;
                 bytes += entry.size;
                 progress::report(bytes, None);
@@ -322,7 +391,12 @@ fn unpack(root: &str, source: &InputStream) -> PluginResult<Unpacked> {
     // Whatever follows the end marker (tar tools pad to whole records) is
     // read so the host sees the stream consumed.
     std::io::copy(&mut reader.into_inner(), &mut std::io::sink()).map_err(tar_error)?;
-    Ok(Unpacked { files, dirs, bytes })
+    Ok(Unpacked {
+        files,
+        dirs,
+        bytes,
+        dir_perms,
+    })
 }
 
 struct Files;
@@ -422,10 +496,13 @@ impl Engine for Files {
         let staging = join(root, STAGING);
         remove_tree(&staging)?;
         std::fs::create_dir(&staging).map_err(|e| io_error(&staging, e))?;
-        let outcome = unpack(&staging, source).and_then(|done| {
-            move_into(&staging, root)?;
-            Ok(done)
-        });
+        let outcome = make_private(&staging)
+            .and_then(|()| unpack(&staging, source))
+            .and_then(|done| {
+                move_into(&staging, root)?;
+                apply_dir_perms(root, &done.dir_perms)?;
+                Ok(done)
+            });
         if let Err(e) = remove_tree(&staging) {
             log::warn(&format!("could not remove {staging}: {e:?}"));
         }
@@ -436,6 +513,17 @@ impl Engine for Files {
         ));
         Ok(())
     }
+}
+
+/// Gives directories their recorded modes, deepest first, so a parent
+/// that loses its write or search bit comes after its children.
+fn apply_dir_perms(root: &str, dirs: &[(String, tar::Perm)]) -> PluginResult<()> {
+    let mut order: Vec<&(String, tar::Perm)> = dirs.iter().collect();
+    order.sort_by_key(|(rel, _)| std::cmp::Reverse(rel.matches('/').count()));
+    for (rel, perm) in order {
+        apply_perm(&join(root, rel), *perm)?;
+    }
+    Ok(())
 }
 
 fn join(dir: &str, name: &str) -> String {

@@ -6,7 +6,9 @@
 //! 100-byte header field get a GNU `././@LongLink` entry in front, which
 //! every common tar reader understands. The reader also accepts POSIX
 //! (`ustar` prefix and PAX `path`/`size`/`mtime` records) so archives made
-//! by other tools restore too. It is pure `std` so it can be tested natively.
+//! by other tools restore too. Every entry carries its mode (setuid, setgid
+//! and sticky included) and numeric owner, which restores give back. It is
+//! pure `std` so it can be tested natively.
 
 use std::io::{self, Read, Write};
 
@@ -28,6 +30,27 @@ pub enum Kind {
     Other(u8),
 }
 
+/// An entry's mode and numeric owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Perm {
+    /// Permission and special bits (`0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Perm {
+    /// What archives without better knowledge say: root's, 0755 for a
+    /// directory, 0644 otherwise.
+    pub fn default_for(kind: Kind) -> Self {
+        Self {
+            mode: if kind == Kind::Dir { 0o755 } else { 0o644 },
+            uid: 0,
+            gid: 0,
+        }
+    }
+}
+
 /// Zero bytes that bring `len` up to a whole number of blocks.
 pub fn padding(len: u64) -> usize {
     let rem = (len % BLOCK as u64) as usize;
@@ -45,39 +68,38 @@ pub fn end_of_archive() -> [u8; 2 * BLOCK] {
 
 /// Header block(s) for an entry: a GNU long-name entry when `name` does not
 /// fit, then the header proper. Directory names should end with `/`.
-pub fn header(name: &str, kind: Kind, size: u64, mtime: u64) -> Vec<u8> {
+pub fn header(name: &str, kind: Kind, size: u64, mtime: u64, perm: Perm) -> Vec<u8> {
     let bytes = name.as_bytes();
     let mut out = Vec::with_capacity(3 * BLOCK);
     if bytes.len() > 100 {
         // The long name travels as the data of a pseudo-entry, NUL-ended.
         let len = bytes.len() as u64 + 1;
-        out.extend_from_slice(&block(b"././@LongLink", b'L', 0o644, len, 0));
+        let meta = Perm::default_for(Kind::File);
+        out.extend_from_slice(&block(b"././@LongLink", b'L', meta, len, 0));
         out.extend_from_slice(bytes);
         out.push(0);
         out.resize(out.len() + padding(len), 0);
     }
-    let (flag, mode) = match kind {
-        Kind::Dir => (b'5', 0o755),
-        Kind::File => (b'0', 0o644),
-        Kind::Other(flag) => (flag, 0o644),
+    let flag = match kind {
+        Kind::Dir => b'5',
+        Kind::File => b'0',
+        Kind::Other(flag) => flag,
     };
     // Readers without GNU support see the name cut at 100 bytes.
     let short = &bytes[..bytes.len().min(100)];
-    out.extend_from_slice(&block(short, flag, mode, size, mtime));
+    out.extend_from_slice(&block(short, flag, perm, size, mtime));
     out
 }
 
 /// One GNU header block.
-fn block(name: &[u8], flag: u8, mode: u64, size: u64, mtime: u64) -> [u8; BLOCK] {
+fn block(name: &[u8], flag: u8, perm: Perm, size: u64, mtime: u64) -> [u8; BLOCK] {
     let mut b = [0u8; BLOCK];
     b[..name.len()].copy_from_slice(name);
-    put_octal(&mut b[100..108], mode);
-    put_octal(&mut b[108..116], 0); // uid
-    put_octal(&mut b[116..124], 0); // gid
+    put_octal(&mut b[100..108], u64::from(perm.mode & 0o7777));
+    put_number(&mut b[108..116], u64::from(perm.uid));
+    put_number(&mut b[116..124], u64::from(perm.gid));
     if size > MAX_OCTAL_SIZE {
-        // GNU base-256: high bit set, value big-endian in the rest.
-        b[124] = 0x80;
-        b[128..136].copy_from_slice(&size.to_be_bytes());
+        put_number(&mut b[124..136], size);
     } else {
         put_octal(&mut b[124..136], size);
     }
@@ -88,6 +110,22 @@ fn block(name: &[u8], flag: u8, mode: u64, size: u64, mtime: u64) -> [u8; BLOCK]
     let sum: u32 = b.iter().map(|&x| u32::from(x)).sum();
     put_octal(&mut b[148..155], u64::from(sum));
     b
+}
+
+/// Octal when the value fits the field, else GNU base-256 (high bit set,
+/// value big-endian in the rest), as GNU tar writes large uids and sizes.
+fn put_number(field: &mut [u8], value: u64) {
+    let digits = field.len() - 1;
+    if digits >= 22 || value >> (3 * digits) == 0 {
+        put_octal(field, value);
+        return;
+    }
+    field.fill(0);
+    field[0] = 0x80;
+    let be = value.to_be_bytes();
+    let n = be.len().min(field.len() - 1);
+    let at = field.len() - n;
+    field[at..].copy_from_slice(&be[be.len() - n..]);
 }
 
 /// Zero-padded octal digits filling all but the last byte, which is NUL.
@@ -105,14 +143,13 @@ fn invalid(what: impl Into<String>) -> io::Error {
 /// A numeric field: octal text, or GNU base-256 when the high bit is set.
 fn number(field: &[u8]) -> io::Result<u64> {
     if field.first().is_some_and(|b| b & 0x80 != 0) {
-        // Only values that fit a u64 are meaningful here.
-        if field.len() < 9 || field[0] != 0x80 || field[1..field.len() - 8].iter().any(|&b| b != 0)
-        {
+        // Only positive values that fit a u64 are meaningful here.
+        let rest = &field[1..];
+        let (high, low) = rest.split_at(rest.len().saturating_sub(8));
+        if field[0] != 0x80 || high.iter().any(|&b| b != 0) {
             return Err(invalid("tar number out of range"));
         }
-        let mut be = [0u8; 8];
-        be.copy_from_slice(&field[field.len() - 8..]);
-        return Ok(u64::from_be_bytes(be));
+        return Ok(low.iter().fold(0, |acc, &b| (acc << 8) | u64::from(b)));
     }
     let text = std::str::from_utf8(field).map_err(|_| invalid("tar number is not text"))?;
     let text = text.trim_matches(|c| c == '\0' || c == ' ');
@@ -139,6 +176,7 @@ pub struct Entry {
     pub kind: Kind,
     pub size: u64,
     pub mtime: u64,
+    pub perm: Perm,
 }
 
 /// What PAX and GNU long-name entries say about the next entry.
@@ -147,6 +185,8 @@ struct Overrides {
     path: Option<String>,
     size: Option<u64>,
     mtime: Option<u64>,
+    uid: Option<u64>,
+    gid: Option<u64>,
 }
 
 /// Reads entries one after the other. Call [`Reader::next_entry`], then
@@ -229,6 +269,18 @@ impl<R: Read> Reader<R> {
             b'5' => Kind::Dir,
             other => Kind::Other(other),
         };
+        let id = |value: u64| u32::try_from(value).map_err(|_| invalid("tar owner id too large"));
+        let perm = Perm {
+            mode: (number(&b[100..108])? & 0o7777) as u32,
+            uid: id(match over.uid {
+                Some(uid) => uid,
+                None => number(&b[108..116])?,
+            })?,
+            gid: id(match over.gid {
+                Some(gid) => gid,
+                None => number(&b[116..124])?,
+            })?,
+        };
         Ok(Entry {
             path,
             kind,
@@ -237,6 +289,7 @@ impl<R: Read> Reader<R> {
                 Some(mtime) => mtime,
                 None => number(&b[136..148])?,
             },
+            perm,
         })
     }
 
@@ -312,7 +365,7 @@ fn check_sum(b: &[u8; BLOCK]) -> io::Result<()> {
     }
 }
 
-/// Applies the `path`, `size` and `mtime` records of a PAX header. Each
+/// Applies the `path`, `size`, `mtime`, `uid` and `gid` records of a PAX header. Each
 /// record is `<length> <key>=<value>\n`, `<length>` counting the whole record.
 fn parse_pax(data: &[u8], over: &mut Overrides) -> io::Result<()> {
     let mut rest = data;
@@ -340,6 +393,8 @@ fn parse_pax(data: &[u8], over: &mut Overrides) -> io::Result<()> {
                 b"path" => over.path = Some(utf8(value)?),
                 b"size" => over.size = Some(num()?),
                 b"mtime" => over.mtime = Some(num().unwrap_or(0)),
+                b"uid" => over.uid = Some(num()?),
+                b"gid" => over.gid = Some(num()?),
                 _ => {}
             }
         }
@@ -356,7 +411,8 @@ mod tests {
     fn archive(entries: &[(&str, Kind, &[u8])]) -> Vec<u8> {
         let mut out = Vec::new();
         for (name, kind, data) in entries {
-            out.extend(header(name, *kind, data.len() as u64, 1_700_000_000));
+            let perm = Perm::default_for(*kind);
+            out.extend(header(name, *kind, data.len() as u64, 1_700_000_000, perm));
             out.extend_from_slice(data);
             out.resize(out.len() + padding(data.len() as u64), 0);
         }
@@ -412,7 +468,13 @@ mod tests {
 
     #[test]
     fn huge_sizes_use_base_256() {
-        let h = header("big", Kind::File, 10 << 30, 0);
+        let h = header(
+            "big",
+            Kind::File,
+            10 << 30,
+            0,
+            Perm::default_for(Kind::File),
+        );
         assert_eq!(h[124], 0x80);
         assert_eq!(number(&h[124..136]).ok(), Some(10 << 30));
         check_sum(&h[..BLOCK].try_into().expect("one block")).expect("checksum");
@@ -425,16 +487,86 @@ mod tests {
         let len = record_body.len() + 2; // two digits of length
         let pax = format!("{len}{record_body}14 mtime=12.5\n");
         let mut bytes = Vec::new();
-        bytes.extend(header("PaxHeader", Kind::Other(b'x'), pax.len() as u64, 0));
+        let perm = Perm::default_for(Kind::File);
+        bytes.extend(header(
+            "PaxHeader",
+            Kind::Other(b'x'),
+            pax.len() as u64,
+            0,
+            perm,
+        ));
         bytes.extend_from_slice(pax.as_bytes());
         bytes.resize(bytes.len() + padding(pax.len() as u64), 0);
-        bytes.extend(header("short", Kind::File, 2, 99));
+        bytes.extend(header("short", Kind::File, 2, 99, perm));
         bytes.extend_from_slice(b"hi");
         bytes.resize(bytes.len() + padding(2), 0);
         bytes.extend_from_slice(&end_of_archive());
         let mut r = Reader::new(&bytes[..]);
         let e = r.next_entry().expect("entry").expect("some");
         assert_eq!((e.path.as_str(), e.mtime, e.size), (path, 12, 2));
+    }
+
+    #[test]
+    fn modes_and_owners_round_trip() {
+        let cases = [
+            (Kind::File, 0o600, 1000, 1000),
+            (Kind::Dir, 0o700, 0, 0),
+            (Kind::File, 0o4755, 0, 50),
+            (Kind::Dir, 0o1777, 65534, 65534),
+            // Beyond 7 octal digits: GNU base-256.
+            (Kind::File, 0o640, 3_000_000, u32::MAX - 1),
+        ];
+        for (kind, mode, uid, gid) in cases {
+            let perm = Perm { mode, uid, gid };
+            let mut bytes = header("e/", kind, 0, 5, perm);
+            bytes.extend_from_slice(&end_of_archive());
+            let block: &[u8; BLOCK] = bytes[..BLOCK].try_into().expect("one block");
+            check_sum(block).expect("checksum");
+            let e = Reader::new(&bytes[..])
+                .next_entry()
+                .expect("entry")
+                .expect("some");
+            assert_eq!(e.perm, perm, "{mode:o} {uid} {gid}");
+        }
+    }
+
+    #[test]
+    fn pax_owners_override_the_header() {
+        let pax = "16 uid=70000000\n12 gid=4242\n";
+        let mut bytes = Vec::new();
+        let perm = Perm::default_for(Kind::File);
+        bytes.extend(header(
+            "PaxHeader",
+            Kind::Other(b'x'),
+            pax.len() as u64,
+            0,
+            perm,
+        ));
+        bytes.extend_from_slice(pax.as_bytes());
+        bytes.resize(bytes.len() + padding(pax.len() as u64), 0);
+        bytes.extend(header(
+            "f",
+            Kind::File,
+            0,
+            0,
+            Perm {
+                mode: 0o600,
+                ..perm
+            },
+        ));
+        bytes.extend_from_slice(&end_of_archive());
+        let e = Reader::new(&bytes[..])
+            .next_entry()
+            .expect("entry")
+            .expect("some");
+        assert_eq!(
+            e.perm,
+            Perm {
+                mode: 0o600,
+                uid: 70_000_000,
+                gid: 4242
+            }
+        );
     }
 
     #[test]
