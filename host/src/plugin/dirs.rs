@@ -136,6 +136,21 @@ impl PinnedDir {
     }
 }
 
+impl AsFd for PinnedDir {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// A directory granted to a call, with the handle it was opened and
+/// checked by: everything the host itself does beneath the grant
+/// (`file-modes`) starts from that handle, never from the name.
+#[derive(Debug)]
+pub struct GrantedDir {
+    pub grant: super::manifest::ResolvedDir,
+    pub handle: PinnedDir,
+}
+
 /// Device and inode of `path` (followed), for comparing handles with the
 /// server's own places.
 pub fn identity_of(path: &Path) -> Option<(u64, u64)> {

@@ -73,6 +73,9 @@ pub struct HostState {
     pub egress: Arc<EgressPolicy>,
     /// Who the server runs as, for the owners `file-modes` may give.
     pub owners: super::modes::Owners,
+    /// The call's granted directories with the handles they were opened
+    /// and checked by.
+    pub granted: Vec<super::dirs::GrantedDir>,
 }
 
 impl WasiView for HostState {
@@ -149,7 +152,7 @@ impl file_modes::Host for HostState {
         &mut self,
         path: String,
     ) -> wasmtime::Result<Result<file_modes::FileMode, types::PluginError>> {
-        let outcome = super::modes::stat(&self.caps.dirs, self.caps.file_modes, &path);
+        let outcome = super::modes::stat(&self.granted, self.caps.file_modes, &path);
         Ok(outcome
             .map(|m| file_modes::FileMode {
                 mode: m.mode,
@@ -170,7 +173,7 @@ impl file_modes::Host for HostState {
             gid: recorded.gid,
         };
         let outcome = super::modes::set(
-            &self.caps.dirs,
+            &self.granted,
             self.caps.file_modes,
             &mut self.owners,
             &path,

@@ -7,16 +7,18 @@
 //! under three rules:
 //!
 //! - **Only beneath a grant.** The path must lie beneath one of the call's
-//!   granted directories (read-write for `set`). The directory is opened
-//!   with `openat2(RESOLVE_NO_SYMLINKS)` and the entry beneath it with
-//!   `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`: a symlink in any component
-//!   is refused, never followed, and nothing outside the grant is reached
-//!   even while someone swaps directories. The owner and mode are then
-//!   changed through that handle, not by name again.
+//!   granted directories (read-write for `set`). The entry is opened from
+//!   the grant's own handle — the one the runtime opened without following
+//!   symlinks, checked, and preopened — with `RESOLVE_BENEATH |
+//!   RESOLVE_NO_SYMLINKS`: a symlink in any component is refused, never
+//!   followed, and nothing outside the grant is reached even while someone
+//!   swaps directories. The owner and mode are then changed through that
+//!   handle, not by name again.
 //! - **Only files and directories.** Devices, sockets and FIFOs are refused.
 //! - **Never more than recorded** — see [`plan`].
 
-use super::manifest::{Access, ResolvedDir};
+use super::dirs::{GrantedDir, PinnedDir};
+use super::manifest::Access;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
@@ -165,10 +167,10 @@ impl Owners {
 /// The granted directory `path` lies beneath (the deepest one, read-write
 /// when `write`), and `path` relative to it.
 fn beneath<'a>(
-    dirs: &'a [ResolvedDir],
+    dirs: &'a [GrantedDir],
     path: &str,
     write: bool,
-) -> Result<(&'a ResolvedDir, PathBuf), ModeError> {
+) -> Result<(&'a GrantedDir, PathBuf), ModeError> {
     let p = Path::new(path);
     let clean = p.is_absolute()
         && p.components()
@@ -178,9 +180,9 @@ fn beneath<'a>(
     }
     let covering = |need_write: bool| {
         dirs.iter()
-            .filter(|d| !need_write || d.access == Access::ReadWrite)
-            .filter_map(|d| p.strip_prefix(&d.path).ok().map(|rel| (d, rel)))
-            .max_by_key(|(d, _)| d.path.components().count())
+            .filter(|d| !need_write || d.grant.access == Access::ReadWrite)
+            .filter_map(|d| p.strip_prefix(&d.grant.path).ok().map(|rel| (d, rel)))
+            .max_by_key(|(d, _)| d.grant.path.components().count())
             .map(|(d, rel)| (d, rel.to_path_buf()))
     };
     match covering(write) {
@@ -190,11 +192,11 @@ fn beneath<'a>(
     }
 }
 
-/// Opens `rel` beneath `root` without following any symlink (in `root`
-/// itself or below), as an `O_PATH` handle: it carries no read or write
-/// right, and `set` changes the entry through it. Only regular files and
-/// directories are returned.
-fn open_beneath(root: &Path, rel: &Path, shown: &str) -> Result<(OwnedFd, bool), ModeError> {
+/// Opens `rel` beneath the grant's handle `root` without following any
+/// symlink, as an `O_PATH` handle: it carries no read or write right, and
+/// `set` changes the entry through it. Only regular files and directories
+/// are returned.
+fn open_beneath(root: &PinnedDir, rel: &Path, shown: &str) -> Result<(OwnedFd, bool), ModeError> {
     let fail = |e: rustix::io::Errno| match e {
         rustix::io::Errno::LOOP | rustix::io::Errno::XDEV => ModeError::Symlink(shown.to_string()),
         rustix::io::Errno::NOENT => ModeError::NotFound(shown.to_string()),
@@ -203,29 +205,19 @@ fn open_beneath(root: &Path, rel: &Path, shown: &str) -> Result<(OwnedFd, bool),
             source: e.into(),
         },
     };
-    // Without `O_NOFOLLOW` here, a symlink as the grant's last component
-    // is `ELOOP` (refused by `RESOLVE_NO_SYMLINKS`), not a handle on the
-    // link that `O_DIRECTORY` would then reject as "not a directory".
-    let dir = rustix::fs::openat2(
-        CWD,
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let fd = rustix::fs::openat2(
         root,
-        OFlags::PATH | OFlags::CLOEXEC | OFlags::DIRECTORY,
+        rel,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
-        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )
     .map_err(fail)?;
-    let fd = if rel.as_os_str().is_empty() {
-        dir
-    } else {
-        rustix::fs::openat2(
-            &dir,
-            rel,
-            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        )
-        .map_err(fail)?
-    };
     let stat = rustix::fs::fstat(&fd).map_err(fail)?;
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::RegularFile => Ok((fd, false)),
@@ -236,12 +228,12 @@ fn open_beneath(root: &Path, rel: &Path, shown: &str) -> Result<(OwnedFd, bool),
 }
 
 /// The mode and owner of `path`, beneath any granted directory.
-pub fn stat(dirs: &[ResolvedDir], granted: bool, path: &str) -> Result<FileMode, ModeError> {
+pub fn stat(dirs: &[GrantedDir], granted: bool, path: &str) -> Result<FileMode, ModeError> {
     if !granted {
         return Err(ModeError::NotGranted);
     }
     let (dir, rel) = beneath(dirs, path, false)?;
-    let (fd, _) = open_beneath(&dir.path, &rel, path)?;
+    let (fd, _) = open_beneath(&dir.handle, &rel, path)?;
     let st = rustix::fs::fstat(&fd).map_err(|e| ModeError::Io {
         path: path.to_string(),
         source: e.into(),
@@ -257,7 +249,7 @@ pub fn stat(dirs: &[ResolvedDir], granted: bool, path: &str) -> Result<FileMode,
 /// allows for `recorded`; returns the mode applied. The owner is set
 /// first: `chown` clears setuid and setgid, which the mode then restores.
 pub fn set(
-    dirs: &[ResolvedDir],
+    dirs: &[GrantedDir],
     granted: bool,
     owners: &mut Owners,
     path: &str,
@@ -270,7 +262,7 @@ pub fn set(
         return Err(ModeError::BadOwner(path.to_string()));
     }
     let (dir, rel) = beneath(dirs, path, true)?;
-    let (fd, is_dir) = open_beneath(&dir.path, &rel, path)?;
+    let (fd, is_dir) = open_beneath(&dir.handle, &rel, path)?;
     let owner_ok = owners.can_give(recorded.uid, recorded.gid);
     let plan = plan(recorded, is_dir, owner_ok);
     let io = |source: rustix::io::Errno| ModeError::Io {
@@ -361,6 +353,7 @@ mod accounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::manifest::ResolvedDir;
     use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
     fn recorded(mode: u32) -> FileMode {
@@ -443,11 +436,20 @@ mod tests {
         assert!(!owners.can_give(1001, 1001));
     }
 
-    fn rw(path: &Path) -> Vec<ResolvedDir> {
-        vec![ResolvedDir {
-            path: path.to_path_buf(),
-            access: Access::ReadWrite,
+    /// A grant of `path`, pinned as the runtime pins it.
+    fn granted(path: &Path, access: Access) -> Vec<GrantedDir> {
+        let real = std::fs::canonicalize(path).unwrap();
+        vec![GrantedDir {
+            grant: ResolvedDir {
+                path: path.to_path_buf(),
+                access,
+            },
+            handle: PinnedDir::open(&real, false).unwrap(),
         }]
+    }
+
+    fn rw(path: &Path) -> Vec<GrantedDir> {
+        granted(path, Access::ReadWrite)
     }
 
     fn mode_of(p: &Path) -> u32 {
@@ -501,11 +503,9 @@ mod tests {
             assert!(matches!(e, ModeError::Symlink(_)), "{rel}: {e}");
         }
         assert_eq!(mode_of(&tmp.path().join("outside")), 0o644);
-        // A grant whose own path holds a symlink is not followed either.
-        let aliased = rw(&root.join("dirlink"));
-        let via = format!("{}/dirlink/outside", root.display());
-        let e = set(&aliased, true, &mut owners, &via, mine(0o777)).unwrap_err();
-        assert!(matches!(e, ModeError::Symlink(_)), "{e}");
+        // A grant whose own path holds a symlink is never opened: the
+        // runtime pins grants without following symlinks.
+        assert!(PinnedDir::open(&root.join("dirlink"), false).is_err());
         assert_eq!(mode_of(&tmp.path().join("outside")), 0o644);
 
         let outside = tmp.path().join("outside").display().to_string();
@@ -522,10 +522,7 @@ mod tests {
         assert!(matches!(e, ModeError::BadPath(_)), "{e}");
         let e = set(&dirs, false, &mut owners, &path("sub/key"), mine(0o777)).unwrap_err();
         assert!(matches!(e, ModeError::NotGranted), "{e}");
-        let read_only = vec![ResolvedDir {
-            path: root.clone(),
-            access: Access::Read,
-        }];
+        let read_only = granted(&root, Access::Read);
         let e = set(&read_only, true, &mut owners, &path("sub/key"), mine(0o777)).unwrap_err();
         assert!(matches!(e, ModeError::ReadOnly(_)), "{e}");
         assert!(

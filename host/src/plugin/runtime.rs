@@ -6,7 +6,7 @@ use super::bindings::host_world::dataguardian::plugin as imports;
 use super::bindings::notifier_world::NotifierPluginPre;
 use super::bindings::storage_world::StoragePluginPre;
 use super::call::{Activity, CallShared, LogSink};
-use super::dirs::{DirGuard, DirUse, PinnedDir};
+use super::dirs::{DirGuard, DirUse, GrantedDir, PinnedDir};
 use super::egress::EgressPolicy;
 use super::error::{CallError, FailureKind, LoadError};
 use super::grant::{CallCapabilities, Grant};
@@ -319,6 +319,7 @@ impl PluginRuntime {
             PluginKind::Storage => DirUse::StorageRoot,
             _ => DirUse::Datasource,
         };
+        let mut granted = Vec::new();
         for dir in &caps.dirs {
             let guest = dir
                 .path
@@ -328,27 +329,35 @@ impl PluginRuntime {
                 Access::Read => FsPerms::ReadOnly,
                 Access::ReadWrite => FsPerms::ReadWrite,
             };
-            match &self.confinement().dirs {
-                // Opened once, checked by the handle, and that handle is
-                // what the preopen gets: no second open by name.
+            // Opened once without following symlinks; the server judges
+            // that handle, and it is what the preopen gets: no second open
+            // by name. The CLI acts as its user, so its paths' symlinks
+            // are followed once, before the open.
+            let handle = match &self.confinement().dirs {
                 Some(guard) => {
                     let pinned = PinnedDir::open(&dir.path, dir.access == Access::ReadWrite)
                         .map_err(|e| setup(e.to_string()))?;
                     guard
                         .admit(&pinned, dir_use)
                         .map_err(|why| setup(format!("{}: {why}", dir.path.display())))?;
-                    wasi.preopened_dir(pinned.handle_path(), guest, perms)
-                        .map_err(|e| setup(format!("cannot open {}: {e}", dir.path.display())))?;
+                    pinned
                 }
                 None => {
                     if dir.access == Access::ReadWrite {
                         std::fs::create_dir_all(&dir.path)
                             .map_err(|e| setup(format!("{}: {e}", dir.path.display())))?;
                     }
-                    wasi.preopened_dir(&dir.path, guest, perms)
-                        .map_err(|e| setup(format!("cannot open {}: {e}", dir.path.display())))?;
+                    let real = std::fs::canonicalize(&dir.path)
+                        .map_err(|e| setup(format!("{}: {e}", dir.path.display())))?;
+                    PinnedDir::open(&real, false).map_err(|e| setup(e.to_string()))?
                 }
-            }
+            };
+            wasi.preopened_dir(handle.handle_path(), guest, perms)
+                .map_err(|e| setup(format!("cannot open {}: {e}", dir.path.display())))?;
+            granted.push(GrantedDir {
+                grant: dir.clone(),
+                handle,
+            });
         }
         let scratch = if caps.scratch {
             let path =
@@ -414,6 +423,7 @@ impl PluginRuntime {
             smtp_roots: self.smtp_roots.clone(),
             egress: self.confinement().egress.clone(),
             owners: super::modes::Owners::of_this_process(),
+            granted,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
