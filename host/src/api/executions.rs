@@ -281,12 +281,53 @@ pub async fn download(
         manifest.compressed_size_bytes,
         manifest.checksum.clone(),
     );
+    let name = download_name(&state, &execution, q.database.as_deref(), &file).await?;
     let body = Body::from_stream(stream::verified_artifact(storage, prefix, manifest));
-    let mut response = stream::attachment(body, &file, Some(size));
+    let mut response = stream::attachment(body, &name, Some(size));
     if let Ok(v) = HeaderValue::from_str(&checksum) {
         response.headers_mut().insert(CHECKSUM_HEADER, v);
     }
     Ok(response)
+}
+
+/// What a person finds in their downloads folder:
+/// `{job}-{datasource}[-{database}]-{started}.{ext}` (`shop nightly-shop-
+/// 2026-12-03_030000.dump.zst`), instead of the same `backup.dump.zst` for
+/// every backup. The extension is the stored artifact's.
+async fn download_name(
+    state: &AppState,
+    execution: &Execution,
+    database: Option<&str>,
+    artifact: &str,
+) -> ApiResult<String> {
+    let job = match &execution.job_id {
+        Some(id) => store::jobs::get(&state.db, id).await?.map(|j| j.name),
+        None => None,
+    };
+    let datasource = match &execution.datasource_id {
+        Some(id) => store::datasources::get(&state.db, id)
+            .await?
+            .map(|d| d.name),
+        None => None,
+    };
+    let base = artifact.rsplit('/').next().unwrap_or(artifact);
+    let ext = base.split_once('.').map_or("", |(_, ext)| ext);
+    let started = execution
+        .started_at
+        .unwrap_or(execution.created_at)
+        .format("%Y-%m-%d_%H%M%S")
+        .to_string();
+    let parts: Vec<&str> = [job.as_deref(), datasource.as_deref(), database]
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(started.as_str()))
+        .collect();
+    let stem = parts.join("-");
+    Ok(if ext.is_empty() {
+        stem
+    } else {
+        format!("{stem}.{ext}")
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -73,12 +73,18 @@ pub fn verified_artifact(
     ReceiverStream::new(rx)
 }
 
-/// A download response.
+/// A download response. The name goes out twice (RFC 6266): an ASCII
+/// fallback in `filename` (anything else, quotes and backslashes become
+/// `_`) and the exact name, UTF-8 percent-encoded, in `filename*`.
 pub fn attachment(body: Body, filename: &str, length: Option<u64>) -> Response {
-    let safe: String = filename
+    let name: String = filename
+        .chars()
+        .filter(|c| !c.is_control() && !crate::api::limits::is_bidi(*c) && *c != '/')
+        .collect();
+    let safe: String = name
         .chars()
         .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
                 c
             } else {
                 '_'
@@ -91,11 +97,47 @@ pub fn attachment(body: Body, filename: &str, length: Option<u64>) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+    let disposition = format!(
+        "attachment; filename=\"{safe}\"; filename*=UTF-8''{}",
+        percent_encoded(&name)
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     if let Some(n) = length {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
     }
     response
+}
+
+/// `text` with every byte outside RFC 5987's `attr-char` as `%XX`.
+fn percent_encoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_names_have_an_ascii_fallback_and_the_exact_name() {
+        let response = attachment(Body::empty(), "nuit café\"/x-2026.dump.zst", Some(1));
+        let disposition = response.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            disposition,
+            "attachment; filename=\"nuit caf__x-2026.dump.zst\"; \
+             filename*=UTF-8''nuit%20caf%C3%A9%22x-2026.dump.zst"
+        );
+    }
 }

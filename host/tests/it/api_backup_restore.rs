@@ -88,10 +88,16 @@ async fn backup_download_restore_verify(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-disposition"]
+    // Named for people: job, datasource, when, and the artifact's type.
+    let disposition = resp.headers()["content-disposition"]
         .to_str()
         .unwrap()
-        .contains("backup.dump.gz"));
+        .to_string();
+    assert!(
+        disposition.starts_with("attachment; filename=\"nightly chinook-chinook-20")
+            && disposition.contains(".dump.gz\"; filename*=UTF-8''nightly%20chinook-chinook-20"),
+        "{disposition}"
+    );
     let body = resp.bytes().await.unwrap();
     let downloaded = server.dir.path().join("downloaded.gz");
     std::fs::write(&downloaded, &body).unwrap();
