@@ -401,6 +401,7 @@ pub async fn test(
         "info",
         &message,
         &context["fields"],
+        None,
     )
     .await;
     Ok(Json(TestResult {

@@ -45,6 +45,22 @@ pub async fn validate(state: &AppState, kind: &str, config: &Value) -> Result<()
     Ok(())
 }
 
+/// Identifies one message to its receiver across retries and restarts:
+/// a receiver that keeps the delivery ids it acknowledged never acts on a
+/// message twice, even when a crash made the host send it again.
+#[derive(Debug, Clone)]
+pub struct DeliveryIds {
+    /// The same for every attempt of one delivery to one channel.
+    pub delivery: String,
+    /// The notification the message is about (the same across channels).
+    pub notification: String,
+}
+
+/// Field names the ids travel under in the event (the WIT record has no
+/// place of its own for them; notifiers lift them out).
+pub const DELIVERY_ID_FIELD: &str = "delivery_id";
+pub const NOTIFICATION_ID_FIELD: &str = "notification_id";
+
 /// Sends one rendered message through `channel`.
 pub async fn send(
     state: &AppState,
@@ -53,6 +69,7 @@ pub async fn send(
     severity: &str,
     message: &Rendered,
     fields: &Value,
+    ids: Option<&DeliveryIds>,
 ) -> Result<(), SendError> {
     let (plain, secrets) = split_secrets(&channel.config.0);
     let target = Target::new(plain, crate::plugin::tracing_sink()).with_secrets(secrets);
@@ -66,10 +83,27 @@ pub async fn send(
         },
         title: message.subject.clone(),
         body: message.body.clone(),
-        fields: flatten(fields),
+        fields: with_ids(flatten(fields), ids),
     };
     client.send(event).await?;
     Ok(())
+}
+
+/// `fields` with the delivery's ids, replacing any field of those names.
+fn with_ids(mut fields: Vec<Kv>, ids: Option<&DeliveryIds>) -> Vec<Kv> {
+    let Some(ids) = ids else {
+        return fields;
+    };
+    fields.retain(|kv| kv.key != DELIVERY_ID_FIELD && kv.key != NOTIFICATION_ID_FIELD);
+    fields.push(Kv {
+        key: DELIVERY_ID_FIELD.into(),
+        value: ids.delivery.clone(),
+    });
+    fields.push(Kv {
+        key: NOTIFICATION_ID_FIELD.into(),
+        value: ids.notification.clone(),
+    });
+    fields
 }
 
 /// Top-level scalar fields as key/value pairs (nested values as JSON).

@@ -141,6 +141,10 @@ async fn send_once(state: &AppState, d: &Delivery) -> Result<(), Failure> {
         &n.severity,
         &message,
         &context["fields"],
+        Some(&send::DeliveryIds {
+            delivery: d.id.clone(),
+            notification: d.notification_id.clone(),
+        }),
     )
     .await
     .map_err(|e| Failure {

@@ -234,6 +234,26 @@ async fn failed_backup_reaches_a_signed_webhook_with_the_active_template() {
     let got = hook.received();
     assert_eq!(got.len(), 6, "3 attempts after the 3 deliveries");
     assert!(!server.log().contains(SECRET), "the secret leaked");
+    // Every attempt of one delivery carries the same id (receivers
+    // de-duplicate on it); other deliveries carry others. The body names
+    // the notification.
+    // (The first request was the channel test, which is no delivery.)
+    assert!(got[0].header("x-dataguardian-delivery").is_none());
+    let ids: Vec<String> = got
+        .iter()
+        .skip(1)
+        .map(|r| r.header("x-dataguardian-delivery").expect("a delivery id"))
+        .collect();
+    assert_eq!(ids[2], ids[3], "{ids:?}");
+    assert_eq!(ids[3], ids[4], "{ids:?}");
+    assert_ne!(ids[1], ids[2], "{ids:?}");
+    assert_ne!(ids[0], ids[1], "{ids:?}");
+    for r in &got[3..] {
+        let doc = r.json();
+        assert_eq!(doc["delivery_id"], ids[2].as_str(), "{doc}");
+        assert!(doc["id"].as_str().is_some_and(|id| !id.is_empty()), "{doc}");
+        assert!(doc["fields"].get("delivery_id").is_none(), "{doc}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

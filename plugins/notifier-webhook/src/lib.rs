@@ -98,6 +98,10 @@ impl Notifier for Webhook {
             )
             .header("x-dataguardian-event", &event.kind)
             .timeout_ms(timeout * 1000);
+        // Stable across retries and restarts: receivers de-duplicate on it.
+        if let Some(id) = field(event, DELIVERY_ID) {
+            request = request.header("x-dataguardian-delivery", id);
+        }
         if config::has_secret(ctx, SECRET) {
             request = request.auth(&format!(
                 "hmac-sha256 secret={SECRET} header={SIGNATURE_HEADER} prefix=sha256="
@@ -116,23 +120,41 @@ impl Notifier for Webhook {
     }
 }
 
-/// The JSON document sent: the event, its fields as an object, and when.
+/// Where the host puts the delivery's and the notification's ids.
+const DELIVERY_ID: &str = "delivery_id";
+const NOTIFICATION_ID: &str = "notification_id";
+
+fn field<'a>(event: &'a Event, key: &str) -> Option<&'a str> {
+    event
+        .fields
+        .iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| kv.value.as_str())
+}
+
+/// The JSON document sent: the ids, the event, its fields as an object,
+/// and when.
 fn payload(event: &Event, sent_at: String) -> Vec<u8> {
     let fields: serde_json::Map<String, serde_json::Value> = event
         .fields
         .iter()
+        .filter(|kv| kv.key != DELIVERY_ID && kv.key != NOTIFICATION_ID)
         .map(|kv| (kv.key.clone(), serde_json::Value::String(kv.value.clone())))
         .collect();
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "kind": event.kind,
         "severity": severity(event.severity),
         "title": event.title,
         "body": event.body,
         "fields": fields,
         "sent_at": sent_at,
-    })
-    .to_string()
-    .into_bytes()
+    });
+    for (key, name) in [(DELIVERY_ID, "delivery_id"), (NOTIFICATION_ID, "id")] {
+        if let Some(value) = field(event, key) {
+            doc[name] = serde_json::Value::String(value.to_string());
+        }
+    }
+    doc.to_string().into_bytes()
 }
 
 fn severity(s: Severity) -> &'static str {
@@ -223,6 +245,28 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn the_delivery_ids_are_lifted_out_of_the_fields() {
+        let mut e = event();
+        e.fields.push(Kv {
+            key: DELIVERY_ID.into(),
+            value: "d-1".into(),
+        });
+        e.fields.push(Kv {
+            key: NOTIFICATION_ID.into(),
+            value: "n-1".into(),
+        });
+        let doc: serde_json::Value =
+            serde_json::from_slice(&payload(&e, "2026-01-02T03:04:05Z".into())).expect("json");
+        assert_eq!(doc["delivery_id"], "d-1");
+        assert_eq!(doc["id"], "n-1");
+        assert_eq!(
+            doc["fields"],
+            serde_json::json!({"job": "nightly", "error": "connection refused"})
+        );
+        assert_eq!(field(&e, DELIVERY_ID), Some("d-1"));
     }
 
     #[test]
