@@ -24,6 +24,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+/// The work-item states `queue_depth` counts (`store::work::depth`).
+const QUEUE_STATES: [&str; 2] = ["queued", "running"];
+
 /// The `Content-Type` of what [`Metrics::encode`] returns.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
@@ -448,6 +451,18 @@ impl Metrics {
     pub async fn scrape(&self, state: StoreState) -> Result<String, std::fmt::Error> {
         let _one = self.scrape.lock().await;
         self.queue_depth.clear();
+        // Every kind and state is reported, at 0 when empty: an alert on
+        // `dataguardian_queue_depth > N` needs the series to exist.
+        for kind in [crate::queue::KIND_BACKUP, crate::queue::KIND_RESTORE] {
+            for status in QUEUE_STATES {
+                self.queue_depth
+                    .get_or_create(&QueueLabels {
+                        kind: kind.to_string(),
+                        status: status.to_string(),
+                    })
+                    .set(0);
+            }
+        }
         for (kind, status, n) in state.queue {
             self.queue_depth
                 .get_or_create(&QueueLabels { kind, status })

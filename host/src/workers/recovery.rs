@@ -65,6 +65,8 @@ pub async fn recover(state: &AppState, at_start: bool, stale_before: DateTime<Ut
         if let Err(e) = state.queue.finish(&item.id, "failed", Some(&reason)).await {
             tracing::error!(execution = %item.execution_id, "closing work item: {e}");
         }
+        // Counted like any other end, so a failure alert sees it.
+        super::runner::record_end(state, &item.execution_id, 0).await;
         let _ = store::notifications::insert(
             &state.db,
             store::notifications::NewNotification {

@@ -288,9 +288,10 @@ async fn settle(
     }
 }
 
-/// Counts an execution that ended here in the metrics, once: a retried
-/// one (back to `queued`) is counted when its last attempt ends.
-async fn record_end(state: &AppState, id: &str, bytes_moved: u64) {
+/// Counts an execution that ended in the metrics, once: a retried one
+/// (back to `queued`) is counted when its last attempt ends, and one ended
+/// by crash recovery when recovery ends it (`workers/recovery.rs`).
+pub(super) async fn record_end(state: &AppState, id: &str, bytes_moved: u64) {
     let execution = match executions::get(&state.db, id).await {
         Ok(Some(e)) => e,
         Ok(None) => return,
@@ -313,7 +314,21 @@ async fn record_end(state: &AppState, id: &str, bytes_moved: u64) {
             .map(|d| d.kind),
         None => None,
     };
-    let storage_type = match execution.storage_location_id.as_deref() {
+    // A restore or verification reads the backup it restores: its storage
+    // is the one that backup was stored on.
+    let storage_id = match (
+        &execution.storage_location_id,
+        &execution.source_execution_id,
+    ) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(source)) => executions::get(&state.db, source)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|b| b.storage_location_id),
+        (None, None) => None,
+    };
+    let storage_type = match storage_id.as_deref() {
         Some(s) => store::storages::get(&state.db, s)
             .await
             .ok()

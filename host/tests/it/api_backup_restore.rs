@@ -138,6 +138,23 @@ async fn backup_download_restore_verify(backend: Backend) {
     assert_eq!(restored["operation"], "restore");
     assert_eq!(pg_fingerprint(&target.name), pg_fingerprint(&source.name));
     assert_eq!(count(&target.name, "track"), 3503);
+    // Counted with the storage it read from, not `unknown`.
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "dataguardian_executions_total{operation=\"restore\",status=\"completed\",\
+             engine=\"postgres\",storage_type=\"local\"} 1"
+        ),
+        "{metrics}"
+    );
 
     // Verification restore: passes while the source is unchanged...
     let v = server

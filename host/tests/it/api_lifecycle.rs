@@ -393,6 +393,23 @@ async fn killed_mid_backup_ends_failed(backend: Backend) {
     assert_eq!(listed["backups"].as_array().unwrap().len(), 0, "{listed}");
     let logs = server.get_ok(&format!("/api/executions/{id}/logs")).await;
     assert!(logs.to_string().contains("interrupted"), "{logs}");
+    // Counted as a failed run, so a failure alert sees it.
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "dataguardian_executions_total{operation=\"backup\",status=\"failed\",\
+             engine=\"postgres\",storage_type=\"local\"} 1"
+        ),
+        "{metrics}"
+    );
 
     // The job is not stuck: the next run completes.
     let again = server.run_job(&job).await;

@@ -147,6 +147,18 @@ async fn metrics_parse_and_move_when_a_backup_runs(backend: Backend) {
         ("storage_type", "local"),
     ];
     let bytes_labels = [("operation", "backup"), ("engine", "postgres")];
+    // The queue's depth is reported at 0 when it is empty.
+    for kind in ["backup", "restore"] {
+        for status in ["queued", "running"] {
+            let depth: Vec<f64> = matching(
+                &before,
+                "dataguardian_queue_depth",
+                &[("kind", kind), ("status", status)],
+            )
+            .collect();
+            assert_eq!(depth, vec![0.0], "{kind} {status}\n{text}");
+        }
+    }
     let runs_before = value(&before, "dataguardian_executions_total", &completed);
     let bytes_before = value(&before, "dataguardian_execution_bytes_count", &bytes_labels);
     let up = [
