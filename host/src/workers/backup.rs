@@ -572,6 +572,7 @@ async fn record_completion(
             "storage_strategy": plan.job.storage_strategy,
             "replicas": replicas,
             "databases": databases,
+            "engine_stats": engine_stats(&m.metadata.extra),
         }),
         error_message: partial.as_deref(),
     };
@@ -607,6 +608,23 @@ async fn record_completion(
         None => log.info("backup completed"),
     }
     Ok(())
+}
+
+/// The engine's own figures of a backup (files, symlinks and skipped
+/// entries of a `files` backup; a database file's size...), numbers as
+/// numbers.
+fn engine_stats(extra: &std::collections::BTreeMap<String, String>) -> serde_json::Value {
+    extra
+        .iter()
+        .map(|(k, v)| {
+            let value = v
+                .parse::<i64>()
+                .map(serde_json::Value::from)
+                .unwrap_or_else(|_| serde_json::Value::String(v.clone()));
+            (k.clone(), value)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 fn failed_call(e: CallError) -> Outcome {

@@ -451,3 +451,80 @@ async fn files_keep_their_modes_through_the_api() {
         "no staging left behind"
     );
 }
+
+/// Symlinks inside the tree are archived as symlinks (their target text,
+/// never followed) and come back as symlinks; a FIFO and a link pointing
+/// out of the tree (whose target the sandbox does not reveal) are counted
+/// as skipped in the execution's result instead of vanishing silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_keep_symlinks_and_count_what_they_skip() {
+    use common::server::{Backend, TestServer};
+    use serde_json::json;
+
+    let server = TestServer::start(Backend::Sqlite).await;
+    let src = server.dir.path().join("app");
+    let outside = server.dir.path().join("outside.txt");
+    std::fs::write(&outside, b"not part of the backup").unwrap();
+    write(&src, "conf/app.toml", b"port = 1");
+    let links = [
+        ("current", "conf/app.toml"),
+        ("conf/self", "."),
+        ("dangling", "no/such/file"),
+    ];
+    for (link, target) in links {
+        std::os::unix::fs::symlink(target, src.join(link)).unwrap();
+    }
+    std::os::unix::fs::symlink(&outside, src.join("escape")).unwrap();
+    let fifo = Command::new("mkfifo")
+        .arg(src.join("pipe"))
+        .status()
+        .expect("mkfifo");
+    assert!(fifo.success());
+
+    let ds = |name: &str, path: &Path| {
+        let body = json!({"name": name, "type": "files", "connection_config": {"path": path}});
+        let server = &server;
+        async move {
+            server.post_ok("/api/datasources", &body, 201).await["id"]
+                .as_str()
+                .expect("id")
+                .to_string()
+        }
+    };
+    let source = ds("app", &src).await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server.job("app", &source, &storage, json!({})).await;
+    let exec = server.run_job(&job).await;
+    assert_eq!(exec["status"], "completed", "{exec}\n{}", server.log_tail());
+    let stats = &exec["metadata"]["engine_stats"];
+    assert_eq!(stats["symlinks"], 3, "{exec}");
+    assert_eq!(stats["skipped_entries"], 2, "{exec}");
+    assert_eq!(stats["files"], 1, "{exec}");
+
+    let dest = server.dir.path().join("restored");
+    std::fs::create_dir(&dest).unwrap();
+    let target = ds("restored", &dest).await;
+    let restored = server
+        .restore_into(exec["id"].as_str().expect("id"), &target)
+        .await;
+    assert_eq!(restored["status"], "completed", "{restored}");
+    for (link, target) in links {
+        let got = std::fs::read_link(dest.join(link))
+            .unwrap_or_else(|e| panic!("{link} is not a symlink: {e}"));
+        assert_eq!(got, Path::new(target), "{link}");
+    }
+    assert_eq!(
+        std::fs::read(dest.join("conf/app.toml")).unwrap(),
+        b"port = 1"
+    );
+    assert!(!dest.join("pipe").exists(), "the FIFO is not recreated");
+    assert!(
+        std::fs::symlink_metadata(dest.join("escape")).is_err(),
+        "the link out of the tree is not recreated"
+    );
+    assert_eq!(
+        std::fs::read(&outside).unwrap(),
+        b"not part of the backup",
+        "nothing written through the link"
+    );
+}

@@ -111,6 +111,11 @@ struct Item {
     /// Absolute path, as the host granted it.
     abs: String,
     is_dir: bool,
+    /// A symbolic link's target, as written (never followed).
+    link: Option<String>,
+    /// Why it is not archived (a FIFO, socket or device; a symlink whose
+    /// target points out of the tree), counted as skipped.
+    skipped: Option<&'static str>,
     size: u64,
     /// Seconds since the Unix epoch; 0 when unknown or earlier.
     mtime: u64,
@@ -136,9 +141,10 @@ fn seconds(time: std::io::Result<SystemTime>) -> u64 {
 /// byte order of names, each directory before its contents.
 ///
 /// An unreadable directory fails the walk rather than silently leaving a
-/// hole in the backup; exclude it if that is intended. Symlinks and special
-/// files are skipped with a warning: a restore could not recreate them
-/// safely, and following links could leave the granted tree.
+/// hole in the backup; exclude it if that is intended. Symlinks are
+/// visited as links (their target text) and never followed, so the walk
+/// never leaves the granted tree; FIFOs, sockets and devices are visited
+/// as `special` so the backup can count them as skipped.
 fn walk(
     dir: &str,
     rel: &str,
@@ -175,14 +181,37 @@ fn walk(
             Err(e) => return Err(io_error(&abs, e)),
         };
         let kind = meta.file_type();
-        if !kind.is_dir() && !kind.is_file() {
-            log::warn(&format!("skipping {abs}: not a regular file or directory"));
-            continue;
+        let mut skipped = None;
+        let link = if kind.is_symlink() {
+            match std::fs::read_link(&abs) {
+                Ok(target) => match target.into_os_string().into_string() {
+                    Ok(target) => Some(target),
+                    Err(_) => {
+                        skipped = Some("a symlink whose target is not UTF-8");
+                        None
+                    }
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                // The sandbox does not reveal a target that leaves the
+                // granted tree (absolute, or `..` past the root).
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    skipped = Some("a symlink pointing outside the backed-up tree");
+                    None
+                }
+                Err(e) => return Err(io_error(&abs, e)),
+            }
+        } else {
+            None
+        };
+        if !kind.is_dir() && !kind.is_file() && !kind.is_symlink() {
+            skipped = Some("a FIFO, socket or device");
         }
         let item = Item {
             rel: child_rel,
             abs,
             is_dir: kind.is_dir(),
+            skipped,
+            link,
             size: if kind.is_file() { meta.len() } else { 0 },
             mtime: seconds(meta.modified()),
         };
@@ -201,6 +230,10 @@ fn walk(
 struct Totals {
     files: u64,
     dirs: u64,
+    symlinks: u64,
+    /// FIFOs, sockets, devices and links out of the tree: not archived,
+    /// but said.
+    skipped: u64,
     bytes: u64,
     entries: u64,
 }
@@ -228,6 +261,19 @@ fn perm_of(path: &str) -> PluginResult<tar::Perm> {
 /// Appends one walked item to the archive. Returns false when the item
 /// vanished before it could be opened, so nothing was written.
 fn append(item: &Item, sink: &OutputStream) -> PluginResult<bool> {
+    if let Some(target) = &item.link {
+        // Links have no mode of their own worth keeping (always 0777).
+        let perm = tar::Perm {
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        };
+        io::write_all(
+            sink,
+            &tar::symlink_header(&item.rel, target, item.mtime, perm),
+        )?;
+        return Ok(true);
+    }
     if item.is_dir {
         let perm = match perm_of(&item.abs) {
             Ok(perm) => perm,
@@ -307,6 +353,7 @@ fn tar_error(e: std::io::Error) -> PluginError {
 struct Unpacked {
     files: u64,
     dirs: u64,
+    symlinks: u64,
     bytes: u64,
     /// Directories (relative path) and their recorded modes, applied once
     /// everything is in place: a 0500 directory must not stop its own
@@ -345,7 +392,7 @@ fn make_private(path: &str) -> PluginResult<()> {
 /// Unpacks the archive read from `source` below `root`. Files get their
 /// modes as soon as they are written; directories' are returned.
 fn unpack(root: &str, source: &InputStream) -> PluginResult<Unpacked> {
-    let (mut files, mut dirs, mut bytes) = (0u64, 0u64, 0u64);
+    let (mut files, mut dirs, mut symlinks, mut bytes) = (0u64, 0u64, 0u64, 0u64);
     let mut dir_perms = Vec::new();
     let mut reader = tar::Reader::new(BufReader::with_capacity(
         64 * 1024,
@@ -381,6 +428,19 @@ fn unpack(root: &str, source: &InputStream) -> PluginResult<Unpacked> {
                 bytes += entry.size;
                 progress::report(bytes, None);
             }
+            tar::Kind::Symlink => {
+                let target = entry.link.unwrap_or_default();
+                if let Some((parent, _)) = dest.rsplit_once('/') {
+                    std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+                }
+                // Recreated as a link, never followed: writes through it
+                // stay inside the granted tree (the sandbox resolves every
+                // path beneath it, so an absolute or escaping target leads
+                // nowhere).
+                #[allow(deprecated)] // the one portable symlink call on WASI
+                std::fs::soft_link(&target, &dest).map_err(|e| io_error(&dest, e))?;
+                symlinks += 1;
+            }
             tar::Kind::Other(flag) => log::warn(&format!(
                 "skipping `{}`: entry type `{}` is not restored",
                 entry.path,
@@ -394,6 +454,7 @@ fn unpack(root: &str, source: &InputStream) -> PluginResult<Unpacked> {
     Ok(Unpacked {
         files,
         dirs,
+        symlinks,
         bytes,
         dir_perms,
     })
@@ -430,7 +491,7 @@ impl Engine for Files {
             }
             let mut files = 0u64;
             walk(root, "", &Filter::new(&cfg)?, &mut |item| {
-                files += u64::from(!item.is_dir);
+                files += u64::from(!item.is_dir && item.link.is_none() && item.skipped.is_none());
                 Ok(())
             })?;
             Ok((None, vec![health::kv("files", files)]))
@@ -454,11 +515,18 @@ impl Engine for Files {
             if totals.entries % CANCEL_CHECK_EVERY == 0 && progress::cancelled() {
                 return Err(PluginError::Failed("cancelled".into()));
             }
+            if let Some(why) = item.skipped {
+                log::warn(&format!("skipping {}: {why} is not archived", item.abs));
+                totals.skipped += 1;
+                return Ok(());
+            }
             if !append(item, sink)? {
                 return Ok(());
             }
             if item.is_dir {
                 totals.dirs += 1;
+            } else if item.link.is_some() {
+                totals.symlinks += 1;
             } else {
                 totals.files += 1;
                 totals.bytes += item.size;
@@ -473,13 +541,15 @@ impl Engine for Files {
             .flush()
             .map_err(|e| PluginError::Failed(format!("flushing: {e}")))?;
         log::info(&format!(
-            "archived {}: {} files, {} directories, {} bytes",
-            root, totals.files, totals.dirs, totals.bytes
+            "archived {}: {} files, {} directories, {} symlinks, {} bytes; {} entries skipped",
+            root, totals.files, totals.dirs, totals.symlinks, totals.bytes, totals.skipped
         ));
         let mut stats = empty_stats();
         stats.metadata = vec![
             health::kv("files", totals.files),
             health::kv("directories", totals.dirs),
+            health::kv("symlinks", totals.symlinks),
+            health::kv("skipped_entries", totals.skipped),
             health::kv("bytes", totals.bytes),
         ];
         Ok(stats)
@@ -508,8 +578,8 @@ impl Engine for Files {
         }
         let done = outcome?;
         log::info(&format!(
-            "restored {} files, {} directories, {} bytes into {root}",
-            done.files, done.dirs, done.bytes
+            "restored {} files, {} directories, {} symlinks, {} bytes into {root}",
+            done.files, done.dirs, done.symlinks, done.bytes
         ));
         Ok(())
     }

@@ -26,7 +26,9 @@ const MAX_OCTAL_SIZE: u64 = 0o777_7777_7777;
 pub enum Kind {
     File,
     Dir,
-    /// Anything else (links, devices...), with its type flag.
+    /// A symbolic link; its target is the entry's `link`.
+    Symlink,
+    /// Anything else (hard links, devices...), with its type flag.
     Other(u8),
 }
 
@@ -75,7 +77,7 @@ pub fn header(name: &str, kind: Kind, size: u64, mtime: u64, perm: Perm) -> Vec<
         // The long name travels as the data of a pseudo-entry, NUL-ended.
         let len = bytes.len() as u64 + 1;
         let meta = Perm::default_for(Kind::File);
-        out.extend_from_slice(&block(b"././@LongLink", b'L', meta, len, 0));
+        out.extend_from_slice(&block(b"././@LongLink", b'L', meta, len, 0, b""));
         out.extend_from_slice(bytes);
         out.push(0);
         out.resize(out.len() + padding(len), 0);
@@ -83,18 +85,40 @@ pub fn header(name: &str, kind: Kind, size: u64, mtime: u64, perm: Perm) -> Vec<
     let flag = match kind {
         Kind::Dir => b'5',
         Kind::File => b'0',
+        Kind::Symlink => b'2',
         Kind::Other(flag) => flag,
     };
     // Readers without GNU support see the name cut at 100 bytes.
     let short = &bytes[..bytes.len().min(100)];
-    out.extend_from_slice(&block(short, flag, perm, size, mtime));
+    out.extend_from_slice(&block(short, flag, perm, size, mtime, b""));
+    out
+}
+
+/// Header block(s) for a symbolic link `name` → `target`: GNU long-name and
+/// long-link entries in front of the header when either does not fit.
+pub fn symlink_header(name: &str, target: &str, mtime: u64, perm: Perm) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 * BLOCK);
+    for (data, flag) in [(name.as_bytes(), b'L'), (target.as_bytes(), b'K')] {
+        if data.len() > 100 {
+            let len = data.len() as u64 + 1;
+            let meta = Perm::default_for(Kind::File);
+            out.extend_from_slice(&block(b"././@LongLink", flag, meta, len, 0, b""));
+            out.extend_from_slice(data);
+            out.push(0);
+            out.resize(out.len() + padding(len), 0);
+        }
+    }
+    let short = &name.as_bytes()[..name.len().min(100)];
+    let link = &target.as_bytes()[..target.len().min(100)];
+    out.extend_from_slice(&block(short, b'2', perm, 0, mtime, link));
     out
 }
 
 /// One GNU header block.
-fn block(name: &[u8], flag: u8, perm: Perm, size: u64, mtime: u64) -> [u8; BLOCK] {
+fn block(name: &[u8], flag: u8, perm: Perm, size: u64, mtime: u64, link: &[u8]) -> [u8; BLOCK] {
     let mut b = [0u8; BLOCK];
     b[..name.len()].copy_from_slice(name);
+    b[157..157 + link.len()].copy_from_slice(link);
     put_octal(&mut b[100..108], u64::from(perm.mode & 0o7777));
     put_number(&mut b[108..116], u64::from(perm.uid));
     put_number(&mut b[116..124], u64::from(perm.gid));
@@ -174,6 +198,8 @@ fn utf8(bytes: &[u8]) -> io::Result<String> {
 pub struct Entry {
     pub path: String,
     pub kind: Kind,
+    /// A symbolic link's target.
+    pub link: Option<String>,
     pub size: u64,
     pub mtime: u64,
     pub perm: Perm,
@@ -183,6 +209,7 @@ pub struct Entry {
 #[derive(Default)]
 struct Overrides {
     path: Option<String>,
+    link: Option<String>,
     size: Option<u64>,
     mtime: Option<u64>,
     uid: Option<u64>,
@@ -233,10 +260,11 @@ impl<R: Read> Reader<R> {
             self.pad = padding(size) as u64;
             match flag {
                 b'L' => over.path = Some(utf8(text(&self.read_meta(size)?))?),
+                b'K' => over.link = Some(utf8(text(&self.read_meta(size)?))?),
                 b'x' => parse_pax(&self.read_meta(size)?, &mut over)?,
-                // Global PAX headers and GNU long link targets do not
-                // concern the next entry's name; their data is skipped.
-                b'g' | b'K' => {}
+                // Global PAX headers do not concern the next entry; their
+                // data is skipped.
+                b'g' => {}
                 _ => return self.entry(&b, flag, over).map(Some),
             }
         }
@@ -267,7 +295,13 @@ impl<R: Read> Reader<R> {
             b'0' | b'\0' if path.ends_with('/') => Kind::Dir,
             b'0' | b'\0' | b'7' => Kind::File,
             b'5' => Kind::Dir,
+            b'2' => Kind::Symlink,
             other => Kind::Other(other),
+        };
+        let link = match (kind, over.link) {
+            (Kind::Symlink, Some(link)) => Some(link),
+            (Kind::Symlink, None) => Some(utf8(text(&b[157..257]))?),
+            _ => None,
         };
         let id = |value: u64| u32::try_from(value).map_err(|_| invalid("tar owner id too large"));
         let perm = Perm {
@@ -284,6 +318,7 @@ impl<R: Read> Reader<R> {
         Ok(Entry {
             path,
             kind,
+            link,
             size: self.remaining,
             mtime: match over.mtime {
                 Some(mtime) => mtime,
@@ -391,6 +426,7 @@ fn parse_pax(data: &[u8], over: &mut Overrides) -> io::Result<()> {
             };
             match key {
                 b"path" => over.path = Some(utf8(value)?),
+                b"linkpath" => over.link = Some(utf8(value)?),
                 b"size" => over.size = Some(num()?),
                 b"mtime" => over.mtime = Some(num().unwrap_or(0)),
                 b"uid" => over.uid = Some(num()?),
@@ -452,6 +488,30 @@ mod tests {
         );
         assert_eq!(got[2], (long, Kind::File, vec![7u8; 1000]));
         assert_eq!(got[3], ("empty".into(), Kind::File, vec![]));
+    }
+
+    #[test]
+    fn symlinks_round_trip_with_short_and_long_targets() {
+        let long_target = format!("../{}", "deep/".repeat(40));
+        let long_name = format!("{}link", "n/".repeat(60));
+        let perm = Perm {
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        };
+        let mut bytes = symlink_header("cfg", "../etc/app.conf", 7, perm);
+        bytes.extend(symlink_header(&long_name, &long_target, 7, perm));
+        bytes.extend(end_of_archive());
+        let mut r = Reader::new(&bytes[..]);
+        let a = r.next_entry().expect("a").expect("entry");
+        assert_eq!(
+            (a.path.as_str(), a.kind, a.link.as_deref()),
+            ("cfg", Kind::Symlink, Some("../etc/app.conf"))
+        );
+        let b = r.next_entry().expect("b").expect("entry");
+        assert_eq!(b.path, long_name);
+        assert_eq!(b.link.as_deref(), Some(long_target.as_str()));
+        assert!(r.next_entry().expect("end").is_none());
     }
 
     #[test]
