@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds (first run: about 12 minutes on 2 cores) and runs the dataguardian binary.
+# Builds (first run: about 20 minutes on 2 cores) and runs the dataguardian binary.
 # Without arguments it runs the server on the embedded defaults (SQLite
 # metadata and local storage under ./data, API on 127.0.0.1:8080); with
 # arguments it runs that command, e.g. `./scripts/dg.sh plugin list`.
