@@ -18,7 +18,8 @@ use std::time::Duration;
     about = "Backup and restore for databases and files"
 )]
 pub struct Cli {
-    /// TOML file with defaults for any flag (see `apply_config_file`).
+    /// TOML file with defaults for any flag, keys named like the long flags
+    /// (`listen = "0.0.0.0:8080"`); flags and DG_* variables win over it.
     #[arg(long, env = "DG_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Data directory (plugin cache, scratch space).
