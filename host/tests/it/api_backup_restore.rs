@@ -139,15 +139,7 @@ async fn backup_download_restore_verify(backend: Backend) {
     assert_eq!(pg_fingerprint(&target.name), pg_fingerprint(&source.name));
     assert_eq!(count(&target.name, "track"), 3503);
     // Counted with the storage it read from, not `unknown`.
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics_text().await;
     assert!(
         metrics.contains(
             "dataguardian_executions_total{operation=\"restore\",status=\"completed\",\

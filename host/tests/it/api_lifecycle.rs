@@ -394,15 +394,7 @@ async fn killed_mid_backup_ends_failed(backend: Backend) {
     let logs = server.get_ok(&format!("/api/executions/{id}/logs")).await;
     assert!(logs.to_string().contains("interrupted"), "{logs}");
     // Counted as a failed run, so a failure alert sees it.
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics_text().await;
     assert!(
         metrics.contains(
             "dataguardian_executions_total{operation=\"backup\",status=\"failed\",\

@@ -116,29 +116,21 @@ async fn swapped_directories_never_reach_the_data_dir() {
     let root_twin = dir_with_symlink_twin(&root, &data);
     std::fs::write(root.join("decoy"), b"decoy").unwrap();
     let storage = server
-        .post_ok(
+        .create(
             "/api/storage-locations",
             &json!({"name": "raced", "type": "local", "config": {"path": root}}),
-            201,
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
 
     let site = race.path().join("site");
     let site_twin = dir_with_symlink_twin(&site, &data);
     std::fs::write(site.join("index.html"), b"hello").unwrap();
     let ds = server
-        .post_ok(
+        .create(
             "/api/datasources",
             &json!({"name": "site", "type": "files", "connection_config": {"path": site}}),
-            201,
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let (backups, backups_root) = server.local_storage("backups").await;
     let job = server
         .job(
@@ -337,15 +329,11 @@ impl Listener {
 
 async fn channel(server: &TestServer, name: &str, kind: &str, config: Value) -> String {
     server
-        .post_ok(
+        .create(
             "/api/notification-channels",
             &json!({"name": name, "type": kind, "config": config}),
-            201,
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+        .await
 }
 
 async fn test_channel(server: &TestServer, id: &str) -> Value {
@@ -373,17 +361,13 @@ async fn outbound_connections_follow_the_egress_policy() {
     let server = TestServer::start_confined(Backend::Sqlite, &[]).await;
 
     let storage = server
-        .post_ok(
+        .create(
             "/api/storage-locations",
             &json!({"name": "metadata", "type": "minio", "config": {
                 "bucket": "latest", "endpoint": metadata.url, "region": "us-east-1",
                 "access_key_id": "a", "secret_access_key": "b"}}),
-            201,
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let tested = server
         .post_ok(
             &format!("/api/storage-locations/{storage}/test"),
@@ -435,18 +419,14 @@ async fn outbound_connections_follow_the_egress_policy() {
 
     // An SFTP server on loopback: ssh-keyscan and ssh never start.
     let sftp = server
-        .post_ok(
+        .create(
             "/api/storage-locations",
             &json!({"name": "internal ssh", "type": "ssh", "config": {
                 "host": "127.0.0.1", "port": smtp.port, "username": "u", "password": "p",
                 "path": "/backups",
                 "host_key_fingerprint": "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}),
-            201,
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let tested = server
         .post_ok(
             &format!("/api/storage-locations/{sftp}/test"),

@@ -404,12 +404,7 @@ async fn files_keep_their_modes_through_the_api() {
     let files_ds = |name: &str, path: &Path| {
         let body = json!({"name": name, "type": "files", "connection_config": {"path": path}});
         let server = &server;
-        async move {
-            server.post_ok("/api/datasources", &body, 201).await["id"]
-                .as_str()
-                .expect("id")
-                .to_string()
-        }
+        async move { server.create("/api/datasources", &body).await }
     };
     let source = files_ds("site", &src).await;
     let (storage, _) = server.local_storage("disk").await;
@@ -484,12 +479,7 @@ async fn files_keep_symlinks_and_count_what_they_skip() {
     let ds = |name: &str, path: &Path| {
         let body = json!({"name": name, "type": "files", "connection_config": {"path": path}});
         let server = &server;
-        async move {
-            server.post_ok("/api/datasources", &body, 201).await["id"]
-                .as_str()
-                .expect("id")
-                .to_string()
-        }
+        async move { server.create("/api/datasources", &body).await }
     };
     let source = ds("app", &src).await;
     let (storage, _) = server.local_storage("disk").await;

@@ -279,6 +279,26 @@ impl TestServer {
         v
     }
 
+    /// `GET /metrics` as text.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// Creates an object (`POST path`, answered 201); its id.
+    pub async fn create(&self, path: &str, body: &Value) -> String {
+        self.post_ok(path, body, 201).await["id"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    }
+
     pub async fn get_ok(&self, path: &str) -> Value {
         let (status, v) = self.get(path).await;
         assert_eq!(
