@@ -6,20 +6,11 @@
 pub mod context;
 pub mod templates;
 
+pub use crate::domain::NotificationKind;
+
 /// The notification kinds the core raises (each also a row in
-/// `notifications`), in the order the docs list them.
-pub const KINDS: &[&str] = &[
-    "backup_completed",
-    "backup_failed",
-    "restore_completed",
-    "restore_failed",
-    "verification_failed",
-    "connection_lost",
-    "connection_restored",
-    "storage_unreachable",
-    "cleanup_completed",
-    "plugin_failed",
-];
+/// `notifications`), in the order docs/NOTIFIERS.md lists them.
+pub const KINDS: &[NotificationKind] = NotificationKind::ALL;
 
 pub mod send;
 
@@ -34,7 +25,7 @@ pub async fn seed_templates(db: &Db, channel_types: &[&str]) -> Result<(), Store
             store::templates::ensure(
                 db,
                 channel,
-                kind,
+                *kind,
                 Some(templates::DEFAULT_SUBJECT),
                 templates::DEFAULT_BODY,
             )
@@ -49,7 +40,7 @@ pub async fn seed_templates(db: &Db, channel_types: &[&str]) -> Result<(), Store
 pub async fn active_template(
     db: &Db,
     channel: &str,
-    kind: &str,
+    kind: NotificationKind,
 ) -> Result<(Template, TemplateVersion), StoreError> {
     let template = store::templates::ensure(
         db,

@@ -72,7 +72,7 @@ pub async fn discard_partial(state: &AppState, execution_id: &str, log: &Executi
             &state.db,
             execution_id,
             &row.id,
-            "failed",
+            crate::domain::CopyStatus::Failed,
             None,
             Some("backup did not complete"),
         )
@@ -320,8 +320,15 @@ async fn store_primary(
     // Recorded before the first byte, so a crash leaves a trail to every
     // storage that may hold partial files.
     for s in &plan.storages {
-        if let Err(e) =
-            executions::set_storage_status(db, &execution.id, &s.id, "pending", None, None).await
+        if let Err(e) = executions::set_storage_status(
+            db,
+            &execution.id,
+            &s.id,
+            crate::domain::CopyStatus::Pending,
+            None,
+            None,
+        )
+        .await
         {
             return Err(Outcome::failed(format!(
                 "recording the target storages: {e}"
@@ -387,7 +394,7 @@ async fn store_primary(
                     db,
                     &execution.id,
                     &s.id,
-                    "completed",
+                    crate::domain::CopyStatus::Completed,
                     Some(&summary.prefix),
                     None,
                 )
@@ -429,9 +436,15 @@ async fn store_primary(
 
 /// Records that a storage does not hold this backup, and why.
 async fn mark_failed(db: &store::Db, execution_id: &str, storage_id: &str, message: &str) {
-    if let Err(e) =
-        executions::set_storage_status(db, execution_id, storage_id, "failed", None, Some(message))
-            .await
+    if let Err(e) = executions::set_storage_status(
+        db,
+        execution_id,
+        storage_id,
+        crate::domain::CopyStatus::Failed,
+        None,
+        Some(message),
+    )
+    .await
     {
         tracing::warn!(execution = %execution_id, "recording a failed copy: {e}");
     }
@@ -450,7 +463,7 @@ async fn replicate(
     let db = &state.db;
     let others = plan.storages.iter().filter(|s| s.id != primary.storage.id);
     let mut replicas = Vec::new();
-    if plan.job.storage_strategy != "replicate" {
+    if plan.job.storage_strategy != crate::domain::StorageStrategy::Replicate {
         for s in others {
             let _ = executions::clear_pending_storage(db, &execution.id, &s.id).await;
         }
@@ -475,7 +488,7 @@ async fn replicate(
                     db,
                     &execution.id,
                     &s.id,
-                    "completed",
+                    crate::domain::CopyStatus::Completed,
                     Some(prefix),
                     None,
                 )
@@ -491,7 +504,7 @@ async fn replicate(
                     db,
                     &execution.id,
                     &s.id,
-                    "failed",
+                    crate::domain::CopyStatus::Failed,
                     None,
                     Some(&e),
                 )
@@ -593,9 +606,9 @@ async fn record_completion(
             let _ = store::notifications::insert(
                 db,
                 store::notifications::NewNotification {
-                    kind: "backup_failed",
-                    severity: "critical",
-                    entity_type: Some("backup_execution"),
+                    kind: crate::domain::NotificationKind::BackupFailed,
+                    severity: crate::domain::Severity::Critical,
+                    entity_type: Some(crate::domain::EntityType::BackupExecution),
                     entity_id: Some(&execution.id),
                     title: format!("Backup of job `{}` missed databases", plan.job.name),
                     message,

@@ -1,0 +1,402 @@
+//! The closed value sets of the domain: execution status, operation,
+//! trigger, storage strategy, copy status, notification kind, severity,
+//! health status and the other states stored in `status`/`kind`/`type`
+//! columns.
+//!
+//! Invariant: no status or kind string exists outside this module and the
+//! migrations (whose CHECK constraints list the same values). Each enum is
+//! stored as TEXT (`sqlx::Type`), serialised as the same snake_case text
+//! (serde), listed in the OpenAPI document (`ToSchema`, so a generated
+//! client gets a union of the values), and printed with `as_str`/`Display`
+//! for logs and metric labels. The text of a variant is written once, in
+//! the `text_enum!` invocation, and every one of those representations
+//! derives from it, so they cannot drift apart.
+//!
+//! A stored value that is not one of the variants fails the read with an
+//! error naming the column (sqlx's `ColumnDecode`) — never a default.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use utoipa::ToSchema;
+
+/// A text that is not one of an enum's values; says which enum and what
+/// it accepts, so an API or CLI error can show it as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a {what}: use {allowed}")]
+pub struct UnknownValue {
+    pub value: String,
+    pub what: &'static str,
+    pub allowed: String,
+}
+
+/// Declares a closed set of text values: the enum with its serde, sqlx and
+/// OpenAPI representations (each variant's text given once), `ALL` in
+/// declaration order, `as_str`, `Display` and `FromStr`.
+macro_rules! text_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident ($what:literal) {
+            $( $(#[$vmeta:meta])* $variant:ident => $text:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            Serialize, Deserialize, sqlx::Type, ToSchema,
+        )]
+        #[sqlx(type_name = "TEXT")]
+        pub enum $name {
+            $(
+                $(#[$vmeta])*
+                #[serde(rename = $text)]
+                #[sqlx(rename = $text)]
+                $variant,
+            )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and serialised text of this value.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(UnknownValue {
+                        value: other.to_string(),
+                        what: $what,
+                        allowed: [$($text),+].join(", "),
+                    }),
+                }
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// Where an execution stands (`backup_executions.status`). The row is
+    /// the source of truth; work items only drive the work.
+    ExecutionStatus ("execution status") {
+        Queued => "queued",
+        Running => "running",
+        Completed => "completed",
+        Failed => "failed",
+        Cancelled => "cancelled",
+    }
+}
+
+impl ExecutionStatus {
+    /// Whether the execution has ended (no worker will touch it again).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ExecutionStatus::Completed | ExecutionStatus::Failed | ExecutionStatus::Cancelled
+        )
+    }
+}
+
+text_enum! {
+    /// What an execution does (`backup_executions.operation`).
+    Operation ("operation") {
+        Backup => "backup",
+        Restore => "restore",
+        /// A restore into a scratch database, compared with the backup's
+        /// recorded row counts.
+        Verification => "verification",
+    }
+}
+
+impl Operation {
+    /// The notification raised when an execution of this operation fails
+    /// for good.
+    pub fn failed_kind(self) -> NotificationKind {
+        match self {
+            Operation::Backup => NotificationKind::BackupFailed,
+            Operation::Restore => NotificationKind::RestoreFailed,
+            Operation::Verification => NotificationKind::VerificationFailed,
+        }
+    }
+
+    /// The queue an execution of this operation runs from (verifications
+    /// are restores into a scratch database).
+    pub fn work_kind(self) -> WorkKind {
+        match self {
+            Operation::Backup => WorkKind::Backup,
+            Operation::Restore | Operation::Verification => WorkKind::Restore,
+        }
+    }
+}
+
+text_enum! {
+    /// Who started an execution (`backup_executions.trigger_type`).
+    Trigger ("trigger") {
+        Manual => "manual",
+        Scheduled => "scheduled",
+    }
+}
+
+text_enum! {
+    /// How a job with several storages uses them
+    /// (`backup_jobs.storage_strategy`).
+    StorageStrategy ("storage strategy") {
+        /// The first storage that works holds the backup.
+        Fallback => "fallback",
+        /// The first that works, then a verified copy into each other.
+        Replicate => "replicate",
+    }
+}
+
+text_enum! {
+    /// Where one backup's copy on one storage stands
+    /// (`execution_storages.status`).
+    CopyStatus ("copy status") {
+        Pending => "pending",
+        Completed => "completed",
+        Failed => "failed",
+        /// Deleted by retention while another copy of the backup could not
+        /// be deleted yet.
+        Deleted => "deleted",
+    }
+}
+
+text_enum! {
+    /// What a notification is about (`notifications.type`, channel
+    /// `events`, template `type`). Every value is raised by the core and
+    /// listed in docs/NOTIFIERS.md (a unit test checks both ways).
+    NotificationKind ("notification kind") {
+        BackupCompleted => "backup_completed",
+        BackupFailed => "backup_failed",
+        /// A scheduled run found the job's previous backup still queued or
+        /// running.
+        BackupSkipped => "backup_skipped",
+        RestoreCompleted => "restore_completed",
+        RestoreFailed => "restore_failed",
+        VerificationFailed => "verification_failed",
+        ConnectionLost => "connection_lost",
+        ConnectionRestored => "connection_restored",
+        StorageUnreachable => "storage_unreachable",
+        CleanupCompleted => "cleanup_completed",
+        PluginFailed => "plugin_failed",
+    }
+}
+
+text_enum! {
+    /// How bad a notification is; channels take those at or above a
+    /// minimum (the order of declaration is the order of severity).
+    Severity ("severity") {
+        Info => "info",
+        Warning => "warning",
+        Critical => "critical",
+    }
+}
+
+text_enum! {
+    /// The result of one health check (`health_checks.status`,
+    /// `storage_health_checks.status`), as the plugin reported it.
+    CheckStatus ("health check status") {
+        Ok => "ok",
+        Timeout => "timeout",
+        AuthFailed => "auth_failed",
+        Unreachable => "unreachable",
+        Error => "error",
+    }
+}
+
+impl From<crate::plugin::bindings::HealthStatus> for CheckStatus {
+    fn from(s: crate::plugin::bindings::HealthStatus) -> Self {
+        use crate::plugin::bindings::HealthStatus;
+        match s {
+            HealthStatus::Ok => CheckStatus::Ok,
+            HealthStatus::Timeout => CheckStatus::Timeout,
+            HealthStatus::AuthFailed => CheckStatus::AuthFailed,
+            HealthStatus::Unreachable => CheckStatus::Unreachable,
+            HealthStatus::Error => CheckStatus::Error,
+        }
+    }
+}
+
+text_enum! {
+    /// A datasource's health derived from its recent checks
+    /// (`datasources.status`).
+    DatasourceHealth ("datasource status") {
+        /// Not checked yet.
+        Unknown => "unknown",
+        Healthy => "healthy",
+        /// Slow, or failing fewer than three times in a row.
+        Warning => "warning",
+        /// Three failed checks in a row.
+        Critical => "critical",
+    }
+}
+
+text_enum! {
+    /// A storage's health from its last check (`storage_locations.status`).
+    StorageHealth ("storage status") {
+        /// Not checked yet.
+        Unknown => "unknown",
+        Healthy => "healthy",
+        Unreachable => "unreachable",
+    }
+}
+
+impl StorageHealth {
+    /// A storage's status after a check with `result`.
+    pub fn after(result: CheckStatus) -> Self {
+        if result == CheckStatus::Ok {
+            StorageHealth::Healthy
+        } else {
+            StorageHealth::Unreachable
+        }
+    }
+}
+
+text_enum! {
+    /// Whether a copy of a backup can be read, as checked just now (not
+    /// stored: an API view).
+    CopyAvailability ("copy availability") {
+        /// The copy's manifest is there.
+        Available => "available",
+        /// The storage answered, the manifest is not there.
+        Missing => "missing",
+        /// The storage did not answer.
+        Unreachable => "unreachable",
+        /// The storage or the copy's folder is not known any more.
+        Unknown => "unknown",
+    }
+}
+
+text_enum! {
+    /// The server's own health (`GET /api/health`).
+    ServerStatus ("server status") {
+        Ok => "ok",
+        /// The metadata database does not answer.
+        Degraded => "degraded",
+    }
+}
+
+text_enum! {
+    /// Where a delivery of a notification to one channel stands
+    /// (`notification_deliveries.status`).
+    DeliveryStatus ("delivery status") {
+        /// Waiting for its (next) attempt.
+        Pending => "pending",
+        /// Claimed by a sender.
+        Sending => "sending",
+        Delivered => "delivered",
+        /// Gave up: a permanent error, or the attempts ran out.
+        Failed => "failed",
+        /// A repeat within the channel's suppression window: not sent.
+        Suppressed => "suppressed",
+    }
+}
+
+text_enum! {
+    /// Which workers take a work item (`work_items.kind`).
+    WorkKind ("work kind") {
+        Backup => "backup",
+        /// Restores and verifications.
+        Restore => "restore",
+    }
+}
+
+text_enum! {
+    /// Where a work item stands (`work_items.status`); the execution's own
+    /// status is what users see.
+    WorkStatus ("work item status") {
+        Queued => "queued",
+        Running => "running",
+        Done => "done",
+        Failed => "failed",
+        Cancelled => "cancelled",
+    }
+}
+
+text_enum! {
+    /// What a notification is about (`notifications.entity_type`).
+    EntityType ("entity type") {
+        Datasource => "datasource",
+        StorageLocation => "storage_location",
+        BackupJob => "backup_job",
+        BackupExecution => "backup_execution",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde, `FromStr` and `as_str` agree on every value of `E`.
+    fn round_trips<E>(all: &[E])
+    where
+        E: Copy + fmt::Debug + PartialEq + Serialize + FromStr + AsRef<str>,
+        for<'de> E: Deserialize<'de>,
+        <E as FromStr>::Err: fmt::Debug,
+    {
+        for v in all {
+            let text = v.as_ref();
+            assert_eq!(serde_json::to_value(v).unwrap(), serde_json::json!(text));
+            assert_eq!(
+                serde_json::from_value::<E>(serde_json::json!(text)).unwrap(),
+                *v
+            );
+            assert_eq!(text.parse::<E>().unwrap(), *v);
+        }
+    }
+
+    #[test]
+    fn every_value_has_one_text() {
+        round_trips(ExecutionStatus::ALL);
+        round_trips(Operation::ALL);
+        round_trips(Trigger::ALL);
+        round_trips(StorageStrategy::ALL);
+        round_trips(CopyStatus::ALL);
+        round_trips(NotificationKind::ALL);
+        round_trips(Severity::ALL);
+        round_trips(CheckStatus::ALL);
+        round_trips(DatasourceHealth::ALL);
+        round_trips(StorageHealth::ALL);
+        round_trips(DeliveryStatus::ALL);
+        round_trips(WorkKind::ALL);
+        round_trips(WorkStatus::ALL);
+        round_trips(EntityType::ALL);
+        round_trips(CopyAvailability::ALL);
+        round_trips(ServerStatus::ALL);
+    }
+
+    #[test]
+    fn an_unknown_text_names_the_set_and_its_values() {
+        let e = "sometimes".parse::<Severity>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`sometimes` is not a severity: use info, warning, critical"
+        );
+    }
+
+    #[test]
+    fn severity_orders_by_badness() {
+        assert!(Severity::Info < Severity::Warning);
+        assert!(Severity::Warning < Severity::Critical);
+    }
+}
