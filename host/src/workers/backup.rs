@@ -5,6 +5,9 @@ use super::cleanup;
 use super::logger::ExecutionLogger;
 use super::options::BackupOptions;
 use super::runner::{Outcome, Started};
+use crate::domain::{
+    CopyStatus, EntityType, ExecutionStatus, NotificationKind, Severity, StorageStrategy,
+};
 use crate::pipeline::replicate::copy_execution;
 use crate::pipeline::{self, layout, BackupRequest, PipelineError};
 use crate::plugin::bindings::HealthStatus;
@@ -72,7 +75,7 @@ pub async fn discard_partial(state: &AppState, execution_id: &str, log: &Executi
             &state.db,
             execution_id,
             &row.id,
-            crate::domain::CopyStatus::Failed,
+            CopyStatus::Failed,
             None,
             Some("backup did not complete"),
         )
@@ -324,7 +327,7 @@ async fn store_primary(
             db,
             &execution.id,
             &s.id,
-            crate::domain::CopyStatus::Pending,
+            CopyStatus::Pending,
             None,
             None,
         )
@@ -394,7 +397,7 @@ async fn store_primary(
                     db,
                     &execution.id,
                     &s.id,
-                    crate::domain::CopyStatus::Completed,
+                    CopyStatus::Completed,
                     Some(&summary.prefix),
                     None,
                 )
@@ -440,7 +443,7 @@ async fn mark_failed(db: &store::Db, execution_id: &str, storage_id: &str, messa
         db,
         execution_id,
         storage_id,
-        crate::domain::CopyStatus::Failed,
+        CopyStatus::Failed,
         None,
         Some(message),
     )
@@ -463,7 +466,7 @@ async fn replicate(
     let db = &state.db;
     let others = plan.storages.iter().filter(|s| s.id != primary.storage.id);
     let mut replicas = Vec::new();
-    if plan.job.storage_strategy != crate::domain::StorageStrategy::Replicate {
+    if plan.job.storage_strategy != StorageStrategy::Replicate {
         for s in others {
             let _ = executions::clear_pending_storage(db, &execution.id, &s.id).await;
         }
@@ -488,12 +491,13 @@ async fn replicate(
                     db,
                     &execution.id,
                     &s.id,
-                    crate::domain::CopyStatus::Completed,
+                    CopyStatus::Completed,
                     Some(prefix),
                     None,
                 )
                 .await;
-                replicas.push(json!({"storage_location_id": s.id, "status": "completed"}));
+                replicas
+                    .push(json!({"storage_location_id": s.id, "status": CopyStatus::Completed}));
             }
             Err(e) => {
                 log.warn(format!(
@@ -504,12 +508,14 @@ async fn replicate(
                     db,
                     &execution.id,
                     &s.id,
-                    crate::domain::CopyStatus::Failed,
+                    CopyStatus::Failed,
                     None,
                     Some(&e),
                 )
                 .await;
-                replicas.push(json!({"storage_location_id": s.id, "status": "failed", "error": e}));
+                replicas.push(
+                    json!({"storage_location_id": s.id, "status": CopyStatus::Failed, "error": e}),
+                );
             }
         }
     }
@@ -546,10 +552,10 @@ async fn record_completion(
     let databases = m.databases.as_ref().map(|dbs| {
         dbs.iter()
             .map(|d| match &d.artifact {
-                Some(a) => json!({"name": d.name, "status": "completed", "file": a.file,
+                Some(a) => json!({"name": d.name, "status": ExecutionStatus::Completed, "file": a.file,
                     "size_bytes": a.total_size_bytes, "compressed_size_bytes": a.compressed_size_bytes,
                     "checksum": a.checksum, "tables_backed_up": a.metadata.tables_backed_up}),
-                None => json!({"name": d.name, "status": "failed", "error": d.error}),
+                None => json!({"name": d.name, "status": ExecutionStatus::Failed, "error": d.error}),
             })
             .collect::<Vec<_>>()
     });
@@ -606,9 +612,9 @@ async fn record_completion(
             let _ = store::notifications::insert(
                 db,
                 store::notifications::NewNotification {
-                    kind: crate::domain::NotificationKind::BackupFailed,
-                    severity: crate::domain::Severity::Critical,
-                    entity_type: Some(crate::domain::EntityType::BackupExecution),
+                    kind: NotificationKind::BackupFailed,
+                    severity: Severity::Critical,
+                    entity_type: Some(EntityType::BackupExecution),
                     entity_id: Some(&execution.id),
                     title: format!("Backup of job `{}` missed databases", plan.job.name),
                     message,
@@ -617,7 +623,34 @@ async fn record_completion(
             )
             .await;
         }
-        None => log.info("backup completed"),
+        None => {
+            log.info("backup completed");
+            // Routed like every notification, so a channel subscribed to
+            // `backup_completed` hears of each success.
+            let _ = store::notifications::insert(
+                db,
+                store::notifications::NewNotification {
+                    kind: NotificationKind::BackupCompleted,
+                    severity: Severity::Info,
+                    entity_type: Some(EntityType::BackupExecution),
+                    entity_id: Some(&execution.id),
+                    title: format!("Backup of job `{}` completed", plan.job.name),
+                    message: format!(
+                        "{} stored in `{}` ({} before compression)",
+                        crate::notify::context::human_bytes(m.compressed_size_bytes),
+                        primary.storage.name,
+                        crate::notify::context::human_bytes(m.total_size_bytes),
+                    ),
+                    metadata: json!({
+                        "job_id": plan.job.id,
+                        "storage_location_id": primary.storage.id,
+                        "size_bytes": m.total_size_bytes,
+                        "compressed_size_bytes": m.compressed_size_bytes,
+                    }),
+                },
+            )
+            .await;
+        }
     }
     Ok(())
 }
