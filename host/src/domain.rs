@@ -399,4 +399,92 @@ mod tests {
         assert!(Severity::Info < Severity::Warning);
         assert!(Severity::Warning < Severity::Critical);
     }
+
+    /// Each (table, column) with a closed set, and its enum's values.
+    fn checked_columns() -> Vec<(&'static str, &'static str, Vec<String>)> {
+        fn texts<E: AsRef<str>>(all: &[E]) -> Vec<String> {
+            all.iter().map(|v| v.as_ref().to_string()).collect()
+        }
+        use crate::plugin::manifest::PluginKind;
+        let plugin_kinds = [
+            PluginKind::Engine,
+            PluginKind::Storage,
+            PluginKind::Notifier,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        vec![
+            ("datasources", "status", texts(DatasourceHealth::ALL)),
+            ("storage_locations", "status", texts(StorageHealth::ALL)),
+            (
+                "backup_jobs",
+                "storage_strategy",
+                texts(StorageStrategy::ALL),
+            ),
+            ("backup_executions", "operation", texts(Operation::ALL)),
+            ("backup_executions", "trigger_type", texts(Trigger::ALL)),
+            ("backup_executions", "status", texts(ExecutionStatus::ALL)),
+            ("execution_storages", "status", texts(CopyStatus::ALL)),
+            ("health_checks", "status", texts(CheckStatus::ALL)),
+            ("storage_health_checks", "status", texts(CheckStatus::ALL)),
+            ("notifications", "type", texts(NotificationKind::ALL)),
+            ("notifications", "severity", texts(Severity::ALL)),
+            ("notifications", "entity_type", texts(EntityType::ALL)),
+            ("work_items", "kind", texts(WorkKind::ALL)),
+            ("work_items", "status", texts(WorkStatus::ALL)),
+            (
+                "notification_channels",
+                "min_severity",
+                texts(Severity::ALL),
+            ),
+            (
+                "notification_deliveries",
+                "status",
+                texts(DeliveryStatus::ALL),
+            ),
+            (
+                "notification_templates",
+                "type",
+                texts(NotificationKind::ALL),
+            ),
+            ("plugins", "kind", plugin_kinds),
+        ]
+    }
+
+    /// The CHECK constraints and triggers of migration 0005 list exactly
+    /// the enums' values, for every checked column and no other.
+    #[test]
+    fn the_migration_checks_list_the_enum_values() {
+        let pg = include_str!("../../migrations/postgres/0005_domain_checks.sql");
+        let sqlite = include_str!("../../migrations/sqlite/0005_domain_checks.sql");
+        let columns = checked_columns();
+        for (table, column, values) in &columns {
+            let list: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+            let list = list.join(", ");
+            let constraint = format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_check\n    CHECK ({column} IN ({list}));"
+            );
+            assert!(pg.contains(&constraint), "postgres: {constraint}");
+            let existing = format!(
+                "CONSTRAINT \"{table}.{column}\" CHECK (column_name <> '{table}.{column}' OR value IS NULL OR value IN ({list}))"
+            );
+            assert!(sqlite.contains(&existing), "sqlite: {existing}");
+            let copied = format!(
+                "INSERT INTO domain_check_existing SELECT '{table}.{column}', {column} FROM {table};"
+            );
+            assert!(sqlite.contains(&copied), "sqlite: {copied}");
+            for when in [
+                format!("BEFORE INSERT ON {table}"),
+                format!("BEFORE UPDATE OF {column} ON {table}"),
+            ] {
+                let trigger = format!("{when}\nWHEN NEW.{column} NOT IN ({list})\n");
+                assert!(sqlite.contains(&trigger), "sqlite: {trigger}");
+            }
+        }
+        let statements =
+            |sql: &str, start: &str| sql.lines().filter(|l| l.starts_with(start)).count();
+        assert_eq!(statements(pg, "ALTER TABLE"), columns.len());
+        assert_eq!(statements(sqlite, "CREATE TRIGGER"), 2 * columns.len());
+    }
 }
