@@ -55,3 +55,48 @@ pub async fn active_template(
         .ok_or(StoreError::Sql(sqlx::Error::RowNotFound))?;
     Ok((template, version))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kinds of the table under "## Notification kinds" in
+    /// docs/NOTIFIERS.md, in order.
+    fn documented() -> Vec<String> {
+        let doc = include_str!("../../../docs/NOTIFIERS.md");
+        let (_, section) = doc
+            .split_once("\n## Notification kinds\n")
+            .expect("docs/NOTIFIERS.md has a `## Notification kinds` section");
+        let section = section.split("\n## ").next().unwrap_or_default();
+        section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once('`'))
+            .map(|(kind, _)| kind.to_string())
+            .collect()
+    }
+
+    /// Every kind the core raises is in the documented table, and the
+    /// table lists nothing else, in the same order.
+    #[test]
+    fn every_kind_is_documented() {
+        let raised: Vec<String> = KINDS.iter().map(|k| k.to_string()).collect();
+        let documented = documented();
+        for kind in &raised {
+            assert!(
+                documented.contains(kind),
+                "`{kind}` is raised but not documented"
+            );
+        }
+        for kind in &documented {
+            assert!(
+                raised.contains(kind),
+                "`{kind}` is documented but not a kind"
+            );
+        }
+        assert_eq!(
+            documented, raised,
+            "the table lists the kinds in enum order"
+        );
+    }
+}
