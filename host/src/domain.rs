@@ -46,6 +46,10 @@ macro_rules! text_enum {
             Serialize, Deserialize, sqlx::Type, ToSchema,
         )]
         #[sqlx(type_name = "TEXT")]
+        // utoipa does not see the per-variant renames through the macro;
+        // every text is the snake_case of its variant's name, which
+        // `every_value_has_one_text` checks against the OpenAPI schema.
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $(
                 $(#[$vmeta])*
@@ -288,6 +292,18 @@ text_enum! {
 }
 
 text_enum! {
+    /// What retry-upload did for one storage (an API view, not stored).
+    RetryOutcome ("retry outcome") {
+        /// The backup was copied there from a verified copy.
+        Copied => "copied",
+        /// It holds the manifest and every part at its recorded size
+        /// already.
+        Present => "present",
+        Failed => "failed",
+    }
+}
+
+text_enum! {
     /// The server's own health (`GET /api/health`).
     ServerStatus ("server status") {
         Ok => "ok",
@@ -347,13 +363,28 @@ text_enum! {
 mod tests {
     use super::*;
 
-    /// serde, `FromStr` and `as_str` agree on every value of `E`.
+    /// serde, `FromStr`, `as_str` and the OpenAPI schema agree on every
+    /// value of `E`.
     fn round_trips<E>(all: &[E])
     where
         E: Copy + fmt::Debug + PartialEq + Serialize + FromStr + AsRef<str>,
+        E: utoipa::PartialSchema,
         for<'de> E: Deserialize<'de>,
         <E as FromStr>::Err: fmt::Debug,
     {
+        let schema = serde_json::to_value(E::schema()).unwrap();
+        let mut listed: Vec<String> = Vec::new();
+        let mut collect = |v: &serde_json::Value| {
+            for t in v["enum"].as_array().into_iter().flatten() {
+                listed.push(t.as_str().unwrap().to_string());
+            }
+        };
+        collect(&schema);
+        for variant in schema["oneOf"].as_array().into_iter().flatten() {
+            collect(variant);
+        }
+        let texts: Vec<String> = all.iter().map(|v| v.as_ref().to_string()).collect();
+        assert_eq!(listed, texts, "OpenAPI schema {schema}");
         for v in all {
             let text = v.as_ref();
             assert_eq!(serde_json::to_value(v).unwrap(), serde_json::json!(text));
@@ -383,6 +414,7 @@ mod tests {
         round_trips(EntityType::ALL);
         round_trips(CopyAvailability::ALL);
         round_trips(ServerStatus::ALL);
+        round_trips(RetryOutcome::ALL);
     }
 
     #[test]

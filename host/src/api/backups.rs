@@ -304,7 +304,10 @@ fn check_database_choice(
         .and_then(Value::as_array)
         .map(|dbs| {
             dbs.iter()
-                .filter(|d| d.get("status").and_then(Value::as_str) == Some("completed"))
+                .filter(|d| {
+                    d.get("status").and_then(Value::as_str)
+                        == Some(ExecutionStatus::Completed.as_str())
+                })
                 .filter_map(|d| d.get("name").and_then(Value::as_str))
                 .collect()
         });

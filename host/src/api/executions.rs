@@ -6,7 +6,7 @@ use super::extract::{ValidJson, ValidQuery};
 use super::page::{Page, PageQuery};
 use super::stream;
 use crate::domain::{
-    CopyStatus, EntityType, ExecutionStatus, NotificationKind, Operation, Severity,
+    CopyStatus, EntityType, ExecutionStatus, NotificationKind, Operation, RetryOutcome, Severity,
 };
 use crate::pipeline::manifest::BackupManifest;
 use crate::pipeline::replicate::copy_execution;
@@ -300,9 +300,7 @@ pub struct RetryUploadResult {
 pub struct RetryAction {
     pub storage_location_id: String,
     pub storage_name: String,
-    /// `copied`, `present` (it holds the manifest and every part at its
-    /// recorded size already) or `failed`.
-    pub action: String,
+    pub action: RetryOutcome,
     pub message: Option<String>,
 }
 
@@ -424,15 +422,15 @@ async fn copy_if_missing(
 ) -> ApiResult<RetryAction> {
     let from_name = from.name;
     let outcome = match targets::storage_for(state, row, crate::plugin::tracing_sink()).await {
-        Ok(to) if holds_copy(&to, prefix, from.manifest).await => Ok("present"),
+        Ok(to) if holds_copy(&to, prefix, from.manifest).await => Ok(RetryOutcome::Present),
         Ok(to) => copy_execution(from.client, &to, prefix, Default::default())
             .await
-            .map(|_| "copied")
+            .map(|_| RetryOutcome::Copied)
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     let (status, path, error, line) = match &outcome {
-        Ok("present") => (
+        Ok(RetryOutcome::Present) => (
             CopyStatus::Completed,
             Some(prefix),
             None,
@@ -465,8 +463,8 @@ async fn copy_if_missing(
         storage_location_id: row.id.clone(),
         storage_name: row.name.clone(),
         action: match &outcome {
-            Ok(a) => a.to_string(),
-            Err(_) => "failed".into(),
+            Ok(a) => *a,
+            Err(_) => RetryOutcome::Failed,
         },
         message: outcome.err(),
     })

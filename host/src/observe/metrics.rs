@@ -572,7 +572,11 @@ mod tests {
     async fn store_families_are_replaced_at_each_scrape() {
         let m = Metrics::new();
         let first = StoreState {
-            queue: vec![("backup".into(), "queued".into(), 2)],
+            queue: vec![(
+                crate::domain::WorkKind::Backup.to_string(),
+                crate::domain::WorkStatus::Queued.to_string(),
+                2,
+            )],
             ..StoreState::default()
         };
         let text = m.scrape(first).await.unwrap();

@@ -307,10 +307,7 @@ async fn record_end(state: &AppState, id: &str, bytes_moved: u64) {
             return;
         }
     };
-    if !matches!(
-        execution.status.as_str(),
-        "completed" | "failed" | "cancelled"
-    ) {
+    if !execution.status.is_final() {
         return;
     }
     let engine = match execution.datasource_id.as_deref() {
