@@ -30,6 +30,16 @@ pub struct UnknownValue {
     pub allowed: String,
 }
 
+/// `a, b or c`: the values of a set as error messages list them.
+pub fn either<E: AsRef<str>>(all: &[E]) -> String {
+    let texts: Vec<&str> = all.iter().map(AsRef::as_ref).collect();
+    match texts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => last.to_string(),
+        None => String::new(),
+    }
+}
+
 /// Declares a closed set of text values: the enum with its serde, sqlx and
 /// OpenAPI representations (each variant's text given once), `ALL` in
 /// declaration order, `as_str`, `Display` and `FromStr`.
@@ -85,7 +95,7 @@ macro_rules! text_enum {
                     other => Err(UnknownValue {
                         value: other.to_string(),
                         what: $what,
-                        allowed: [$($text),+].join(", "),
+                        allowed: either(&[$($text),+]),
                     }),
                 }
             }
@@ -422,7 +432,7 @@ mod tests {
         let e = "sometimes".parse::<Severity>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "`sometimes` is not a severity: use info, warning, critical"
+            "`sometimes` is not a severity: use info, warning or critical"
         );
     }
 

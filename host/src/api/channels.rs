@@ -468,10 +468,9 @@ pub async fn deliveries(
     let mut f = Filter::default();
     if let Some(s) = q.status {
         let Ok(s) = s.parse::<DeliveryStatus>() else {
-            let all: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
             return Err(ApiError::invalid(
                 "status",
-                format!("expected {}", all.join(", ")),
+                format!("expected {}", crate::domain::either(DeliveryStatus::ALL)),
             ));
         };
         f.push("status = ?", Param::Text(s.to_string()));

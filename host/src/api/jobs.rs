@@ -176,10 +176,12 @@ fn strategy(s: Option<String>) -> ApiResult<StorageStrategy> {
         return Ok(StorageStrategy::Fallback);
     };
     s.parse().map_err(|_| {
-        let allowed: Vec<&str> = StorageStrategy::ALL.iter().map(|v| v.as_str()).collect();
         ApiError::invalid(
             "storage_strategy",
-            format!("`{s}`: expected {}", allowed.join(" or ")),
+            format!(
+                "`{s}`: expected {}",
+                crate::domain::either(StorageStrategy::ALL)
+            ),
         )
     })
 }

@@ -54,13 +54,12 @@ pub async fn list(
     }
     if let Some(s) = q.severity {
         let Ok(s) = s.parse::<crate::domain::Severity>() else {
-            let all: Vec<&str> = crate::domain::Severity::ALL
-                .iter()
-                .map(|s| s.as_str())
-                .collect();
             return Err(ApiError::invalid(
                 "severity",
-                format!("expected {}", all.join(", ")),
+                format!(
+                    "expected {}",
+                    crate::domain::either(crate::domain::Severity::ALL)
+                ),
             ));
         };
         f.push("severity = ?", Param::Text(s.to_string()));

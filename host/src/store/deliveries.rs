@@ -94,7 +94,7 @@ pub async fn enqueue(
     .bind(&d.notification_id)
     .bind(&d.channel_id)
     .bind(&d.suppress_key)
-    .bind(&d.status)
+    .bind(d.status)
     .bind(d.next_attempt_at)
     .bind(&d.last_error)
     .bind(d.created_at)
