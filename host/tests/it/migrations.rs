@@ -242,6 +242,31 @@ async fn previous_schema_upgrades(backend: Backend) {
     )
     .await
     .expect("a known status");
+
+    // A channel's `events` (a JSON list, beyond a CHECK's reach) read as
+    // kinds; one that is not a kind is an error naming the column, never
+    // a channel silently taking every kind or none.
+    let channel = store::channels::get(&db, "ch1")
+        .await
+        .expect("read")
+        .expect("ch1");
+    assert_eq!(channel.events.0, vec![NotificationKind::BackupFailed]);
+    assert_eq!(channel.min_severity, Severity::Warning);
+    raw(
+        backend,
+        &url,
+        "UPDATE notification_channels SET events = '[\"backup_done\"]' WHERE id = 'ch1'",
+    )
+    .await
+    .expect("events is not checked by the database");
+    let e = store::channels::get(&db, "ch1")
+        .await
+        .expect_err("an unknown kind in events is an error");
+    let text = e.to_string();
+    assert!(
+        text.contains("events") && text.contains("backup_done"),
+        "{text}"
+    );
 }
 on_both_backends!(previous_schema_upgrades_, previous_schema_upgrades);
 
