@@ -172,6 +172,14 @@ text_enum! {
 }
 
 text_enum! {
+    /// What a backup holds (`backup_executions.backup_type`, and the
+    /// manifest's `backup_type`): every backup is a full one today.
+    BackupType ("backup type") {
+        Full => "full",
+    }
+}
+
+text_enum! {
     /// How a job with several storages uses them
     /// (`backup_jobs.storage_strategy`).
     StorageStrategy ("storage strategy") {
@@ -411,6 +419,7 @@ mod tests {
         round_trips(ExecutionStatus::ALL);
         round_trips(Operation::ALL);
         round_trips(Trigger::ALL);
+        round_trips(BackupType::ALL);
         round_trips(StorageStrategy::ALL);
         round_trips(CopyStatus::ALL);
         round_trips(NotificationKind::ALL);
@@ -467,6 +476,7 @@ mod tests {
             ("backup_executions", "operation", texts(Operation::ALL)),
             ("backup_executions", "trigger_type", texts(Trigger::ALL)),
             ("backup_executions", "status", texts(ExecutionStatus::ALL)),
+            ("backup_executions", "backup_type", texts(BackupType::ALL)),
             ("execution_storages", "status", texts(CopyStatus::ALL)),
             ("health_checks", "status", texts(CheckStatus::ALL)),
             ("storage_health_checks", "status", texts(CheckStatus::ALL)),

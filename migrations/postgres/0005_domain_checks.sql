@@ -17,6 +17,8 @@ ALTER TABLE backup_executions ADD CONSTRAINT backup_executions_trigger_type_chec
     CHECK (trigger_type IN ('manual', 'scheduled'));
 ALTER TABLE backup_executions ADD CONSTRAINT backup_executions_status_check
     CHECK (status IN ('queued', 'running', 'completed', 'failed', 'cancelled'));
+ALTER TABLE backup_executions ADD CONSTRAINT backup_executions_backup_type_check
+    CHECK (backup_type IN ('full'));
 ALTER TABLE execution_storages ADD CONSTRAINT execution_storages_status_check
     CHECK (status IN ('pending', 'completed', 'failed', 'deleted'));
 ALTER TABLE health_checks ADD CONSTRAINT health_checks_status_check

@@ -28,6 +28,7 @@ CREATE TEMP TABLE domain_check_existing (
     CONSTRAINT "backup_executions.operation" CHECK (column_name <> 'backup_executions.operation' OR value IS NULL OR value IN ('backup', 'restore', 'verification')),
     CONSTRAINT "backup_executions.trigger_type" CHECK (column_name <> 'backup_executions.trigger_type' OR value IS NULL OR value IN ('manual', 'scheduled')),
     CONSTRAINT "backup_executions.status" CHECK (column_name <> 'backup_executions.status' OR value IS NULL OR value IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+    CONSTRAINT "backup_executions.backup_type" CHECK (column_name <> 'backup_executions.backup_type' OR value IS NULL OR value IN ('full')),
     CONSTRAINT "execution_storages.status" CHECK (column_name <> 'execution_storages.status' OR value IS NULL OR value IN ('pending', 'completed', 'failed', 'deleted')),
     CONSTRAINT "health_checks.status" CHECK (column_name <> 'health_checks.status' OR value IS NULL OR value IN ('ok', 'timeout', 'auth_failed', 'unreachable', 'error')),
     CONSTRAINT "storage_health_checks.status" CHECK (column_name <> 'storage_health_checks.status' OR value IS NULL OR value IN ('ok', 'timeout', 'auth_failed', 'unreachable', 'error')),
@@ -47,6 +48,7 @@ INSERT INTO domain_check_existing SELECT 'backup_jobs.storage_strategy', storage
 INSERT INTO domain_check_existing SELECT 'backup_executions.operation', operation FROM backup_executions;
 INSERT INTO domain_check_existing SELECT 'backup_executions.trigger_type', trigger_type FROM backup_executions;
 INSERT INTO domain_check_existing SELECT 'backup_executions.status', status FROM backup_executions;
+INSERT INTO domain_check_existing SELECT 'backup_executions.backup_type', backup_type FROM backup_executions;
 INSERT INTO domain_check_existing SELECT 'execution_storages.status', status FROM execution_storages;
 INSERT INTO domain_check_existing SELECT 'health_checks.status', status FROM health_checks;
 INSERT INTO domain_check_existing SELECT 'storage_health_checks.status', status FROM storage_health_checks;
@@ -97,6 +99,12 @@ BEGIN SELECT RAISE(ABORT, 'backup_executions.status: not one of queued, running,
 CREATE TRIGGER backup_executions_status_check_update BEFORE UPDATE OF status ON backup_executions
 WHEN NEW.status NOT IN ('queued', 'running', 'completed', 'failed', 'cancelled')
 BEGIN SELECT RAISE(ABORT, 'backup_executions.status: not one of queued, running, completed, failed, cancelled'); END;
+CREATE TRIGGER backup_executions_backup_type_check_insert BEFORE INSERT ON backup_executions
+WHEN NEW.backup_type NOT IN ('full')
+BEGIN SELECT RAISE(ABORT, 'backup_executions.backup_type: not one of full'); END;
+CREATE TRIGGER backup_executions_backup_type_check_update BEFORE UPDATE OF backup_type ON backup_executions
+WHEN NEW.backup_type NOT IN ('full')
+BEGIN SELECT RAISE(ABORT, 'backup_executions.backup_type: not one of full'); END;
 CREATE TRIGGER execution_storages_status_check_insert BEFORE INSERT ON execution_storages
 WHEN NEW.status NOT IN ('pending', 'completed', 'failed', 'deleted')
 BEGIN SELECT RAISE(ABORT, 'execution_storages.status: not one of pending, completed, failed, deleted'); END;

@@ -36,7 +36,7 @@ macro_rules! bind_insert {
             .bind(e.compressed_size_bytes)
             .bind(e.progress_bytes)
             .bind(&e.backup_path)
-            .bind(&e.backup_type)
+            .bind(e.backup_type)
             .bind(&e.checksum)
             .bind(&e.error_message)
             .bind(&e.error_stack)
@@ -67,7 +67,7 @@ pub fn queued(operation: Operation, trigger: Trigger) -> Execution {
         compressed_size_bytes: None,
         progress_bytes: 0,
         backup_path: None,
-        backup_type: "full".into(),
+        backup_type: crate::domain::BackupType::Full,
         checksum: None,
         error_message: None,
         error_stack: None,

@@ -88,7 +88,7 @@ pub struct Execution {
     pub compressed_size_bytes: Option<i64>,
     pub progress_bytes: i64,
     pub backup_path: Option<String>,
-    pub backup_type: String,
+    pub backup_type: crate::domain::BackupType,
     pub checksum: Option<String>,
     pub error_message: Option<String>,
     pub error_stack: Option<String>,
