@@ -347,6 +347,29 @@ text_enum! {
 }
 
 text_enum! {
+    /// How important a line of an execution's log is
+    /// (`execution_logs.level`); plugin trace lines are kept as `debug`.
+    LogLevel ("log level") {
+        Debug => "debug",
+        Info => "info",
+        Warn => "warn",
+        Error => "error",
+    }
+}
+
+impl From<crate::plugin::LogLevel> for LogLevel {
+    fn from(l: crate::plugin::LogLevel) -> Self {
+        use crate::plugin::LogLevel as Plugin;
+        match l {
+            Plugin::Trace | Plugin::Debug => LogLevel::Debug,
+            Plugin::Info => LogLevel::Info,
+            Plugin::Warn => LogLevel::Warn,
+            Plugin::Error => LogLevel::Error,
+        }
+    }
+}
+
+text_enum! {
     /// Which workers take a work item (`work_items.kind`).
     WorkKind ("work kind") {
         Backup => "backup",
@@ -434,6 +457,7 @@ mod tests {
         round_trips(CopyAvailability::ALL);
         round_trips(ServerStatus::ALL);
         round_trips(RetryOutcome::ALL);
+        round_trips(LogLevel::ALL);
     }
 
     #[test]
@@ -478,6 +502,7 @@ mod tests {
             ("backup_executions", "status", texts(ExecutionStatus::ALL)),
             ("backup_executions", "backup_type", texts(BackupType::ALL)),
             ("execution_storages", "status", texts(CopyStatus::ALL)),
+            ("execution_logs", "level", texts(LogLevel::ALL)),
             ("health_checks", "status", texts(CheckStatus::ALL)),
             ("storage_health_checks", "status", texts(CheckStatus::ALL)),
             ("notifications", "type", texts(NotificationKind::ALL)),

@@ -21,6 +21,8 @@ ALTER TABLE backup_executions ADD CONSTRAINT backup_executions_backup_type_check
     CHECK (backup_type IN ('full'));
 ALTER TABLE execution_storages ADD CONSTRAINT execution_storages_status_check
     CHECK (status IN ('pending', 'completed', 'failed', 'deleted'));
+ALTER TABLE execution_logs ADD CONSTRAINT execution_logs_level_check
+    CHECK (level IN ('debug', 'info', 'warn', 'error'));
 ALTER TABLE health_checks ADD CONSTRAINT health_checks_status_check
     CHECK (status IN ('ok', 'timeout', 'auth_failed', 'unreachable', 'error'));
 ALTER TABLE storage_health_checks ADD CONSTRAINT storage_health_checks_status_check

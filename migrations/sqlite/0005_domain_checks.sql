@@ -30,6 +30,7 @@ CREATE TEMP TABLE domain_check_existing (
     CONSTRAINT "backup_executions.status" CHECK (column_name <> 'backup_executions.status' OR value IS NULL OR value IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
     CONSTRAINT "backup_executions.backup_type" CHECK (column_name <> 'backup_executions.backup_type' OR value IS NULL OR value IN ('full')),
     CONSTRAINT "execution_storages.status" CHECK (column_name <> 'execution_storages.status' OR value IS NULL OR value IN ('pending', 'completed', 'failed', 'deleted')),
+    CONSTRAINT "execution_logs.level" CHECK (column_name <> 'execution_logs.level' OR value IS NULL OR value IN ('debug', 'info', 'warn', 'error')),
     CONSTRAINT "health_checks.status" CHECK (column_name <> 'health_checks.status' OR value IS NULL OR value IN ('ok', 'timeout', 'auth_failed', 'unreachable', 'error')),
     CONSTRAINT "storage_health_checks.status" CHECK (column_name <> 'storage_health_checks.status' OR value IS NULL OR value IN ('ok', 'timeout', 'auth_failed', 'unreachable', 'error')),
     CONSTRAINT "notifications.type" CHECK (column_name <> 'notifications.type' OR value IS NULL OR value IN ('backup_completed', 'backup_failed', 'backup_skipped', 'restore_completed', 'restore_failed', 'verification_failed', 'connection_lost', 'connection_restored', 'storage_unreachable', 'cleanup_completed', 'plugin_failed')),
@@ -50,6 +51,7 @@ INSERT INTO domain_check_existing SELECT 'backup_executions.trigger_type', trigg
 INSERT INTO domain_check_existing SELECT 'backup_executions.status', status FROM backup_executions;
 INSERT INTO domain_check_existing SELECT 'backup_executions.backup_type', backup_type FROM backup_executions;
 INSERT INTO domain_check_existing SELECT 'execution_storages.status', status FROM execution_storages;
+INSERT INTO domain_check_existing SELECT 'execution_logs.level', level FROM execution_logs;
 INSERT INTO domain_check_existing SELECT 'health_checks.status', status FROM health_checks;
 INSERT INTO domain_check_existing SELECT 'storage_health_checks.status', status FROM storage_health_checks;
 INSERT INTO domain_check_existing SELECT 'notifications.type', type FROM notifications;
@@ -111,6 +113,12 @@ BEGIN SELECT RAISE(ABORT, 'execution_storages.status: not one of pending, comple
 CREATE TRIGGER execution_storages_status_check_update BEFORE UPDATE OF status ON execution_storages
 WHEN NEW.status NOT IN ('pending', 'completed', 'failed', 'deleted')
 BEGIN SELECT RAISE(ABORT, 'execution_storages.status: not one of pending, completed, failed, deleted'); END;
+CREATE TRIGGER execution_logs_level_check_insert BEFORE INSERT ON execution_logs
+WHEN NEW.level NOT IN ('debug', 'info', 'warn', 'error')
+BEGIN SELECT RAISE(ABORT, 'execution_logs.level: not one of debug, info, warn, error'); END;
+CREATE TRIGGER execution_logs_level_check_update BEFORE UPDATE OF level ON execution_logs
+WHEN NEW.level NOT IN ('debug', 'info', 'warn', 'error')
+BEGIN SELECT RAISE(ABORT, 'execution_logs.level: not one of debug, info, warn, error'); END;
 CREATE TRIGGER health_checks_status_check_insert BEFORE INSERT ON health_checks
 WHEN NEW.status NOT IN ('ok', 'timeout', 'auth_failed', 'unreachable', 'error')
 BEGIN SELECT RAISE(ABORT, 'health_checks.status: not one of ok, timeout, auth_failed, unreachable, error'); END;

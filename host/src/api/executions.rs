@@ -449,7 +449,12 @@ async fn copy_if_missing(
             format!("retry-upload to `{}` failed: {e}", row.name),
         ),
     };
-    executions::append_logs(&state.db, id, &[(store::now(), "info".into(), line)]).await?;
+    executions::append_logs(
+        &state.db,
+        id,
+        &[(store::now(), crate::domain::LogLevel::Info, line)],
+    )
+    .await?;
     // A failed attempt (the storage briefly unreachable) never erases the
     // record of a copy that completed before: only the action says failed.
     let recorded_complete = executions::storages(&state.db, id)

@@ -345,7 +345,7 @@ pub async fn chunks(db: &Db, execution_id: &str) -> Result<Vec<Chunk>, StoreErro
 pub async fn append_logs(
     db: &Db,
     execution_id: &str,
-    lines: &[(DateTime<Utc>, String, String)],
+    lines: &[(DateTime<Utc>, crate::domain::LogLevel, String)],
 ) -> Result<(), StoreError> {
     if lines.is_empty() {
         return Ok(());

@@ -126,7 +126,7 @@ pub struct ExecutionLog {
     #[serde(skip)]
     pub execution_id: String,
     pub ts: DateTime<Utc>,
-    pub level: String,
+    pub level: crate::domain::LogLevel,
     pub message: String,
 }
 

@@ -260,7 +260,7 @@ async fn settle(
                 executions::append_logs(
                     db,
                     &item.execution_id,
-                    &[(store::now(), "warn".into(), note.clone())],
+                    &[(store::now(), crate::domain::LogLevel::Warn, note.clone())],
                 )
                 .await
                 .map_err(|e| err(&e))?;
