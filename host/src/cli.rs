@@ -781,7 +781,7 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
         None => summary.prefix.clone(),
     };
     let out = serde_json::json!({
-        "status": "completed",
+        "status": crate::domain::ExecutionStatus::Completed,
         "execution_path": execution_path,
         "execution_id": m.execution_id,
         "job_id": m.job_id,

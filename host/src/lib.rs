@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod domain;
 pub mod notify;
 pub mod observe;
 pub mod pipeline;

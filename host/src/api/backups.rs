@@ -3,8 +3,10 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::ValidJson;
+use crate::domain::{
+    CopyAvailability, CopyStatus, DatasourceHealth, ExecutionStatus, Operation, Trigger, WorkKind,
+};
 use crate::pipeline;
-use crate::queue::KIND_RESTORE;
 use crate::server::state::AppState;
 use crate::server::targets;
 use crate::store::rows::{Datasource, Execution};
@@ -23,7 +25,7 @@ pub struct DatasourceBackups {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: String,
-    pub status: String,
+    pub status: DatasourceHealth,
     pub backups: i64,
     pub last_backup_at: Option<DateTime<Utc>>,
 }
@@ -54,8 +56,7 @@ pub async fn datasources(State(state): State<AppState>) -> ApiResult<Json<Vec<Da
 pub struct Copy {
     pub storage_location_id: String,
     pub storage_name: String,
-    /// `available`, `missing`, `unreachable` or `unknown`.
-    pub availability: String,
+    pub availability: CopyAvailability,
     pub backup_path: Option<String>,
 }
 
@@ -84,15 +85,18 @@ pub async fn for_datasource(
     let ds = super::datasources::load(&state, &datasource_id).await?;
     let mut f = Filter::default();
     f.push("datasource_id = ?", Param::Text(datasource_id.clone()))
-        .raw("operation = 'backup'")
-        .raw("status = 'completed'");
+        .push("operation = ?", Param::Text(Operation::Backup.to_string()))
+        .push(
+            "status = ?",
+            Param::Text(ExecutionStatus::Completed.to_string()),
+        );
     let (rows, _) = executions::list(&state.db, &f, 500, 0).await?;
     let mut backups = Vec::with_capacity(rows.len());
     for e in rows {
         let mut copies = Vec::new();
         let mut ids: Vec<(String, Option<String>)> = Vec::new();
         for s in executions::storages(&state.db, &e.id).await? {
-            if s.status == "completed" {
+            if s.status == CopyStatus::Completed {
                 ids.push((s.storage_location_id, s.backup_path));
             }
         }
@@ -121,7 +125,7 @@ async fn availability(state: &AppState, sid: &str, path: Option<String>) -> ApiR
         return Ok(Copy {
             storage_location_id: sid.to_string(),
             storage_name: String::new(),
-            availability: "unknown".into(),
+            availability: CopyAvailability::Unknown,
             backup_path: path,
         });
     };
@@ -129,8 +133,8 @@ async fn availability(state: &AppState, sid: &str, path: Option<String>) -> ApiR
         &path,
         targets::storage_for(state, &row, crate::plugin::tracing_sink()).await,
     ) {
-        (None, _) => "unknown",
-        (Some(_), Err(_)) => "unreachable",
+        (None, _) => CopyAvailability::Unknown,
+        (Some(_), Err(_)) => CopyAvailability::Unreachable,
         (Some(p), Ok(client)) => {
             match client
                 .stat(&crate::pipeline::layout::key(
@@ -139,16 +143,16 @@ async fn availability(state: &AppState, sid: &str, path: Option<String>) -> ApiR
                 ))
                 .await
             {
-                Ok(Some(_)) => "available",
-                Ok(None) => "missing",
-                Err(_) => "unreachable",
+                Ok(Some(_)) => CopyAvailability::Available,
+                Ok(None) => CopyAvailability::Missing,
+                Err(_) => CopyAvailability::Unreachable,
             }
         }
     };
     Ok(Copy {
         storage_location_id: row.id,
         storage_name: row.name,
-        availability: availability.into(),
+        availability,
         backup_path: path,
     })
 }
@@ -300,7 +304,10 @@ fn check_database_choice(
         .and_then(Value::as_array)
         .map(|dbs| {
             dbs.iter()
-                .filter(|d| d.get("status").and_then(Value::as_str) == Some("completed"))
+                .filter(|d| {
+                    d.get("status").and_then(Value::as_str)
+                        == Some(ExecutionStatus::Completed.as_str())
+                })
                 .filter_map(|d| d.get("name").and_then(Value::as_str))
                 .collect()
         });
@@ -360,8 +367,8 @@ fn check_database_choice(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RestoreAccepted {
     pub execution_id: String,
-    pub status: String,
-    pub operation: String,
+    pub status: ExecutionStatus,
+    pub operation: Operation,
 }
 
 /// Queue a restore (or a verification restore) of a completed backup.
@@ -438,11 +445,11 @@ pub async fn restore(
         ));
     }
     let operation = if input.verification_mode {
-        "verification"
+        Operation::Verification
     } else {
-        "restore"
+        Operation::Restore
     };
-    let mut execution = executions::queued(operation, "manual");
+    let mut execution = executions::queued(operation, Trigger::Manual);
     execution.job_id = source.job_id.clone();
     execution.datasource_id = Some(target.id.clone());
     execution.storage_location_id = input.storage_location_id.clone();
@@ -456,13 +463,13 @@ pub async fn restore(
         "target_database": input.target_database,
         "jobs": jobs,
     }));
-    super::enqueue(&state, &execution, KIND_RESTORE).await?;
+    super::enqueue(&state, &execution, WorkKind::Restore).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RestoreAccepted {
             execution_id: execution.id,
-            status: "queued".into(),
-            operation: operation.into(),
+            status: execution.status,
+            operation,
         }),
     ))
 }

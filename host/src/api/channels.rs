@@ -5,10 +5,10 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::{ValidJson, ValidQuery};
 use super::page::{Page, PageQuery};
+use crate::domain::{DeliveryStatus, NotificationKind, Severity};
 use crate::notify::{self, send, templates};
 use crate::server::state::AppState;
 use crate::server::targets;
-use crate::store::deliveries::Severity;
 use crate::store::rows::{Delivery, NotificationChannel};
 use crate::store::sealed::SealedJson;
 use crate::store::{self, Filter, Param};
@@ -19,7 +19,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::types::Json as SqlJson;
-use std::str::FromStr;
 use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
@@ -33,8 +32,8 @@ pub struct ChannelView {
     #[schema(value_type = Object)]
     pub config: Value,
     /// Notification kinds routed here; empty: every kind.
-    pub events: Vec<String>,
-    pub min_severity: String,
+    pub events: Vec<NotificationKind>,
+    pub min_severity: Severity,
     pub job_ids: Vec<String>,
     pub datasource_ids: Vec<String>,
     pub suppress_minutes: i64,
@@ -79,11 +78,13 @@ pub struct CreateChannel {
     /// (`password`, `secret`, `access_token`) are write-only.
     #[schema(value_type = Object)]
     pub config: Value,
-    /// Notification kinds to send; omitted or empty: every kind.
+    /// Notification kinds to send; omitted or empty: every kind. Read as
+    /// text and checked by `events`, so the error names the entry.
     #[serde(default)]
+    #[schema(value_type = Vec<NotificationKind>)]
     pub events: Vec<String>,
     /// `info` (default), `warning` or `critical`.
-    #[schema(pattern = "^(info|warning|critical)$")]
+    #[schema(value_type = Option<Severity>)]
     pub min_severity: Option<String>,
     /// Only notifications about these jobs / datasources.
     #[serde(default)]
@@ -118,8 +119,9 @@ pub struct UpdateChannel {
     /// Secrets may be sent back as `********` to keep them.
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
+    #[schema(value_type = Option<Vec<NotificationKind>>)]
     pub events: Option<Vec<String>>,
-    #[schema(pattern = "^(info|warning|critical)$")]
+    #[schema(value_type = Option<Severity>)]
     pub min_severity: Option<String>,
     pub job_ids: Option<Vec<String>>,
     pub datasource_ids: Option<Vec<String>>,
@@ -132,20 +134,35 @@ pub struct UpdateChannel {
 /// Most minutes a repeat may be suppressed for: one week.
 const MAX_SUPPRESS_MINUTES: i64 = 7 * 24 * 60;
 
+/// The `events` of a request as kinds; an unknown one is refused naming
+/// its index and listing every kind a channel can subscribe to.
+fn events(events: Vec<String>) -> ApiResult<Vec<NotificationKind>> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            kind.parse().map_err(|_| {
+                let kinds: Vec<&str> = NotificationKind::ALL.iter().map(|k| k.as_str()).collect();
+                ApiError::invalid(
+                    format!("events[{i}]"),
+                    format!(
+                        "`{kind}` is not a notification kind; kinds: {}",
+                        kinds.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The `min_severity` of a request.
+fn min_severity(s: &str) -> ApiResult<Severity> {
+    s.parse()
+        .map_err(|e: crate::domain::UnknownValue| ApiError::invalid("min_severity", e.to_string()))
+}
+
 /// Checks the rule fields; errors name the field.
 async fn check_rules(state: &AppState, c: &NotificationChannel) -> ApiResult<()> {
-    for (i, kind) in c.events.0.iter().enumerate() {
-        if !notify::KINDS.contains(&kind.as_str()) {
-            return Err(ApiError::invalid(
-                format!("events[{i}]"),
-                format!(
-                    "`{kind}` is not a notification kind; kinds: {}",
-                    notify::KINDS.join(", ")
-                ),
-            ));
-        }
-    }
-    Severity::from_str(&c.min_severity).map_err(|m| ApiError::invalid("min_severity", m))?;
     if !(0..=MAX_SUPPRESS_MINUTES).contains(&c.suppress_minutes) {
         return Err(ApiError::invalid(
             "suppress_minutes",
@@ -214,8 +231,11 @@ pub async fn create(
         name: super::limits::name("name", &input.name)?,
         kind: input.kind,
         config: SealedJson(input.config),
-        events: SqlJson(input.events),
-        min_severity: input.min_severity.unwrap_or_else(|| "info".into()),
+        events: SqlJson(events(input.events)?),
+        min_severity: match input.min_severity {
+            Some(s) => min_severity(&s)?,
+            None => Severity::Info,
+        },
         job_ids: SqlJson(input.job_ids),
         datasource_ids: SqlJson(input.datasource_ids),
         suppress_minutes: input.suppress_minutes.unwrap_or(30),
@@ -309,11 +329,11 @@ pub async fn update(
             "is required when the type changes",
         ));
     }
-    if let Some(events) = input.events {
-        c.events = SqlJson(events);
+    if let Some(list) = input.events {
+        c.events = SqlJson(events(list)?);
     }
     if let Some(s) = input.min_severity {
-        c.min_severity = s;
+        c.min_severity = min_severity(&s)?;
     }
     if let Some(ids) = input.job_ids {
         c.job_ids = SqlJson(ids);
@@ -360,6 +380,10 @@ pub struct TestResult {
     pub body: String,
 }
 
+/// The kind a test message carries to the notifier: not a notification
+/// kind (nothing is stored or routed), so a receiver can tell it apart.
+const TEST_KIND: &str = "test";
+
 /// Sends a test message through the channel now, rendered with the
 /// channel type's `backup_failed` template against the sample event, and
 /// reports the notifier's real answer. Nothing is queued or retried.
@@ -377,8 +401,8 @@ pub async fn test(
     super::throttle::test_call(client)?;
     let channel = load(&state, &id).await?;
     let mut context = notify::context::sample();
-    context["kind"] = "test".into();
-    context["severity"] = "info".into();
+    context["kind"] = TEST_KIND.into();
+    context["severity"] = Severity::Info.as_str().into();
     context["title"] = format!(
         "Test message from DataGuardian (channel `{}`)",
         channel.name
@@ -386,7 +410,8 @@ pub async fn test(
     .into();
     context["message"] =
         "If you can read this, the channel works. The details below are a sample.".into();
-    let (_, version) = notify::active_template(&state.db, &channel.kind, "backup_failed").await?;
+    let (_, version) =
+        notify::active_template(&state.db, &channel.kind, notify::context::SAMPLE_KIND).await?;
     let message = templates::render(version.subject.as_deref(), &version.body, &context)
         .await
         .map_err(|e| match e {
@@ -397,8 +422,8 @@ pub async fn test(
     let outcome = send::send(
         &state,
         &channel,
-        "test",
-        "info",
+        TEST_KIND,
+        Severity::Info,
         &message,
         &context["fields"],
         None,
@@ -418,8 +443,7 @@ pub async fn test(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
-    /// `pending`, `sending`, `delivered`, `failed` or `suppressed`.
-    #[param(pattern = "^(pending|sending|delivered|failed|suppressed)$")]
+    #[param(value_type = Option<DeliveryStatus>)]
     pub status: Option<String>,
     pub channel_id: Option<String>,
     pub notification_id: Option<String>,
@@ -444,13 +468,13 @@ pub async fn deliveries(
     .resolve()?;
     let mut f = Filter::default();
     if let Some(s) = q.status {
-        if !["pending", "sending", "delivered", "failed", "suppressed"].contains(&s.as_str()) {
+        let Ok(s) = s.parse::<DeliveryStatus>() else {
             return Err(ApiError::invalid(
                 "status",
-                "expected pending, sending, delivered, failed or suppressed",
+                format!("expected {}", crate::domain::either(DeliveryStatus::ALL)),
             ));
-        }
-        f.push("status = ?", Param::Text(s));
+        };
+        f.push("status = ?", Param::Text(s.to_string()));
     }
     if let Some(c) = q.channel_id {
         f.push("channel_id = ?", Param::Text(c));

@@ -63,6 +63,7 @@ pub async fn overview(State(state): State<AppState>) -> ApiResult<Json<Overview>
         store::datasources::count_by_status(db)
             .await?
             .into_iter()
+            .map(|(status, n)| (status.to_string(), n))
             .collect();
     let (jobs_total, jobs_enabled) = store::jobs::count(db).await?;
     let totals = executions::totals(db, store::now() - chrono::Duration::hours(24)).await?;

@@ -29,8 +29,7 @@ pub struct DatasourceView {
     pub kind: String,
     #[schema(value_type = Object)]
     pub connection_config: Value,
-    /// `healthy`, `warning`, `critical` or `unknown`.
-    pub status: String,
+    pub status: crate::domain::DatasourceHealth,
     pub enabled: bool,
     pub tags: Vec<String>,
     pub consecutive_failures: i64,
@@ -125,8 +124,7 @@ pub struct ListQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectionTest {
     pub success: bool,
-    /// `ok`, `timeout`, `auth_failed`, `unreachable` or `error`.
-    pub status: String,
+    pub status: crate::domain::CheckStatus,
     pub latency_ms: u64,
     pub version: Option<String>,
     pub message: Option<String>,
@@ -165,7 +163,7 @@ fn blank(kind: &str) -> Datasource {
         name: String::new(),
         kind: kind.to_string(),
         connection_config: SealedJson(Value::Null),
-        status: "unknown".into(),
+        status: crate::domain::DatasourceHealth::Unknown,
         enabled: true,
         tags: SqlJson(Vec::new()),
         consecutive_failures: 0,
@@ -345,7 +343,7 @@ pub async fn test_connection(
         .collect();
     Ok(Json(ConnectionTest {
         success: report.status == crate::plugin::bindings::HealthStatus::Ok,
-        status: health::status_name(report.status).into(),
+        status: report.status.into(),
         latency_ms: report.latency_ms,
         version: report.version,
         message: report.message,

@@ -5,6 +5,9 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ValidJson, ValidQuery};
 use super::page::{Page, PageQuery};
 use super::stream;
+use crate::domain::{
+    CopyStatus, EntityType, ExecutionStatus, NotificationKind, Operation, RetryOutcome, Severity,
+};
 use crate::pipeline::manifest::BackupManifest;
 use crate::pipeline::replicate::copy_execution;
 use crate::pipeline::restore::load_manifest;
@@ -28,39 +31,34 @@ use utoipa::{IntoParams, ToSchema};
 /// (`sha256:<hex>`), so a client can check what it saved.
 pub const CHECKSUM_HEADER: &str = "x-dataguardian-checksum";
 
-pub const STATUSES: &[&str] = &["queued", "running", "completed", "failed", "cancelled"];
-
-pub fn check_status(s: &str) -> ApiResult<()> {
-    if STATUSES.contains(&s) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "status",
+/// `value` as one of `E`'s values, or a 422 naming `field` and listing
+/// them.
+fn parse_field<E: std::str::FromStr + std::fmt::Display + Copy>(
+    field: &'static str,
+    value: &str,
+    all: &[E],
+) -> ApiResult<E> {
+    value.parse().map_err(|_| {
+        let allowed: Vec<String> = all.iter().map(ToString::to_string).collect();
+        ApiError::invalid(
+            field,
             format!(
                 "`{}`: expected one of {}",
-                super::guard::shorten(s),
-                STATUSES.join(", ")
+                super::guard::shorten(value),
+                allowed.join(", ")
             ),
-        ))
-    }
+        )
+    })
 }
 
-/// Operations an execution can be.
-pub const OPERATIONS: &[&str] = &["backup", "restore", "verification"];
+/// The `status` filter of an executions list.
+pub fn check_status(s: &str) -> ApiResult<ExecutionStatus> {
+    parse_field("status", s, ExecutionStatus::ALL)
+}
 
-pub fn check_operation(o: &str) -> ApiResult<()> {
-    if OPERATIONS.contains(&o) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "operation",
-            format!(
-                "`{}`: expected one of {}",
-                super::guard::shorten(o),
-                OPERATIONS.join(", ")
-            ),
-        ))
-    }
+/// The `operation` filter of an executions list.
+pub fn check_operation(o: &str) -> ApiResult<Operation> {
+    parse_field("operation", o, Operation::ALL)
 }
 
 /// Progress of a running execution on this node.
@@ -86,12 +84,11 @@ pub struct ExecutionDetail {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    #[param(pattern = "^(queued|running|completed|failed|cancelled)$")]
+    #[param(value_type = Option<ExecutionStatus>)]
     pub status: Option<String>,
     pub job_id: Option<String>,
     pub datasource_id: Option<String>,
-    /// `backup`, `restore` or `verification`.
-    #[param(pattern = "^(backup|restore|verification)$")]
+    #[param(value_type = Option<Operation>)]
     pub operation: Option<String>,
     #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
@@ -118,8 +115,8 @@ pub async fn list(
     .resolve()?;
     let mut f = Filter::default();
     if let Some(s) = q.status {
-        check_status(&s)?;
-        f.push("status = ?", Param::Text(s));
+        let s = check_status(&s)?;
+        f.push("status = ?", Param::Text(s.to_string()));
     }
     if let Some(j) = q.job_id {
         f.push("job_id = ?", Param::Text(j));
@@ -128,8 +125,8 @@ pub async fn list(
         f.push("datasource_id = ?", Param::Text(d));
     }
     if let Some(o) = q.operation {
-        check_operation(&o)?;
-        f.push("operation = ?", Param::Text(o));
+        let o = check_operation(&o)?;
+        f.push("operation = ?", Param::Text(o.to_string()));
     }
     let (rows, total) = executions::list(&state.db, &f, limit, offset).await?;
     Ok(Json(Page::new(rows, total, page, limit)))
@@ -202,7 +199,7 @@ async fn readable_storage(
 ) -> ApiResult<(String, StorageClient)> {
     let mut ids: Vec<String> = execution.storage_location_id.iter().cloned().collect();
     for s in executions::storages(&state.db, &execution.id).await? {
-        if s.status == "completed" && !ids.contains(&s.storage_location_id) {
+        if s.status == CopyStatus::Completed && !ids.contains(&s.storage_location_id) {
             ids.push(s.storage_location_id);
         }
     }
@@ -221,13 +218,13 @@ async fn readable_storage(
 /// 409 unless `execution` is a backup that completed, saying which of the
 /// two it is not.
 pub(crate) fn require_completed_backup(execution: &Execution) -> ApiResult<()> {
-    if execution.operation != "backup" {
+    if execution.operation != Operation::Backup {
         return Err(ApiError::conflict(format!(
             "execution `{}` is a {}, not a backup",
             execution.id, execution.operation
         )));
     }
-    if execution.status != "completed" {
+    if execution.status != ExecutionStatus::Completed {
         return Err(ApiError::conflict(format!(
             "backup `{}` has not completed (status {})",
             execution.id, execution.status
@@ -344,9 +341,7 @@ pub struct RetryUploadResult {
 pub struct RetryAction {
     pub storage_location_id: String,
     pub storage_name: String,
-    /// `copied`, `present` (it holds the manifest and every part at its
-    /// recorded size already) or `failed`.
-    pub action: String,
+    pub action: RetryOutcome,
     pub message: Option<String>,
 }
 
@@ -360,7 +355,7 @@ async fn verified_source(
 ) -> ApiResult<(String, String, StorageClient, BackupManifest)> {
     let mut ids: Vec<String> = execution.storage_location_id.iter().cloned().collect();
     for s in executions::storages(&state.db, &execution.id).await? {
-        if s.status == "completed" && !ids.contains(&s.storage_location_id) {
+        if s.status == CopyStatus::Completed && !ids.contains(&s.storage_location_id) {
             ids.push(s.storage_location_id);
         }
     }
@@ -468,49 +463,54 @@ async fn copy_if_missing(
 ) -> ApiResult<RetryAction> {
     let from_name = from.name;
     let outcome = match targets::storage_for(state, row, crate::plugin::tracing_sink()).await {
-        Ok(to) if holds_copy(&to, prefix, from.manifest).await => Ok("present"),
+        Ok(to) if holds_copy(&to, prefix, from.manifest).await => Ok(RetryOutcome::Present),
         Ok(to) => copy_execution(from.client, &to, prefix, Default::default())
             .await
-            .map(|_| "copied")
+            .map(|_| RetryOutcome::Copied)
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     let (status, path, error, line) = match &outcome {
-        Ok("present") => (
-            "completed",
+        Ok(RetryOutcome::Present) => (
+            CopyStatus::Completed,
             Some(prefix),
             None,
             format!("retry-upload: `{}` already holds the backup", row.name),
         ),
         Ok(_) => (
-            "completed",
+            CopyStatus::Completed,
             Some(prefix),
             None,
             format!("retry-upload: copied from `{from_name}` to `{}`", row.name),
         ),
         Err(e) => (
-            "failed",
+            CopyStatus::Failed,
             None,
             Some(e.as_str()),
             format!("retry-upload to `{}` failed: {e}", row.name),
         ),
     };
-    executions::append_logs(&state.db, id, &[(store::now(), "info".into(), line)]).await?;
+    executions::append_logs(
+        &state.db,
+        id,
+        &[(store::now(), crate::domain::LogLevel::Info, line)],
+    )
+    .await?;
     // A failed attempt (the storage briefly unreachable) never erases the
     // record of a copy that completed before: only the action says failed.
     let recorded_complete = executions::storages(&state.db, id)
         .await?
         .iter()
-        .any(|s| s.storage_location_id == row.id && s.status == "completed");
-    if status == "completed" || !recorded_complete {
+        .any(|s| s.storage_location_id == row.id && s.status == CopyStatus::Completed);
+    if status == CopyStatus::Completed || !recorded_complete {
         executions::set_storage_status(&state.db, id, &row.id, status, path, error).await?;
     }
     Ok(RetryAction {
         storage_location_id: row.id.clone(),
         storage_name: row.name.clone(),
         action: match &outcome {
-            Ok(a) => a.to_string(),
-            Err(_) => "failed".into(),
+            Ok(a) => *a,
+            Err(_) => RetryOutcome::Failed,
         },
         message: outcome.err(),
     })
@@ -544,9 +544,9 @@ pub async fn mark_restored(
     store::notifications::insert(
         &state.db,
         store::notifications::NewNotification {
-            kind: "restore_completed",
-            severity: "info",
-            entity_type: Some("backup_execution"),
+            kind: NotificationKind::RestoreCompleted,
+            severity: Severity::Info,
+            entity_type: Some(EntityType::BackupExecution),
             entity_id: Some(&id),
             title: "Backup restored manually".into(),
             message: format!(
@@ -574,8 +574,8 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Execution>)> {
     let execution = load(&state, &id).await?;
-    match execution.status.as_str() {
-        "queued" | "running" => cancel_active(&state, &id).await?,
+    match execution.status {
+        ExecutionStatus::Queued | ExecutionStatus::Running => cancel_active(&state, &id).await?,
         other => {
             return Err(ApiError::conflict(format!(
                 "execution `{id}` is {other}; only queued or running executions can be cancelled"
@@ -596,8 +596,8 @@ async fn cancel_active(state: &AppState, id: &str) -> ApiResult<()> {
             return Ok(());
         }
         let current = load(state, id).await?;
-        match current.status.as_str() {
-            "queued"
+        match current.status {
+            ExecutionStatus::Queued
                 if state
                     .queue
                     .cancel_queued(id)
@@ -607,14 +607,14 @@ async fn cancel_active(state: &AppState, id: &str) -> ApiResult<()> {
                 executions::finish(
                     &state.db,
                     id,
-                    "cancelled",
+                    ExecutionStatus::Cancelled,
                     Some("cancelled by request"),
                     None,
                 )
                 .await?;
                 return Ok(());
             }
-            "queued" | "running" => {}
+            ExecutionStatus::Queued | ExecutionStatus::Running => {}
             other => {
                 return Err(ApiError::conflict(format!(
                     "execution `{id}` already ended ({other})"
@@ -636,7 +636,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let execution = load(&state, &id).await?;
-    if matches!(execution.status.as_str(), "queued" | "running") {
+    if !execution.status.is_final() {
         return Err(ApiError::conflict(
             "cancel the execution before deleting it",
         ));

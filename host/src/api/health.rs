@@ -51,15 +51,14 @@ pub async fn liveness(State(state): State<AppState>) -> (StatusCode, Json<Livene
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueDepth {
-    pub kind: String,
-    pub status: String,
+    pub kind: crate::domain::WorkKind,
+    pub status: crate::domain::WorkStatus,
     pub count: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SystemHealth {
-    /// `ok` or `degraded`.
-    pub status: String,
+    pub status: crate::domain::ServerStatus,
     pub version: String,
     pub uptime_seconds: i64,
     pub node_id: String,
@@ -68,15 +67,21 @@ pub struct SystemHealth {
     pub queue: Vec<QueueDepth>,
     /// Executions this node is running now (the queue depth counts all nodes).
     pub running_here: usize,
-    pub datasources: Vec<(String, i64)>,
+    pub datasources: Vec<(crate::domain::DatasourceHealth, i64)>,
     pub plugins: usize,
 }
 
 /// Detailed health of the server.
 #[utoipa::path(get, path = "/api/health", tag = "health", responses((status = 200, body = SystemHealth)))]
 pub async fn detailed(State(state): State<AppState>) -> ApiResult<Json<SystemHealth>> {
-    let database = match state.db.ping().await {
-        Ok(()) => "ok".to_string(),
+    let ping = state.db.ping().await;
+    let status = match ping {
+        Ok(()) => crate::domain::ServerStatus::Ok,
+        Err(_) => crate::domain::ServerStatus::Degraded,
+    };
+    // `ok`, else what went wrong.
+    let database = match ping {
+        Ok(()) => crate::domain::ServerStatus::Ok.to_string(),
         Err(e) => e.to_string(),
     };
     let queue = store::work::depth(&state.db)
@@ -94,7 +99,7 @@ pub async fn detailed(State(state): State<AppState>) -> ApiResult<Json<SystemHea
         .unwrap_or_default();
     let running_here = state.running.count();
     Ok(Json(SystemHealth {
-        status: if database == "ok" { "ok" } else { "degraded" }.into(),
+        status,
         version: env!("CARGO_PKG_VERSION").into(),
         uptime_seconds: (store::now() - state.started_at).num_seconds(),
         node_id: state.node_id.to_string(),

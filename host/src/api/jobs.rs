@@ -4,7 +4,7 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::{OptionalJson, ValidJson, ValidQuery};
 use super::page::{Page, PageQuery};
-use crate::queue::KIND_BACKUP;
+use crate::domain::{ExecutionStatus, Operation, StorageStrategy, Trigger, WorkKind};
 use crate::retention::RetentionPolicy;
 use crate::schedule::{Schedule, ScheduleError};
 use crate::server::state::AppState;
@@ -20,8 +20,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::types::Json as SqlJson;
 use utoipa::{IntoParams, ToSchema};
-
-pub const STRATEGIES: &[&str] = &["fallback", "replicate"];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
@@ -172,16 +170,20 @@ async fn storages(
     Ok(ids)
 }
 
-fn strategy(s: Option<String>) -> ApiResult<String> {
-    let s = s.unwrap_or_else(|| "fallback".into());
-    if STRATEGIES.contains(&s.as_str()) {
-        Ok(s)
-    } else {
-        Err(ApiError::invalid(
+/// The job's strategy, `fallback` when not given.
+fn strategy(s: Option<String>) -> ApiResult<StorageStrategy> {
+    let Some(s) = s else {
+        return Ok(StorageStrategy::Fallback);
+    };
+    s.parse().map_err(|_| {
+        ApiError::invalid(
             "storage_strategy",
-            format!("`{s}`: expected fallback or replicate"),
-        ))
-    }
+            format!(
+                "`{s}`: expected {}",
+                crate::domain::either(StorageStrategy::ALL)
+            ),
+        )
+    })
 }
 
 async fn check_datasource(state: &AppState, id: &str) -> ApiResult<()> {
@@ -426,7 +428,7 @@ pub async fn delete(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunAccepted {
     pub execution_id: String,
-    pub status: String,
+    pub status: ExecutionStatus,
 }
 
 /// Queue a backup now, ahead of scheduled ones. A job runs one backup at
@@ -446,16 +448,16 @@ pub async fn run(
             job.name
         )));
     }
-    let mut execution = executions::queued("backup", "manual");
+    let mut execution = executions::queued(Operation::Backup, Trigger::Manual);
     execution.job_id = Some(job.id.clone());
     execution.datasource_id = Some(job.datasource_id.clone());
     execution.storage_location_id = Some(job.storage_location_id.clone());
-    super::enqueue(&state, &execution, KIND_BACKUP).await?;
+    super::enqueue(&state, &execution, WorkKind::Backup).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RunAccepted {
             execution_id: execution.id,
-            status: "queued".into(),
+            status: execution.status,
         }),
     ))
 }
@@ -464,8 +466,7 @@ pub async fn run(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionsQuery {
-    /// `queued`, `running`, `completed`, `failed` or `cancelled`.
-    #[param(pattern = "^(queued|running|completed|failed|cancelled)$")]
+    #[param(value_type = Option<ExecutionStatus>)]
     pub status: Option<String>,
     /// `backup` (default), `restore`, `verification` or `all`: a job's
     /// history is its backups unless asked otherwise.
@@ -493,13 +494,17 @@ pub async fn executions(
     let mut f = Filter::default();
     f.push("job_id = ?", Param::Text(id));
     if let Some(s) = q.status {
-        super::executions::check_status(&s)?;
-        f.push("status = ?", Param::Text(s));
+        let s = super::executions::check_status(&s)?;
+        f.push("status = ?", Param::Text(s.to_string()));
     }
-    match q.operation.as_deref().unwrap_or("backup") {
-        "all" => {}
+    // `all` is the one value of this filter that is not an operation.
+    match q.operation.as_deref() {
+        Some("all") => {}
         o => {
-            super::executions::check_operation(o)?;
+            let o = match o {
+                Some(o) => super::executions::check_operation(o)?,
+                None => Operation::Backup,
+            };
             f.push("operation = ?", Param::Text(o.to_string()));
         }
     }

@@ -18,7 +18,11 @@ pub async fn scrape(State(state): State<AppState>) -> ApiResult<Response> {
     let db = &state.db;
     let to_secs = |at: chrono::DateTime<chrono::Utc>| at.timestamp_micros() as f64 / 1e6;
     let figures = StoreState {
-        queue: store::work::depth(db).await?,
+        queue: store::work::depth(db)
+            .await?
+            .into_iter()
+            .map(|(kind, status, n)| (kind.to_string(), status.to_string(), n))
+            .collect(),
         last_success: store::metrics::last_successful_backups(db)
             .await?
             .into_iter()
@@ -33,7 +37,13 @@ pub async fn scrape(State(state): State<AppState>) -> ApiResult<Response> {
             .await?
             .into_iter()
             .map(|(id, name, kind, status, gb)| {
-                (id, name, kind, status == "healthy", gb.map(|g| g * 1e9))
+                (
+                    id,
+                    name,
+                    kind,
+                    status == crate::domain::StorageHealth::Healthy,
+                    gb.map(|g| g * 1e9),
+                )
             })
             .collect(),
         executions_running_here: state.running.count(),

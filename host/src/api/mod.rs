@@ -142,7 +142,7 @@ pub fn router(state: AppState) -> Router {
 pub(crate) async fn enqueue(
     state: &AppState,
     execution: &crate::store::rows::Execution,
-    kind: &str,
+    kind: crate::domain::WorkKind,
 ) -> Result<(), ApiError> {
     let item = crate::queue::item(kind, &execution.id, crate::queue::PRIORITY_MANUAL);
     state.queue.submit(execution, &item).await.map_err(|e| {

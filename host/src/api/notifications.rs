@@ -15,12 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// `connection_lost`, `backup_failed`, `cleanup_completed`...
+    /// A notification kind (docs/NOTIFIERS.md).
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", value_type = Option<crate::domain::NotificationKind>)]
     pub kind: Option<String>,
-    /// `info`, `warning` or `critical`.
-    #[param(pattern = "^(info|warning|critical)$")]
+    #[param(value_type = Option<crate::domain::Severity>)]
     pub severity: Option<String>,
     /// true: read only; false: unread only.
     pub read: Option<bool>,
@@ -54,13 +53,16 @@ pub async fn list(
         f.push("type = ?", Param::Text(t));
     }
     if let Some(s) = q.severity {
-        if !["info", "warning", "critical"].contains(&s.as_str()) {
+        let Ok(s) = s.parse::<crate::domain::Severity>() else {
             return Err(ApiError::invalid(
                 "severity",
-                "expected info, warning or critical",
+                format!(
+                    "expected {}",
+                    crate::domain::either(crate::domain::Severity::ALL)
+                ),
             ));
-        }
-        f.push("severity = ?", Param::Text(s));
+        };
+        f.push("severity = ?", Param::Text(s.to_string()));
     }
     match q.read {
         Some(true) => {

@@ -31,8 +31,7 @@ pub struct StorageView {
     #[schema(value_type = Object)]
     pub config: Value,
     pub is_default: bool,
-    /// `unknown`, `healthy` or `unreachable`.
-    pub status: String,
+    pub status: crate::domain::StorageHealth,
     pub available_space_gb: Option<f64>,
     pub last_health_check_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -232,7 +231,7 @@ pub async fn create(
         kind: input.kind,
         config: SealedJson(input.config),
         is_default: input.is_default,
-        status: "unknown".into(),
+        status: crate::domain::StorageHealth::Unknown,
         available_space_gb: None,
         last_health_check_at: None,
         created_at: at,
@@ -329,7 +328,7 @@ pub async fn delete(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StorageTest {
     pub success: bool,
-    pub status: String,
+    pub status: crate::domain::CheckStatus,
     pub latency_ms: u64,
     pub available_space_gb: Option<f64>,
     pub message: Option<String>,
@@ -350,7 +349,7 @@ pub async fn test(
     let row = load(&state, &id).await?;
     let check: StorageHealthCheck = health::check_storage(&state, &row).await?;
     Ok(Json(StorageTest {
-        success: check.status == "ok",
+        success: check.status == crate::domain::CheckStatus::Ok,
         status: check.status,
         latency_ms: check.latency_ms.unwrap_or(0) as u64,
         available_space_gb: check.available_space_gb,

@@ -20,9 +20,8 @@ pub struct TemplateView {
     pub id: String,
     /// The channel type it is for (`smtp`, `webhook`, `whatsapp`...).
     pub channel: String,
-    /// The notification kind.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: crate::domain::NotificationKind,
     pub active_version: i64,
     pub subject: Option<String>,
     pub body: String,

@@ -3,6 +3,7 @@
 //! (empty when it does not apply), so templates can test `{% if job.name %}`
 //! and strict mode still catches misspelt names.
 
+use crate::domain::{EntityType, ExecutionStatus, NotificationKind, Operation, Severity};
 use crate::store::rows::Notification;
 use crate::store::{self, Db, StoreError};
 use serde_json::{json, Value};
@@ -15,8 +16,8 @@ pub async fn for_notification(
     public_url: Option<&str>,
 ) -> Result<Value, StoreError> {
     let subject = store::deliveries::subject_of(db, n).await?;
-    let execution_id = match n.entity_type.as_deref() {
-        Some("backup_execution") => n.entity_id.clone(),
+    let execution_id = match n.entity_type {
+        Some(EntityType::BackupExecution) => n.entity_id.clone(),
         _ => text(&n.metadata.0, "execution_id"),
     };
     let execution = match &execution_id {
@@ -31,8 +32,8 @@ pub async fn for_notification(
         Some(id) => store::datasources::get(db, id).await?,
         None => None,
     };
-    let storage_id = match n.entity_type.as_deref() {
-        Some("storage_location") => n.entity_id.clone(),
+    let storage_id = match n.entity_type {
+        Some(EntityType::StorageLocation) => n.entity_id.clone(),
         _ => execution
             .as_ref()
             .and_then(|e| e.storage_location_id.clone()),
@@ -43,10 +44,12 @@ pub async fn for_notification(
     };
     let link = public_url.map(|base| {
         let base = base.trim_end_matches('/');
-        match (&execution_id, n.entity_type.as_deref(), &n.entity_id) {
+        match (&execution_id, n.entity_type, &n.entity_id) {
             (Some(id), _, _) => format!("{base}/api/executions/{id}"),
-            (None, Some("datasource"), Some(id)) => format!("{base}/api/datasources/{id}"),
-            (None, Some("storage_location"), Some(id)) => {
+            (None, Some(EntityType::Datasource), Some(id)) => {
+                format!("{base}/api/datasources/{id}")
+            }
+            (None, Some(EntityType::StorageLocation), Some(id)) => {
                 format!("{base}/api/storage-locations/{id}")
             }
             _ => format!("{base}/api/notifications"),
@@ -136,12 +139,16 @@ pub fn human_duration(seconds: f64) -> String {
     }
 }
 
+/// The kind of the [`sample`] event (and of the template a channel test
+/// renders).
+pub const SAMPLE_KIND: NotificationKind = NotificationKind::BackupFailed;
+
 /// A failed backup with every variable filled: what previews render and
 /// what a template must render against to be saved.
 pub fn sample() -> Value {
     json!({
-        "kind": "backup_failed",
-        "severity": "critical",
+        "kind": SAMPLE_KIND,
+        "severity": Severity::Critical,
         "title": "Backup of `shop` failed",
         "message": "pg_dump: error: connection to server at \"db.internal\" failed: timeout expired",
         "created_at": "2026-11-30T03:00:12+00:00",
@@ -151,7 +158,8 @@ pub fn sample() -> Value {
         "datasource": {"id": "9a3b0000-0000-4000-8000-000000000003", "name": "shop", "type": "postgres"},
         "storage": {"id": "c4d50000-0000-4000-8000-000000000004", "name": "offsite", "type": "s3"},
         "execution": {
-            "id": "5f0c2d1e-0000-4000-8000-000000000001", "operation": "backup", "status": "failed",
+            "id": "5f0c2d1e-0000-4000-8000-000000000001", "operation": Operation::Backup,
+            "status": ExecutionStatus::Failed,
             "size_bytes": 0, "compressed_size_bytes": 0, "size": "", "compressed_size": "",
             "duration_seconds": 31.4, "duration": "31.4s",
             "error": "pg_dump: error: connection to server at \"db.internal\" failed: timeout expired",

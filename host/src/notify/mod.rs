@@ -6,20 +6,11 @@
 pub mod context;
 pub mod templates;
 
+pub use crate::domain::NotificationKind;
+
 /// The notification kinds the core raises (each also a row in
-/// `notifications`), in the order the docs list them.
-pub const KINDS: &[&str] = &[
-    "backup_completed",
-    "backup_failed",
-    "restore_completed",
-    "restore_failed",
-    "verification_failed",
-    "connection_lost",
-    "connection_restored",
-    "storage_unreachable",
-    "cleanup_completed",
-    "plugin_failed",
-];
+/// `notifications`), in the order docs/NOTIFIERS.md lists them.
+pub const KINDS: &[NotificationKind] = NotificationKind::ALL;
 
 pub mod send;
 
@@ -34,7 +25,7 @@ pub async fn seed_templates(db: &Db, channel_types: &[&str]) -> Result<(), Store
             store::templates::ensure(
                 db,
                 channel,
-                kind,
+                *kind,
                 Some(templates::DEFAULT_SUBJECT),
                 templates::DEFAULT_BODY,
             )
@@ -49,7 +40,7 @@ pub async fn seed_templates(db: &Db, channel_types: &[&str]) -> Result<(), Store
 pub async fn active_template(
     db: &Db,
     channel: &str,
-    kind: &str,
+    kind: NotificationKind,
 ) -> Result<(Template, TemplateVersion), StoreError> {
     let template = store::templates::ensure(
         db,
@@ -63,4 +54,49 @@ pub async fn active_template(
         .await?
         .ok_or(StoreError::Sql(sqlx::Error::RowNotFound))?;
     Ok((template, version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kinds of the table under "## Notification kinds" in
+    /// docs/NOTIFIERS.md, in order.
+    fn documented() -> Vec<String> {
+        let doc = include_str!("../../../docs/NOTIFIERS.md");
+        let (_, section) = doc
+            .split_once("\n## Notification kinds\n")
+            .expect("docs/NOTIFIERS.md has a `## Notification kinds` section");
+        let section = section.split("\n## ").next().unwrap_or_default();
+        section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once('`'))
+            .map(|(kind, _)| kind.to_string())
+            .collect()
+    }
+
+    /// Every kind the core raises is in the documented table, and the
+    /// table lists nothing else, in the same order.
+    #[test]
+    fn every_kind_is_documented() {
+        let raised: Vec<String> = KINDS.iter().map(|k| k.to_string()).collect();
+        let documented = documented();
+        for kind in &raised {
+            assert!(
+                documented.contains(kind),
+                "`{kind}` is raised but not documented"
+            );
+        }
+        for kind in &documented {
+            assert!(
+                raised.contains(kind),
+                "`{kind}` is documented but not a kind"
+            );
+        }
+        assert_eq!(
+            documented, raised,
+            "the table lists the kinds in enum order"
+        );
+    }
 }

@@ -66,7 +66,7 @@ pub async fn send(
     state: &AppState,
     channel: &NotificationChannel,
     kind: &str,
-    severity: &str,
+    severity: crate::domain::Severity,
     message: &Rendered,
     fields: &Value,
     ids: Option<&DeliveryIds>,
@@ -77,9 +77,9 @@ pub async fn send(
     let event = Event {
         kind: kind.to_string(),
         severity: match severity {
-            "critical" => Severity::Critical,
-            "warning" => Severity::Warning,
-            _ => Severity::Info,
+            crate::domain::Severity::Critical => Severity::Critical,
+            crate::domain::Severity::Warning => Severity::Warning,
+            crate::domain::Severity::Info => Severity::Info,
         },
         title: message.subject.clone(),
         body: message.body.clone(),

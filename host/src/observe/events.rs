@@ -264,7 +264,7 @@ impl Drop for ProgressGate {
 /// An execution changed status (`queued|running|completed|failed|cancelled`):
 /// published by the store functions that change it, after the change.
 pub fn execution_status(e: &crate::store::rows::Execution) {
-    let ended = matches!(e.status.as_str(), "completed" | "failed" | "cancelled");
+    let ended = e.status.is_final();
     // Held while publishing, so no progress event can slip in after.
     let mut gates = progress_lock();
     if ended {
@@ -406,12 +406,13 @@ mod tests {
 
     #[test]
     fn no_progress_after_the_final_status() {
-        let mut row = crate::store::executions::queued("backup", "manual");
-        row.status = "running".into();
+        use crate::domain::{ExecutionStatus, Operation, Trigger};
+        let mut row = crate::store::executions::queued(Operation::Backup, Trigger::Manual);
+        row.status = ExecutionStatus::Running;
         let gate = ProgressGate::open(&row.id);
         let mut sub = bus().subscribe(None);
         gate.publish(json!({ "execution_id": row.id }));
-        row.status = "completed".into();
+        row.status = ExecutionStatus::Completed;
         execution_status(&row);
         gate.publish(json!({ "execution_id": row.id }));
         let mut kinds = Vec::new();

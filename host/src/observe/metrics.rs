@@ -369,7 +369,10 @@ impl Metrics {
                 })
                 .observe(d.as_secs_f64());
         }
-        if let (Some(bytes), "completed") = (end.bytes, l.status.as_str()) {
+        if let (Some(bytes), true) = (
+            end.bytes,
+            l.status == crate::domain::ExecutionStatus::Completed.as_str(),
+        ) {
             self.execution_bytes
                 .get_or_create(&BytesLabels {
                     operation: l.operation.clone(),
@@ -523,10 +526,10 @@ fn clamp(v: u64) -> i64 {
 mod tests {
     use super::*;
 
-    fn labels(status: &str) -> ExecutionLabels {
+    fn labels(status: crate::domain::ExecutionStatus) -> ExecutionLabels {
         ExecutionLabels {
-            operation: "backup".into(),
-            status: status.into(),
+            operation: crate::domain::Operation::Backup.to_string(),
+            status: status.to_string(),
             engine: "postgres".into(),
             storage_type: "local".into(),
         }
@@ -536,12 +539,12 @@ mod tests {
     async fn series_are_prefixed_and_counters_end_in_total() {
         let m = Metrics::new();
         m.execution_ended(&ExecutionEnd {
-            labels: labels("completed"),
+            labels: labels(crate::domain::ExecutionStatus::Completed),
             duration: Some(Duration::from_secs(3)),
             bytes: Some(5000),
         });
         m.execution_ended(&ExecutionEnd {
-            labels: labels("failed"),
+            labels: labels(crate::domain::ExecutionStatus::Failed),
             duration: Some(Duration::from_secs(1)),
             bytes: Some(10),
         });
@@ -584,7 +587,11 @@ mod tests {
     async fn store_families_are_replaced_at_each_scrape() {
         let m = Metrics::new();
         let first = StoreState {
-            queue: vec![("backup".into(), "queued".into(), 2)],
+            queue: vec![(
+                crate::domain::WorkKind::Backup.to_string(),
+                crate::domain::WorkStatus::Queued.to_string(),
+                2,
+            )],
             ..StoreState::default()
         };
         let text = m.scrape(first).await.unwrap();

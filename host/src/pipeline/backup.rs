@@ -224,7 +224,7 @@ fn new_manifest(req: &BackupRequest, format: &str) -> BackupManifest {
         execution_id: req.execution_id.clone(),
         job_id: req.job_id.clone(),
         datasource_type: req.datasource_type.clone(),
-        backup_type: "full".into(),
+        backup_type: crate::domain::BackupType::Full.to_string(),
         compression: req.compression,
         format: format.to_string(),
         file: String::new(),

@@ -5,6 +5,7 @@
 //! database (the default); a Redis queue for multi-node setups implements
 //! the same trait.
 
+use crate::domain::{WorkKind, WorkStatus};
 use crate::store::rows::{Execution, WorkItem};
 use crate::store::{self, Db, StoreError};
 use chrono::{DateTime, Utc};
@@ -20,9 +21,6 @@ pub const PRIORITY_SCHEDULED: i64 = 10;
 pub const MAX_ATTEMPTS: i64 = 3;
 /// First retry delay; doubles per attempt.
 pub const RETRY_BASE: Duration = Duration::from_secs(30);
-
-pub const KIND_BACKUP: &str = "backup";
-pub const KIND_RESTORE: &str = "restore";
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -46,7 +44,7 @@ pub trait WorkQueue: Send + Sync {
     /// Takes the most urgent ready item of `kind`, atomically.
     fn claim<'a>(
         &'a self,
-        kind: &'a str,
+        kind: WorkKind,
         worker: &'a str,
     ) -> BoxFuture<'a, Result<Option<WorkItem>, QueueError>>;
     /// Tells the queue the claimant is alive.
@@ -55,7 +53,7 @@ pub trait WorkQueue: Send + Sync {
     fn finish<'a>(
         &'a self,
         id: &'a str,
-        status: &'a str,
+        status: WorkStatus,
         error: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), QueueError>>;
     /// Puts an item back, not to run before `at`.
@@ -88,14 +86,14 @@ pub fn backoff(attempt: i64) -> Duration {
 }
 
 /// A new queued item for `execution_id`.
-pub fn item(kind: &str, execution_id: &str, priority: i64) -> WorkItem {
+pub fn item(kind: WorkKind, execution_id: &str, priority: i64) -> WorkItem {
     let at = store::now();
     WorkItem {
         id: store::new_id(),
-        kind: kind.to_string(),
+        kind,
         execution_id: execution_id.to_string(),
         priority,
-        status: "queued".into(),
+        status: WorkStatus::Queued,
         attempts: 0,
         max_attempts: MAX_ATTEMPTS,
         run_after: at,
@@ -152,7 +150,7 @@ impl WorkQueue for EmbeddedQueue {
 
     fn claim<'a>(
         &'a self,
-        kind: &'a str,
+        kind: WorkKind,
         worker: &'a str,
     ) -> BoxFuture<'a, Result<Option<WorkItem>, QueueError>> {
         Box::pin(async move { Ok(store::work::claim(&self.db, kind, worker).await?) })
@@ -165,7 +163,7 @@ impl WorkQueue for EmbeddedQueue {
     fn finish<'a>(
         &'a self,
         id: &'a str,
-        status: &'a str,
+        status: WorkStatus,
         error: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), QueueError>> {
         Box::pin(async move {

@@ -169,7 +169,7 @@ async fn ensure_default_storage(state: &AppState) -> anyhow::Result<()> {
         kind: "local".into(),
         config: crate::store::sealed::SealedJson(serde_json::json!({ "path": path })),
         is_default: true,
-        status: "unknown".into(),
+        status: crate::domain::StorageHealth::Unknown,
         available_space_gb: None,
         last_health_check_at: None,
         created_at: at,

@@ -13,7 +13,7 @@ pub async fn insert(db: &Db, d: &Datasource) -> Result<(), StoreError> {
     .bind(&d.name)
     .bind(&d.kind)
     .bind(&d.connection_config)
-    .bind(&d.status)
+    .bind(d.status)
     .bind(d.enabled)
     .bind(&d.tags)
     .bind(d.consecutive_failures)
@@ -91,7 +91,7 @@ pub async fn delete(db: &Db, id: &str) -> Result<bool, StoreError> {
 pub async fn set_health(
     db: &Db,
     id: &str,
-    status: &str,
+    status: crate::domain::DatasourceHealth,
     consecutive_failures: i64,
     checked_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
@@ -109,8 +109,13 @@ pub async fn set_health(
 }
 
 /// Number of datasources per status (dashboard).
-pub async fn count_by_status(db: &Db) -> Result<Vec<(String, i64)>, StoreError> {
-    Ok(with_pool!(db, |p| sqlx::query_as::<_, (String, i64)>(
+pub async fn count_by_status(
+    db: &Db,
+) -> Result<Vec<(crate::domain::DatasourceHealth, i64)>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<
+        _,
+        (crate::domain::DatasourceHealth, i64),
+    >(
         "SELECT status, COUNT(*) FROM datasources GROUP BY status"
     )
     .fetch_all(p)

@@ -5,55 +5,9 @@
 use super::rows::{Delivery, Notification, NotificationChannel};
 use super::{execute, new_id, now, with_pool, Db, Filter, StoreError};
 use chrono::{DateTime, Duration, Utc};
-use std::str::FromStr;
 
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryStatus {
-    /// Waiting for its (next) attempt.
-    Pending,
-    /// Claimed by a sender.
-    Sending,
-    Delivered,
-    /// Gave up: a permanent error, or the attempts ran out.
-    Failed,
-    /// A repeat within the channel's suppression window: not sent.
-    Suppressed,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Sending => "sending",
-            DeliveryStatus::Delivered => "delivered",
-            DeliveryStatus::Failed => "failed",
-            DeliveryStatus::Suppressed => "suppressed",
-        }
-    }
-}
-
-/// How bad a notification is; channels take those at or above a minimum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "info" => Ok(Severity::Info),
-            "warning" => Ok(Severity::Warning),
-            "critical" => Ok(Severity::Critical),
-            other => Err(format!(
-                "`{other}` is not a severity: use info, warning or critical"
-            )),
-        }
-    }
-}
+use crate::domain::EntityType;
+pub use crate::domain::{DeliveryStatus, Severity};
 
 /// The job and datasource a notification is about, for scoped channels.
 #[derive(Debug, Default, Clone)]
@@ -64,9 +18,8 @@ pub struct Subject {
 
 /// Whether `channel`'s rules take notification `n` about `subject`.
 pub fn takes(channel: &NotificationChannel, n: &Notification, subject: &Subject) -> bool {
-    let kind_ok = channel.events.0.is_empty() || channel.events.0.iter().any(|e| e == &n.kind);
-    let floor = Severity::from_str(&channel.min_severity).unwrap_or(Severity::Info);
-    let severity_ok = Severity::from_str(&n.severity).unwrap_or(Severity::Critical) >= floor;
+    let kind_ok = channel.events.0.is_empty() || channel.events.0.contains(&n.kind);
+    let severity_ok = n.severity >= channel.min_severity;
     let in_scope = |ids: &[String], id: &Option<String>| {
         ids.is_empty() || id.as_ref().is_some_and(|id| ids.contains(id))
     };
@@ -94,11 +47,12 @@ pub async fn enqueue(
     let recent: i64 = if channel.suppress_minutes > 0 {
         with_pool!(db, |p| sqlx::query_scalar(
             "SELECT COUNT(*) FROM notification_deliveries WHERE channel_id = $1
-             AND suppress_key = $2 AND created_at > $3 AND status <> 'suppressed'"
+             AND suppress_key = $2 AND created_at > $3 AND status <> $4"
         )
         .bind(&channel.id)
         .bind(&key)
         .bind(since)
+        .bind(DeliveryStatus::Suppressed)
         .fetch_one(p)
         .await?)
     } else {
@@ -114,7 +68,7 @@ pub async fn enqueue(
         notification_id: n.id.clone(),
         channel_id: channel.id.clone(),
         suppress_key: key,
-        status: status.as_str().into(),
+        status,
         attempts: 0,
         next_attempt_at: at,
         lease_until: None,
@@ -140,7 +94,7 @@ pub async fn enqueue(
     .bind(&d.notification_id)
     .bind(&d.channel_id)
     .bind(&d.suppress_key)
-    .bind(&d.status)
+    .bind(d.status)
     .bind(d.next_attempt_at)
     .bind(&d.last_error)
     .bind(d.created_at)
@@ -157,26 +111,30 @@ pub async fn claim_due(db: &Db, limit: i64, lease: Duration) -> Result<Vec<Deliv
     let mut claimed = Vec::new();
     let candidates: Vec<String> = with_pool!(db, |p| sqlx::query_scalar(
         "SELECT id FROM notification_deliveries
-         WHERE (status = 'pending' AND next_attempt_at <= $1)
-            OR (status = 'sending' AND lease_until < $1)
+         WHERE (status = $3 AND next_attempt_at <= $1)
+            OR (status = $4 AND lease_until < $1)
          ORDER BY next_attempt_at LIMIT $2"
     )
     .bind(at)
     .bind(limit)
+    .bind(DeliveryStatus::Pending)
+    .bind(DeliveryStatus::Sending)
     .fetch_all(p)
     .await?);
     for id in candidates {
         // The conditional update is the claim: of two nodes, one wins.
         let row: Option<Delivery> = with_pool!(db, |p| sqlx::query_as::<_, Delivery>(
-            "UPDATE notification_deliveries SET status = 'sending', lease_until = $2,
+            "UPDATE notification_deliveries SET status = $5, lease_until = $2,
              attempts = attempts + 1, updated_at = $3
-             WHERE id = $1 AND ((status = 'pending' AND next_attempt_at <= $3)
-                OR (status = 'sending' AND lease_until < $3))
+             WHERE id = $1 AND ((status = $4 AND next_attempt_at <= $3)
+                OR (status = $5 AND lease_until < $3))
              RETURNING *"
         )
         .bind(&id)
         .bind(until)
         .bind(at)
+        .bind(DeliveryStatus::Pending)
+        .bind(DeliveryStatus::Sending)
         .fetch_optional(p)
         .await?);
         claimed.extend(row);
@@ -222,7 +180,7 @@ pub async fn settle(
          delivered_at = $5, lease_until = NULL, updated_at = $6 WHERE id = $1"
     )
     .bind(id)
-    .bind(status.as_str())
+    .bind(status)
     .bind(error)
     .bind(next)
     .bind(delivered)
@@ -301,15 +259,15 @@ pub async fn subject_of(db: &Db, n: &Notification) -> Result<Subject, StoreError
             .map(str::to_string),
         datasource_id: None,
     };
-    match n.entity_type.as_deref() {
-        Some("datasource") => subject.datasource_id = id,
-        Some("backup_job") => {
+    match n.entity_type {
+        Some(EntityType::Datasource) => subject.datasource_id = id,
+        Some(EntityType::BackupJob) => {
             if let Some(job) = super::jobs::get(db, id.as_deref().unwrap_or_default()).await? {
                 subject.datasource_id = Some(job.datasource_id);
                 subject.job_id = Some(job.id);
             }
         }
-        Some("backup_execution") => {
+        Some(EntityType::BackupExecution) => {
             if let Some(e) = super::executions::get(db, id.as_deref().unwrap_or_default()).await? {
                 subject.job_id = e.job_id.or(subject.job_id);
                 subject.datasource_id = e.datasource_id;
@@ -323,17 +281,18 @@ pub async fn subject_of(db: &Db, n: &Notification) -> Result<Subject, StoreError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::NotificationKind as K;
     use serde_json::json;
     use sqlx::types::Json;
 
-    fn channel(events: &[&str], min: &str, jobs: &[&str]) -> NotificationChannel {
+    fn channel(events: &[K], min: Severity, jobs: &[&str]) -> NotificationChannel {
         NotificationChannel {
             id: "c".into(),
             name: "c".into(),
             kind: "webhook".into(),
             config: super::super::sealed::SealedJson(json!({})),
-            events: Json(events.iter().map(|s| s.to_string()).collect()),
-            min_severity: min.into(),
+            events: Json(events.to_vec()),
+            min_severity: min,
             job_ids: Json(jobs.iter().map(|s| s.to_string()).collect()),
             datasource_ids: Json(Vec::new()),
             suppress_minutes: 30,
@@ -347,7 +306,7 @@ mod tests {
     fn one_notification_reaches_a_bounded_number_of_channels() {
         let many: Vec<NotificationChannel> = (0..MAX_DELIVERIES_PER_NOTIFICATION + 3)
             .map(|i| {
-                let mut c = channel(&[], "info", &[]);
+                let mut c = channel(&[], Severity::Info, &[]);
                 c.name = format!("c{i:03}");
                 c
             })
@@ -363,12 +322,12 @@ mod tests {
         assert_eq!((taken.len(), rest.len()), (2, 0));
     }
 
-    fn note(kind: &str, severity: &str) -> Notification {
+    fn note(kind: K, severity: Severity) -> Notification {
         Notification {
             id: "n".into(),
-            kind: kind.into(),
-            severity: severity.into(),
-            entity_type: Some("datasource".into()),
+            kind,
+            severity,
+            entity_type: Some(EntityType::Datasource),
             entity_id: Some("ds1".into()),
             title: String::new(),
             message: String::new(),
@@ -386,37 +345,37 @@ mod tests {
             datasource_id: None,
         };
         assert!(takes(
-            &channel(&[], "info", &[]),
-            &note("backup_completed", "info"),
+            &channel(&[], Severity::Info, &[]),
+            &note(K::BackupCompleted, Severity::Info),
             &any
         ));
         assert!(!takes(
-            &channel(&[], "warning", &[]),
-            &note("backup_completed", "info"),
+            &channel(&[], Severity::Warning, &[]),
+            &note(K::BackupCompleted, Severity::Info),
             &any
         ));
         assert!(takes(
-            &channel(&[], "warning", &[]),
-            &note("backup_failed", "critical"),
+            &channel(&[], Severity::Warning, &[]),
+            &note(K::BackupFailed, Severity::Critical),
             &any
         ));
         assert!(!takes(
-            &channel(&["connection_lost"], "info", &[]),
-            &note("backup_failed", "critical"),
+            &channel(&[K::ConnectionLost], Severity::Info, &[]),
+            &note(K::BackupFailed, Severity::Critical),
             &any
         ));
         assert!(!takes(
-            &channel(&[], "info", &["j1"]),
-            &note("backup_failed", "critical"),
+            &channel(&[], Severity::Info, &["j1"]),
+            &note(K::BackupFailed, Severity::Critical),
             &any
         ));
         assert!(takes(
-            &channel(&[], "info", &["j1"]),
-            &note("backup_failed", "critical"),
+            &channel(&[], Severity::Info, &["j1"]),
+            &note(K::BackupFailed, Severity::Critical),
             &job
         ));
         assert_eq!(
-            suppress_key(&note("connection_lost", "critical")),
+            suppress_key(&note(K::ConnectionLost, Severity::Critical)),
             "connection_lost:ds1"
         );
     }

@@ -3,6 +3,7 @@
 
 use super::rows::{Chunk, Execution, ExecutionLog, ExecutionStorage};
 use super::{execute, new_id, now, with_pool, Db, Filter, StoreError};
+use crate::domain::{CopyStatus, ExecutionStatus, Operation, Trigger};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -24,9 +25,9 @@ macro_rules! bind_insert {
             .bind(&e.job_id)
             .bind(&e.datasource_id)
             .bind(&e.storage_location_id)
-            .bind(&e.operation)
-            .bind(&e.trigger_type)
-            .bind(&e.status)
+            .bind(e.operation)
+            .bind(e.trigger_type)
+            .bind(e.status)
             .bind(&e.source_execution_id)
             .bind(e.started_at)
             .bind(e.finished_at)
@@ -35,7 +36,7 @@ macro_rules! bind_insert {
             .bind(e.compressed_size_bytes)
             .bind(e.progress_bytes)
             .bind(&e.backup_path)
-            .bind(&e.backup_type)
+            .bind(e.backup_type)
             .bind(&e.checksum)
             .bind(&e.error_message)
             .bind(&e.error_stack)
@@ -48,16 +49,16 @@ macro_rules! bind_insert {
 pub(crate) use bind_insert;
 
 /// A queued execution with empty results.
-pub fn queued(operation: &str, trigger: &str) -> Execution {
+pub fn queued(operation: Operation, trigger: Trigger) -> Execution {
     let at = now();
     Execution {
         id: new_id(),
         job_id: None,
         datasource_id: None,
         storage_location_id: None,
-        operation: operation.to_string(),
-        trigger_type: trigger.to_string(),
-        status: "queued".into(),
+        operation,
+        trigger_type: trigger,
+        status: ExecutionStatus::Queued,
         source_execution_id: None,
         started_at: None,
         finished_at: None,
@@ -66,7 +67,7 @@ pub fn queued(operation: &str, trigger: &str) -> Execution {
         compressed_size_bytes: None,
         progress_bytes: 0,
         backup_path: None,
-        backup_type: "full".into(),
+        backup_type: crate::domain::BackupType::Full,
         checksum: None,
         error_message: None,
         error_stack: None,
@@ -103,11 +104,13 @@ pub async fn list(
 pub async fn mark_running(db: &Db, id: &str) -> Result<bool, StoreError> {
     let at = now();
     let row = with_pool!(db, |p| sqlx::query_as::<_, Execution>(
-        "UPDATE backup_executions SET status = 'running', started_at = $2, finished_at = NULL,
-         error_message = NULL, updated_at = $2 WHERE id = $1 AND status = 'queued' RETURNING *"
+        "UPDATE backup_executions SET status = $3, started_at = $2, finished_at = NULL,
+         error_message = NULL, updated_at = $2 WHERE id = $1 AND status = $4 RETURNING *"
     )
     .bind(id)
     .bind(at)
+    .bind(ExecutionStatus::Running)
+    .bind(ExecutionStatus::Queued)
     .fetch_optional(p)
     .await?);
     if let Some(e) = &row {
@@ -133,7 +136,7 @@ pub async fn set_progress(db: &Db, id: &str, bytes: i64) -> Result<(), StoreErro
 pub async fn finish(
     db: &Db,
     id: &str,
-    status: &str,
+    status: ExecutionStatus,
     error: Option<&str>,
     metadata_patch: Option<&Value>,
 ) -> Result<bool, StoreError> {
@@ -153,7 +156,7 @@ pub async fn finish(
     let n = with_pool!(db, |p| sqlx::query(
         "UPDATE backup_executions SET status = $2, error_message = $3, finished_at = $4,
          duration_seconds = $5, metadata = $6, updated_at = $4
-         WHERE id = $1 AND status IN ('queued', 'running')"
+         WHERE id = $1 AND status IN ($7, $8)"
     )
     .bind(id)
     .bind(status)
@@ -161,12 +164,14 @@ pub async fn finish(
     .bind(at)
     .bind(duration)
     .bind(Json(metadata))
+    .bind(ExecutionStatus::Queued)
+    .bind(ExecutionStatus::Running)
     .execute(p)
     .await?
     .rows_affected());
     if n == 1 {
         let ended = Execution {
-            status: status.to_string(),
+            status,
             error_message: error.map(str::to_string),
             finished_at: Some(at),
             duration_seconds: duration,
@@ -182,14 +187,16 @@ pub async fn finish(
 pub async fn requeue(db: &Db, id: &str, reason: &str) -> Result<(), StoreError> {
     let row = with_pool!(db, |p| {
         sqlx::query_as::<_, Execution>(
-        "UPDATE backup_executions SET status = 'queued', error_message = $2, progress_bytes = 0,
-         updated_at = $3 WHERE id = $1 AND status = 'running' RETURNING *"
-    )
-    .bind(id)
-    .bind(reason)
-    .bind(now())
-    .fetch_optional(p)
-    .await?
+            "UPDATE backup_executions SET status = $4, error_message = $2, progress_bytes = 0,
+         updated_at = $3 WHERE id = $1 AND status = $5 RETURNING *",
+        )
+        .bind(id)
+        .bind(reason)
+        .bind(now())
+        .bind(ExecutionStatus::Queued)
+        .bind(ExecutionStatus::Running)
+        .fetch_optional(p)
+        .await?
     });
     if let Some(e) = &row {
         crate::observe::events::execution_status(e);
@@ -231,11 +238,11 @@ pub async fn complete_backup(db: &Db, done: &CompletedBackup<'_>) -> Result<bool
     Ok(with_pool!(db, |p| {
         let mut tx = p.begin().await?;
         let n = sqlx::query(
-            "UPDATE backup_executions SET status = 'completed', finished_at = $2,
+            "UPDATE backup_executions SET status = $11, finished_at = $2,
              duration_seconds = $3, size_bytes = $4, compressed_size_bytes = $5,
              progress_bytes = $4, backup_path = $6, checksum = $7, metadata = $8,
              storage_location_id = $9, error_message = $10, updated_at = $2
-             WHERE id = $1 AND status = 'running'",
+             WHERE id = $1 AND status = $12",
         )
         .bind(done.id)
         .bind(at)
@@ -247,6 +254,8 @@ pub async fn complete_backup(db: &Db, done: &CompletedBackup<'_>) -> Result<bool
         .bind(Json(metadata))
         .bind(done.storage_location_id)
         .bind(done.error_message)
+        .bind(ExecutionStatus::Completed)
+        .bind(ExecutionStatus::Running)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -271,7 +280,7 @@ pub async fn complete_backup(db: &Db, done: &CompletedBackup<'_>) -> Result<bool
     })
     .then(|| {
         let done_row = Execution {
-            status: "completed".into(),
+            status: ExecutionStatus::Completed,
             finished_at: Some(at),
             duration_seconds: duration,
             size_bytes: Some(done.size_bytes),
@@ -292,7 +301,7 @@ pub async fn set_storage_status(
     db: &Db,
     execution_id: &str,
     storage_id: &str,
-    status: &str,
+    status: CopyStatus,
     backup_path: Option<&str>,
     error: Option<&str>,
 ) -> Result<(), StoreError> {
@@ -336,7 +345,7 @@ pub async fn chunks(db: &Db, execution_id: &str) -> Result<Vec<Chunk>, StoreErro
 pub async fn append_logs(
     db: &Db,
     execution_id: &str,
-    lines: &[(DateTime<Utc>, String, String)],
+    lines: &[(DateTime<Utc>, crate::domain::LogLevel, String)],
 ) -> Result<(), StoreError> {
     if lines.is_empty() {
         return Ok(());
@@ -380,10 +389,12 @@ pub async fn logs(
 /// Completed backups of a job, newest first (retention input).
 pub async fn completed_backups(db: &Db, job_id: &str) -> Result<Vec<Execution>, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_as::<_, Execution>(
-        "SELECT * FROM backup_executions WHERE job_id = $1 AND operation = 'backup'
-         AND status = 'completed' ORDER BY COALESCE(started_at, created_at) DESC"
+        "SELECT * FROM backup_executions WHERE job_id = $1 AND operation = $2
+         AND status = $3 ORDER BY COALESCE(started_at, created_at) DESC"
     )
     .bind(job_id)
+    .bind(Operation::Backup)
+    .bind(ExecutionStatus::Completed)
     .fetch_all(p)
     .await?))
 }
@@ -393,9 +404,11 @@ pub async fn completed_backups(db: &Db, job_id: &str) -> Result<Vec<Execution>, 
 pub async fn restores_reading(db: &Db, execution_id: &str) -> Result<i64, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM backup_executions WHERE source_execution_id = $1
-         AND status IN ('queued', 'running')"
+         AND status IN ($2, $3)"
     )
     .bind(execution_id)
+    .bind(ExecutionStatus::Queued)
+    .bind(ExecutionStatus::Running)
     .fetch_one(p)
     .await?))
 }
@@ -404,9 +417,11 @@ pub async fn restores_reading(db: &Db, execution_id: &str) -> Result<i64, StoreE
 pub async fn active_for_job(db: &Db, job_id: &str) -> Result<i64, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM backup_executions WHERE job_id = $1
-         AND status IN ('queued', 'running')"
+         AND status IN ($2, $3)"
     )
     .bind(job_id)
+    .bind(ExecutionStatus::Queued)
+    .bind(ExecutionStatus::Running)
     .fetch_one(p)
     .await?))
 }
@@ -414,10 +429,13 @@ pub async fn active_for_job(db: &Db, job_id: &str) -> Result<i64, StoreError> {
 /// The id of a backup of the job that is queued or running, if any.
 pub async fn active_backup(db: &Db, job_id: &str) -> Result<Option<String>, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_scalar::<_, String>(
-        "SELECT id FROM backup_executions WHERE job_id = $1 AND operation = 'backup'
-         AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1"
+        "SELECT id FROM backup_executions WHERE job_id = $1 AND operation = $2
+         AND status IN ($3, $4) ORDER BY created_at LIMIT 1"
     )
     .bind(job_id)
+    .bind(Operation::Backup)
+    .bind(ExecutionStatus::Queued)
+    .bind(ExecutionStatus::Running)
     .fetch_optional(p)
     .await?))
 }
@@ -474,22 +492,27 @@ pub struct Totals {
 pub async fn totals(db: &Db, since: DateTime<Utc>) -> Result<Totals, StoreError> {
     let row: (i64, i64, i64, i64, i64, i64, i64) = with_pool!(db, |p| {
         sqlx::query_as(
-        "SELECT
-           COALESCE(SUM(CASE WHEN operation = 'backup' AND status = 'completed' THEN 1 ELSE 0 END), 0),
-           COALESCE(SUM(CASE WHEN operation = 'backup' AND status = 'failed' THEN 1 ELSE 0 END), 0),
-           COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0),
-           COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0),
-           CAST(COALESCE(SUM(CASE WHEN operation = 'backup' AND status = 'completed'
+            "SELECT
+           COALESCE(SUM(CASE WHEN operation = $2 AND status = $3 THEN 1 ELSE 0 END), 0),
+           COALESCE(SUM(CASE WHEN operation = $2 AND status = $4 THEN 1 ELSE 0 END), 0),
+           COALESCE(SUM(CASE WHEN status = $5 THEN 1 ELSE 0 END), 0),
+           COALESCE(SUM(CASE WHEN status = $6 THEN 1 ELSE 0 END), 0),
+           CAST(COALESCE(SUM(CASE WHEN operation = $2 AND status = $3
                 THEN compressed_size_bytes ELSE 0 END), 0) AS BIGINT),
-           COALESCE(SUM(CASE WHEN operation = 'backup' AND status = 'completed'
+           COALESCE(SUM(CASE WHEN operation = $2 AND status = $3
                 AND created_at >= $1 THEN 1 ELSE 0 END), 0),
-           COALESCE(SUM(CASE WHEN operation = 'backup' AND status = 'failed'
+           COALESCE(SUM(CASE WHEN operation = $2 AND status = $4
                 AND created_at >= $1 THEN 1 ELSE 0 END), 0)
-         FROM backup_executions"
-    )
-    .bind(since)
-    .fetch_one(p)
-    .await?
+         FROM backup_executions",
+        )
+        .bind(since)
+        .bind(Operation::Backup)
+        .bind(ExecutionStatus::Completed)
+        .bind(ExecutionStatus::Failed)
+        .bind(ExecutionStatus::Running)
+        .bind(ExecutionStatus::Queued)
+        .fetch_one(p)
+        .await?
     });
     Ok(Totals {
         backups_completed: row.0,
@@ -511,9 +534,11 @@ pub async fn backed_up_datasources(
         (String, i64, Option<DateTime<Utc>>),
     >(
         "SELECT datasource_id, COUNT(*), MAX(created_at) FROM backup_executions
-         WHERE operation = 'backup' AND status = 'completed' AND datasource_id IS NOT NULL
+         WHERE operation = $1 AND status = $2 AND datasource_id IS NOT NULL
          GROUP BY datasource_id"
     )
+    .bind(Operation::Backup)
+    .bind(ExecutionStatus::Completed)
     .fetch_all(p)
     .await?))
 }
@@ -546,10 +571,11 @@ pub async fn clear_pending_storage(
 ) -> Result<(), StoreError> {
     execute!(db, |p| sqlx::query(
         "DELETE FROM execution_storages WHERE execution_id = $1 AND storage_location_id = $2
-         AND status = 'pending'"
+         AND status = $3"
     )
     .bind(execution_id)
     .bind(storage_id)
+    .bind(CopyStatus::Pending)
     .execute(p)
     .await?);
     Ok(())
@@ -566,12 +592,15 @@ pub async fn insert(db: &Db, e: &Execution) -> Result<(), StoreError> {
 /// backups cannot be deleted: their records would lose their files).
 pub async fn backups_on_storage(db: &Db, storage_id: &str) -> Result<i64, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM backup_executions e WHERE e.status = 'completed'
-         AND e.operation = 'backup' AND (e.storage_location_id = $1 OR EXISTS (
+        "SELECT COUNT(*) FROM backup_executions e WHERE e.status = $2
+         AND e.operation = $3 AND (e.storage_location_id = $1 OR EXISTS (
            SELECT 1 FROM execution_storages s WHERE s.execution_id = e.id
-           AND s.storage_location_id = $1 AND s.status = 'completed'))"
+           AND s.storage_location_id = $1 AND s.status = $4))"
     )
     .bind(storage_id)
+    .bind(ExecutionStatus::Completed)
+    .bind(Operation::Backup)
+    .bind(CopyStatus::Completed)
     .fetch_one(p)
     .await?))
 }
@@ -581,13 +610,18 @@ pub async fn backups_on_storage(db: &Db, storage_id: &str) -> Result<i64, StoreE
 /// folder is claimed before the first byte, on whichever storage).
 pub async fn backup_paths_on_storage(db: &Db, storage_id: &str) -> Result<Vec<String>, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_scalar::<_, String>(
-        "SELECT e.backup_path FROM backup_executions e WHERE e.operation = 'backup'
-         AND e.backup_path IS NOT NULL AND (e.status IN ('queued', 'running') OR (
-           e.status = 'completed' AND (e.storage_location_id = $1 OR EXISTS (
+        "SELECT e.backup_path FROM backup_executions e WHERE e.operation = $2
+         AND e.backup_path IS NOT NULL AND (e.status IN ($3, $4) OR (
+           e.status = $5 AND (e.storage_location_id = $1 OR EXISTS (
              SELECT 1 FROM execution_storages s WHERE s.execution_id = e.id
-             AND s.storage_location_id = $1 AND s.status = 'completed'))))"
+             AND s.storage_location_id = $1 AND s.status = $6))))"
     )
     .bind(storage_id)
+    .bind(Operation::Backup)
+    .bind(ExecutionStatus::Queued)
+    .bind(ExecutionStatus::Running)
+    .bind(ExecutionStatus::Completed)
+    .bind(CopyStatus::Completed)
     .fetch_all(p)
     .await?))
 }

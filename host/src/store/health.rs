@@ -11,7 +11,7 @@ pub async fn insert(db: &Db, c: &HealthCheck) -> Result<(), StoreError> {
     .bind(&c.id)
     .bind(&c.datasource_id)
     .bind(c.checked_at)
-    .bind(&c.status)
+    .bind(c.status)
     .bind(c.latency_ms)
     .bind(&c.error_message)
     .bind(&c.metadata)

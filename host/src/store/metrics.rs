@@ -12,9 +12,11 @@ pub async fn last_successful_backups(
     let rows: Vec<(String, String, Option<DateTime<Utc>>)> = with_pool!(db, |p| sqlx::query_as(
         "SELECT j.id, j.name, MAX(e.finished_at) FROM backup_jobs j
          JOIN backup_executions e ON e.job_id = j.id
-         WHERE e.operation = 'backup' AND e.status = 'completed' AND e.finished_at IS NOT NULL
+         WHERE e.operation = $1 AND e.status = $2 AND e.finished_at IS NOT NULL
          GROUP BY j.id, j.name"
     )
+    .bind(crate::domain::Operation::Backup)
+    .bind(crate::domain::ExecutionStatus::Completed)
     .fetch_all(p)
     .await?);
     Ok(rows
@@ -36,7 +38,16 @@ pub async fn datasource_health(db: &Db) -> Result<Vec<(String, String, String, i
 /// (id, name, type, status, free GB) of storages checked at least once.
 pub async fn storage_health(
     db: &Db,
-) -> Result<Vec<(String, String, String, String, Option<f64>)>, StoreError> {
+) -> Result<
+    Vec<(
+        String,
+        String,
+        String,
+        crate::domain::StorageHealth,
+        Option<f64>,
+    )>,
+    StoreError,
+> {
     Ok(with_pool!(db, |p| sqlx::query_as(
         "SELECT id, name, type, status, available_space_gb FROM storage_locations
          WHERE last_health_check_at IS NOT NULL ORDER BY name, id"

@@ -2,14 +2,15 @@
 
 use super::rows::Notification;
 use super::{execute, new_id, now, with_pool, Db, Filter, StoreError};
+use crate::domain::{EntityType, NotificationKind, Severity};
 use serde_json::Value;
 use sqlx::types::Json;
 
 /// What happened, to whom; becomes one notification row.
 pub struct NewNotification<'a> {
-    pub kind: &'a str,
-    pub severity: &'a str,
-    pub entity_type: Option<&'a str>,
+    pub kind: NotificationKind,
+    pub severity: Severity,
+    pub entity_type: Option<EntityType>,
     pub entity_id: Option<&'a str>,
     pub title: String,
     pub message: String,
@@ -19,9 +20,9 @@ pub struct NewNotification<'a> {
 pub async fn insert(db: &Db, n: NewNotification<'_>) -> Result<Notification, StoreError> {
     let row = Notification {
         id: new_id(),
-        kind: n.kind.to_string(),
-        severity: n.severity.to_string(),
-        entity_type: n.entity_type.map(str::to_string),
+        kind: n.kind,
+        severity: n.severity,
+        entity_type: n.entity_type,
         entity_id: n.entity_id.map(str::to_string),
         title: n.title,
         message: n.message,
@@ -34,9 +35,9 @@ pub async fn insert(db: &Db, n: NewNotification<'_>) -> Result<Notification, Sto
          metadata, read_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     )
     .bind(&row.id)
-    .bind(&row.kind)
-    .bind(&row.severity)
-    .bind(&row.entity_type)
+    .bind(row.kind)
+    .bind(row.severity)
+    .bind(row.entity_type)
     .bind(&row.entity_id)
     .bind(&row.title)
     .bind(&row.message)

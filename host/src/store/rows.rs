@@ -7,6 +7,12 @@ use serde_json::Value;
 use sqlx::types::Json;
 use utoipa::ToSchema;
 
+use crate::domain::{
+    CheckStatus, CopyStatus, DatasourceHealth, DeliveryStatus, EntityType, ExecutionStatus,
+    NotificationKind, Operation, Severity, StorageHealth, StorageStrategy, Trigger, WorkKind,
+    WorkStatus,
+};
+
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
 pub struct Datasource {
     pub id: String,
@@ -17,7 +23,7 @@ pub struct Datasource {
     /// Includes secrets: never serialised as is (see `api::datasources`).
     #[schema(value_type = Object)]
     pub connection_config: super::sealed::SealedJson,
-    pub status: String,
+    pub status: DatasourceHealth,
     pub enabled: bool,
     #[schema(value_type = Vec<String>)]
     pub tags: Json<Vec<String>>,
@@ -37,7 +43,7 @@ pub struct StorageLocation {
     #[schema(value_type = Object)]
     pub config: super::sealed::SealedJson,
     pub is_default: bool,
-    pub status: String,
+    pub status: StorageHealth,
     pub available_space_gb: Option<f64>,
     pub last_health_check_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -50,7 +56,7 @@ pub struct BackupJob {
     pub name: String,
     pub datasource_id: String,
     pub storage_location_id: String,
-    pub storage_strategy: String,
+    pub storage_strategy: StorageStrategy,
     pub schedule_cron: String,
     pub schedule_timezone: String,
     pub enabled: bool,
@@ -70,12 +76,9 @@ pub struct Execution {
     pub job_id: Option<String>,
     pub datasource_id: Option<String>,
     pub storage_location_id: Option<String>,
-    /// `backup`, `restore` or `verification`.
-    pub operation: String,
-    /// `manual` or `scheduled`.
-    pub trigger_type: String,
-    /// `queued`, `running`, `completed`, `failed` or `cancelled`.
-    pub status: String,
+    pub operation: Operation,
+    pub trigger_type: Trigger,
+    pub status: ExecutionStatus,
     /// For restores: the backup being restored.
     pub source_execution_id: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
@@ -85,7 +88,7 @@ pub struct Execution {
     pub compressed_size_bytes: Option<i64>,
     pub progress_bytes: i64,
     pub backup_path: Option<String>,
-    pub backup_type: String,
+    pub backup_type: crate::domain::BackupType,
     pub checksum: Option<String>,
     pub error_message: Option<String>,
     pub error_stack: Option<String>,
@@ -101,9 +104,7 @@ pub struct Execution {
 pub struct ExecutionStorage {
     pub execution_id: String,
     pub storage_location_id: String,
-    /// `pending`, `completed`, `failed`, or `deleted` (by retention, while
-    /// another copy of the backup could not be deleted yet).
-    pub status: String,
+    pub status: CopyStatus,
     pub backup_path: Option<String>,
     pub error_message: Option<String>,
     pub updated_at: DateTime<Utc>,
@@ -125,7 +126,7 @@ pub struct ExecutionLog {
     #[serde(skip)]
     pub execution_id: String,
     pub ts: DateTime<Utc>,
-    pub level: String,
+    pub level: crate::domain::LogLevel,
     pub message: String,
 }
 
@@ -134,8 +135,7 @@ pub struct HealthCheck {
     pub id: String,
     pub datasource_id: String,
     pub checked_at: DateTime<Utc>,
-    /// `ok`, `timeout`, `auth_failed`, `unreachable` or `error`.
-    pub status: String,
+    pub status: CheckStatus,
     pub latency_ms: Option<i64>,
     pub error_message: Option<String>,
     #[schema(value_type = Object)]
@@ -147,7 +147,7 @@ pub struct StorageHealthCheck {
     pub id: String,
     pub storage_location_id: String,
     pub checked_at: DateTime<Utc>,
-    pub status: String,
+    pub status: CheckStatus,
     pub latency_ms: Option<i64>,
     pub available_space_gb: Option<f64>,
     pub error_message: Option<String>,
@@ -158,9 +158,9 @@ pub struct Notification {
     pub id: String,
     #[serde(rename = "type")]
     #[sqlx(rename = "type")]
-    pub kind: String,
-    pub severity: String,
-    pub entity_type: Option<String>,
+    pub kind: NotificationKind,
+    pub severity: Severity,
+    pub entity_type: Option<EntityType>,
     pub entity_id: Option<String>,
     pub title: String,
     pub message: String,
@@ -183,10 +183,10 @@ pub struct Setting {
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct WorkItem {
     pub id: String,
-    pub kind: String,
+    pub kind: WorkKind,
     pub execution_id: String,
     pub priority: i64,
-    pub status: String,
+    pub status: WorkStatus,
     pub attempts: i64,
     pub max_attempts: i64,
     pub run_after: DateTime<Utc>,
@@ -210,10 +210,9 @@ pub struct NotificationChannel {
     #[schema(value_type = Object)]
     pub config: super::sealed::SealedJson,
     /// Notification kinds routed here; empty means every kind.
-    #[schema(value_type = Vec<String>)]
-    pub events: Json<Vec<String>>,
-    /// `info`, `warning` or `critical`.
-    pub min_severity: String,
+    #[schema(value_type = Vec<NotificationKind>)]
+    pub events: Json<Vec<NotificationKind>>,
+    pub min_severity: Severity,
     /// Only notifications about these jobs / datasources (empty: any).
     #[schema(value_type = Vec<String>)]
     pub job_ids: Json<Vec<String>>,
@@ -235,8 +234,7 @@ pub struct Delivery {
     pub channel_id: String,
     /// `kind:entity`: what repeat suppression compares.
     pub suppress_key: String,
-    /// `pending`, `sending`, `delivered`, `failed` or `suppressed`.
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
     #[serde(skip)]
@@ -259,7 +257,7 @@ pub struct Template {
     pub channel: String,
     #[serde(rename = "type")]
     #[sqlx(rename = "type")]
-    pub kind: String,
+    pub kind: NotificationKind,
     pub active_version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -21,7 +21,7 @@ pub async fn insert(db: &Db, s: &StorageLocation) -> Result<(), StoreError> {
         .bind(&s.kind)
         .bind(&s.config)
         .bind(s.is_default)
-        .bind(&s.status)
+        .bind(s.status)
         .bind(s.available_space_gb)
         .bind(s.last_health_check_at)
         .bind(s.created_at)
@@ -97,7 +97,7 @@ pub async fn record_health(db: &Db, check: &StorageHealthCheck) -> Result<(), St
         .bind(&check.id)
         .bind(&check.storage_location_id)
         .bind(check.checked_at)
-        .bind(&check.status)
+        .bind(check.status)
         .bind(check.latency_ms)
         .bind(check.available_space_gb)
         .bind(&check.error_message)
@@ -108,11 +108,7 @@ pub async fn record_health(db: &Db, check: &StorageHealthCheck) -> Result<(), St
              COALESCE($3, available_space_gb), last_health_check_at = $4 WHERE id = $1",
         )
         .bind(&check.storage_location_id)
-        .bind(if check.status == "ok" {
-            "healthy"
-        } else {
-            "unreachable"
-        })
+        .bind(crate::domain::StorageHealth::after(check.status))
         .bind(check.available_space_gb)
         .bind(check.checked_at)
         .execute(&mut *tx)

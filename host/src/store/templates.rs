@@ -3,13 +3,14 @@
 
 use super::rows::{Template, TemplateVersion};
 use super::{new_id, now, with_pool, Db, StoreError};
+use crate::domain::NotificationKind;
 
 /// Creates the template of `channel` × `kind` with `subject`/`body` as
 /// version 1 unless it exists; returns it either way.
 pub async fn ensure(
     db: &Db,
     channel: &str,
-    kind: &str,
+    kind: NotificationKind,
     subject: Option<&str>,
     body: &str,
 ) -> Result<Template, StoreError> {
@@ -20,7 +21,7 @@ pub async fn ensure(
     let t = Template {
         id: new_id(),
         channel: channel.to_string(),
-        kind: kind.to_string(),
+        kind,
         active_version: 1,
         created_at: at,
         updated_at: at,
@@ -33,7 +34,7 @@ pub async fn ensure(
         )
         .bind(&t.id)
         .bind(&t.channel)
-        .bind(&t.kind)
+        .bind(t.kind)
         .bind(at)
         .execute(&mut *tx)
         .await?
@@ -63,7 +64,11 @@ pub async fn ensure(
     }
 }
 
-pub async fn find(db: &Db, channel: &str, kind: &str) -> Result<Option<Template>, StoreError> {
+pub async fn find(
+    db: &Db,
+    channel: &str,
+    kind: NotificationKind,
+) -> Result<Option<Template>, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_as::<_, Template>(
         "SELECT * FROM notification_templates WHERE channel = $1 AND type = $2"
     )

@@ -2,6 +2,7 @@
 
 use super::rows::WorkItem;
 use super::{execute, now, with_pool, Db, StoreError};
+use crate::domain::{WorkKind, WorkStatus};
 use chrono::{DateTime, Utc};
 
 pub const INSERT: &str = "INSERT INTO work_items (id, kind, execution_id, priority, status,
@@ -14,10 +15,10 @@ macro_rules! bind_insert {
         let w: &$crate::store::rows::WorkItem = $w;
         $query
             .bind(&w.id)
-            .bind(&w.kind)
+            .bind(w.kind)
             .bind(&w.execution_id)
             .bind(w.priority)
-            .bind(&w.status)
+            .bind(w.status)
             .bind(w.attempts)
             .bind(w.max_attempts)
             .bind(w.run_after)
@@ -61,29 +62,32 @@ pub async fn insert_with_execution(
 
 /// Atomically takes the most urgent ready item of `kind`: the conditional
 /// update only succeeds for one claimant even when several race.
-pub async fn claim(db: &Db, kind: &str, worker: &str) -> Result<Option<WorkItem>, StoreError> {
+pub async fn claim(db: &Db, kind: WorkKind, worker: &str) -> Result<Option<WorkItem>, StoreError> {
     let at = now();
     Ok(with_pool!(db, |p| sqlx::query_as::<_, WorkItem>(
-        "UPDATE work_items SET status = 'running', claimed_by = $2, heartbeat_at = $3,
+        "UPDATE work_items SET status = $5, claimed_by = $2, heartbeat_at = $3,
          attempts = attempts + 1, updated_at = $3
-         WHERE id = (SELECT id FROM work_items WHERE status = 'queued' AND kind = $1
+         WHERE id = (SELECT id FROM work_items WHERE status = $4 AND kind = $1
                      AND run_after <= $3 ORDER BY priority, created_at LIMIT 1)
-         AND status = 'queued'
+         AND status = $4
          RETURNING *"
     )
     .bind(kind)
     .bind(worker)
     .bind(at)
+    .bind(WorkStatus::Queued)
+    .bind(WorkStatus::Running)
     .fetch_optional(p)
     .await?))
 }
 
 pub async fn heartbeat(db: &Db, id: &str) -> Result<(), StoreError> {
     execute!(db, |p| sqlx::query(
-        "UPDATE work_items SET heartbeat_at = $2 WHERE id = $1 AND status = 'running'"
+        "UPDATE work_items SET heartbeat_at = $2 WHERE id = $1 AND status = $3"
     )
     .bind(id)
     .bind(now())
+    .bind(WorkStatus::Running)
     .execute(p)
     .await?);
     Ok(())
@@ -93,7 +97,7 @@ pub async fn heartbeat(db: &Db, id: &str) -> Result<(), StoreError> {
 pub async fn finish(
     db: &Db,
     id: &str,
-    status: &str,
+    status: WorkStatus,
     error: Option<&str>,
 ) -> Result<(), StoreError> {
     execute!(db, |p| sqlx::query(
@@ -116,13 +120,14 @@ pub async fn retry_at(
     error: &str,
 ) -> Result<(), StoreError> {
     execute!(db, |p| sqlx::query(
-        "UPDATE work_items SET status = 'queued', run_after = $2, last_error = $3,
+        "UPDATE work_items SET status = $5, run_after = $2, last_error = $3,
          claimed_by = NULL, updated_at = $4 WHERE id = $1"
     )
     .bind(id)
     .bind(run_after)
     .bind(error)
     .bind(now())
+    .bind(WorkStatus::Queued)
     .execute(p)
     .await?);
     Ok(())
@@ -137,11 +142,12 @@ pub async fn orphaned(
     stale_before: DateTime<Utc>,
 ) -> Result<Vec<WorkItem>, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_as::<_, WorkItem>(
-        "SELECT * FROM work_items WHERE status = 'running'
+        "SELECT * FROM work_items WHERE status = $3
          AND (claimed_by = $1 OR heartbeat_at IS NULL OR heartbeat_at < $2)"
     )
     .bind(owner)
     .bind(stale_before)
+    .bind(WorkStatus::Running)
     .fetch_all(p)
     .await?))
 }
@@ -149,11 +155,13 @@ pub async fn orphaned(
 /// The queued item of an execution, if any (cancel before it starts).
 pub async fn cancel_queued(db: &Db, execution_id: &str) -> Result<bool, StoreError> {
     let n = with_pool!(db, |p| sqlx::query(
-        "UPDATE work_items SET status = 'cancelled', updated_at = $2
-         WHERE execution_id = $1 AND status = 'queued'"
+        "UPDATE work_items SET status = $3, updated_at = $2
+         WHERE execution_id = $1 AND status = $4"
     )
     .bind(execution_id)
     .bind(now())
+    .bind(WorkStatus::Cancelled)
+    .bind(WorkStatus::Queued)
     .execute(p)
     .await?
     .rows_affected());
@@ -161,12 +169,14 @@ pub async fn cancel_queued(db: &Db, execution_id: &str) -> Result<bool, StoreErr
 }
 
 /// Items waiting per kind (health, dashboard).
-pub async fn depth(db: &Db) -> Result<Vec<(String, String, i64)>, StoreError> {
+pub async fn depth(db: &Db) -> Result<Vec<(WorkKind, WorkStatus, i64)>, StoreError> {
     Ok(with_pool!(db, |p| {
-        sqlx::query_as::<_, (String, String, i64)>(
-            "SELECT kind, status, COUNT(*) FROM work_items WHERE status IN ('queued', 'running')
+        sqlx::query_as::<_, (WorkKind, WorkStatus, i64)>(
+            "SELECT kind, status, COUNT(*) FROM work_items WHERE status IN ($1, $2)
          GROUP BY kind, status",
         )
+        .bind(WorkStatus::Queued)
+        .bind(WorkStatus::Running)
         .fetch_all(p)
         .await?
     }))

@@ -5,6 +5,9 @@ use super::cleanup;
 use super::logger::ExecutionLogger;
 use super::options::BackupOptions;
 use super::runner::{Outcome, Started};
+use crate::domain::{
+    CopyStatus, EntityType, ExecutionStatus, NotificationKind, Severity, StorageStrategy,
+};
 use crate::pipeline::replicate::copy_execution;
 use crate::pipeline::{self, layout, BackupRequest, PipelineError};
 use crate::plugin::bindings::HealthStatus;
@@ -72,7 +75,7 @@ pub async fn discard_partial(state: &AppState, execution_id: &str, log: &Executi
             &state.db,
             execution_id,
             &row.id,
-            "failed",
+            CopyStatus::Failed,
             None,
             Some("backup did not complete"),
         )
@@ -320,8 +323,15 @@ async fn store_primary(
     // Recorded before the first byte, so a crash leaves a trail to every
     // storage that may hold partial files.
     for s in &plan.storages {
-        if let Err(e) =
-            executions::set_storage_status(db, &execution.id, &s.id, "pending", None, None).await
+        if let Err(e) = executions::set_storage_status(
+            db,
+            &execution.id,
+            &s.id,
+            CopyStatus::Pending,
+            None,
+            None,
+        )
+        .await
         {
             return Err(Outcome::failed(format!(
                 "recording the target storages: {e}"
@@ -387,7 +397,7 @@ async fn store_primary(
                     db,
                     &execution.id,
                     &s.id,
-                    "completed",
+                    CopyStatus::Completed,
                     Some(&summary.prefix),
                     None,
                 )
@@ -429,9 +439,15 @@ async fn store_primary(
 
 /// Records that a storage does not hold this backup, and why.
 async fn mark_failed(db: &store::Db, execution_id: &str, storage_id: &str, message: &str) {
-    if let Err(e) =
-        executions::set_storage_status(db, execution_id, storage_id, "failed", None, Some(message))
-            .await
+    if let Err(e) = executions::set_storage_status(
+        db,
+        execution_id,
+        storage_id,
+        CopyStatus::Failed,
+        None,
+        Some(message),
+    )
+    .await
     {
         tracing::warn!(execution = %execution_id, "recording a failed copy: {e}");
     }
@@ -450,7 +466,7 @@ async fn replicate(
     let db = &state.db;
     let others = plan.storages.iter().filter(|s| s.id != primary.storage.id);
     let mut replicas = Vec::new();
-    if plan.job.storage_strategy != "replicate" {
+    if plan.job.storage_strategy != StorageStrategy::Replicate {
         for s in others {
             let _ = executions::clear_pending_storage(db, &execution.id, &s.id).await;
         }
@@ -475,12 +491,13 @@ async fn replicate(
                     db,
                     &execution.id,
                     &s.id,
-                    "completed",
+                    CopyStatus::Completed,
                     Some(prefix),
                     None,
                 )
                 .await;
-                replicas.push(json!({"storage_location_id": s.id, "status": "completed"}));
+                replicas
+                    .push(json!({"storage_location_id": s.id, "status": CopyStatus::Completed}));
             }
             Err(e) => {
                 log.warn(format!(
@@ -491,12 +508,14 @@ async fn replicate(
                     db,
                     &execution.id,
                     &s.id,
-                    "failed",
+                    CopyStatus::Failed,
                     None,
                     Some(&e),
                 )
                 .await;
-                replicas.push(json!({"storage_location_id": s.id, "status": "failed", "error": e}));
+                replicas.push(
+                    json!({"storage_location_id": s.id, "status": CopyStatus::Failed, "error": e}),
+                );
             }
         }
     }
@@ -533,10 +552,10 @@ async fn record_completion(
     let databases = m.databases.as_ref().map(|dbs| {
         dbs.iter()
             .map(|d| match &d.artifact {
-                Some(a) => json!({"name": d.name, "status": "completed", "file": a.file,
+                Some(a) => json!({"name": d.name, "status": ExecutionStatus::Completed, "file": a.file,
                     "size_bytes": a.total_size_bytes, "compressed_size_bytes": a.compressed_size_bytes,
                     "checksum": a.checksum, "tables_backed_up": a.metadata.tables_backed_up}),
-                None => json!({"name": d.name, "status": "failed", "error": d.error}),
+                None => json!({"name": d.name, "status": ExecutionStatus::Failed, "error": d.error}),
             })
             .collect::<Vec<_>>()
     });
@@ -594,9 +613,9 @@ async fn record_completion(
             let _ = store::notifications::insert(
                 db,
                 store::notifications::NewNotification {
-                    kind: "backup_failed",
-                    severity: "critical",
-                    entity_type: Some("backup_execution"),
+                    kind: NotificationKind::BackupFailed,
+                    severity: Severity::Critical,
+                    entity_type: Some(EntityType::BackupExecution),
                     entity_id: Some(&execution.id),
                     title: format!("Backup of job `{}` missed databases", plan.job.name),
                     message,
@@ -605,7 +624,34 @@ async fn record_completion(
             )
             .await;
         }
-        None => log.info("backup completed"),
+        None => {
+            log.info("backup completed");
+            // Routed like every notification, so a channel subscribed to
+            // `backup_completed` hears of each success.
+            let _ = store::notifications::insert(
+                db,
+                store::notifications::NewNotification {
+                    kind: NotificationKind::BackupCompleted,
+                    severity: Severity::Info,
+                    entity_type: Some(EntityType::BackupExecution),
+                    entity_id: Some(&execution.id),
+                    title: format!("Backup of job `{}` completed", plan.job.name),
+                    message: format!(
+                        "{} stored in `{}` ({} before compression)",
+                        crate::notify::context::human_bytes(m.compressed_size_bytes),
+                        primary.storage.name,
+                        crate::notify::context::human_bytes(m.total_size_bytes),
+                    ),
+                    metadata: json!({
+                        "job_id": plan.job.id,
+                        "storage_location_id": primary.storage.id,
+                        "size_bytes": m.total_size_bytes,
+                        "compressed_size_bytes": m.compressed_size_bytes,
+                    }),
+                },
+            )
+            .await;
+        }
     }
     Ok(())
 }

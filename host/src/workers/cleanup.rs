@@ -109,9 +109,9 @@ pub async fn apply_job_at(
         notifications::insert(
             &state.db,
             notifications::NewNotification {
-                kind: "cleanup_completed",
-                severity: "info",
-                entity_type: Some("backup_job"),
+                kind: crate::domain::NotificationKind::CleanupCompleted,
+                severity: crate::domain::Severity::Info,
+                entity_type: Some(crate::domain::EntityType::BackupJob),
                 entity_id: Some(&job.id),
                 title: format!("Retention cleaned job `{}`", job.name),
                 message: format!(
@@ -156,21 +156,25 @@ pub async fn delete_backup(state: &AppState, execution_id: &str) -> Result<(), S
         .await
         .map_err(|e| e.to_string())?;
     let primary = execution.storage_location_id.clone();
-    for s in rows.iter().filter(|s| s.status == "failed") {
+    for s in rows
+        .iter()
+        .filter(|s| s.status == crate::domain::CopyStatus::Failed)
+    {
         if let Err(e) = delete_copy(state, &s.storage_location_id, &prefix).await {
             tracing::warn!(execution = %execution_id, "leftover of a failed copy kept: {e}");
         }
     }
-    let replicas = rows
-        .iter()
-        .filter(|s| s.status == "completed" && Some(&s.storage_location_id) != primary.as_ref());
+    let replicas = rows.iter().filter(|s| {
+        s.status == crate::domain::CopyStatus::Completed
+            && Some(&s.storage_location_id) != primary.as_ref()
+    });
     for s in replicas {
         delete_copy(state, &s.storage_location_id, &prefix).await?;
         executions::set_storage_status(
             db,
             execution_id,
             &s.storage_location_id,
-            "deleted",
+            crate::domain::CopyStatus::Deleted,
             None,
             None,
         )

@@ -120,7 +120,7 @@ async fn send_once(state: &AppState, d: &Delivery) -> Result<(), Failure> {
     )
     .await
     .map_err(transient)?;
-    let (_, version) = notify::active_template(db, &channel.kind, &n.kind)
+    let (_, version) = notify::active_template(db, &channel.kind, n.kind)
         .await
         .map_err(transient)?;
     let message = templates::render(version.subject.as_deref(), &version.body, &context)
@@ -137,8 +137,8 @@ async fn send_once(state: &AppState, d: &Delivery) -> Result<(), Failure> {
     send::send(
         state,
         &channel,
-        &n.kind,
-        &n.severity,
+        n.kind.as_str(),
+        n.severity,
         &message,
         &context["fields"],
         Some(&send::DeliveryIds {

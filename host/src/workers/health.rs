@@ -3,6 +3,7 @@
 //! `connection_lost` after three failures in a row and
 //! `connection_restored` when it comes back.
 
+use crate::domain::{DatasourceHealth, StorageHealth};
 use crate::observe::events;
 use crate::plugin::bindings::{HealthReport, HealthStatus};
 use crate::server::state::AppState;
@@ -30,17 +31,6 @@ pub async fn run_once(state: &AppState) -> Result<(), StoreError> {
         }
     }
     Ok(())
-}
-
-/// `ok`, `timeout`, `auth_failed`, `unreachable` or `error`.
-pub fn status_name(s: HealthStatus) -> &'static str {
-    match s {
-        HealthStatus::Ok => "ok",
-        HealthStatus::Timeout => "timeout",
-        HealthStatus::AuthFailed => "auth_failed",
-        HealthStatus::Unreachable => "unreachable",
-        HealthStatus::Error => "error",
-    }
 }
 
 /// The report of a check that could not even ask the plugin.
@@ -88,7 +78,7 @@ pub async fn check_datasource(
         id: store::new_id(),
         datasource_id: ds.id.clone(),
         checked_at: store::now(),
-        status: status_name(report.status).to_string(),
+        status: report.status.into(),
         latency_ms: ok.then_some(report.latency_ms as i64),
         error_message: if ok { None } else { report.message.clone() },
         metadata: Json(Value::Object(metadata)),
@@ -97,10 +87,10 @@ pub async fn check_datasource(
 
     let failures = if ok { 0 } else { ds.consecutive_failures + 1 };
     let status = match (ok, failures) {
-        (true, _) if report.latency_ms > SLOW_MS => "warning",
-        (true, _) => "healthy",
-        (false, n) if n >= STRIKES => "critical",
-        (false, _) => "warning",
+        (true, _) if report.latency_ms > SLOW_MS => DatasourceHealth::Warning,
+        (true, _) => DatasourceHealth::Healthy,
+        (false, n) if n >= STRIKES => DatasourceHealth::Critical,
+        (false, _) => DatasourceHealth::Warning,
     };
     store::datasources::set_health(&state.db, &ds.id, status, failures, check.checked_at).await?;
     if status != ds.status {
@@ -119,9 +109,9 @@ pub async fn check_datasource(
         notifications::insert(
             &state.db,
             notifications::NewNotification {
-                kind: "connection_lost",
-                severity: "critical",
-                entity_type: Some("datasource"),
+                kind: crate::domain::NotificationKind::ConnectionLost,
+                severity: crate::domain::Severity::Critical,
+                entity_type: Some(crate::domain::EntityType::Datasource),
                 entity_id: Some(&ds.id),
                 title: format!("Connection lost: {}", ds.name),
                 message: format!(
@@ -138,9 +128,9 @@ pub async fn check_datasource(
         notifications::insert(
             &state.db,
             notifications::NewNotification {
-                kind: "connection_restored",
-                severity: "info",
-                entity_type: Some("datasource"),
+                kind: crate::domain::NotificationKind::ConnectionRestored,
+                severity: crate::domain::Severity::Info,
+                entity_type: Some(crate::domain::EntityType::Datasource),
                 entity_id: Some(&ds.id),
                 title: format!("Connection restored: {}", ds.name),
                 message: format!(
@@ -201,13 +191,13 @@ pub async fn check_storage(
         id: store::new_id(),
         storage_location_id: s.id.clone(),
         checked_at: store::now(),
-        status: status_name(report.status).to_string(),
+        status: report.status.into(),
         latency_ms: Some(report.latency_ms as i64),
         available_space_gb: available_gb(&report).or_else(|| local_free_gb(s)),
         error_message: if ok { None } else { report.message.clone() },
     };
     store::storages::record_health(&state.db, &check).await?;
-    let status = if ok { "healthy" } else { "unreachable" };
+    let status = StorageHealth::after(check.status);
     if status != s.status {
         events::publish(
             events::kind::STORAGE_STATUS,
@@ -219,14 +209,14 @@ pub async fn check_storage(
             }),
         );
     }
-    let was_ok = s.status != "unreachable";
+    let was_ok = s.status != StorageHealth::Unreachable;
     if was_ok && !ok {
         notifications::insert(
             &state.db,
             notifications::NewNotification {
-                kind: "storage_unreachable",
-                severity: "critical",
-                entity_type: Some("storage_location"),
+                kind: crate::domain::NotificationKind::StorageUnreachable,
+                severity: crate::domain::Severity::Critical,
+                entity_type: Some(crate::domain::EntityType::StorageLocation),
                 entity_id: Some(&s.id),
                 title: format!("Storage unreachable: {}", s.name),
                 message: check.error_message.clone().unwrap_or_default(),
@@ -238,9 +228,9 @@ pub async fn check_storage(
         notifications::insert(
             &state.db,
             notifications::NewNotification {
-                kind: "connection_restored",
-                severity: "info",
-                entity_type: Some("storage_location"),
+                kind: crate::domain::NotificationKind::ConnectionRestored,
+                severity: crate::domain::Severity::Info,
+                entity_type: Some(crate::domain::EntityType::StorageLocation),
                 entity_id: Some(&s.id),
                 title: format!("Storage reachable again: {}", s.name),
                 message: format!("{} ms", report.latency_ms),

@@ -1,7 +1,8 @@
 //! Execution logs: lines from the host and from plugins, persisted in
 //! small batches while the execution runs so they can be read live.
 
-use crate::plugin::{LogLevel, LogRecord, LogSink};
+use crate::domain::LogLevel;
+use crate::plugin::{LogRecord, LogSink};
 use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-type Line = (DateTime<Utc>, String, String);
+type Line = (DateTime<Utc>, LogLevel, String);
 
 /// Writes one execution's log.
 pub struct ExecutionLogger {
@@ -76,26 +77,26 @@ impl ExecutionLogger {
         }
     }
 
-    fn push(&self, level: &str, message: String) {
-        let _ = self.tx.send((store::now(), level.to_string(), message));
+    fn push(&self, level: LogLevel, message: String) {
+        let _ = self.tx.send((store::now(), level, message));
     }
 
     pub fn info(&self, message: impl Into<String>) {
         let message = message.into();
         tracing::info!(execution = %self.execution_id, "{message}");
-        self.push("info", message);
+        self.push(LogLevel::Info, message);
     }
 
     pub fn warn(&self, message: impl Into<String>) {
         let message = message.into();
         tracing::warn!(execution = %self.execution_id, "{message}");
-        self.push("warn", message);
+        self.push(LogLevel::Warn, message);
     }
 
     pub fn error(&self, message: impl Into<String>) {
         let message = message.into();
         tracing::error!(execution = %self.execution_id, "{message}");
-        self.push("error", message);
+        self.push(LogLevel::Error, message);
     }
 
     /// A sink for plugin calls made on behalf of this execution.
@@ -103,18 +104,13 @@ impl ExecutionLogger {
         let tx = self.tx.clone();
         let id = self.execution_id.clone();
         Arc::new(move |r: &LogRecord| {
-            let level = match r.level {
-                LogLevel::Trace | LogLevel::Debug => "debug",
-                LogLevel::Info => "info",
-                LogLevel::Warn => "warn",
-                LogLevel::Error => "error",
-            };
+            let level = LogLevel::from(r.level);
             let mut message = format!("[{}] {}", r.plugin, r.message);
             for (k, v) in &r.fields {
                 message.push_str(&format!(" {k}={v}"));
             }
             tracing::debug!(execution = %id, "{message}");
-            let _ = tx.send((store::now(), level.to_string(), message));
+            let _ = tx.send((store::now(), level, message));
         })
     }
 

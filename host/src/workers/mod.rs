@@ -13,7 +13,7 @@ pub mod restore;
 pub mod runner;
 pub mod scheduler;
 
-use crate::queue::{KIND_BACKUP, KIND_RESTORE};
+use crate::domain::WorkKind;
 use crate::schedule::Schedule;
 use crate::server::state::AppState;
 use std::time::Duration;
@@ -24,10 +24,10 @@ pub fn spawn_all(state: &AppState, wake: impl Fn() + Send + Sync + Clone + 'stat
     tokio::spawn(scheduler::run(s, wake));
     let s = state.clone();
     let n = s.config.backup_concurrency;
-    tokio::spawn(runner::consume(s, KIND_BACKUP, n, backup::handle));
+    tokio::spawn(runner::consume(s, WorkKind::Backup, n, backup::handle));
     let s = state.clone();
     let n = s.config.restore_concurrency;
-    tokio::spawn(runner::consume(s, KIND_RESTORE, n, restore::handle));
+    tokio::spawn(runner::consume(s, WorkKind::Restore, n, restore::handle));
     tokio::spawn(health_loop(state.clone()));
     tokio::spawn(cleanup_loop(state.clone()));
     tokio::spawn(sweep_loop(state.clone()));

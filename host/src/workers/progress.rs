@@ -39,7 +39,7 @@ pub fn publish(
         "operation": execution.operation,
         "job_id": execution.job_id,
         "datasource_id": execution.datasource_id,
-        "status": "running",
+        "status": crate::domain::ExecutionStatus::Running,
     });
     let gate = events::ProgressGate::open(&execution.id);
     Publisher(tokio::spawn(async move {

@@ -4,7 +4,9 @@
 
 use super::backup::discard_partial;
 use super::logger::ExecutionLogger;
-use crate::queue::KIND_BACKUP;
+use crate::domain::{
+    EntityType, ExecutionStatus, NotificationKind, Severity, WorkKind, WorkStatus,
+};
 use crate::server::state::AppState;
 use crate::store::{self, executions};
 use chrono::{DateTime, Utc};
@@ -38,7 +40,7 @@ pub async fn recover(state: &AppState, at_start: bool, stale_before: DateTime<Ut
         let ended_now = match executions::finish(
             &state.db,
             &item.execution_id,
-            "failed",
+            ExecutionStatus::Failed,
             Some(&reason),
             None,
         )
@@ -51,18 +53,22 @@ pub async fn recover(state: &AppState, at_start: bool, stale_before: DateTime<Ut
             }
         };
         if !ended_now {
-            if let Err(e) = state.queue.finish(&item.id, "done", None).await {
+            if let Err(e) = state.queue.finish(&item.id, WorkStatus::Done, None).await {
                 tracing::error!(execution = %item.execution_id, "closing work item: {e}");
             }
             continue;
         }
         let log = ExecutionLogger::start(state.db.clone(), &item.execution_id);
         log.error(reason.clone());
-        if item.kind == KIND_BACKUP {
+        if item.kind == WorkKind::Backup {
             discard_partial(state, &item.execution_id, &log).await;
         }
         log.close().await;
-        if let Err(e) = state.queue.finish(&item.id, "failed", Some(&reason)).await {
+        if let Err(e) = state
+            .queue
+            .finish(&item.id, WorkStatus::Failed, Some(&reason))
+            .await
+        {
             tracing::error!(execution = %item.execution_id, "closing work item: {e}");
         }
         // Counted like any other end, so a failure alert sees it.
@@ -70,9 +76,12 @@ pub async fn recover(state: &AppState, at_start: bool, stale_before: DateTime<Ut
         let _ = store::notifications::insert(
             &state.db,
             store::notifications::NewNotification {
-                kind: &format!("{}_failed", item.kind),
-                severity: "critical",
-                entity_type: Some("backup_execution"),
+                kind: match item.kind {
+                    WorkKind::Backup => NotificationKind::BackupFailed,
+                    WorkKind::Restore => NotificationKind::RestoreFailed,
+                },
+                severity: Severity::Critical,
+                entity_type: Some(EntityType::BackupExecution),
                 entity_id: Some(&item.execution_id),
                 title: "Interrupted by a server stop".into(),
                 message: reason,

@@ -4,6 +4,7 @@
 
 use super::logger::ExecutionLogger;
 use super::runner::{Outcome, Started};
+use crate::domain::{ExecutionStatus, Operation};
 use crate::pipeline::manifest::{BackupManifest, Metadata};
 use crate::pipeline::{self, PipelineError, RestoreRequest};
 use crate::plugin::bindings::TableCount;
@@ -38,12 +39,16 @@ async fn restore(
     log: &ExecutionLogger,
 ) -> Outcome {
     let db = &state.db;
-    let verification = execution.operation == "verification";
+    let verification = execution.operation == Operation::Verification;
     let Some(source_id) = execution.source_execution_id.clone() else {
         return Outcome::failed("no backup to restore (source_execution_id is empty)");
     };
     let source = match executions::get(db, &source_id).await {
-        Ok(Some(s)) if s.status == "completed" && s.operation == "backup" => s,
+        Ok(Some(s))
+            if s.status == ExecutionStatus::Completed && s.operation == Operation::Backup =>
+        {
+            s
+        }
         Ok(Some(s)) => {
             return Outcome::failed(format!(
                 "execution {source_id} is not a completed backup (status {})",
@@ -118,16 +123,24 @@ async fn restore(
         None => Outcome::Cancelled,
         Some(Ok((storage_name, _))) => {
             let meta = json!({ "restored_from_storage": storage_name });
-            match executions::finish(db, &execution.id, "completed", None, Some(&meta)).await {
-                Ok(false) => already_ended(&execution.id, "restore"),
+            match executions::finish(
+                db,
+                &execution.id,
+                crate::domain::ExecutionStatus::Completed,
+                None,
+                Some(&meta),
+            )
+            .await
+            {
+                Ok(false) => already_ended(&execution.id, Operation::Restore),
                 Ok(true) => {
                     log.info("restore completed");
                     let _ = store::notifications::insert(
                         db,
                         store::notifications::NewNotification {
-                            kind: "restore_completed",
-                            severity: "info",
-                            entity_type: Some("datasource"),
+                            kind: crate::domain::NotificationKind::RestoreCompleted,
+                            severity: crate::domain::Severity::Info,
+                            entity_type: Some(crate::domain::EntityType::Datasource),
                             entity_id: Some(&target.id),
                             title: format!("Restore into `{}` completed", target.name),
                             message: format!("backup {source_id} restored from `{storage_name}`"),
@@ -300,7 +313,7 @@ async fn drop_created(
 
 /// The work finished after the execution had been ended elsewhere (the
 /// heartbeat sweep failed it, say): its recorded outcome stands.
-fn already_ended(execution_id: &str, what: &str) -> Outcome {
+fn already_ended(execution_id: &str, what: Operation) -> Outcome {
     tracing::warn!(
         execution = %execution_id,
         "{what} finished after its execution had already been ended; its recorded status stands"
@@ -327,7 +340,9 @@ async fn candidate_storages(
             .await
             .map_err(|e| e.to_string())?
         {
-            if s.status == "completed" && !ids.contains(&s.storage_location_id) {
+            if s.status == crate::domain::CopyStatus::Completed
+                && !ids.contains(&s.storage_location_id)
+            {
                 ids.push(s.storage_location_id);
             }
         }
@@ -462,9 +477,17 @@ async fn verify(
             let meta = json!({ "verification": report.to_json(passed), "restored_from_storage": storage_name });
             if passed {
                 log.info(format!("verification passed: {}", report.summary()));
-                match executions::finish(db, &execution.id, "completed", None, Some(&meta)).await {
+                match executions::finish(
+                    db,
+                    &execution.id,
+                    crate::domain::ExecutionStatus::Completed,
+                    None,
+                    Some(&meta),
+                )
+                .await
+                {
                     Ok(true) => Outcome::Done,
-                    Ok(false) => already_ended(&execution.id, "verification"),
+                    Ok(false) => already_ended(&execution.id, Operation::Verification),
                     Err(e) => Outcome::failed(e.to_string()),
                 }
             } else {

@@ -111,7 +111,12 @@ pub type Handler = fn(AppState, WorkItem, RunningExecution) -> BoxFuture<'static
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// Consumes items of `kind`, at most `concurrency` at a time, forever.
-pub async fn consume(state: AppState, kind: &'static str, concurrency: usize, handler: Handler) {
+pub async fn consume(
+    state: AppState,
+    kind: crate::domain::WorkKind,
+    concurrency: usize,
+    handler: Handler,
+) {
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -128,7 +133,7 @@ pub async fn consume(state: AppState, kind: &'static str, concurrency: usize, ha
                 let span = tracing::info_span!(
                     "execution",
                     execution_id = %item.execution_id,
-                    operation = kind
+                    operation = kind.as_str()
                 );
                 tokio::spawn(
                     async move {
@@ -215,22 +220,25 @@ async fn settle(
     let db = &state.db;
     let err = |e: &dyn std::fmt::Display| e.to_string();
     match outcome {
-        Outcome::Done => q.finish(&item.id, "done", None).await.map_err(|e| err(&e)),
+        Outcome::Done => q
+            .finish(&item.id, crate::domain::WorkStatus::Done, None)
+            .await
+            .map_err(|e| err(&e)),
         Outcome::Skipped => q
-            .finish(&item.id, "cancelled", None)
+            .finish(&item.id, crate::domain::WorkStatus::Cancelled, None)
             .await
             .map_err(|e| err(&e)),
         Outcome::Cancelled => {
             executions::finish(
                 db,
                 &item.execution_id,
-                "cancelled",
+                crate::domain::ExecutionStatus::Cancelled,
                 Some(cancel_message),
                 None,
             )
             .await
             .map_err(|e| err(&e))?;
-            q.finish(&item.id, "cancelled", None)
+            q.finish(&item.id, crate::domain::WorkStatus::Cancelled, None)
                 .await
                 .map_err(|e| err(&e))
         }
@@ -252,7 +260,7 @@ async fn settle(
                 executions::append_logs(
                     db,
                     &item.execution_id,
-                    &[(store::now(), "warn".into(), note.clone())],
+                    &[(store::now(), crate::domain::LogLevel::Warn, note.clone())],
                 )
                 .await
                 .map_err(|e| err(&e))?;
@@ -267,13 +275,13 @@ async fn settle(
                 let ended_here = executions::finish(
                     db,
                     &item.execution_id,
-                    "failed",
+                    crate::domain::ExecutionStatus::Failed,
                     Some(&message),
                     metadata.as_ref(),
                 )
                 .await
                 .map_err(|e| err(&e))?;
-                q.finish(&item.id, "failed", Some(&message))
+                q.finish(&item.id, crate::domain::WorkStatus::Failed, Some(&message))
                     .await
                     .map_err(|e| err(&e))?;
                 // Whoever ended it first (recovery, a cancel) has notified.
@@ -300,10 +308,7 @@ pub(super) async fn record_end(state: &AppState, id: &str, bytes_moved: u64) {
             return;
         }
     };
-    if !matches!(
-        execution.status.as_str(),
-        "completed" | "failed" | "cancelled"
-    ) {
+    if !execution.status.is_final() {
         return;
     }
     let engine = match execution.datasource_id.as_deref() {
@@ -336,7 +341,7 @@ pub(super) async fn record_end(state: &AppState, id: &str, bytes_moved: u64) {
             .map(|s| s.kind),
         None => None,
     };
-    let bytes = if execution.operation == "backup" {
+    let bytes = if execution.operation == crate::domain::Operation::Backup {
         execution
             .compressed_size_bytes
             .and_then(|b| u64::try_from(b).ok())
@@ -345,8 +350,8 @@ pub(super) async fn record_end(state: &AppState, id: &str, bytes_moved: u64) {
     };
     crate::observe::metrics::get().execution_ended(&crate::observe::metrics::ExecutionEnd {
         labels: crate::observe::metrics::ExecutionLabels {
-            operation: execution.operation,
-            status: execution.status,
+            operation: execution.operation.to_string(),
+            status: execution.status.to_string(),
             engine: engine.unwrap_or_else(|| "unknown".into()),
             storage_type: storage_type.unwrap_or_else(|| "unknown".into()),
         },
@@ -368,19 +373,19 @@ async fn notify_failure(
 ) -> Result<(), store::StoreError> {
     let execution = executions::get(&state.db, &item.execution_id).await?;
     let job_id = execution.as_ref().and_then(|e| e.job_id.clone());
-    let operation = execution
-        .as_ref()
-        .map(|e| e.operation.clone())
-        .unwrap_or_else(|| item.kind.clone());
-    let kind = format!("{operation}_failed");
+    let operation = match (&execution, item.kind) {
+        (Some(e), _) => e.operation,
+        (None, crate::domain::WorkKind::Backup) => crate::domain::Operation::Backup,
+        (None, crate::domain::WorkKind::Restore) => crate::domain::Operation::Restore,
+    };
     store::notifications::insert(
         &state.db,
         store::notifications::NewNotification {
-            kind: &kind,
-            severity: "critical",
-            entity_type: Some("backup_execution"),
+            kind: operation.failed_kind(),
+            severity: crate::domain::Severity::Critical,
+            entity_type: Some(crate::domain::EntityType::BackupExecution),
             entity_id: Some(&item.execution_id),
-            title: format!("{} failed", capitalise(&operation)),
+            title: format!("{} failed", capitalise(operation.as_str())),
             message: message.to_string(),
             metadata: serde_json::json!({ "job_id": job_id, "attempts": item.attempts }),
         },
@@ -390,9 +395,9 @@ async fn notify_failure(
         store::notifications::insert(
             &state.db,
             store::notifications::NewNotification {
-                kind: "plugin_failed",
-                severity: "critical",
-                entity_type: Some("backup_execution"),
+                kind: crate::domain::NotificationKind::PluginFailed,
+                severity: crate::domain::Severity::Critical,
+                entity_type: Some(crate::domain::EntityType::BackupExecution),
                 entity_id: Some(&item.execution_id),
                 title: format!("Plugin `{plugin}` crashed"),
                 message: message.to_string(),

@@ -2,7 +2,8 @@
 //! forward. One node runs it at a time (lease); the conditional update in
 //! `jobs::advance_and_enqueue` makes double queuing impossible even so.
 
-use crate::queue::{self, KIND_BACKUP, PRIORITY_SCHEDULED};
+use crate::domain::{Operation, Trigger, WorkKind};
+use crate::queue::{self, PRIORITY_SCHEDULED};
 use crate::schedule::Schedule;
 use crate::server::state::AppState;
 use crate::store::rows::BackupJob;
@@ -32,11 +33,11 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> Result<Vec<String>, S
             }
             continue;
         }
-        let mut execution = executions::queued("backup", "scheduled");
+        let mut execution = executions::queued(Operation::Backup, Trigger::Scheduled);
         execution.job_id = Some(job.id.clone());
         execution.datasource_id = Some(job.datasource_id.clone());
         execution.storage_location_id = Some(job.storage_location_id.clone());
-        let item = queue::item(KIND_BACKUP, &execution.id, PRIORITY_SCHEDULED);
+        let item = queue::item(WorkKind::Backup, &execution.id, PRIORITY_SCHEDULED);
         if jobs::advance_and_enqueue(&state.db, &job.id, seen, next, &execution, &item).await? {
             tracing::info!(job = %job.id, execution = %execution.id, "scheduled backup queued");
             queued.push(execution.id);
@@ -63,9 +64,9 @@ async fn skip_overlapping(
     notifications::insert(
         &state.db,
         notifications::NewNotification {
-            kind: "backup_skipped",
-            severity: "warning",
-            entity_type: Some("backup_job"),
+            kind: crate::domain::NotificationKind::BackupSkipped,
+            severity: crate::domain::Severity::Warning,
+            entity_type: Some(crate::domain::EntityType::BackupJob),
             entity_id: Some(&job.id),
             title: format!("Scheduled backup skipped: {}", job.name),
             message: format!(

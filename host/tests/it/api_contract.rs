@@ -2836,3 +2836,46 @@ async fn settings_roundtrip(backend: Backend) {
     assert!(after.get("ui.ok").is_none());
 }
 on_both_backends!(settings_roundtrip_, settings_roundtrip);
+
+/// The OpenAPI document lists the values of the domain's closed sets (a
+/// generated client gets unions, not `string`), and the fields that hold
+/// them point at those lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_the_domain_values() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let doc = openapi_document(&server).await;
+    let schemas = &doc["components"]["schemas"];
+    let values = |name: &str| -> Vec<String> {
+        let s = &schemas[name];
+        let list = match s["enum"].as_array() {
+            Some(list) => list.clone(),
+            // Variants with their own docs come as oneOf of one-value enums.
+            None => s["oneOf"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: {s}"))
+                .iter()
+                .flat_map(|v| v["enum"].as_array().cloned().unwrap_or_default())
+                .collect(),
+        };
+        list.iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        values("ExecutionStatus"),
+        ["queued", "running", "completed", "failed", "cancelled"]
+    );
+    assert_eq!(values("Operation"), ["backup", "restore", "verification"]);
+    assert_eq!(values("Severity"), ["info", "warning", "critical"]);
+    let kinds = values("NotificationKind");
+    assert!(
+        kinds.iter().any(|k| k == "backup_completed")
+            && kinds.iter().any(|k| k == "backup_skipped"),
+        "{kinds:?}"
+    );
+    let execution = &schemas["Execution"]["properties"];
+    assert_eq!(
+        execution["status"]["$ref"], "#/components/schemas/ExecutionStatus",
+        "{execution}"
+    );
+}

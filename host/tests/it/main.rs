@@ -17,6 +17,7 @@ mod engine_mysql;
 mod engine_sqlserver;
 mod every_database;
 mod integrity;
+mod migrations;
 mod notifiers;
 mod notify_channels;
 mod observability;

@@ -398,3 +398,61 @@ async fn failed_backup_is_mailed_over_starttls() {
     assert!(body.contains("CRITICAL"), "{body}");
     assert!(!server.log().contains(password), "the password leaked");
 }
+
+/// A channel subscribed to `backup_completed` hears of a backup that
+/// completes (and only of that: it also names `backup_skipped`, a kind the
+/// scheduler raises, which a channel can now subscribe to by name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_backup_reaches_a_channel_subscribed_to_it() {
+    let hook = Receiver::start().await;
+    let server = TestServer::start(Backend::Sqlite).await;
+    let url = format!("{}/hooks/done", hook.url);
+    let channel = webhook(
+        &server,
+        "success hook",
+        &url,
+        json!({"events": ["backup_completed", "backup_skipped"]}),
+    )
+    .await;
+    let view = server
+        .get_ok(&format!("/api/notification-channels/{channel}"))
+        .await;
+    assert_eq!(
+        view["events"],
+        json!(["backup_completed", "backup_skipped"]),
+        "{view}"
+    );
+
+    let source = common::server::chinook_db("notify_done");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server
+        .job("chinook nightly", &ds, &storage, json!({}))
+        .await;
+    let done = server.run_job(&job).await;
+    assert_eq!(done["status"], "completed", "{done}");
+
+    let got = hook.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(got[0].path, "/hooks/done");
+    assert!(signed_by_secret(&got[0]), "{:?}", got[0]);
+    let sent = got[0].json();
+    assert_eq!(sent["kind"], "backup_completed", "{sent}");
+    assert_eq!(sent["severity"], "info", "{sent}");
+    let text = sent.to_string();
+    assert!(text.contains("Job: chinook nightly"), "{text}");
+    assert!(
+        text.contains(done["id"].as_str().unwrap_or("no id")),
+        "{text}"
+    );
+    let delivered = wait_deliveries(&server, &channel, "delivered", |d| {
+        d.iter().any(|x| x["status"] == "delivered")
+    })
+    .await;
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    // The notification itself is listed under its kind.
+    let notes = server
+        .get_ok("/api/notifications?type=backup_completed")
+        .await;
+    assert_eq!(notes["pagination"]["total"], 1, "{notes}");
+    assert_eq!(notes["data"][0]["entity_id"], done["id"], "{notes}");
+}

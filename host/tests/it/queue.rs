@@ -1,9 +1,8 @@
 //! The embedded queue against both metadata backends, through the library:
 //! priorities, atomic claims under contention, retries and orphans.
 
-use dataguardian::queue::{
-    self, EmbeddedQueue, WorkQueue, KIND_BACKUP, PRIORITY_MANUAL, PRIORITY_SCHEDULED,
-};
+use dataguardian::domain::{Operation, Trigger, WorkKind, WorkStatus};
+use dataguardian::queue::{self, EmbeddedQueue, WorkQueue, PRIORITY_MANUAL, PRIORITY_SCHEDULED};
 use dataguardian::store::{self, executions, Db};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,9 +27,9 @@ async fn open(backend: common::server::Backend) -> (Db, Option<common::TempDb>, 
 
 /// A queued execution with its work item.
 async fn enqueue(q: &EmbeddedQueue, db: &Db, priority: i64) -> String {
-    let e = executions::queued("backup", "manual");
+    let e = executions::queued(Operation::Backup, Trigger::Manual);
     executions::insert(db, &e).await.unwrap();
-    q.enqueue(&queue::item(KIND_BACKUP, &e.id, priority))
+    q.enqueue(&queue::item(WorkKind::Backup, &e.id, priority))
         .await
         .unwrap();
     e.id
@@ -43,19 +42,19 @@ async fn queue_semantics(backend: common::server::Backend) {
     // Manual work goes before scheduled work queued earlier.
     let scheduled = enqueue(&q, &db, PRIORITY_SCHEDULED).await;
     let manual = enqueue(&q, &db, PRIORITY_MANUAL).await;
-    let first = q.claim(KIND_BACKUP, "n1").await.unwrap().unwrap();
+    let first = q.claim(WorkKind::Backup, "n1").await.unwrap().unwrap();
     assert_eq!(first.execution_id, manual);
     assert_eq!(first.attempts, 1);
-    let second = q.claim(KIND_BACKUP, "n1").await.unwrap().unwrap();
+    let second = q.claim(WorkKind::Backup, "n1").await.unwrap().unwrap();
     assert_eq!(second.execution_id, scheduled);
-    assert!(q.claim(KIND_BACKUP, "n1").await.unwrap().is_none());
+    assert!(q.claim(WorkKind::Backup, "n1").await.unwrap().is_none());
 
     // A retry is not claimable before its time, then is, with attempts counted.
     let later = store::now() + chrono::Duration::milliseconds(400);
     q.retry_at(&first.id, later, "temporary").await.unwrap();
-    assert!(q.claim(KIND_BACKUP, "n1").await.unwrap().is_none());
+    assert!(q.claim(WorkKind::Backup, "n1").await.unwrap().is_none());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let again = q.claim(KIND_BACKUP, "n1").await.unwrap().unwrap();
+    let again = q.claim(WorkKind::Backup, "n1").await.unwrap().unwrap();
     assert_eq!(again.id, first.id);
     assert_eq!(again.attempts, 2);
 
@@ -72,8 +71,10 @@ async fn queue_semantics(backend: common::server::Backend) {
         .await
         .unwrap();
     assert_eq!(silent.len(), 2);
-    q.finish(&again.id, "done", None).await.unwrap();
-    q.finish(&second.id, "failed", Some("boom")).await.unwrap();
+    q.finish(&again.id, WorkStatus::Done, None).await.unwrap();
+    q.finish(&second.id, WorkStatus::Failed, Some("boom"))
+        .await
+        .unwrap();
     assert!(q
         .orphaned(Some("n1"), store::now())
         .await
@@ -83,7 +84,7 @@ async fn queue_semantics(backend: common::server::Backend) {
     // Cancelling a queued item removes it from the queue.
     let cancelled = enqueue(&q, &db, PRIORITY_MANUAL).await;
     assert!(q.cancel_queued(&cancelled).await.unwrap());
-    assert!(q.claim(KIND_BACKUP, "n1").await.unwrap().is_none());
+    assert!(q.claim(WorkKind::Backup, "n1").await.unwrap().is_none());
 
     // Many claimants racing over many items: every item claimed exactly once.
     let mut ids = HashSet::new();
@@ -95,7 +96,11 @@ async fn queue_semantics(backend: common::server::Backend) {
         let q = q.clone();
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
-            while let Some(item) = q.claim(KIND_BACKUP, &format!("node{n}")).await.unwrap() {
+            while let Some(item) = q
+                .claim(WorkKind::Backup, &format!("node{n}"))
+                .await
+                .unwrap()
+            {
                 got.push(item.execution_id);
             }
             got
