@@ -14,6 +14,7 @@
 //! are observed once, when it ends.
 
 use super::monitor::Sample;
+use crate::domain::{WorkKind, WorkStatus};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -23,9 +24,6 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use std::sync::LazyLock;
 use std::time::Duration;
-
-/// The work-item states `queue_depth` counts (`store::work::depth`).
-const QUEUE_STATES: [&str; 2] = ["queued", "running"];
 
 /// The `Content-Type` of what [`Metrics::encode`] returns.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -456,12 +454,12 @@ impl Metrics {
         self.queue_depth.clear();
         // Every kind and state is reported, at 0 when empty: an alert on
         // `dataguardian_queue_depth > N` needs the series to exist.
-        for kind in [crate::queue::KIND_BACKUP, crate::queue::KIND_RESTORE] {
-            for status in QUEUE_STATES {
+        for kind in WorkKind::ALL {
+            for status in [WorkStatus::Queued, WorkStatus::Running] {
                 self.queue_depth
                     .get_or_create(&QueueLabels {
-                        kind: kind.to_string(),
-                        status: status.to_string(),
+                        kind: kind.as_str().to_string(),
+                        status: status.as_str().to_string(),
                     })
                     .set(0);
             }
