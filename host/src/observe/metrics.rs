@@ -594,7 +594,12 @@ mod tests {
         };
         let text = m.scrape(first).await.unwrap();
         assert!(text.contains("dataguardian_queue_depth{kind=\"backup\",status=\"queued\"} 2"));
+        // An empty queue is reported at 0, not dropped: alerts need the series.
         let text = m.scrape(StoreState::default()).await.unwrap();
-        assert!(!text.contains("kind=\"backup\""), "{text}");
+        assert!(
+            text.contains("dataguardian_queue_depth{kind=\"backup\",status=\"queued\"} 0"),
+            "{text}"
+        );
+        assert!(!text.contains("} 2"), "{text}");
     }
 }

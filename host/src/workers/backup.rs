@@ -218,9 +218,9 @@ async fn test_connection(
             );
             Err(Outcome::Failed {
                 message: format!(
-                    "datasource `{}`: connection test failed ({:?}): {}",
+                    "datasource `{}`: connection test failed ({}): {}",
                     ds.name,
-                    report.status,
+                    crate::domain::CheckStatus::from(report.status),
                     report.message.unwrap_or_default()
                 ),
                 transient,
