@@ -113,21 +113,23 @@ pub async fn detailed(State(state): State<AppState>) -> ApiResult<Json<SystemHea
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DatasourceHealth {
+pub struct DatasourceHealthReport {
     pub datasource: DatasourceView,
     pub last_check: Option<HealthCheck>,
 }
 
 /// Every datasource with its latest check.
 #[utoipa::path(get, path = "/api/health/datasources", tag = "health",
-    responses((status = 200, body = Vec<DatasourceHealth>)))]
-pub async fn datasources(State(state): State<AppState>) -> ApiResult<Json<Vec<DatasourceHealth>>> {
+    responses((status = 200, body = Vec<DatasourceHealthReport>)))]
+pub async fn datasources(
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<DatasourceHealthReport>>> {
     let (rows, _) =
         store::datasources::list(&state.db, &store::Filter::default(), 10_000, 0).await?;
     let mut out = Vec::with_capacity(rows.len());
     for ds in rows {
         let last_check = store::health::history(&state.db, &ds.id, 1).await?.pop();
-        out.push(DatasourceHealth {
+        out.push(DatasourceHealthReport {
             datasource: ds.into(),
             last_check,
         });
@@ -136,7 +138,7 @@ pub async fn datasources(State(state): State<AppState>) -> ApiResult<Json<Vec<Da
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct StorageHealth {
+pub struct StorageHealthReport {
     pub storage: StorageView,
     /// Newest first (up to 20).
     pub history: Vec<StorageHealthCheck>,
@@ -144,12 +146,12 @@ pub struct StorageHealth {
 
 /// Every storage with its recent checks and free space.
 #[utoipa::path(get, path = "/api/health/storage", tag = "health",
-    responses((status = 200, body = Vec<StorageHealth>)))]
-pub async fn storage(State(state): State<AppState>) -> ApiResult<Json<Vec<StorageHealth>>> {
+    responses((status = 200, body = Vec<StorageHealthReport>)))]
+pub async fn storage(State(state): State<AppState>) -> ApiResult<Json<Vec<StorageHealthReport>>> {
     let mut out = Vec::new();
     for s in store::storages::all(&state.db).await? {
         let history = store::storages::health_history(&state.db, &s.id, 20).await?;
-        out.push(StorageHealth {
+        out.push(StorageHealthReport {
             storage: s.into(),
             history,
         });

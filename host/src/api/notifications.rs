@@ -50,7 +50,16 @@ pub async fn list(
     .resolve()?;
     let mut f = Filter::default();
     if let Some(t) = q.kind {
-        f.push("type = ?", Param::Text(t));
+        let Ok(t) = t.parse::<crate::domain::NotificationKind>() else {
+            return Err(ApiError::invalid(
+                "type",
+                format!(
+                    "expected {}",
+                    crate::domain::either(crate::domain::NotificationKind::ALL)
+                ),
+            ));
+        };
+        f.push("type = ?", Param::Text(t.to_string()));
     }
     if let Some(s) = q.severity {
         let Ok(s) = s.parse::<crate::domain::Severity>() else {

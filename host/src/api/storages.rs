@@ -526,7 +526,8 @@ pub async fn copy(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PathQuery {
-    /// Object key inside the storage.
+    /// Object key inside the storage (not the root itself).
+    #[param(min_length = 1)]
     pub path: String,
 }
 

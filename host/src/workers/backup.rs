@@ -10,7 +10,7 @@ use crate::domain::{
 };
 use crate::pipeline::replicate::copy_execution;
 use crate::pipeline::{self, layout, BackupRequest, PipelineError};
-use crate::plugin::bindings::HealthStatus;
+use crate::plugin::bindings::{HealthReport, HealthStatus};
 use crate::plugin::{CallError, EngineClient, StorageClient};
 use crate::server::state::{AppState, RunningExecution};
 use crate::server::targets;
@@ -115,8 +115,18 @@ async fn back_up(
         Ok(e) => e,
         Err(e) => return Outcome::failed(e.to_string()),
     };
-    if let Err(outcome) = test_connection(&engine, &plan.ds, run, log).await {
-        return outcome;
+    match test_connection(&engine, &plan.ds, run, log).await {
+        // The connection test is a health check that passed: the
+        // datasource's status (and `dataguardian_datasource_up`) says so
+        // without waiting for the health worker.
+        Ok(report) => {
+            if let Err(e) = super::health::record_datasource_check(state, &plan.ds, report).await {
+                log.warn(format!(
+                    "recording the connection test as a health check: {e}"
+                ));
+            }
+        }
+        Err(outcome) => return outcome,
     }
     let databases = match choose_databases(state, &plan, &engine, log).await {
         Ok(d) => d,
@@ -197,7 +207,7 @@ async fn test_connection(
     ds: &Datasource,
     run: &RunningExecution,
     log: &ExecutionLogger,
-) -> Result<(), Outcome> {
+) -> Result<HealthReport, Outcome> {
     let probe = tokio::select! {
         r = engine.health_check() => r,
         _ = run.cancel.cancelled() => return Err(Outcome::Cancelled),
@@ -207,9 +217,13 @@ async fn test_connection(
             log.info(format!(
                 "connection ok ({} ms){}",
                 report.latency_ms,
-                report.version.map(|v| format!(", {v}")).unwrap_or_default()
+                report
+                    .version
+                    .as_deref()
+                    .map(|v| format!(", {v}"))
+                    .unwrap_or_default()
             ));
-            Ok(())
+            Ok(report)
         }
         Ok(report) => {
             let transient = matches!(

@@ -18,6 +18,28 @@ pub const STRIKES: i64 = 3;
 /// Latency above which a working datasource is `warning`.
 pub const SLOW_MS: u64 = 2000;
 
+/// A pass over what was never checked: at start, so a fresh server's
+/// datasources and storages (and `dataguardian_datasource_up`) are known
+/// within seconds, while a restart loop cannot hammer what was checked
+/// before (those wait for the interval).
+pub async fn run_unchecked(state: &AppState) -> Result<(), StoreError> {
+    for ds in store::datasources::all_enabled(&state.db).await? {
+        if ds.status == DatasourceHealth::Unknown {
+            if let Err(e) = check_datasource(state, &ds).await {
+                tracing::error!(datasource = %ds.id, "health check: {e}");
+            }
+        }
+    }
+    for s in store::storages::all(&state.db).await? {
+        if s.status == StorageHealth::Unknown {
+            if let Err(e) = check_storage(state, &s).await {
+                tracing::error!(storage = %s.id, "storage health check: {e}");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One pass over everything.
 pub async fn run_once(state: &AppState) -> Result<(), StoreError> {
     for ds in store::datasources::all_enabled(&state.db).await? {
@@ -61,6 +83,17 @@ pub async fn check_datasource(
     ds: &Datasource,
 ) -> Result<HealthCheck, StoreError> {
     let report = probe_datasource(state, ds).await;
+    record_datasource_check(state, ds, report).await
+}
+
+/// Records what a check of `ds` found — by the health worker, or by a
+/// backup's own connection test, which is the same question asked by the
+/// engine — and derives the datasource's status from it.
+pub async fn record_datasource_check(
+    state: &AppState,
+    ds: &Datasource,
+    report: HealthReport,
+) -> Result<HealthCheck, StoreError> {
     let ok = report.status == HealthStatus::Ok;
     let mut metadata = Map::new();
     if let Some(v) = &report.version {

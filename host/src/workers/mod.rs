@@ -34,9 +34,13 @@ pub fn spawn_all(state: &AppState, wake: impl Fn() + Send + Sync + Clone + 'stat
     tokio::spawn(deliveries::run(state.clone(), std::sync::Arc::default()));
 }
 
-/// Statuses persist across restarts, so the first pass waits one interval
-/// like every other (a restart loop cannot hammer the databases).
+/// Statuses persist across restarts: at start only what was never checked
+/// is checked; the first full pass waits one interval like every other (a
+/// restart loop cannot hammer the databases).
 async fn health_loop(state: AppState) {
+    if let Err(e) = health::run_unchecked(&state).await {
+        tracing::error!("health worker: {e}");
+    }
     loop {
         tokio::time::sleep(state.config.health_interval).await;
         if let Err(e) = health::run_once(&state).await {

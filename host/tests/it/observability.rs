@@ -690,3 +690,42 @@ async fn prometheus_scrapes_and_the_backup_missing_rule_fires() {
     );
     assert!(labels.get("exported_job").is_none(), "{labels}");
 }
+
+/// A datasource's status is known without waiting for the health
+/// interval: a backup's passed connection test counts as a health check,
+/// and at start the server checks what was never checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_are_known_from_the_first_backup_and_from_start() {
+    let mut server = TestServer::start(Backend::Sqlite).await;
+    let source = common::TempDb::new("known");
+    common::psql(&source.name, "create table t (x int)");
+    let ds = server.pg_datasource("shop", &source.name).await;
+    let before = server.get_ok(&format!("/api/datasources/{ds}")).await;
+    assert_eq!(before["status"], "unknown", "{before}");
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server.job("shop nightly", &ds, &storage, json!({})).await;
+    let done = server.run_job(&job).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let after = server.get_ok(&format!("/api/datasources/{ds}")).await;
+    assert_eq!(after["status"], "healthy", "{after}");
+    let up = server.metrics_text().await;
+    assert!(
+        up.contains(&format!(
+            "dataguardian_datasource_up{{datasource_id=\"{ds}\",datasource=\"shop\",engine=\"postgres\"}} 1"
+        )),
+        "{up}"
+    );
+
+    // Never checked before a restart: checked at start, not an interval
+    // later (the test servers' interval is an hour).
+    let other = server.pg_datasource("other", &source.name).await;
+    server.restart();
+    let checked = server
+        .wait_for(
+            &format!("/api/datasources/{other}"),
+            Duration::from_secs(30),
+            |v| v["status"] != "unknown",
+        )
+        .await;
+    assert_eq!(checked["status"], "healthy", "{checked}");
+}
