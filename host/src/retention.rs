@@ -41,9 +41,13 @@ pub struct RetentionPolicy {
 
 impl RetentionPolicy {
     /// Checks the numbers make sense; the error names the field (e.g. "retention_policy.max_backups: must be at least 1").
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::domain::FieldError> {
+        use crate::domain::FieldError;
         if self.max_backups == Some(0) {
-            return Err("retention_policy.max_backups: must be at least 1".to_string());
+            return Err(FieldError::new(
+                "retention_policy.max_backups",
+                "must be at least 1",
+            ));
         }
         let keeps = [self.keep_daily, self.keep_weekly, self.keep_monthly];
         // keep_* are ignored when max_backups is set, so only judge them alone.
@@ -51,11 +55,10 @@ impl RetentionPolicy {
             && keeps.iter().any(Option::is_some)
             && keeps.iter().all(|k| k.unwrap_or(0) == 0)
         {
-            return Err(
-                "retention_policy.keep_daily/keep_weekly/keep_monthly: at least one must be 1 or more \
-                 (leave them all unset to keep every backup)"
-                    .to_string(),
-            );
+            return Err(FieldError::new(
+                "retention_policy.keep_daily/keep_weekly/keep_monthly",
+                "at least one must be 1 or more (leave them all unset to keep every backup)",
+            ));
         }
         Ok(())
     }
@@ -723,7 +726,8 @@ mod tests {
             ),
         ];
         for (p, expected) in cases {
-            assert_eq!(p.validate(), expected.map_err(str::to_string), "{p:?}");
+            let got = p.validate().map_err(|e| e.to_string());
+            assert_eq!(got, expected.map_err(str::to_string), "{p:?}");
         }
     }
 

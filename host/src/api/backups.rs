@@ -364,22 +364,15 @@ fn check_database_choice(
     Ok(())
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RestoreAccepted {
-    pub execution_id: String,
-    pub status: ExecutionStatus,
-    pub operation: Operation,
-}
-
 /// Queue a restore (or a verification restore) of a completed backup.
 #[utoipa::path(post, path = "/api/backups/{execution_id}/restore", tag = "backups",
     request_body = RestoreRequest,
-    responses((status = 202, body = RestoreAccepted), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 202, body = super::executions::ExecutionAccepted), (status = 422, body = super::error::ErrorBody)))]
 pub async fn restore(
     State(state): State<AppState>,
     Path(execution_id): Path<String>,
     ValidJson(input): ValidJson<RestoreRequest>,
-) -> ApiResult<(StatusCode, Json<RestoreAccepted>)> {
+) -> ApiResult<(StatusCode, Json<super::executions::ExecutionAccepted>)> {
     let source = super::executions::load(&state, &execution_id).await?;
     super::executions::require_completed_backup(&source)?;
     let target_id = match input
@@ -466,10 +459,6 @@ pub async fn restore(
     super::enqueue(&state, &execution, WorkKind::Restore).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(RestoreAccepted {
-            execution_id: execution.id,
-            status: execution.status,
-            operation,
-        }),
+        Json(super::executions::ExecutionAccepted::from(&execution)),
     ))
 }

@@ -72,6 +72,11 @@ impl ApiError {
         }
     }
 
+    /// A refused field, as the layer below named it.
+    pub fn field(e: crate::domain::FieldError) -> Self {
+        Self::invalid(e.field, e.message)
+    }
+
     pub fn not_found(what: &str, id: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -6,10 +6,8 @@ use super::extract::{ValidJson, ValidQuery};
 use super::page::{Page, PageQuery};
 use super::stream;
 use crate::domain::{
-    CopyStatus, EntityType, ExecutionStatus, NotificationKind, Operation, RetryOutcome, Severity,
+    CopyStatus, EntityType, ExecutionStatus, NotificationKind, Operation, Severity, Trigger,
 };
-use crate::pipeline::manifest::BackupManifest;
-use crate::pipeline::replicate::copy_execution;
 use crate::pipeline::restore::load_manifest;
 use crate::plugin::StorageClient;
 use crate::server::state::AppState;
@@ -269,10 +267,7 @@ pub async fn download(
         .await
         .map_err(|e| ApiError::bad_gateway(e.to_string()))?
         .artifact(q.database.as_deref())
-        .map_err(|m| {
-            let (field, message) = m.split_once(": ").unwrap_or(("database", &m));
-            ApiError::invalid(field.to_string(), message.to_string())
-        })?;
+        .map_err(ApiError::field)?;
     let (file, size, checksum) = (
         manifest.file.clone(),
         manifest.compressed_size_bytes,
@@ -327,193 +322,54 @@ async fn download_name(
     })
 }
 
+/// A queued execution: its id (follow it at `/api/executions/{id}`, its
+/// logs and `/api/events`), its status and what it does.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RetryUploadResult {
-    /// The storage whose copy was verified and copied from.
-    pub source_storage: String,
-    /// What was done for each of the job's storages.
-    pub actions: Vec<RetryAction>,
-    pub storages: Vec<ExecutionStorage>,
+pub struct ExecutionAccepted {
+    pub execution_id: String,
+    pub status: ExecutionStatus,
+    pub operation: Operation,
 }
 
-/// What retry-upload did for one storage.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RetryAction {
-    pub storage_location_id: String,
-    pub storage_name: String,
-    pub action: RetryOutcome,
-    pub message: Option<String>,
-}
-
-/// The first storage whose copy of the backup verifies (every checksum),
-/// with its id, name and the manifest; 409 naming each failure when none
-/// does.
-async fn verified_source(
-    state: &AppState,
-    execution: &Execution,
-    prefix: &str,
-) -> ApiResult<(String, String, StorageClient, BackupManifest)> {
-    let mut ids: Vec<String> = execution.storage_location_id.iter().cloned().collect();
-    for s in executions::storages(&state.db, &execution.id).await? {
-        if s.status == CopyStatus::Completed && !ids.contains(&s.storage_location_id) {
-            ids.push(s.storage_location_id);
+impl From<&Execution> for ExecutionAccepted {
+    fn from(e: &Execution) -> Self {
+        Self {
+            execution_id: e.id.clone(),
+            status: e.status,
+            operation: e.operation,
         }
     }
-    let mut failures = Vec::new();
-    for id in ids {
-        let Some(row) = store::storages::get(&state.db, &id).await? else {
-            continue;
-        };
-        let verified = match targets::storage_for(state, &row, crate::plugin::tracing_sink()).await
-        {
-            Ok(client) => crate::pipeline::verify_execution(&client, prefix)
-                .await
-                .map(|manifest| (client, manifest))
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match verified {
-            Ok((client, manifest)) => return Ok((row.id, row.name, client, manifest)),
-            Err(e) => failures.push(format!("`{}`: {e}", row.name)),
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "no copy of this backup verifies, so there is nothing to copy from: {}",
-        failures.join("; ")
-    )))
 }
 
-/// Copies a completed backup, verified first, to each of its job's
-/// storages that does not hold it (a failed replica, a copy whose files
-/// went missing, a storage added to the job since); says what it did.
+/// Queues a copy of a completed backup to each storage of its job that
+/// does not hold it whole (a failed replica, a copy whose files went
+/// missing, a storage added to the job since), from a copy that verifies.
+/// The copy is an execution (operation `copy`): progress, logs and cancel
+/// as for any; what it did per storage is in its `metadata.copy`.
 #[utoipa::path(post, path = "/api/executions/{id}/retry-upload", tag = "executions",
-    responses((status = 200, body = RetryUploadResult), (status = 404, body = super::error::ErrorBody),
+    responses((status = 202, body = ExecutionAccepted), (status = 404, body = super::error::ErrorBody),
         (status = 409, body = super::error::ErrorBody)))]
 pub async fn retry_upload(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<RetryUploadResult>> {
-    let execution = load(&state, &id).await?;
-    let prefix = completed_backup(&execution)?;
-    let (from_id, from_name, from, manifest) = verified_source(&state, &execution, &prefix).await?;
-    let mut wanted: Vec<String> = execution.storage_location_id.iter().cloned().collect();
-    if let Some(job) = &execution.job_id {
-        wanted.extend(store::jobs::storage_ids(&state.db, job).await?);
+) -> ApiResult<(StatusCode, Json<ExecutionAccepted>)> {
+    let backup = load(&state, &id).await?;
+    completed_backup(&backup)?;
+    if let Some(active) = executions::active_copy(&state.db, &id).await? {
+        return Err(ApiError::conflict(format!(
+            "a copy of this backup is already queued or running (execution {active}); wait \
+             for it or cancel it"
+        )));
     }
-    for s in executions::storages(&state.db, &id).await? {
-        wanted.push(s.storage_location_id);
-    }
-    let mut done: Vec<String> = Vec::new();
-    let mut actions = Vec::new();
-    for sid in wanted {
-        if sid == from_id || done.contains(&sid) {
-            continue;
-        }
-        done.push(sid.clone());
-        let Some(row) = store::storages::get(&state.db, &sid).await? else {
-            continue;
-        };
-        let source = CopySource {
-            name: &from_name,
-            client: &from,
-            manifest: &manifest,
-        };
-        let action = copy_if_missing(&state, &id, &prefix, &source, &row).await?;
-        actions.push(action);
-    }
-    Ok(Json(RetryUploadResult {
-        source_storage: from_name,
-        actions,
-        storages: executions::storages(&state.db, &id).await?,
-    }))
-}
-
-/// The verified copy retry-upload copies from.
-struct CopySource<'a> {
-    name: &'a str,
-    client: &'a StorageClient,
-    manifest: &'a BackupManifest,
-}
-
-/// Whether `to` holds the whole backup: its manifest and every part at
-/// the size the manifest records (checksums are not re-read here).
-async fn holds_copy(to: &StorageClient, prefix: &str, manifest: &BackupManifest) -> bool {
-    use crate::pipeline::layout::{key, MANIFEST_FILE};
-    if !matches!(to.stat(&key(prefix, MANIFEST_FILE)).await, Ok(Some(_))) {
-        return false;
-    }
-    for chunk in &manifest.chunks {
-        match to.stat(&key(prefix, &chunk.file)).await {
-            Ok(Some(info)) if !info.is_dir && info.size == chunk.size_bytes => {}
-            _ => return false,
-        }
-    }
-    true
-}
-
-/// One storage of retry-upload: left alone if it holds the whole backup
-/// (manifest and every part at its size), else copied into; the outcome
-/// recorded and logged.
-async fn copy_if_missing(
-    state: &AppState,
-    id: &str,
-    prefix: &str,
-    from: &CopySource<'_>,
-    row: &crate::store::rows::StorageLocation,
-) -> ApiResult<RetryAction> {
-    let from_name = from.name;
-    let outcome = match targets::storage_for(state, row, crate::plugin::tracing_sink()).await {
-        Ok(to) if holds_copy(&to, prefix, from.manifest).await => Ok(RetryOutcome::Present),
-        Ok(to) => copy_execution(from.client, &to, prefix, Default::default())
-            .await
-            .map(|_| RetryOutcome::Copied)
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let (status, path, error, line) = match &outcome {
-        Ok(RetryOutcome::Present) => (
-            CopyStatus::Completed,
-            Some(prefix),
-            None,
-            format!("retry-upload: `{}` already holds the backup", row.name),
-        ),
-        Ok(_) => (
-            CopyStatus::Completed,
-            Some(prefix),
-            None,
-            format!("retry-upload: copied from `{from_name}` to `{}`", row.name),
-        ),
-        Err(e) => (
-            CopyStatus::Failed,
-            None,
-            Some(e.as_str()),
-            format!("retry-upload to `{}` failed: {e}", row.name),
-        ),
-    };
-    executions::append_logs(
-        &state.db,
-        id,
-        &[(store::now(), crate::domain::LogLevel::Info, line)],
-    )
-    .await?;
-    // A failed attempt (the storage briefly unreachable) never erases the
-    // record of a copy that completed before: only the action says failed.
-    let recorded_complete = executions::storages(&state.db, id)
-        .await?
-        .iter()
-        .any(|s| s.storage_location_id == row.id && s.status == CopyStatus::Completed);
-    if status == CopyStatus::Completed || !recorded_complete {
-        executions::set_storage_status(&state.db, id, &row.id, status, path, error).await?;
-    }
-    Ok(RetryAction {
-        storage_location_id: row.id.clone(),
-        storage_name: row.name.clone(),
-        action: match &outcome {
-            Ok(a) => *a,
-            Err(_) => RetryOutcome::Failed,
-        },
-        message: outcome.err(),
-    })
+    let mut execution = executions::queued(Operation::Copy, Trigger::Manual);
+    execution.source_execution_id = Some(backup.id.clone());
+    execution.job_id = backup.job_id.clone();
+    execution.datasource_id = backup.datasource_id.clone();
+    super::enqueue(&state, &execution, Operation::Copy.work_kind()).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ExecutionAccepted::from(&execution)),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -566,66 +422,47 @@ pub async fn mark_restored(
     Ok(Json(load(&state, &id).await?))
 }
 
-/// Cancel a queued or running execution.
+/// Cancel a queued or running execution. The request is recorded on the
+/// execution, so it reaches the node running it whichever node answers:
+/// that node stops the run within a second or so, removes what it had
+/// written and ends it `cancelled`.
 #[utoipa::path(post, path = "/api/executions/{id}/cancel", tag = "executions",
     responses((status = 202, body = Execution), (status = 409, body = super::error::ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Execution>)> {
-    let execution = load(&state, &id).await?;
-    match execution.status {
-        ExecutionStatus::Queued | ExecutionStatus::Running => cancel_active(&state, &id).await?,
-        other => {
-            return Err(ApiError::conflict(format!(
-                "execution `{id}` is {other}; only queued or running executions can be cancelled"
-            )))
-        }
+    load(&state, &id).await?;
+    let Some(status) = executions::request_cancel(&state.db, &id).await? else {
+        let ended = load(&state, &id).await?;
+        return Err(ApiError::conflict(format!(
+            "execution `{id}` is {}; only queued or running executions can be cancelled",
+            ended.status
+        )));
+    };
+    // Not claimed yet: taken off the queue and ended here. Claimed in the
+    // meantime: the runner sees the request when it starts.
+    if status == ExecutionStatus::Queued
+        && state
+            .queue
+            .cancel_queued(&id)
+            .await
+            .map_err(ApiError::internal)?
+    {
+        executions::finish(
+            &state.db,
+            &id,
+            ExecutionStatus::Cancelled,
+            Some("cancelled by request"),
+            None,
+        )
+        .await?;
+    }
+    // Running here: no need to wait for the runner's next look.
+    if let Some(run) = state.running.get(&id) {
+        run.cancel.cancel();
     }
     Ok((StatusCode::ACCEPTED, Json(load(&state, &id).await?)))
-}
-
-/// Takes a queued execution off the queue, or signals the worker running
-/// it. A worker that has just claimed it registers within moments, and one
-/// that is just putting it back for a retry makes it queued again, so look
-/// a few times before giving up.
-async fn cancel_active(state: &AppState, id: &str) -> ApiResult<()> {
-    for _ in 0..20 {
-        if let Some(run) = state.running.get(id) {
-            run.cancel.cancel();
-            return Ok(());
-        }
-        let current = load(state, id).await?;
-        match current.status {
-            ExecutionStatus::Queued
-                if state
-                    .queue
-                    .cancel_queued(id)
-                    .await
-                    .map_err(ApiError::internal)? =>
-            {
-                executions::finish(
-                    &state.db,
-                    id,
-                    ExecutionStatus::Cancelled,
-                    Some("cancelled by request"),
-                    None,
-                )
-                .await?;
-                return Ok(());
-            }
-            ExecutionStatus::Queued | ExecutionStatus::Running => {}
-            other => {
-                return Err(ApiError::conflict(format!(
-                    "execution `{id}` already ended ({other})"
-                )))
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    Err(ApiError::conflict(
-        "the execution runs on another node; cancel it there",
-    ))
 }
 
 /// Delete a finished execution; a backup's files go from every storage.
@@ -644,7 +481,8 @@ pub async fn delete(
     let readers = executions::restores_reading(&state.db, &id).await?;
     if readers > 0 {
         return Err(ApiError::conflict(format!(
-            "{readers} restore(s) of this backup are queued or running; wait for them or cancel them"
+            "{readers} restore(s) or copies of this backup are queued or running; wait for them \
+             or cancel them"
         )));
     }
     cleanup::delete_backup(&state, &id)

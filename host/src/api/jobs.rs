@@ -109,15 +109,12 @@ fn retention(v: &Value) -> ApiResult<RetentionPolicy> {
         };
         ApiError::invalid(field, e.inner().to_string())
     })?;
-    policy.validate().map_err(|m| {
-        let (field, message) = m.split_once(": ").unwrap_or(("retention_policy", &m));
-        ApiError::invalid(field.to_string(), message.to_string())
-    })?;
+    policy.validate().map_err(ApiError::field)?;
     Ok(policy)
 }
 
 fn options(v: &Value) -> ApiResult<BackupOptions> {
-    BackupOptions::from_value(v).map_err(|(f, m)| ApiError::invalid(f, m))
+    BackupOptions::from_value(v).map_err(ApiError::field)
 }
 
 /// Resolves and checks the storages of a job.
@@ -425,21 +422,15 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RunAccepted {
-    pub execution_id: String,
-    pub status: ExecutionStatus,
-}
-
 /// Queue a backup now, ahead of scheduled ones. A job runs one backup at
 /// a time: 409 while one is queued or running.
 #[utoipa::path(post, path = "/api/backup-jobs/{id}/run", tag = "backup-jobs",
-    responses((status = 202, body = RunAccepted), (status = 404, body = super::error::ErrorBody),
+    responses((status = 202, body = super::executions::ExecutionAccepted), (status = 404, body = super::error::ErrorBody),
         (status = 409, body = super::error::ErrorBody)))]
 pub async fn run(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<RunAccepted>)> {
+) -> ApiResult<(StatusCode, Json<super::executions::ExecutionAccepted>)> {
     let job = load(&state, &id).await?;
     if let Some(active) = executions::active_backup(&state.db, &job.id).await? {
         return Err(ApiError::conflict(format!(
@@ -455,10 +446,7 @@ pub async fn run(
     super::enqueue(&state, &execution, WorkKind::Backup).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(RunAccepted {
-            execution_id: execution.id,
-            status: execution.status,
-        }),
+        Json(super::executions::ExecutionAccepted::from(&execution)),
     ))
 }
 

@@ -184,29 +184,33 @@ impl BackupManifest {
     /// The manifest of one restorable artifact: this one, or for a
     /// several-databases backup the named database's, shaped like a
     /// one-database manifest so restore and download need not know.
-    pub fn artifact(&self, database: Option<&str>) -> Result<BackupManifest, String> {
+    pub fn artifact(
+        &self,
+        database: Option<&str>,
+    ) -> Result<BackupManifest, crate::domain::FieldError> {
+        let refused = |message: String| crate::domain::FieldError::new("database", message);
         match (&self.databases, database) {
             (None, None) => Ok(self.clone()),
-            (None, Some(name)) => Err(format!(
-                "database: this backup holds one database, not several; omit `database` \
+            (None, Some(name)) => Err(refused(format!(
+                "this backup holds one database, not several; omit `database` \
                  (asked for `{name}`)"
-            )),
-            (Some(_), None) => Err(format!(
-                "database: this backup holds several databases; name one of: {}",
+            ))),
+            (Some(_), None) => Err(refused(format!(
+                "this backup holds several databases; name one of: {}",
                 self.stored_databases().join(", ")
-            )),
+            ))),
             (Some(databases), Some(name)) => {
                 let entry = databases.iter().find(|d| d.name == name).ok_or_else(|| {
-                    format!(
-                        "database: `{name}` is not in this backup; it holds: {}",
+                    refused(format!(
+                        "`{name}` is not in this backup; it holds: {}",
                         self.stored_databases().join(", ")
-                    )
+                    ))
                 })?;
                 let a = entry.artifact.as_ref().ok_or_else(|| {
-                    format!(
-                        "database: `{name}` failed in this backup and was not stored: {}",
+                    refused(format!(
+                        "`{name}` failed in this backup and was not stored: {}",
                         entry.error.as_deref().unwrap_or("no reason recorded")
-                    )
+                    ))
                 })?;
                 let mut one = self.clone();
                 one.databases = None;

@@ -33,6 +33,9 @@ pub enum PipelineError {
     Plugin(#[from] crate::plugin::CallError),
     #[error("{0}")]
     Integrity(String),
+    /// An object the manifest (or the layout) names is not in the storage.
+    #[error("{file} is missing from storage")]
+    Missing { file: String },
     #[error("manifest {path}: {message}")]
     Manifest { path: String, message: String },
     /// The stored copy could not be read intact (damaged, missing or
@@ -49,6 +52,15 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
+    /// The failed plugin call behind this error, if a plugin failed it.
+    pub fn plugin_error(&self) -> Option<&crate::plugin::CallError> {
+        match self {
+            Self::Plugin(e) => Some(e),
+            Self::Copy(inner) => inner.plugin_error(),
+            _ => None,
+        }
+    }
+
     pub fn stage(stage: &'static str, message: impl std::fmt::Display) -> Self {
         Self::Stage {
             stage,

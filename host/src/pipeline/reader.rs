@@ -32,9 +32,9 @@ pub fn open(storage: &StorageClient, key: &str) -> ObjectStream {
 pub async fn finish(stream: ObjectStream, file: &str) -> Result<u64, PipelineError> {
     match stream.done.await {
         Ok(Ok(n)) => Ok(n),
-        Ok(Err(e)) if e.kind() == Some(FailureKind::NotFound) => Err(PipelineError::Integrity(
-            format!("{file} is missing from storage"),
-        )),
+        Ok(Err(e)) if e.kind() == Some(FailureKind::NotFound) => Err(PipelineError::Missing {
+            file: file.to_string(),
+        }),
         Ok(Err(e)) => Err(e.into()),
         Err(e) => Err(PipelineError::stage("read", e)),
     }

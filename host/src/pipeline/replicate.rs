@@ -13,17 +13,22 @@ use crate::plugin::{Activity, StorageClient};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-/// Copies the execution at `prefix` from `from` to `to`. On failure the
-/// partial copy is removed from `to`.
+/// Copies the execution at `prefix` from `from` to `to`. On failure or
+/// cancel the partial copy is removed from `to`.
 pub async fn copy_execution(
     from: &StorageClient,
     to: &StorageClient,
     prefix: &str,
     activity: Arc<Activity>,
+    cancel: &CancellationToken,
 ) -> Result<BackupManifest, PipelineError> {
     let manifest = load_manifest(from, prefix).await?;
-    let result = copy_all(from, to, prefix, &manifest, activity).await;
+    let result = tokio::select! {
+        r = copy_all(from, to, prefix, &manifest, activity) => r,
+        () = cancel.cancelled() => Err(PipelineError::Cancelled),
+    };
     if let Err(e) = result {
         if let Err(cleanup) = to.delete(prefix).await {
             tracing::warn!("removing the partial copy {prefix}: {cleanup}");

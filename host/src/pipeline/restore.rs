@@ -31,7 +31,7 @@ pub async fn load_manifest(
     let bytes = read_small(storage, &key, MANIFEST_LIMIT)
         .await
         .map_err(|e| match e {
-            PipelineError::Integrity(m) if m.contains("missing") => PipelineError::Manifest {
+            PipelineError::Missing { .. } => PipelineError::Manifest {
                 path: key.clone(),
                 message: "missing: this folder is not a complete backup".into(),
             },
@@ -240,9 +240,9 @@ pub async fn run_restore(req: RestoreRequest) -> Result<BackupManifest, Pipeline
         .await
         .map_err(|e| PipelineError::Copy(Box::new(e)))?
         .artifact(req.database.as_deref())
-        .map_err(|message| PipelineError::Manifest {
+        .map_err(|e| PipelineError::Manifest {
             path: layout::key(&req.prefix, MANIFEST_FILE),
-            message,
+            message: e.to_string(),
         })?;
     if let Some(parallel) = &req.parallel {
         return restore_spooled(&req, manifest, parallel).await;

@@ -98,6 +98,14 @@ impl CallError {
         )
     }
 
+    /// The plugin, when it crashed (trapped) rather than failed.
+    pub fn crashed_plugin(&self) -> Option<&str> {
+        match self {
+            CallError::Trap { plugin, .. } => Some(plugin),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> Option<FailureKind> {
         match self {
             CallError::Plugin { kind, .. } => Some(*kind),

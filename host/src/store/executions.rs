@@ -73,6 +73,7 @@ pub fn queued(operation: Operation, trigger: Trigger) -> Execution {
         error_stack: None,
         metadata: Json(Value::Object(Default::default())),
         restored_at: None,
+        cancel_requested_at: None,
         created_at: at,
         updated_at: at,
     }
@@ -410,6 +411,54 @@ pub async fn restores_reading(db: &Db, execution_id: &str) -> Result<i64, StoreE
     .bind(ExecutionStatus::Queued)
     .bind(ExecutionStatus::Running)
     .fetch_one(p)
+    .await?))
+}
+
+/// Records a request to cancel an execution that is queued or running;
+/// its status then, or `None` when it had already ended (or is gone).
+/// The first request's time is kept.
+pub async fn request_cancel(db: &Db, id: &str) -> Result<Option<ExecutionStatus>, StoreError> {
+    let at = now();
+    Ok(with_pool!(db, |p| {
+        sqlx::query_scalar::<_, ExecutionStatus>(
+            "UPDATE backup_executions SET cancel_requested_at = COALESCE(cancel_requested_at, $2),
+         updated_at = $2 WHERE id = $1 AND status IN ($3, $4) RETURNING status",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(ExecutionStatus::Queued)
+        .bind(ExecutionStatus::Running)
+        .fetch_optional(p)
+        .await?
+    }))
+}
+
+/// Whether a cancel of the execution was asked for.
+pub async fn cancel_requested(db: &Db, id: &str) -> Result<bool, StoreError> {
+    Ok(
+        with_pool!(db, |p| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+            "SELECT cancel_requested_at FROM backup_executions WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await?)
+        .flatten()
+        .is_some(),
+    )
+}
+
+/// A copy (retry-upload) of backup `execution_id` that is queued or
+/// running, if any.
+pub async fn active_copy(db: &Db, execution_id: &str) -> Result<Option<String>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_scalar::<_, String>(
+        "SELECT id FROM backup_executions WHERE source_execution_id = $1 AND operation = $2
+         AND status IN ($3, $4) ORDER BY created_at LIMIT 1"
+    )
+    .bind(execution_id)
+    .bind(Operation::Copy)
+    .bind(ExecutionStatus::Queued)
+    .bind(ExecutionStatus::Running)
+    .fetch_optional(p)
     .await?))
 }
 

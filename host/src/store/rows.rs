@@ -95,6 +95,9 @@ pub struct Execution {
     #[schema(value_type = Object)]
     pub metadata: Json<Value>,
     pub restored_at: Option<DateTime<Utc>>,
+    /// When a cancel was asked for (through any node's API); the node
+    /// running the execution sees it and stops.
+    pub cancel_requested_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

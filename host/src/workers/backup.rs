@@ -6,7 +6,7 @@ use super::logger::ExecutionLogger;
 use super::options::BackupOptions;
 use super::runner::{Outcome, Started};
 use crate::domain::{
-    CopyStatus, EntityType, ExecutionStatus, NotificationKind, Severity, StorageStrategy,
+    CopyStatus, EntityType, ExecutionStatus, NotificationKind, Operation, Severity, StorageStrategy,
 };
 use crate::pipeline::replicate::copy_execution;
 use crate::pipeline::{self, layout, BackupRequest, PipelineError};
@@ -31,7 +31,12 @@ pub fn handle(
         };
         // Cancellation is handled inside: the pipeline stops its writer and
         // removes the folder itself before the execution ends.
-        let outcome = back_up(&state, &started.execution, &run, &started.log).await;
+        let outcome = match started.execution.operation {
+            Operation::Copy => {
+                super::copy::copy(&state, &started.execution, &run, &started.log).await
+            }
+            _ => back_up(&state, &started.execution, &run, &started.log).await,
+        };
         started.end(outcome, &run).await
     })
 }
@@ -177,7 +182,7 @@ async fn load_plan(
         Err(e) => return Err(Outcome::failed(e.to_string())),
     };
     let options = BackupOptions::from_value(&job.backup_options.0)
-        .map_err(|(field, message)| Outcome::failed(format!("{field}: {message}")))?;
+        .map_err(|e| Outcome::failed(e.to_string()))?;
     let mut storages = Vec::new();
     let ids = jobs::storage_ids(db, &job.id)
         .await
@@ -239,6 +244,7 @@ async fn test_connection(
                 ),
                 transient,
                 metadata: None,
+                crashed_plugin: None,
             })
         }
         Err(e) => Err(failed_call(e)),
@@ -256,15 +262,16 @@ async fn choose_databases(
     let Some(selection) = plan
         .options
         .database_plan()
-        .map_err(|(field, message)| Outcome::failed(format!("{field}: {message}")))?
+        .map_err(|e| Outcome::failed(e.to_string()))?
     else {
         return Ok(Vec::new());
     };
     let listed = if selection.needs_listing() {
-        engine.list_databases().await.map_err(|e| Outcome::Failed {
-            message: format!("listing the databases of `{}`: {e}", plan.ds.name),
-            transient: e.is_transient(),
-            metadata: None,
+        engine.list_databases().await.map_err(|e| {
+            Outcome::from_call(
+                &e,
+                format!("listing the databases of `{}`: {e}", plan.ds.name),
+            )
         })?
     } else {
         Vec::new()
@@ -321,7 +328,7 @@ async fn store_primary(
     let effective = plan
         .options
         .effective()
-        .map_err(|(field, message)| Outcome::failed(format!("{field}: {message}")))?;
+        .map_err(|e| Outcome::failed(e.to_string()))?;
     log.info(format!(
         "backup of datasource `{}` ({}) into {} ({} strategy), compression {}",
         plan.ds.name,
@@ -437,12 +444,7 @@ async fn store_primary(
                     ));
                     continue;
                 }
-                let transient = matches!(&e, PipelineError::Plugin(c) if c.is_transient());
-                return Err(Outcome::Failed {
-                    message: last_error,
-                    transient,
-                    metadata: None,
-                });
+                return Err(Outcome::from_pipeline(&e, last_error));
             }
         }
     }
@@ -493,11 +495,21 @@ async fn replicate(
             return Err(Outcome::Cancelled);
         }
         let outcome = match targets::storage_for(state, s, log.sink()).await {
-            Ok(to) => copy_execution(&primary.client, &to, prefix, run.activity.clone())
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(to) => copy_execution(
+                &primary.client,
+                &to,
+                prefix,
+                run.activity.clone(),
+                &run.cancel,
+            )
+            .await
+            .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
+        if run.cancel.is_cancelled() {
+            discard_partial(state, &execution.id, log).await;
+            return Err(Outcome::Cancelled);
+        }
         match outcome {
             Ok(_) => {
                 log.info(format!("replicated {prefix} to `{}`", s.name));
@@ -688,11 +700,7 @@ fn engine_stats(extra: &std::collections::BTreeMap<String, String>) -> serde_jso
 }
 
 fn failed_call(e: CallError) -> Outcome {
-    Outcome::Failed {
-        transient: e.is_transient(),
-        message: e.to_string(),
-        metadata: None,
-    }
+    Outcome::from_call(&e, e.to_string())
 }
 
 /// Whether a pipeline error came from the storage side (so another

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod cleanup;
+pub mod copy;
 pub mod deliveries;
 pub mod health;
 pub mod logger;

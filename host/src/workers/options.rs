@@ -1,6 +1,7 @@
 //! A job's `backup_options`, checked once at the API and read by the
 //! backup worker.
 
+use crate::domain::FieldError;
 use crate::pipeline::Compression;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -141,7 +142,7 @@ pub struct Effective {
 
 impl BackupOptions {
     /// Parses and validates; errors name the field.
-    pub fn from_value(v: &Value) -> Result<Self, (String, String)> {
+    pub fn from_value(v: &Value) -> Result<Self, FieldError> {
         let options: BackupOptions = serde_path_to_error::deserialize(v.clone()).map_err(|e| {
             let path = e.path().to_string();
             let field = if path.is_empty() || path == "." {
@@ -149,7 +150,7 @@ impl BackupOptions {
             } else {
                 format!("backup_options.{path}")
             };
-            (field, e.into_inner().to_string())
+            FieldError::new(field, e.into_inner().to_string())
         })?;
         options.effective()?;
         options.database_plan()?;
@@ -157,21 +158,21 @@ impl BackupOptions {
     }
 
     /// The several-databases plan, if the job asks for one.
-    pub fn database_plan(&self) -> Result<Option<DatabasePlan>, (String, String)> {
+    pub fn database_plan(&self) -> Result<Option<DatabasePlan>, FieldError> {
         let Some(selection) = &self.databases else {
             if !self.exclude_databases.is_empty() {
-                return Err((
-                    "backup_options.exclude_databases".into(),
-                    "applies only with `databases`".into(),
+                return Err(FieldError::new(
+                    "backup_options.exclude_databases",
+                    "applies only with `databases`",
                 ));
             }
             return Ok(None);
         };
         if let DatabaseSelection::Named(names) = selection {
             if names.is_empty() {
-                return Err((
-                    "backup_options.databases".into(),
-                    "must not be empty: use \"*\" for every database".into(),
+                return Err(FieldError::new(
+                    "backup_options.databases",
+                    "must not be empty: use \"*\" for every database",
                 ));
             }
             for (i, name) in names.iter().enumerate() {
@@ -187,48 +188,45 @@ impl BackupOptions {
                     .literal_separator(false)
                     .build()
                     .map_err(|e| {
-                        (
+                        FieldError::new(
                             field.clone(),
                             format!("`{pattern}` is not a valid pattern: {e}"),
                         )
                     })?,
             );
         }
-        let exclude = exclude.build().map_err(|e| {
-            (
-                "backup_options.exclude_databases".to_string(),
-                e.to_string(),
-            )
-        })?;
+        let exclude = exclude
+            .build()
+            .map_err(|e| FieldError::new("backup_options.exclude_databases", e.to_string()))?;
         Ok(Some(DatabasePlan {
             selection: selection.clone(),
             exclude,
         }))
     }
 
-    pub fn effective(&self) -> Result<Effective, (String, String)> {
+    pub fn effective(&self) -> Result<Effective, FieldError> {
         let compression: Compression = match &self.compression {
             Some(c) => c
                 .parse()
-                .map_err(|e: String| ("backup_options.compression".to_string(), e))?,
+                .map_err(|e: String| FieldError::new("backup_options.compression", e))?,
             None => Compression::default(),
         };
         let level = self
             .compression_level
             .map(|l| compression.check_level(l))
             .transpose()
-            .map_err(|e| ("backup_options.compression_level".to_string(), e))?;
+            .map_err(|e| FieldError::new("backup_options.compression_level", e))?;
         let max_part_bytes = match self.max_file_size_mb {
             Some(0) => {
-                return Err((
-                    "backup_options.max_file_size_mb".into(),
-                    "must be greater than 0".into(),
+                return Err(FieldError::new(
+                    "backup_options.max_file_size_mb",
+                    "must be greater than 0",
                 ))
             }
             Some(mb) if mb > 1 << 30 => {
-                return Err((
-                    "backup_options.max_file_size_mb".into(),
-                    "is unreasonably large".into(),
+                return Err(FieldError::new(
+                    "backup_options.max_file_size_mb",
+                    "is unreasonably large",
                 ))
             }
             Some(mb) => Some(mb << 20),
@@ -243,15 +241,18 @@ impl BackupOptions {
 }
 
 /// A database name or pattern: non-empty, short, and a valid glob.
-fn check_entry(field: &str, entry: &str) -> Result<(), (String, String)> {
+fn check_entry(field: &str, entry: &str) -> Result<(), FieldError> {
     if entry.trim().is_empty() || entry.len() > 128 {
-        return Err((field.into(), "must be 1-128 characters".into()));
+        return Err(FieldError::new(field, "must be 1-128 characters"));
     }
     if entry.chars().any(char::is_control) {
-        return Err((field.into(), "must not contain control characters".into()));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     if is_pattern(entry) {
-        glob(entry).map_err(|m| (field.to_string(), m))?;
+        glob(entry).map_err(|m| FieldError::new(field, m))?;
     }
     Ok(())
 }
@@ -269,11 +270,11 @@ mod tests {
         assert_eq!(e.compression, Compression::Gzip);
         assert_eq!(e.max_part_bytes, Some(2 << 20));
         let err = BackupOptions::from_value(&json!({"compression": "rar"})).unwrap_err();
-        assert_eq!(err.0, "backup_options.compression");
+        assert_eq!(err.field, "backup_options.compression");
         let err = BackupOptions::from_value(&json!({"max_file_size_mb": 0})).unwrap_err();
-        assert_eq!(err.0, "backup_options.max_file_size_mb");
+        assert_eq!(err.field, "backup_options.max_file_size_mb");
         let err = BackupOptions::from_value(&json!({"max_file_size_mb": "big"})).unwrap_err();
-        assert_eq!(err.0, "backup_options.max_file_size_mb");
+        assert_eq!(err.field, "backup_options.max_file_size_mb");
     }
 
     fn plan(v: Value) -> DatabasePlan {
@@ -309,7 +310,7 @@ mod tests {
 
     #[test]
     fn database_options_errors_name_the_field() {
-        let field = |v: Value| BackupOptions::from_value(&v).unwrap_err().0;
+        let field = |v: Value| BackupOptions::from_value(&v).unwrap_err().field;
         assert_eq!(
             field(json!({"databases": "all"})),
             "backup_options.databases"

@@ -153,7 +153,7 @@ async fn restore(
                 Err(e) => Outcome::failed(e.to_string()),
             }
         }
-        Some(Err(message)) => Outcome::failed(message),
+        Some(Err(outcome)) => outcome,
     }
 }
 
@@ -372,7 +372,7 @@ async fn restore_from_any(
     plan: &RestorePlan,
     run: &RunningExecution,
     log: &ExecutionLogger,
-) -> Result<(String, BackupManifest), String> {
+) -> Result<(String, BackupManifest), Outcome> {
     let mut errors = Vec::new();
     for (name, storage) in storages {
         log.info(match &plan.parallel {
@@ -401,13 +401,18 @@ async fn restore_from_any(
                 ));
                 errors.push(format!("`{name}`: {e}"));
             }
-            Err(e) => return Err(format!("restore from `{name}` failed: {e}")),
+            Err(e) => {
+                return Err(Outcome::from_pipeline(
+                    &e,
+                    format!("restore from `{name}` failed: {e}"),
+                ))
+            }
         }
     }
-    Err(format!(
+    Err(Outcome::failed(format!(
         "no intact copy of the backup: {}",
         errors.join("; ")
-    ))
+    )))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -436,11 +441,12 @@ async fn verify(
         "verification restore into scratch database `{scratch}`"
     ));
     let work = async {
-        let config: Value = serde_json::from_str(&scratch_config)
-            .map_err(|e| format!("the engine's scratch database configuration: {e}"))?;
+        let config: Value = serde_json::from_str(&scratch_config).map_err(|e| {
+            Outcome::failed(format!("the engine's scratch database configuration: {e}"))
+        })?;
         let engine = targets::engine_with_config(state, target, config, log.sink())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Outcome::failed(e.to_string()))?;
         // Into an empty scratch database: never asked to drop anything.
         let plan = RestorePlan {
             options: Vec::new(),
@@ -453,8 +459,8 @@ async fn verify(
         let restored = engine
             .inspect()
             .await
-            .map_err(|e| format!("inspecting the scratch database: {e}"))?;
-        Ok::<_, String>((
+            .map_err(|e| Outcome::from_call(&e, format!("inspecting the scratch database: {e}")))?;
+        Ok::<_, Outcome>((
             storage_name,
             compare_with_backup(&restored, &manifest.metadata),
         ))
@@ -501,10 +507,11 @@ async fn verify(
                     ),
                     transient: false,
                     metadata: Some(meta),
+                    crashed_plugin: None,
                 }
             }
         }
-        Err(message) => Outcome::failed(message),
+        Err(outcome) => outcome,
     }
 }
 

@@ -26,6 +26,10 @@ pub enum Outcome {
         message: String,
         transient: bool,
         metadata: Option<Value>,
+        /// The plugin that crashed (trapped) rather than reported an
+        /// error, when that is what failed the run: a `plugin_failed`
+        /// notification names it.
+        crashed_plugin: Option<String>,
     },
     /// Stopped on request.
     Cancelled,
@@ -40,6 +44,27 @@ impl Outcome {
             message: message.into(),
             transient: false,
             metadata: None,
+            crashed_plugin: None,
+        }
+    }
+
+    /// A failed plugin call, told in `message`: retried when the plugin
+    /// called it temporary, and naming the plugin when it crashed.
+    pub fn from_call(e: &crate::plugin::CallError, message: impl Into<String>) -> Self {
+        Outcome::Failed {
+            message: message.into(),
+            transient: e.is_transient(),
+            metadata: None,
+            crashed_plugin: e.crashed_plugin().map(str::to_string),
+        }
+    }
+
+    /// A failed pipeline, told in `message`, with the plugin call's cause
+    /// when a plugin failed it.
+    pub fn from_pipeline(e: &crate::pipeline::PipelineError, message: impl Into<String>) -> Self {
+        match e.plugin_error() {
+            Some(call) => Self::from_call(call, message),
+            None => Self::failed(message),
         }
     }
 }
@@ -95,20 +120,50 @@ impl Started {
 }
 
 /// Bytes a run is expected to move, when known: a restore or verification
-/// feeds the engine the backup's uncompressed size.
+/// feeds the engine the backup's uncompressed size; a copy moves its
+/// stored (compressed) bytes.
 async fn expected_bytes(
     state: &AppState,
     execution: &crate::store::rows::Execution,
 ) -> Option<u64> {
     let source = execution.source_execution_id.as_deref()?;
     let backup = executions::get(&state.db, source).await.ok()??;
-    backup.size_bytes.and_then(|b| u64::try_from(b).ok())
+    let bytes = match execution.operation {
+        crate::domain::Operation::Copy => backup.compressed_size_bytes,
+        _ => backup.size_bytes,
+    };
+    bytes.and_then(|b| u64::try_from(b).ok())
 }
 
 /// Runs one claimed item to its end.
 pub type Handler = fn(AppState, WorkItem, RunningExecution) -> BoxFuture<'static, Outcome>;
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// How often a running execution looks for a cancel request.
+const CANCEL_POLL: Duration = Duration::from_secs(1);
+
+/// While an item runs: beats its queue claim every [`HEARTBEAT`] (so the
+/// sweep of other nodes knows it is alive), and every [`CANCEL_POLL`]
+/// looks for a cancel request recorded on the execution, which may have
+/// come through any node's API, and stops the run when there is one.
+async fn watch(state: AppState, item: WorkItem, run: RunningExecution) {
+    let mut last_beat = tokio::time::Instant::now();
+    loop {
+        match executions::cancel_requested(&state.db, &item.execution_id).await {
+            Ok(true) if !run.cancel.is_cancelled() => run.cancel.cancel(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("looking for a cancel of {}: {e}", item.execution_id),
+        }
+        tokio::time::sleep(CANCEL_POLL).await;
+        if last_beat.elapsed() >= HEARTBEAT {
+            last_beat = tokio::time::Instant::now();
+            if let Err(e) = state.queue.heartbeat(&item.id).await {
+                tracing::warn!("heartbeat of work item {}: {e}", item.id);
+            }
+        }
+    }
+}
 
 /// Consumes items of `kind`, at most `concurrency` at a time, forever.
 pub async fn consume(
@@ -158,18 +213,7 @@ pub async fn consume(
 
 async fn run_item(state: AppState, item: WorkItem, handler: Handler) {
     let run = state.running.insert(&item.execution_id);
-    let beat = {
-        let queue = state.queue.clone();
-        let id = item.id.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(HEARTBEAT).await;
-                if let Err(e) = queue.heartbeat(&id).await {
-                    tracing::warn!("heartbeat of work item {id}: {e}");
-                }
-            }
-        })
-    };
+    let watch = tokio::spawn(watch(state.clone(), item.clone(), run.clone()));
     let cancel = run.clone();
     // A panicking handler must still end its execution and stop beating,
     // or the item would look alive forever.
@@ -190,7 +234,7 @@ async fn run_item(state: AppState, item: WorkItem, handler: Handler) {
             ))
         }
     };
-    beat.abort();
+    watch.abort();
     // Never retry what was cancelled.
     let outcome = match outcome {
         Outcome::Failed { .. } if cancel.cancel.is_cancelled() => Outcome::Cancelled,
@@ -246,6 +290,7 @@ async fn settle(
             message,
             transient,
             metadata,
+            crashed_plugin,
         } => {
             if transient && item.attempts < item.max_attempts {
                 let delay = backoff(item.attempts);
@@ -288,7 +333,7 @@ async fn settle(
                 if !ended_here {
                     return Ok(());
                 }
-                notify_failure(state, item, &message)
+                notify_failure(state, item, &message, crashed_plugin.as_deref())
                     .await
                     .map_err(|e| err(&e))
             }
@@ -370,6 +415,7 @@ async fn notify_failure(
     state: &AppState,
     item: &WorkItem,
     message: &str,
+    crashed_plugin: Option<&str>,
 ) -> Result<(), store::StoreError> {
     let execution = executions::get(&state.db, &item.execution_id).await?;
     let job_id = execution.as_ref().and_then(|e| e.job_id.clone());
@@ -391,7 +437,7 @@ async fn notify_failure(
         },
     )
     .await?;
-    if let Some(plugin) = crashed_plugin(message) {
+    if let Some(plugin) = crashed_plugin {
         store::notifications::insert(
             &state.db,
             store::notifications::NewNotification {
@@ -409,13 +455,6 @@ async fn notify_failure(
     Ok(())
 }
 
-/// The plugin named by a crash (`CallError::Trap`'s message), if any.
-fn crashed_plugin(message: &str) -> Option<&str> {
-    let rest = message.split("plugin `").nth(1)?;
-    let (plugin, after) = rest.split_once('`')?;
-    after.starts_with(" crashed during ").then_some(plugin)
-}
-
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -426,15 +465,38 @@ fn capitalise(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::Outcome;
+    use crate::pipeline::PipelineError;
+    use crate::plugin::CallError;
+
+    fn crashed(outcome: &Outcome) -> Option<&str> {
+        match outcome {
+            Outcome::Failed { crashed_plugin, .. } => crashed_plugin.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The crash is carried as a value from the plugin call to the
+    /// notification, whatever the message around it says.
     #[test]
-    fn crashes_name_their_plugin() {
-        assert_eq!(
-            super::crashed_plugin("restore: plugin `hostile` crashed during restore: unreachable"),
-            Some("hostile")
-        );
-        assert_eq!(
-            super::crashed_plugin("plugin `postgres` backup: failed — x"),
-            None
-        );
+    fn a_crash_names_its_plugin_and_other_failures_do_not() {
+        let trap = || CallError::Trap {
+            plugin: "hostile".into(),
+            operation: "restore".into(),
+            message: "unreachable".into(),
+        };
+        let through_copy = PipelineError::Copy(Box::new(PipelineError::Plugin(trap())));
+        let outcome = Outcome::from_pipeline(&through_copy, "restore from `disk` failed");
+        assert_eq!(crashed(&outcome), Some("hostile"));
+        assert_eq!(crashed(&Outcome::from_call(&trap(), "x")), Some("hostile"));
+        // A message that merely reads like a crash is not one.
+        let lookalike = Outcome::failed("plugin `postgres` crashed during backup: no");
+        assert_eq!(crashed(&lookalike), None);
+        let timeout = CallError::Timeout {
+            plugin: "postgres".into(),
+            operation: "backup".into(),
+            seconds: 5,
+        };
+        assert_eq!(crashed(&Outcome::from_call(&timeout, "x")), None);
     }
 }

@@ -146,14 +146,11 @@ async fn fallback_and_replicate(backend: Backend) {
             &json!({"storage_location_ids": [good, mirror, third]}),
         )
         .await;
-    let r = server
-        .post_ok(
-            &format!("/api/executions/{id}/retry-upload"),
-            &json!({}),
-            200,
-        )
-        .await;
-    let statuses: Vec<(&str, &str)> = r["storages"]
+    let copy = server.retry_upload(&id).await;
+    assert_eq!(copy["status"], "completed", "{copy}");
+    let r = &copy["metadata"]["copy"];
+    let backup = server.get_ok(&format!("/api/executions/{id}")).await;
+    let statuses: Vec<(&str, &str)> = backup["storages"]
         .as_array()
         .unwrap()
         .iter()
@@ -164,10 +161,13 @@ async fn fallback_and_replicate(backend: Backend) {
             )
         })
         .collect();
-    assert!(statuses.contains(&(third.as_str(), "completed")), "{r}");
+    assert!(
+        statuses.contains(&(third.as_str(), "completed")),
+        "{backup}"
+    );
     assert!(
         statuses.contains(&(mirror.as_str(), "completed")),
-        "mirror re-filled: {r}"
+        "mirror re-filled: {backup}"
     );
     // What it says it did is what it did: the mirror, recorded complete
     // but emptied behind our back, was copied again, as was the new one.
@@ -186,13 +186,9 @@ async fn fallback_and_replicate(backend: Backend) {
     assert!(actions.contains(&(third.as_str(), "copied")), "{r}");
     assert!(mirror_root.join(&path).join("manifest.json").is_file());
     // Run again: nothing is missing, nothing is copied.
-    let again = server
-        .post_ok(
-            &format!("/api/executions/{id}/retry-upload"),
-            &json!({}),
-            200,
-        )
-        .await;
+    let again = server.retry_upload(&id).await;
+    assert_eq!(again["status"], "completed", "{again}");
+    let again = &again["metadata"]["copy"];
     assert!(
         again["actions"]
             .as_array()

@@ -111,18 +111,13 @@ async fn every_postgres_database_in_one_execution() {
         "{manifest}"
     );
     // The whole folder still verifies as one backup: retry-upload checks
-    // every checksum of a copy (409 when none verifies) before it copies.
-    let verified = server
-        .post_ok(
-            &format!(
-                "/api/executions/{}/retry-upload",
-                exec["id"].as_str().expect("id")
-            ),
-            &json!({}),
-            200,
-        )
-        .await;
-    assert_eq!(verified["source_storage"], "disk", "{verified}");
+    // every checksum of a copy (the copy fails when none verifies) first.
+    let verified = server.retry_upload(exec["id"].as_str().expect("id")).await;
+    assert_eq!(verified["status"], "completed", "{verified}");
+    assert_eq!(
+        verified["metadata"]["copy"]["source_storage"], "disk",
+        "{verified}"
+    );
 
     let id = exec["id"].as_str().expect("id");
     // A restore must say which database; one not stored is refused.

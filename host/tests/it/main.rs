@@ -16,6 +16,7 @@ mod engine_mongodb;
 mod engine_mysql;
 mod engine_sqlserver;
 mod every_database;
+mod executions;
 mod integrity;
 mod migrations;
 mod notifiers;

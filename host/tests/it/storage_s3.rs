@@ -298,13 +298,8 @@ async fn s3_replicate_and_retry_upload() {
 
     // The bucket exists now: retry-upload completes the failed copy.
     s3.create_bucket("created-later");
-    let r = server
-        .post_ok(
-            &format!("/api/executions/{id}/retry-upload"),
-            &json!({}),
-            200,
-        )
-        .await;
+    let r = server.retry_upload(&id).await;
+    assert_eq!(r["status"], "completed", "{r}");
     assert!(r.to_string().contains("later"), "{r}");
     let e = server.get_ok(&format!("/api/executions/{id}")).await;
     assert_eq!(status_of(&e, &later), "completed", "{e}\n{r}");
@@ -317,14 +312,9 @@ async fn s3_replicate_and_retry_upload() {
         .find(|p| p.to_string_lossy().contains("backup."))
         .expect("a part");
     std::fs::remove_file(&part).expect("remove part");
-    let r = server
-        .post_ok(
-            &format!("/api/executions/{id}/retry-upload"),
-            &json!({}),
-            200,
-        )
-        .await;
-    let action = r["actions"]
+    let r = server.retry_upload(&id).await;
+    assert_eq!(r["status"], "completed", "{r}");
+    let action = r["metadata"]["copy"]["actions"]
         .as_array()
         .expect("actions")
         .iter()

@@ -254,13 +254,8 @@ async fn replicate_to_local_s3_and_sftp() {
 
     // Back again: retry-upload completes the copy.
     ssh.resume();
-    let r = server
-        .post_ok(
-            &format!("/api/executions/{id}/retry-upload"),
-            &json!({}),
-            200,
-        )
-        .await;
+    let r = server.retry_upload(&id).await;
+    assert_eq!(r["status"], "completed", "{r}");
     let e = server.get_ok(&format!("/api/executions/{id}")).await;
     assert_eq!(storage_status(&e, &nas), "completed", "{e}\n{r}");
     let path = e["backup_path"].as_str().expect("path");

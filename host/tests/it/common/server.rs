@@ -30,6 +30,11 @@ pub struct TestServer {
     /// Started without the test run's widened path and egress policies
     /// (tests of the defaults themselves).
     confined: bool,
+    /// Another node's metadata database (PostgreSQL URL) this one shares;
+    /// that node owns it.
+    shared_meta: Option<String>,
+    /// Extra environment of the process.
+    env: Vec<(String, String)>,
     pub http: reqwest::Client,
 }
 
@@ -86,8 +91,34 @@ impl TestServer {
             shared_cache,
             path_prefix: Vec::new(),
             confined: false,
+            shared_meta: None,
+            env: Vec::new(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// A second node beside `first` (PostgreSQL backend): its own data
+    /// dir and node id, the same metadata database and master key.
+    pub async fn second_node(first: &TestServer, extra: &[&str]) -> Self {
+        let url = first
+            .meta_db
+            .as_ref()
+            .expect("several nodes share a PostgreSQL metadata database")
+            .url();
+        let key = std::fs::read_to_string(first.data_dir().join("master.key"))
+            .expect("the first node's master key");
+        let key = key
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut node = Self::unstarted(Backend::Postgres, extra, true);
+        node.meta_db = None;
+        node.shared_meta = Some(url);
+        node.env.push(("DG_MASTER_KEY".into(), key));
+        node.spawn();
+        node
     }
 
     /// The PostgreSQL metadata database's name (PostgreSQL backend only).
@@ -118,6 +149,12 @@ impl TestServer {
             ));
         if let Some(db) = &self.meta_db {
             cmd.env("DATABASE_URL", db.url());
+        }
+        if let Some(url) = &self.shared_meta {
+            cmd.env("DATABASE_URL", url);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
         }
         // Tests keep their files in the temporary directory (and fixtures
         // in the repository) and their services on loopback: the run's
@@ -373,6 +410,22 @@ impl TestServer {
             .expect("execution_id")
             .to_string();
         self.wait_execution(&id, Duration::from_secs(120)).await
+    }
+
+    /// Queues a retry-upload of backup `id` (202, operation `copy`) and
+    /// waits for the copy to end; returns the copy execution (what it did
+    /// per storage is in `metadata.copy`).
+    pub async fn retry_upload(&self, id: &str) -> Value {
+        let accepted = self
+            .post_ok(
+                &format!("/api/executions/{id}/retry-upload"),
+                &json!({}),
+                202,
+            )
+            .await;
+        assert_eq!(accepted["operation"], "copy", "{accepted}");
+        let copy = accepted["execution_id"].as_str().expect("execution_id");
+        self.wait_execution(copy, Duration::from_secs(120)).await
     }
 
     /// Restores a backup into a datasource (confirmed) and waits for the

@@ -1,0 +1,161 @@
+//! Executions as the unit of work, whichever node answers: a cancel
+//! recorded through one node's API stops the run on another node (two
+//! `serve` processes on one PostgreSQL metadata database), and
+//! retry-upload is a queued execution of its own with logs and progress.
+
+use crate::common;
+
+use common::server::{chinook_db, Backend, TestServer};
+use common::Locker;
+use serde_json::json;
+use std::time::Duration;
+
+/// A backup running on node A is cancelled through node B's API: B
+/// records the request, A sees it, stops, removes the partial folder and
+/// ends the execution `cancelled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_on_one_node_is_cancelled_through_another() {
+    let a = TestServer::start(Backend::Postgres).await;
+    let source = chinook_db("xnode");
+    let ds = a.pg_datasource("chinook", &source.name).await;
+    let (storage, root) = a.local_storage("disk").await;
+    let job = a.job("nightly", &ds, &storage, json!({})).await;
+
+    // pg_dump waits on the lock, so the backup stays running on A.
+    let locker = Locker::hold(&source.name, "track");
+    let run = a
+        .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+        .await;
+    let id = run["execution_id"].as_str().expect("id").to_string();
+    let running = a
+        .wait_for(
+            &format!("/api/executions/{id}"),
+            Duration::from_secs(60),
+            |v| v["status"] == "running" && v["backup_path"].is_string(),
+        )
+        .await;
+    let folder = root.join(running["backup_path"].as_str().expect("path"));
+
+    // B starts after A claimed the work, so the run is A's.
+    let b = TestServer::second_node(&a, &[]).await;
+    let a_node = a.get_ok("/api/health").await["node_id"].clone();
+    let b_node = b.get_ok("/api/health").await["node_id"].clone();
+    assert_ne!(a_node, b_node, "two nodes");
+    let accepted = b
+        .post_ok(&format!("/api/executions/{id}/cancel"), &json!({}), 202)
+        .await;
+    assert!(accepted["cancel_requested_at"].is_string(), "{accepted}");
+
+    let ended = b.wait_execution(&id, Duration::from_secs(30)).await;
+    assert_eq!(ended["status"], "cancelled", "{ended}\n{}", a.log_tail());
+    assert_eq!(ended["error_message"], "cancelled by request", "{ended}");
+    assert!(!folder.exists(), "{folder:?} left behind");
+    drop(locker);
+
+    // A cancel of what has ended is refused, on either node.
+    let (status, body) = b
+        .post(&format!("/api/executions/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("is cancelled"),
+        "{body}"
+    );
+    // The job runs again, on whichever node claims it.
+    let again = b.run_job(&job).await;
+    assert_eq!(again["status"], "completed", "{again}");
+}
+
+/// Retry-upload answers 202 with a `copy` execution that runs from the
+/// queue: its logs say what it copied where, its progress counts the
+/// bytes moved, and what it did per storage is in `metadata.copy`; a
+/// backup with no copy that verifies ends the copy `failed`, naming the
+/// storage and the damage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_upload_is_a_queued_copy_with_logs_and_progress() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let source = chinook_db("copyexec");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (disk, disk_root) = server.local_storage("disk").await;
+    let job = server.job("nightly", &ds, &disk, json!({})).await;
+    let backup = server.run_job(&job).await;
+    assert_eq!(backup["status"], "completed", "{backup}");
+    let id = backup["id"].as_str().expect("id").to_string();
+
+    // A storage added to the job since: the copy fills it.
+    let (mirror, mirror_root) = server.local_storage("mirror").await;
+    server
+        .put(
+            &format!("/api/backup-jobs/{job}"),
+            &json!({"storage_location_ids": [disk, mirror]}),
+        )
+        .await;
+    let accepted = server
+        .post_ok(
+            &format!("/api/executions/{id}/retry-upload"),
+            &json!({}),
+            202,
+        )
+        .await;
+    assert_eq!(accepted["operation"], "copy", "{accepted}");
+    let copy_id = accepted["execution_id"].as_str().expect("id").to_string();
+    assert_ne!(copy_id, id);
+    let copy = server
+        .wait_execution(&copy_id, Duration::from_secs(60))
+        .await;
+    assert_eq!(copy["status"], "completed", "{copy}");
+    assert_eq!(copy["source_execution_id"], id.as_str(), "{copy}");
+    assert_eq!(copy["job_id"], job.as_str(), "{copy}");
+    let stored = backup["compressed_size_bytes"].as_i64().expect("size");
+    // Every stored byte was moved (and the manifest with them).
+    let moved = copy["progress_bytes"].as_i64().expect("progress");
+    assert!(
+        moved > stored,
+        "{moved} bytes moved, {stored} stored: {copy}"
+    );
+    let report = &copy["metadata"]["copy"];
+    assert_eq!(report["source_storage"], "disk", "{copy}");
+    assert_eq!(report["actions"][0]["storage_name"], "mirror", "{copy}");
+    assert_eq!(report["actions"][0]["action"], "copied", "{copy}");
+    let logs = server
+        .get_ok(&format!("/api/executions/{copy_id}/logs"))
+        .await
+        .to_string();
+    assert!(logs.contains("copied from `disk` to `mirror`"), "{logs}");
+    let path = backup["backup_path"].as_str().expect("path");
+    assert!(mirror_root.join(path).join("manifest.json").is_file());
+    // Copies are listed as such, apart from backups.
+    let copies = server
+        .get_ok(&format!("/api/executions?operation=copy&job_id={job}"))
+        .await;
+    assert_eq!(copies["data"].as_array().map(Vec::len), Some(1), "{copies}");
+
+    // Every copy damaged: nothing verifies, the copy fails naming why.
+    for root in [&disk_root, &mirror_root] {
+        let folder = root.join(path);
+        for entry in std::fs::read_dir(&folder).expect("folder") {
+            let p = entry.expect("entry").path();
+            if p.file_name().is_some_and(|n| n != "manifest.json") {
+                std::fs::write(&p, b"damaged").expect("damage");
+            }
+        }
+    }
+    let failed = server.retry_upload(&id).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let message = failed["error_message"].as_str().expect("message");
+    assert!(
+        message.contains("no copy of this backup verifies") && message.contains("`mirror`"),
+        "{message}"
+    );
+    // A copy is not a backup: there is nothing to copy from it.
+    let (status, body) = server
+        .post(
+            &format!("/api/executions/{copy_id}/retry-upload"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+}
