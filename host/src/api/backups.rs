@@ -11,12 +11,13 @@ use crate::server::state::AppState;
 use crate::server::targets;
 use crate::store::rows::{Datasource, Execution};
 use crate::store::{self, executions, Filter, Param};
+use crate::workers::restore::{Jobs, RestoreSpec};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -224,22 +225,22 @@ fn check_jobs(
     source: &Execution,
     target: &Datasource,
     input: &RestoreRequest,
-) -> ApiResult<Value> {
+) -> ApiResult<Option<Jobs>> {
     let requested = match &input.jobs {
-        None | Some(Value::Null) => return Ok(Value::Null),
-        Some(Value::String(s)) if s == "auto" => (json!("auto"), pipeline::auto_jobs()),
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) if s == "auto" => (Jobs::Word("auto".into()), pipeline::auto_jobs()),
         Some(Value::Number(n)) => match super::extract::whole_number(n.clone())
             .ok()
             .and_then(|n| u32::try_from(n).ok())
         {
-            Some(n) if (1..=pipeline::MAX_JOBS).contains(&n) => (json!(n), n),
+            Some(n) if (1..=pipeline::MAX_JOBS).contains(&n) => (Jobs::Count(n), n),
             _ => return Err(jobs_invalid()),
         },
         Some(_) => return Err(jobs_invalid()),
     };
     let (stored, jobs) = requested;
-    if stored == json!(1) {
-        return Ok(stored);
+    if stored == Jobs::Count(1) {
+        return Ok(Some(stored));
     }
     if !state.plugins.restores_in_parallel(&target.kind) {
         return Err(ApiError::invalid(
@@ -258,7 +259,7 @@ fn check_jobs(
             .check_room(needed)
             .map_err(|m| ApiError::invalid("jobs", m))?;
     }
-    Ok(stored)
+    Ok(Some(stored))
 }
 
 fn jobs_invalid() -> ApiError {
@@ -447,15 +448,16 @@ pub async fn restore(
     execution.datasource_id = Some(target.id.clone());
     execution.storage_location_id = input.storage_location_id.clone();
     execution.source_execution_id = Some(source.id.clone());
-    execution.metadata = sqlx::types::Json(json!({
-        "operation": operation,
-        "verification_mode": input.verification_mode,
-        "drop_existing": input.drop_existing,
-        "source_checksum": source.checksum,
-        "database": input.database,
-        "target_database": input.target_database,
-        "jobs": jobs,
-    }));
+    let spec = RestoreSpec {
+        operation,
+        verification_mode: input.verification_mode,
+        drop_existing: input.drop_existing,
+        source_checksum: source.checksum.clone(),
+        database: input.database.clone(),
+        target_database: input.target_database.clone(),
+        jobs,
+    };
+    execution.metadata = sqlx::types::Json(spec.to_metadata());
     super::enqueue(&state, &execution, WorkKind::Restore).await?;
     Ok((
         StatusCode::ACCEPTED,

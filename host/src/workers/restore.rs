@@ -14,6 +14,7 @@ use crate::server::targets;
 use crate::store::rows::{Datasource, Execution, WorkItem};
 use crate::store::{self, executions};
 use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -74,8 +75,12 @@ async fn restore(
         Ok(_) => return Outcome::failed(format!("no storage holds backup {source_id}")),
         Err(e) => return Outcome::failed(e),
     };
-    let choice = DatabaseChoice::of(execution);
-    let plan = match RestorePlan::of(state, execution, &target, &choice) {
+    let spec = match RestoreSpec::of(execution) {
+        Ok(spec) => spec,
+        Err(message) => return Outcome::failed(message),
+    };
+    let choice = DatabaseChoice::of(&spec);
+    let plan = match RestorePlan::of(state, execution, &spec, &target, &choice) {
         Ok(plan) => plan,
         Err(message) => return Outcome::failed(message),
     };
@@ -157,6 +162,71 @@ async fn restore(
     }
 }
 
+/// What a restore or verification was asked to do. The API writes it
+/// into the execution's `metadata` when it queues the work (these keys,
+/// beside the results recorded later); the worker reads it back here. A
+/// value that does not read fails the run naming the field, never a
+/// default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreSpec {
+    pub operation: Operation,
+    #[serde(default)]
+    pub verification_mode: bool,
+    /// Drop the objects of the same names first (`clean`).
+    #[serde(default)]
+    pub drop_existing: bool,
+    /// The backup's checksum when the restore was asked for.
+    #[serde(default)]
+    pub source_checksum: Option<String>,
+    /// The database inside a several-databases backup.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// The database of the target server to restore into.
+    #[serde(default)]
+    pub target_database: Option<String>,
+    /// Parallel loading: a count, `"auto"` (this node's cores, resolved
+    /// when the run starts), or absent for one stream.
+    #[serde(default)]
+    pub jobs: Option<Jobs>,
+}
+
+/// Parallel loading as asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Jobs {
+    Count(u32),
+    /// `"auto"`.
+    Word(String),
+}
+
+impl RestoreSpec {
+    /// The spec stored on `execution`, or a failure naming the field.
+    pub fn of(execution: &Execution) -> Result<Self, String> {
+        serde_path_to_error::deserialize(execution.metadata.0.clone()).map_err(|e| {
+            format!(
+                "the stored restore request does not read: metadata.{}: {}",
+                e.path(),
+                e.inner()
+            )
+        })
+    }
+
+    /// The spec as stored in the execution's metadata.
+    pub fn to_metadata(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_else(|_| Value::Object(Default::default()))
+    }
+
+    /// Streams to load with; `auto` is this node's cores.
+    fn resolved_jobs(&self) -> Result<u32, String> {
+        match &self.jobs {
+            None => Ok(1),
+            Some(Jobs::Count(n)) => pipeline::parse_jobs(&n.to_string()),
+            Some(Jobs::Word(w)) => pipeline::parse_jobs(w),
+        }
+        .map_err(|e| format!("metadata.jobs: {e}"))
+    }
+}
+
 /// How to restore: the engine's options, the database to pick from a
 /// several-databases backup, and whether to load in parallel.
 struct RestorePlan {
@@ -170,25 +240,18 @@ impl RestorePlan {
     fn of(
         state: &AppState,
         execution: &Execution,
+        spec: &RestoreSpec,
         target: &Datasource,
         choice: &DatabaseChoice,
     ) -> Result<Self, String> {
-        let metadata = &execution.metadata.0;
-        let drop_existing = metadata
-            .get("drop_existing")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let drop_existing = spec.drop_existing;
         let options = if drop_existing {
             vec![("clean".into(), "true".into())]
         } else {
             Vec::new()
         };
         // `auto` is resolved here: the cores of the node that runs it.
-        let jobs = match metadata.get("jobs") {
-            None | Some(Value::Null) => 1,
-            Some(Value::String(text)) => pipeline::parse_jobs(text)?,
-            Some(other) => pipeline::parse_jobs(&other.to_string())?,
-        };
+        let jobs = spec.resolved_jobs()?;
         if jobs > 1 && !state.plugins.restores_in_parallel(&target.kind) {
             return Err(format!(
                 "jobs {jobs}: the `{}` engine restores from one stream only",
@@ -219,18 +282,10 @@ struct DatabaseChoice {
 }
 
 impl DatabaseChoice {
-    fn of(execution: &Execution) -> Self {
-        let text = |key: &str| {
-            execution
-                .metadata
-                .0
-                .get(key)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
+    fn of(spec: &RestoreSpec) -> Self {
         Self {
-            database: text("database"),
-            target_database: text("target_database"),
+            database: spec.database.clone(),
+            target_database: spec.target_database.clone(),
         }
     }
 
@@ -623,6 +678,47 @@ fn compare_with_backup(restored: &[TableCount], recorded: &Metadata) -> Comparis
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stored(metadata: Value) -> Execution {
+        let mut e =
+            crate::store::executions::queued(Operation::Restore, crate::domain::Trigger::Manual);
+        e.metadata = sqlx::types::Json(metadata);
+        e
+    }
+
+    /// The spec reads back as written, and results recorded beside it
+    /// later do not disturb it; a value that does not read names its field.
+    #[test]
+    fn a_restore_spec_round_trips_and_a_bad_value_names_its_field() {
+        let spec = RestoreSpec {
+            operation: Operation::Verification,
+            verification_mode: true,
+            drop_existing: false,
+            source_checksum: Some("sha256:ab".into()),
+            database: Some("shop".into()),
+            target_database: None,
+            jobs: Some(Jobs::Word("auto".into())),
+        };
+        let mut metadata = spec.to_metadata();
+        metadata["restored_from_storage"] = json!("disk");
+        assert_eq!(RestoreSpec::of(&stored(metadata)), Ok(spec));
+        assert_eq!(
+            RestoreSpec::of(&stored(json!({"operation": "restore", "jobs": 4})))
+                .and_then(|s| s.resolved_jobs()),
+            Ok(4)
+        );
+        let e = RestoreSpec::of(&stored(
+            json!({"operation": "restore", "drop_existing": "yes"}),
+        ))
+        .unwrap_err();
+        assert!(e.contains("metadata.drop_existing"), "{e}");
+        let e = RestoreSpec::of(&stored(json!({"operation": "restore", "jobs": "many"})))
+            .and_then(|s| s.resolved_jobs())
+            .unwrap_err();
+        assert!(e.starts_with("metadata.jobs: "), "{e}");
+        let e = RestoreSpec::of(&stored(json!({"drop_existing": true}))).unwrap_err();
+        assert!(e.contains("operation"), "{e}");
+    }
 
     fn t(name: &str, rows: u64) -> TableCount {
         TableCount {

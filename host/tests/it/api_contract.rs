@@ -2797,7 +2797,10 @@ async fn openapi_lists_the_domain_values() {
         values("ExecutionStatus"),
         ["queued", "running", "completed", "failed", "cancelled"]
     );
-    assert_eq!(values("Operation"), ["backup", "restore", "verification", "copy"]);
+    assert_eq!(
+        values("Operation"),
+        ["backup", "restore", "verification", "copy"]
+    );
     assert_eq!(values("Severity"), ["info", "warning", "critical"]);
     let kinds = values("NotificationKind");
     assert!(
