@@ -4,17 +4,13 @@
 
 pub mod api;
 pub mod cli;
-pub mod domain;
 pub mod notify;
 pub mod observe;
 pub mod pipeline;
 pub mod plugin;
-pub mod private;
 pub mod queue;
-pub mod retention;
-pub mod schedule;
-pub mod secrets;
 pub mod server;
-pub mod source;
 pub mod store;
 pub mod workers;
+
+pub use dg_core::{domain, private, retention, schedule, secrets, source};

@@ -18,6 +18,8 @@ use axum::response::{IntoResponse, Response};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub use dg_core::text::shorten;
+
 /// Which names and origins the server answers to.
 #[derive(Debug, Clone, Default)]
 pub struct OriginPolicy {
@@ -222,20 +224,6 @@ fn same_origin_as_served(origin: &str) -> Option<&str> {
 
 /// The scheme of the server's own listener: it serves no TLS itself.
 const SERVED_SCHEME: &str = "http";
-
-/// At most a short prefix of a value an error message quotes.
-pub fn shorten(value: &str) -> String {
-    const MAX: usize = 64;
-    let mut out: String = value
-        .chars()
-        .take(MAX)
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if value.chars().count() > MAX {
-        out.push('…');
-    }
-    out
-}
 
 /// The middleware: refuses before routing, so nothing runs for a refused
 /// request.

@@ -79,3 +79,18 @@ pub use host_world::dataguardian::plugin::types::{
 };
 pub use notifier_world::exports::dataguardian::plugin::notifier::{Event, Severity};
 pub use storage_world::exports::dataguardian::plugin::storage::ObjectInfo;
+
+/// Lives here rather than beside `CheckStatus` in dg-core, which knows
+/// nothing of the plugin contract.
+impl From<HealthStatus> for dg_core::domain::CheckStatus {
+    fn from(s: HealthStatus) -> Self {
+        use dg_core::domain::CheckStatus;
+        match s {
+            HealthStatus::Ok => CheckStatus::Ok,
+            HealthStatus::Timeout => CheckStatus::Timeout,
+            HealthStatus::AuthFailed => CheckStatus::AuthFailed,
+            HealthStatus::Unreachable => CheckStatus::Unreachable,
+            HealthStatus::Error => CheckStatus::Error,
+        }
+    }
+}

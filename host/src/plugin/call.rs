@@ -192,3 +192,17 @@ impl CallShared {
         self.denials.lock().map(|d| d.clone()).unwrap_or_default()
     }
 }
+
+/// A plugin's log level as the execution log keeps it. Lives here rather
+/// than in dg-core, which knows nothing of the plugin contract.
+impl From<LogLevel> for dg_core::domain::LogLevel {
+    fn from(l: LogLevel) -> Self {
+        use dg_core::domain::LogLevel as Kept;
+        match l {
+            LogLevel::Trace | LogLevel::Debug => Kept::Debug,
+            LogLevel::Info => Kept::Info,
+            LogLevel::Warn => Kept::Warn,
+            LogLevel::Error => Kept::Error,
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! (`{config.host}`, `{config.path:parent}`), so a grant covers exactly the
 //! database or directory the call is about and nothing else.
 
+pub use dg_core::domain::PluginKind;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -41,24 +42,6 @@ pub struct PluginSection {
     /// host passes the `archive_file` and `jobs` options).
     #[serde(default)]
     pub parallel_restore: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PluginKind {
-    Engine,
-    Storage,
-    Notifier,
-}
-
-impl std::fmt::Display for PluginKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            PluginKind::Engine => "engine",
-            PluginKind::Storage => "storage",
-            PluginKind::Notifier => "notifier",
-        })
-    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]

@@ -15,10 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::secrets::is_secret_key;
-pub use crate::secrets::SECRET_KEYS;
-
-/// What API responses show instead of a secret.
-pub const REDACTED: &str = "********";
+pub use crate::secrets::{redact, REDACTED, SECRET_KEYS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -79,30 +76,6 @@ fn split_in(value: &mut Value, prefix: &str, secrets: &mut HashMap<String, Strin
         } else if let Some(v) = map.get_mut(&key) {
             split_in(v, &format!("{name}."), secrets);
         }
-    }
-}
-
-/// A configuration with every secret value, at any depth, replaced by
-/// [`REDACTED`].
-pub fn redact(config: &Value) -> Value {
-    let mut out = config.clone();
-    redact_in(&mut out);
-    out
-}
-
-fn redact_in(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if is_secret_key(k) && !v.is_null() && !v.is_object() {
-                    *v = Value::String(REDACTED.into());
-                } else {
-                    redact_in(v);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact_in),
-        _ => {}
     }
 }
 

@@ -246,19 +246,6 @@ text_enum! {
     }
 }
 
-impl From<crate::plugin::bindings::HealthStatus> for CheckStatus {
-    fn from(s: crate::plugin::bindings::HealthStatus) -> Self {
-        use crate::plugin::bindings::HealthStatus;
-        match s {
-            HealthStatus::Ok => CheckStatus::Ok,
-            HealthStatus::Timeout => CheckStatus::Timeout,
-            HealthStatus::AuthFailed => CheckStatus::AuthFailed,
-            HealthStatus::Unreachable => CheckStatus::Unreachable,
-            HealthStatus::Error => CheckStatus::Error,
-        }
-    }
-}
-
 text_enum! {
     /// A datasource's health derived from its recent checks
     /// (`datasources.status`).
@@ -357,18 +344,6 @@ text_enum! {
     }
 }
 
-impl From<crate::plugin::LogLevel> for LogLevel {
-    fn from(l: crate::plugin::LogLevel) -> Self {
-        use crate::plugin::LogLevel as Plugin;
-        match l {
-            Plugin::Trace | Plugin::Debug => LogLevel::Debug,
-            Plugin::Info => LogLevel::Info,
-            Plugin::Warn => LogLevel::Warn,
-            Plugin::Error => LogLevel::Error,
-        }
-    }
-}
-
 text_enum! {
     /// Which workers take a work item (`work_items.kind`).
     WorkKind ("work kind") {
@@ -397,6 +372,26 @@ text_enum! {
         StorageLocation => "storage_location",
         BackupJob => "backup_job",
         BackupExecution => "backup_execution",
+    }
+}
+
+/// What a plugin is (`plugin.toml` `kind`, `plugins.kind`). Kept here so
+/// the domain and the store name plugin kinds without the plugin runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginKind {
+    Engine,
+    Storage,
+    Notifier,
+}
+
+impl std::fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PluginKind::Engine => "engine",
+            PluginKind::Storage => "storage",
+            PluginKind::Notifier => "notifier",
+        })
     }
 }
 
@@ -480,7 +475,6 @@ mod tests {
         fn texts<E: AsRef<str>>(all: &[E]) -> Vec<String> {
             all.iter().map(|v| v.as_ref().to_string()).collect()
         }
-        use crate::plugin::manifest::PluginKind;
         let plugin_kinds = [
             PluginKind::Engine,
             PluginKind::Storage,
@@ -533,8 +527,8 @@ mod tests {
     /// the enums' values, for every checked column and no other.
     #[test]
     fn the_migration_checks_list_the_enum_values() {
-        let pg = include_str!("../../migrations/postgres/0005_domain_checks.sql");
-        let sqlite = include_str!("../../migrations/sqlite/0005_domain_checks.sql");
+        let pg = include_str!("../../../../migrations/postgres/0005_domain_checks.sql");
+        let sqlite = include_str!("../../../../migrations/sqlite/0005_domain_checks.sql");
         let columns = checked_columns();
         for (table, column, values) in &columns {
             let list: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();

@@ -489,6 +489,33 @@ fn any_secret(value: &Value, pred: &dyn Fn(&Value) -> bool) -> bool {
     }
 }
 
+/// What API responses show instead of a secret.
+pub const REDACTED: &str = "********";
+
+/// A configuration with every secret value, at any depth, replaced by
+/// [`REDACTED`].
+pub fn redact(config: &Value) -> Value {
+    let mut out = config.clone();
+    redact_in(&mut out);
+    out
+}
+
+fn redact_in(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if is_secret_key(k) && !v.is_null() && !v.is_object() {
+                    *v = Value::String(REDACTED.into());
+                } else {
+                    redact_in(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_in),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
