@@ -660,6 +660,11 @@ fn load_plugins(cli: &Cli, scratch_root: PathBuf) -> anyhow::Result<Plugins> {
         smtp_ca_files: cli.smtp_ca_files.clone(),
     };
     let mut plugins = Plugins::with_builtins(config).context("loading built-in plugins")?;
+    // Export calls are counted in this process's metrics (served by
+    // `serve`; the runtime itself keeps no counters).
+    plugins
+        .runtime()
+        .observe_calls(std::sync::Arc::new(crate::observe::metrics::PluginCalls));
     if let Some(dir) = &cli.plugin_dir {
         for problem in plugins.load_dir(dir) {
             tracing::warn!("plugin not loaded: {problem}");

@@ -195,6 +195,16 @@ pub fn get() -> &'static Metrics {
     &METRICS
 }
 
+/// Reports the plugin runtime's export calls to these metrics; installed
+/// with `PluginRuntime::observe_calls` where the plugins are loaded.
+pub struct PluginCalls;
+
+impl dg_plugin_host::CallObserver for PluginCalls {
+    fn plugin_call(&self, plugin: &str, export: &str, took: std::time::Duration, ok: bool) {
+        get().plugin_call(plugin, export, took, ok);
+    }
+}
+
 impl Metrics {
     fn new() -> Self {
         let m = Metrics {

@@ -20,10 +20,10 @@
 //!   with the secret (webhook signatures). Bodies are buffered to be
 //!   signed, so they are capped at 1 MiB.
 
-use super::auth_directive::AuthDirective;
-use super::call::CallShared;
-use super::egress::EgressPolicy;
-use super::http_send::{send_checked, SendFailure};
+use crate::auth_directive::AuthDirective;
+use crate::call::CallShared;
+use crate::egress::EgressPolicy;
+use crate::http_send::{send_checked, SendFailure};
 use aws_sigv4::http_request::{
     sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
     UriPathNormalizationMode,
@@ -619,7 +619,7 @@ mod tests {
         let call = Arc::new(CallShared::new(
             "webhook",
             "send",
-            crate::plugin::call::tracing_sink(),
+            crate::call::tracing_sink(),
             Arc::default(),
         ));
         HttpGate::new(

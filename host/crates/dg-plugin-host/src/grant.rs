@@ -2,8 +2,8 @@
 //! granted it. Built-in plugins are granted what their manifest asks;
 //! third-party plugins get what an operator approved in `grant.toml`.
 
-use super::http::{GrantedOrigin, Origin};
-use super::manifest::{
+use crate::http::{GrantedOrigin, Origin};
+use crate::manifest::{
     fill_template, parse_tcp_template, Capabilities, DirRule, ProcessRule, ResolvedDir, SmtpRule,
 };
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -266,7 +266,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::manifest::{Access, HttpRule};
+    use crate::manifest::{Access, HttpRule};
     use serde_json::json;
 
     fn rule(program: &str, args: &[&str]) -> ProcessRule {

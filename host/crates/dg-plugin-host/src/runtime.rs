@@ -1,19 +1,19 @@
 //! The plugin runtime: one wasmtime engine, precompiled components cached
 //! on disk, an `InstancePre` per plugin and a fresh sandboxed store per call.
 
-use super::bindings::engine_world::EnginePluginPre;
-use super::bindings::host_world::dataguardian::plugin as imports;
-use super::bindings::notifier_world::NotifierPluginPre;
-use super::bindings::storage_world::StoragePluginPre;
-use super::call::{Activity, CallShared, LogSink};
-use super::dirs::{DirGuard, DirUse, GrantedDir, PinnedDir};
-use super::egress::EgressPolicy;
-use super::error::{CallError, FailureKind, LoadError};
-use super::grant::{CallCapabilities, Grant};
-use super::host::{HostState, MemoryCap};
-use super::http::HttpGate;
-use super::manifest::{self, Access, Manifest, PluginKind};
-use super::{api_version, cache};
+use crate::bindings::engine_world::EnginePluginPre;
+use crate::bindings::host_world::dataguardian::plugin as imports;
+use crate::bindings::notifier_world::NotifierPluginPre;
+use crate::bindings::storage_world::StoragePluginPre;
+use crate::call::{Activity, CallObserver, CallShared, LogSink};
+use crate::dirs::{DirGuard, DirUse, GrantedDir, PinnedDir};
+use crate::egress::EgressPolicy;
+use crate::error::{CallError, FailureKind, LoadError};
+use crate::grant::{CallCapabilities, Grant};
+use crate::host::{HostState, MemoryCap};
+use crate::http::HttpGate;
+use crate::manifest::{self, Access, Manifest, PluginKind};
+use crate::{api_version, cache};
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -147,6 +147,9 @@ pub struct PluginRuntime {
     /// CLI's [`Confinement::none`].
     confinement: std::sync::OnceLock<Confinement>,
     unconfined: Confinement,
+    /// Told of every export call; set once by the application (which
+    /// keeps the metrics), unset means calls are not reported.
+    observer: std::sync::OnceLock<Arc<dyn CallObserver>>,
 }
 
 impl Drop for PluginRuntime {
@@ -206,6 +209,7 @@ impl PluginRuntime {
             config,
             stop_ticker,
             confinement: std::sync::OnceLock::new(),
+            observer: std::sync::OnceLock::new(),
             unconfined: Confinement::none(),
         })
     }
@@ -278,6 +282,17 @@ impl PluginRuntime {
     /// at start); `false` if it was already set.
     pub fn confine(&self, confinement: Confinement) -> bool {
         self.confinement.set(confinement).is_ok()
+    }
+
+    /// Reports every later export call to `observer`. Set once: returns
+    /// false (and changes nothing) if an observer was already installed.
+    pub fn observe_calls(&self, observer: Arc<dyn CallObserver>) -> bool {
+        self.observer.set(observer).is_ok()
+    }
+
+    /// The installed call observer, if any.
+    pub(crate) fn call_observer(&self) -> Option<&dyn CallObserver> {
+        self.observer.get().map(|o| &**o)
     }
 
     fn confinement(&self) -> &Confinement {
@@ -418,11 +433,11 @@ impl PluginRuntime {
             caps,
             secrets,
             scratch,
-            secret_root: self.config.scratch_root.join(super::leftovers::SECRETS),
-            children_root: self.config.scratch_root.join(super::leftovers::CHILDREN),
+            secret_root: self.config.scratch_root.join(crate::leftovers::SECRETS),
+            children_root: self.config.scratch_root.join(crate::leftovers::CHILDREN),
             smtp_roots: self.smtp_roots.clone(),
             egress: self.confinement().egress.clone(),
-            owners: super::modes::Owners::of_this_process(),
+            owners: crate::modes::Owners::of_this_process(),
             granted,
         };
         let mut store = Store::new(&self.engine, state);

@@ -72,11 +72,11 @@ impl ChildRecord {
     pub fn create(children: &Path, pid: u32, program: &str) -> io::Result<Self> {
         let stat = proc_stat(pid)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("/proc/{pid}/stat")))?;
-        crate::private::dir(children)?;
+        dg_core::private::dir(children)?;
         let path = children.join(format!("{pid}-{}", stat.start_time));
         let line = format!("{pid} {} {} {program}\n", stat.pgrp, stat.start_time);
         // No fsync: a power loss takes the programs down with the record.
-        crate::private::create_new(&path)?.write_all(line.as_bytes())?;
+        dg_core::private::create_new(&path)?.write_all(line.as_bytes())?;
         Ok(Self { path })
     }
 }
@@ -299,17 +299,17 @@ impl CliRoot {
     /// one's. The lock file is locked under a temporary name and renamed
     /// into place, so no one ever sees it unlocked while its CLI lives.
     pub fn create(tmp: &Path) -> io::Result<Self> {
-        crate::private::dir(tmp)?;
+        dg_core::private::dir(tmp)?;
         clear_dead_cli_roots(tmp).log(tmp);
         let id = uuid::Uuid::new_v4();
         let building = tmp.join(format!("{CLI_PREFIX}{id}.new"));
-        let mut lock = crate::private::create_new(&building)?;
+        let mut lock = dg_core::private::create_new(&building)?;
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
         writeln!(lock, "{}", std::process::id())?;
         let lock_path = tmp.join(format!("{CLI_PREFIX}{id}{LOCK_SUFFIX}"));
         std::fs::rename(&building, &lock_path)?;
         let root = tmp.join(format!("{CLI_PREFIX}{id}"));
-        crate::private::dir(&root)?;
+        dg_core::private::dir(&root)?;
         Ok(Self {
             root,
             lock_path,
@@ -391,7 +391,7 @@ mod tests {
         // A record whose pid now belongs to another process.
         let mut stranger = sleeper();
         let stat = proc_stat(stranger.id()).unwrap();
-        crate::private::dir(&children).unwrap();
+        dg_core::private::dir(&children).unwrap();
         std::fs::write(
             children.join("reused"),
             format!(
@@ -404,7 +404,7 @@ mod tests {
         .unwrap();
 
         let secret = root.join(SECRETS).join(uuid::Uuid::new_v4().to_string());
-        crate::private::dir(&secret).unwrap();
+        dg_core::private::dir(&secret).unwrap();
         std::fs::write(secret.join("0.secret"), b"pw").unwrap();
         let scratch = root.join(format!("postgres-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir(&scratch).unwrap();

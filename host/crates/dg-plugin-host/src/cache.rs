@@ -34,7 +34,7 @@ pub fn compile(
         .precompile_component(wasm)
         .map_err(|e| CompileError::Wasm(e.to_string()))?;
     let cache_err = |e| CompileError::Cache(path.display().to_string(), e);
-    crate::private::dir(dir).map_err(cache_err)?;
+    dg_core::private::dir(dir).map_err(cache_err)?;
     // The digest is written first and the artifact renamed in last, so a
     // reader never finds an artifact without the digest it must match.
     replace(&digest, hex::encode(Sha256::digest(&compiled)).as_bytes()).map_err(cache_err)?;
@@ -68,7 +68,7 @@ fn load_verified(engine: &Engine, path: &Path, digest: &Path) -> Option<Componen
 /// Writes `bytes` to `path` atomically through a private temp file.
 fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
-    crate::private::write_new(&tmp, bytes)?;
+    dg_core::private::write_new(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }
 
@@ -79,7 +79,7 @@ mod tests {
     #[test]
     fn a_tampered_artifact_is_compiled_again() {
         let engine = Engine::default();
-        let wasm = crate::plugin::builtin::BUILTIN[0].wasm.to_vec();
+        let wasm = crate::builtin::BUILTIN[0].wasm.to_vec();
         let sha = hex::encode(Sha256::digest(&wasm));
         let dir = tempfile::tempdir().unwrap();
         assert!(compile(&engine, Some(dir.path()), &wasm, &sha).is_ok());

@@ -5,20 +5,20 @@
 
 pub mod host_world {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../../wit",
         world: "host-imports",
         imports: { default: async | trappable },
         with: {
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi": wasmtime_wasi::p2::bindings,
-            "dataguardian:plugin/process.child": crate::plugin::process::ChildProcess,
+            "dataguardian:plugin/process.child": crate::process::ChildProcess,
         },
     });
 }
 
 pub mod engine_world {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../../wit",
         world: "engine-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -37,7 +37,7 @@ pub mod engine_world {
 
 pub mod storage_world {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../../wit",
         world: "storage-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -56,7 +56,7 @@ pub mod storage_world {
 
 pub mod notifier_world {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../../wit",
         world: "notifier-plugin",
         imports: { default: async | trappable },
         exports: { default: async },

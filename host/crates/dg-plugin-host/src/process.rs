@@ -7,10 +7,10 @@
 //! runs, so that what it started dies with it and the next start can kill
 //! it if the server itself was killed (see `leftovers`).
 
-use super::call::{CallShared, LogLevel};
-use super::leftovers::{self, ChildRecord};
-use super::pipes::{program_output, Paced};
-use super::streams::ChannelSource;
+use crate::call::{CallShared, LogLevel};
+use crate::leftovers::{self, ChildRecord};
+use crate::pipes::{program_output, Paced};
+use crate::streams::ChannelSource;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -301,7 +301,7 @@ pub fn resolve_env(
                     Some(d) => d.0.clone(),
                     None => {
                         let d = secret_root.join(uuid::Uuid::new_v4().to_string());
-                        crate::private::dir(&d)
+                        dg_core::private::dir(&d)
                             .map_err(|e| format!("creating a secret file directory: {e}"))?;
                         out.secret_dir = Some(SecretDir(d.clone()));
                         d
@@ -309,7 +309,7 @@ pub fn resolve_env(
                 };
                 let file = dir.join(format!("{}.secret", out.vars.len()));
                 let content = template.replace("{secret}", &escaped(&value, &escape));
-                crate::private::write_new(&file, content.as_bytes())
+                dg_core::private::write_new(&file, content.as_bytes())
                     .map_err(|e| format!("writing the secret file for `{name}`: {e}"))?;
                 file.to_string_lossy().into_owned()
             }

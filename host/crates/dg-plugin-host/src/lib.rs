@@ -25,7 +25,7 @@ pub mod runtime;
 pub mod streams;
 
 pub use bindings::{Event, Severity};
-pub use call::{tracing_sink, Activity, LogLevel, LogRecord, LogSink, Phase};
+pub use call::{tracing_sink, Activity, CallObserver, LogLevel, LogRecord, LogSink, Phase};
 pub use client::{EngineClient, NotifierClient, StorageClient, Target};
 pub use error::{CallError, FailureKind, LoadError};
 pub use manifest::PluginKind;

@@ -7,7 +7,7 @@
 //! one, and still verifies TLS against the name in the URL (the `Host`
 //! header is set by wasi-http from the same authority).
 
-use super::egress::EgressPolicy;
+use crate::egress::EgressPolicy;
 use bytes::Bytes;
 use http::uri::Scheme;
 use http_body_util::BodyExt;

@@ -1,7 +1,7 @@
 //! wasi streams backed by bounded channels: how bytes flow between a plugin
 //! call and the host pipeline without ever being buffered whole.
 
-use super::call::Activity;
+use crate::call::Activity;
 use bytes::Bytes;
 use std::sync::Arc;
 use tokio::sync::mpsc;

@@ -4,7 +4,7 @@
 //! plugin's own error kind (only `transient` is worth retrying), and never
 //! carries a secret: secrets are not in the plugin's reach.
 
-use super::bindings::PluginError;
+use crate::bindings::PluginError;
 
 /// The kind of failure a plugin reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -109,7 +109,7 @@ impl CallError {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(transparent)]
-    Manifest(#[from] super::manifest::ManifestError),
+    Manifest(#[from] crate::manifest::ManifestError),
     #[error("plugin `{plugin}`: {message}")]
     Component { plugin: String, message: String },
     #[error("plugin `{plugin}` speaks plugin API {found}, this host speaks {host}")]

@@ -1,7 +1,7 @@
 //! The plugin API version: embedded by the SDK in a custom section, checked
 //! on load so an incompatible component is refused before it runs.
 
-use super::error::LoadError;
+use crate::error::LoadError;
 
 /// The plugin API version this host implements.
 pub const HOST_API_VERSION: &str = "0.1.0";

@@ -17,8 +17,8 @@
 //! - **Only files and directories.** Devices, sockets and FIFOs are refused.
 //! - **Never more than recorded** — see [`plan`].
 
-use super::dirs::{GrantedDir, PinnedDir};
-use super::manifest::Access;
+use crate::dirs::{GrantedDir, PinnedDir};
+use crate::manifest::Access;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
@@ -353,7 +353,7 @@ mod accounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::manifest::ResolvedDir;
+    use crate::manifest::ResolvedDir;
     use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
     fn recorded(mode: u32) -> FileMode {

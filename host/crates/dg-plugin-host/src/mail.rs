@@ -7,13 +7,13 @@
 //! holds the password, the host checks the server against the call's
 //! `smtp` grant, resolves the secret and sends.
 
-use super::bindings::host_world::dataguardian::plugin::mail::{
+use crate::bindings::host_world::dataguardian::plugin::mail::{
     MailMessage, SmtpSecurity, SmtpServer,
 };
-use super::bindings::host_world::dataguardian::plugin::types::PluginError;
-use super::call::{CallShared, LogLevel};
-use super::egress::EgressPolicy;
-use super::grant::CallCapabilities;
+use crate::bindings::host_world::dataguardian::plugin::types::PluginError;
+use crate::call::{CallShared, LogLevel};
+use crate::egress::EgressPolicy;
+use crate::grant::CallCapabilities;
 use lettre::message::Mailbox;
 use lettre::message::SinglePart;
 use lettre::transport::smtp::authentication::Credentials;
@@ -266,7 +266,7 @@ mod tests {
         let call = CallShared::new(
             "smtp",
             "send",
-            crate::plugin::call::tracing_sink(),
+            crate::call::tracing_sink(),
             Default::default(),
         );
         let caps = CallCapabilities {

@@ -1,9 +1,9 @@
 //! Typed clients: one method per export, each a sandboxed call.
 
-use super::bindings::{BackupStats, Event, HealthReport, ObjectInfo, PluginInfo, TableCount};
-use super::call::{Activity, LogSink};
-use super::error::CallError;
-use super::runtime::{CallOptions, LoadedPlugin, PluginPre, PluginRuntime};
+use crate::bindings::{BackupStats, Event, HealthReport, ObjectInfo, PluginInfo, TableCount};
+use crate::call::{Activity, LogSink};
+use crate::error::CallError;
+use crate::runtime::{CallOptions, LoadedPlugin, PluginPre, PluginRuntime};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +70,8 @@ fn wrong_world(expected: &str) -> wasmtime::Error {
 }
 
 /// Generates a client method body: instantiate the world, call the export
-/// (timed and counted per plugin and export in the metrics).
+/// (timed and reported to the runtime's call observer, which the
+/// application points at its metrics).
 macro_rules! call_export {
     ($self:ident, $op:expr, $opts:expr, $variant:ident, $accessor:ident,
      |$inst:ident, $store:ident, $ctx:ident| { $($body:tt)* }) => {{
@@ -88,12 +89,9 @@ macro_rules! call_export {
                 })
             })
             .await;
-        crate::observe::metrics::get().plugin_call(
-            $self.plugin.id(),
-            $op,
-            started.elapsed(),
-            result.is_ok(),
-        );
+        if let Some(observer) = $self.runtime.call_observer() {
+            observer.plugin_call($self.plugin.id(), $op, started.elapsed(), result.is_ok());
+        }
         result
     }};
 }
@@ -423,7 +421,7 @@ impl StorageClient {
 
 /// Talks to one notifier plugin about one channel.
 ///
-/// Built by [`super::Plugins::notifier`] from the channel's config without
+/// Built by [`crate::Plugins::notifier`] from the channel's config without
 /// its secrets (`secret`, `access_token`, `password` go in
 /// [`Target::with_secrets`]): the plugin only names them and the host
 /// applies them (HMAC signature, bearer token, SMTP login).

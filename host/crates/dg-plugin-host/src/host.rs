@@ -1,13 +1,13 @@
 //! The store data of a plugin call and the host imports it implements.
 
-use super::bindings::host_world::dataguardian::plugin::{
+use crate::bindings::host_world::dataguardian::plugin::{
     file_modes, log, mail, process, progress, types,
 };
-use super::call::{CallShared, LogLevel};
-use super::egress::EgressPolicy;
-use super::grant::CallCapabilities;
-use super::http::HttpGate;
-use super::process::{resolve_env, ChildProcess, EnvSource, SpawnSpec};
+use crate::call::{CallShared, LogLevel};
+use crate::egress::EgressPolicy;
+use crate::grant::CallCapabilities;
+use crate::http::HttpGate;
+use crate::process::{resolve_env, ChildProcess, EnvSource, SpawnSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -72,10 +72,10 @@ pub struct HostState {
     /// Where the call's connections may go.
     pub egress: Arc<EgressPolicy>,
     /// Who the server runs as, for the owners `file-modes` may give.
-    pub owners: super::modes::Owners,
+    pub owners: crate::modes::Owners,
     /// The call's granted directories with the handles they were opened
     /// and checked by.
-    pub granted: Vec<super::dirs::GrantedDir>,
+    pub granted: Vec<crate::dirs::GrantedDir>,
 }
 
 impl WasiView for HostState {
@@ -136,14 +136,14 @@ impl mail::Host for HostState {
         server: mail::SmtpServer,
         message: mail::MailMessage,
     ) -> wasmtime::Result<Result<(), types::PluginError>> {
-        let cx = super::mail::MailContext {
+        let cx = crate::mail::MailContext {
             caps: &self.caps,
             secrets: &self.secrets,
             call: &self.call,
             extra_roots: &self.smtp_roots,
             egress: &self.egress,
         };
-        Ok(super::mail::send(cx, server, message).await)
+        Ok(crate::mail::send(cx, server, message).await)
     }
 }
 
@@ -152,7 +152,7 @@ impl file_modes::Host for HostState {
         &mut self,
         path: String,
     ) -> wasmtime::Result<Result<file_modes::FileMode, types::PluginError>> {
-        let outcome = super::modes::stat(&self.granted, self.caps.file_modes, &path);
+        let outcome = crate::modes::stat(&self.granted, self.caps.file_modes, &path);
         Ok(outcome
             .map(|m| file_modes::FileMode {
                 mode: m.mode,
@@ -167,12 +167,12 @@ impl file_modes::Host for HostState {
         path: String,
         recorded: file_modes::FileMode,
     ) -> wasmtime::Result<Result<u32, types::PluginError>> {
-        let recorded = super::modes::FileMode {
+        let recorded = crate::modes::FileMode {
             mode: recorded.mode,
             uid: recorded.uid,
             gid: recorded.gid,
         };
-        let outcome = super::modes::set(
+        let outcome = crate::modes::set(
             &self.granted,
             self.caps.file_modes,
             &mut self.owners,
@@ -186,14 +186,14 @@ impl file_modes::Host for HostState {
 impl HostState {
     /// A `file-modes` failure as the plugin sees it; refusals are also
     /// recorded as sandbox denials of the call.
-    fn mode_error(&self, e: super::modes::ModeError) -> types::PluginError {
+    fn mode_error(&self, e: crate::modes::ModeError) -> types::PluginError {
         let message = e.to_string();
         if e.is_denial() {
             self.call.deny(message.clone());
             return types::PluginError::PermissionDenied(message);
         }
         match e {
-            super::modes::ModeError::NotFound(_) => types::PluginError::NotFound(message),
+            crate::modes::ModeError::NotFound(_) => types::PluginError::NotFound(message),
             _ => types::PluginError::Failed(message),
         }
     }

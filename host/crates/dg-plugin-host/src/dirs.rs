@@ -147,7 +147,7 @@ impl AsFd for PinnedDir {
 /// (`file-modes`) starts from that handle, never from the name.
 #[derive(Debug)]
 pub struct GrantedDir {
-    pub grant: super::manifest::ResolvedDir,
+    pub grant: crate::manifest::ResolvedDir,
     pub handle: PinnedDir,
 }
 

@@ -25,9 +25,12 @@ const BUILTIN: &[(&str, &str)] = &[
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    // This crate is host/crates/dg-plugin-host: the repository root, which
+    // holds plugins/, wit/ and plugin-sdk/, is three levels up.
     let root = manifest_dir
-        .parent()
-        .expect("host/ has a parent")
+        .ancestors()
+        .nth(3)
+        .expect("host/crates/dg-plugin-host is three levels below the root")
         .to_path_buf();
     let plugins = root.join("plugins");
     watch(&plugins, &root);

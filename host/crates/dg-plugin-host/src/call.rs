@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Severity of a plugin log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -205,4 +205,12 @@ impl From<LogLevel> for dg_core::domain::LogLevel {
             LogLevel::Error => Kept::Error,
         }
     }
+}
+
+/// Told of each export call a client makes: which plugin, which export,
+/// how long it took and whether it succeeded. The application installs
+/// one with [`crate::PluginRuntime::observe_calls`] to keep its metrics;
+/// the runtime itself keeps no counters.
+pub trait CallObserver: Send + Sync {
+    fn plugin_call(&self, plugin: &str, export: &str, took: Duration, ok: bool);
 }

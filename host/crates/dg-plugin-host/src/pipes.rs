@@ -13,7 +13,7 @@
 //! page it frees woke the host's writer. After a write the pipe could not
 //! take whole, the writer naps so the next write fills a drained pipe.
 
-use super::streams::{ChannelSource, SourceItem};
+use crate::streams::{ChannelSource, SourceItem};
 use bytes::BytesMut;
 use std::future::Future;
 use std::io;
