@@ -6,11 +6,11 @@ pub mod api;
 pub mod cli;
 pub mod notify;
 pub mod observe;
-pub mod pipeline;
 pub mod queue;
 pub mod server;
 pub mod store;
 pub mod workers;
 
 pub use dg_core::{domain, private, retention, schedule, secrets, source};
+pub use dg_pipeline as pipeline;
 pub use dg_plugin_host as plugin;

@@ -2,7 +2,7 @@
 //! `{job_id}/{YYYY-MM-DD_HHmmss}/backup.{format}[.{gz|zst|lz4}][.part-NNN]`
 //! plus `manifest.json`, which is written last.
 
-use super::Compression;
+use crate::Compression;
 use chrono::{DateTime, Utc};
 
 pub const MANIFEST_FILE: &str = "manifest.json";

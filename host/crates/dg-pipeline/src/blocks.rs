@@ -3,14 +3,14 @@
 //! CPU taken from the engine loading beside it; a block handed back by
 //! its last reader is reused as it is.
 
-use super::BLOCK;
+use crate::BLOCK;
 use bytes::Bytes;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 /// Blocks kept for reuse: the pipeline's depth on each side of the
 /// decoder, so a steady restore allocates nothing.
-const KEPT: usize = 2 * super::DEPTH + 2;
+const KEPT: usize = 2 * crate::DEPTH + 2;
 
 /// Hands out block buffers and takes them back when the `Bytes` made
 /// from them are dropped, wherever that happens.

@@ -5,16 +5,16 @@
 //! (one transaction, or write beside the target and rename), so a copy that
 //! turns out damaged leaves the target as it was.
 
-use super::blocks::BlockPool;
-use super::compression::decoder;
-use super::layout::{self, MANIFEST_FILE};
-use super::manifest::{checksum_string, BackupManifest};
-use super::reader::{self, read_small};
-use super::spool::{self, SpoolPolicy};
-use super::{PipelineError, DEPTH};
-use crate::plugin::streams::{ChannelSource, SourceItem};
-use crate::plugin::{Activity, EngineClient, Phase, StorageClient};
+use crate::blocks::BlockPool;
+use crate::compression::decoder;
+use crate::layout::{self, MANIFEST_FILE};
+use crate::manifest::{checksum_string, BackupManifest};
+use crate::reader::{self, read_small};
+use crate::spool::{self, SpoolPolicy};
+use crate::{PipelineError, DEPTH};
 use bytes::Bytes;
+use dg_plugin_host::streams::{ChannelSource, SourceItem};
+use dg_plugin_host::{Activity, EngineClient, Phase, StorageClient};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::sync::Arc;
@@ -42,7 +42,9 @@ pub async fn load_manifest(
 
 /// Streams every chunk in order to `each`, checking each chunk's checksum
 /// and size and the whole artifact's checksum. `each` returns false to stop.
-pub(crate) async fn stream_checked<F>(
+/// Public for the API's artifact download (`api::stream`), which sends the
+/// checked chunks to the client instead of an engine.
+pub async fn stream_checked<F>(
     storage: &StorageClient,
     prefix: &str,
     manifest: &BackupManifest,
@@ -127,7 +129,7 @@ pub(crate) async fn feed_checked(
 /// of its frame before it.
 pub(crate) fn input_ends(
     reader: &mut ChannelReader,
-    compression: super::Compression,
+    compression: crate::Compression,
 ) -> Result<(), String> {
     let mut rest = [0u8; 4096];
     match reader.read(&mut rest) {
@@ -339,7 +341,7 @@ async fn restore_spooled(
 /// happens only once every chunk's and the artifact's checksum matched: an
 /// engine cannot finish (and commit) a restore from unverified bytes.
 fn decode(
-    compression: super::Compression,
+    compression: crate::Compression,
     input: mpsc::Receiver<SourceItem>,
     output: mpsc::Sender<SourceItem>,
 ) -> Result<(), PipelineError> {

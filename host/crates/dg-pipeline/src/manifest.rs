@@ -1,7 +1,7 @@
 //! `manifest.json`: everything needed to verify and restore an execution
 //! from storage alone, without the metadata database.
 
-use super::Compression;
+use crate::Compression;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

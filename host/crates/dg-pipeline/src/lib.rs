@@ -30,7 +30,7 @@ pub const DEPTH: usize = 8;
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
-    Plugin(#[from] crate::plugin::CallError),
+    Plugin(#[from] dg_plugin_host::CallError),
     #[error("{0}")]
     Integrity(String),
     #[error("manifest {path}: {message}")]

@@ -5,12 +5,12 @@
 //! cap checked (with the free space) before a byte is written, private to
 //! this process, and removed however the restore ends.
 
-use super::compression::decoder;
-use super::manifest::BackupManifest;
-use super::restore::{feed_checked, input_ends, ChannelReader};
-use super::{PipelineError, DEPTH};
-use crate::plugin::streams::SourceItem;
-use crate::plugin::{Activity, StorageClient};
+use crate::compression::decoder;
+use crate::manifest::BackupManifest;
+use crate::restore::{feed_checked, input_ends, ChannelReader};
+use crate::{PipelineError, DEPTH};
+use dg_plugin_host::streams::SourceItem;
+use dg_plugin_host::{Activity, StorageClient};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -139,9 +139,9 @@ pub async fn spool(
     policy
         .check_room(manifest.total_size_bytes)
         .map_err(|m| PipelineError::stage("spool", m))?;
-    crate::private::dir(&policy.dir).map_err(fail)?;
+    dg_core::private::dir(&policy.dir).map_err(fail)?;
     let path = policy.dir.join(format!("{name}.{}", manifest.format));
-    let file = crate::private::create_new(&path).map_err(fail)?;
+    let file = dg_core::private::create_new(&path).map_err(fail)?;
     let spooled = SpoolFile { path };
 
     let (packed_tx, packed_rx) = mpsc::channel::<SourceItem>(DEPTH);
@@ -151,8 +151,8 @@ pub async fn spool(
         let mut reader = ChannelReader::new(packed_rx);
         let mut decoded =
             decoder(compression, &mut reader).map_err(|e| PipelineError::stage("decompress", e))?;
-        let mut out = BufWriter::with_capacity(super::BLOCK, file);
-        let mut buf = vec![0u8; super::BLOCK];
+        let mut out = BufWriter::with_capacity(crate::BLOCK, file);
+        let mut buf = vec![0u8; crate::BLOCK];
         let mut written = 0u64;
         loop {
             let n = match decoded.read(&mut buf) {

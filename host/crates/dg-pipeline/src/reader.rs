@@ -1,9 +1,9 @@
 //! Reading stored objects back as bounded streams of blocks.
 
-use super::{PipelineError, DEPTH};
-use crate::plugin::streams::ChannelSink;
-use crate::plugin::{Activity, CallError, FailureKind, StorageClient};
+use crate::{PipelineError, DEPTH};
 use bytes::Bytes;
+use dg_plugin_host::streams::ChannelSink;
+use dg_plugin_host::{Activity, CallError, FailureKind, StorageClient};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;

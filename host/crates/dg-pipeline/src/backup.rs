@@ -1,17 +1,17 @@
 //! A backup run: engine → writer → storage, then the manifest, last.
 
-use super::layout::{self, MANIFEST_FILE};
-use super::manifest::{
+use crate::layout::{self, MANIFEST_FILE};
+use crate::manifest::{
     checksum_string, BackupManifest, DatabaseArtifact, DatabaseEntry, EngineRef, Metadata,
     MANIFEST_VERSION,
 };
-use super::writer::{store_artifact, ArtifactSpec, StoredArtifact};
-use super::{Compression, PipelineError, DEPTH};
-use crate::plugin::bindings::BackupStats;
-use crate::plugin::streams::{ChannelSink, ChannelSource};
-use crate::plugin::{Activity, EngineClient, StorageClient};
+use crate::writer::{store_artifact, ArtifactSpec, StoredArtifact};
+use crate::{Compression, PipelineError, DEPTH};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use dg_plugin_host::bindings::BackupStats;
+use dg_plugin_host::streams::{ChannelSink, ChannelSource};
+use dg_plugin_host::{Activity, EngineClient, StorageClient};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Instant;
@@ -224,7 +224,7 @@ fn new_manifest(req: &BackupRequest, format: &str) -> BackupManifest {
         execution_id: req.execution_id.clone(),
         job_id: req.job_id.clone(),
         datasource_type: req.datasource_type.clone(),
-        backup_type: crate::domain::BackupType::Full.to_string(),
+        backup_type: dg_core::domain::BackupType::Full.to_string(),
         compression: req.compression,
         format: format.to_string(),
         file: String::new(),
@@ -398,7 +398,7 @@ async fn discard(storage: &StorageClient, prefix: &str, error: PipelineError) ->
 pub async fn remove_execution_folder(
     storage: &StorageClient,
     prefix: &str,
-) -> Result<(), crate::plugin::CallError> {
+) -> Result<(), dg_plugin_host::CallError> {
     storage.delete(prefix).await?;
     if let Some((job, _)) = prefix.rsplit_once('/') {
         if storage.list(job).await?.is_empty() {

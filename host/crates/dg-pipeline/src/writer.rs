@@ -3,13 +3,13 @@
 //! cuts chunks at `max_part_bytes` and streams each chunk to storage while
 //! it is being produced.
 
-use super::compression::{Compression, Encoder};
-use super::layout;
-use super::manifest::{checksum_string, ChunkEntry};
-use super::{PipelineError, BLOCK, DEPTH};
-use crate::plugin::streams::{ChannelSource, SourceItem};
-use crate::plugin::{Activity, StorageClient};
+use crate::compression::{Compression, Encoder};
+use crate::layout;
+use crate::manifest::{checksum_string, ChunkEntry};
+use crate::{PipelineError, BLOCK, DEPTH};
 use bytes::{Bytes, BytesMut};
+use dg_plugin_host::streams::{ChannelSource, SourceItem};
+use dg_plugin_host::{Activity, StorageClient};
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -78,7 +78,7 @@ struct OpenPart {
     tx: mpsc::Sender<SourceItem>,
     hasher: Sha256,
     buf: BytesMut,
-    upload: JoinHandle<Result<u64, crate::plugin::CallError>>,
+    upload: JoinHandle<Result<u64, dg_plugin_host::CallError>>,
 }
 
 /// `Write` sink that splits, hashes and uploads.

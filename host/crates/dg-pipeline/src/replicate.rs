@@ -3,13 +3,13 @@
 //! checked against the manifest; the manifest is copied last, so the copy
 //! counts as a backup only once it is whole.
 
-use super::layout::{self, MANIFEST_FILE};
-use super::manifest::checksum_string;
-use super::reader;
-use super::restore::load_manifest;
-use super::{BackupManifest, PipelineError, DEPTH};
-use crate::plugin::streams::{ChannelSource, SourceItem};
-use crate::plugin::{Activity, StorageClient};
+use crate::layout::{self, MANIFEST_FILE};
+use crate::manifest::checksum_string;
+use crate::reader;
+use crate::restore::load_manifest;
+use crate::{BackupManifest, PipelineError, DEPTH};
+use dg_plugin_host::streams::{ChannelSource, SourceItem};
+use dg_plugin_host::{Activity, StorageClient};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tokio::sync::mpsc;
