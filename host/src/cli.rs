@@ -465,12 +465,15 @@ async fn secrets_command(cli: &Cli, command: &SecretsCommand) -> anyhow::Result<
     let url = database_url.clone().unwrap_or_else(|| {
         crate::store::Db::sqlite_url(&absolute(&cli.data_dir).unwrap_or_default())
     });
-    let db = crate::store::Db::connect(&url).await.with_context(|| {
-        format!(
-            "opening metadata database {}",
-            crate::store::redact_url(&url)
-        )
-    })?;
+    let db = crate::store::Db::connect(&url)
+        .await
+        .with_context(|| {
+            format!(
+                "opening metadata database {}",
+                crate::store::redact_url(&url)
+            )
+        })?
+        .with_events(std::sync::Arc::new(crate::observe::events::StoreEvents));
     let rotating_file = crate::secrets::with_keyring(|ring| {
         Ok(ring.source == crate::secrets::KeySource::File(file.clone()))
     })?;

@@ -8,9 +8,9 @@ pub mod notify;
 pub mod observe;
 pub mod queue;
 pub mod server;
-pub mod store;
 pub mod workers;
 
 pub use dg_core::{domain, private, retention, schedule, secrets, source};
 pub use dg_pipeline as pipeline;
 pub use dg_plugin_host as plugin;
+pub use dg_store as store;

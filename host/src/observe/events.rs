@@ -311,6 +311,22 @@ pub fn notification(n: &crate::store::rows::Notification) {
     );
 }
 
+/// The store's event sink: publishes what the store writes on this bus.
+/// Installed on the database handle when it is opened
+/// (`Db::with_events`), so every execution status change and
+/// notification goes live whoever wrote it.
+pub struct StoreEvents;
+
+impl dg_store::events::EventSink for StoreEvents {
+    fn execution_status(&self, e: &dg_store::rows::Execution) {
+        execution_status(e);
+    }
+
+    fn notification(&self, n: &dg_store::rows::Notification) {
+        notification(n);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,7 +75,8 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         .unwrap_or_else(|| Db::sqlite_url(data_dir));
     let db = Db::connect(&url)
         .await
-        .with_context(|| format!("opening metadata database {}", store::redact_url(&url)))?;
+        .with_context(|| format!("opening metadata database {}", store::redact_url(&url)))?
+        .with_events(Arc::new(crate::observe::events::StoreEvents));
     tracing::info!(
         "metadata database: {} ({})",
         db.backend(),

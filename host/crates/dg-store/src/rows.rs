@@ -1,5 +1,5 @@
 //! Rows of the metadata tables, as stored. API views that hide secrets
-//! are built from these in `crate::api`.
+//! are built from these in the API (`dataguardian::api`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use utoipa::ToSchema;
 
-use crate::domain::{
+use dg_core::domain::{
     CheckStatus, CopyStatus, DatasourceHealth, DeliveryStatus, EntityType, ExecutionStatus,
     NotificationKind, Operation, Severity, StorageHealth, StorageStrategy, Trigger, WorkKind,
     WorkStatus,
@@ -22,7 +22,7 @@ pub struct Datasource {
     pub kind: String,
     /// Includes secrets: never serialised as is (see `api::datasources`).
     #[schema(value_type = Object)]
-    pub connection_config: super::sealed::SealedJson,
+    pub connection_config: crate::sealed::SealedJson,
     pub status: DatasourceHealth,
     pub enabled: bool,
     #[schema(value_type = Vec<String>)]
@@ -41,7 +41,7 @@ pub struct StorageLocation {
     #[sqlx(rename = "type")]
     pub kind: String,
     #[schema(value_type = Object)]
-    pub config: super::sealed::SealedJson,
+    pub config: crate::sealed::SealedJson,
     pub is_default: bool,
     pub status: StorageHealth,
     pub available_space_gb: Option<f64>,
@@ -88,7 +88,7 @@ pub struct Execution {
     pub compressed_size_bytes: Option<i64>,
     pub progress_bytes: i64,
     pub backup_path: Option<String>,
-    pub backup_type: crate::domain::BackupType,
+    pub backup_type: dg_core::domain::BackupType,
     pub checksum: Option<String>,
     pub error_message: Option<String>,
     pub error_stack: Option<String>,
@@ -126,7 +126,7 @@ pub struct ExecutionLog {
     #[serde(skip)]
     pub execution_id: String,
     pub ts: DateTime<Utc>,
-    pub level: crate::domain::LogLevel,
+    pub level: dg_core::domain::LogLevel,
     pub message: String,
 }
 
@@ -208,7 +208,7 @@ pub struct NotificationChannel {
     pub kind: String,
     /// Includes secrets: never serialised as is (see `api::channels`).
     #[schema(value_type = Object)]
-    pub config: super::sealed::SealedJson,
+    pub config: crate::sealed::SealedJson,
     /// Notification kinds routed here; empty means every kind.
     #[schema(value_type = Vec<NotificationKind>)]
     pub events: Json<Vec<NotificationKind>>,

@@ -2,12 +2,12 @@
 //! whose rules take it, and the durable queue their sending works from
 //! (claimed under a lease, so a crash mid-send retries instead of losing).
 
-use super::rows::{Delivery, Notification, NotificationChannel};
-use super::{execute, new_id, now, with_pool, Db, Filter, StoreError};
+use crate::rows::{Delivery, Notification, NotificationChannel};
+use crate::{execute, new_id, now, with_pool, Db, Filter, StoreError};
 use chrono::{DateTime, Duration, Utc};
 
-use crate::domain::EntityType;
-pub use crate::domain::{DeliveryStatus, Severity};
+use dg_core::domain::EntityType;
+pub use dg_core::domain::{DeliveryStatus, Severity};
 
 /// The job and datasource a notification is about, for scoped channels.
 #[derive(Debug, Default, Clone)]
@@ -196,7 +196,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Delivery>, i64), StoreError> {
-    super::page(
+    crate::page(
         db,
         "notification_deliveries",
         "created_at DESC, id",
@@ -215,7 +215,7 @@ pub const MAX_DELIVERIES_PER_NOTIFICATION: usize = 25;
 /// [`MAX_DELIVERIES_PER_NOTIFICATION`] (by channel name); the channels
 /// left out are named in the log.
 pub async fn route(db: &Db, n: &Notification) -> Result<Vec<Delivery>, StoreError> {
-    let channels = super::channels::enabled(db).await?;
+    let channels = crate::channels::enabled(db).await?;
     if channels.is_empty() {
         return Ok(Vec::new());
     }
@@ -262,13 +262,13 @@ pub async fn subject_of(db: &Db, n: &Notification) -> Result<Subject, StoreError
     match n.entity_type {
         Some(EntityType::Datasource) => subject.datasource_id = id,
         Some(EntityType::BackupJob) => {
-            if let Some(job) = super::jobs::get(db, id.as_deref().unwrap_or_default()).await? {
+            if let Some(job) = crate::jobs::get(db, id.as_deref().unwrap_or_default()).await? {
                 subject.datasource_id = Some(job.datasource_id);
                 subject.job_id = Some(job.id);
             }
         }
         Some(EntityType::BackupExecution) => {
-            if let Some(e) = super::executions::get(db, id.as_deref().unwrap_or_default()).await? {
+            if let Some(e) = crate::executions::get(db, id.as_deref().unwrap_or_default()).await? {
                 subject.job_id = e.job_id.or(subject.job_id);
                 subject.datasource_id = e.datasource_id;
             }
@@ -281,7 +281,7 @@ pub async fn subject_of(db: &Db, n: &Notification) -> Result<Subject, StoreError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::NotificationKind as K;
+    use dg_core::domain::NotificationKind as K;
     use serde_json::json;
     use sqlx::types::Json;
 
@@ -290,7 +290,7 @@ mod tests {
             id: "c".into(),
             name: "c".into(),
             kind: "webhook".into(),
-            config: super::super::sealed::SealedJson(json!({})),
+            config: crate::sealed::SealedJson(json!({})),
             events: Json(events.to_vec()),
             min_severity: min,
             job_ids: Json(jobs.iter().map(|s| s.to_string()).collect()),

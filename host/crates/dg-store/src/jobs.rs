@@ -1,7 +1,7 @@
 //! `backup_jobs` and `backup_job_storages` tables.
 
-use super::rows::{BackupJob, Execution, WorkItem};
-use super::{execute, with_pool, Db, Filter, StoreError};
+use crate::rows::{BackupJob, Execution, WorkItem};
+use crate::{execute, with_pool, Db, Filter, StoreError};
 use chrono::{DateTime, Utc};
 
 fn name_conflict(job: &BackupJob) -> String {
@@ -110,7 +110,7 @@ pub async fn update(
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<BackupJob>, StoreError> {
-    super::by_id(db, "backup_jobs", id).await
+    crate::by_id(db, "backup_jobs", id).await
 }
 
 /// The job's storages in order (primary first).
@@ -129,7 +129,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<BackupJob>, i64), StoreError> {
-    super::page(db, "backup_jobs", "name", filter, limit, offset).await
+    crate::page(db, "backup_jobs", "name", filter, limit, offset).await
 }
 
 pub async fn all(db: &Db) -> Result<Vec<BackupJob>, StoreError> {
@@ -141,7 +141,7 @@ pub async fn all(db: &Db) -> Result<Vec<BackupJob>, StoreError> {
 }
 
 pub async fn delete(db: &Db, id: &str) -> Result<bool, StoreError> {
-    super::delete_by_id(db, "backup_jobs", id, "backup job").await
+    crate::delete_by_id(db, "backup_jobs", id, "backup job").await
 }
 
 /// Enabled jobs whose next run is due at `now`.
@@ -193,7 +193,7 @@ pub async fn advance_and_enqueue(
         .rows_affected();
         if moved == 1 {
             let inserted =
-                super::executions::bind_insert!(sqlx::query(super::executions::INSERT), execution)
+                crate::executions::bind_insert!(sqlx::query(crate::executions::INSERT), execution)
                     .execute(&mut *tx)
                     .await;
             // A run of this job became active since the tick looked (the
@@ -203,11 +203,11 @@ pub async fn advance_and_enqueue(
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
                 other => other?,
             };
-            super::work::bind_insert!(sqlx::query(super::work::INSERT), item)
+            crate::work::bind_insert!(sqlx::query(crate::work::INSERT), item)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            crate::observe::events::execution_status(execution);
+            db.events().execution_status(execution);
         }
         moved == 1
     }))

@@ -8,6 +8,7 @@
 pub mod channels;
 pub mod datasources;
 pub mod deliveries;
+pub mod events;
 pub mod executions;
 pub mod health;
 pub mod jobs;
@@ -39,6 +40,9 @@ pub enum Pool {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: Pool,
+    /// Told of execution and notification rows as they are written; none
+    /// until the application installs its event bus (`with_events`).
+    events: events::Events,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +58,7 @@ pub enum StoreError {
     #[error("metadata database URL: {0}")]
     Url(String),
     #[error("stored secrets: {0}")]
-    Secrets(#[from] crate::secrets::SecretsError),
+    Secrets(#[from] dg_core::secrets::SecretsError),
 }
 
 impl StoreError {
@@ -79,8 +83,8 @@ impl StoreError {
 macro_rules! with_pool {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db.pool() {
-            $crate::store::Pool::Sqlite($pool) => $body,
-            $crate::store::Pool::Postgres($pool) => $body,
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
         }
     };
 }
@@ -91,10 +95,10 @@ pub(crate) use with_pool;
 macro_rules! execute {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db.pool() {
-            $crate::store::Pool::Sqlite($pool) => {
+            $crate::Pool::Sqlite($pool) => {
                 $body;
             }
-            $crate::store::Pool::Postgres($pool) => {
+            $crate::Pool::Postgres($pool) => {
                 $body;
             }
         }
@@ -116,9 +120,9 @@ macro_rules! bind_params {
         let mut q = $query;
         for p in $params {
             q = match p {
-                $crate::store::Param::Text(s) => q.bind(s.clone()),
-                $crate::store::Param::Int(i) => q.bind(*i),
-                $crate::store::Param::Time(t) => q.bind(*t),
+                $crate::Param::Text(s) => q.bind(s.clone()),
+                $crate::Param::Int(i) => q.bind(*i),
+                $crate::Param::Time(t) => q.bind(*t),
             };
         }
         q
@@ -241,6 +245,19 @@ pub fn new_id() -> String {
 }
 
 impl Db {
+    /// This handle, reporting written execution and notification rows to
+    /// `sink`. Set once, right after `connect`, before the handle is
+    /// cloned: clones share the sink.
+    pub fn with_events(mut self, sink: std::sync::Arc<dyn events::EventSink>) -> Self {
+        self.events = events::Events(sink);
+        self
+    }
+
+    /// Where written rows are reported.
+    pub(crate) fn events(&self) -> &dyn events::EventSink {
+        &*self.events.0
+    }
+
     /// Opens (creating if needed) the database at `url`: `sqlite://PATH` or
     /// `postgres://...`; runs the migrations of that backend.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -258,7 +275,9 @@ impl Db {
                 }
                 other => other?,
             };
-            sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+            sqlx::migrate!("../../../migrations/postgres")
+                .run(&pool)
+                .await?;
             Pool::Postgres(pool)
         } else if url.starts_with("sqlite:") {
             let options =
@@ -268,11 +287,11 @@ impl Db {
             let file = options.get_filename().to_path_buf();
             if file.as_os_str() != ":memory:" {
                 let private = |p: &Path| {
-                    crate::private::narrow(p, 0o600).map_err(|e| {
+                    dg_core::private::narrow(p, 0o600).map_err(|e| {
                         StoreError::Url(format!("making {} private: {e}", p.display()))
                     })
                 };
-                crate::private::touch(&file)
+                dg_core::private::touch(&file)
                     .map_err(|e| StoreError::Url(format!("creating {}: {e}", file.display())))?;
                 for suffix in ["", "-wal", "-shm"] {
                     let mut side = file.clone().into_os_string();
@@ -292,7 +311,9 @@ impl Db {
                 .max_connections(8)
                 .connect_with(options)
                 .await?;
-            sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+            sqlx::migrate!("../../../migrations/sqlite")
+                .run(&pool)
+                .await?;
             Pool::Sqlite(pool)
         } else {
             return Err(StoreError::Url(format!(
@@ -300,7 +321,10 @@ impl Db {
                 redact_url(url)
             )));
         };
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            events: events::Events::default(),
+        })
     }
 
     /// The embedded default: `DIR/dataguardian.db`.

@@ -1,7 +1,7 @@
 //! `health_checks` table (datasources).
 
-use super::rows::HealthCheck;
-use super::{execute, with_pool, Db, StoreError};
+use crate::rows::HealthCheck;
+use crate::{execute, with_pool, Db, StoreError};
 
 pub async fn insert(db: &Db, c: &HealthCheck) -> Result<(), StoreError> {
     execute!(db, |p| sqlx::query(

@@ -1,7 +1,7 @@
 //! Narrow reads for `GET /metrics` (no configuration columns, so nothing
 //! is unsealed at every scrape).
 
-use super::{with_pool, Db, StoreError};
+use crate::{with_pool, Db, StoreError};
 use chrono::{DateTime, Utc};
 
 /// (job id, job name, newest completed backup's end) of every job that
@@ -15,8 +15,8 @@ pub async fn last_successful_backups(
          WHERE e.operation = $1 AND e.status = $2 AND e.finished_at IS NOT NULL
          GROUP BY j.id, j.name"
     )
-    .bind(crate::domain::Operation::Backup)
-    .bind(crate::domain::ExecutionStatus::Completed)
+    .bind(dg_core::domain::Operation::Backup)
+    .bind(dg_core::domain::ExecutionStatus::Completed)
     .fetch_all(p)
     .await?);
     Ok(rows
@@ -43,7 +43,7 @@ pub async fn storage_health(
         String,
         String,
         String,
-        crate::domain::StorageHealth,
+        dg_core::domain::StorageHealth,
         Option<f64>,
     )>,
     StoreError,

@@ -1,7 +1,7 @@
 //! `system_settings`: JSON values by key.
 
-use super::rows::Setting;
-use super::{execute, now, with_pool, Db, StoreError};
+use crate::rows::Setting;
+use crate::{execute, now, with_pool, Db, StoreError};
 use serde_json::Value;
 use sqlx::types::Json;
 

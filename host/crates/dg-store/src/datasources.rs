@@ -1,7 +1,7 @@
 //! `datasources` table.
 
-use super::rows::Datasource;
-use super::{execute, with_pool, Db, Filter, StoreError};
+use crate::rows::Datasource;
+use crate::{execute, with_pool, Db, Filter, StoreError};
 
 pub async fn insert(db: &Db, d: &Datasource) -> Result<(), StoreError> {
     execute!(db, |p| sqlx::query(
@@ -52,7 +52,7 @@ pub async fn update(db: &Db, d: &Datasource) -> Result<(), StoreError> {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Datasource>, StoreError> {
-    super::by_id(db, "datasources", id).await
+    crate::by_id(db, "datasources", id).await
 }
 
 /// A page of datasources and the total matching `filter`.
@@ -62,7 +62,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Datasource>, i64), StoreError> {
-    super::page(db, "datasources", "name", filter, limit, offset).await
+    crate::page(db, "datasources", "name", filter, limit, offset).await
 }
 
 /// Every datasource (path overlap checks, secret migration).
@@ -84,14 +84,14 @@ pub async fn all_enabled(db: &Db) -> Result<Vec<Datasource>, StoreError> {
 
 /// Deletes a datasource; refused while jobs use it.
 pub async fn delete(db: &Db, id: &str) -> Result<bool, StoreError> {
-    super::delete_by_id(db, "datasources", id, "datasource").await
+    crate::delete_by_id(db, "datasources", id, "datasource").await
 }
 
 /// Records the outcome of a health check on the datasource row.
 pub async fn set_health(
     db: &Db,
     id: &str,
-    status: crate::domain::DatasourceHealth,
+    status: dg_core::domain::DatasourceHealth,
     consecutive_failures: i64,
     checked_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
@@ -111,10 +111,10 @@ pub async fn set_health(
 /// Number of datasources per status (dashboard).
 pub async fn count_by_status(
     db: &Db,
-) -> Result<Vec<(crate::domain::DatasourceHealth, i64)>, StoreError> {
+) -> Result<Vec<(dg_core::domain::DatasourceHealth, i64)>, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_as::<
         _,
-        (crate::domain::DatasourceHealth, i64),
+        (dg_core::domain::DatasourceHealth, i64),
     >(
         "SELECT status, COUNT(*) FROM datasources GROUP BY status"
     )

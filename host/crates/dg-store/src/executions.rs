@@ -1,10 +1,10 @@
 //! `backup_executions`, `execution_storages`, `backup_chunks` and
 //! `execution_logs` tables.
 
-use super::rows::{Chunk, Execution, ExecutionLog, ExecutionStorage};
-use super::{execute, new_id, now, with_pool, Db, Filter, StoreError};
-use crate::domain::{CopyStatus, ExecutionStatus, Operation, Trigger};
+use crate::rows::{Chunk, Execution, ExecutionLog, ExecutionStorage};
+use crate::{execute, new_id, now, with_pool, Db, Filter, StoreError};
 use chrono::{DateTime, Utc};
+use dg_core::domain::{CopyStatus, ExecutionStatus, Operation, Trigger};
 use serde_json::Value;
 use sqlx::types::Json;
 
@@ -19,7 +19,7 @@ pub const INSERT: &str = "INSERT INTO backup_executions (id, job_id, datasource_
 /// Binds every column of an execution onto [`INSERT`].
 macro_rules! bind_insert {
     ($query:expr, $e:expr) => {{
-        let e: &$crate::store::rows::Execution = $e;
+        let e: &$crate::rows::Execution = $e;
         $query
             .bind(&e.id)
             .bind(&e.job_id)
@@ -67,7 +67,7 @@ pub fn queued(operation: Operation, trigger: Trigger) -> Execution {
         compressed_size_bytes: None,
         progress_bytes: 0,
         backup_path: None,
-        backup_type: crate::domain::BackupType::Full,
+        backup_type: dg_core::domain::BackupType::Full,
         checksum: None,
         error_message: None,
         error_stack: None,
@@ -79,7 +79,7 @@ pub fn queued(operation: Operation, trigger: Trigger) -> Execution {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Execution>, StoreError> {
-    super::by_id(db, "backup_executions", id).await
+    crate::by_id(db, "backup_executions", id).await
 }
 
 /// A page of executions matching `filter`, newest first, and the total.
@@ -89,7 +89,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Execution>, i64), StoreError> {
-    super::page(
+    crate::page(
         db,
         "backup_executions",
         "created_at DESC, id",
@@ -114,7 +114,7 @@ pub async fn mark_running(db: &Db, id: &str) -> Result<bool, StoreError> {
     .fetch_optional(p)
     .await?);
     if let Some(e) = &row {
-        crate::observe::events::execution_status(e);
+        db.events().execution_status(e);
     }
     Ok(row.is_some())
 }
@@ -177,7 +177,7 @@ pub async fn finish(
             duration_seconds: duration,
             ..current
         };
-        crate::observe::events::execution_status(&ended);
+        db.events().execution_status(&ended);
     }
     Ok(n == 1)
 }
@@ -199,7 +199,7 @@ pub async fn requeue(db: &Db, id: &str, reason: &str) -> Result<(), StoreError> 
         .await?
     });
     if let Some(e) = &row {
-        crate::observe::events::execution_status(e);
+        db.events().execution_status(e);
     }
     Ok(())
 }
@@ -291,7 +291,7 @@ pub async fn complete_backup(db: &Db, done: &CompletedBackup<'_>) -> Result<bool
             error_message: done.error_message.map(str::to_string),
             ..current
         };
-        crate::observe::events::execution_status(&done_row);
+        db.events().execution_status(&done_row);
     })
     .is_some())
 }
@@ -345,7 +345,7 @@ pub async fn chunks(db: &Db, execution_id: &str) -> Result<Vec<Chunk>, StoreErro
 pub async fn append_logs(
     db: &Db,
     execution_id: &str,
-    lines: &[(DateTime<Utc>, crate::domain::LogLevel, String)],
+    lines: &[(DateTime<Utc>, dg_core::domain::LogLevel, String)],
 ) -> Result<(), StoreError> {
     if lines.is_empty() {
         return Ok(());

@@ -1,8 +1,8 @@
 //! `notifications` table.
 
-use super::rows::Notification;
-use super::{execute, new_id, now, with_pool, Db, Filter, StoreError};
-use crate::domain::{EntityType, NotificationKind, Severity};
+use crate::rows::Notification;
+use crate::{execute, new_id, now, with_pool, Db, Filter, StoreError};
+use dg_core::domain::{EntityType, NotificationKind, Severity};
 use serde_json::Value;
 use sqlx::types::Json;
 
@@ -47,10 +47,10 @@ pub async fn insert(db: &Db, n: NewNotification<'_>) -> Result<Notification, Sto
     .execute(p)
     .await?);
     // Every notification goes live from here, whoever raised it.
-    crate::observe::events::notification(&row);
+    db.events().notification(&row);
     // Routed in the same step, so no notification misses its channels;
     // a routing failure is logged, never loses the notification itself.
-    if let Err(e) = super::deliveries::route(db, &row).await {
+    if let Err(e) = crate::deliveries::route(db, &row).await {
         tracing::warn!(notification = %row.id, kind = %row.kind, "routing to channels failed: {e}");
     }
     Ok(row)
@@ -62,7 +62,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Notification>, i64), StoreError> {
-    super::page(
+    crate::page(
         db,
         "notifications",
         "created_at DESC, id",
@@ -101,5 +101,5 @@ pub async fn unread_count(db: &Db) -> Result<i64, StoreError> {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Notification>, StoreError> {
-    super::by_id(db, "notifications", id).await
+    crate::by_id(db, "notifications", id).await
 }

@@ -1,7 +1,7 @@
 //! `storage_locations` and `storage_health_checks` tables.
 
-use super::rows::{StorageHealthCheck, StorageLocation};
-use super::{with_pool, Db, Filter, StoreError};
+use crate::rows::{StorageHealthCheck, StorageLocation};
+use crate::{with_pool, Db, Filter, StoreError};
 
 pub async fn insert(db: &Db, s: &StorageLocation) -> Result<(), StoreError> {
     with_pool!(db, |p| {
@@ -62,7 +62,7 @@ pub async fn update(db: &Db, s: &StorageLocation) -> Result<(), StoreError> {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<StorageLocation>, StoreError> {
-    super::by_id(db, "storage_locations", id).await
+    crate::by_id(db, "storage_locations", id).await
 }
 
 pub async fn list(
@@ -71,7 +71,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<StorageLocation>, i64), StoreError> {
-    super::page(db, "storage_locations", "name", filter, limit, offset).await
+    crate::page(db, "storage_locations", "name", filter, limit, offset).await
 }
 
 pub async fn all(db: &Db) -> Result<Vec<StorageLocation>, StoreError> {
@@ -83,7 +83,7 @@ pub async fn all(db: &Db) -> Result<Vec<StorageLocation>, StoreError> {
 }
 
 pub async fn delete(db: &Db, id: &str) -> Result<bool, StoreError> {
-    super::delete_by_id(db, "storage_locations", id, "storage location").await
+    crate::delete_by_id(db, "storage_locations", id, "storage location").await
 }
 
 /// Records a storage health check and its outcome on the storage row.
@@ -108,7 +108,7 @@ pub async fn record_health(db: &Db, check: &StorageHealthCheck) -> Result<(), St
              COALESCE($3, available_space_gb), last_health_check_at = $4 WHERE id = $1",
         )
         .bind(&check.storage_location_id)
-        .bind(crate::domain::StorageHealth::after(check.status))
+        .bind(dg_core::domain::StorageHealth::after(check.status))
         .bind(check.available_space_gb)
         .bind(check.checked_at)
         .execute(&mut *tx)

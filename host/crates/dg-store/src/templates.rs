@@ -1,9 +1,9 @@
 //! `notification_templates` and their numbered versions. Every edit adds a
 //! version and makes it the active one; nothing is overwritten.
 
-use super::rows::{Template, TemplateVersion};
-use super::{new_id, now, with_pool, Db, StoreError};
-use crate::domain::NotificationKind;
+use crate::rows::{Template, TemplateVersion};
+use crate::{new_id, now, with_pool, Db, StoreError};
+use dg_core::domain::NotificationKind;
 
 /// Creates the template of `channel` × `kind` with `subject`/`body` as
 /// version 1 unless it exists; returns it either way.
@@ -79,7 +79,7 @@ pub async fn find(
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Template>, StoreError> {
-    super::by_id(db, "notification_templates", id).await
+    crate::by_id(db, "notification_templates", id).await
 }
 
 pub async fn list(db: &Db) -> Result<Vec<Template>, StoreError> {

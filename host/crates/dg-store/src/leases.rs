@@ -1,7 +1,7 @@
 //! `leases`: a named lock held for a short time, so one node of many runs
 //! the scheduler tick.
 
-use super::{now, with_pool, Db, StoreError};
+use crate::{now, with_pool, Db, StoreError};
 use chrono::Duration;
 
 /// Takes or renews lease `name` for `holder`; true if `holder` has it.

@@ -1,7 +1,7 @@
 //! `notification_channels`.
 
-use super::rows::NotificationChannel;
-use super::{with_pool, Db, Filter, StoreError};
+use crate::rows::NotificationChannel;
+use crate::{with_pool, Db, Filter, StoreError};
 
 pub async fn insert(db: &Db, c: &NotificationChannel) -> Result<(), StoreError> {
     with_pool!(db, |p| {
@@ -55,7 +55,7 @@ pub async fn update(db: &Db, c: &NotificationChannel) -> Result<(), StoreError> 
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<NotificationChannel>, StoreError> {
-    super::by_id(db, "notification_channels", id).await
+    crate::by_id(db, "notification_channels", id).await
 }
 
 pub async fn list(
@@ -64,7 +64,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<NotificationChannel>, i64), StoreError> {
-    super::page(
+    crate::page(
         db,
         "notification_channels",
         "name, id",
@@ -87,5 +87,5 @@ pub async fn enabled(db: &Db) -> Result<Vec<NotificationChannel>, StoreError> {
 }
 
 pub async fn delete(db: &Db, id: &str) -> Result<bool, StoreError> {
-    super::delete_by_id(db, "notification_channels", id, "channel").await
+    crate::delete_by_id(db, "notification_channels", id, "channel").await
 }

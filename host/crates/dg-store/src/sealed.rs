@@ -1,6 +1,6 @@
 //! `SealedJson`: a JSON configuration column whose secret values are
 //! sealed on the way into the database and opened on the way out (see
-//! `crate::secrets`). Every read and write of such a column goes through
+//! `dg_core::secrets`). Every read and write of such a column goes through
 //! this type, so no code path can store a plaintext secret by forgetting.
 
 use serde::Serialize;
@@ -18,7 +18,7 @@ pub struct SealedJson(pub Value);
 
 impl std::fmt::Debug for SealedJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SealedJson({})", crate::server::targets::redact(&self.0))
+        write!(f, "SealedJson({})", dg_core::secrets::redact(&self.0))
     }
 }
 
@@ -43,7 +43,7 @@ where
         &self,
         buf: &mut <DB as Database>::ArgumentBuffer<'q>,
     ) -> Result<IsNull, BoxDynError> {
-        let sealed = crate::secrets::seal(&self.0)?;
+        let sealed = dg_core::secrets::seal(&self.0)?;
         Json(sealed).encode_by_ref(buf)
     }
 }
@@ -54,7 +54,7 @@ where
 {
     fn decode(value: <DB as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
         let Json(stored) = <Json<Value> as Decode<'r, DB>>::decode(value)?;
-        Ok(SealedJson(crate::secrets::open(&stored)?))
+        Ok(SealedJson(dg_core::secrets::open(&stored)?))
     }
 }
 
@@ -68,20 +68,20 @@ const SEALED_COLUMNS: &[(&str, &str)] = &[
 /// the current key: plaintext rows from before encryption (run at every
 /// start) and rows under an older key (a key rotation). Returns how many
 /// rows were re-written.
-pub async fn reseal_all(db: &super::Db) -> Result<usize, super::StoreError> {
-    let current = crate::secrets::with_keyring(|ring| Ok(ring.current_id().to_string()))?;
+pub async fn reseal_all(db: &crate::Db) -> Result<usize, crate::StoreError> {
+    let current = dg_core::secrets::with_keyring(|ring| Ok(ring.current_id().to_string()))?;
     let mut count = 0;
     for (table, column) in SEALED_COLUMNS {
         let select = format!("SELECT id, {column} FROM {table}");
         let rows: Vec<(String, Json<Value>)> =
-            super::with_pool!(db, |p| sqlx::query_as(&select).fetch_all(p).await?);
+            crate::with_pool!(db, |p| sqlx::query_as(&select).fetch_all(p).await?);
         let update = format!("UPDATE {table} SET {column} = $2 WHERE id = $1");
         for (id, Json(stored)) in rows {
-            if !crate::secrets::needs_sealing(&stored, &current) {
+            if !dg_core::secrets::needs_sealing(&stored, &current) {
                 continue;
             }
-            let opened = crate::secrets::open(&stored)?;
-            super::execute!(db, |p| sqlx::query(&update)
+            let opened = dg_core::secrets::open(&stored)?;
+            crate::execute!(db, |p| sqlx::query(&update)
                 .bind(&id)
                 .bind(SealedJson(opened.clone()))
                 .execute(p)

@@ -1,9 +1,9 @@
-//! `work_items`: the embedded queue's rows (see `crate::queue`).
+//! `work_items`: the embedded queue's rows (see `dg_app::queue`).
 
-use super::rows::WorkItem;
-use super::{execute, now, with_pool, Db, StoreError};
-use crate::domain::{WorkKind, WorkStatus};
+use crate::rows::WorkItem;
+use crate::{execute, now, with_pool, Db, StoreError};
 use chrono::{DateTime, Utc};
+use dg_core::domain::{WorkKind, WorkStatus};
 
 pub const INSERT: &str = "INSERT INTO work_items (id, kind, execution_id, priority, status,
     attempts, max_attempts, run_after, claimed_by, heartbeat_at, last_error, created_at,
@@ -12,7 +12,7 @@ pub const INSERT: &str = "INSERT INTO work_items (id, kind, execution_id, priori
 /// Binds every column of a work item onto [`INSERT`].
 macro_rules! bind_insert {
     ($query:expr, $w:expr) => {{
-        let w: &$crate::store::rows::WorkItem = $w;
+        let w: &$crate::rows::WorkItem = $w;
         $query
             .bind(&w.id)
             .bind(w.kind)
@@ -42,12 +42,12 @@ pub async fn insert(db: &Db, item: &WorkItem) -> Result<(), StoreError> {
 /// is either queued with something to run it, or not recorded at all.
 pub async fn insert_with_execution(
     db: &Db,
-    execution: &crate::store::rows::Execution,
+    execution: &crate::rows::Execution,
     item: &WorkItem,
 ) -> Result<(), StoreError> {
     with_pool!(db, |p| {
         let mut tx = p.begin().await?;
-        super::executions::bind_insert!(sqlx::query(super::executions::INSERT), execution)
+        crate::executions::bind_insert!(sqlx::query(crate::executions::INSERT), execution)
             .execute(&mut *tx)
             .await
             .map_err(|e| StoreError::classify(e, "an active backup of this job"))?;
@@ -56,7 +56,7 @@ pub async fn insert_with_execution(
             .await?;
         tx.commit().await?;
     });
-    crate::observe::events::execution_status(execution);
+    db.events().execution_status(execution);
     Ok(())
 }
 
