@@ -2,9 +2,8 @@
 //! one process.
 
 pub mod http;
-pub mod paths;
-pub mod state;
-pub mod targets;
+
+pub use dg_app::{paths, state, targets};
 
 use crate::api;
 use crate::plugin::Plugins;
@@ -12,6 +11,7 @@ use crate::queue::EmbeddedQueue;
 use crate::store::{self, Db};
 use crate::workers;
 use anyhow::Context;
+use dg_app::hostname;
 use state::{AppState, Running, ServerConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -196,14 +196,6 @@ fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
         }
     };
     Ok(format!("{}-{id}", hostname()))
-}
-
-pub(crate) fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "node".into())
 }
 
 /// Stops taking work, lets what runs finish within the grace period, then

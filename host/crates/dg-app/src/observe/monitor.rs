@@ -93,7 +93,7 @@ impl Monitor {
         let history_size = history_size.max(1);
         Self {
             machine: Machine {
-                hostname: crate::server::hostname(),
+                hostname: crate::hostname(),
                 os: std::env::consts::OS.into(),
                 arch: std::env::consts::ARCH.into(),
                 cpus: std::thread::available_parallelism()

@@ -1,10 +1,10 @@
 //! Execution logs: lines from the host and from plugins, persisted in
 //! small batches while the execution runs so they can be read live.
 
-use crate::domain::LogLevel;
-use crate::plugin::{LogRecord, LogSink};
-use crate::store::{self, Db};
 use chrono::{DateTime, Utc};
+use dg_core::domain::LogLevel;
+use dg_plugin_host::{LogRecord, LogSink};
+use dg_store::Db;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -59,7 +59,7 @@ impl ExecutionLogger {
                     _ = tokio::time::sleep(FLUSH_EVERY) => {}
                 }
                 if !batch.is_empty() {
-                    if let Err(e) = store::executions::append_logs(&db, &id, &batch).await {
+                    if let Err(e) = dg_store::executions::append_logs(&db, &id, &batch).await {
                         tracing::error!(execution = %id, "writing the execution log: {e}");
                     }
                     batch.clear();
@@ -78,7 +78,7 @@ impl ExecutionLogger {
     }
 
     fn push(&self, level: LogLevel, message: String) {
-        let _ = self.tx.send((store::now(), level, message));
+        let _ = self.tx.send((dg_store::now(), level, message));
     }
 
     pub fn info(&self, message: impl Into<String>) {
@@ -110,7 +110,7 @@ impl ExecutionLogger {
                 message.push_str(&format!(" {k}={v}"));
             }
             tracing::debug!(execution = %id, "{message}");
-            let _ = tx.send((store::now(), level, message));
+            let _ = tx.send((dg_store::now(), level, message));
         })
     }
 

@@ -1,7 +1,7 @@
 //! A job's `backup_options`, checked once at the API and read by the
 //! backup worker.
 
-use crate::pipeline::Compression;
+use dg_pipeline::Compression;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -13,9 +13,9 @@ pub mod restore;
 pub mod runner;
 pub mod scheduler;
 
-use crate::domain::WorkKind;
-use crate::schedule::Schedule;
-use crate::server::state::AppState;
+use crate::state::AppState;
+use dg_core::domain::WorkKind;
+use dg_core::schedule::Schedule;
 use std::time::Duration;
 
 /// Starts every worker on the runtime. `wake` nudges idle consumers.
@@ -58,7 +58,7 @@ async fn cleanup_loop(state: AppState) {
         }
     };
     loop {
-        let now = crate::store::now();
+        let now = dg_store::now();
         let Some(next) = schedule.next_after(now) else {
             return;
         };
@@ -78,7 +78,7 @@ async fn cleanup_loop(state: AppState) {
 async fn sweep_loop(state: AppState) {
     loop {
         tokio::time::sleep(state.config.stale_after / 2).await;
-        let stale = crate::store::now()
+        let stale = dg_store::now()
             - chrono::Duration::from_std(state.config.stale_after)
                 .unwrap_or_else(|_| chrono::Duration::minutes(2));
         let n = recovery::recover(&state, false, stale).await;

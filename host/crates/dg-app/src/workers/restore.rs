@@ -4,15 +4,15 @@
 
 use super::logger::ExecutionLogger;
 use super::runner::{Outcome, Started};
-use crate::domain::{ExecutionStatus, Operation};
-use crate::pipeline::manifest::{BackupManifest, Metadata};
-use crate::pipeline::{self, PipelineError, RestoreRequest};
-use crate::plugin::bindings::TableCount;
-use crate::plugin::{EngineClient, StorageClient};
-use crate::server::state::{AppState, RunningExecution};
-use crate::server::targets;
-use crate::store::rows::{Datasource, Execution, WorkItem};
-use crate::store::{self, executions};
+use crate::state::{AppState, RunningExecution};
+use crate::targets;
+use dg_core::domain::{ExecutionStatus, Operation};
+use dg_pipeline::manifest::{BackupManifest, Metadata};
+use dg_pipeline::{PipelineError, RestoreRequest};
+use dg_plugin_host::bindings::TableCount;
+use dg_plugin_host::{EngineClient, StorageClient};
+use dg_store::executions;
+use dg_store::rows::{Datasource, Execution, WorkItem};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -64,7 +64,7 @@ async fn restore(
     let Some(target_id) = execution.datasource_id.clone() else {
         return Outcome::failed("the target datasource was deleted");
     };
-    let target = match store::datasources::get(db, &target_id).await {
+    let target = match dg_store::datasources::get(db, &target_id).await {
         Ok(Some(ds)) => ds,
         Ok(None) => return Outcome::failed("the target datasource was deleted"),
         Err(e) => return Outcome::failed(e.to_string()),
@@ -104,7 +104,7 @@ async fn restore(
     };
     if plan.parallel.is_some() && created.is_none() {
         if let Err(message) =
-            pipeline::check_parallel_target(&engine, plan.drop_existing, "drop_existing").await
+            dg_pipeline::check_parallel_target(&engine, plan.drop_existing, "drop_existing").await
         {
             return Outcome::failed(message);
         }
@@ -126,7 +126,7 @@ async fn restore(
             match executions::finish(
                 db,
                 &execution.id,
-                crate::domain::ExecutionStatus::Completed,
+                dg_core::domain::ExecutionStatus::Completed,
                 None,
                 Some(&meta),
             )
@@ -135,12 +135,12 @@ async fn restore(
                 Ok(false) => already_ended(&execution.id, Operation::Restore),
                 Ok(true) => {
                     log.info("restore completed");
-                    let _ = store::notifications::insert(
+                    let _ = dg_store::notifications::insert(
                         db,
-                        store::notifications::NewNotification {
-                            kind: crate::domain::NotificationKind::RestoreCompleted,
-                            severity: crate::domain::Severity::Info,
-                            entity_type: Some(crate::domain::EntityType::Datasource),
+                        dg_store::notifications::NewNotification {
+                            kind: dg_core::domain::NotificationKind::RestoreCompleted,
+                            severity: dg_core::domain::Severity::Info,
+                            entity_type: Some(dg_core::domain::EntityType::Datasource),
                             entity_id: Some(&target.id),
                             title: format!("Restore into `{}` completed", target.name),
                             message: format!("backup {source_id} restored from `{storage_name}`"),
@@ -163,7 +163,7 @@ struct RestorePlan {
     options: Vec<(String, String)>,
     drop_existing: bool,
     database: Option<String>,
-    parallel: Option<pipeline::Parallel>,
+    parallel: Option<dg_pipeline::Parallel>,
 }
 
 impl RestorePlan {
@@ -186,8 +186,8 @@ impl RestorePlan {
         // `auto` is resolved here: the cores of the node that runs it.
         let jobs = match metadata.get("jobs") {
             None | Some(Value::Null) => 1,
-            Some(Value::String(text)) => pipeline::parse_jobs(text)?,
-            Some(other) => pipeline::parse_jobs(&other.to_string())?,
+            Some(Value::String(text)) => dg_pipeline::parse_jobs(text)?,
+            Some(other) => dg_pipeline::parse_jobs(&other.to_string())?,
         };
         if jobs > 1 && !state.plugins.restores_in_parallel(&target.kind) {
             return Err(format!(
@@ -195,7 +195,7 @@ impl RestorePlan {
                 target.kind
             ));
         }
-        let parallel = (jobs > 1).then(|| pipeline::Parallel {
+        let parallel = (jobs > 1).then(|| dg_pipeline::Parallel {
             jobs,
             spool: state.config.restore_spool.clone(),
             name: execution.id.clone(),
@@ -340,7 +340,7 @@ async fn candidate_storages(
             .await
             .map_err(|e| e.to_string())?
         {
-            if s.status == crate::domain::CopyStatus::Completed
+            if s.status == dg_core::domain::CopyStatus::Completed
                 && !ids.contains(&s.storage_location_id)
             {
                 ids.push(s.storage_location_id);
@@ -349,11 +349,11 @@ async fn candidate_storages(
     }
     let mut out = Vec::new();
     for id in ids {
-        if let Some(row) = store::storages::get(db, &id)
+        if let Some(row) = dg_store::storages::get(db, &id)
             .await
             .map_err(|e| e.to_string())?
         {
-            let client = targets::storage_for(state, &row, crate::plugin::tracing_sink())
+            let client = targets::storage_for(state, &row, dg_plugin_host::tracing_sink())
                 .await
                 .map_err(|e| format!("storage `{}`: {e}", row.name))?;
             out.push((row.name, client));
@@ -393,7 +393,7 @@ async fn restore_from_any(
             database: plan.database.clone(),
             parallel: plan.parallel.clone(),
         };
-        match pipeline::run_restore(request).await {
+        match dg_pipeline::run_restore(request).await {
             Ok(manifest) => return Ok((name.clone(), manifest)),
             Err(PipelineError::Copy(e)) => {
                 log.warn(format!(
@@ -480,7 +480,7 @@ async fn verify(
                 match executions::finish(
                     db,
                     &execution.id,
-                    crate::domain::ExecutionStatus::Completed,
+                    dg_core::domain::ExecutionStatus::Completed,
                     None,
                     Some(&meta),
                 )

@@ -5,17 +5,17 @@ use super::cleanup;
 use super::logger::ExecutionLogger;
 use super::options::BackupOptions;
 use super::runner::{Outcome, Started};
-use crate::domain::{
+use crate::state::{AppState, RunningExecution};
+use crate::targets;
+use dg_core::domain::{
     CopyStatus, EntityType, ExecutionStatus, NotificationKind, Severity, StorageStrategy,
 };
-use crate::pipeline::replicate::copy_execution;
-use crate::pipeline::{self, layout, BackupRequest, PipelineError};
-use crate::plugin::bindings::{HealthReport, HealthStatus};
-use crate::plugin::{CallError, EngineClient, StorageClient};
-use crate::server::state::{AppState, RunningExecution};
-use crate::server::targets;
-use crate::store::rows::{BackupJob, Datasource, Execution, StorageLocation, WorkItem};
-use crate::store::{self, executions, jobs};
+use dg_pipeline::replicate::copy_execution;
+use dg_pipeline::{layout, BackupRequest, PipelineError};
+use dg_plugin_host::bindings::{HealthReport, HealthStatus};
+use dg_plugin_host::{CallError, EngineClient, StorageClient};
+use dg_store::rows::{BackupJob, Datasource, Execution, StorageLocation, WorkItem};
+use dg_store::{executions, jobs};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
@@ -61,11 +61,11 @@ pub async fn discard_partial(state: &AppState, execution_id: &str, log: &Executi
         }
     };
     for t in targets {
-        let Ok(Some(row)) = store::storages::get(&state.db, &t.storage_location_id).await else {
+        let Ok(Some(row)) = dg_store::storages::get(&state.db, &t.storage_location_id).await else {
             continue;
         };
         match targets::storage_for(state, &row, log.sink()).await {
-            Ok(storage) => match pipeline::remove_execution_folder(&storage, &prefix).await {
+            Ok(storage) => match dg_pipeline::remove_execution_folder(&storage, &prefix).await {
                 Ok(()) => log.info(format!("removed {prefix} from storage `{}`", row.name)),
                 Err(e) => log.warn(format!("removing {prefix} from `{}`: {e}", row.name)),
             },
@@ -98,7 +98,7 @@ struct Plan {
 struct Primary {
     storage: StorageLocation,
     client: StorageClient,
-    summary: pipeline::BackupSummary,
+    summary: dg_pipeline::BackupSummary,
 }
 
 async fn back_up(
@@ -171,7 +171,7 @@ async fn load_plan(
         Ok(None) => return Err(gone()),
         Err(e) => return Err(Outcome::failed(e.to_string())),
     };
-    let ds = match store::datasources::get(db, &job.datasource_id).await {
+    let ds = match dg_store::datasources::get(db, &job.datasource_id).await {
         Ok(Some(ds)) => ds,
         Ok(None) => return Err(Outcome::failed("the job's datasource no longer exists")),
         Err(e) => return Err(Outcome::failed(e.to_string())),
@@ -183,7 +183,7 @@ async fn load_plan(
         .await
         .map_err(|e| Outcome::failed(e.to_string()))?;
     for sid in ids {
-        match store::storages::get(db, &sid).await {
+        match dg_store::storages::get(db, &sid).await {
             Ok(Some(s)) => storages.push(s),
             Ok(None) => log.warn(format!("storage {sid} no longer exists; skipped")),
             Err(e) => return Err(Outcome::failed(e.to_string())),
@@ -234,7 +234,7 @@ async fn test_connection(
                 message: format!(
                     "datasource `{}`: connection test failed ({}): {}",
                     ds.name,
-                    crate::domain::CheckStatus::from(report.status),
+                    dg_core::domain::CheckStatus::from(report.status),
                     report.message.unwrap_or_default()
                 ),
                 transient,
@@ -393,7 +393,7 @@ async fn store_primary(
             activity: run.activity.clone(),
             cancel: run.cancel.clone(),
         };
-        match pipeline::run_backup(request).await {
+        match dg_pipeline::run_backup(request).await {
             Ok(summary) => {
                 log.info(format!(
                     "stored {} in `{}`: {} bytes raw, {} stored, {} file(s), {}",
@@ -452,7 +452,7 @@ async fn store_primary(
 }
 
 /// Records that a storage does not hold this backup, and why.
-async fn mark_failed(db: &store::Db, execution_id: &str, storage_id: &str, message: &str) {
+async fn mark_failed(db: &dg_store::Db, execution_id: &str, storage_id: &str, message: &str) {
     if let Err(e) = executions::set_storage_status(
         db,
         execution_id,
@@ -624,9 +624,9 @@ async fn record_completion(
     match partial {
         Some(message) => {
             log.error(format!("backup completed with failures: {message}"));
-            let _ = store::notifications::insert(
+            let _ = dg_store::notifications::insert(
                 db,
-                store::notifications::NewNotification {
+                dg_store::notifications::NewNotification {
                     kind: NotificationKind::BackupFailed,
                     severity: Severity::Critical,
                     entity_type: Some(EntityType::BackupExecution),
@@ -642,9 +642,9 @@ async fn record_completion(
             log.info("backup completed");
             // Routed like every notification, so a channel subscribed to
             // `backup_completed` hears of each success.
-            let _ = store::notifications::insert(
+            let _ = dg_store::notifications::insert(
                 db,
-                store::notifications::NewNotification {
+                dg_store::notifications::NewNotification {
                     kind: NotificationKind::BackupCompleted,
                     severity: Severity::Info,
                     entity_type: Some(EntityType::BackupExecution),
@@ -717,12 +717,12 @@ fn blames_storage(e: &PipelineError, storage_plugin: &str) -> bool {
 /// start together get neighbouring names instead of waiting for a free
 /// second.
 async fn claim_folder(
-    db: &crate::store::Db,
+    db: &dg_store::Db,
     storage: &StorageClient,
     execution_id: &str,
     job_id: &str,
 ) -> Result<Option<(chrono::DateTime<chrono::Utc>, String)>, String> {
-    let at = store::now();
+    let at = dg_store::now();
     for n in 1..=MAX_FOLDERS_PER_SECOND {
         let folder = layout::execution_folder_candidate(at, n);
         let prefix = layout::key(job_id, &folder);

@@ -5,10 +5,10 @@
 //! database (the default); a Redis queue for multi-node setups implements
 //! the same trait.
 
-use crate::domain::{WorkKind, WorkStatus};
-use crate::store::rows::{Execution, WorkItem};
-use crate::store::{self, Db, StoreError};
 use chrono::{DateTime, Utc};
+use dg_core::domain::{WorkKind, WorkStatus};
+use dg_store::rows::{Execution, WorkItem};
+use dg_store::{Db, StoreError};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,9 +87,9 @@ pub fn backoff(attempt: i64) -> Duration {
 
 /// A new queued item for `execution_id`.
 pub fn item(kind: WorkKind, execution_id: &str, priority: i64) -> WorkItem {
-    let at = store::now();
+    let at = dg_store::now();
     WorkItem {
-        id: store::new_id(),
+        id: dg_store::new_id(),
         kind,
         execution_id: execution_id.to_string(),
         priority,
@@ -130,7 +130,7 @@ impl EmbeddedQueue {
 impl WorkQueue for EmbeddedQueue {
     fn enqueue<'a>(&'a self, item: &'a WorkItem) -> BoxFuture<'a, Result<(), QueueError>> {
         Box::pin(async move {
-            store::work::insert(&self.db, item).await?;
+            dg_store::work::insert(&self.db, item).await?;
             self.notify.notify_waiters();
             Ok(())
         })
@@ -142,7 +142,7 @@ impl WorkQueue for EmbeddedQueue {
         item: &'a WorkItem,
     ) -> BoxFuture<'a, Result<(), QueueError>> {
         Box::pin(async move {
-            store::work::insert_with_execution(&self.db, execution, item).await?;
+            dg_store::work::insert_with_execution(&self.db, execution, item).await?;
             self.notify.notify_waiters();
             Ok(())
         })
@@ -153,11 +153,11 @@ impl WorkQueue for EmbeddedQueue {
         kind: WorkKind,
         worker: &'a str,
     ) -> BoxFuture<'a, Result<Option<WorkItem>, QueueError>> {
-        Box::pin(async move { Ok(store::work::claim(&self.db, kind, worker).await?) })
+        Box::pin(async move { Ok(dg_store::work::claim(&self.db, kind, worker).await?) })
     }
 
     fn heartbeat<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), QueueError>> {
-        Box::pin(async move { Ok(store::work::heartbeat(&self.db, id).await?) })
+        Box::pin(async move { Ok(dg_store::work::heartbeat(&self.db, id).await?) })
     }
 
     fn finish<'a>(
@@ -167,7 +167,7 @@ impl WorkQueue for EmbeddedQueue {
         error: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), QueueError>> {
         Box::pin(async move {
-            store::work::finish(&self.db, id, status, error).await?;
+            dg_store::work::finish(&self.db, id, status, error).await?;
             // A slot is free: let a waiting worker look again.
             self.notify.notify_waiters();
             Ok(())
@@ -180,14 +180,14 @@ impl WorkQueue for EmbeddedQueue {
         at: DateTime<Utc>,
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), QueueError>> {
-        Box::pin(async move { Ok(store::work::retry_at(&self.db, id, at, error).await?) })
+        Box::pin(async move { Ok(dg_store::work::retry_at(&self.db, id, at, error).await?) })
     }
 
     fn cancel_queued<'a>(
         &'a self,
         execution_id: &'a str,
     ) -> BoxFuture<'a, Result<bool, QueueError>> {
-        Box::pin(async move { Ok(store::work::cancel_queued(&self.db, execution_id).await?) })
+        Box::pin(async move { Ok(dg_store::work::cancel_queued(&self.db, execution_id).await?) })
     }
 
     fn orphaned<'a>(
@@ -195,7 +195,7 @@ impl WorkQueue for EmbeddedQueue {
         owner: Option<&'a str>,
         stale_before: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<Vec<WorkItem>, QueueError>> {
-        Box::pin(async move { Ok(store::work::orphaned(&self.db, owner, stale_before).await?) })
+        Box::pin(async move { Ok(dg_store::work::orphaned(&self.db, owner, stale_before).await?) })
     }
 
     fn wait(&self) -> BoxFuture<'_, ()> {

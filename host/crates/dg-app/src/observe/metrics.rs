@@ -14,7 +14,7 @@
 //! are observed once, when it ends.
 
 use super::monitor::Sample;
-use crate::domain::{WorkKind, WorkStatus};
+use dg_core::domain::{WorkKind, WorkStatus};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -379,7 +379,7 @@ impl Metrics {
         }
         if let (Some(bytes), true) = (
             end.bytes,
-            l.status == crate::domain::ExecutionStatus::Completed.as_str(),
+            l.status == dg_core::domain::ExecutionStatus::Completed.as_str(),
         ) {
             self.execution_bytes
                 .get_or_create(&BytesLabels {
@@ -534,9 +534,9 @@ fn clamp(v: u64) -> i64 {
 mod tests {
     use super::*;
 
-    fn labels(status: crate::domain::ExecutionStatus) -> ExecutionLabels {
+    fn labels(status: dg_core::domain::ExecutionStatus) -> ExecutionLabels {
         ExecutionLabels {
-            operation: crate::domain::Operation::Backup.to_string(),
+            operation: dg_core::domain::Operation::Backup.to_string(),
             status: status.to_string(),
             engine: "postgres".into(),
             storage_type: "local".into(),
@@ -547,12 +547,12 @@ mod tests {
     async fn series_are_prefixed_and_counters_end_in_total() {
         let m = Metrics::new();
         m.execution_ended(&ExecutionEnd {
-            labels: labels(crate::domain::ExecutionStatus::Completed),
+            labels: labels(dg_core::domain::ExecutionStatus::Completed),
             duration: Some(Duration::from_secs(3)),
             bytes: Some(5000),
         });
         m.execution_ended(&ExecutionEnd {
-            labels: labels(crate::domain::ExecutionStatus::Failed),
+            labels: labels(dg_core::domain::ExecutionStatus::Failed),
             duration: Some(Duration::from_secs(1)),
             bytes: Some(10),
         });
@@ -596,8 +596,8 @@ mod tests {
         let m = Metrics::new();
         let first = StoreState {
             queue: vec![(
-                crate::domain::WorkKind::Backup.to_string(),
-                crate::domain::WorkStatus::Queued.to_string(),
+                dg_core::domain::WorkKind::Backup.to_string(),
+                dg_core::domain::WorkStatus::Queued.to_string(),
                 2,
             )],
             ..StoreState::default()

@@ -4,12 +4,12 @@
 
 use super::backup::discard_partial;
 use super::logger::ExecutionLogger;
-use crate::domain::{
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use dg_core::domain::{
     EntityType, ExecutionStatus, NotificationKind, Severity, WorkKind, WorkStatus,
 };
-use crate::server::state::AppState;
-use crate::store::{self, executions};
-use chrono::{DateTime, Utc};
+use dg_store::executions;
 
 /// Fails every orphaned item: at start-up (`at_start`) everything this
 /// node had claimed, and always items whose heartbeat is older than
@@ -73,9 +73,9 @@ pub async fn recover(state: &AppState, at_start: bool, stale_before: DateTime<Ut
         }
         // Counted like any other end, so a failure alert sees it.
         super::runner::record_end(state, &item.execution_id, 0).await;
-        let _ = store::notifications::insert(
+        let _ = dg_store::notifications::insert(
             &state.db,
-            store::notifications::NewNotification {
+            dg_store::notifications::NewNotification {
                 kind: match item.kind {
                     WorkKind::Backup => NotificationKind::BackupFailed,
                     WorkKind::Restore => NotificationKind::RestoreFailed,

@@ -4,9 +4,9 @@
 //! it moved, so API clients see it move.
 
 use crate::observe::events;
-use crate::plugin::Activity;
-use crate::store::rows::Execution;
-use crate::store::{executions, Db};
+use dg_plugin_host::Activity;
+use dg_store::rows::Execution;
+use dg_store::{executions, Db};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ pub fn publish(
         "operation": execution.operation,
         "job_id": execution.job_id,
         "datasource_id": execution.datasource_id,
-        "status": crate::domain::ExecutionStatus::Running,
+        "status": dg_core::domain::ExecutionStatus::Running,
     });
     let gate = events::ProgressGate::open(&execution.id);
     Publisher(tokio::spawn(async move {

@@ -3,9 +3,9 @@
 //! (empty when it does not apply), so templates can test `{% if job.name %}`
 //! and strict mode still catches misspelt names.
 
-use crate::domain::{EntityType, ExecutionStatus, NotificationKind, Operation, Severity};
-use crate::store::rows::Notification;
-use crate::store::{self, Db, StoreError};
+use dg_core::domain::{EntityType, ExecutionStatus, NotificationKind, Operation, Severity};
+use dg_store::rows::Notification;
+use dg_store::{Db, StoreError};
 use serde_json::{json, Value};
 
 /// The context of a real notification.
@@ -15,21 +15,21 @@ pub async fn for_notification(
     node: &str,
     public_url: Option<&str>,
 ) -> Result<Value, StoreError> {
-    let subject = store::deliveries::subject_of(db, n).await?;
+    let subject = dg_store::deliveries::subject_of(db, n).await?;
     let execution_id = match n.entity_type {
         Some(EntityType::BackupExecution) => n.entity_id.clone(),
         _ => text(&n.metadata.0, "execution_id"),
     };
     let execution = match &execution_id {
-        Some(id) => store::executions::get(db, id).await?,
+        Some(id) => dg_store::executions::get(db, id).await?,
         None => None,
     };
     let job = match &subject.job_id {
-        Some(id) => store::jobs::get(db, id).await?,
+        Some(id) => dg_store::jobs::get(db, id).await?,
         None => None,
     };
     let datasource = match &subject.datasource_id {
-        Some(id) => store::datasources::get(db, id).await?,
+        Some(id) => dg_store::datasources::get(db, id).await?,
         None => None,
     };
     let storage_id = match n.entity_type {
@@ -39,7 +39,7 @@ pub async fn for_notification(
             .and_then(|e| e.storage_location_id.clone()),
     };
     let storage = match &storage_id {
-        Some(id) => store::storages::get(db, id).await?,
+        Some(id) => dg_store::storages::get(db, id).await?,
         None => None,
     };
     let link = public_url.map(|base| {
@@ -82,7 +82,7 @@ pub async fn for_notification(
     }))
 }
 
-fn execution_context(e: Option<&store::rows::Execution>) -> Value {
+fn execution_context(e: Option<&dg_store::rows::Execution>) -> Value {
     let Some(e) = e else {
         return json!({"id": "", "operation": "", "status": "", "size_bytes": 0,
             "compressed_size_bytes": 0, "size": "", "compressed_size": "",

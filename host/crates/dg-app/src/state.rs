@@ -1,8 +1,8 @@
 //! What every handler and worker shares.
 
-use crate::plugin::{Activity, Plugins};
 use crate::queue::WorkQueue;
-use crate::store::Db;
+use dg_plugin_host::{Activity, Plugins};
+use dg_store::Db;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -30,14 +30,14 @@ pub struct ServerConfig {
     /// before they are cancelled.
     pub shutdown_grace: Duration,
     /// Host names and origins the API answers to.
-    pub origin: crate::api::guard::OriginPolicy,
+    pub origin: crate::origin::OriginPolicy,
     /// Roots no user path may be inside (`--denied-roots`).
     pub denied_roots: Vec<PathBuf>,
     /// When set, user paths must be inside one of these (`--allowed-roots`).
     pub allowed_roots: Option<Vec<PathBuf>>,
     /// Non-public destinations outbound connections may reach
     /// (`--allow-egress`).
-    pub allow_egress: Vec<crate::plugin::egress::EgressRule>,
+    pub allow_egress: Vec<dg_plugin_host::egress::EgressRule>,
     /// The server's files and directories outside the data dir (master key
     /// file, plugin cache): no user path may overlap them.
     pub private_paths: Vec<PathBuf>,
@@ -50,7 +50,7 @@ pub struct ServerConfig {
     /// Base of links in notifications (`--public-url`).
     pub public_url: Option<String>,
     /// Spool of parallel restores (`--restore-spool-dir`, `-max-mb`).
-    pub restore_spool: crate::pipeline::SpoolPolicy,
+    pub restore_spool: dg_pipeline::SpoolPolicy,
 }
 
 /// An execution running on this node: its progress and how to stop it.
@@ -159,7 +159,7 @@ pub struct AppState {
     pub queue: Arc<dyn WorkQueue>,
     pub config: Arc<ServerConfig>,
     /// Where user-given paths may point; resolved once the data dir exists.
-    pub paths: Arc<crate::server::paths::PathPolicy>,
+    pub paths: Arc<crate::paths::PathPolicy>,
     pub running: Arc<Running>,
     /// Identifies this process in queue claims and leases.
     pub node_id: Arc<str>,

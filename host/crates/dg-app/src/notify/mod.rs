@@ -1,12 +1,12 @@
 //! External notifications: what the core's notification kinds are, the
 //! message templates they are rendered with, and the context a template
-//! sees. Routing and the delivery queue live in `store::deliveries`; the
+//! sees. Routing and the delivery queue live in `dg_store::deliveries`; the
 //! sending in `workers::deliveries`.
 
 pub mod context;
 pub mod templates;
 
-pub use crate::domain::NotificationKind;
+pub use dg_core::domain::NotificationKind;
 
 /// The notification kinds the core raises (each also a row in
 /// `notifications`), in the order docs/NOTIFIERS.md lists them.
@@ -14,15 +14,15 @@ pub const KINDS: &[NotificationKind] = NotificationKind::ALL;
 
 pub mod send;
 
-use crate::store::rows::{Template, TemplateVersion};
-use crate::store::{self, Db, StoreError};
+use dg_store::rows::{Template, TemplateVersion};
+use dg_store::{Db, StoreError};
 
 /// Makes sure every kind has a template for each channel type, version 1
 /// being the built-in default.
 pub async fn seed_templates(db: &Db, channel_types: &[&str]) -> Result<(), StoreError> {
     for channel in channel_types {
         for kind in KINDS {
-            store::templates::ensure(
+            dg_store::templates::ensure(
                 db,
                 channel,
                 *kind,
@@ -42,7 +42,7 @@ pub async fn active_template(
     channel: &str,
     kind: NotificationKind,
 ) -> Result<(Template, TemplateVersion), StoreError> {
-    let template = store::templates::ensure(
+    let template = dg_store::templates::ensure(
         db,
         channel,
         kind,
@@ -50,7 +50,7 @@ pub async fn active_template(
         templates::DEFAULT_BODY,
     )
     .await?;
-    let version = store::templates::version(db, &template.id, template.active_version)
+    let version = dg_store::templates::version(db, &template.id, template.active_version)
         .await?
         .ok_or(StoreError::Sql(sqlx::Error::RowNotFound))?;
     Ok((template, version))
@@ -63,7 +63,7 @@ mod tests {
     /// The kinds of the table under "## Notification kinds" in
     /// docs/NOTIFIERS.md, in order.
     fn documented() -> Vec<String> {
-        let doc = include_str!("../../../docs/NOTIFIERS.md");
+        let doc = include_str!("../../../../../docs/NOTIFIERS.md");
         let (_, section) = doc
             .split_once("\n## Notification kinds\n")
             .expect("docs/NOTIFIERS.md has a `## Notification kinds` section");

@@ -2,12 +2,12 @@
 //! keeps, from every storage that holds them, then their rows. Runs daily
 //! and right after each successful backup; a dry run reports the plan.
 
-use crate::retention::{self, Candidate, RetentionPolicy};
-use crate::server::state::AppState;
-use crate::server::targets;
-use crate::store::rows::BackupJob;
-use crate::store::{self, executions, notifications, StoreError};
+use crate::state::AppState;
+use crate::targets;
 use chrono::{DateTime, Utc};
+use dg_core::retention::{self, Candidate, RetentionPolicy};
+use dg_store::rows::BackupJob;
+use dg_store::{executions, notifications, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use std::str::FromStr;
@@ -41,7 +41,7 @@ pub async fn apply_job(
     job: &BackupJob,
     dry_run: bool,
 ) -> Result<CleanupReport, StoreError> {
-    apply_job_at(state, job, dry_run, store::now()).await
+    apply_job_at(state, job, dry_run, dg_store::now()).await
 }
 
 pub async fn apply_job_at(
@@ -109,9 +109,9 @@ pub async fn apply_job_at(
         notifications::insert(
             &state.db,
             notifications::NewNotification {
-                kind: crate::domain::NotificationKind::CleanupCompleted,
-                severity: crate::domain::Severity::Info,
-                entity_type: Some(crate::domain::EntityType::BackupJob),
+                kind: dg_core::domain::NotificationKind::CleanupCompleted,
+                severity: dg_core::domain::Severity::Info,
+                entity_type: Some(dg_core::domain::EntityType::BackupJob),
                 entity_id: Some(&job.id),
                 title: format!("Retention cleaned job `{}`", job.name),
                 message: format!(
@@ -158,14 +158,14 @@ pub async fn delete_backup(state: &AppState, execution_id: &str) -> Result<(), S
     let primary = execution.storage_location_id.clone();
     for s in rows
         .iter()
-        .filter(|s| s.status == crate::domain::CopyStatus::Failed)
+        .filter(|s| s.status == dg_core::domain::CopyStatus::Failed)
     {
         if let Err(e) = delete_copy(state, &s.storage_location_id, &prefix).await {
             tracing::warn!(execution = %execution_id, "leftover of a failed copy kept: {e}");
         }
     }
     let replicas = rows.iter().filter(|s| {
-        s.status == crate::domain::CopyStatus::Completed
+        s.status == dg_core::domain::CopyStatus::Completed
             && Some(&s.storage_location_id) != primary.as_ref()
     });
     for s in replicas {
@@ -174,7 +174,7 @@ pub async fn delete_backup(state: &AppState, execution_id: &str) -> Result<(), S
             db,
             execution_id,
             &s.storage_location_id,
-            crate::domain::CopyStatus::Deleted,
+            dg_core::domain::CopyStatus::Deleted,
             None,
             None,
         )
@@ -191,13 +191,13 @@ pub async fn delete_backup(state: &AppState, execution_id: &str) -> Result<(), S
 
 /// Deletes one copy's folder; a storage that no longer exists holds nothing.
 async fn delete_copy(state: &AppState, storage_id: &str, prefix: &str) -> Result<(), String> {
-    let Some(row) = store::storages::get(&state.db, storage_id)
+    let Some(row) = dg_store::storages::get(&state.db, storage_id)
         .await
         .map_err(|e| e.to_string())?
     else {
         return Ok(());
     };
-    let client = targets::storage_for(state, &row, crate::plugin::tracing_sink())
+    let client = targets::storage_for(state, &row, dg_plugin_host::tracing_sink())
         .await
         .map_err(|e| format!("storage `{}`: {e}", row.name))?;
     client
@@ -209,14 +209,14 @@ async fn delete_copy(state: &AppState, storage_id: &str, prefix: &str) -> Result
 /// The daily pass over every job, plus pruning of old health checks.
 pub async fn run_all(state: &AppState) -> Result<Vec<CleanupReport>, StoreError> {
     let mut reports = Vec::new();
-    for job in store::jobs::all(&state.db).await? {
+    for job in dg_store::jobs::all(&state.db).await? {
         match apply_job(state, &job, false).await {
             Ok(r) => reports.push(r),
             Err(e) => tracing::error!(job = %job.id, "retention: {e}"),
         }
     }
-    let cutoff = store::now() - chrono::Duration::days(HEALTH_HISTORY_DAYS);
-    let pruned = store::health::prune(&state.db, cutoff).await?;
+    let cutoff = dg_store::now() - chrono::Duration::days(HEALTH_HISTORY_DAYS);
+    let pruned = dg_store::health::prune(&state.db, cutoff).await?;
     if pruned > 0 {
         tracing::info!("pruned {pruned} health checks older than {HEALTH_HISTORY_DAYS} days");
     }

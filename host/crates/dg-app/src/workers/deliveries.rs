@@ -4,9 +4,9 @@
 //! version, records what it sent, then how it went.
 
 use crate::notify::{self, send, templates};
-use crate::server::state::AppState;
-use crate::store::rows::Delivery;
-use crate::store::{self, deliveries};
+use crate::state::AppState;
+use dg_store::deliveries;
+use dg_store::rows::Delivery;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
@@ -64,7 +64,7 @@ async fn attempt(state: &AppState, d: &Delivery) {
             let retry_at = (transient && d.attempts < ATTEMPTS).then(|| {
                 let wait =
                     state.config.notification_retry_base * 2u32.pow((d.attempts - 1).max(0) as u32);
-                store::now() + chrono::Duration::from_std(wait).unwrap_or(LEASE)
+                dg_store::now() + chrono::Duration::from_std(wait).unwrap_or(LEASE)
             });
             match retry_at {
                 Some(at) => tracing::warn!(delivery = %d.id, channel = %d.channel_id,
@@ -100,15 +100,15 @@ impl Failure {
 
 async fn send_once(state: &AppState, d: &Delivery) -> Result<(), Failure> {
     let db = &state.db;
-    let transient = |e: store::StoreError| Failure {
+    let transient = |e: dg_store::StoreError| Failure {
         reason: e.to_string(),
         transient: true,
     };
-    let channel = store::channels::get(db, &d.channel_id)
+    let channel = dg_store::channels::get(db, &d.channel_id)
         .await
         .map_err(transient)?
         .ok_or_else(|| Failure::permanent("the channel was deleted"))?;
-    let n = store::notifications::get(db, &d.notification_id)
+    let n = dg_store::notifications::get(db, &d.notification_id)
         .await
         .map_err(transient)?
         .ok_or_else(|| Failure::permanent("the notification was deleted"))?;

@@ -4,9 +4,9 @@
 //! once, for every kind of work.
 
 use crate::queue::{backoff, WorkQueue};
-use crate::server::state::{AppState, RunningExecution};
-use crate::store::rows::WorkItem;
-use crate::store::{self, executions};
+use crate::state::{AppState, RunningExecution};
+use dg_store::executions;
+use dg_store::rows::WorkItem;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::Value;
@@ -47,7 +47,7 @@ impl Outcome {
 /// An execution a handler has started: marked running, with its log and
 /// progress publisher open.
 pub struct Started {
-    pub execution: crate::store::rows::Execution,
+    pub execution: dg_store::rows::Execution,
     pub log: super::logger::ExecutionLogger,
     _progress: super::progress::Publisher,
 }
@@ -96,10 +96,7 @@ impl Started {
 
 /// Bytes a run is expected to move, when known: a restore or verification
 /// feeds the engine the backup's uncompressed size.
-async fn expected_bytes(
-    state: &AppState,
-    execution: &crate::store::rows::Execution,
-) -> Option<u64> {
+async fn expected_bytes(state: &AppState, execution: &dg_store::rows::Execution) -> Option<u64> {
     let source = execution.source_execution_id.as_deref()?;
     let backup = executions::get(&state.db, source).await.ok()??;
     backup.size_bytes.and_then(|b| u64::try_from(b).ok())
@@ -113,7 +110,7 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Consumes items of `kind`, at most `concurrency` at a time, forever.
 pub async fn consume(
     state: AppState,
-    kind: crate::domain::WorkKind,
+    kind: dg_core::domain::WorkKind,
     concurrency: usize,
     handler: Handler,
 ) {
@@ -221,24 +218,24 @@ async fn settle(
     let err = |e: &dyn std::fmt::Display| e.to_string();
     match outcome {
         Outcome::Done => q
-            .finish(&item.id, crate::domain::WorkStatus::Done, None)
+            .finish(&item.id, dg_core::domain::WorkStatus::Done, None)
             .await
             .map_err(|e| err(&e)),
         Outcome::Skipped => q
-            .finish(&item.id, crate::domain::WorkStatus::Cancelled, None)
+            .finish(&item.id, dg_core::domain::WorkStatus::Cancelled, None)
             .await
             .map_err(|e| err(&e)),
         Outcome::Cancelled => {
             executions::finish(
                 db,
                 &item.execution_id,
-                crate::domain::ExecutionStatus::Cancelled,
+                dg_core::domain::ExecutionStatus::Cancelled,
                 Some(cancel_message),
                 None,
             )
             .await
             .map_err(|e| err(&e))?;
-            q.finish(&item.id, crate::domain::WorkStatus::Cancelled, None)
+            q.finish(&item.id, dg_core::domain::WorkStatus::Cancelled, None)
                 .await
                 .map_err(|e| err(&e))
         }
@@ -249,7 +246,7 @@ async fn settle(
         } => {
             if transient && item.attempts < item.max_attempts {
                 let delay = backoff(item.attempts);
-                let at = store::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                let at = dg_store::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                 let note = format!(
                     "attempt {} of {} failed (temporary): {message}; retrying at {}",
                     item.attempts,
@@ -260,7 +257,11 @@ async fn settle(
                 executions::append_logs(
                     db,
                     &item.execution_id,
-                    &[(store::now(), crate::domain::LogLevel::Warn, note.clone())],
+                    &[(
+                        dg_store::now(),
+                        dg_core::domain::LogLevel::Warn,
+                        note.clone(),
+                    )],
                 )
                 .await
                 .map_err(|e| err(&e))?;
@@ -275,15 +276,19 @@ async fn settle(
                 let ended_here = executions::finish(
                     db,
                     &item.execution_id,
-                    crate::domain::ExecutionStatus::Failed,
+                    dg_core::domain::ExecutionStatus::Failed,
                     Some(&message),
                     metadata.as_ref(),
                 )
                 .await
                 .map_err(|e| err(&e))?;
-                q.finish(&item.id, crate::domain::WorkStatus::Failed, Some(&message))
-                    .await
-                    .map_err(|e| err(&e))?;
+                q.finish(
+                    &item.id,
+                    dg_core::domain::WorkStatus::Failed,
+                    Some(&message),
+                )
+                .await
+                .map_err(|e| err(&e))?;
                 // Whoever ended it first (recovery, a cancel) has notified.
                 if !ended_here {
                     return Ok(());
@@ -312,7 +317,7 @@ pub(super) async fn record_end(state: &AppState, id: &str, bytes_moved: u64) {
         return;
     }
     let engine = match execution.datasource_id.as_deref() {
-        Some(ds) => store::datasources::get(&state.db, ds)
+        Some(ds) => dg_store::datasources::get(&state.db, ds)
             .await
             .ok()
             .flatten()
@@ -334,14 +339,14 @@ pub(super) async fn record_end(state: &AppState, id: &str, bytes_moved: u64) {
         (None, None) => None,
     };
     let storage_type = match storage_id.as_deref() {
-        Some(s) => store::storages::get(&state.db, s)
+        Some(s) => dg_store::storages::get(&state.db, s)
             .await
             .ok()
             .flatten()
             .map(|s| s.kind),
         None => None,
     };
-    let bytes = if execution.operation == crate::domain::Operation::Backup {
+    let bytes = if execution.operation == dg_core::domain::Operation::Backup {
         execution
             .compressed_size_bytes
             .and_then(|b| u64::try_from(b).ok())
@@ -370,20 +375,20 @@ async fn notify_failure(
     state: &AppState,
     item: &WorkItem,
     message: &str,
-) -> Result<(), store::StoreError> {
+) -> Result<(), dg_store::StoreError> {
     let execution = executions::get(&state.db, &item.execution_id).await?;
     let job_id = execution.as_ref().and_then(|e| e.job_id.clone());
     let operation = match (&execution, item.kind) {
         (Some(e), _) => e.operation,
-        (None, crate::domain::WorkKind::Backup) => crate::domain::Operation::Backup,
-        (None, crate::domain::WorkKind::Restore) => crate::domain::Operation::Restore,
+        (None, dg_core::domain::WorkKind::Backup) => dg_core::domain::Operation::Backup,
+        (None, dg_core::domain::WorkKind::Restore) => dg_core::domain::Operation::Restore,
     };
-    store::notifications::insert(
+    dg_store::notifications::insert(
         &state.db,
-        store::notifications::NewNotification {
+        dg_store::notifications::NewNotification {
             kind: operation.failed_kind(),
-            severity: crate::domain::Severity::Critical,
-            entity_type: Some(crate::domain::EntityType::BackupExecution),
+            severity: dg_core::domain::Severity::Critical,
+            entity_type: Some(dg_core::domain::EntityType::BackupExecution),
             entity_id: Some(&item.execution_id),
             title: format!("{} failed", capitalise(operation.as_str())),
             message: message.to_string(),
@@ -392,12 +397,12 @@ async fn notify_failure(
     )
     .await?;
     if let Some(plugin) = crashed_plugin(message) {
-        store::notifications::insert(
+        dg_store::notifications::insert(
             &state.db,
-            store::notifications::NewNotification {
-                kind: crate::domain::NotificationKind::PluginFailed,
-                severity: crate::domain::Severity::Critical,
-                entity_type: Some(crate::domain::EntityType::BackupExecution),
+            dg_store::notifications::NewNotification {
+                kind: dg_core::domain::NotificationKind::PluginFailed,
+                severity: dg_core::domain::Severity::Critical,
+                entity_type: Some(dg_core::domain::EntityType::BackupExecution),
                 entity_id: Some(&item.execution_id),
                 title: format!("Plugin `{plugin}` crashed"),
                 message: message.to_string(),

@@ -3,13 +3,13 @@
 //! `connection_lost` after three failures in a row and
 //! `connection_restored` when it comes back.
 
-use crate::domain::{DatasourceHealth, StorageHealth};
 use crate::observe::events;
-use crate::plugin::bindings::{HealthReport, HealthStatus};
-use crate::server::state::AppState;
-use crate::server::targets;
-use crate::store::rows::{Datasource, HealthCheck, StorageHealthCheck, StorageLocation};
-use crate::store::{self, notifications, StoreError};
+use crate::state::AppState;
+use crate::targets;
+use dg_core::domain::{DatasourceHealth, StorageHealth};
+use dg_plugin_host::bindings::{HealthReport, HealthStatus};
+use dg_store::rows::{Datasource, HealthCheck, StorageHealthCheck, StorageLocation};
+use dg_store::{notifications, StoreError};
 use serde_json::{json, Map, Value};
 use sqlx::types::Json;
 
@@ -23,14 +23,14 @@ pub const SLOW_MS: u64 = 2000;
 /// within seconds, while a restart loop cannot hammer what was checked
 /// before (those wait for the interval).
 pub async fn run_unchecked(state: &AppState) -> Result<(), StoreError> {
-    for ds in store::datasources::all_enabled(&state.db).await? {
+    for ds in dg_store::datasources::all_enabled(&state.db).await? {
         if ds.status == DatasourceHealth::Unknown {
             if let Err(e) = check_datasource(state, &ds).await {
                 tracing::error!(datasource = %ds.id, "health check: {e}");
             }
         }
     }
-    for s in store::storages::all(&state.db).await? {
+    for s in dg_store::storages::all(&state.db).await? {
         if s.status == StorageHealth::Unknown {
             if let Err(e) = check_storage(state, &s).await {
                 tracing::error!(storage = %s.id, "storage health check: {e}");
@@ -42,12 +42,12 @@ pub async fn run_unchecked(state: &AppState) -> Result<(), StoreError> {
 
 /// One pass over everything.
 pub async fn run_once(state: &AppState) -> Result<(), StoreError> {
-    for ds in store::datasources::all_enabled(&state.db).await? {
+    for ds in dg_store::datasources::all_enabled(&state.db).await? {
         if let Err(e) = check_datasource(state, &ds).await {
             tracing::error!(datasource = %ds.id, "health check: {e}");
         }
     }
-    for s in store::storages::all(&state.db).await? {
+    for s in dg_store::storages::all(&state.db).await? {
         if let Err(e) = check_storage(state, &s).await {
             tracing::error!(storage = %s.id, "storage health check: {e}");
         }
@@ -68,7 +68,7 @@ fn failed(message: String) -> HealthReport {
 
 /// Asks the engine plugin; a failed call is an `error` report.
 pub async fn probe_datasource(state: &AppState, ds: &Datasource) -> HealthReport {
-    match targets::engine_for(state, ds, crate::plugin::tracing_sink()).await {
+    match targets::engine_for(state, ds, dg_plugin_host::tracing_sink()).await {
         Ok(engine) => match engine.health_check().await {
             Ok(report) => report,
             Err(e) => failed(e.to_string()),
@@ -108,15 +108,15 @@ pub async fn record_datasource_check(
         metadata.insert(kv.key.clone(), value);
     }
     let check = HealthCheck {
-        id: store::new_id(),
+        id: dg_store::new_id(),
         datasource_id: ds.id.clone(),
-        checked_at: store::now(),
+        checked_at: dg_store::now(),
         status: report.status.into(),
         latency_ms: ok.then_some(report.latency_ms as i64),
         error_message: if ok { None } else { report.message.clone() },
         metadata: Json(Value::Object(metadata)),
     };
-    store::health::insert(&state.db, &check).await?;
+    dg_store::health::insert(&state.db, &check).await?;
 
     let failures = if ok { 0 } else { ds.consecutive_failures + 1 };
     let status = match (ok, failures) {
@@ -125,7 +125,8 @@ pub async fn record_datasource_check(
         (false, n) if n >= STRIKES => DatasourceHealth::Critical,
         (false, _) => DatasourceHealth::Warning,
     };
-    store::datasources::set_health(&state.db, &ds.id, status, failures, check.checked_at).await?;
+    dg_store::datasources::set_health(&state.db, &ds.id, status, failures, check.checked_at)
+        .await?;
     if status != ds.status {
         events::publish(
             events::kind::DATASOURCE_STATUS,
@@ -142,9 +143,9 @@ pub async fn record_datasource_check(
         notifications::insert(
             &state.db,
             notifications::NewNotification {
-                kind: crate::domain::NotificationKind::ConnectionLost,
-                severity: crate::domain::Severity::Critical,
-                entity_type: Some(crate::domain::EntityType::Datasource),
+                kind: dg_core::domain::NotificationKind::ConnectionLost,
+                severity: dg_core::domain::Severity::Critical,
+                entity_type: Some(dg_core::domain::EntityType::Datasource),
                 entity_id: Some(&ds.id),
                 title: format!("Connection lost: {}", ds.name),
                 message: format!(
@@ -161,9 +162,9 @@ pub async fn record_datasource_check(
         notifications::insert(
             &state.db,
             notifications::NewNotification {
-                kind: crate::domain::NotificationKind::ConnectionRestored,
-                severity: crate::domain::Severity::Info,
-                entity_type: Some(crate::domain::EntityType::Datasource),
+                kind: dg_core::domain::NotificationKind::ConnectionRestored,
+                severity: dg_core::domain::Severity::Info,
+                entity_type: Some(dg_core::domain::EntityType::Datasource),
                 entity_id: Some(&ds.id),
                 title: format!("Connection restored: {}", ds.name),
                 message: format!(
@@ -180,7 +181,7 @@ pub async fn record_datasource_check(
 
 /// Asks the storage plugin.
 pub async fn probe_storage(state: &AppState, s: &StorageLocation) -> HealthReport {
-    match targets::storage_for(state, s, crate::plugin::tracing_sink()).await {
+    match targets::storage_for(state, s, dg_plugin_host::tracing_sink()).await {
         Ok(storage) => match storage.health_check().await {
             Ok(report) => report,
             Err(e) => failed(e.to_string()),
@@ -210,7 +211,7 @@ fn local_free_gb(s: &StorageLocation) -> Option<f64> {
         return None;
     }
     let path = s.config.0.get("path")?.as_str()?;
-    let bytes = crate::pipeline::spool::free_bytes(std::path::Path::new(path))? as f64;
+    let bytes = dg_pipeline::spool::free_bytes(std::path::Path::new(path))? as f64;
     Some((bytes / 1e9 * 1000.0).round() / 1000.0)
 }
 
@@ -221,15 +222,15 @@ pub async fn check_storage(
     let report = probe_storage(state, s).await;
     let ok = report.status == HealthStatus::Ok;
     let check = StorageHealthCheck {
-        id: store::new_id(),
+        id: dg_store::new_id(),
         storage_location_id: s.id.clone(),
-        checked_at: store::now(),
+        checked_at: dg_store::now(),
         status: report.status.into(),
         latency_ms: Some(report.latency_ms as i64),
         available_space_gb: available_gb(&report).or_else(|| local_free_gb(s)),
         error_message: if ok { None } else { report.message.clone() },
     };
-    store::storages::record_health(&state.db, &check).await?;
+    dg_store::storages::record_health(&state.db, &check).await?;
     let status = StorageHealth::after(check.status);
     if status != s.status {
         events::publish(
@@ -247,9 +248,9 @@ pub async fn check_storage(
         notifications::insert(
             &state.db,
             notifications::NewNotification {
-                kind: crate::domain::NotificationKind::StorageUnreachable,
-                severity: crate::domain::Severity::Critical,
-                entity_type: Some(crate::domain::EntityType::StorageLocation),
+                kind: dg_core::domain::NotificationKind::StorageUnreachable,
+                severity: dg_core::domain::Severity::Critical,
+                entity_type: Some(dg_core::domain::EntityType::StorageLocation),
                 entity_id: Some(&s.id),
                 title: format!("Storage unreachable: {}", s.name),
                 message: check.error_message.clone().unwrap_or_default(),
@@ -261,9 +262,9 @@ pub async fn check_storage(
         notifications::insert(
             &state.db,
             notifications::NewNotification {
-                kind: crate::domain::NotificationKind::ConnectionRestored,
-                severity: crate::domain::Severity::Info,
-                entity_type: Some(crate::domain::EntityType::StorageLocation),
+                kind: dg_core::domain::NotificationKind::ConnectionRestored,
+                severity: dg_core::domain::Severity::Info,
+                entity_type: Some(dg_core::domain::EntityType::StorageLocation),
                 entity_id: Some(&s.id),
                 title: format!("Storage reachable again: {}", s.name),
                 message: format!("{} ms", report.latency_ms),

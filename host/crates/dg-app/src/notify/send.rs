@@ -2,12 +2,12 @@
 //! target (secrets split off the stored config) and the WIT event.
 
 use super::templates::Rendered;
-use crate::plugin::bindings::{Event, Kv, Severity};
-use crate::plugin::client::Target;
-use crate::plugin::{CallError, NotInstalled};
-use crate::server::state::AppState;
-use crate::server::targets::split_secrets;
-use crate::store::rows::NotificationChannel;
+use crate::state::AppState;
+use crate::targets::split_secrets;
+use dg_plugin_host::bindings::{Event, Kv, Severity};
+use dg_plugin_host::client::Target;
+use dg_plugin_host::{CallError, NotInstalled};
+use dg_store::rows::NotificationChannel;
 use serde_json::Value;
 
 /// Why a channel could not be used.
@@ -40,7 +40,7 @@ pub async fn validate(state: &AppState, kind: &str, config: &Value) -> Result<()
     let (plain, _) = split_secrets(config);
     let client = state
         .plugins
-        .notifier(kind, Target::new(plain, crate::plugin::tracing_sink()))?;
+        .notifier(kind, Target::new(plain, dg_plugin_host::tracing_sink()))?;
     client.validate_config().await?;
     Ok(())
 }
@@ -66,20 +66,20 @@ pub async fn send(
     state: &AppState,
     channel: &NotificationChannel,
     kind: &str,
-    severity: crate::domain::Severity,
+    severity: dg_core::domain::Severity,
     message: &Rendered,
     fields: &Value,
     ids: Option<&DeliveryIds>,
 ) -> Result<(), SendError> {
     let (plain, secrets) = split_secrets(&channel.config.0);
-    let target = Target::new(plain, crate::plugin::tracing_sink()).with_secrets(secrets);
+    let target = Target::new(plain, dg_plugin_host::tracing_sink()).with_secrets(secrets);
     let client = state.plugins.notifier(&channel.kind, target)?;
     let event = Event {
         kind: kind.to_string(),
         severity: match severity {
-            crate::domain::Severity::Critical => Severity::Critical,
-            crate::domain::Severity::Warning => Severity::Warning,
-            crate::domain::Severity::Info => Severity::Info,
+            dg_core::domain::Severity::Critical => Severity::Critical,
+            dg_core::domain::Severity::Warning => Severity::Warning,
+            dg_core::domain::Severity::Info => Severity::Info,
         },
         title: message.subject.clone(),
         body: message.body.clone(),

@@ -2,13 +2,13 @@
 //! forward. One node runs it at a time (lease); the conditional update in
 //! `jobs::advance_and_enqueue` makes double queuing impossible even so.
 
-use crate::domain::{Operation, Trigger, WorkKind};
 use crate::queue::{self, PRIORITY_SCHEDULED};
-use crate::schedule::Schedule;
-use crate::server::state::AppState;
-use crate::store::rows::BackupJob;
-use crate::store::{self, executions, jobs, notifications, StoreError};
+use crate::state::AppState;
 use chrono::{DateTime, Utc};
+use dg_core::domain::{Operation, Trigger, WorkKind};
+use dg_core::schedule::Schedule;
+use dg_store::rows::BackupJob;
+use dg_store::{executions, jobs, notifications, StoreError};
 
 /// Queues every job due at `now`; returns the execution ids queued. A job
 /// whose runs were missed (server down) runs once, and its next run is
@@ -64,9 +64,9 @@ async fn skip_overlapping(
     notifications::insert(
         &state.db,
         notifications::NewNotification {
-            kind: crate::domain::NotificationKind::BackupSkipped,
-            severity: crate::domain::Severity::Warning,
-            entity_type: Some(crate::domain::EntityType::BackupJob),
+            kind: dg_core::domain::NotificationKind::BackupSkipped,
+            severity: dg_core::domain::Severity::Warning,
+            entity_type: Some(dg_core::domain::EntityType::BackupJob),
             entity_id: Some(&job.id),
             title: format!("Scheduled backup skipped: {}", job.name),
             message: format!(
@@ -89,8 +89,8 @@ pub async fn run(state: AppState, wake: impl Fn() + Send + 'static) {
     let ttl = chrono::Duration::from_std(state.config.scheduler_tick * 3)
         .unwrap_or_else(|_| chrono::Duration::minutes(3));
     loop {
-        match store::leases::acquire(&state.db, "scheduler", &state.node_id, ttl).await {
-            Ok(true) => match tick(&state, store::now()).await {
+        match dg_store::leases::acquire(&state.db, "scheduler", &state.node_id, ttl).await {
+            Ok(true) => match tick(&state, dg_store::now()).await {
                 Ok(ids) if !ids.is_empty() => wake(),
                 Ok(_) => {}
                 Err(e) => tracing::error!("scheduler tick: {e}"),

@@ -15,11 +15,11 @@
 //! allowed. Inside allowed roots, the server's own files, system
 //! directories and well-known secret places stay refused.
 
-use crate::plugin::dirs::{identity_of, DirGuard, PinnedDir};
+use dg_plugin_host::dirs::{identity_of, DirGuard, PinnedDir};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-pub use crate::plugin::dirs::DirUse as PathUse;
+pub use dg_plugin_host::dirs::DirUse as PathUse;
 
 /// Directories no path may be inside by default. `/` itself is refused
 /// but not what is below it.
@@ -277,7 +277,7 @@ pub fn check_syntax(path: &str) -> Result<(), PathRefusal> {
     }
     if path
         .chars()
-        .any(|c| c.is_control() || crate::api::limits::is_bidi(c))
+        .any(|c| c.is_control() || dg_core::text::is_bidi(c))
     {
         return invalid("must not contain control characters or bidirectional overrides");
     }

@@ -2,25 +2,25 @@
 //! are split off the stored configuration here: plugins get their names,
 //! the host injects the values into the programs they spawn.
 
-use super::paths::{Occupied, PathRefusal, PathUse};
-use super::state::AppState;
-use crate::plugin::client::Target;
-use crate::plugin::manifest::fill_template;
-use crate::plugin::runtime::LoadedPlugin;
-use crate::plugin::{EngineClient, LogSink, PluginKind, StorageClient};
-use crate::store::rows::{Datasource, StorageLocation};
-use crate::store::{self, StoreError};
+use crate::paths::{Occupied, PathRefusal, PathUse};
+use crate::state::AppState;
+use dg_plugin_host::client::Target;
+use dg_plugin_host::manifest::fill_template;
+use dg_plugin_host::runtime::LoadedPlugin;
+use dg_plugin_host::{EngineClient, LogSink, PluginKind, StorageClient};
+use dg_store::rows::{Datasource, StorageLocation};
+use dg_store::StoreError;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use crate::secrets::is_secret_key;
-pub use crate::secrets::{redact, REDACTED, SECRET_KEYS};
+use dg_core::secrets::is_secret_key;
+pub use dg_core::secrets::{redact, REDACTED, SECRET_KEYS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     #[error(transparent)]
-    NotInstalled(#[from] crate::plugin::NotInstalled),
+    NotInstalled(#[from] dg_plugin_host::NotInstalled),
     #[error("{0}")]
     Invalid(String),
     /// A configured path the policy refuses; `field` is dotted
@@ -381,7 +381,7 @@ async fn occupied(
     with_datasources: bool,
 ) -> Result<Vec<Occupied>, TargetError> {
     let mut out = Vec::new();
-    for s in store::storages::all(&state.db).await? {
+    for s in dg_store::storages::all(&state.db).await? {
         if Some(s.id.as_str()) == except {
             continue;
         }
@@ -396,7 +396,7 @@ async fn occupied(
         }
     }
     if with_datasources {
-        for d in store::datasources::all(&state.db).await? {
+        for d in dg_store::datasources::all(&state.db).await? {
             let Ok(plugin) = state.plugins.find(PluginKind::Engine, &d.kind) else {
                 continue;
             };

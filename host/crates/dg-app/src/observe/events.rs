@@ -263,7 +263,7 @@ impl Drop for ProgressGate {
 
 /// An execution changed status (`queued|running|completed|failed|cancelled`):
 /// published by the store functions that change it, after the change.
-pub fn execution_status(e: &crate::store::rows::Execution) {
+pub fn execution_status(e: &dg_store::rows::Execution) {
     let ended = e.status.is_final();
     // Held while publishing, so no progress event can slip in after.
     let mut gates = progress_lock();
@@ -295,7 +295,7 @@ pub fn execution_status(e: &crate::store::rows::Execution) {
 }
 
 /// A notification row was written (`store::notifications::insert`).
-pub fn notification(n: &crate::store::rows::Notification) {
+pub fn notification(n: &dg_store::rows::Notification) {
     publish(
         kind::NOTIFICATION,
         serde_json::json!({
@@ -422,8 +422,8 @@ mod tests {
 
     #[test]
     fn no_progress_after_the_final_status() {
-        use crate::domain::{ExecutionStatus, Operation, Trigger};
-        let mut row = crate::store::executions::queued(Operation::Backup, Trigger::Manual);
+        use dg_core::domain::{ExecutionStatus, Operation, Trigger};
+        let mut row = dg_store::executions::queued(Operation::Backup, Trigger::Manual);
         row.status = ExecutionStatus::Running;
         let gate = ProgressGate::open(&row.id);
         let mut sub = bus().subscribe(None);
