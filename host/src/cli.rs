@@ -465,12 +465,15 @@ async fn secrets_command(cli: &Cli, command: &SecretsCommand) -> anyhow::Result<
     let url = database_url.clone().unwrap_or_else(|| {
         crate::store::Db::sqlite_url(&absolute(&cli.data_dir).unwrap_or_default())
     });
-    let db = crate::store::Db::connect(&url).await.with_context(|| {
-        format!(
-            "opening metadata database {}",
-            crate::store::redact_url(&url)
-        )
-    })?;
+    let db = crate::store::Db::connect(&url)
+        .await
+        .with_context(|| {
+            format!(
+                "opening metadata database {}",
+                crate::store::redact_url(&url)
+            )
+        })?
+        .with_events(std::sync::Arc::new(crate::observe::events::StoreEvents));
     let rotating_file = crate::secrets::with_keyring(|ring| {
         Ok(ring.source == crate::secrets::KeySource::File(file.clone()))
     })?;
@@ -660,6 +663,11 @@ fn load_plugins(cli: &Cli, scratch_root: PathBuf) -> anyhow::Result<Plugins> {
         smtp_ca_files: cli.smtp_ca_files.clone(),
     };
     let mut plugins = Plugins::with_builtins(config).context("loading built-in plugins")?;
+    // Export calls are counted in this process's metrics (served by
+    // `serve`; the runtime itself keeps no counters).
+    plugins
+        .runtime()
+        .observe_calls(std::sync::Arc::new(crate::observe::metrics::PluginCalls));
     if let Some(dir) = &cli.plugin_dir {
         for problem in plugins.load_dir(dir) {
             tracing::warn!("plugin not loaded: {problem}");

@@ -1,20 +1,17 @@
-//! DataGuardian host: the plugin runtime, the streaming pipeline, the
-//! metadata store, queue, workers and REST API, and the command line.
-//! See docs/ARCHITECTURE.md for the map.
+//! DataGuardian host: the REST API, the server and the command line, on
+//! top of the layered crates under `host/crates/` (domain, plugin runtime,
+//! pipeline, store, application). The lower crates are re-exported under
+//! the module names they had when this was one crate, so
+//! `dataguardian::plugin::...`, `dataguardian::store::...` and the rest keep
+//! working. See docs/ARCHITECTURE.md for the map.
 
 pub mod api;
 pub mod cli;
-pub mod domain;
-pub mod notify;
 pub mod observe;
-pub mod pipeline;
-pub mod plugin;
-pub mod private;
-pub mod queue;
-pub mod retention;
-pub mod schedule;
-pub mod secrets;
 pub mod server;
-pub mod source;
-pub mod store;
-pub mod workers;
+
+pub use dg_app::{notify, queue, workers};
+pub use dg_core::{domain, private, retention, schedule, secrets, source};
+pub use dg_pipeline as pipeline;
+pub use dg_plugin_host as plugin;
+pub use dg_store as store;

@@ -15,78 +15,20 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::net::IpAddr;
 use std::sync::Arc;
 
-/// Which names and origins the server answers to.
-#[derive(Debug, Clone, Default)]
-pub struct OriginPolicy {
-    /// Extra host names (lowercase, no port). `*.example.com` matches the
-    /// subdomains of example.com; `*` alone turns the host check off.
-    pub allowed_hosts: Vec<String>,
-    /// `scheme://host[:port]` of `--public-url`, accepted as an `Origin`.
-    pub public_origin: Option<String>,
+pub use dg_app::origin::OriginPolicy;
+pub use dg_core::text::shorten;
+
+/// The HTTP side of [`OriginPolicy`] (which lives in dg-app, beside the
+/// server configuration that holds it; the verdicts are API errors).
+pub trait OriginCheck {
+    /// The verdict on one request, before its body is read.
+    fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), ApiError>;
 }
 
-impl OriginPolicy {
-    /// Builds the policy from `--allowed-hosts` and `--public-url`.
-    pub fn new(allowed_hosts: &[String], public_url: Option<&str>) -> Result<Self, String> {
-        let mut hosts = Vec::new();
-        for raw in allowed_hosts {
-            let h = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-            if h.is_empty() {
-                continue;
-            }
-            if h.contains(['/', ':', ' ']) && !h.starts_with('[') {
-                return Err(format!(
-                    "--allowed-hosts: `{}` is not a host name (give names without scheme or port)",
-                    shorten(raw)
-                ));
-            }
-            hosts.push(h);
-        }
-        let public_origin = match public_url {
-            None => None,
-            Some(u) if u.trim().is_empty() => None,
-            Some(u) => {
-                let url = url::Url::parse(u.trim())
-                    .map_err(|e| format!("--public-url: `{}` is not a URL: {e}", shorten(u)))?;
-                if !matches!(url.scheme(), "http" | "https") {
-                    return Err("--public-url: must start with http:// or https://".into());
-                }
-                let host = url
-                    .host_str()
-                    .ok_or("--public-url: has no host")?
-                    .to_ascii_lowercase();
-                hosts.push(host);
-                Some(url.origin().ascii_serialization())
-            }
-        };
-        Ok(Self {
-            allowed_hosts: hosts,
-            public_origin,
-        })
-    }
-
-    /// Whether `name` (from a `Host` header, port removed) is served here.
-    /// IP literals and `localhost` always are: a rebinding attack needs a
-    /// name of the attacker's, and browsers resolve `localhost` themselves.
-    fn serves_host(&self, name: &str) -> bool {
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
-        if name == "localhost" || is_ip_literal(&name) {
-            return true;
-        }
-        self.allowed_hosts.iter().any(|allowed| {
-            allowed == "*"
-                || *allowed == name
-                || allowed
-                    .strip_prefix("*.")
-                    .is_some_and(|domain| name.ends_with(&format!(".{domain}")))
-        })
-    }
-
-    /// The verdict on one request, before its body is read.
-    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+impl OriginCheck for OriginPolicy {
+    fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
         let host = headers
             .get(header::HOST)
             .map(|h| h.to_str().unwrap_or("\u{fffd}"));
@@ -113,43 +55,46 @@ impl OriginPolicy {
         if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
             return Ok(());
         }
-        self.check_cross_site(headers, Some(host))?;
+        check_cross_site(self, headers, Some(host))?;
         check_json_body(headers)
     }
+}
 
-    fn check_cross_site(&self, headers: &HeaderMap, host: Option<&str>) -> Result<(), ApiError> {
-        let refused = |why: String| {
-            Err(ApiError::new(
+fn check_cross_site(
+    policy: &OriginPolicy,
+    headers: &HeaderMap,
+    host: Option<&str>,
+) -> Result<(), ApiError> {
+    let refused = |why: String| {
+        Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "cross_origin_refused",
                 format!("{why}; the API accepts writes only from its own pages and from clients that are not browsers"),
             ))
-        };
-        if let Some(site) = headers.get("sec-fetch-site") {
-            let site = site.to_str().unwrap_or("");
-            if !matches!(site, "same-origin" | "none") {
-                return refused(format!(
-                    "request sent from another site (Sec-Fetch-Site: {})",
-                    shorten(site)
-                ));
-            }
+    };
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("");
+        if !matches!(site, "same-origin" | "none") {
+            return refused(format!(
+                "request sent from another site (Sec-Fetch-Site: {})",
+                shorten(site)
+            ));
         }
-        let Some(origin) = headers.get(header::ORIGIN) else {
-            return Ok(());
-        };
-        let origin = origin.to_str().unwrap_or("\u{fffd}");
-        let same_host = host.is_some_and(|h| {
-            same_origin_as_served(origin).is_some_and(|a| a.eq_ignore_ascii_case(h))
-        });
-        let public = self
-            .public_origin
-            .as_deref()
-            .is_some_and(|p| p.eq_ignore_ascii_case(origin.trim_end_matches('/')));
-        if same_host || public {
-            Ok(())
-        } else {
-            refused(format!("request from origin `{}`", shorten(origin)))
-        }
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("\u{fffd}");
+    let same_host = host
+        .is_some_and(|h| same_origin_as_served(origin).is_some_and(|a| a.eq_ignore_ascii_case(h)));
+    let public = policy
+        .public_origin
+        .as_deref()
+        .is_some_and(|p| p.eq_ignore_ascii_case(origin.trim_end_matches('/')));
+    if same_host || public {
+        Ok(())
+    } else {
+        refused(format!("request from origin `{}`", shorten(origin)))
     }
 }
 
@@ -202,11 +147,6 @@ fn host_name(host: &str) -> &str {
         .map_or(host, |(name, _)| name)
 }
 
-fn is_ip_literal(name: &str) -> bool {
-    let bare = name.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<IpAddr>().is_ok()
-}
-
 /// `http://host:port` → `host:port` (as a browser would send `Host`),
 /// for origins with the scheme this server speaks: plain HTTP. A page
 /// from `https://host:port` is another origin than the server at
@@ -222,20 +162,6 @@ fn same_origin_as_served(origin: &str) -> Option<&str> {
 
 /// The scheme of the server's own listener: it serves no TLS itself.
 const SERVED_SCHEME: &str = "http";
-
-/// At most a short prefix of a value an error message quotes.
-pub fn shorten(value: &str) -> String {
-    const MAX: usize = 64;
-    let mut out: String = value
-        .chars()
-        .take(MAX)
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if value.chars().count() > MAX {
-        out.push('…');
-    }
-    out
-}
 
 /// The middleware: refuses before routing, so nothing runs for a refused
 /// request.

@@ -26,13 +26,7 @@ pub const MAX_CONFIG_KEY: usize = 64;
 pub const MAX_CRON_CHARS: usize = 256;
 pub const MAX_TIMEZONE_CHARS: usize = 64;
 
-/// Characters that reorder text on screen.
-pub fn is_bidi(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-    )
-}
+pub use dg_core::text::is_bidi;
 
 /// Control or reordering characters, which no name, tag or path needs.
 fn has_hidden(s: &str) -> bool {

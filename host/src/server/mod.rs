@@ -2,9 +2,8 @@
 //! one process.
 
 pub mod http;
-pub mod paths;
-pub mod state;
-pub mod targets;
+
+pub use dg_app::{paths, state, targets};
 
 use crate::api;
 use crate::plugin::Plugins;
@@ -12,6 +11,7 @@ use crate::queue::EmbeddedQueue;
 use crate::store::{self, Db};
 use crate::workers;
 use anyhow::Context;
+use dg_app::hostname;
 use state::{AppState, Running, ServerConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -75,7 +75,8 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         .unwrap_or_else(|| Db::sqlite_url(data_dir));
     let db = Db::connect(&url)
         .await
-        .with_context(|| format!("opening metadata database {}", store::redact_url(&url)))?;
+        .with_context(|| format!("opening metadata database {}", store::redact_url(&url)))?
+        .with_events(Arc::new(crate::observe::events::StoreEvents));
     tracing::info!(
         "metadata database: {} ({})",
         db.backend(),
@@ -195,14 +196,6 @@ fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
         }
     };
     Ok(format!("{}-{id}", hostname()))
-}
-
-pub(crate) fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "node".into())
 }
 
 /// Stops taking work, lets what runs finish within the grace period, then
