@@ -2,9 +2,9 @@
 //! availability of each copy, and restores (including verification).
 
 use super::error::{ApiError, ApiResult};
-use super::extract::ValidJson;
+use super::extract::{RequestActor, ValidJson};
 use crate::domain::{
-    CopyAvailability, CopyStatus, DatasourceHealth, ExecutionStatus, Operation, Trigger, WorkKind,
+    CopyAvailability, CopyStatus, DatasourceHealth, ExecutionStatus, Operation, Trigger,
 };
 use crate::pipeline;
 use crate::server::state::AppState;
@@ -371,6 +371,7 @@ fn check_database_choice(
     responses((status = 202, body = super::executions::ExecutionAccepted), (status = 422, body = super::error::ErrorBody)))]
 pub async fn restore(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     Path(execution_id): Path<String>,
     ValidJson(input): ValidJson<RestoreRequest>,
 ) -> ApiResult<(StatusCode, Json<super::executions::ExecutionAccepted>)> {
@@ -458,7 +459,7 @@ pub async fn restore(
         jobs,
     };
     execution.metadata = sqlx::types::Json(spec.to_metadata());
-    super::enqueue(&state, &execution, WorkKind::Restore).await?;
+    dg_app::usecases::executions::submit(&state, &actor, &execution).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(super::executions::ExecutionAccepted::from(&execution)),

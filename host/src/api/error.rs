@@ -130,13 +130,30 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<dg_app::usecases::UseCaseError> for ApiError {
+    fn from(e: dg_app::usecases::UseCaseError) -> Self {
+        use dg_app::usecases::UseCaseError;
+        match e {
+            UseCaseError::NotFound { what, id } => ApiError::not_found(what, &id),
+            UseCaseError::Conflict(message) => ApiError::conflict(message),
+            UseCaseError::Invalid(e) => ApiError::field(e),
+            UseCaseError::QueueUnavailable(message) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue_unavailable",
+                format!("queue unavailable: {message}"),
+            ),
+            UseCaseError::Upstream(message) => ApiError::bad_gateway(message),
+            UseCaseError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(what) => {
-                let field = what.split(':').next().map(str::to_string);
-                let mut err = ApiError::conflict(format!("{what} already exists"));
-                err.field = field.filter(|f| !f.contains(' '));
+            e @ StoreError::Conflict { field, .. } => {
+                let mut err = ApiError::conflict(e.to_string());
+                err.field = field.map(str::to_string);
                 err
             }
             StoreError::Reference(message) => ApiError::conflict(message),
@@ -158,21 +175,6 @@ impl From<crate::server::targets::TargetError> for ApiError {
         use crate::server::targets::TargetError;
         match e {
             TargetError::NotInstalled(e) => ApiError::invalid("type", e.to_string()),
-            // "config.path: why" — the message already names its field.
-            TargetError::Invalid(message) => {
-                let field = message
-                    .split(':')
-                    .next()
-                    .filter(|f| !f.contains(' '))
-                    .map(str::to_string);
-                let mut err = ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    message,
-                );
-                err.field = field;
-                err
-            }
             TargetError::Path {
                 field,
                 refusal: PathRefusal::Invalid(m),

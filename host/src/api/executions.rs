@@ -2,27 +2,24 @@
 //! retry-upload, mark-restored, cancel and delete.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{ValidJson, ValidQuery};
+use super::extract::{RequestActor, ValidJson, ValidQuery};
 use super::page::{Page, PageQuery};
 use super::stream;
-use crate::domain::{
-    CopyStatus, EntityType, ExecutionStatus, NotificationKind, Operation, Severity, Trigger,
-};
+use crate::domain::{CopyStatus, ExecutionStatus, Operation};
 use crate::pipeline::restore::load_manifest;
 use crate::plugin::StorageClient;
 use crate::server::state::AppState;
 use crate::server::targets;
 use crate::store::rows::{Chunk, Execution, ExecutionLog, ExecutionStorage};
 use crate::store::{self, executions, Filter, Param};
-use crate::workers::cleanup;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use dg_app::usecases;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 /// Response header carrying the artifact's checksum from the manifest
@@ -95,9 +92,7 @@ pub struct ListQuery {
 }
 
 pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<Execution> {
-    executions::get(&state.db, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("execution", id))
+    Ok(usecases::executions::load(state, id).await?)
 }
 
 #[utoipa::path(get, path = "/api/executions", tag = "executions", params(ListQuery),
@@ -216,19 +211,7 @@ async fn readable_storage(
 /// 409 unless `execution` is a backup that completed, saying which of the
 /// two it is not.
 pub(crate) fn require_completed_backup(execution: &Execution) -> ApiResult<()> {
-    if execution.operation != Operation::Backup {
-        return Err(ApiError::conflict(format!(
-            "execution `{}` is a {}, not a backup",
-            execution.id, execution.operation
-        )));
-    }
-    if execution.status != ExecutionStatus::Completed {
-        return Err(ApiError::conflict(format!(
-            "backup `{}` has not completed (status {})",
-            execution.id, execution.status
-        )));
-    }
-    Ok(())
+    Ok(usecases::executions::require_completed_backup(execution)?)
 }
 
 fn completed_backup(execution: &Execution) -> ApiResult<String> {
@@ -351,25 +334,11 @@ impl From<&Execution> for ExecutionAccepted {
         (status = 409, body = super::error::ErrorBody)))]
 pub async fn retry_upload(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<ExecutionAccepted>)> {
-    let backup = load(&state, &id).await?;
-    completed_backup(&backup)?;
-    if let Some(active) = executions::active_copy(&state.db, &id).await? {
-        return Err(ApiError::conflict(format!(
-            "a copy of this backup is already queued or running (execution {active}); wait \
-             for it or cancel it"
-        )));
-    }
-    let mut execution = executions::queued(Operation::Copy, Trigger::Manual);
-    execution.source_execution_id = Some(backup.id.clone());
-    execution.job_id = backup.job_id.clone();
-    execution.datasource_id = backup.datasource_id.clone();
-    super::enqueue(&state, &execution, Operation::Copy.work_kind()).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(ExecutionAccepted::from(&execution)),
-    ))
+    let copy = usecases::executions::retry_upload(&state, &actor, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(ExecutionAccepted::from(&copy))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -385,41 +354,18 @@ pub struct MarkRestored {
     request_body = MarkRestored, responses((status = 200, body = Execution)))]
 pub async fn mark_restored(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     Path(id): Path<String>,
     ValidJson(input): ValidJson<MarkRestored>,
 ) -> ApiResult<Json<Execution>> {
-    let execution = load(&state, &id).await?;
-    completed_backup(&execution)?;
-    let at = input.restored_at.unwrap_or_else(store::now);
-    let note = json!({
-        "restored_at": at,
-        "restored_by": input.restored_by,
-        "reason": input.reason,
-    });
-    executions::set_restored(&state.db, &id, at, &note).await?;
-    store::notifications::insert(
-        &state.db,
-        store::notifications::NewNotification {
-            kind: NotificationKind::RestoreCompleted,
-            severity: Severity::Info,
-            entity_type: Some(EntityType::BackupExecution),
-            entity_id: Some(&id),
-            title: "Backup restored manually".into(),
-            message: format!(
-                "restored by {} at {}{}",
-                input.restored_by.as_deref().unwrap_or("an operator"),
-                at.to_rfc3339(),
-                input
-                    .reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            ),
-            metadata: note,
-        },
-    )
-    .await?;
-    Ok(Json(load(&state, &id).await?))
+    let restore = usecases::executions::ManualRestore {
+        restored_at: input.restored_at.unwrap_or_else(store::now),
+        restored_by: input.restored_by,
+        reason: input.reason,
+    };
+    Ok(Json(
+        usecases::executions::mark_restored(&state, &actor, &id, restore).await?,
+    ))
 }
 
 /// Cancel a queued or running execution. The request is recorded on the
@@ -430,39 +376,11 @@ pub async fn mark_restored(
     responses((status = 202, body = Execution), (status = 409, body = super::error::ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Execution>)> {
-    load(&state, &id).await?;
-    let Some(status) = executions::request_cancel(&state.db, &id).await? else {
-        let ended = load(&state, &id).await?;
-        return Err(ApiError::conflict(format!(
-            "execution `{id}` is {}; only queued or running executions can be cancelled",
-            ended.status
-        )));
-    };
-    // Not claimed yet: taken off the queue and ended here. Claimed in the
-    // meantime: the runner sees the request when it starts.
-    if status == ExecutionStatus::Queued
-        && state
-            .queue
-            .cancel_queued(&id)
-            .await
-            .map_err(ApiError::internal)?
-    {
-        executions::finish(
-            &state.db,
-            &id,
-            ExecutionStatus::Cancelled,
-            Some("cancelled by request"),
-            None,
-        )
-        .await?;
-    }
-    // Running here: no need to wait for the runner's next look.
-    if let Some(run) = state.running.get(&id) {
-        run.cancel.cancel();
-    }
-    Ok((StatusCode::ACCEPTED, Json(load(&state, &id).await?)))
+    let execution = usecases::executions::cancel(&state, &actor, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(execution)))
 }
 
 /// Delete a finished execution; a backup's files go from every storage.
@@ -470,23 +388,9 @@ pub async fn cancel(
     responses((status = 204), (status = 409, body = super::error::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let execution = load(&state, &id).await?;
-    if !execution.status.is_final() {
-        return Err(ApiError::conflict(
-            "cancel the execution before deleting it",
-        ));
-    }
-    let readers = executions::restores_reading(&state.db, &id).await?;
-    if readers > 0 {
-        return Err(ApiError::conflict(format!(
-            "{readers} restore(s) or copies of this backup are queued or running; wait for them \
-             or cancel them"
-        )));
-    }
-    cleanup::delete_backup(&state, &id)
-        .await
-        .map_err(ApiError::bad_gateway)?;
+    usecases::executions::delete(&state, &actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -215,3 +215,25 @@ mod tests {
         }
     }
 }
+
+/// Who is asking, for the use-case layer: an API client by the address
+/// its connection came from (the signed-in user, once there is one).
+#[derive(Debug, Clone)]
+pub struct RequestActor(pub dg_app::usecases::Actor);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestActor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        // Set by the accept loop (`server::http`); absent when a router is
+        // driven in process.
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "in-process".to_string(), |c| c.0.ip().to_string());
+        Ok(Self(dg_app::usecases::Actor::Api { client }))
+    }
+}

@@ -2,9 +2,9 @@
 //! retention dry run.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{OptionalJson, ValidJson, ValidQuery};
+use super::extract::{OptionalJson, RequestActor, ValidJson, ValidQuery};
 use super::page::{Page, PageQuery};
-use crate::domain::{ExecutionStatus, Operation, StorageStrategy, Trigger, WorkKind};
+use crate::domain::{ExecutionStatus, Operation, StorageStrategy};
 use crate::retention::RetentionPolicy;
 use crate::schedule::{Schedule, ScheduleError};
 use crate::server::state::AppState;
@@ -429,21 +429,10 @@ pub async fn delete(
         (status = 409, body = super::error::ErrorBody)))]
 pub async fn run(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<super::executions::ExecutionAccepted>)> {
-    let job = load(&state, &id).await?;
-    if let Some(active) = executions::active_backup(&state.db, &job.id).await? {
-        return Err(ApiError::conflict(format!(
-            "job `{}` already has a backup queued or running (execution {active}); wait for \
-             it or cancel it",
-            job.name
-        )));
-    }
-    let mut execution = executions::queued(Operation::Backup, Trigger::Manual);
-    execution.job_id = Some(job.id.clone());
-    execution.datasource_id = Some(job.datasource_id.clone());
-    execution.storage_location_id = Some(job.storage_location_id.clone());
-    super::enqueue(&state, &execution, WorkKind::Backup).await?;
+    let execution = dg_app::usecases::executions::run_job(&state, &actor, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(super::executions::ExecutionAccepted::from(&execution)),

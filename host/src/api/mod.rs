@@ -136,30 +136,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Records a manual execution and queues it ahead of scheduled work, in
-/// one step: if the queue refuses, nothing is recorded and the client gets
-/// a 503 (never an execution left `queued` with nothing to run it).
-pub(crate) async fn enqueue(
-    state: &AppState,
-    execution: &crate::store::rows::Execution,
-    kind: crate::domain::WorkKind,
-) -> Result<(), ApiError> {
-    let item = crate::queue::item(kind, &execution.id, crate::queue::PRIORITY_MANUAL);
-    state.queue.submit(execution, &item).await.map_err(|e| {
-        if let crate::queue::QueueError::Store(crate::store::StoreError::Conflict(what)) = &e {
-            return ApiError::conflict(format!(
-                "{what} is already queued or running; wait for it or cancel it"
-            ));
-        }
-        tracing::error!("queueing {kind} {}: {e}", execution.id);
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "queue_unavailable",
-            format!("queue unavailable: {e}"),
-        )
-    })
-}
-
 /// axum answers a wrong method with an empty 405; give it the API's error
 /// body, keeping the `Allow` header.
 async fn method_not_allowed_as_json(

@@ -51,6 +51,13 @@ async fn a_run_on_one_node_is_cancelled_through_another() {
     assert_eq!(ended["error_message"], "cancelled by request", "{ended}");
     assert!(!folder.exists(), "{folder:?} left behind");
     drop(locker);
+    // The log says who asked for what.
+    let logs = b
+        .get_ok(&format!("/api/executions/{id}/logs"))
+        .await
+        .to_string();
+    assert!(logs.contains("backup queued by API client 127.0.0.1"), "{logs}");
+    assert!(logs.contains("cancel requested by API client 127.0.0.1"), "{logs}");
 
     // A cancel of what has ended is refused, on either node.
     let (status, body) = b

@@ -13,6 +13,7 @@ pub mod paths;
 pub mod queue;
 pub mod state;
 pub mod targets;
+pub mod usecases;
 pub mod workers;
 
 /// This machine's name (`/etc/hostname`), `node` when it has none: part of

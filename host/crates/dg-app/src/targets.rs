@@ -21,8 +21,6 @@ pub use dg_core::secrets::{redact, REDACTED, SECRET_KEYS};
 pub enum TargetError {
     #[error(transparent)]
     NotInstalled(#[from] dg_plugin_host::NotInstalled),
-    #[error("{0}")]
-    Invalid(String),
     /// A configured path the policy refuses; `field` is dotted
     /// (`connection_config.path`).
     #[error("{field}: {refusal}")]
@@ -68,7 +66,7 @@ fn split_in(value: &mut Value, prefix: &str, secrets: &mut HashMap<String, Strin
                 // is handed to no one.
                 Some(other) if !other.is_null() && !other.is_string() => {
                     tracing::warn!(
-                        "configuration key `{name}` holds a secret that is not a string;                          it is ignored"
+                        "configuration key `{name}` holds a secret that is not a string; it is ignored"
                     );
                 }
                 Some(_) | None => {}

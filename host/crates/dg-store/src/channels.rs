@@ -24,7 +24,9 @@ pub async fn insert(db: &Db, c: &NotificationChannel) -> Result<(), StoreError> 
         .bind(c.updated_at)
         .execute(p)
         .await
-        .map_err(|e| StoreError::classify(e, &format!("name: a channel named `{}`", c.name)))?;
+        .map_err(|e| {
+            StoreError::classify(e, Some("name"), &format!("a channel named `{}`", c.name))
+        })?;
     });
     Ok(())
 }
@@ -49,7 +51,9 @@ pub async fn update(db: &Db, c: &NotificationChannel) -> Result<(), StoreError> 
         .bind(c.updated_at)
         .execute(p)
         .await
-        .map_err(|e| StoreError::classify(e, &format!("name: a channel named `{}`", c.name)))?;
+        .map_err(|e| {
+            StoreError::classify(e, Some("name"), &format!("a channel named `{}`", c.name))
+        })?;
     });
     Ok(())
 }

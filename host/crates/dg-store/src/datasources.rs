@@ -24,7 +24,8 @@ pub async fn insert(db: &Db, d: &Datasource) -> Result<(), StoreError> {
     .await
     .map_err(|e| StoreError::classify(
         e,
-        &format!("name: a datasource named `{}`", d.name)
+        Some("name"),
+        &format!("a datasource named `{}`", d.name)
     ))?);
     Ok(())
 }
@@ -46,7 +47,8 @@ pub async fn update(db: &Db, d: &Datasource) -> Result<(), StoreError> {
     .await
     .map_err(|e| StoreError::classify(
         e,
-        &format!("name: a datasource named `{}`", d.name)
+        Some("name"),
+        &format!("a datasource named `{}`", d.name)
     ))?);
     Ok(())
 }

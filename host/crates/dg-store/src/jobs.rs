@@ -5,7 +5,7 @@ use crate::{execute, with_pool, Db, Filter, StoreError};
 use chrono::{DateTime, Utc};
 
 fn name_conflict(job: &BackupJob) -> String {
-    format!("name: a backup job named `{}`", job.name)
+    format!("a backup job named `{}`", job.name)
 }
 
 /// Inserts a job and its ordered storages (the first is the primary).
@@ -34,7 +34,7 @@ pub async fn insert(db: &Db, job: &BackupJob, storage_ids: &[String]) -> Result<
         .bind(job.updated_at)
         .execute(&mut *tx)
         .await
-        .map_err(|e| StoreError::classify(e, &name_conflict(job)))?;
+        .map_err(|e| StoreError::classify(e, Some("name"), &name_conflict(job)))?;
         for (i, sid) in storage_ids.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO backup_job_storages (job_id, storage_location_id, position)
@@ -88,7 +88,7 @@ pub async fn update(
         .bind(rescheduled)
         .execute(&mut *tx)
         .await
-        .map_err(|e| StoreError::classify(e, &name_conflict(job)))?;
+        .map_err(|e| StoreError::classify(e, Some("name"), &name_conflict(job)))?;
         sqlx::query("DELETE FROM backup_job_storages WHERE job_id = $1")
             .bind(&job.id)
             .execute(&mut *tx)

@@ -47,8 +47,13 @@ pub struct Db {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0} already exists")]
-    Conflict(String),
+    /// A unique rule refused the write: `what` already exists, given in
+    /// `field` when the client chose it (a name).
+    #[error("{}{what} already exists", field.map(|f| format!("{f}: ")).unwrap_or_default())]
+    Conflict {
+        field: Option<&'static str>,
+        what: String,
+    },
     #[error("{0}")]
     Reference(String),
     #[error("metadata database: {0}")]
@@ -62,11 +67,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Turns unique and foreign-key violations into errors that name `what`.
-    pub fn classify(e: sqlx::Error, what: &str) -> Self {
+    /// Turns unique and foreign-key violations into errors that name
+    /// `what` (and the request `field` that chose it, when one did).
+    pub fn classify(e: sqlx::Error, field: Option<&'static str>, what: &str) -> Self {
         if let sqlx::Error::Database(db) = &e {
             if db.is_unique_violation() {
-                return StoreError::Conflict(what.to_string());
+                return StoreError::Conflict {
+                    field,
+                    what: what.to_string(),
+                };
             }
             if db.is_foreign_key_violation() {
                 return StoreError::Reference(format!(
@@ -230,7 +239,7 @@ pub async fn delete_by_id(
         .bind(id)
         .execute(p)
         .await
-        .map_err(|e| StoreError::classify(e, what))?
+        .map_err(|e| StoreError::classify(e, None, what))?
         .rows_affected());
     Ok(n > 0)
 }

@@ -28,7 +28,9 @@ pub async fn insert(db: &Db, s: &StorageLocation) -> Result<(), StoreError> {
         .bind(s.updated_at)
         .execute(&mut *tx)
         .await
-        .map_err(|e| StoreError::classify(e, &format!("name: a storage named `{}`", s.name)))?;
+        .map_err(|e| {
+            StoreError::classify(e, Some("name"), &format!("a storage named `{}`", s.name))
+        })?;
         tx.commit().await?;
     });
     Ok(())
@@ -55,7 +57,9 @@ pub async fn update(db: &Db, s: &StorageLocation) -> Result<(), StoreError> {
         .bind(s.updated_at)
         .execute(&mut *tx)
         .await
-        .map_err(|e| StoreError::classify(e, &format!("name: a storage named `{}`", s.name)))?;
+        .map_err(|e| {
+            StoreError::classify(e, Some("name"), &format!("a storage named `{}`", s.name))
+        })?;
         tx.commit().await?;
     });
     Ok(())

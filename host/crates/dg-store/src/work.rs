@@ -50,7 +50,7 @@ pub async fn insert_with_execution(
         crate::executions::bind_insert!(sqlx::query(crate::executions::INSERT), execution)
             .execute(&mut *tx)
             .await
-            .map_err(|e| StoreError::classify(e, "an active backup of this job"))?;
+            .map_err(|e| StoreError::classify(e, None, "an active backup of this job"))?;
         bind_insert!(sqlx::query(INSERT), item)
             .execute(&mut *tx)
             .await?;
