@@ -3,7 +3,6 @@
 use super::error::ApiResult;
 use crate::observe::monitor::{Machine, Sample, ThreadPool};
 use crate::server::state::AppState;
-use crate::store::rows::Execution;
 use crate::store::{self, executions, Filter};
 use axum::extract::State;
 use axum::Json;
@@ -31,7 +30,7 @@ pub struct Overview {
     /// null when there were none.
     pub success_rate_24h: Option<f64>,
     pub success_rate_all_time: Option<f64>,
-    pub last_executions: Vec<Execution>,
+    pub last_executions: Vec<super::executions::ExecutionView>,
     pub next_runs: Vec<NextRun>,
     pub unread_notifications: i64,
     /// The system monitor (seed 001): the machine, its newest sample and
@@ -68,6 +67,11 @@ pub async fn overview(State(state): State<AppState>) -> ApiResult<Json<Overview>
     let (jobs_total, jobs_enabled) = store::jobs::count(db).await?;
     let totals = executions::totals(db, store::now() - chrono::Duration::hours(24)).await?;
     let (last_executions, _) = executions::list(db, &Filter::default(), 10, 0).await?;
+    let names = crate::store::names::all(db).await?;
+    let last_executions = last_executions
+        .into_iter()
+        .map(|e| super::executions::ExecutionView::new(e, &names))
+        .collect();
     let next_runs = store::jobs::upcoming(db, 5)
         .await?
         .into_iter()

@@ -56,20 +56,54 @@ pub fn check_operation(o: &str) -> ApiResult<Operation> {
     parse_field("operation", o, Operation::ALL)
 }
 
-/// Progress of a running execution on this node.
+pub use dg_app::workers::progress::Progress;
+
+/// An execution as the API shows it: the stored row with the names people
+/// read beside its ids (the job, the datasource backed up or restored
+/// into, the primary storage). A name is null when that row was deleted.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Progress {
-    pub bytes: u64,
-    pub elapsed_seconds: f64,
-    pub bytes_per_second: f64,
-    /// Restores: `stream` (single stream), `spool` then `load` (parallel).
-    pub phase: Option<crate::plugin::Phase>,
+pub struct ExecutionView {
+    #[serde(flatten)]
+    pub execution: Execution,
+    pub job_name: Option<String>,
+    pub datasource_name: Option<String>,
+    pub storage_name: Option<String>,
+}
+
+impl ExecutionView {
+    pub fn new(execution: Execution, names: &store::names::Names) -> Self {
+        Self {
+            job_name: names.job(execution.job_id.as_deref()),
+            datasource_name: names.datasource(execution.datasource_id.as_deref()),
+            storage_name: names.storage(execution.storage_location_id.as_deref()),
+            execution,
+        }
+    }
+
+    /// One execution with its names.
+    pub async fn of(state: &AppState, execution: Execution) -> ApiResult<Self> {
+        let names = store::names::all(&state.db).await?;
+        Ok(Self::new(execution, &names))
+    }
+
+    /// A page of executions with their names.
+    pub async fn page(
+        state: &AppState,
+        rows: Vec<Execution>,
+        total: i64,
+        page: i64,
+        limit: i64,
+    ) -> ApiResult<Page<Self>> {
+        let names = store::names::all(&state.db).await?;
+        let views = rows.into_iter().map(|e| Self::new(e, &names)).collect();
+        Ok(Page::new(views, total, page, limit))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExecutionDetail {
     #[serde(flatten)]
-    pub execution: Execution,
+    pub execution: ExecutionView,
     pub storages: Vec<ExecutionStorage>,
     pub chunks: Vec<Chunk>,
     pub progress: Option<Progress>,
@@ -96,11 +130,11 @@ pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<Execution> {
 }
 
 #[utoipa::path(get, path = "/api/executions", tag = "executions", params(ListQuery),
-    responses((status = 200, body = Page<Execution>)))]
+    responses((status = 200, body = Page<ExecutionView>)))]
 pub async fn list(
     State(state): State<AppState>,
     ValidQuery(q): ValidQuery<ListQuery>,
-) -> ApiResult<Json<Page<Execution>>> {
+) -> ApiResult<Json<Page<ExecutionView>>> {
     let (limit, offset, page) = PageQuery {
         page: q.page,
         limit: q.limit,
@@ -122,7 +156,9 @@ pub async fn list(
         f.push("operation = ?", Param::Text(o.to_string()));
     }
     let (rows, total) = executions::list(&state.db, &f, limit, offset).await?;
-    Ok(Json(Page::new(rows, total, page, limit)))
+    Ok(Json(
+        ExecutionView::page(&state, rows, total, page, limit).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/executions/{id}", tag = "executions",
@@ -134,22 +170,17 @@ pub async fn get(
     let execution = load(&state, &id).await?;
     let storages = executions::storages(&state.db, &id).await?;
     let chunks = executions::chunks(&state.db, &id).await?;
+    // What the event stream last said; in the first second, the bytes so
+    // far (no rate or total yet).
     let progress = state.running.get(&id).map(|run| {
-        let bytes = run.activity.bytes();
-        let elapsed = run.started.elapsed().as_secs_f64();
-        Progress {
-            bytes,
-            elapsed_seconds: elapsed,
-            bytes_per_second: if elapsed > 0.0 {
-                bytes as f64 / elapsed
-            } else {
-                0.0
-            },
-            phase: run.activity.phase(),
-        }
+        run.latest_progress().unwrap_or_else(|| {
+            let now = std::time::Instant::now();
+            Progress::measure(run.activity.bytes(), (0, now), run.started, now, None)
+                .in_phase(run.activity.phase())
+        })
     });
     Ok(Json(ExecutionDetail {
-        execution,
+        execution: ExecutionView::of(&state, execution).await?,
         storages,
         chunks,
         progress,
@@ -351,21 +382,20 @@ pub struct MarkRestored {
 
 /// Records that this backup was restored by hand (seed 004, step 7).
 #[utoipa::path(post, path = "/api/executions/{id}/mark-restored", tag = "executions",
-    request_body = MarkRestored, responses((status = 200, body = Execution)))]
+    request_body = MarkRestored, responses((status = 200, body = ExecutionView)))]
 pub async fn mark_restored(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
     Path(id): Path<String>,
     ValidJson(input): ValidJson<MarkRestored>,
-) -> ApiResult<Json<Execution>> {
+) -> ApiResult<Json<ExecutionView>> {
     let restore = usecases::executions::ManualRestore {
         restored_at: input.restored_at.unwrap_or_else(store::now),
         restored_by: input.restored_by,
         reason: input.reason,
     };
-    Ok(Json(
-        usecases::executions::mark_restored(&state, &actor, &id, restore).await?,
-    ))
+    let execution = usecases::executions::mark_restored(&state, &actor, &id, restore).await?;
+    Ok(Json(ExecutionView::of(&state, execution).await?))
 }
 
 /// Cancel a queued or running execution. The request is recorded on the
@@ -373,14 +403,17 @@ pub async fn mark_restored(
 /// that node stops the run within a second or so, removes what it had
 /// written and ends it `cancelled`.
 #[utoipa::path(post, path = "/api/executions/{id}/cancel", tag = "executions",
-    responses((status = 202, body = Execution), (status = 409, body = super::error::ErrorBody)))]
+    responses((status = 202, body = ExecutionView), (status = 409, body = super::error::ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<Execution>)> {
+) -> ApiResult<(StatusCode, Json<ExecutionView>)> {
     let execution = usecases::executions::cancel(&state, &actor, &id).await?;
-    Ok((StatusCode::ACCEPTED, Json(execution)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ExecutionView::of(&state, execution).await?),
+    ))
 }
 
 /// Delete a finished execution; a backup's files go from every storage.

@@ -8,7 +8,7 @@ use crate::domain::{ExecutionStatus, Operation, StorageStrategy};
 use crate::retention::RetentionPolicy;
 use crate::schedule::{Schedule, ScheduleError};
 use crate::server::state::AppState;
-use crate::store::rows::{BackupJob, Execution};
+use crate::store::rows::BackupJob;
 use crate::store::{self, executions, Filter, Param};
 use crate::workers::cleanup::{self, CleanupReport};
 use crate::workers::options::BackupOptions;
@@ -456,12 +456,12 @@ pub struct ExecutionsQuery {
 }
 
 #[utoipa::path(get, path = "/api/backup-jobs/{id}/executions", tag = "backup-jobs",
-    params(ExecutionsQuery), responses((status = 200, body = Page<Execution>)))]
+    params(ExecutionsQuery), responses((status = 200, body = Page<super::executions::ExecutionView>)))]
 pub async fn executions(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ValidQuery(q): ValidQuery<ExecutionsQuery>,
-) -> ApiResult<Json<Page<Execution>>> {
+) -> ApiResult<Json<Page<super::executions::ExecutionView>>> {
     load(&state, &id).await?;
     let (limit, offset, page) = PageQuery {
         page: q.page,
@@ -486,7 +486,9 @@ pub async fn executions(
         }
     }
     let (rows, total) = executions::list(&state.db, &f, limit, offset).await?;
-    Ok(Json(Page::new(rows, total, page, limit)))
+    Ok(Json(
+        super::executions::ExecutionView::page(&state, rows, total, page, limit).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

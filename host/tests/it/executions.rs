@@ -56,8 +56,14 @@ async fn a_run_on_one_node_is_cancelled_through_another() {
         .get_ok(&format!("/api/executions/{id}/logs"))
         .await
         .to_string();
-    assert!(logs.contains("backup queued by API client 127.0.0.1"), "{logs}");
-    assert!(logs.contains("cancel requested by API client 127.0.0.1"), "{logs}");
+    assert!(
+        logs.contains("backup queued by API client 127.0.0.1"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("cancel requested by API client 127.0.0.1"),
+        "{logs}"
+    );
 
     // A cancel of what has ended is refused, on either node.
     let (status, body) = b
@@ -116,6 +122,9 @@ async fn retry_upload_is_a_queued_copy_with_logs_and_progress() {
     assert_eq!(copy["status"], "completed", "{copy}");
     assert_eq!(copy["source_execution_id"], id.as_str(), "{copy}");
     assert_eq!(copy["job_id"], job.as_str(), "{copy}");
+    // Names beside the ids.
+    assert_eq!(copy["job_name"], "nightly", "{copy}");
+    assert_eq!(copy["datasource_name"], "chinook", "{copy}");
     let stored = backup["compressed_size_bytes"].as_i64().expect("size");
     // Every stored byte was moved (and the manifest with them).
     let moved = copy["progress_bytes"].as_i64().expect("progress");
@@ -139,6 +148,7 @@ async fn retry_upload_is_a_queued_copy_with_logs_and_progress() {
         .get_ok(&format!("/api/executions?operation=copy&job_id={job}"))
         .await;
     assert_eq!(copies["data"].as_array().map(Vec::len), Some(1), "{copies}");
+    assert_eq!(copies["data"][0]["job_name"], "nightly", "{copies}");
 
     // Every copy damaged: nothing verifies, the copy fails naming why.
     for root in [&disk_root, &mirror_root] {

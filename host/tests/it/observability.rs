@@ -542,6 +542,31 @@ async fn events_follow_a_backup_and_resume_without_loss() {
         p.data["bytes"].is_u64() && p.data["bytes_per_second"].is_number(),
         "{p:?}"
     );
+    // Names beside the ids, and one progress shape: the event carries
+    // every field of the execution detail's `progress` (the Progress
+    // schema of the API document).
+    assert_eq!(p.data["job_name"], "watched", "{p:?}");
+    assert_eq!(p.data["datasource_name"], "chinook", "{p:?}");
+    let doc = server.get_ok("/api/openapi.json").await;
+    let fields = doc["components"]["schemas"]["Progress"]["properties"]
+        .as_object()
+        .expect("Progress schema")
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>();
+    for field in [
+        "bytes",
+        "total_bytes",
+        "percent",
+        "bytes_per_second",
+        "eta_seconds",
+        "phase",
+    ] {
+        assert!(fields.iter().any(|f| f == field), "{field} in {fields:?}");
+    }
+    for field in &fields {
+        assert!(p.data.get(field).is_some(), "{field} missing from {p:?}");
+    }
     let completed = replayed.last().unwrap();
     assert_eq!(completed.data["size_bytes"], done["size_bytes"]);
 

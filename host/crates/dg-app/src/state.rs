@@ -61,9 +61,20 @@ pub struct RunningExecution {
     pub cancel_reason: Arc<std::sync::OnceLock<String>>,
     pub activity: Arc<Activity>,
     pub started: Instant,
+    /// The progress last published (every second): what the API's detail
+    /// shows is exactly what the event stream said.
+    pub progress: Arc<Mutex<Option<crate::workers::progress::Progress>>>,
 }
 
 impl RunningExecution {
+    /// The progress last published, if a second has passed.
+    pub fn latest_progress(&self) -> Option<crate::workers::progress::Progress> {
+        self.progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     /// Cancels with a reason recorded on the execution.
     pub fn cancel_because(&self, reason: &str) {
         let _ = self.cancel_reason.set(reason.to_string());
@@ -95,6 +106,7 @@ impl Running {
             cancel_reason: Arc::default(),
             activity: Arc::default(),
             started: Instant::now(),
+            progress: Arc::default(),
         };
         self.lock().insert(id.to_string(), run.clone());
         run

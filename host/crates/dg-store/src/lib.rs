@@ -14,6 +14,7 @@ pub mod health;
 pub mod jobs;
 pub mod leases;
 pub mod metrics;
+pub mod names;
 pub mod notifications;
 pub mod rows;
 pub mod sealed;

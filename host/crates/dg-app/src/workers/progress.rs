@@ -4,13 +4,15 @@
 //! it moved, so API clients see it move.
 
 use crate::observe::events;
-use dg_plugin_host::Activity;
+use crate::state::RunningExecution;
+use dg_plugin_host::Phase;
 use dg_store::rows::Execution;
 use dg_store::{executions, Db};
+use serde::Serialize;
 use serde_json::json;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
+use utoipa::ToSchema;
 
 const EVERY: Duration = Duration::from_secs(1);
 /// The row is written every this many events.
@@ -26,19 +28,25 @@ impl Drop for Publisher {
 }
 
 /// Starts publishing for `execution`; `total` is the byte count expected
-/// when known (restores: the backup's size), for the ETA.
+/// when known (restores: the backup's size), for the ETA. Events carry the
+/// job's and datasource's names beside their ids.
 pub fn publish(
     db: Db,
     execution: &Execution,
-    activity: Arc<Activity>,
+    names: &dg_store::names::Names,
+    run: &RunningExecution,
     total: Option<u64>,
 ) -> Publisher {
+    let activity = run.activity.clone();
+    let latest = run.progress.clone();
     let id = execution.id.clone();
     let base = json!({
         "execution_id": execution.id,
         "operation": execution.operation,
         "job_id": execution.job_id,
         "datasource_id": execution.datasource_id,
+        "job_name": names.job(execution.job_id.as_deref()),
+        "datasource_name": names.datasource(execution.datasource_id.as_deref()),
         "status": dg_core::domain::ExecutionStatus::Running,
     });
     let gate = events::ProgressGate::open(&execution.id);
@@ -52,16 +60,17 @@ pub fn publish(
             tick = tick.wrapping_add(1);
             let now = Instant::now();
             let bytes = activity.bytes();
-            let figures = Figures::new(bytes, previous, started, now, total);
+            let progress =
+                Progress::measure(bytes, previous, started, now, total).in_phase(activity.phase());
             previous = (bytes, now);
             let mut data = base.clone();
-            if let Some(map) = data.as_object_mut() {
-                map.extend(figures.to_json());
-                if let Some(phase) = activity.phase() {
-                    map.insert("phase".into(), json!(phase));
-                }
+            if let (Some(map), Ok(serde_json::Value::Object(figures))) =
+                (data.as_object_mut(), serde_json::to_value(&progress))
+            {
+                map.extend(figures);
             }
             gate.publish(data);
+            *latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(progress);
             if tick.is_multiple_of(ROW_EVERY) && bytes != last_written {
                 last_written = bytes;
                 if let Err(e) = executions::set_progress(&db, &id, bytes as i64).await {
@@ -72,22 +81,33 @@ pub fn publish(
     }))
 }
 
-/// Rates and ETA of one progress event.
-#[derive(Debug, PartialEq)]
-struct Figures {
-    bytes: u64,
-    /// Over the last interval.
-    bytes_per_second: f64,
+/// How far a running execution is: one shape for the `execution_progress`
+/// event and the execution's detail (`progress`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Progress {
+    /// Bytes moved so far: read from the engine (backups), fed to it
+    /// (restores), copied (copies).
+    pub bytes: u64,
+    /// Bytes expected, when known (restores and copies: the backup's
+    /// size).
+    pub total_bytes: Option<u64>,
+    /// `bytes` of `total_bytes`, 0-100, one decimal.
+    pub percent: Option<f64>,
+    /// Over the last second.
+    pub bytes_per_second: f64,
     /// Since the start.
-    average_bytes_per_second: f64,
-    elapsed_seconds: f64,
-    total_bytes: Option<u64>,
-    percent: Option<f64>,
-    eta_seconds: Option<f64>,
+    pub average_bytes_per_second: f64,
+    pub elapsed_seconds: f64,
+    /// At the average rate, when the total is known.
+    pub eta_seconds: Option<f64>,
+    /// Restores: `stream` (single stream), `spool` then `load` (parallel).
+    pub phase: Option<Phase>,
 }
 
-impl Figures {
-    fn new(
+impl Progress {
+    /// The figures at `now`, given the bytes and time of the previous
+    /// measure.
+    pub fn measure(
         bytes: u64,
         (prev_bytes, prev_at): (u64, Instant),
         started: Instant,
@@ -105,29 +125,18 @@ impl Figures {
             .map(|t| ((t - bytes) as f64 / average).round());
         Self {
             bytes,
+            total_bytes: total,
+            percent: total.map(|t| (bytes as f64 / t as f64 * 1000.0).round() / 10.0),
             bytes_per_second: rate(bytes.saturating_sub(prev_bytes), window).round(),
             average_bytes_per_second: average.round(),
             elapsed_seconds: (elapsed * 10.0).round() / 10.0,
-            total_bytes: total,
-            percent: total.map(|t| (bytes as f64 / t as f64 * 1000.0).round() / 10.0),
             eta_seconds: eta,
+            phase: None,
         }
     }
 
-    fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
-        let v = json!({
-            "bytes": self.bytes,
-            "bytes_per_second": self.bytes_per_second,
-            "average_bytes_per_second": self.average_bytes_per_second,
-            "elapsed_seconds": self.elapsed_seconds,
-            "total_bytes": self.total_bytes,
-            "percent": self.percent,
-            "eta_seconds": self.eta_seconds,
-        });
-        match v {
-            serde_json::Value::Object(m) => m,
-            _ => serde_json::Map::new(),
-        }
+    pub fn in_phase(self, phase: Option<Phase>) -> Self {
+        Self { phase, ..self }
     }
 }
 
@@ -138,7 +147,7 @@ mod tests {
     #[test]
     fn rate_and_eta() {
         let t0 = Instant::now();
-        let f = Figures::new(
+        let f = Progress::measure(
             4000,
             (3000, t0 + Duration::from_secs(3)),
             t0,
@@ -150,9 +159,9 @@ mod tests {
         assert_eq!(f.percent, Some(40.0));
         assert_eq!(f.eta_seconds, Some(6.0));
         // Unknown total, or one already passed: no ETA.
-        let f = Figures::new(4000, (0, t0), t0, t0 + Duration::from_secs(1), None);
+        let f = Progress::measure(4000, (0, t0), t0, t0 + Duration::from_secs(1), None);
         assert_eq!((f.total_bytes, f.eta_seconds), (None, None));
-        let f = Figures::new(4000, (0, t0), t0, t0 + Duration::from_secs(1), Some(10));
+        let f = Progress::measure(4000, (0, t0), t0, t0 + Duration::from_secs(1), Some(10));
         assert_eq!((f.total_bytes, f.eta_seconds), (None, None));
     }
 }

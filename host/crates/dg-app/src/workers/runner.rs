@@ -95,14 +95,11 @@ impl Started {
             return Err(Outcome::failed("the execution row disappeared"));
         };
         let total = expected_bytes(state, &execution).await;
+        // Names for the progress events; none is no reason not to run.
+        let names = dg_store::names::all(&state.db).await.unwrap_or_default();
         Ok(Self {
             log: super::logger::ExecutionLogger::start(state.db.clone(), id),
-            _progress: super::progress::publish(
-                state.db.clone(),
-                &execution,
-                run.activity.clone(),
-                total,
-            ),
+            _progress: super::progress::publish(state.db.clone(), &execution, &names, run, total),
             execution,
         })
     }
