@@ -524,6 +524,38 @@ async fn serve(
     restore_spool: pipeline::SpoolPolicy,
     args: ServeArgs,
 ) -> anyhow::Result<()> {
+    let options = serve_options(data_dir, private_paths, restore_spool, args)?;
+    crate::server::serve(options, plugins).await
+}
+
+/// The API over a server state built as `serve` builds it (same flags,
+/// same checks, same store), without listening, workers or recovery: for
+/// in-process tests (`tower::ServiceExt::oneshot`) of the request guard,
+/// the extractors and the OpenAPI document. `cli` must be a `serve`
+/// command line.
+pub async fn in_process(cli: Cli) -> anyhow::Result<axum::Router> {
+    let data_dir = absolute(&cli.data_dir)?;
+    crate::private::dir(&data_dir)
+        .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
+    let plugins = load_plugins(&cli, data_dir.join("tmp"))?;
+    let private_paths = vec![master_key_file(&cli)?, plugin_cache_dir(&cli)?];
+    let spool = spool_policy(&cli, &data_dir)?;
+    let Command::Serve(args) = cli.command else {
+        bail!("in_process takes the arguments of `serve`");
+    };
+    let options = serve_options(&data_dir, private_paths, spool, args)?;
+    let state = crate::server::open_state(&options, plugins).await?;
+    Ok(crate::api::router(state))
+}
+
+/// Checks `serve`'s flags and resolves them into its options; installs
+/// the master key.
+fn serve_options(
+    data_dir: &Path,
+    private_paths: Vec<PathBuf>,
+    restore_spool: pipeline::SpoolPolicy,
+    args: ServeArgs,
+) -> anyhow::Result<crate::server::ServeOptions> {
     install_keyring(&private_paths[0])?;
     let mut private_paths = private_paths;
     // No datasource may back up, nor restore over, a spool.
@@ -593,19 +625,15 @@ async fn serve(
             );
         }
     }
-    crate::server::serve(
-        crate::server::ServeOptions {
-            listen: args.listen,
-            database_url: args.database_url,
-            config,
-            connections: crate::server::http::ConnectionLimits {
-                max_connections: args.max_connections,
-                header_timeout: Duration::from_secs(args.header_timeout_secs),
-            },
+    Ok(crate::server::ServeOptions {
+        listen: args.listen,
+        database_url: args.database_url,
+        config,
+        connections: crate::server::http::ConnectionLimits {
+            max_connections: args.max_connections,
+            header_timeout: Duration::from_secs(args.header_timeout_secs),
         },
-        plugins,
-    )
-    .await
+    })
 }
 
 /// Reads `--config FILE` / `DG_CONFIG` (TOML, keys named like the long

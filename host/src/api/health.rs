@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Liveness {
-    pub status: String,
+    pub status: crate::domain::Liveness,
 }
 
 /// Liveness: 200 while the process serves requests and its database
@@ -26,7 +26,7 @@ pub async fn liveness(State(state): State<AppState>) -> (StatusCode, Json<Livene
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(Liveness {
-                status: "draining: shutting down".into(),
+                status: crate::domain::Liveness::Draining,
             }),
         );
     }
@@ -34,7 +34,7 @@ pub async fn liveness(State(state): State<AppState>) -> (StatusCode, Json<Livene
         Ok(()) => (
             StatusCode::OK,
             Json(Liveness {
-                status: "ok".into(),
+                status: crate::domain::Liveness::Ok,
             }),
         ),
         Err(e) => {
@@ -42,7 +42,7 @@ pub async fn liveness(State(state): State<AppState>) -> (StatusCode, Json<Livene
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(Liveness {
-                    status: "database unavailable".into(),
+                    status: crate::domain::Liveness::DatabaseUnavailable,
                 }),
             )
         }

@@ -48,75 +48,15 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
             options.config.restore_spool.dir.display()
         );
     }
-    let paths = paths::PathPolicy::new(
-        data_dir,
-        options.config.private_paths.clone(),
-        &options.config.denied_roots,
-        options.config.allowed_roots.as_deref(),
-    )
-    .with_context(|| format!("resolving data dir {}", data_dir.display()))?;
-    let paths = Arc::new(paths);
     // Bound before anything runs, so the egress policy knows the port it
     // must never send to.
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
     let local = listener.local_addr()?;
-    plugins.confine(crate::plugin::Confinement {
-        dirs: Some(paths.clone()),
-        egress: Arc::new(crate::plugin::egress::EgressPolicy::enforced(
-            options.config.allow_egress.clone(),
-            Some(local),
-        )),
-    });
-    let url = options
-        .database_url
-        .clone()
-        .unwrap_or_else(|| Db::sqlite_url(data_dir));
-    let db = Db::connect(&url)
-        .await
-        .with_context(|| format!("opening metadata database {}", store::redact_url(&url)))?
-        .with_events(Arc::new(crate::observe::events::StoreEvents));
-    tracing::info!(
-        "metadata database: {} ({})",
-        db.backend(),
-        store::redact_url(&url)
-    );
-    let sealed = store::sealed::reseal_all(&db)
-        .await
-        .context("sealing stored secrets under the master key")?;
-    if sealed > 0 {
-        tracing::info!("{sealed} stored configuration(s) had secrets not sealed under the current key; sealed now");
-    }
-
-    let queue = Arc::new(EmbeddedQueue::new(db.clone(), Duration::from_secs(2)));
-    let state = AppState {
-        db: db.clone(),
-        plugins: Arc::new(plugins),
-        queue: queue.clone(),
-        config: Arc::new(options.config.clone()),
-        paths,
-        running: Arc::new(Running::default()),
-        node_id: node_id(data_dir)?.into(),
-        started_at: store::now(),
-        monitor: Arc::new(crate::observe::monitor::Monitor::new(
-            options.config.monitor_interval,
-            options.config.monitor_history,
-        )),
-    };
+    let (state, queue) = open_state_confined(&options, plugins, Some(local)).await?;
+    let db = state.db.clone();
     state.monitor.spawn();
-    ensure_default_storage(&state).await?;
-    // Every installed notifier type gets its templates (version 1: the
-    // built-in default), so they can be listed and edited before use.
-    let notifier_types: Vec<String> = state
-        .plugins
-        .list()
-        .iter()
-        .filter(|p| p.kind() == crate::plugin::PluginKind::Notifier)
-        .flat_map(|p| p.manifest.plugin.provides.iter().cloned())
-        .collect();
-    let types: Vec<&str> = notifier_types.iter().map(String::as_str).collect();
-    crate::notify::seed_templates(&state.db, &types).await?;
 
     // Whatever this node had running died with its previous process;
     // other nodes' work is only taken over once their heartbeat is stale.
@@ -152,6 +92,86 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
     .await;
     db.close().await;
     Ok(())
+}
+
+/// The state `serve` runs on, without listening or workers: the path
+/// policy, the metadata store (migrated, secrets sealed), the queue, the
+/// default storage and the notifier templates. For in-process tests.
+pub async fn open_state(options: &ServeOptions, plugins: Plugins) -> anyhow::Result<AppState> {
+    Ok(open_state_confined(options, plugins, None).await?.0)
+}
+
+/// [`open_state`], with the egress policy refusing `own` (the address
+/// this server listens on); also the queue, whose wake-ups the workers
+/// take.
+async fn open_state_confined(
+    options: &ServeOptions,
+    plugins: Plugins,
+    own: Option<SocketAddr>,
+) -> anyhow::Result<(AppState, Arc<EmbeddedQueue>)> {
+    let data_dir = &options.config.data_dir;
+    let paths = paths::PathPolicy::new(
+        data_dir,
+        options.config.private_paths.clone(),
+        &options.config.denied_roots,
+        options.config.allowed_roots.as_deref(),
+    )
+    .with_context(|| format!("resolving data dir {}", data_dir.display()))?;
+    let paths = Arc::new(paths);
+    plugins.confine(crate::plugin::Confinement {
+        dirs: Some(paths.clone()),
+        egress: Arc::new(crate::plugin::egress::EgressPolicy::enforced(
+            options.config.allow_egress.clone(),
+            own,
+        )),
+    });
+    let url = options
+        .database_url
+        .clone()
+        .unwrap_or_else(|| Db::sqlite_url(data_dir));
+    let db = Db::connect(&url)
+        .await
+        .with_context(|| format!("opening metadata database {}", store::redact_url(&url)))?
+        .with_events(Arc::new(crate::observe::events::StoreEvents));
+    tracing::info!(
+        "metadata database: {} ({})",
+        db.backend(),
+        store::redact_url(&url)
+    );
+    let sealed = store::sealed::reseal_all(&db)
+        .await
+        .context("sealing stored secrets under the master key")?;
+    if sealed > 0 {
+        tracing::info!("{sealed} stored configuration(s) had secrets not sealed under the current key; sealed now");
+    }
+    let queue = Arc::new(EmbeddedQueue::new(db.clone(), Duration::from_secs(2)));
+    let state = AppState {
+        db,
+        plugins: Arc::new(plugins),
+        queue: queue.clone(),
+        config: Arc::new(options.config.clone()),
+        paths,
+        running: Arc::new(Running::default()),
+        node_id: node_id(data_dir)?.into(),
+        started_at: store::now(),
+        monitor: Arc::new(crate::observe::monitor::Monitor::new(
+            options.config.monitor_interval,
+            options.config.monitor_history,
+        )),
+    };
+    ensure_default_storage(&state).await?;
+    // Every installed notifier type gets its templates (version 1: the
+    // built-in default), so they can be listed and edited before use.
+    let notifier_types: Vec<String> = state
+        .plugins
+        .list()
+        .iter()
+        .filter(|p| p.kind() == crate::plugin::PluginKind::Notifier)
+        .flat_map(|p| p.manifest.plugin.provides.iter().cloned())
+        .collect();
+    let types: Vec<&str> = notifier_types.iter().map(String::as_str).collect();
+    crate::notify::seed_templates(&state.db, &types).await?;
+    Ok((state, queue))
 }
 
 /// A fresh install gets a local storage under the data dir, so the first

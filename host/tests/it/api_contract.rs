@@ -290,7 +290,7 @@ fn stored_connection_config(server: &TestServer, id: &str) -> Value {
 fn stored_raw_connection_config(server: &TestServer, id: &str) -> Value {
     let sql = format!("select connection_config from datasources where id = '{id}'");
     let text = match server.backend {
-        Backend::Sqlite => {
+        Backend::Sqlite | Backend::InProcess => {
             let out = Command::new("sqlite3")
                 .arg(server.data_dir().join("dataguardian.db"))
                 .arg(&sql)
@@ -524,7 +524,7 @@ async fn wrong_types_name_the_dotted_field(backend: Backend) {
         &["at least 1"],
     );
 }
-on_both_backends!(
+in_process!(
     wrong_types_name_the_dotted_field_,
     wrong_types_name_the_dotted_field
 );
@@ -642,7 +642,7 @@ async fn unknown_and_missing_fields(backend: Backend) {
     let jobs = server.get_ok("/api/backup-jobs").await;
     assert_eq!(jobs["pagination"]["total"], 0, "{jobs}");
 }
-on_both_backends!(unknown_and_missing_fields_, unknown_and_missing_fields);
+in_process!(unknown_and_missing_fields_, unknown_and_missing_fields);
 
 async fn engine_type_and_config_are_checked(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -708,7 +708,7 @@ async fn engine_type_and_config_are_checked(backend: Backend) {
         .await;
     expect_invalid("storage type ftp", &r, "type", &["ftp", "local"]);
 }
-on_both_backends!(
+in_process!(
     engine_type_and_config_are_checked_,
     engine_type_and_config_are_checked
 );
@@ -771,7 +771,7 @@ async fn schedules_are_validated(backend: Backend) {
     assert_eq!(after["schedule_timezone"], "UTC", "{after}");
     assert_eq!(after["next_execution_at"], job["next_execution_at"]);
 }
-on_both_backends!(schedules_are_validated_, schedules_are_validated);
+in_process!(schedules_are_validated_, schedules_are_validated);
 
 async fn job_references_and_options_are_validated(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -824,7 +824,7 @@ async fn job_references_and_options_are_validated(backend: Backend) {
     let jobs = server.get_ok("/api/backup-jobs").await;
     assert_eq!(jobs["pagination"]["total"], 0, "nothing created: {jobs}");
 }
-on_both_backends!(
+in_process!(
     job_references_and_options_are_validated_,
     job_references_and_options_are_validated
 );
@@ -865,7 +865,7 @@ async fn storage_config_is_validated(backend: Backend) {
     let v = server.get_ok(&format!("/api/storage-locations/{id}")).await;
     assert_eq!(v["config"]["path"], root.to_str().unwrap(), "{v}");
 }
-on_both_backends!(storage_config_is_validated_, storage_config_is_validated);
+in_process!(storage_config_is_validated_, storage_config_is_validated);
 
 /// Answers that were wrong before: databases listed through the
 /// maintenance database, unknown query parameters refused, timezones
@@ -1400,7 +1400,7 @@ async fn bad_query_params_name_the_parameter(backend: Backend) {
         assert_mentions(path, &m, words);
     }
 }
-on_both_backends!(
+in_process!(
     bad_query_params_name_the_parameter_,
     bad_query_params_name_the_parameter
 );
@@ -1642,7 +1642,7 @@ async fn openapi_is_a_valid_3_1_document(backend: Backend) {
         "openapi-spec-validator rejects /api/openapi.json:\n{text}"
     );
 }
-on_both_backends!(
+in_process!(
     openapi_is_a_valid_3_1_document_,
     openapi_is_a_valid_3_1_document
 );
@@ -2286,7 +2286,7 @@ async fn health_endpoints(backend: Backend) {
     assert_eq!(v["status"], "ok", "{v}");
     assert_eq!(v["database"], "ok");
     let backend_name = match backend {
-        Backend::Sqlite => "sqlite",
+        Backend::Sqlite | Backend::InProcess => "sqlite",
         Backend::Postgres => "postgres",
     };
     assert_eq!(v["metadata_backend"], backend_name);
@@ -2774,7 +2774,7 @@ on_both_backends!(settings_roundtrip_, settings_roundtrip);
 /// them point at those lists.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_lists_the_domain_values() {
-    let server = TestServer::start(Backend::Sqlite).await;
+    let server = TestServer::start(Backend::InProcess).await;
     let doc = openapi_document(&server).await;
     let schemas = &doc["components"]["schemas"];
     let values = |name: &str| -> Vec<String> {

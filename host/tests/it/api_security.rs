@@ -107,7 +107,7 @@ fn swap_for_symlink(path: &Path, target: &Path) {
 /// WAL) or a data-only dump of the PostgreSQL metadata database.
 fn metadata_bytes(server: &TestServer) -> Vec<u8> {
     match server.backend {
-        Backend::Sqlite => {
+        Backend::Sqlite | Backend::InProcess => {
             let mut all = Vec::new();
             for suffix in ["", "-wal", "-shm"] {
                 let file = server.data_dir().join(format!("dataguardian.db{suffix}"));
@@ -601,7 +601,7 @@ async fn data_dir_is_private_and_secrets_sealed(backend: Backend) {
     .to_string();
     let sql = format!("update datasources set connection_config = '{plain}' where id = '{id}'");
     match backend {
-        Backend::Sqlite => {
+        Backend::Sqlite | Backend::InProcess => {
             server.kill();
             let out = std::process::Command::new("sqlite3")
                 .arg(data.join("dataguardian.db"))

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// The migrations of `backend` before this change, copied into `into`.
 fn previous_migrations(backend: Backend, into: &Path) -> PathBuf {
     let name = match backend {
-        Backend::Sqlite => "sqlite",
+        Backend::Sqlite | Backend::InProcess => "sqlite",
         Backend::Postgres => "postgres",
     };
     let from = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -88,7 +88,7 @@ async fn previous_database(
         .expect("migrator");
     let at = store::now();
     match (backend, temp) {
-        (Backend::Sqlite, _) => {
+        (Backend::Sqlite | Backend::InProcess, _) => {
             let url = Db::sqlite_url(dir);
             let options: sqlx::sqlite::SqliteConnectOptions = url.parse().expect("url");
             let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
@@ -136,7 +136,7 @@ async fn previous_database(
 /// Runs `sql` on the database at `url` outside the server's store.
 async fn raw(backend: Backend, url: &str, sql: &str) -> Result<(), sqlx::Error> {
     match backend {
-        Backend::Sqlite => {
+        Backend::Sqlite | Backend::InProcess => {
             let pool = sqlx::SqlitePool::connect(url).await?;
             let r = sqlx::query(sql).execute(&pool).await.map(|_| ());
             pool.close().await;

@@ -13,7 +13,7 @@ use crate::common;
 async fn open(backend: common::server::Backend) -> (Db, Option<common::TempDb>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     match backend {
-        common::server::Backend::Sqlite => {
+        common::server::Backend::Sqlite | common::server::Backend::InProcess => {
             let db = Db::connect(&Db::sqlite_url(dir.path())).await.unwrap();
             (db, None, dir)
         }

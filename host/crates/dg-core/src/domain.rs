@@ -262,6 +262,17 @@ text_enum! {
 }
 
 text_enum! {
+    /// Whether this server takes requests (`GET /api/health`).
+    Liveness ("liveness") {
+        Ok => "ok",
+        /// Shutting down: finishing running work, taking no more.
+        Draining => "draining",
+        /// The metadata database does not answer.
+        DatabaseUnavailable => "database_unavailable",
+    }
+}
+
+text_enum! {
     /// The result of one health check (`health_checks.status`,
     /// `storage_health_checks.status`), as the plugin reported it.
     CheckStatus ("health check status") {
@@ -470,6 +481,7 @@ mod tests {
         round_trips(NotificationKind::ALL);
         round_trips(Severity::ALL);
         round_trips(CheckStatus::ALL);
+        round_trips(Liveness::ALL);
         round_trips(DatasourceHealth::ALL);
         round_trips(StorageHealth::ALL);
         round_trips(DeliveryStatus::ALL);

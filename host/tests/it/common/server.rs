@@ -14,7 +14,17 @@ use std::time::{Duration, Instant};
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// No process: the API router over a SQLite store in this test
+    /// process, driven with `tower::ServiceExt::oneshot` (no listener, no
+    /// workers). For the request guard, the extractors, validation and
+    /// the OpenAPI document, which need neither.
+    InProcess,
 }
+
+/// The master key of every in-process server: the keyring is one per
+/// process, so the servers of one test process share it (32 zero bytes;
+/// a test key, never a real one).
+const IN_PROCESS_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 pub struct TestServer {
     child: Option<Child>,
@@ -35,6 +45,8 @@ pub struct TestServer {
     shared_meta: Option<String>,
     /// Extra environment of the process.
     env: Vec<(String, String)>,
+    /// The API router, when the server runs in this process.
+    router: Option<axum::Router>,
     pub http: reqwest::Client,
 }
 
@@ -45,7 +57,66 @@ impl TestServer {
 
     /// Starts with extra `serve` flags (e.g. `--scheduler-tick-secs 1`).
     pub async fn start_with(backend: Backend, extra: &[&str]) -> Self {
+        if backend == Backend::InProcess {
+            return Self::in_process(extra).await;
+        }
         Self::launch(backend, extra, true)
+    }
+
+    /// The API router built as `serve` builds its state, in this process.
+    async fn in_process(extra: &[&str]) -> Self {
+        use std::io::Write;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        let mut server = Self::unstarted(Backend::InProcess, extra, true);
+        let data = server.data_dir();
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&data)
+            .expect("data dir");
+        let key = data.join("master.key");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key)
+            .and_then(|mut f| f.write_all(IN_PROCESS_KEY.as_bytes()))
+            .expect("master key");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("repository root");
+        let roots = format!("{},{}", std::env::temp_dir().display(), repo.display());
+        let data_arg = data.display().to_string();
+        let db = format!("sqlite://{}", data.join("dataguardian.db").display());
+        let cache = super::shared_plugin_cache().display().to_string();
+        let mut args = vec![
+            "dataguardian",
+            "--data-dir",
+            &data_arg,
+            "--plugin-cache-dir",
+            &cache,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db,
+            "--health-interval-secs",
+            "3600",
+        ];
+        if !extra.contains(&"--allowed-roots") {
+            args.extend(["--allowed-roots", &roots]);
+        }
+        if !extra.contains(&"--allow-egress") {
+            args.extend(["--allow-egress", "127.0.0.0/8,::1"]);
+        }
+        args.extend(extra);
+        let cli = <dataguardian::cli::Cli as clap::Parser>::try_parse_from(args)
+            .expect("serve arguments");
+        let router = dataguardian::cli::in_process(cli)
+            .await
+            .expect("in-process server");
+        server.router = Some(router);
+        server.base = "http://localhost".into();
+        server
     }
 
     /// Starts with the server's default path and egress policies: no
@@ -93,6 +164,7 @@ impl TestServer {
             confined: false,
             shared_meta: None,
             env: Vec::new(),
+            router: None,
             http: reqwest::Client::new(),
         }
     }
@@ -273,6 +345,9 @@ impl TestServer {
         path: &str,
         body: Option<&Value>,
     ) -> (StatusCode, Value) {
+        if let Some(router) = &self.router {
+            return Self::oneshot(router, method, path, body).await;
+        }
         let mut req = self.http.request(method, self.url(path));
         if let Some(b) = body {
             req = req.json(b);
@@ -284,6 +359,40 @@ impl TestServer {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    /// One request through the in-process router.
+    async fn oneshot(
+        router: &axum::Router,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        use tower::ServiceExt;
+        let mut req = axum::http::Request::builder()
+            .method(method.as_str())
+            .uri(path)
+            .header("host", "localhost");
+        let bytes = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                serde_json::to_vec(b).expect("JSON body")
+            }
+            None => Vec::new(),
+        };
+        let req = req.body(axum::body::Body::from(bytes)).expect("request");
+        let resp = router.clone().oneshot(req).await.expect("infallible");
+        let status = StatusCode::from_u16(resp.status().as_u16()).expect("status");
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         (status, value)
     }
@@ -545,7 +654,17 @@ pub fn count(db: &str, table: &str) -> i64 {
 }
 
 /// Runs the same async test body on both metadata backends.
-#[macro_export]
+/// One test of `$body` on the in-process server (see
+/// [`Backend::InProcess`]).
+macro_rules! in_process {
+    ($name:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            $body(common::server::Backend::InProcess).await;
+        }
+    };
+}
+
 macro_rules! on_both_backends {
     ($name:ident, $body:ident) => {
         mod $name {
