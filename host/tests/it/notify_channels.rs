@@ -306,7 +306,28 @@ async fn a_lost_datasource_pages_each_channel_once_and_flapping_is_suppressed() 
     // Down: three failed checks make one connection_lost; more failed
     // checks make no more.
     wait_count("connection_lost", 1).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Three more failed checks are recorded (polled, not slept on)...
+    let checks = || {
+        let server = &server;
+        let ds = &ds;
+        async move {
+            server
+                .get_ok(&format!("/api/datasources/{ds}/health-checks"))
+                .await
+                .as_array()
+                .map_or(0, Vec::len)
+        }
+    };
+    let before = checks().await;
+    let started = Instant::now();
+    while checks().await < before + 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the health worker stopped checking"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // ...and made no second connection_lost.
     assert_eq!(count("connection_lost").await, 1);
     for r in [&a, &b] {
         let got = r.wait_for(1, Duration::from_secs(20)).await;
@@ -342,7 +363,8 @@ async fn a_lost_datasource_pages_each_channel_once_and_flapping_is_suppressed() 
             "{d:?}"
         );
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Every delivery has ended (delivered or suppressed), so nothing more
+    // is on its way: each receiver got exactly the two sent.
     assert_eq!(a.received().len(), 2);
     assert_eq!(b.received().len(), 2);
 }

@@ -184,12 +184,19 @@ async fn a_stalled_call_is_stopped_and_its_program_killed() {
     let out = run(&plugins, &[("mode", "stall")], Duration::from_secs(2)).await;
     let err = out.result.expect_err("a stalled call must be stopped");
     assert!(matches!(err, CallError::Stalled { .. }), "{err}");
-    // kill_on_drop: the `sleep 3600` the plugin started is gone.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let left = std::process::Command::new("pgrep")
-        .args(["-f", "^sleep 3600$"])
-        .output()
-        .expect("pgrep");
+    // kill_on_drop: the `sleep 3600` the plugin started is gone (reaped
+    // within moments: polled until absent, at most 5 s).
+    let started = std::time::Instant::now();
+    let left = loop {
+        let left = std::process::Command::new("pgrep")
+            .args(["-f", "^sleep 3600$"])
+            .output()
+            .expect("pgrep");
+        if left.stdout.is_empty() || started.elapsed() > Duration::from_secs(5) {
+            break left;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(
         left.stdout.is_empty(),
         "sleep survived: {}",

@@ -325,22 +325,4 @@ INSERT INTO `gen` (`a` `b`) VALUES (3);\n";
         c.feed(b"INSERT INTO `t` VALUES (1),(2");
         assert_eq!(c.finish().get("t"), Some(&2));
     }
-
-    /// Speed on a real dump: `DUMP_FILE=… cargo test --release … -- --ignored`.
-    #[test]
-    #[ignore]
-    fn speed_on_a_dump_file() {
-        let Ok(path) = std::env::var("DUMP_FILE") else {
-            return;
-        };
-        let data = std::fs::read(path).expect("dump");
-        let start = std::time::Instant::now();
-        let mut c = RowCounter::default();
-        for piece in data.chunks(1 << 16) {
-            c.feed(piece);
-        }
-        let counts = c.finish();
-        let secs = start.elapsed().as_secs_f64();
-        eprintln!("{counts:?}: {:.0} MB/s", data.len() as f64 / secs / 1e6);
-    }
 }
