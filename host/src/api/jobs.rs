@@ -114,7 +114,7 @@ fn retention(v: &Value) -> ApiResult<RetentionPolicy> {
 }
 
 fn options(v: &Value) -> ApiResult<BackupOptions> {
-    BackupOptions::from_value(v).map_err(ApiError::field)
+    crate::workers::options::parse(v).map_err(ApiError::field)
 }
 
 /// Resolves and checks the storages of a job.
@@ -321,8 +321,8 @@ pub async fn create(
         schedule_cron: input.schedule_cron.trim().to_string(),
         schedule_timezone: sched.timezone_name().to_string(),
         enabled: input.enabled,
-        retention_policy: SqlJson(serde_json::to_value(&policy).map_err(ApiError::internal)?),
-        backup_options: SqlJson(serde_json::to_value(&opts).map_err(ApiError::internal)?),
+        retention_policy: SqlJson(policy),
+        backup_options: SqlJson(opts),
         last_execution_at: None,
         next_execution_at: next_run(input.enabled, &sched),
         created_at: at,
@@ -391,13 +391,13 @@ pub async fn update(
     }
     if let Some(r) = input.retention_policy {
         let policy = retention(&r)?;
-        job.retention_policy = SqlJson(serde_json::to_value(&policy).map_err(ApiError::internal)?);
+        job.retention_policy = SqlJson(policy);
     }
     if let Some(o) = input.backup_options {
         let opts = options(&o)?;
-        job.backup_options = SqlJson(serde_json::to_value(&opts).map_err(ApiError::internal)?);
+        job.backup_options = SqlJson(opts);
     }
-    let opts = options(&job.backup_options.0)?;
+    let opts = job.backup_options.0.clone();
     check_databases_option(&state, &job.datasource_id, &opts).await?;
     job.updated_at = store::now();
     store::jobs::update(&state.db, &job, &storage_ids, rescheduled).await?;
@@ -511,7 +511,7 @@ pub async fn retention_dry_run(
     let mut job = load(&state, &id).await?;
     if let Some(r) = request.and_then(|r| r.retention_policy) {
         let policy = retention(&r)?;
-        job.retention_policy = SqlJson(serde_json::to_value(&policy).map_err(ApiError::internal)?);
+        job.retention_policy = SqlJson(policy);
     }
     Ok(Json(cleanup::apply_job(&state, &job, true).await?))
 }

@@ -288,3 +288,31 @@ on_both_backends!(
     a_value_outside_its_set_stops_the_upgrade_,
     a_value_outside_its_set_stops_the_upgrade
 );
+
+/// A job's typed columns: a stored retention policy that does not read
+/// (written behind the server's back) is an error naming the column, in
+/// the log of the request that met it, never "keep everything".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_policy_that_does_not_read_names_its_column() {
+    let server = crate::common::server::TestServer::start(Backend::Sqlite).await;
+    let (storage, _) = server.local_storage("disk").await;
+    let ds = server.pg_datasource("any", "postgres").await;
+    let job = server
+        .job("nightly", &ds, &storage, serde_json::json!({}))
+        .await;
+    let out = std::process::Command::new("sqlite3")
+        .arg(server.data_dir().join("dataguardian.db"))
+        .arg(format!(
+            "update backup_jobs set retention_policy = '{{\"max_backups\": \"many\"}}' where id = '{job}'"
+        ))
+        .output()
+        .expect("sqlite3");
+    assert!(out.status.success(), "{out:?}");
+    let (status, body) = server.get(&format!("/api/backup-jobs/{job}")).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        server.log().contains("retention_policy"),
+        "{}",
+        server.log_tail()
+    );
+}

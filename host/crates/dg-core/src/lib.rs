@@ -4,6 +4,7 @@
 //! on no other crate of the workspace (see docs/ARCHITECTURE.md).
 
 pub mod domain;
+pub mod options;
 pub mod private;
 pub mod retention;
 pub mod schedule;

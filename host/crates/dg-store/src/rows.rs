@@ -60,10 +60,12 @@ pub struct BackupJob {
     pub schedule_cron: String,
     pub schedule_timezone: String,
     pub enabled: bool,
-    #[schema(value_type = Object)]
-    pub retention_policy: Json<Value>,
-    #[schema(value_type = Object)]
-    pub backup_options: Json<Value>,
+    /// Typed: a stored value that does not read fails the read naming
+    /// the column, never a default.
+    #[schema(value_type = dg_core::retention::RetentionPolicy)]
+    pub retention_policy: Json<dg_core::retention::RetentionPolicy>,
+    #[schema(value_type = dg_core::options::BackupOptions)]
+    pub backup_options: Json<dg_core::options::BackupOptions>,
     pub last_execution_at: Option<DateTime<Utc>>,
     pub next_execution_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -3,7 +3,7 @@
 
 use super::cleanup;
 use super::logger::ExecutionLogger;
-use super::options::BackupOptions;
+use super::options::{BackupOptions, Checked};
 use super::runner::{Outcome, Started};
 use crate::state::{AppState, RunningExecution};
 use crate::targets;
@@ -181,7 +181,12 @@ async fn load_plan(
         Ok(None) => return Err(Outcome::failed("the job's datasource no longer exists")),
         Err(e) => return Err(Outcome::failed(e.to_string())),
     };
-    let options = BackupOptions::from_value(&job.backup_options.0)
+    // The column is typed; what the options mean for a run is checked
+    // here (a value stored before a rule tightened fails naming its field).
+    let options = job.backup_options.0.clone();
+    options
+        .effective()
+        .and_then(|_| options.database_plan())
         .map_err(|e| Outcome::failed(e.to_string()))?;
     let mut storages = Vec::new();
     let ids = jobs::storage_ids(db, &job.id)

@@ -55,28 +55,9 @@ pub async fn apply_job_at(
         dry_run,
         ..Default::default()
     };
-    // A stored policy that does not read is never taken as "keep
-    // everything" or "delete by default": nothing is deleted, and the
-    // report names the job and the field.
-    let policy: RetentionPolicy =
-        match serde_path_to_error::deserialize(job.retention_policy.0.clone()) {
-            Ok(p) => p,
-            Err(e) => {
-                let path = e.path().to_string();
-                let field = if path == "." {
-                    "retention_policy".to_string()
-                } else {
-                    format!("retention_policy.{path}")
-                };
-                report.errors.push(format!(
-                    "job `{}`: the stored {field} does not read ({}); nothing was deleted",
-                    job.name,
-                    e.inner()
-                ));
-                tracing::warn!(job = %job.id, "retention: {}", report.errors[0]);
-                return Ok(report);
-            }
-        };
+    // The column is typed: a stored policy that does not read fails the
+    // job's read naming the column, never "keep everything".
+    let policy: RetentionPolicy = job.retention_policy.0.clone();
     if (!policy.auto_delete && !dry_run) || policy.keeps_everything() {
         return Ok(report);
     }

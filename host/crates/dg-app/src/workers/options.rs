@@ -2,76 +2,9 @@
 //! backup worker.
 
 use dg_core::domain::FieldError;
+pub use dg_core::options::{BackupOptions, DatabaseSelection};
 use dg_pipeline::Compression;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BackupOptions {
-    /// `none`, `gzip`, `zstd` (default) or `lz4`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compression: Option<String>,
-    /// gzip 1-9 (default 6), zstd 1-19 (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compression_level: Option<i32>,
-    /// Split the artifact into parts of at most this many MiB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_file_size_mb: Option<u64>,
-    /// Files engine: globs to include / exclude.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub include: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub exclude: Vec<String>,
-    /// Back up several databases of the server in one execution: `"*"`
-    /// for every database the engine lists, or names and glob patterns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>, example = json!("*"))]
-    pub databases: Option<DatabaseSelection>,
-    /// Names or glob patterns (`template*`) left out of `databases`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub exclude_databases: Vec<String>,
-}
-
-/// Which databases of a server a job backs up.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DatabaseSelection {
-    /// `"*"`: every database the engine lists (system databases are never
-    /// listed).
-    All,
-    /// Names, or glob patterns matched against the engine's list.
-    Named(Vec<String>),
-}
-
-impl Serialize for DatabaseSelection {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            DatabaseSelection::All => s.serialize_str("*"),
-            DatabaseSelection::Named(names) => names.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for DatabaseSelection {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Value::deserialize(d)? {
-            Value::String(s) if s == "*" => Ok(DatabaseSelection::All),
-            Value::Array(items) => items
-                .into_iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s),
-                    _ => Err(serde::de::Error::custom(
-                        "expected \"*\" or a list of database names",
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(DatabaseSelection::Named),
-            _ => Err(serde::de::Error::custom(
-                "expected \"*\" or a list of database names",
-            )),
-        }
-    }
-}
 
 /// The databases of one run, chosen from what the engine lists.
 #[derive(Debug, Clone)]
@@ -140,25 +73,32 @@ pub struct Effective {
     pub max_part_bytes: Option<u64>,
 }
 
-impl BackupOptions {
-    /// Parses and validates; errors name the field.
-    pub fn from_value(v: &Value) -> Result<Self, FieldError> {
-        let options: BackupOptions = serde_path_to_error::deserialize(v.clone()).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path.is_empty() || path == "." {
-                "backup_options".to_string()
-            } else {
-                format!("backup_options.{path}")
-            };
-            FieldError::new(field, e.into_inner().to_string())
-        })?;
-        options.effective()?;
-        options.database_plan()?;
-        Ok(options)
-    }
+/// Parses and validates `backup_options` as sent; errors name the field.
+pub fn parse(v: &Value) -> Result<BackupOptions, FieldError> {
+    let options: BackupOptions = serde_path_to_error::deserialize(v.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path.is_empty() || path == "." {
+            "backup_options".to_string()
+        } else {
+            format!("backup_options.{path}")
+        };
+        FieldError::new(field, e.into_inner().to_string())
+    })?;
+    options.effective()?;
+    options.database_plan()?;
+    Ok(options)
+}
 
+/// What a job's options mean for a run, checked; errors name the field.
+pub trait Checked {
     /// The several-databases plan, if the job asks for one.
-    pub fn database_plan(&self) -> Result<Option<DatabasePlan>, FieldError> {
+    fn database_plan(&self) -> Result<Option<DatabasePlan>, FieldError>;
+    /// The pipeline's compression and part size.
+    fn effective(&self) -> Result<Effective, FieldError>;
+}
+
+impl Checked for BackupOptions {
+    fn database_plan(&self) -> Result<Option<DatabasePlan>, FieldError> {
         let Some(selection) = &self.databases else {
             if !self.exclude_databases.is_empty() {
                 return Err(FieldError::new(
@@ -204,7 +144,7 @@ impl BackupOptions {
         }))
     }
 
-    pub fn effective(&self) -> Result<Effective, FieldError> {
+    fn effective(&self) -> Result<Effective, FieldError> {
         let compression: Compression = match &self.compression {
             Some(c) => c
                 .parse()
@@ -264,25 +204,20 @@ mod tests {
 
     #[test]
     fn options_are_validated_field_by_field() {
-        let ok = BackupOptions::from_value(&json!({"compression": "gzip", "max_file_size_mb": 2}))
-            .unwrap();
+        let ok = parse(&json!({"compression": "gzip", "max_file_size_mb": 2})).unwrap();
         let e = ok.effective().unwrap();
         assert_eq!(e.compression, Compression::Gzip);
         assert_eq!(e.max_part_bytes, Some(2 << 20));
-        let err = BackupOptions::from_value(&json!({"compression": "rar"})).unwrap_err();
+        let err = parse(&json!({"compression": "rar"})).unwrap_err();
         assert_eq!(err.field, "backup_options.compression");
-        let err = BackupOptions::from_value(&json!({"max_file_size_mb": 0})).unwrap_err();
+        let err = parse(&json!({"max_file_size_mb": 0})).unwrap_err();
         assert_eq!(err.field, "backup_options.max_file_size_mb");
-        let err = BackupOptions::from_value(&json!({"max_file_size_mb": "big"})).unwrap_err();
+        let err = parse(&json!({"max_file_size_mb": "big"})).unwrap_err();
         assert_eq!(err.field, "backup_options.max_file_size_mb");
     }
 
     fn plan(v: Value) -> DatabasePlan {
-        BackupOptions::from_value(&v)
-            .unwrap()
-            .database_plan()
-            .unwrap()
-            .unwrap()
+        parse(&v).unwrap().database_plan().unwrap().unwrap()
     }
 
     #[test]
@@ -302,15 +237,13 @@ mod tests {
         assert!(!plain.needs_listing());
         assert_eq!(plain.choose(&[]), ["a", "b"]);
         // The roundtrip through storage keeps the shape clients sent.
-        let stored =
-            serde_json::to_value(BackupOptions::from_value(&json!({"databases": "*"})).unwrap())
-                .unwrap();
+        let stored = serde_json::to_value(parse(&json!({"databases": "*"})).unwrap()).unwrap();
         assert_eq!(stored, json!({"databases": "*"}));
     }
 
     #[test]
     fn database_options_errors_name_the_field() {
-        let field = |v: Value| BackupOptions::from_value(&v).unwrap_err().field;
+        let field = |v: Value| parse(&v).unwrap_err().field;
         assert_eq!(
             field(json!({"databases": "all"})),
             "backup_options.databases"
