@@ -4,8 +4,13 @@ use crate::{CallContext, PluginError, PluginResult};
 use serde::de::DeserializeOwned;
 
 /// Parses a JSON configuration, naming the offending field on failure.
+/// It is read as a value first: errors then name the field (`missing
+/// field `host``) without the parser's position in the host's JSON text,
+/// which means nothing to the person who sent it.
 pub fn parse_json<T: DeserializeOwned>(config: &str) -> PluginResult<T> {
-    serde_json::from_str(config).map_err(|e| PluginError::InvalidConfig(format!("config: {e}")))
+    let value: serde_json::Value = serde_json::from_str(config)
+        .map_err(|_| PluginError::InvalidConfig("config: is not a JSON document".into()))?;
+    serde_json::from_value(value).map_err(|e| PluginError::InvalidConfig(format!("config: {e}")))
 }
 
 /// Parses the configuration of a call.

@@ -66,10 +66,20 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
     // Syntax first, so a truncated body is not reported as a type error.
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Eof => "it ends too soon",
+            Category::Syntax => "a syntax error",
+            Category::Data | Category::Io => "it cannot be read",
+        };
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_json",
-            format!("the body is not valid JSON: {e}"),
+            format!(
+                "the body is not valid JSON: {what} (line {}, character {})",
+                e.line(),
+                e.column()
+            ),
         )
     })?;
     serde_path_to_error::deserialize(value).map_err(|e| {

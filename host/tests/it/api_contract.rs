@@ -135,6 +135,15 @@ fn error_shape<'a>(
     if let Some(f) = err.get("field") {
         assert!(f.is_string(), "{ctx}: field is not a string: {body}");
     }
+    // People read these: no Rust paths or type names, no parser
+    // positions (the field says where).
+    let message = err["message"].as_str().unwrap_or_default();
+    for internal in ["::", "line 1 column", "at line ", "serde", "sqlx"] {
+        assert!(
+            !message.contains(internal),
+            "{ctx}: the message shows an internal `{internal}`: {message}"
+        );
+    }
     err
 }
 
