@@ -33,8 +33,10 @@ pub struct DatasourceBackups {
 
 /// Datasources that have completed backups.
 #[utoipa::path(get, path = "/api/backups/datasources", tag = "backups",
-    responses((status = 200, body = Vec<DatasourceBackups>)))]
-pub async fn datasources(State(state): State<AppState>) -> ApiResult<Json<Vec<DatasourceBackups>>> {
+    responses((status = 200, body = super::page::Page<DatasourceBackups>)))]
+pub async fn datasources(
+    State(state): State<AppState>,
+) -> ApiResult<Json<super::page::Page<DatasourceBackups>>> {
     let mut out = Vec::new();
     for (id, count, last) in executions::backed_up_datasources(&state.db).await? {
         if let Some(ds) = store::datasources::get(&state.db, &id).await? {
@@ -49,7 +51,7 @@ pub async fn datasources(State(state): State<AppState>) -> ApiResult<Json<Vec<Da
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(out))
+    Ok(Json(super::page::Page::whole(out)))
 }
 
 /// One copy of a backup.

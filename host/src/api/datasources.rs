@@ -362,19 +362,21 @@ pub struct HistoryQuery {
 
 /// Health check history, newest first.
 #[utoipa::path(get, path = "/api/datasources/{id}/health-checks", tag = "datasources",
-    params(HistoryQuery), responses((status = 200, body = Vec<HealthCheck>)))]
+    params(HistoryQuery), responses((status = 200, body = super::page::Page<HealthCheck>)))]
 pub async fn health_checks(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ValidQuery(q): ValidQuery<HistoryQuery>,
-) -> ApiResult<Json<Vec<HealthCheck>>> {
+) -> ApiResult<Json<super::page::Page<HealthCheck>>> {
     load(&state, &id).await?;
     let (limit, _, _) = PageQuery {
         page: None,
         limit: q.limit,
     }
     .resolve()?;
-    Ok(Json(store::health::history(&state.db, &id, limit).await?))
+    Ok(Json(super::page::Page::whole(
+        store::health::history(&state.db, &id, limit).await?,
+    )))
 }
 
 /// Result of a recorded health check.
@@ -399,16 +401,16 @@ pub async fn health_check(
 
 /// Databases on the datasource's server.
 #[utoipa::path(get, path = "/api/datasources/{id}/databases", tag = "datasources",
-    responses((status = 200, body = Vec<String>)))]
+    responses((status = 200, body = super::page::Page<String>)))]
 pub async fn databases(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<String>>> {
+) -> ApiResult<Json<super::page::Page<String>>> {
     let ds = load(&state, &id).await?;
     let engine = targets::engine_for(&state, &ds, crate::plugin::tracing_sink()).await?;
     let list = engine
         .list_databases()
         .await
         .map_err(|e| ApiError::bad_gateway(e.to_string()))?;
-    Ok(Json(list))
+    Ok(Json(super::page::Page::whole(list)))
 }

@@ -200,20 +200,20 @@ pub struct LogsQuery {
 
 /// Log lines, oldest first; readable while the execution runs.
 #[utoipa::path(get, path = "/api/executions/{id}/logs", tag = "executions", params(LogsQuery),
-    responses((status = 200, body = Vec<ExecutionLog>)))]
+    responses((status = 200, body = Page<ExecutionLog>)))]
 pub async fn logs(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ValidQuery(q): ValidQuery<LogsQuery>,
-) -> ApiResult<Json<Vec<ExecutionLog>>> {
+) -> ApiResult<Json<Page<ExecutionLog>>> {
     load(&state, &id).await?;
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 10000"));
     }
-    Ok(Json(
+    Ok(Json(Page::whole(
         executions::logs(&state.db, &id, q.after.unwrap_or(0), limit).await?,
-    ))
+    )))
 }
 
 /// A storage holding a completed copy of the backup.

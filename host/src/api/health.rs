@@ -120,10 +120,10 @@ pub struct DatasourceHealthReport {
 
 /// Every datasource with its latest check.
 #[utoipa::path(get, path = "/api/health/datasources", tag = "health",
-    responses((status = 200, body = Vec<DatasourceHealthReport>)))]
+    responses((status = 200, body = super::page::Page<DatasourceHealthReport>)))]
 pub async fn datasources(
     State(state): State<AppState>,
-) -> ApiResult<Json<Vec<DatasourceHealthReport>>> {
+) -> ApiResult<Json<super::page::Page<DatasourceHealthReport>>> {
     let (rows, _) =
         store::datasources::list(&state.db, &store::Filter::default(), 10_000, 0).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -134,7 +134,7 @@ pub async fn datasources(
             last_check,
         });
     }
-    Ok(Json(out))
+    Ok(Json(super::page::Page::whole(out)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -146,8 +146,10 @@ pub struct StorageHealthReport {
 
 /// Every storage with its recent checks and free space.
 #[utoipa::path(get, path = "/api/health/storage", tag = "health",
-    responses((status = 200, body = Vec<StorageHealthReport>)))]
-pub async fn storage(State(state): State<AppState>) -> ApiResult<Json<Vec<StorageHealthReport>>> {
+    responses((status = 200, body = super::page::Page<StorageHealthReport>)))]
+pub async fn storage(
+    State(state): State<AppState>,
+) -> ApiResult<Json<super::page::Page<StorageHealthReport>>> {
     let mut out = Vec::new();
     for s in store::storages::all(&state.db).await? {
         let history = store::storages::health_history(&state.db, &s.id, 20).await?;
@@ -156,5 +158,5 @@ pub async fn storage(State(state): State<AppState>) -> ApiResult<Json<Vec<Storag
             history,
         });
     }
-    Ok(Json(out))
+    Ok(Json(super::page::Page::whole(out)))
 }

@@ -72,6 +72,15 @@ impl<T: ToSchema> Page<T> {
             },
         }
     }
+
+    /// Every item on one page: a list that is short by nature (plugins,
+    /// templates, a server's databases) or bounded by its own query
+    /// (`limit`, `after`) still answers `{data, pagination}` like every
+    /// list.
+    pub fn whole(data: Vec<T>) -> Self {
+        let total = i64::try_from(data.len()).unwrap_or(i64::MAX);
+        Self::new(data, total, 1, total.max(1))
+    }
 }
 
 /// A case-insensitive "contains" LIKE pattern for `text`, with LIKE's

@@ -375,12 +375,12 @@ pub struct FileEntry {
 
 /// List a folder of the storage.
 #[utoipa::path(get, path = "/api/storage-locations/{id}/files", tag = "storage", params(FilesQuery),
-    responses((status = 200, body = Vec<FileEntry>)))]
+    responses((status = 200, body = super::page::Page<FileEntry>)))]
 pub async fn files(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ValidQuery(q): ValidQuery<FilesQuery>,
-) -> ApiResult<Json<Vec<FileEntry>>> {
+) -> ApiResult<Json<super::page::Page<FileEntry>>> {
     let row = load(&state, &id).await?;
     let storage = client(&state, &row).await?;
     let prefix = q.prefix.unwrap_or_default();
@@ -389,7 +389,7 @@ pub async fn files(
         .list(&prefix)
         .await
         .map_err(|e| plugin_error("prefix", e))?;
-    Ok(Json(
+    Ok(Json(super::page::Page::whole(
         entries
             .into_iter()
             .map(|o| FileEntry {
@@ -401,7 +401,7 @@ pub async fn files(
                 is_dir: o.is_dir,
             })
             .collect(),
-    ))
+    )))
 }
 
 /// The plain segments of a key (`a//./b/` → `[a, b]`).

@@ -76,9 +76,9 @@ pub struct PluginView {
 
 /// Installed plugins (engines, storages, notifiers).
 #[utoipa::path(get, path = "/api/plugins", tag = "system",
-    responses((status = 200, body = Vec<PluginView>)))]
-pub async fn plugins(State(state): State<AppState>) -> Json<Vec<PluginView>> {
-    Json(
+    responses((status = 200, body = super::page::Page<PluginView>)))]
+pub async fn plugins(State(state): State<AppState>) -> Json<super::page::Page<PluginView>> {
+    Json(super::page::Page::whole(
         state
             .plugins
             .list()
@@ -93,5 +93,5 @@ pub async fn plugins(State(state): State<AppState>) -> Json<Vec<PluginView>> {
                 description: p.manifest.plugin.description.clone(),
             })
             .collect(),
-    )
+    ))
 }

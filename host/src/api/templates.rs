@@ -52,14 +52,16 @@ async fn load(state: &AppState, id: &str) -> ApiResult<(Template, TemplateVersio
 
 /// Every template (each kind for each installed notifier type).
 #[utoipa::path(get, path = "/api/system/notification-templates", operation_id = "template_list", tag = "notifications",
-    responses((status = 200, body = Vec<TemplateView>)))]
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<TemplateView>>> {
+    responses((status = 200, body = super::page::Page<TemplateView>)))]
+pub async fn list(
+    State(state): State<AppState>,
+) -> ApiResult<Json<super::page::Page<TemplateView>>> {
     let mut out = Vec::new();
     for t in store::templates::list(&state.db).await? {
         let id = t.id.clone();
         out.push(view(t, load(&state, &id).await?.1));
     }
-    Ok(Json(out))
+    Ok(Json(super::page::Page::whole(out)))
 }
 
 #[utoipa::path(get, path = "/api/system/notification-templates/{id}", operation_id = "template_get", tag = "notifications",
@@ -134,13 +136,15 @@ pub async fn update(
 
 /// Every version, newest first.
 #[utoipa::path(get, path = "/api/system/notification-templates/{id}/versions", operation_id = "template_versions", tag = "notifications",
-    responses((status = 200, body = Vec<TemplateVersion>), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = super::page::Page<TemplateVersion>), (status = 404, body = super::error::ErrorBody)))]
 pub async fn versions(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<TemplateVersion>>> {
+) -> ApiResult<Json<super::page::Page<TemplateVersion>>> {
     load(&state, &id).await?;
-    Ok(Json(store::templates::versions(&state.db, &id).await?))
+    Ok(Json(super::page::Page::whole(
+        store::templates::versions(&state.db, &id).await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/system/notification-templates/{id}/versions/{version}", operation_id = "template_version",

@@ -78,7 +78,8 @@ async fn backup_download_restore_verify(backend: Backend) {
         "{by_ds}"
     );
     let all = server.get_ok("/api/backups/datasources").await;
-    assert_eq!(all[0]["backups"], 1, "{all}");
+    assert_eq!(all["data"][0]["backups"], 1, "{all}");
+    assert_eq!(all["pagination"]["total"], 1, "{all}");
 
     // Download: the bytes are the stored artifact.
     let resp = server

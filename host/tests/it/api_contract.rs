@@ -263,9 +263,9 @@ async fn health_check(server: &TestServer, id: &str) -> Value {
 async fn health_history(server: &TestServer, id: &str) -> Vec<Value> {
     server
         .get_ok(&format!("/api/datasources/{id}/health-checks"))
-        .await
+        .await["data"]
         .as_array()
-        .expect("history is an array")
+        .expect("history is {data, pagination}")
         .clone()
 }
 
@@ -656,7 +656,7 @@ in_process!(unknown_and_missing_fields_, unknown_and_missing_fields);
 async fn engine_type_and_config_are_checked(backend: Backend) {
     let server = TestServer::start(backend).await;
     let plugins = server.get_ok("/api/plugins").await;
-    let engines: Vec<String> = plugins
+    let engines: Vec<String> = plugins["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -893,7 +893,11 @@ async fn smaller_answers_are_right(backend: Backend) {
         .get_ok(&format!("/api/datasources/{ds}/databases"))
         .await;
     assert!(
-        dbs.as_array().unwrap().iter().any(|d| d == "postgres"),
+        dbs["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == "postgres"),
         "{dbs}"
     );
 
@@ -2164,7 +2168,8 @@ async fn health_check_of_a_real_database(backend: Backend) {
         .get_ok(&format!("/api/datasources/{id}/databases"))
         .await;
     assert!(
-        dbs.as_array()
+        dbs["data"]
+            .as_array()
             .unwrap()
             .iter()
             .any(|d| d == chinook.name.as_str()),
@@ -2278,8 +2283,8 @@ async fn connection_lost_then_restored(backend: Backend) {
     let two = server
         .get_ok(&format!("{ds_path}/health-checks?limit=2"))
         .await;
-    assert_eq!(two.as_array().unwrap().len(), 2);
-    assert_eq!(two[0]["id"], history[0]["id"]);
+    assert_eq!(two["data"].as_array().unwrap().len(), 2);
+    assert_eq!(two["data"][0]["id"], history[0]["id"]);
 }
 on_both_backends!(
     connection_lost_then_restored_,
@@ -2304,13 +2309,14 @@ async fn health_endpoints(backend: Backend) {
     assert!(v["node_id"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
     assert!(v["queue"].is_array() && v["datasources"].is_array(), "{v}");
     let plugins = server.get_ok("/api/plugins").await;
-    assert_eq!(v["plugins"], plugins.as_array().unwrap().len());
+    assert_eq!(v["plugins"], plugins["data"].as_array().unwrap().len());
+    assert_eq!(v["plugins"], plugins["pagination"]["total"]);
 
     let checked = unreachable_datasource(&server, "checked").await;
     let never = unreachable_datasource(&server, "never").await;
     health_check(&server, &checked).await;
     let v = server.get_ok("/api/health/datasources").await;
-    let entries = v.as_array().unwrap();
+    let entries = v["data"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "{v}");
     let entry = |id: &str| {
         entries
@@ -2344,7 +2350,7 @@ async fn health_endpoints(backend: Backend) {
         )
         .await;
     let v = server.get_ok("/api/health/storage").await;
-    let entry = v
+    let entry = v["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -2412,7 +2418,7 @@ async fn files(server: &TestServer, storage: &str, prefix: &str) -> Vec<Value> {
         .get_ok(&format!(
             "/api/storage-locations/{storage}/files?prefix={prefix}"
         ))
-        .await
+        .await["data"]
         .as_array()
         .expect("a list of entries")
         .clone()
@@ -2823,3 +2829,23 @@ async fn openapi_lists_the_domain_values() {
         "{execution}"
     );
 }
+
+/// Every list the API answers is `{data, pagination}`: no operation's
+/// success response is a bare array.
+async fn lists_are_pages(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let doc = openapi_document(&server).await;
+    let mut bare = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operation") {
+            for status in ["200", "201", "202"] {
+                let schema = &op["responses"][status]["content"]["application/json"]["schema"];
+                if schema["type"] == "array" {
+                    bare.push(format!("{method} {path}"));
+                }
+            }
+        }
+    }
+    assert!(bare.is_empty(), "bare arrays: {bare:?}");
+}
+in_process!(lists_are_pages_, lists_are_pages);

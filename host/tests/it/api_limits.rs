@@ -48,7 +48,10 @@ fn bombs() -> Vec<(String, &'static str)> {
 async fn template_bombs_are_refused_and_the_server_stays_small() {
     let server = TestServer::start(Backend::Sqlite).await;
     let templates = server.get_ok("/api/system/notification-templates").await;
-    let tid = templates[0]["id"].as_str().expect("a template").to_string();
+    let tid = templates["data"][0]["id"]
+        .as_str()
+        .expect("a template")
+        .to_string();
     let path = format!("/api/system/notification-templates/{tid}");
     for round in 0..2 {
         for (bomb, cap) in bombs() {
@@ -80,7 +83,7 @@ async fn template_bombs_are_refused_and_the_server_stays_small() {
 
     // Real templates still render: the defaults, conditionals, loops over
     // context values, filters.
-    for t in templates.as_array().expect("list").iter().take(3) {
+    for t in templates["data"].as_array().expect("list").iter().take(3) {
         let preview = server
             .post_ok(
                 "/api/system/notification-templates/preview",

@@ -145,7 +145,7 @@ async fn failed_backup_reaches_a_signed_webhook_with_the_active_template() {
     // Templates: an edit is version 2, a revert version 3 equal to 1, an
     // unknown variable is refused; messages use the active version.
     let templates = server.get_ok("/api/system/notification-templates").await;
-    let template = templates
+    let template = templates["data"]
         .as_array()
         .expect("list")
         .iter()
@@ -181,7 +181,8 @@ async fn failed_backup_reaches_a_signed_webhook_with_the_active_template() {
     assert_eq!(v3["body"], template["body"]);
     assert_eq!(v3["subject"], template["subject"]);
     let versions = server.get_ok(&format!("{path}/versions")).await;
-    assert_eq!(versions.as_array().expect("versions").len(), 3);
+    assert_eq!(versions["data"].as_array().expect("versions").len(), 3);
+    assert_eq!(versions["pagination"]["total"], 3);
     let v4 = server
         .put(
             &path,
@@ -313,7 +314,7 @@ async fn a_lost_datasource_pages_each_channel_once_and_flapping_is_suppressed() 
         async move {
             server
                 .get_ok(&format!("/api/datasources/{ds}/health-checks"))
-                .await
+                .await["data"]
                 .as_array()
                 .map_or(0, Vec::len)
         }
@@ -413,7 +414,11 @@ async fn failed_backup_is_mailed_over_starttls() {
     let mail = &smtp.messages()[0];
     assert_eq!(mail["tls"], true, "{mail}");
     assert_eq!(mail["login"], "dg-mailer");
-    assert_eq!(mail["subject"], "[DataGuardian] Backup failed", "{mail}");
+    // The subject names the job and the datasource.
+    assert_eq!(
+        mail["subject"], "[DataGuardian] Backup of job `ghost nightly` (datasource `ghost`) failed",
+        "{mail}"
+    );
     let body = mail["body"].as_str().unwrap_or_default();
     assert!(body.contains("Job: ghost nightly"), "{body}");
     assert!(body.contains("dg_no_such_database"), "{body}");

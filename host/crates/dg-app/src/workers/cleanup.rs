@@ -116,9 +116,11 @@ pub async fn apply_job_at(
                 entity_id: Some(&job.id),
                 title: format!("Retention cleaned job `{}`", job.name),
                 message: format!(
-                    "{} backup(s) deleted, {} bytes freed",
+                    "{} backup(s) deleted, {} freed",
                     report.deleted.len(),
-                    report.bytes_freed
+                    crate::notify::context::human_bytes(
+                        u64::try_from(report.bytes_freed).unwrap_or(0)
+                    )
                 ),
                 metadata: json!({
                     "deleted": report.deleted.len(),

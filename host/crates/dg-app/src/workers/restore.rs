@@ -148,7 +148,19 @@ async fn restore(
                             entity_type: Some(dg_core::domain::EntityType::Datasource),
                             entity_id: Some(&target.id),
                             title: format!("Restore into `{}` completed", target.name),
-                            message: format!("backup {source_id} restored from `{storage_name}`"),
+                            message: format!(
+                                "{} of {} restored into `{}`{} from `{storage_name}`",
+                                backup_label(db, &source).await,
+                                source
+                                    .started_at
+                                    .unwrap_or(source.created_at)
+                                    .format("%Y-%m-%d %H:%M UTC"),
+                                target.name,
+                                choice
+                                    .target_name()
+                                    .map(|d| format!(" (database `{d}`)"))
+                                    .unwrap_or_default(),
+                            ),
                             metadata: json!({"execution_id": execution.id, "source_execution_id": source_id}),
                         },
                     )
@@ -224,6 +236,18 @@ impl RestoreSpec {
             Some(Jobs::Word(w)) => dg_pipeline::parse_jobs(w),
         }
         .map_err(|e| format!("metadata.jobs: {e}"))
+    }
+}
+
+/// `the backup of job `shop nightly``, or of its id when the job is gone.
+async fn backup_label(db: &dg_store::Db, backup: &Execution) -> String {
+    let job = match backup.job_id.as_deref() {
+        Some(id) => dg_store::jobs::get(db, id).await.ok().flatten(),
+        None => None,
+    };
+    match job {
+        Some(job) => format!("The backup of job `{}`", job.name),
+        None => format!("Backup {}", backup.id),
     }
 }
 

@@ -426,6 +426,13 @@ async fn notify_failure(
         (None, dg_core::domain::WorkKind::Backup) => dg_core::domain::Operation::Backup,
         (None, dg_core::domain::WorkKind::Restore) => dg_core::domain::Operation::Restore,
     };
+    // People read names: the job and the datasource (backed up, or
+    // restored into) in the title, the error once in the message.
+    let names = dg_store::names::all(&state.db).await?;
+    let job_name = names.job(job_id.as_deref());
+    let datasource_name =
+        names.datasource(execution.as_ref().and_then(|e| e.datasource_id.as_deref()));
+    let title = failure_title(operation, job_name.as_deref(), datasource_name.as_deref());
     dg_store::notifications::insert(
         &state.db,
         dg_store::notifications::NewNotification {
@@ -433,9 +440,14 @@ async fn notify_failure(
             severity: dg_core::domain::Severity::Critical,
             entity_type: Some(dg_core::domain::EntityType::BackupExecution),
             entity_id: Some(&item.execution_id),
-            title: format!("{} failed", capitalise(operation.as_str())),
+            title,
             message: message.to_string(),
-            metadata: serde_json::json!({ "job_id": job_id, "attempts": item.attempts }),
+            metadata: serde_json::json!({
+                "job_id": job_id,
+                "job_name": job_name,
+                "datasource_name": datasource_name,
+                "attempts": item.attempts,
+            }),
         },
     )
     .await?;
@@ -457,11 +469,31 @@ async fn notify_failure(
     Ok(())
 }
 
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
+/// `Backup of job `shop nightly` (datasource `shop`) failed`; without the
+/// names that were deleted.
+fn failure_title(
+    operation: dg_core::domain::Operation,
+    job: Option<&str>,
+    datasource: Option<&str>,
+) -> String {
+    use dg_core::domain::Operation;
+    let what = match operation {
+        Operation::Backup => "Backup",
+        Operation::Restore => "Restore",
+        Operation::Verification => "Verification",
+        Operation::Copy => "Copy",
+    };
+    let of = match operation {
+        Operation::Restore | Operation::Verification => " into",
+        Operation::Backup | Operation::Copy => " of",
+    };
+    match (job, datasource) {
+        (Some(job), Some(ds)) if operation == Operation::Backup || operation == Operation::Copy => {
+            format!("{what} of job `{job}` (datasource `{ds}`) failed")
+        }
+        (_, Some(ds)) => format!("{what}{of} `{ds}` failed"),
+        (Some(job), None) => format!("{what} of job `{job}` failed"),
+        (None, None) => format!("{what} failed"),
     }
 }
 
