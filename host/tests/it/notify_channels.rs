@@ -74,7 +74,8 @@ async fn failed_backup_reaches_a_signed_webhook_with_the_active_template() {
         &server,
         "ops hook",
         &url,
-        json!({"events": ["backup_failed"]}),
+        // Every failure is sent: this test edits the template between runs.
+        json!({"events": ["backup_failed"], "suppress_minutes": 0}),
     )
     .await;
     let view = server
@@ -482,4 +483,36 @@ async fn completed_backup_reaches_a_channel_subscribed_to_it() {
         .await;
     assert_eq!(notes["pagination"]["total"], 1, "{notes}");
     assert_eq!(notes["data"][0]["entity_id"], done["id"], "{notes}");
+}
+
+/// `suppress_minutes` suppresses a job failing again: each failure is a
+/// new execution, but the same job, so the second failure inside the
+/// window is recorded as suppressed and not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_failing_again_inside_the_window_is_suppressed() {
+    let receiver = Receiver::start().await;
+    let server = TestServer::start(Backend::Sqlite).await;
+    let channel = webhook(
+        &server,
+        "pager",
+        &receiver.url,
+        json!({"events": ["backup_failed"], "suppress_minutes": 30}),
+    )
+    .await;
+    let ds = server.pg_datasource("ghost", "dg_no_such_database").await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server.job("ghost nightly", &ds, &storage, json!({})).await;
+    for _ in 0..2 {
+        let failed = server.run_job(&job).await;
+        assert_eq!(failed["status"], "failed", "{failed}");
+    }
+    let d = wait_deliveries(&server, &channel, "one sent, one suppressed", |d| {
+        d.len() == 2
+            && d.iter().any(|x| x["status"] == "delivered")
+            && d.iter().any(|x| x["status"] == "suppressed")
+    })
+    .await;
+    assert_eq!(d.len(), 2, "{d:?}");
+    // Every delivery has ended: the receiver got exactly the one sent.
+    assert_eq!(receiver.received().len(), 1);
 }

@@ -30,8 +30,14 @@ pub fn takes(channel: &NotificationChannel, n: &Notification, subject: &Subject)
 }
 
 /// What repeat suppression compares: the same kind about the same thing.
-pub fn suppress_key(n: &Notification) -> String {
-    format!("{}:{}", n.kind, n.entity_id.as_deref().unwrap_or("-"))
+/// A run's notification is about its job (each run is a new execution, so
+/// keying on the execution would never suppress a job failing again);
+/// anything else is about its entity.
+pub fn suppress_key(n: &Notification, subject: &Subject) -> String {
+    match (n.entity_type, subject.job_id.as_deref()) {
+        (Some(EntityType::BackupExecution), Some(job)) => format!("{}:job:{job}", n.kind),
+        _ => format!("{}:{}", n.kind, n.entity_id.as_deref().unwrap_or("-")),
+    }
 }
 
 /// Queues `n` for `channel`, or records it as suppressed when the same
@@ -40,8 +46,9 @@ pub async fn enqueue(
     db: &Db,
     channel: &NotificationChannel,
     n: &Notification,
+    subject: &Subject,
 ) -> Result<Delivery, StoreError> {
-    let key = suppress_key(n);
+    let key = suppress_key(n, subject);
     let at = now();
     let since = at - Duration::minutes(channel.suppress_minutes.max(0));
     let recent: i64 = if channel.suppress_minutes > 0 {
@@ -223,13 +230,13 @@ pub async fn route(db: &Db, n: &Notification) -> Result<Vec<Delivery>, StoreErro
     let (taken, left_out) = capped(channels.iter().filter(|c| takes(c, n, &subject)));
     let mut queued = Vec::new();
     for channel in taken {
-        queued.push(enqueue(db, channel, n).await?);
+        queued.push(enqueue(db, channel, n, &subject).await?);
     }
     if !left_out.is_empty() {
         let names: Vec<&str> = left_out.iter().map(|c| c.name.as_str()).collect();
         tracing::warn!(
             notification_id = %n.id,
-            "notification `{}` matches more than {MAX_DELIVERIES_PER_NOTIFICATION} channels;              not delivered to {}: {}",
+            "notification `{}` matches more than {MAX_DELIVERIES_PER_NOTIFICATION} channels; not delivered to {}: {}",
             n.kind,
             names.len(),
             names.join(", ")
@@ -375,8 +382,15 @@ mod tests {
             &job
         ));
         assert_eq!(
-            suppress_key(&note(K::ConnectionLost, Severity::Critical)),
+            suppress_key(&note(K::ConnectionLost, Severity::Critical), &any),
             "connection_lost:ds1"
         );
+        // Runs of one job are one thing to suppress: each failure is a
+        // new execution, the same job.
+        let mut run = note(K::BackupFailed, Severity::Critical);
+        run.entity_type = Some(EntityType::BackupExecution);
+        run.entity_id = Some("e2".into());
+        assert_eq!(suppress_key(&run, &job), "backup_failed:job:j1");
+        assert_eq!(suppress_key(&run, &any), "backup_failed:e2");
     }
 }
