@@ -371,6 +371,9 @@ pub struct FileEntry {
     pub size: u64,
     pub modified: Option<DateTime<Utc>>,
     pub is_dir: bool,
+    /// A job's folder (`{job_id}/` at the root of the layout): the job's
+    /// name, so people read names, not ids. Null for anything else.
+    pub job_name: Option<String>,
 }
 
 /// List a folder of the storage.
@@ -389,10 +392,19 @@ pub async fn files(
         .list(&prefix)
         .await
         .map_err(|e| plugin_error("prefix", e))?;
+    let names = store::names::all(&state.db).await?;
+    // The layout's first level is `{job_id}/`.
+    let job_name = |key: &str, is_dir: bool| {
+        let folder = key.trim_end_matches('/');
+        (is_dir && !folder.contains('/'))
+            .then(|| names.jobs.get(folder).cloned())
+            .flatten()
+    };
     Ok(Json(super::page::Page::whole(
         entries
             .into_iter()
             .map(|o| FileEntry {
+                job_name: job_name(&o.key, o.is_dir),
                 key: o.key,
                 size: o.size,
                 modified: o

@@ -2463,9 +2463,12 @@ async fn storage_explorer_after_a_backup(backend: Backend) {
     let top = files(&server, &storage, "").await;
     assert_eq!(keys(&top), vec![job.clone()], "{top:?}");
     assert_eq!(top[0]["is_dir"], true);
+    // The job's folder is named by its job; nothing deeper is.
+    assert_eq!(top[0]["job_name"], "explore", "{top:?}");
     let runs = files(&server, &storage, &job).await;
     assert_eq!(keys(&runs), vec![backup_path.clone()], "{runs:?}");
     assert_eq!(runs[0]["is_dir"], true);
+    assert!(runs[0]["job_name"].is_null(), "{runs:?}");
     let inside = files(&server, &storage, &backup_path).await;
     let manifest_key = format!("{backup_path}/manifest.json");
     let (_, manifest_bytes) = download(&server, &storage, &manifest_key).await;
