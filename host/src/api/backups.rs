@@ -274,6 +274,27 @@ fn jobs_invalid() -> ApiError {
     )
 }
 
+/// Whether the restore creates its target database (`target_database`
+/// that the target's server does not list): nothing is overwritten then,
+/// so no confirmation is asked. When the server cannot be asked, the
+/// answer is no (ask for confirmation).
+async fn creates_target_database(
+    state: &AppState,
+    target: &Datasource,
+    target_database: Option<&str>,
+) -> bool {
+    let Some(name) = target_database else {
+        return false;
+    };
+    let Ok(engine) = targets::engine_for(state, target, crate::plugin::tracing_sink()).await else {
+        return false;
+    };
+    match engine.list_databases().await {
+        Ok(listed) => !listed.iter().any(|d| d == name),
+        Err(_) => false,
+    }
+}
+
 /// Uncompressed bytes a parallel restore of `source` spools: the chosen
 /// database's artifact of a several-databases backup, else the backup's.
 fn spooled_size(source: &Execution, database: Option<&str>) -> u64 {
@@ -424,19 +445,29 @@ pub async fn restore(
     }
     check_database_choice(&source, &target, &input)?;
     let jobs = check_jobs(&state, &source, &target, &input)?;
-    if !input.verification_mode && !input.confirm_overwrite {
+    if !input.verification_mode
+        && !input.confirm_overwrite
+        && !creates_target_database(&state, &target, input.target_database.as_deref()).await
+    {
         return Err(ApiError::invalid(
             "confirm_overwrite",
             format!(
-                "must be true to restore into datasource `{}`: the backup's objects are \
-                 written into it{}; use verification_mode to test the backup without touching it",
-                target.name,
+                "must be true to restore into {}: the backup's objects are written into it{}; \
+                 use verification_mode to test the backup without touching it",
+                match &input.target_database {
+                    Some(db) => format!("database `{db}` of datasource `{}`", target.name),
+                    None => format!("datasource `{}`", target.name),
+                },
                 if input.drop_existing {
                     " after the objects it already has of the same names are dropped \
                      (drop_existing)"
-                } else {
+                } else if target.kind == "postgres" {
                     " (objects that already exist are not dropped first: PostgreSQL stops at \
                      the first one and commits nothing; add drop_existing to replace them)"
+                } else {
+                    " (objects that already exist are not dropped first, and the restore may \
+                     stop at the first one after writing what came before it; add \
+                     drop_existing to replace them)"
                 }
             ),
         ));

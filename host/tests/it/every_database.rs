@@ -137,20 +137,35 @@ async fn every_postgres_database_in_one_execution() {
         .await;
     assert_eq!(status, 422, "{body}");
 
-    // Each database restores on its own into a new database: equal.
+    // Each database restores on its own into a new database: equal. A
+    // database the restore creates overwrites nothing, so no confirmation
+    // is asked for it.
     for (i, name) in names.iter().enumerate() {
         let copy = TempDb {
             name: format!("{name}_r"),
         };
         let done = server
-            .restore_with(
-                id,
-                &json!({"confirm_overwrite": true, "database": name, "target_database": copy.name}),
-            )
+            .restore_with(id, &json!({"database": name, "target_database": copy.name}))
             .await;
         assert_eq!(done["status"], "completed", "{done}\n{}", server.log_tail());
         assert_eq!(pg_fingerprint(&copy.name), pg_fingerprint(&dbs[i].name));
     }
+    // Into one that exists, it is asked for, naming the database.
+    let (status, body) = server
+        .post(
+            &format!("/api/backups/{id}/restore"),
+            &json!({"database": names[0], "target_database": names[1]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "confirm_overwrite", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("database `{}`", names[1])),
+        "{body}"
+    );
     // A verification of one database of the backup passes.
     let v = server
         .restore_with(

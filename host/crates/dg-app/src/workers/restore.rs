@@ -314,9 +314,13 @@ impl DatabaseChoice {
     }
 
     /// The database of the target server the restore writes into, when
-    /// it is not the one the datasource is configured with.
+    /// it is not the one the datasource is configured with: only
+    /// `target_database` says so. A database picked out of a
+    /// several-databases backup goes into the datasource's own database
+    /// otherwise, never into the name it had on the source server (which,
+    /// on the target server, may be someone else's database).
     fn target_name(&self) -> Option<&str> {
-        self.target_database.as_deref().or(self.database.as_deref())
+        self.target_database.as_deref()
     }
 }
 
