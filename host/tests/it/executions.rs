@@ -176,3 +176,37 @@ async fn retry_upload_is_a_queued_copy_with_logs_and_progress() {
         .await;
     assert_eq!(status, 409, "{body}");
 }
+
+/// A storage that is down when the backup picks its storage (here: its
+/// root is gone, as when a mount is missing) is a temporary failure like
+/// any other: the run goes back to the queue for its next attempt instead
+/// of failing for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_down_at_selection_is_retried() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let source = chinook_db("seldown");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (storage, root) = server.local_storage("mount").await;
+    let job = server.job("nightly", &ds, &storage, json!({})).await;
+    std::fs::remove_dir_all(&root).expect("unmount");
+    let run = server
+        .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+        .await;
+    let id = run["execution_id"].as_str().expect("id").to_string();
+    let requeued = server
+        .wait_for(
+            &format!("/api/executions/{id}/logs"),
+            Duration::from_secs(60),
+            |v| v.to_string().contains("failed (temporary)"),
+        )
+        .await;
+    assert!(
+        requeued.to_string().contains("attempt 1 of 3"),
+        "{requeued}"
+    );
+    let e = server.get_ok(&format!("/api/executions/{id}")).await;
+    assert_eq!(e["status"], "queued", "{e}");
+    server
+        .post_ok(&format!("/api/executions/{id}/cancel"), &json!({}), 202)
+        .await;
+}

@@ -365,10 +365,15 @@ async fn store_primary(
         }
     }
     let mut last_error = String::new();
+    // Whether the last storage failed in a way that may pass (down,
+    // timed out, temporary): the run is then retried like any temporary
+    // failure, whichever step it happened in.
+    let mut last_transient = false;
     for (i, s) in plan.storages.iter().enumerate() {
         let client = match targets::storage_for(state, s, log.sink()).await {
             Ok(c) => c,
             Err(e) => {
+                last_transient = matches!(e, targets::TargetError::Unreachable(_));
                 last_error = format!("storage `{}`: {e}", s.name);
                 log.warn(last_error.clone());
                 mark_failed(db, &execution.id, &s.id, &last_error).await;
@@ -385,6 +390,7 @@ async fn store_primary(
                     )))
                 }
                 Err(e) => {
+                    last_transient = e.is_transient();
                     last_error = format!("storage `{}`: {e}", s.name);
                     mark_failed(db, &execution.id, &s.id, &last_error).await;
                     continue;
@@ -453,9 +459,12 @@ async fn store_primary(
             }
         }
     }
-    Err(Outcome::failed(format!(
-        "no storage accepted the backup; last error: {last_error}"
-    )))
+    Err(Outcome::Failed {
+        message: format!("no storage accepted the backup; last error: {last_error}"),
+        transient: last_transient,
+        metadata: None,
+        crashed_plugin: None,
+    })
 }
 
 /// Records that a storage does not hold this backup, and why.
@@ -734,7 +743,7 @@ async fn claim_folder(
     storage: &StorageClient,
     execution_id: &str,
     job_id: &str,
-) -> Result<Option<(chrono::DateTime<chrono::Utc>, String)>, String> {
+) -> Result<Option<(chrono::DateTime<chrono::Utc>, String)>, ClaimError> {
     let at = dg_store::now();
     for n in 1..=MAX_FOLDERS_PER_SECOND {
         let folder = layout::execution_folder_candidate(at, n);
@@ -742,17 +751,40 @@ async fn claim_folder(
         let empty = storage
             .list(&prefix)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(ClaimError::Storage)?
             .is_empty();
-        if empty
-            && executions::claim_backup_path(db, execution_id, &prefix)
-                .await
-                .map_err(|e| e.to_string())?
-        {
+        if empty && executions::claim_backup_path(db, execution_id, &prefix).await? {
             return Ok(Some((at, folder)));
         }
     }
     Ok(None)
+}
+
+/// Why a backup folder could not be claimed.
+#[derive(Debug, thiserror::Error)]
+enum ClaimError {
+    #[error(transparent)]
+    Storage(CallError),
+    #[error(transparent)]
+    Store(#[from] dg_store::StoreError),
+}
+
+impl ClaimError {
+    /// A storage that is down or slow may be back at the next attempt.
+    fn is_transient(&self) -> bool {
+        use dg_plugin_host::FailureKind;
+        match self {
+            ClaimError::Storage(e) => {
+                e.is_transient()
+                    || matches!(
+                        e.kind(),
+                        Some(FailureKind::Unreachable | FailureKind::Timeout)
+                    )
+                    || matches!(e, CallError::Timeout { .. })
+            }
+            ClaimError::Store(_) => false,
+        }
+    }
 }
 
 /// Runs of one job that may start within one second before names run out.
