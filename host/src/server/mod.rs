@@ -67,6 +67,16 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
     if recovered > 0 {
         tracing::warn!("{recovered} execution(s) interrupted by the last stop marked failed");
     }
+    // Partial uploads failures could not remove (a storage that was down).
+    {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let swept = workers::cleanup::sweep_leftovers(&state, None).await;
+            if swept > 0 {
+                tracing::info!("removed {swept} partial upload(s) left by earlier failures");
+            }
+        });
+    }
     let wake = {
         let q = queue.clone();
         move || q.notify()

@@ -210,3 +210,55 @@ async fn a_storage_down_at_selection_is_retried() {
         .post_ok(&format!("/api/executions/{id}/cancel"), &json!({}), 202)
         .await;
 }
+
+/// What a failed upload left on a storage that was down (a partial file
+/// the failure could not remove) is swept once the server can reach it:
+/// at the next start here. The copy is then recorded `deleted`, and a
+/// complete copy can be made again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_uploads_left_on_a_storage_that_was_down_are_swept() {
+    let mut server = TestServer::start(Backend::Sqlite).await;
+    let source = chinook_db("leftover");
+    let ds = server.pg_datasource("chinook", &source.name).await;
+    let (disk, _) = server.local_storage("disk").await;
+    let (nas, nas_root) = server.local_storage("nas").await;
+    let job = server
+        .job(
+            "nightly",
+            &ds,
+            &disk,
+            json!({"storage_location_ids": [disk, nas], "storage_strategy": "replicate"}),
+        )
+        .await;
+    // The NAS is gone while the backup runs: its replica fails.
+    std::fs::remove_dir_all(&nas_root).expect("unmount");
+    let backup = server.run_job(&job).await;
+    assert_eq!(backup["status"], "completed", "{backup}");
+    assert_eq!(
+        common::server::storage_status(&backup, &nas),
+        "failed",
+        "{backup}"
+    );
+    // Back, holding what an interrupted upload wrote.
+    let path = backup["backup_path"].as_str().expect("path");
+    let partial = nas_root.join(path).join("backup.dump.zst.dg-partial");
+    std::fs::create_dir_all(partial.parent().expect("folder")).expect("mkdir");
+    std::fs::write(&partial, vec![7u8; 4096]).expect("partial");
+
+    server.restart();
+    let id = backup["id"].as_str().expect("id");
+    let swept = server
+        .wait_for(
+            &format!("/api/executions/{id}"),
+            Duration::from_secs(30),
+            |e| common::server::storage_status(e, &nas) == "deleted",
+        )
+        .await;
+    assert!(!partial.exists(), "{partial:?} left behind: {swept}");
+    assert!(!nas_root.join(path).exists(), "the folder stays");
+    // The completed copy is untouched, and the replica can be made again.
+    assert_eq!(common::server::storage_status(&swept, &disk), "completed");
+    let copy = server.retry_upload(id).await;
+    assert_eq!(copy["status"], "completed", "{copy}");
+    assert!(nas_root.join(path).join("manifest.json").is_file());
+}

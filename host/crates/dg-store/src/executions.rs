@@ -462,6 +462,39 @@ pub async fn active_copy(db: &Db, execution_id: &str) -> Result<Option<String>, 
     .await?))
 }
 
+/// A copy that may have left partial files: a storage a backup did not
+/// complete on.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Leftover {
+    pub execution_id: String,
+    pub storage_location_id: String,
+    pub backup_path: String,
+}
+
+/// Copies recorded `failed` of backups that ended (a failed or cancelled
+/// backup's folder, a completed backup's failed replica), on `storage` or
+/// on every storage. Their folders hold no complete backup: whatever is
+/// there is a partial upload the failure could not remove (the storage was
+/// down), swept once it answers again.
+pub async fn leftovers(db: &Db, storage: Option<&str>) -> Result<Vec<Leftover>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, Leftover>(
+        "SELECT e.id AS execution_id, s.storage_location_id, e.backup_path
+         FROM backup_executions e JOIN execution_storages s ON s.execution_id = e.id
+         WHERE e.operation = $1 AND e.backup_path IS NOT NULL AND s.status = $2
+         AND e.status IN ($3, $4, $5)
+         AND ($6 IS NULL OR s.storage_location_id = $6)
+         ORDER BY e.created_at"
+    )
+    .bind(Operation::Backup)
+    .bind(CopyStatus::Failed)
+    .bind(ExecutionStatus::Failed)
+    .bind(ExecutionStatus::Cancelled)
+    .bind(ExecutionStatus::Completed)
+    .bind(storage)
+    .fetch_all(p)
+    .await?))
+}
+
 /// Whether a job has a backup queued or running.
 pub async fn active_for_job(db: &Db, job_id: &str) -> Result<i64, StoreError> {
     Ok(with_pool!(db, |p| sqlx::query_scalar::<_, i64>(

@@ -226,5 +226,70 @@ pub async fn run_all(state: &AppState) -> Result<Vec<CleanupReport>, StoreError>
     Ok(reports)
 }
 
+/// Removes what failed uploads left behind (see
+/// [`executions::leftovers`]) on `storage`, or on every storage: the
+/// folder of each failed copy, then the copy is recorded `deleted`. A
+/// storage that still does not answer keeps its leftovers for the next
+/// sweep (at start, daily, and when the storage is reachable again). A
+/// backup a restore or copy is reading is left alone. The number of
+/// folders removed.
+pub async fn sweep_leftovers(state: &AppState, storage: Option<&str>) -> usize {
+    let found = match executions::leftovers(&state.db, storage).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!("looking for partial uploads to remove: {e}");
+            return 0;
+        }
+    };
+    let mut removed = 0;
+    for l in found {
+        if executions::restores_reading(&state.db, &l.execution_id)
+            .await
+            .map_or(true, |n| n > 0)
+        {
+            continue;
+        }
+        let Ok(Some(row)) = dg_store::storages::get(&state.db, &l.storage_location_id).await else {
+            continue;
+        };
+        let outcome =
+            match crate::targets::storage_for(state, &row, dg_plugin_host::tracing_sink()).await {
+                Ok(client) => dg_pipeline::remove_execution_folder(&client, &l.backup_path)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+        match outcome {
+            Ok(()) => {
+                removed += 1;
+                tracing::info!(
+                    execution = %l.execution_id,
+                    "removed the partial upload {} from storage `{}`",
+                    l.backup_path,
+                    row.name
+                );
+                if let Err(e) = executions::set_storage_status(
+                    &state.db,
+                    &l.execution_id,
+                    &row.id,
+                    dg_core::domain::CopyStatus::Deleted,
+                    None,
+                    Some("partial upload removed"),
+                )
+                .await
+                {
+                    tracing::warn!("recording the removal of {}: {e}", l.backup_path);
+                }
+            }
+            Err(e) => tracing::debug!(
+                "partial upload {} on `{}` stays for the next sweep: {e}",
+                l.backup_path,
+                row.name
+            ),
+        }
+    }
+    removed
+}
+
 /// Health history kept.
 const HEALTH_HISTORY_DAYS: i64 = 30;

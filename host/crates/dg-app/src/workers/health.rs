@@ -272,6 +272,12 @@ pub async fn check_storage(
             },
         )
         .await?;
+        // What failed uploads left there while it was down goes now.
+        let state = state.clone();
+        let id = s.id.clone();
+        tokio::spawn(async move {
+            super::cleanup::sweep_leftovers(&state, Some(&id)).await;
+        });
     }
     Ok(check)
 }
