@@ -438,3 +438,58 @@ fn the_cli_restores_in_parallel_into_an_empty_database_only() {
     let out = restore(&["--jobs", "0"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--jobs: `0`"));
 }
+
+/// `kill -9` of the server during a parallel restore into a database the
+/// restore created: the next start fails the execution and drops that
+/// database (recorded before it was created), so nothing half-restored is
+/// kept, as the execution says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_created_by_a_restore_killed_mid_load_is_dropped_at_the_next_start() {
+    let wrapper = Wrapper::new();
+    wrapper.stall();
+    let mut server = TestServer::start_with_path(Backend::Sqlite, &[&wrapper.bin()]).await;
+    let (backup, ds, source) = backed_up(&server, "par_kill").await;
+    let target = format!("{}_copy", source.name);
+    let _cleanup = DropLater(target.clone());
+    let accepted = server
+        .post_ok(
+            &format!("/api/backups/{backup}/restore"),
+            &json!({"target_datasource_id": ds, "target_database": target, "jobs": 2}),
+            202,
+        )
+        .await;
+    let id = accepted["execution_id"].as_str().unwrap().to_string();
+    server
+        .wait_for(
+            &format!("/api/executions/{id}"),
+            Duration::from_secs(60),
+            |e| e["progress"]["phase"] == "load" && database_exists(&target),
+        )
+        .await;
+
+    server.kill();
+    assert!(
+        database_exists(&target),
+        "half-restored, before the restart"
+    );
+    server.restart();
+    let ended = server.wait_execution(&id, Duration::from_secs(30)).await;
+    assert_eq!(ended["status"], "failed", "{ended}");
+    let started = std::time::Instant::now();
+    while database_exists(&target) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "`{target}` kept after the restart\n{}",
+            server.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let logs = server
+        .get_ok(&format!("/api/executions/{id}/logs"))
+        .await
+        .to_string();
+    assert!(
+        logs.contains(&format!("dropped database `{target}`")),
+        "{logs}"
+    );
+}

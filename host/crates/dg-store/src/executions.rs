@@ -183,6 +183,33 @@ pub async fn finish(
     Ok(n == 1)
 }
 
+/// Sets `key` in the execution's metadata (the other keys stay): a fact
+/// the run must leave behind before it acts, for whoever finishes after a
+/// crash (the database a restore is about to create, say).
+pub async fn note_in_metadata(
+    db: &Db,
+    id: &str,
+    key: &str,
+    value: &Value,
+) -> Result<(), StoreError> {
+    let Some(current) = get(db, id).await? else {
+        return Ok(());
+    };
+    let mut metadata = current.metadata.0;
+    if let Value::Object(map) = &mut metadata {
+        map.insert(key.to_string(), value.clone());
+    }
+    execute!(db, |p| sqlx::query(
+        "UPDATE backup_executions SET metadata = $2, updated_at = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(Json(metadata))
+    .bind(now())
+    .execute(p)
+    .await?);
+    Ok(())
+}
+
 /// Puts a running execution back in the queue (a retry after a transient
 /// failure).
 pub async fn requeue(db: &Db, id: &str, reason: &str) -> Result<(), StoreError> {

@@ -11,6 +11,55 @@ use dg_core::domain::{
 };
 use dg_store::executions;
 
+/// Drops the database an interrupted restore or verification had created
+/// (recorded before it was created): what was half-restored into it is
+/// not kept, as the execution's message says.
+async fn drop_created_database(state: &AppState, execution_id: &str, log: &ExecutionLogger) {
+    let Ok(Some(execution)) = executions::get(&state.db, execution_id).await else {
+        return;
+    };
+    let Some(name) = execution
+        .metadata
+        .0
+        .get(super::restore::CREATED_DATABASE)
+        .and_then(|v| v.as_str())
+    else {
+        return;
+    };
+    let Some(target_id) = execution.datasource_id.as_deref() else {
+        log.warn(format!(
+            "database `{name}` was created for this run, but its datasource was deleted; drop it by hand"
+        ));
+        return;
+    };
+    let target = match dg_store::datasources::get(&state.db, target_id).await {
+        Ok(Some(t)) => t,
+        _ => {
+            log.warn(format!(
+                "database `{name}` was created for this run, but its datasource is gone; drop it by hand"
+            ));
+            return;
+        }
+    };
+    let dropped = match crate::targets::engine_for(state, &target, log.sink()).await {
+        Ok(admin) => admin
+            .drop_scratch_database(name)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match dropped {
+        Ok(()) => log.info(format!(
+            "dropped database `{name}` of `{}`, created for this interrupted run",
+            target.name
+        )),
+        Err(e) => log.warn(format!(
+            "dropping database `{name}` of `{}`, created for this interrupted run: {e}; drop it by hand",
+            target.name
+        )),
+    }
+}
+
 /// Fails every orphaned item: at start-up (`at_start`) everything this
 /// node had claimed, and always items whose heartbeat is older than
 /// `stale_before`. Returns how many were recovered.
@@ -60,8 +109,9 @@ pub async fn recover(state: &AppState, at_start: bool, stale_before: DateTime<Ut
         }
         let log = ExecutionLogger::start(state.db.clone(), &item.execution_id);
         log.error(reason.clone());
-        if item.kind == WorkKind::Backup {
-            discard_partial(state, &item.execution_id, &log).await;
+        match item.kind {
+            WorkKind::Backup => discard_partial(state, &item.execution_id, &log).await,
+            WorkKind::Restore => drop_created_database(state, &item.execution_id, &log).await,
         }
         log.close().await;
         if let Err(e) = state

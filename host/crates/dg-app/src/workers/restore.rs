@@ -103,7 +103,7 @@ async fn restore(
             .map(|d| format!(", database `{d}`"))
             .unwrap_or_default()
     ));
-    let (engine, created) = match target_engine(state, &target, &choice, log).await {
+    let (engine, created) = match target_engine(state, &execution.id, &target, &choice, log).await {
         Ok(t) => t,
         Err(message) => return Outcome::failed(message),
     };
@@ -329,6 +329,7 @@ impl DatabaseChoice {
 /// is returned, so a failed restore can drop it again).
 async fn target_engine(
     state: &AppState,
+    execution_id: &str,
     target: &Datasource,
     choice: &DatabaseChoice,
     log: &ExecutionLogger,
@@ -352,6 +353,7 @@ async fn target_engine(
     let created = if exists {
         None
     } else {
+        record_created_database(state, execution_id, name).await?;
         admin
             .create_scratch_database(name)
             .await
@@ -368,6 +370,27 @@ async fn target_engine(
         }
     }
 }
+
+/// Records, before it is created, the database a restore or verification
+/// creates: if the process dies before the run can drop it again, crash
+/// recovery does (`recovery::drop_created_database`).
+async fn record_created_database(
+    state: &AppState,
+    execution_id: &str,
+    name: &str,
+) -> Result<(), String> {
+    executions::note_in_metadata(
+        &state.db,
+        execution_id,
+        CREATED_DATABASE,
+        &Value::String(name.to_string()),
+    )
+    .await
+    .map_err(|e| format!("recording database `{name}` before creating it: {e}"))
+}
+
+/// The metadata key naming the database a restore created.
+pub const CREATED_DATABASE: &str = "created_database";
 
 /// Drops a database this restore created, after the restore failed.
 async fn drop_created(
@@ -515,6 +538,9 @@ async fn verify(
         Err(e) => return Outcome::failed(e.to_string()),
     };
     let scratch_name = format!("dg_verify_{}", &execution.id.replace('-', "")[..12]);
+    if let Err(message) = record_created_database(state, &execution.id, &scratch_name).await {
+        return Outcome::failed(message);
+    }
     let scratch_config = match admin.create_scratch_database(&scratch_name).await {
         Ok(config) => config,
         Err(e) => return Outcome::failed(format!("creating the scratch database: {e}")),
