@@ -108,8 +108,23 @@ pub async fn for_datasource(
                 ids.push((primary.clone(), e.backup_path.clone()));
             }
         }
+        let chunks = executions::chunks(&state.db, &e.id).await?;
+        // The parts by their name inside the backup's folder (every copy
+        // has the same layout).
+        let parts: Vec<(String, i64)> = chunks
+            .iter()
+            .map(|c| {
+                let name = e
+                    .backup_path
+                    .as_deref()
+                    .and_then(|p| c.file_path.strip_prefix(&format!("{p}/")))
+                    .unwrap_or(&c.file_path);
+                (name.to_string(), c.size_bytes)
+            })
+            .collect();
         for (sid, path) in ids {
-            copies.push(availability(&state, &sid, path.or_else(|| e.backup_path.clone())).await?);
+            let path = path.or_else(|| e.backup_path.clone());
+            copies.push(availability(&state, &sid, path, &parts).await?);
         }
         backups.push(BackupEntry {
             execution: e,
@@ -123,7 +138,15 @@ pub async fn for_datasource(
     }))
 }
 
-async fn availability(state: &AppState, sid: &str, path: Option<String>) -> ApiResult<Copy> {
+/// Whether a copy is there: its manifest and every part at the size
+/// recorded (checksums are checked by a restore or retry-upload, not
+/// here: this listing stays cheap).
+async fn availability(
+    state: &AppState,
+    sid: &str,
+    path: Option<String>,
+    parts: &[(String, i64)],
+) -> ApiResult<Copy> {
     let Some(row) = store::storages::get(&state.db, sid).await? else {
         return Ok(Copy {
             storage_location_id: sid.to_string(),
@@ -138,19 +161,7 @@ async fn availability(state: &AppState, sid: &str, path: Option<String>) -> ApiR
     ) {
         (None, _) => CopyAvailability::Unknown,
         (Some(_), Err(_)) => CopyAvailability::Unreachable,
-        (Some(p), Ok(client)) => {
-            match client
-                .stat(&crate::pipeline::layout::key(
-                    p,
-                    crate::pipeline::layout::MANIFEST_FILE,
-                ))
-                .await
-            {
-                Ok(Some(_)) => CopyAvailability::Available,
-                Ok(None) => CopyAvailability::Missing,
-                Err(_) => CopyAvailability::Unreachable,
-            }
-        }
+        (Some(p), Ok(client)) => copy_state(&client, p, parts).await,
     };
     Ok(Copy {
         storage_location_id: row.id,
@@ -158,6 +169,29 @@ async fn availability(state: &AppState, sid: &str, path: Option<String>) -> ApiR
         availability,
         backup_path: path,
     })
+}
+
+/// A copy's availability: `missing` when its manifest or any part is
+/// gone or has another size than recorded.
+async fn copy_state(
+    client: &crate::plugin::StorageClient,
+    prefix: &str,
+    parts: &[(String, i64)],
+) -> CopyAvailability {
+    use crate::pipeline::layout::{key, MANIFEST_FILE};
+    match client.stat(&key(prefix, MANIFEST_FILE)).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return CopyAvailability::Missing,
+        Err(_) => return CopyAvailability::Unreachable,
+    }
+    for (name, size) in parts {
+        match client.stat(&key(prefix, name)).await {
+            Ok(Some(info)) if !info.is_dir && i64::try_from(info.size).ok() == Some(*size) => {}
+            Ok(_) => return CopyAvailability::Missing,
+            Err(_) => return CopyAvailability::Unreachable,
+        }
+    }
+    CopyAvailability::Available
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -115,8 +115,18 @@ async fn fallback_and_replicate(backend: Backend) {
         .clone();
     assert_eq!(entry["copies"].as_array().unwrap().len(), 2, "{entry}");
 
-    // A copy removed behind our back shows as missing.
-    std::fs::remove_dir_all(mirror_root.join(&path)).unwrap();
+    // A copy whose data file is gone, its manifest still there, shows as
+    // missing (every part is looked at, not only the manifest).
+    let data_files: Vec<_> = std::fs::read_dir(mirror_root.join(&path))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("manifest.json"))
+        .collect();
+    assert!(!data_files.is_empty());
+    for f in &data_files {
+        std::fs::remove_file(f).unwrap();
+    }
+    assert!(mirror_root.join(&path).join("manifest.json").is_file());
     let copies = server
         .get_ok(&format!("/api/backups/datasources/{ds}"))
         .await;
