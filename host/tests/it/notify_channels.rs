@@ -133,6 +133,16 @@ async fn failed_backup_reaches_a_signed_webhook_with_the_active_template() {
     let got = hook.wait_for(2, Duration::from_secs(30)).await;
     let sent = got[1].json();
     assert_eq!(sent["kind"], "backup_failed", "{sent}");
+    // The fields name what failed, as NOTIFIERS.md shows.
+    assert_eq!(sent["fields"]["job"], "ghost nightly", "{sent}");
+    assert_eq!(sent["fields"]["datasource"], "ghost", "{sent}");
+    assert_eq!(sent["fields"]["execution_id"], failed["id"], "{sent}");
+    assert!(
+        sent["fields"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("dg_no_such_database")),
+        "{sent}"
+    );
     assert!(signed_by_secret(&got[1]));
     let text = sent.to_string();
     assert!(text.contains("Job: ghost nightly"), "{text}");

@@ -62,7 +62,7 @@ pub async fn for_notification(
         "message": n.message,
         "created_at": n.created_at.to_rfc3339(),
         "node": node,
-        "link": link.unwrap_or_default(),
+        "link": link.clone().unwrap_or_default(),
         "job": {
             "id": job.as_ref().map(|j| j.id.clone()).unwrap_or_default(),
             "name": job.as_ref().map(|j| j.name.clone()).unwrap_or_default(),
@@ -78,8 +78,39 @@ pub async fn for_notification(
             "type": storage.as_ref().map(|s| s.kind.clone()).unwrap_or_default(),
         },
         "execution": execution_context(execution.as_ref()),
-        "fields": n.metadata.0,
+        "fields": fields(n, job.as_ref(), datasource.as_ref(), storage.as_ref(), execution.as_ref(), link.as_deref()),
     }))
+}
+
+/// What a notifier sends beside the text (a webhook's `fields`): the job,
+/// datasource and storage by name, the execution, its error and a link
+/// when they apply, then the notification's own facts.
+fn fields(
+    n: &Notification,
+    job: Option<&dg_store::rows::BackupJob>,
+    datasource: Option<&dg_store::rows::Datasource>,
+    storage: Option<&dg_store::rows::StorageLocation>,
+    execution: Option<&dg_store::rows::Execution>,
+    link: Option<&str>,
+) -> Value {
+    let mut out = serde_json::Map::new();
+    let mut put = |key: &str, value: Option<String>| {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            out.insert(key.to_string(), Value::String(v));
+        }
+    };
+    put("job", job.map(|j| j.name.clone()));
+    put("datasource", datasource.map(|d| d.name.clone()));
+    put("storage", storage.map(|s| s.name.clone()));
+    put("execution_id", execution.map(|e| e.id.clone()));
+    put("error", execution.and_then(|e| e.error_message.clone()));
+    put("url", link.map(str::to_string));
+    if let Value::Object(facts) = &n.metadata.0 {
+        for (k, v) in facts {
+            out.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    Value::Object(out)
 }
 
 fn execution_context(e: Option<&dg_store::rows::Execution>) -> Value {
