@@ -42,7 +42,7 @@ Datasource: {{ datasource.name }} ({{ datasource.type }}){% endif %}{% if storag
 Storage: {{ storage.name }} ({{ storage.type }}){% endif %}{% if execution.id %}
 Execution: {{ execution.id }} ({{ execution.operation }}, {{ execution.status }}){% endif %}{% if execution.size %}
 Size: {{ execution.size }}{% if execution.compressed_size %} ({{ execution.compressed_size }} stored){% endif %}{% endif %}{% if execution.duration %}
-Duration: {{ execution.duration }}{% endif %}{% if execution.error %}
+Duration: {{ execution.duration }}{% endif %}{% if execution.error and execution.error != message %}
 Error: {{ execution.error }}{% endif %}
 
 {{ severity | upper }} · {{ created_at }} · node {{ node }}{% if link %}
@@ -510,11 +510,14 @@ mod tests {
         let r = here(None, DEFAULT_BODY).expect("default renders");
         assert_eq!(r.subject, "[DataGuardian] Backup of `shop` failed");
         assert!(r.body.contains("Job: shop nightly"), "{}", r.body);
-        assert!(
-            r.body.contains("Error: pg_dump: error: connection"),
+        // The error is said once: the sample's message is the error.
+        assert_eq!(
+            r.body.matches("pg_dump: error: connection").count(),
+            1,
             "{}",
             r.body
         );
+        assert!(!r.body.contains("Error: "), "{}", r.body);
         assert!(r.body.contains("CRITICAL"), "{}", r.body);
     }
 
