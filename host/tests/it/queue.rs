@@ -116,3 +116,70 @@ async fn queue_semantics(backend: common::server::Backend) {
 }
 
 on_both_backends!(embedded_queue, queue_semantics);
+
+/// Store transitions the runner and the scheduler rely on, on both
+/// backends: a lease has one holder until it expires; a cancel request is
+/// recorded once (its first time kept), only on a queued or running
+/// execution, and seen by anyone reading the execution.
+async fn leases_and_cancel_requests(backend: common::server::Backend) {
+    use dataguardian::domain::ExecutionStatus;
+    let (db, _temp, _dir) = open(backend).await;
+    let minute = chrono::Duration::minutes(1);
+    assert!(store::leases::acquire(&db, "scheduler", "n1", minute)
+        .await
+        .unwrap());
+    assert!(!store::leases::acquire(&db, "scheduler", "n2", minute)
+        .await
+        .unwrap());
+    assert!(store::leases::acquire(&db, "scheduler", "n1", minute)
+        .await
+        .unwrap());
+    // Expired: another node takes it over.
+    let gone = chrono::Duration::milliseconds(-1);
+    assert!(store::leases::acquire(&db, "other", "n1", gone)
+        .await
+        .unwrap());
+    assert!(store::leases::acquire(&db, "other", "n2", minute)
+        .await
+        .unwrap());
+
+    let e = executions::queued(Operation::Backup, Trigger::Manual);
+    executions::insert(&db, &e).await.unwrap();
+    assert!(!executions::cancel_requested(&db, &e.id).await.unwrap());
+    assert_eq!(
+        executions::request_cancel(&db, &e.id).await.unwrap(),
+        Some(ExecutionStatus::Queued)
+    );
+    let first = executions::get(&db, &e.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .cancel_requested_at;
+    assert!(first.is_some());
+    assert!(executions::request_cancel(&db, &e.id)
+        .await
+        .unwrap()
+        .is_some());
+    let again = executions::get(&db, &e.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .cancel_requested_at;
+    assert_eq!(first, again, "the first request's time is kept");
+    assert!(executions::cancel_requested(&db, &e.id).await.unwrap());
+    executions::finish(
+        &db,
+        &e.id,
+        ExecutionStatus::Cancelled,
+        Some("cancelled"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(executions::request_cancel(&db, &e.id).await.unwrap(), None);
+    assert_eq!(
+        executions::request_cancel(&db, "no-such-id").await.unwrap(),
+        None
+    );
+}
+on_both_backends!(store_transitions, leases_and_cancel_requests);
