@@ -101,7 +101,9 @@ impl<R: Read> Read for Gathered<R> {
             std::thread::sleep(NAP);
         }
         let read = self.inner.read(buf)?;
-        self.armed = self.batching && read > 0 && read < buf.len() / 2;
+        // A read that did not fill `buf` drained the pipe: read again at
+        // once and it would take the next 4 KiB write alone.
+        self.armed = self.batching && read > 0 && read < buf.len();
         Ok(read)
     }
 }
