@@ -11,7 +11,7 @@ and reports the wall-time ratio (candidate / baseline, median of N runs)
 and peak RSS of dataguardian at two sizes (the table half filled, then
 full), so memory can be seen not to grow with size.
 
-Usage: bench/mysql_bench.py [--mb 600] [--runs 3]
+Usage: bench/mysql_bench.py [--mb 600] [--runs 3] [--binary PATH]
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -84,9 +84,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=600)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--binary", help="use this binary instead of building one")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "dataguardian"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, "target/release/dataguardian")
+    binary = a.binary
+    if not binary:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "dataguardian"], cwd=ROOT, check=True)
+        binary = os.path.join(ROOT, "target/release/dataguardian")
     with tempfile.TemporaryDirectory() as work:
         subprocess.run([binary, "--data-dir", os.path.join(work, "data"), "plugin", "list"],
                        check=True, stdout=subprocess.DEVNULL)

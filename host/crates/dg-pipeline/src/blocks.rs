@@ -1,89 +1,51 @@
 //! Recycled block buffers for the restore's decoder. A fresh zeroed MiB
 //! per decoded block cost a memset (and page faults) per MiB restored,
 //! CPU taken from the engine loading beside it; a block handed back by
-//! its last reader is reused as it is.
+//! its last reader is reused as it is (`dg_plugin_host::blocks`).
 
 use crate::BLOCK;
 use bytes::Bytes;
 use std::io::Read;
-use std::sync::{Arc, Mutex};
 
 /// Blocks kept for reuse: the pipeline's depth on each side of the
 /// decoder, so a steady restore allocates nothing.
 const KEPT: usize = 2 * crate::DEPTH + 2;
 
-/// Hands out block buffers and takes them back when the `Bytes` made
-/// from them are dropped, wherever that happens.
-#[derive(Clone, Default)]
-pub(crate) struct BlockPool {
-    free: Arc<Mutex<Vec<Vec<u8>>>>,
+/// Fills `BLOCK`-sized blocks from a reader, from recycled buffers.
+#[derive(Clone)]
+pub(crate) struct BlockPool(dg_plugin_host::blocks::BlockPool);
+
+impl Default for BlockPool {
+    fn default() -> Self {
+        Self(dg_plugin_host::blocks::BlockPool::new(BLOCK, KEPT))
+    }
 }
 
 impl BlockPool {
     /// Fills one block from `source`; empty at the end.
     pub(crate) fn read_block(&self, source: &mut impl Read) -> std::io::Result<Bytes> {
-        let mut buf = self.take();
+        let mut buf = self.0.take();
         let mut filled = 0;
         while filled < BLOCK {
             match source.read(&mut buf[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) => {
-                    self.keep(buf);
+                    self.0.keep(buf);
                     return Err(e);
                 }
             }
         }
         if filled == 0 {
-            self.keep(buf);
+            self.0.keep(buf);
             return Ok(Bytes::new());
         }
-        Ok(Bytes::from_owner(Block {
-            buf,
-            len: filled,
-            pool: self.clone(),
-        }))
-    }
-
-    /// A kept buffer, or a new one (always `BLOCK` long and initialised).
-    fn take(&self) -> Vec<u8> {
-        self.free
-            .lock()
-            .ok()
-            .and_then(|mut free| free.pop())
-            .unwrap_or_else(|| vec![0u8; BLOCK])
-    }
-
-    fn keep(&self, buf: Vec<u8>) {
-        if let Ok(mut free) = self.free.lock() {
-            if free.len() < KEPT {
-                free.push(buf);
-            }
-        }
+        Ok(self.0.bytes(buf, filled))
     }
 
     #[cfg(test)]
     fn kept(&self) -> usize {
-        self.free.lock().map(|f| f.len()).unwrap_or(0)
-    }
-}
-
-/// The owner behind a pooled `Bytes`: returns its buffer on drop.
-struct Block {
-    buf: Vec<u8>,
-    len: usize,
-    pool: BlockPool,
-}
-
-impl AsRef<[u8]> for Block {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl Drop for Block {
-    fn drop(&mut self) {
-        self.pool.keep(std::mem::take(&mut self.buf));
+        self.0.kept()
     }
 }
 

@@ -60,7 +60,13 @@ pub fn store_artifact(
     let mut raw_bytes = 0u64;
     while let Some(block) = input.blocking_recv() {
         raw_bytes += block.len() as u64;
-        if let Err(e) = encoder.write_all(&block) {
+        let written = match &mut encoder {
+            // Uncompressed, the engine's blocks are stored as they are:
+            // no copy into blocks of our own.
+            Encoder::None(chunker) => chunker.put(block),
+            encoder => encoder.write_all(&block),
+        };
+        if let Err(e) = written {
             // A storage failure surfaces here as a write error; report it.
             let cause = encoder.sink_mut().take_error();
             return Err(cause.unwrap_or_else(|| PipelineError::stage("compress", e)));
@@ -76,10 +82,17 @@ struct OpenPart {
     entry: ChunkEntry,
     key: String,
     tx: mpsc::Sender<SourceItem>,
-    hasher: Sha256,
+    /// `None` when the artifact is one part: its checksum is the whole
+    /// artifact's, and hashing every byte twice cost a core-second per GB.
+    hasher: Option<Sha256>,
     buf: BytesMut,
     upload: JoinHandle<Result<u64, dg_plugin_host::CallError>>,
 }
+
+/// Pieces of uncompressed input at least this large are stored as they
+/// came, without a copy; smaller ones are gathered into blocks so storage
+/// is not written a few KiB at a time.
+const DIRECT: usize = 64 << 10;
 
 /// `Write` sink that splits, hashes and uploads.
 struct Chunker {
@@ -147,13 +160,13 @@ impl Chunker {
             },
             key,
             tx,
-            hasher: Sha256::new(),
+            hasher: self.max_part_bytes.map(|_| Sha256::new()),
             buf: BytesMut::with_capacity(BLOCK),
             upload,
         }
     }
 
-    /// Sends the buffered block; a closed channel means the upload failed.
+    /// Sends the buffered block, if any.
     fn send_block(&mut self) -> io::Result<()> {
         let Some(part) = self.current.as_mut() else {
             return Ok(());
@@ -161,7 +174,18 @@ impl Chunker {
         if part.buf.is_empty() {
             return Ok(());
         }
-        let block = part.buf.split().freeze();
+        // A fresh full-size buffer, so the next block never grows (and
+        // copies) on its way to `BLOCK`.
+        let block = std::mem::replace(&mut part.buf, BytesMut::with_capacity(BLOCK)).freeze();
+        self.send(block)
+    }
+
+    /// Sends `block` to the open part's upload; a closed channel means
+    /// the upload failed.
+    fn send(&mut self, block: Bytes) -> io::Result<()> {
+        let Some(part) = self.current.as_mut() else {
+            return Ok(());
+        };
         if part.tx.blocking_send(Ok(block)).is_err() {
             let failed = self.current.take();
             if let Some(part) = failed {
@@ -188,7 +212,11 @@ impl Chunker {
             )));
         }
         let mut entry = part.entry;
-        entry.checksum = checksum_string(&part.hasher.finalize());
+        let digest = match part.hasher {
+            Some(hasher) => hasher.finalize(),
+            None => self.whole.clone().finalize(),
+        };
+        entry.checksum = checksum_string(&digest);
         Ok(entry)
     }
 
@@ -235,42 +263,100 @@ impl Chunker {
     }
 }
 
-impl Write for Chunker {
-    fn write(&mut self, mut buf: &[u8]) -> io::Result<usize> {
+impl Chunker {
+    /// Stores `data` as it is: pieces of at least `DIRECT` go to the
+    /// upload without a copy, smaller ones are gathered into a block.
+    fn put(&mut self, mut data: Bytes) -> io::Result<()> {
+        while !data.is_empty() {
+            let take = self.room(data.len())?;
+            let now = data.split_to(take);
+            self.account(&now);
+            if now.len() >= DIRECT {
+                self.send_block()?;
+                self.send(now)?;
+            } else {
+                self.gather(&now)?;
+            }
+            self.close_if_full()?;
+        }
+        Ok(())
+    }
+
+    /// How much of `len` bytes the open part (opened here if need be)
+    /// takes.
+    fn room(&mut self, len: usize) -> io::Result<usize> {
         if self.error.is_some() {
             return Err(io::Error::other("storage upload failed"));
         }
-        let total = buf.len();
-        while !buf.is_empty() {
-            if self.current.is_none() {
-                let part = self.open_part();
-                self.current = Some(part);
+        if self.current.is_none() {
+            let part = self.open_part();
+            self.current = Some(part);
+        }
+        let Some(part) = self.current.as_ref() else {
+            return Err(io::Error::other("no open part"));
+        };
+        let room = match self.max_part_bytes {
+            Some(max) => max - part.entry.size_bytes,
+            None => u64::MAX,
+        };
+        Ok((len as u64).min(room) as usize)
+    }
+
+    /// Hashes and counts bytes of the open part.
+    fn account(&mut self, now: &[u8]) {
+        if let Some(part) = self.current.as_mut() {
+            if let Some(hasher) = part.hasher.as_mut() {
+                hasher.update(now);
             }
+            part.entry.size_bytes += now.len() as u64;
+        }
+        self.whole.update(now);
+        if let Some(carry) = self.carry.as_mut() {
+            carry.update(now);
+        }
+        self.stored_bytes += now.len() as u64;
+    }
+
+    /// Copies `now` into the open part's block, sending each block as it
+    /// fills (never past `BLOCK`, so it is never reallocated).
+    fn gather(&mut self, mut now: &[u8]) -> io::Result<()> {
+        while !now.is_empty() {
             let Some(part) = self.current.as_mut() else {
                 return Err(io::Error::other("no open part"));
             };
-            let room = match self.max_part_bytes {
-                Some(max) => max - part.entry.size_bytes,
-                None => u64::MAX,
-            };
-            let take = (buf.len() as u64).min(room) as usize;
-            let (now, rest) = buf.split_at(take);
-            part.buf.extend_from_slice(now);
-            part.hasher.update(now);
-            part.entry.size_bytes += take as u64;
-            self.whole.update(now);
-            if let Some(carry) = self.carry.as_mut() {
-                carry.update(now);
-            }
-            self.stored_bytes += take as u64;
-            buf = rest;
-            let part_full = self.max_part_bytes == Some(part.entry.size_bytes);
+            let fits = now.len().min(BLOCK.saturating_sub(part.buf.len()).max(1));
+            part.buf.extend_from_slice(&now[..fits]);
+            now = &now[fits..];
             if part.buf.len() >= BLOCK {
                 self.send_block()?;
             }
-            if part_full {
-                self.close_part()?;
-            }
+        }
+        Ok(())
+    }
+
+    /// Closes the open part when it reached `max_part_bytes`.
+    fn close_if_full(&mut self) -> io::Result<()> {
+        let full = match (&self.current, self.max_part_bytes) {
+            (Some(part), Some(max)) => part.entry.size_bytes == max,
+            _ => false,
+        };
+        if full {
+            self.close_part()?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for Chunker {
+    fn write(&mut self, mut buf: &[u8]) -> io::Result<usize> {
+        let total = buf.len();
+        while !buf.is_empty() {
+            let take = self.room(buf.len())?;
+            let (now, rest) = buf.split_at(take);
+            self.account(now);
+            self.gather(now)?;
+            self.close_if_full()?;
+            buf = rest;
         }
         Ok(total)
     }

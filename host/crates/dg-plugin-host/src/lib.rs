@@ -4,6 +4,7 @@
 pub mod api_version;
 pub mod auth_directive;
 pub mod bindings;
+pub mod blocks;
 pub mod builtin;
 mod cache;
 pub mod call;

@@ -1,27 +1,28 @@
 //! A program's pipes, moved in large pieces.
 //!
-//! Output: dumpers write through stdio,
-//! 4 KiB per write; handing each piece on as it lands woke every stage of
-//! the pipeline (reader task, plugin splice, compressor, hasher) per 4 KiB,
-//! which cost a MariaDB backup about a fifth of its time in scheduling.
-//! After a short read the reader naps a moment, so the next read takes
-//! whatever piled up meanwhile; the pipe is enlarged first so the writer
-//! never waits on a full pipe during the nap, and pieces are read up to
-//! `PIECE` at a time (wasmtime's own reader stops at 64 KiB).
+//! Output: dumpers write through stdio, 4 KiB per write. The pipe is read
+//! on a thread of its own with plain blocking reads, never registered
+//! with epoll: once anyone polls a pipe, Linux wakes its readers on every
+//! write (`pipe->poll_usage`), and a pg_dump backup woke a tokio worker
+//! out of `epoll_wait` some 100,000 times per GB for nothing. Unpolled,
+//! a write wakes the reader only when the pipe was empty. After a short
+//! read the reader naps a moment, so the next read takes whatever piled
+//! up meanwhile (the pipe is enlarged first so the writer never waits
+//! during the nap); each read fills a recycled buffer of up to `PIECE`.
 //!
 //! Input: a loader reads its stdin 4 KiB at a time the same way, and each
 //! page it frees woke the host's writer. After a write the pipe could not
 //! take whole, the writer naps so the next write fills a drained pipe.
 
+use crate::blocks::BlockPool;
 use crate::streams::{ChannelSource, SourceItem};
-use bytes::BytesMut;
 use std::future::Future;
-use std::io;
-use std::os::fd::AsFd;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
 
 /// How long a reader waits after a short read. At a few hundred MB/s a
@@ -30,38 +31,58 @@ const NAP: Duration = Duration::from_millis(1);
 /// The pipe size asked for (Linux's default ceiling for any user).
 const PIPE_BYTES: usize = 1 << 20;
 
-/// The most read from the pipe at once.
-const PIECE: usize = 1 << 20;
+/// The most read from the pipe at once: a nap's worth at several hundred
+/// MB/s, so naps still gather whole pieces, while each piece in flight
+/// (channels downstream hold a few dozen) pins only this much memory.
+const PIECE: usize = 256 << 10;
+/// Idle pieces kept for reuse: about as many as the pipeline downstream
+/// holds in flight, so a steady stream allocates nothing.
+const KEPT_PIECES: usize = 24;
 
-/// A program's stdout as a wasi input stream, read by a task of its own in
-/// pieces of up to `PIECE`, one piece ahead of the plugin. Its bytes are
-/// not progress: the plugin's writes into the sink count them.
-pub fn program_output<R: AsyncRead + AsFd + Send + Unpin + 'static>(pipe: R) -> ChannelSource {
+/// A program's stdout (the read end of a pipe that nothing polls) as a
+/// wasi input stream, read by a thread of its own in pieces of up to
+/// `PIECE`, one piece ahead of the plugin. Its bytes are not progress: the
+/// plugin's writes into the sink count them.
+///
+/// The thread ends at the end of the output, or at its next piece once
+/// the stream is dropped; a program still running is killed with its
+/// call, which ends the output.
+pub fn program_output(pipe: OwnedFd) -> ChannelSource {
     let (tx, rx) = mpsc::channel::<SourceItem>(1);
-    let task = tokio::spawn(async move {
-        let mut reader = Gathered::new(pipe);
-        loop {
-            let mut piece = BytesMut::with_capacity(PIECE);
-            let item = match reader.read_buf(&mut piece).await {
-                Ok(0) => return,
-                Ok(_) => Ok(piece.freeze()),
-                Err(e) => Err(format!("reading the program's output: {e}")),
-            };
-            let failed = item.is_err();
-            if tx.send(item).await.is_err() || failed {
-                return;
+    let report = tx.clone();
+    let reading = std::thread::Builder::new()
+        .name("dg-program-out".into())
+        .spawn(move || {
+            let mut reader = Gathered::new(std::fs::File::from(pipe));
+            let pool = BlockPool::new(PIECE, KEPT_PIECES);
+            loop {
+                let mut buf = pool.take();
+                let item = match reader.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => Ok(pool.bytes(buf, n)),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(format!("reading the program's output: {e}")),
+                };
+                let failed = item.is_err();
+                if tx.blocking_send(item).is_err() || failed {
+                    return;
+                }
             }
-        }
-    });
-    ChannelSource::unmetered(rx).owning(task)
+        });
+    if let Err(e) = reading {
+        // The channel is empty, so this fits; the plugin sees a failed
+        // read rather than an empty output.
+        let _ = report.try_send(Err(format!("starting the output reader: {e}")));
+    }
+    ChannelSource::unmetered(rx)
 }
 
-/// Wraps a pipe's read end; naps only when its pipe could be enlarged,
-/// since a nap on a 64 KiB pipe would stall the writer instead.
+/// Wraps a pipe's blocking read end; naps only when its pipe could be
+/// enlarged, since a nap on a 64 KiB pipe would stall the writer instead.
 pub struct Gathered<R> {
     inner: R,
     batching: bool,
-    nap: Nap,
+    armed: bool,
 }
 
 impl<R: AsFd> Gathered<R> {
@@ -69,24 +90,21 @@ impl<R: AsFd> Gathered<R> {
         Self {
             batching: enlarge(&inner),
             inner,
-            nap: Nap::default(),
+            armed: false,
         }
     }
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for Gathered<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        ready!(this.nap.poll(cx));
-        let room = buf.remaining();
-        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
-        let read = room - buf.remaining();
-        this.nap.armed = this.batching && read > 0 && read < room / 2;
-        Poll::Ready(Ok(()))
+impl<R: Read> Read for Gathered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if std::mem::take(&mut self.armed) {
+            std::thread::sleep(NAP);
+        }
+        let read = self.inner.read(buf)?;
+        // A read that did not fill `buf` drained the pipe: read again at
+        // once and it would take the next 4 KiB write alone.
+        self.armed = self.batching && read > 0 && read < buf.len();
+        Ok(read)
     }
 }
 
@@ -165,15 +183,14 @@ mod tests {
 
     /// Small writes, spaced as a dumper's are, arrive as fewer, larger
     /// reads, in order and complete.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn small_writes_are_read_in_large_pieces() {
-        let (tx, rx) = tokio::net::unix::pipe::pipe().expect("pipe");
+    #[test]
+    fn small_writes_are_read_in_large_pieces() {
+        let (rx, tx) = std::io::pipe().expect("pipe");
         let mut reader = Gathered::new(rx);
         assert!(reader.batching, "this kernel lets a pipe grow to 1 MiB");
-        let tx = tx.into_blocking_fd().expect("fd");
         let writer = std::thread::spawn(move || {
             use std::io::Write;
-            let mut tx = std::fs::File::from(tx);
+            let mut tx = tx;
             for i in 0..2048u32 {
                 tx.write_all(&[(i % 251) as u8; 4096]).expect("write");
                 std::thread::sleep(Duration::from_micros(20));
@@ -182,7 +199,7 @@ mod tests {
         let (mut reads, mut got) = (0, Vec::new());
         let mut buf = vec![0u8; 64 << 10];
         loop {
-            let n = reader.read(&mut buf).await.expect("read");
+            let n = reader.read(&mut buf).expect("read");
             if n == 0 {
                 break;
             }
@@ -203,13 +220,14 @@ mod tests {
     #[tokio::test]
     async fn program_output_delivers_everything_then_closes() {
         use wasmtime_wasi::p2::{InputStream, Pollable, StreamError};
-        let (tx, rx) = tokio::net::unix::pipe::pipe().expect("pipe");
-        let mut output = program_output(rx);
+        let (rx, tx) = std::io::pipe().expect("pipe");
+        let mut output = program_output(rx.into());
         let data: Vec<u8> = (0..(3 << 20) + 7).map(|i: u32| (i % 249) as u8).collect();
         let sent = data.clone();
-        let writing = tokio::spawn(async move {
+        let writing = std::thread::spawn(move || {
+            use std::io::Write;
             let mut tx = tx;
-            tx.write_all(&sent).await.expect("write");
+            tx.write_all(&sent).expect("write");
         });
         let mut got = Vec::new();
         loop {
@@ -220,8 +238,26 @@ mod tests {
                 Err(e) => panic!("{e:?}"),
             }
         }
-        writing.await.expect("writer");
+        writing.join().expect("writer");
         assert!(got == data, "{} bytes of {}", got.len(), data.len());
+    }
+
+    /// A dropped output stops its reader: the program then sees a closed
+    /// pipe instead of a reader that never reads.
+    #[test]
+    fn dropping_the_output_closes_the_pipe() {
+        let (rx, tx) = std::io::pipe().expect("pipe");
+        let output = program_output(rx.into());
+        drop(output);
+        let writing = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut tx = tx;
+            let piece = [7u8; 64 << 10];
+            // The pipe holds 1 MiB; writing more needs a reader or fails.
+            (0..256).try_for_each(|_| tx.write_all(&piece))
+        });
+        let failed = writing.join().expect("writer");
+        assert!(failed.is_err(), "the writer saw the pipe close");
     }
 
     /// Everything written through a paced pipe arrives, in order, while

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use tokio::io::AsyncBufReadExt;
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStdin, Command};
 use tokio::task::JoinHandle;
 
 /// Bytes of stderr kept for the error message.
@@ -35,7 +35,9 @@ pub struct ChildProcess {
     /// Secret files the program reads; removed after it is killed.
     _secrets: Option<SecretDir>,
     stdin: Option<ChildStdin>,
-    stdout: Option<ChildStdout>,
+    /// The read end of the program's stdout, blocking and never polled
+    /// (see `pipes`).
+    stdout: Option<std::io::PipeReader>,
     stderr: Option<JoinHandle<String>>,
     heartbeat: Option<JoinHandle<()>>,
 }
@@ -85,6 +87,16 @@ impl ChildProcess {
     pub fn spawn(spec: SpawnSpec<'_>, call: Arc<CallShared>) -> Result<Self, String> {
         let path = find_program(spec.program)
             .ok_or_else(|| format!("program `{}` was not found on the host PATH", spec.program))?;
+        // Stdout is a pipe of our own rather than tokio's: tokio would
+        // register it with epoll, and a polled pipe wakes its reader on
+        // every write (`pipes::program_output`).
+        let (stdout, stdout_end) = if spec.stdout {
+            let (read, write) = std::io::pipe()
+                .map_err(|e| format!("creating a pipe for `{}`: {e}", spec.program))?;
+            (Some(read), Stdio::from(write))
+        } else {
+            (None, Stdio::null())
+        };
         let mut cmd = Command::new(&path);
         cmd.args(spec.args)
             .env_clear()
@@ -96,18 +108,16 @@ impl ChildProcess {
             } else {
                 Stdio::null()
             })
-            .stdout(if spec.stdout {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdout(stdout_end)
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0)
             .current_dir(spec.cwd.unwrap_or(Path::new("/")));
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("starting `{}`: {e}", spec.program))?;
+        let spawned = cmd.spawn();
+        // Our copy of the write end goes now, so the output ends when the
+        // program (and whatever inherited its stdout) is gone.
+        drop(cmd);
+        let mut child = spawned.map_err(|e| format!("starting `{}`: {e}", spec.program))?;
         let record = match (spec.records, child.id()) {
             (Some(dir), Some(pid)) => match ChildRecord::create(dir, pid, spec.program) {
                 Ok(record) => Some(record),
@@ -130,7 +140,7 @@ impl ChildProcess {
             _record: record,
             _secrets: spec.env.secret_dir,
             stdin: child.stdin.take(),
-            stdout: child.stdout.take(),
+            stdout,
             stderr,
             heartbeat,
             child,
@@ -144,7 +154,7 @@ impl ChildProcess {
     }
 
     pub fn take_stdout(&mut self) -> Option<ChannelSource> {
-        self.stdout.take().map(program_output)
+        self.stdout.take().map(|pipe| program_output(pipe.into()))
     }
 
     /// Waits for exit; returns the exit code (None if signalled) and the
