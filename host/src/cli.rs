@@ -128,6 +128,10 @@ pub struct ServeArgs {
     /// Seconds between scheduler ticks.
     #[arg(long, env = "DG_SCHEDULER_TICK_SECS", default_value = "60")]
     pub scheduler_tick_secs: u64,
+    /// Seconds before a backup or restore that failed temporarily is run
+    /// again (doubled for each further attempt; 3 attempts in all).
+    #[arg(long, env = "DG_RETRY_SECS", default_value = "30")]
+    pub retry_secs: u64,
     /// Seconds before a failed notification delivery is tried again
     /// (doubled for each further attempt; 3 attempts in all).
     #[arg(long, env = "DG_NOTIFICATION_RETRY_SECS", default_value = "60")]
@@ -609,6 +613,7 @@ fn serve_options(
         private_paths,
         monitor_interval: Duration::from_millis(args.system_monitor_interval_ms),
         monitor_history: args.system_monitor_history_size,
+        retry_base: Duration::from_secs(args.retry_secs.max(1)),
         notification_retry_base: Duration::from_secs(args.notification_retry_secs.max(1)),
         public_url: args.public_url.clone(),
         restore_spool,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Liveness {
-    pub status: crate::domain::Liveness,
+    pub status: crate::domain::LivenessStatus,
 }
 
 /// Liveness: 200 while the process serves requests and its database
@@ -26,7 +26,7 @@ pub async fn liveness(State(state): State<AppState>) -> (StatusCode, Json<Livene
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(Liveness {
-                status: crate::domain::Liveness::Draining,
+                status: crate::domain::LivenessStatus::Draining,
             }),
         );
     }
@@ -34,7 +34,7 @@ pub async fn liveness(State(state): State<AppState>) -> (StatusCode, Json<Livene
         Ok(()) => (
             StatusCode::OK,
             Json(Liveness {
-                status: crate::domain::Liveness::Ok,
+                status: crate::domain::LivenessStatus::Ok,
             }),
         ),
         Err(e) => {
@@ -42,7 +42,7 @@ pub async fn liveness(State(state): State<AppState>) -> (StatusCode, Json<Livene
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(Liveness {
-                    status: crate::domain::Liveness::DatabaseUnavailable,
+                    status: crate::domain::LivenessStatus::DatabaseUnavailable,
                 }),
             )
         }

@@ -976,7 +976,8 @@ on_both_backends!(smaller_answers_are_right_, smaller_answers_are_right);
 /// is reported unreachable instead of quietly filling the disk below.
 async fn storage_roots_are_never_created_implicitly(backend: Backend) {
     use std::os::unix::fs::PermissionsExt;
-    let server = TestServer::start(backend).await;
+    // A missing root is a storage that may come back: retried, quickly here.
+    let server = TestServer::start_with(backend, &["--retry-secs", "1"]).await;
     let root = server.dir.path().join("usb-disk");
     let body = json!({"name": "usb", "type": "local", "config": {"path": root}});
     let r = server.post("/api/storage-locations", &body).await;

@@ -44,6 +44,9 @@ pub struct ServerConfig {
     /// System monitor period and samples kept (seed 001).
     pub monitor_interval: Duration,
     pub monitor_history: usize,
+    /// First wait before a run that failed temporarily is retried
+    /// (`--retry-secs`); doubled for each further attempt.
+    pub retry_base: Duration,
     /// First wait before a failed notification delivery is retried;
     /// doubled for each further attempt.
     pub notification_retry_base: Duration,

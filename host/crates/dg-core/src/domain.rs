@@ -263,7 +263,7 @@ text_enum! {
 
 text_enum! {
     /// Whether this server takes requests (`GET /api/health`).
-    Liveness ("liveness") {
+    LivenessStatus ("liveness status") {
         Ok => "ok",
         /// Shutting down: finishing running work, taking no more.
         Draining => "draining",
@@ -481,7 +481,7 @@ mod tests {
         round_trips(NotificationKind::ALL);
         round_trips(Severity::ALL);
         round_trips(CheckStatus::ALL);
-        round_trips(Liveness::ALL);
+        round_trips(LivenessStatus::ALL);
         round_trips(DatasourceHealth::ALL);
         round_trips(StorageHealth::ALL);
         round_trips(DeliveryStatus::ALL);

@@ -79,10 +79,11 @@ pub trait WorkQueue: Send + Sync {
     fn wait(&self) -> BoxFuture<'_, ()>;
 }
 
-/// Delay before retry number `attempt` (1-based): 30 s, 60 s, 120 s...
-pub fn backoff(attempt: i64) -> Duration {
+/// Delay before retry number `attempt` (1-based): `base` (30 s by
+/// default, `--retry-secs`), then twice as long each time.
+pub fn backoff(base: Duration, attempt: i64) -> Duration {
     let exp = attempt.clamp(1, 10) as u32 - 1;
-    RETRY_BASE * 2u32.pow(exp)
+    base * 2u32.pow(exp)
 }
 
 /// A new queued item for `execution_id`.
@@ -211,8 +212,8 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_thirty_seconds() {
-        assert_eq!(backoff(1), Duration::from_secs(30));
-        assert_eq!(backoff(2), Duration::from_secs(60));
-        assert_eq!(backoff(3), Duration::from_secs(120));
+        assert_eq!(backoff(RETRY_BASE, 1), Duration::from_secs(30));
+        assert_eq!(backoff(RETRY_BASE, 2), Duration::from_secs(60));
+        assert_eq!(backoff(RETRY_BASE, 3), Duration::from_secs(120));
     }
 }

@@ -287,7 +287,7 @@ async fn settle(
             crashed_plugin,
         } => {
             if transient && item.attempts < item.max_attempts {
-                let delay = backoff(item.attempts);
+                let delay = backoff(state.config.retry_base, item.attempts);
                 let at = dg_store::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                 let note = format!(
                     "attempt {} of {} failed (temporary): {message}; retrying at {}",
