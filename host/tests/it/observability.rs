@@ -567,6 +567,14 @@ async fn events_follow_a_backup_and_resume_without_loss() {
     for field in &fields {
         assert!(p.data.get(field).is_some(), "{field} missing from {p:?}");
     }
+    // A backup's total is estimated from the database's size (learnt at
+    // its connection test), so its progress has a percent.
+    assert!(
+        all.iter()
+            .filter(|e| ours(e) && e.kind == "execution_progress")
+            .any(|e| e.data["total_bytes"].is_u64() && e.data["percent"].is_number()),
+        "no backup progress with a total: {all:?}"
+    );
     let completed = replayed.last().unwrap();
     assert_eq!(completed.data["size_bytes"], done["size_bytes"]);
 

@@ -67,6 +67,10 @@ pub struct RunningExecution {
     /// The progress last published (every second): what the API's detail
     /// shows is exactly what the event stream said.
     pub progress: Arc<Mutex<Option<crate::workers::progress::Progress>>>,
+    /// Bytes the run is expected to move, 0 while unknown: a restore or
+    /// copy knows it from the backup; a backup learns an estimate (the
+    /// database's size) from its connection test.
+    pub expected_bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl RunningExecution {
@@ -110,6 +114,7 @@ impl Running {
             activity: Arc::default(),
             started: Instant::now(),
             progress: Arc::default(),
+            expected_bytes: Arc::default(),
         };
         self.lock().insert(id.to_string(), run.clone());
         run

@@ -224,6 +224,17 @@ async fn test_connection(
     };
     match probe {
         Ok(report) if report.status == HealthStatus::Ok => {
+            // The database's size: an estimate of the bytes to move, for
+            // the progress's percent and ETA (a dump is usually smaller).
+            if let Some(size) = report
+                .metadata
+                .iter()
+                .find(|kv| kv.key == "size_bytes")
+                .and_then(|kv| kv.value.parse::<u64>().ok())
+            {
+                run.expected_bytes
+                    .store(size, std::sync::atomic::Ordering::Relaxed);
+            }
             log.info(format!(
                 "connection ok ({} ms){}",
                 report.latency_ms,

@@ -27,17 +27,18 @@ impl Drop for Publisher {
     }
 }
 
-/// Starts publishing for `execution`; `total` is the byte count expected
-/// when known (restores: the backup's size), for the ETA. Events carry the
-/// job's and datasource's names beside their ids.
+/// Starts publishing for `execution`. The byte count expected, for the
+/// percent and ETA, is read from `run.expected_bytes` at every tick (a
+/// backup learns it after it started). Events carry the job's and
+/// datasource's names beside their ids.
 pub fn publish(
     db: Db,
     execution: &Execution,
     names: &dg_store::names::Names,
     run: &RunningExecution,
-    total: Option<u64>,
 ) -> Publisher {
     let activity = run.activity.clone();
+    let expected = run.expected_bytes.clone();
     let latest = run.progress.clone();
     let id = execution.id.clone();
     let base = json!({
@@ -60,6 +61,10 @@ pub fn publish(
             tick = tick.wrapping_add(1);
             let now = Instant::now();
             let bytes = activity.bytes();
+            let total = match expected.load(std::sync::atomic::Ordering::Relaxed) {
+                0 => None,
+                n => Some(n),
+            };
             let progress =
                 Progress::measure(bytes, previous, started, now, total).in_phase(activity.phase());
             previous = (bytes, now);

@@ -94,12 +94,15 @@ impl Started {
         let Ok(Some(execution)) = executions::get(&state.db, id).await else {
             return Err(Outcome::failed("the execution row disappeared"));
         };
-        let total = expected_bytes(state, &execution).await;
+        if let Some(total) = expected_bytes(state, &execution).await {
+            run.expected_bytes
+                .store(total, std::sync::atomic::Ordering::Relaxed);
+        }
         // Names for the progress events; none is no reason not to run.
         let names = dg_store::names::all(&state.db).await.unwrap_or_default();
         Ok(Self {
             log: super::logger::ExecutionLogger::start(state.db.clone(), id),
-            _progress: super::progress::publish(state.db.clone(), &execution, &names, run, total),
+            _progress: super::progress::publish(state.db.clone(), &execution, &names, run),
             execution,
         })
     }
