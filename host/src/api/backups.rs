@@ -111,7 +111,7 @@ pub async fn for_datasource(
         let chunks = executions::chunks(&state.db, &e.id).await?;
         // The parts by their name inside the backup's folder (every copy
         // has the same layout).
-        let parts: Vec<(String, i64)> = chunks
+        let parts: Vec<(String, u64)> = chunks
             .iter()
             .map(|c| {
                 let name = e
@@ -119,7 +119,7 @@ pub async fn for_datasource(
                     .as_deref()
                     .and_then(|p| c.file_path.strip_prefix(&format!("{p}/")))
                     .unwrap_or(&c.file_path);
-                (name.to_string(), c.size_bytes)
+                (name.to_string(), u64::try_from(c.size_bytes).unwrap_or(0))
             })
             .collect();
         for (sid, path) in ids {
@@ -145,7 +145,7 @@ async fn availability(
     state: &AppState,
     sid: &str,
     path: Option<String>,
-    parts: &[(String, i64)],
+    parts: &[(String, u64)],
 ) -> ApiResult<Copy> {
     let Some(row) = store::storages::get(&state.db, sid).await? else {
         return Ok(Copy {
@@ -176,22 +176,15 @@ async fn availability(
 async fn copy_state(
     client: &crate::plugin::StorageClient,
     prefix: &str,
-    parts: &[(String, i64)],
+    parts: &[(String, u64)],
 ) -> CopyAvailability {
-    use crate::pipeline::layout::{key, MANIFEST_FILE};
-    match client.stat(&key(prefix, MANIFEST_FILE)).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return CopyAvailability::Missing,
-        Err(_) => return CopyAvailability::Unreachable,
+    use crate::pipeline::replicate::{presence, Presence};
+    let parts: Vec<(&str, u64)> = parts.iter().map(|(f, s)| (f.as_str(), *s)).collect();
+    match presence(client, prefix, &parts).await {
+        Presence::Whole => CopyAvailability::Available,
+        Presence::Incomplete => CopyAvailability::Missing,
+        Presence::Unreachable => CopyAvailability::Unreachable,
     }
-    for (name, size) in parts {
-        match client.stat(&key(prefix, name)).await {
-            Ok(Some(info)) if !info.is_dir && i64::try_from(info.size).ok() == Some(*size) => {}
-            Ok(_) => return CopyAvailability::Missing,
-            Err(_) => return CopyAvailability::Unreachable,
-        }
-    }
-    CopyAvailability::Available
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

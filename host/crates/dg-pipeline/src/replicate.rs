@@ -15,6 +15,37 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// Whether a storage holds a whole copy of the backup at `prefix`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// The manifest and every part, each at its recorded size.
+    Whole,
+    /// Something is missing, or has another size.
+    Incomplete,
+    /// The storage did not answer.
+    Unreachable,
+}
+
+/// Looks for the manifest and every part (`(file name, size)`) of the
+/// backup at `prefix`. Sizes only: checksums are read by a restore, a
+/// verification or a copy, not here, so this stays cheap enough for a
+/// listing.
+pub async fn presence(storage: &StorageClient, prefix: &str, parts: &[(&str, u64)]) -> Presence {
+    match storage.stat(&layout::key(prefix, MANIFEST_FILE)).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Presence::Incomplete,
+        Err(_) => return Presence::Unreachable,
+    }
+    for (file, size) in parts {
+        match storage.stat(&layout::key(prefix, file)).await {
+            Ok(Some(info)) if !info.is_dir && info.size == *size => {}
+            Ok(_) => return Presence::Incomplete,
+            Err(_) => return Presence::Unreachable,
+        }
+    }
+    Presence::Whole
+}
+
 /// Copies the execution at `prefix` from `from` to `to`. On failure or
 /// cancel the partial copy is removed from `to`.
 pub async fn copy_execution(

@@ -477,16 +477,28 @@ pub async fn cancel_requested(db: &Db, id: &str) -> Result<bool, StoreError> {
 /// A copy (retry-upload) of backup `execution_id` that is queued or
 /// running, if any.
 pub async fn active_copy(db: &Db, execution_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(with_pool!(db, |p| sqlx::query_scalar::<_, String>(
-        "SELECT id FROM backup_executions WHERE source_execution_id = $1 AND operation = $2
+    active(db, "source_execution_id", execution_id, Operation::Copy).await
+}
+
+/// The oldest queued or running execution of `operation` whose `column`
+/// (a fixed column name, never input) is `value`.
+async fn active(
+    db: &Db,
+    column: &'static str,
+    value: &str,
+    operation: Operation,
+) -> Result<Option<String>, StoreError> {
+    let sql = format!(
+        "SELECT id FROM backup_executions WHERE {column} = $1 AND operation = $2
          AND status IN ($3, $4) ORDER BY created_at LIMIT 1"
-    )
-    .bind(execution_id)
-    .bind(Operation::Copy)
-    .bind(ExecutionStatus::Queued)
-    .bind(ExecutionStatus::Running)
-    .fetch_optional(p)
-    .await?))
+    );
+    Ok(with_pool!(db, |p| sqlx::query_scalar::<_, String>(&sql)
+        .bind(value)
+        .bind(operation)
+        .bind(ExecutionStatus::Queued)
+        .bind(ExecutionStatus::Running)
+        .fetch_optional(p)
+        .await?))
 }
 
 /// A copy that may have left partial files: a storage a backup did not
@@ -537,16 +549,7 @@ pub async fn active_for_job(db: &Db, job_id: &str) -> Result<i64, StoreError> {
 
 /// The id of a backup of the job that is queued or running, if any.
 pub async fn active_backup(db: &Db, job_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(with_pool!(db, |p| sqlx::query_scalar::<_, String>(
-        "SELECT id FROM backup_executions WHERE job_id = $1 AND operation = $2
-         AND status IN ($3, $4) ORDER BY created_at LIMIT 1"
-    )
-    .bind(job_id)
-    .bind(Operation::Backup)
-    .bind(ExecutionStatus::Queued)
-    .bind(ExecutionStatus::Running)
-    .fetch_optional(p)
-    .await?))
+    active(db, "job_id", job_id, Operation::Backup).await
 }
 
 /// Removes an execution and everything hanging off it.

@@ -9,9 +9,8 @@ use super::runner::Outcome;
 use crate::state::{AppState, RunningExecution};
 use crate::targets;
 use dg_core::domain::{CopyStatus, ExecutionStatus, Operation, RetryOutcome};
-use dg_pipeline::layout::{key, MANIFEST_FILE};
 use dg_pipeline::manifest::BackupManifest;
-use dg_pipeline::replicate::copy_execution;
+use dg_pipeline::replicate::{copy_execution, Presence};
 use dg_pipeline::PipelineError;
 use dg_plugin_host::StorageClient;
 use dg_store::rows::{Execution, StorageLocation};
@@ -41,6 +40,16 @@ pub struct CopyAction {
 struct Source {
     backup: Execution,
     prefix: String,
+}
+
+/// What `to` holds of the backup the manifest describes.
+async fn presence(to: &StorageClient, prefix: &str, manifest: &BackupManifest) -> Presence {
+    let parts: Vec<(&str, u64)> = manifest
+        .chunks
+        .iter()
+        .map(|c| (c.file.as_str(), c.size_bytes))
+        .collect();
+    dg_pipeline::replicate::presence(to, prefix, &parts).await
 }
 
 /// The verified copy everything is copied from.
@@ -254,21 +263,6 @@ async fn wanted_storages(
     Ok(rows)
 }
 
-/// Whether `to` holds the whole backup: its manifest and every part at
-/// the size the manifest records (checksums are not re-read here).
-async fn holds_copy(to: &StorageClient, prefix: &str, manifest: &BackupManifest) -> bool {
-    if !matches!(to.stat(&key(prefix, MANIFEST_FILE)).await, Ok(Some(_))) {
-        return false;
-    }
-    for chunk in &manifest.chunks {
-        match to.stat(&key(prefix, &chunk.file)).await {
-            Ok(Some(info)) if !info.is_dir && info.size == chunk.size_bytes => {}
-            _ => return false,
-        }
-    }
-    true
-}
-
 /// One storage: left alone if it holds the whole backup, else copied
 /// into; the outcome logged and recorded on the backup's copies.
 async fn copy_if_missing(
@@ -281,7 +275,9 @@ async fn copy_if_missing(
 ) -> CopyAction {
     let prefix = source.prefix.as_str();
     let outcome = match targets::storage_for(state, row, log.sink()).await {
-        Ok(to) if holds_copy(&to, prefix, &from.manifest).await => Ok(RetryOutcome::Present),
+        Ok(to) if presence(&to, prefix, &from.manifest).await == Presence::Whole => {
+            Ok(RetryOutcome::Present)
+        }
         Ok(to) => copy_execution(&from.client, &to, prefix, run.activity.clone(), &run.cancel)
             .await
             .map(|_| RetryOutcome::Copied)

@@ -480,23 +480,25 @@ fn failure_title(
     datasource: Option<&str>,
 ) -> String {
     use dg_core::domain::Operation;
-    let what = match operation {
-        Operation::Backup => "Backup",
-        Operation::Restore => "Restore",
-        Operation::Verification => "Verification",
-        Operation::Copy => "Copy",
-    };
-    let of = match operation {
-        Operation::Restore | Operation::Verification => " into",
-        Operation::Backup | Operation::Copy => " of",
-    };
-    match (job, datasource) {
-        (Some(job), Some(ds)) if operation == Operation::Backup || operation == Operation::Copy => {
-            format!("{what} of job `{job}` (datasource `{ds}`) failed")
+    let named =
+        |what: &str, name: Option<&str>| name.map(|n| format!(" {what} `{n}`")).unwrap_or_default();
+    match operation {
+        // A backup or copy is of its job, from its datasource.
+        Operation::Backup | Operation::Copy => {
+            let of_job = named("of job", job);
+            let from = datasource
+                .map(|d| format!(" (datasource `{d}`)"))
+                .unwrap_or_default();
+            let what = if operation == Operation::Backup {
+                "Backup"
+            } else {
+                "Copy"
+            };
+            format!("{what}{of_job}{from} failed")
         }
-        (_, Some(ds)) => format!("{what}{of} `{ds}` failed"),
-        (Some(job), None) => format!("{what} of job `{job}` failed"),
-        (None, None) => format!("{what} failed"),
+        // A restore or verification is into its target datasource.
+        Operation::Restore => format!("Restore{} failed", named("into", datasource)),
+        Operation::Verification => format!("Verification{} failed", named("into", datasource)),
     }
 }
 
@@ -511,6 +513,32 @@ mod tests {
             Outcome::Failed { crashed_plugin, .. } => crashed_plugin.as_deref(),
             _ => None,
         }
+    }
+
+    #[test]
+    fn failure_titles_name_what_failed() {
+        use dg_core::domain::Operation;
+        let t = super::failure_title;
+        assert_eq!(
+            t(Operation::Backup, Some("nightly"), Some("shop")),
+            "Backup of job `nightly` (datasource `shop`) failed"
+        );
+        assert_eq!(
+            t(Operation::Backup, None, Some("shop")),
+            "Backup (datasource `shop`) failed"
+        );
+        assert_eq!(
+            t(Operation::Copy, Some("nightly"), None),
+            "Copy of job `nightly` failed"
+        );
+        assert_eq!(
+            t(Operation::Restore, Some("nightly"), Some("staging")),
+            "Restore into `staging` failed"
+        );
+        assert_eq!(
+            t(Operation::Verification, None, None),
+            "Verification failed"
+        );
     }
 
     /// The crash is carried as a value from the plugin call to the
