@@ -136,6 +136,11 @@ pub struct ServeArgs {
     /// (doubled for each further attempt; 3 attempts in all).
     #[arg(long, env = "DG_NOTIFICATION_RETRY_SECS", default_value = "60")]
     pub notification_retry_secs: u64,
+    /// Seconds a node's claim on a notification delivery holds: a delivery
+    /// whose sender died mid-request is sent again after this. Keep it
+    /// above the notifiers' own timeouts (a webhook waits at most 120 s).
+    #[arg(long, env = "DG_DELIVERY_LEASE_SECS", default_value = "300")]
+    pub delivery_lease_secs: u64,
     /// Seconds between health checks of datasources and storages.
     #[arg(long, env = "DG_HEALTH_INTERVAL_SECS", default_value = "300")]
     pub health_interval_secs: u64,
@@ -615,6 +620,7 @@ fn serve_options(
         monitor_history: args.system_monitor_history_size,
         retry_base: Duration::from_secs(args.retry_secs.max(1)),
         notification_retry_base: Duration::from_secs(args.notification_retry_secs.max(1)),
+        delivery_lease: Duration::from_secs(args.delivery_lease_secs.max(1)),
         public_url: args.public_url.clone(),
         restore_spool,
     };

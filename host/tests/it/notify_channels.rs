@@ -526,3 +526,47 @@ async fn a_job_failing_again_inside_the_window_is_suppressed() {
     // Every delivery has ended: the receiver got exactly the one sent.
     assert_eq!(receiver.received().len(), 1);
 }
+
+/// A server killed while a webhook request is in flight sends it again
+/// after the delivery's lease, with the same `X-DataGuardian-Delivery`, so
+/// the receiver can drop the repeat; the delivery ends `delivered`, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_interrupted_by_kill_is_resent_with_the_same_id() {
+    let receiver = Receiver::start().await;
+    receiver.hang(true);
+    let mut server = TestServer::start_with(Backend::Sqlite, &["--delivery-lease-secs", "2"]).await;
+    let channel = webhook(
+        &server,
+        "pager",
+        &receiver.url,
+        json!({"events": ["backup_failed"]}),
+    )
+    .await;
+    let ds = server.pg_datasource("ghost", "dg_no_such_database").await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server.job("ghost nightly", &ds, &storage, json!({})).await;
+    let failed = server.run_job(&job).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    // The request reached the receiver, which holds it: kill mid-request.
+    let first = receiver.wait_for(1, Duration::from_secs(30)).await;
+    server.kill();
+    let pending = first[0].header("x-dataguardian-delivery").expect("id");
+    receiver.hang(false);
+    server.restart();
+    let again = receiver.wait_for(2, Duration::from_secs(30)).await;
+    assert_eq!(
+        again[1].header("x-dataguardian-delivery").as_deref(),
+        Some(pending.as_str()),
+        "the resend carries the same delivery id"
+    );
+    assert_eq!(
+        again[0].json()["delivery_id"],
+        again[1].json()["delivery_id"]
+    );
+    let d = wait_deliveries(&server, &channel, "delivered", |d| {
+        d.len() == 1 && d[0]["status"] == "delivered"
+    })
+    .await;
+    assert_eq!(d[0]["id"].as_str(), Some(pending.as_str()), "{d:?}");
+    assert_eq!(receiver.received().len(), 2, "sent once more, not again");
+}

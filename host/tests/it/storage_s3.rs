@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use common::proxy::Proxy;
 use common::s3::S3Server;
 use common::server::{chinook_db, count, storage_status, Backend, TestServer};
 use common::{pg_fingerprint, psql, sha256_file, TempDb};
@@ -203,6 +204,92 @@ async fn s3_cancelled_upload_leaves_nothing() {
     assert!(!objects.keys().any(|k| k.starts_with(&job)), "{objects:?}");
 }
 
+/// S3 cut off mid-upload: the copy fails and its multipart upload cannot
+/// be aborted then; when S3 is reachable again the next start aborts it,
+/// the copy reads `deleted`, and retry-upload makes it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_cut_mid_upload_leaves_no_open_upload() {
+    let s3 = S3Server::start(64 * 1024);
+    let proxy = Proxy::start(s3.endpoint.trim_start_matches("http://").to_string()).await;
+    let mut server = TestServer::start(Backend::Sqlite).await;
+    let source = TempDb::new("s3cut");
+    psql(
+        &source.name,
+        "create table big as select g, (select string_agg(md5(random()::text || g || x), '') \
+         from generate_series(1, 32) x) as payload from generate_series(1, 40000) g",
+    );
+    let ds = server.pg_datasource("big", &source.name).await;
+    let (disk, _) = server.local_storage("disk").await;
+    let bucket = s3_storage(
+        &server,
+        &s3,
+        "bucket",
+        json!({"part_size_kib": 64, "endpoint": proxy.url}),
+    )
+    .await;
+    let job = server
+        .job(
+            "big nightly",
+            &ds,
+            &disk,
+            json!({"storage_location_ids": [disk, bucket], "storage_strategy": "replicate",
+                   "backup_options": {"compression": "none"}}),
+        )
+        .await;
+    let run = server
+        .post_ok(&format!("/api/backup-jobs/{job}/run"), &json!({}), 202)
+        .await;
+    let id = run["execution_id"].as_str().expect("id").to_string();
+    server
+        .wait_for(
+            &format!("/api/executions/{id}"),
+            Duration::from_secs(60),
+            |v| {
+                v["progress"]["bytes"].as_u64().unwrap_or(0) > 2 << 20
+                    || v["status"] != "running" && v["status"] != "queued"
+            },
+        )
+        .await;
+    assert_eq!(s3.unfinished_uploads().len(), 1, "parts are being stored");
+    proxy.cut();
+    let backup = server.wait_execution(&id, Duration::from_secs(180)).await;
+    assert_eq!(
+        backup["status"],
+        "completed",
+        "{backup}\n{}",
+        server.log_tail()
+    );
+    assert_eq!(storage_status(&backup, &disk), "completed", "{backup}");
+    assert_eq!(storage_status(&backup, &bucket), "failed", "{backup}");
+    let open = s3.unfinished_uploads();
+    assert_eq!(open.len(), 1, "S3 was out of reach for the abort: {open:?}");
+
+    proxy.mend();
+    server.restart();
+    let swept = server
+        .wait_for(
+            &format!("/api/executions/{id}"),
+            Duration::from_secs(60),
+            |e| storage_status(e, &bucket) == "deleted",
+        )
+        .await;
+    assert!(
+        s3.unfinished_uploads().is_empty(),
+        "{:?}\n{swept}",
+        s3.unfinished_uploads()
+    );
+    let copy = server.retry_upload(&id).await;
+    assert_eq!(copy["status"], "completed", "{copy}\n{}", server.log_tail());
+    let path = backup["backup_path"].as_str().expect("path");
+    assert!(
+        s3.objects()
+            .keys()
+            .any(|k| k.contains(path) && k.ends_with("manifest.json")),
+        "{:?}",
+        s3.objects()
+    );
+}
+
 /// A wrong secret is `auth_failed`, named, and not retried into a storm.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_wrong_secret_is_auth_failed() {
@@ -349,52 +436,6 @@ async fn s3_replicate_and_retry_upload() {
     assert!(logs.contains("nothing was committed"), "{logs}");
 }
 
-/// A TCP proxy to `upstream` counting the bytes the server sends back.
-async fn counting_proxy(
-    upstream: String,
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let received = Arc::new(AtomicU64::new(0));
-    let counter = received.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                continue;
-            };
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                let up = tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-                    let _ = server_write.shutdown().await;
-                });
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    match server_read.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            counter.fetch_add(n as u64, Ordering::Relaxed);
-                            if client_write.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-                let _ = client_write.shutdown().await;
-                up.abort();
-            });
-        }
-    });
-    (url, received)
-}
-
 /// A restore reads the artifact from the bucket once: checksums are
 /// checked while streaming, not in a separate pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,11 +443,12 @@ async fn s3_restore_reads_each_byte_once() {
     use std::sync::atomic::Ordering;
     let s3 = S3Server::start(64 * 1024);
     let upstream = s3.endpoint.trim_start_matches("http://").to_string();
-    let (proxy, received) = counting_proxy(upstream).await;
+    let proxy = Proxy::start(upstream).await;
+    let received = proxy.received.clone();
     let server = TestServer::start(Backend::Sqlite).await;
     let source = chinook_db("s3once");
     let ds = server.pg_datasource("chinook", &source.name).await;
-    let storage = s3_storage(&server, &s3, "counted", json!({"endpoint": proxy})).await;
+    let storage = s3_storage(&server, &s3, "counted", json!({"endpoint": proxy.url})).await;
     let job = server
         .job(
             "counted",

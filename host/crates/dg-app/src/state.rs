@@ -50,6 +50,9 @@ pub struct ServerConfig {
     /// First wait before a failed notification delivery is retried;
     /// doubled for each further attempt.
     pub notification_retry_base: Duration,
+    /// How long a claim on a delivery holds (`--delivery-lease-secs`): a
+    /// sender that died is replaced after it.
+    pub delivery_lease: Duration,
     /// Base of links in notifications (`--public-url`).
     pub public_url: Option<String>,
     /// Spool of parallel restores (`--restore-spool-dir`, `-max-mb`).

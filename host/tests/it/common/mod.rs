@@ -5,6 +5,7 @@
 
 #[macro_use]
 pub mod server;
+pub mod proxy;
 pub mod receiver;
 pub mod s3;
 pub mod sftp;

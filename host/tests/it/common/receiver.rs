@@ -32,6 +32,8 @@ pub struct Receiver {
     pub url: String,
     seen: Arc<Mutex<Vec<Received>>>,
     reply: Arc<Mutex<(u16, String)>>,
+    /// When set, requests are recorded and never answered.
+    hang: Arc<std::sync::atomic::AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -41,9 +43,10 @@ impl Receiver {
     pub async fn start() -> Self {
         let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
         let reply = Arc::new(Mutex::new((200u16, String::from("{}"))));
-        let (s, a) = (seen.clone(), reply.clone());
+        let hang = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s, a, h) = (seen.clone(), reply.clone(), hang.clone());
         let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-            let (seen, reply) = (s.clone(), a.clone());
+            let (seen, reply, hang) = (s.clone(), a.clone(), h.clone());
             async move {
                 let (parts, body) = request.into_parts();
                 let body = axum::body::to_bytes(body, 1 << 20)
@@ -65,6 +68,9 @@ impl Receiver {
                     headers,
                     body: body.to_vec(),
                 });
+                if hang.load(std::sync::atomic::Ordering::SeqCst) {
+                    std::future::pending::<()>().await;
+                }
                 let (status, text) = reply.lock().expect("lock").clone();
                 (
                     axum::http::StatusCode::from_u16(status).expect("status"),
@@ -84,8 +90,15 @@ impl Receiver {
             url,
             seen,
             reply,
+            hang,
             task,
         }
+    }
+
+    /// Later requests are recorded and never answered (a receiver that
+    /// stalls mid-request).
+    pub fn hang(&self, hang: bool) {
+        self.hang.store(hang, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// What later requests are answered with.

@@ -15,14 +15,14 @@ use tokio::sync::{Notify, Semaphore};
 pub const CONCURRENCY: usize = 5;
 /// Attempts before a delivery is failed for good.
 pub const ATTEMPTS: i64 = 3;
-/// How long a claim holds; a sender that died is retried after it.
-const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 /// How often the queue is looked at when nothing wakes the worker.
 const POLL: Duration = Duration::from_secs(1);
 
 /// Works the delivery queue until the process ends.
 pub async fn run(state: AppState, wake: Arc<Notify>) {
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    let lease = chrono::Duration::from_std(state.config.delivery_lease)
+        .unwrap_or(chrono::Duration::minutes(5));
     loop {
         tokio::select! {
             _ = wake.notified() => {}
@@ -32,7 +32,7 @@ pub async fn run(state: AppState, wake: Arc<Notify>) {
         if free == 0 {
             continue;
         }
-        let due = match deliveries::claim_due(&state.db, free as i64, LEASE).await {
+        let due = match deliveries::claim_due(&state.db, free as i64, lease).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!("notification deliveries: {e}");
@@ -64,7 +64,8 @@ async fn attempt(state: &AppState, d: &Delivery) {
             let retry_at = (transient && d.attempts < ATTEMPTS).then(|| {
                 let wait =
                     state.config.notification_retry_base * 2u32.pow((d.attempts - 1).max(0) as u32);
-                dg_store::now() + chrono::Duration::from_std(wait).unwrap_or(LEASE)
+                dg_store::now()
+                    + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1))
             });
             match retry_at {
                 Some(at) => tracing::warn!(delivery = %d.id, channel = %d.channel_id,
