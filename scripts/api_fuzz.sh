@@ -10,6 +10,11 @@ cd "$(dirname "$0")/.."
 bin="${1:-target/debug/dataguardian}"
 work="$(mktemp -d)"
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+# Every route but /health and /api/auth/* needs a caller: an admin and a
+# token, made with the command line as docs/SECURITY.md shows.
+printf '%s\n' "fuzz-admin-password" | "$bin" --data-dir "$work/data" admin create \
+  --username admin --password-stdin >/dev/null
+token="$("$bin" --data-dir "$work/data" token create --username admin --name fuzz 2>/dev/null | tail -n 1)"
 "$bin" --data-dir "$work/data" serve --listen 127.0.0.1:0 >"$work/out" 2>"$work/server.log" &
 pid=$!
 for _ in $(seq 1 100); do
@@ -20,5 +25,6 @@ addr="$(sed -n 's/.*"listening":"\([^"]*\)".*/\1/p' "$work/out")"
 [ -n "$addr" ] || { cat "$work/server.log"; echo "server did not start" >&2; exit 1; }
 st --config-file scripts/schemathesis.toml run "http://$addr/api/openapi.json" \
   --checks all --max-examples 15 --phases examples,coverage,fuzzing \
+  -H "Authorization: Bearer $token" \
   --no-color \
   || { tail -n 40 "$work/server.log"; exit 1; }

@@ -5,8 +5,8 @@
 # arguments it runs that command, e.g. `./scripts/dg.sh plugin list`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh >/dev/null
-cargo build --release -q -p dataguardian
+./scripts/setup.sh >/dev/null </dev/null
+cargo build --release -q -p dataguardian </dev/null
 if [ $# -eq 0 ]; then
   set -- serve
 fi

@@ -101,6 +101,71 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Users who sign in to the API and the web UI (works whether the
+    /// server runs or not).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// API tokens for scripts and Prometheus.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Creates a user; prints it as JSON. The password is read from the
+    /// first line of standard input, never from an argument.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (required: a password
+        /// on the command line shows in `ps` and shell history).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// `admin`, `operator`, `viewer` or a custom role.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Metadata database (as for `serve`).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+    },
+    /// Sets a user's password (from standard input) and, with `--role`,
+    /// their role; ends their sessions. Recovers a lost admin.
+    SetPassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Creates an API token for a user and prints it alone on the last
+    /// line of standard output (shown once; stored hashed).
+    Create {
+        #[arg(long)]
+        username: String,
+        /// A name to recognise the token by (`prometheus`, `nightly-script`).
+        #[arg(long)]
+        name: String,
+        /// A permission the token carries (repeatable); without any, the
+        /// token carries whatever the user's role allows.
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        /// Days until the token stops working; never, when left out.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -141,6 +206,12 @@ pub struct ServeArgs {
     /// above the notifiers' own timeouts (a webhook waits at most 120 s).
     #[arg(long, env = "DG_DELIVERY_LEASE_SECS", default_value = "300")]
     pub delivery_lease_secs: u64,
+    /// Seconds a signed-in session may go unused before it ends.
+    #[arg(long, env = "DG_SESSION_IDLE_SECS", default_value = "28800")]
+    pub session_idle_secs: u64,
+    /// Seconds after sign-in a session ends, however much it is used.
+    #[arg(long, env = "DG_SESSION_MAX_SECS", default_value = "604800")]
+    pub session_max_secs: u64,
     /// Seconds between health checks of datasources and storages.
     #[arg(long, env = "DG_HEALTH_INTERVAL_SECS", default_value = "300")]
     pub health_interval_secs: u64,
@@ -361,8 +432,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = absolute(&cli.data_dir)?;
     crate::private::dir(&data_dir)
         .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
-    if let Command::Secrets { command } = &cli.command {
-        return secrets_command(&cli, command).await;
+    match &cli.command {
+        Command::Secrets { command } => return secrets_command(&cli, command).await,
+        Command::Admin { command } => return admin_command(&cli, command).await,
+        Command::Token { command } => return token_command(&cli, command).await,
+        _ => {}
     }
     // The server's scratch root is DATA_DIR/tmp, cleared at its start
     // under the data-dir lock; a CLI command (no lock: a server may run)
@@ -398,7 +472,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Restore(args) => restore(&plugins, &spool, args).await,
             Command::Verify(args) => verify(&plugins, args).await,
             Command::Plugin { command } => plugin_command(&plugins, command).await,
-            Command::Serve(_) | Command::Secrets { .. } => Ok(()),
+            Command::Serve(_)
+            | Command::Secrets { .. }
+            | Command::Admin { .. }
+            | Command::Token { .. } => Ok(()),
         }
     };
     // Programs run in their own process groups, so Ctrl-C reaches only
@@ -460,6 +537,188 @@ fn install_keyring(file: &Path) -> anyhow::Result<()> {
     let ring = crate::secrets::Keyring::load_or_create(env.as_deref(), file)
         .context("loading the master key")?;
     crate::secrets::install(ring);
+    Ok(())
+}
+
+/// The metadata database of `--database-url` (or DATA_DIR's SQLite file).
+async fn open_metadata(
+    cli: &Cli,
+    database_url: &Option<String>,
+) -> anyhow::Result<crate::store::Db> {
+    let url = match database_url {
+        Some(u) => u.clone(),
+        None => crate::store::Db::sqlite_url(&absolute(&cli.data_dir)?),
+    };
+    crate::store::Db::connect(&url).await.with_context(|| {
+        format!(
+            "opening metadata database {}",
+            crate::store::redact_url(&url)
+        )
+    })
+}
+
+/// The command line as an actor: the operating-system user running it.
+fn cli_actor() -> dg_app::usecases::Actor {
+    dg_app::usecases::Actor::Cli {
+        user: std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into()),
+    }
+}
+
+/// The first line of standard input, without its line ending.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        bail!("no password on standard input (pipe it in: `printf '%s\\n' \"$PASSWORD\" | dataguardian admin create ...`)");
+    }
+    Ok(password)
+}
+
+/// Records what the command line did in the audit log.
+async fn audit_cli(db: &crate::store::Db, action: &str, entity_type: &str, entity_id: &str) {
+    let actor = cli_actor();
+    let row = crate::store::access::AuditLog {
+        id: crate::store::new_id(),
+        created_at: crate::store::now(),
+        actor_type: "cli".into(),
+        actor_id: None,
+        actor: actor.to_string(),
+        action: action.into(),
+        entity_type: Some(entity_type.into()),
+        entity_id: Some(entity_id.into()),
+        client: None,
+        outcome: "succeeded".into(),
+        status: None,
+        details: sqlx::types::Json(serde_json::json!({})),
+    };
+    if let Err(e) = crate::store::access::insert_audit(db, &row).await {
+        eprintln!("warning: the audit log could not be written: {e}");
+    }
+}
+
+fn use_case_failed(e: dg_app::usecases::UseCaseError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+async fn admin_command(cli: &Cli, command: &AdminCommand) -> anyhow::Result<()> {
+    use dg_app::usecases::access as uc;
+    let actor = cli_actor();
+    match command {
+        AdminCommand::Create {
+            username,
+            role,
+            database_url,
+            ..
+        } => {
+            let password = password_from_stdin()?;
+            let db = open_metadata(cli, database_url).await?;
+            let user = uc::create_user(
+                &db,
+                &actor,
+                uc::NewUser {
+                    username: username.clone(),
+                    password,
+                    role: role.clone(),
+                },
+            )
+            .await
+            .map_err(use_case_failed)?;
+            audit_cli(&db, "users.create", "users", &user.id).await;
+            db.close().await;
+            println!(
+                "{}",
+                serde_json::json!({"id": user.id, "username": user.username, "role": user.role})
+            );
+        }
+        AdminCommand::SetPassword {
+            username,
+            role,
+            database_url,
+            ..
+        } => {
+            let password = password_from_stdin()?;
+            let db = open_metadata(cli, database_url).await?;
+            let user = crate::store::access::user_by_name(&db, username)
+                .await?
+                .with_context(|| format!("there is no user named `{username}`"))?;
+            let user = uc::update_user(
+                &db,
+                &actor,
+                &user.id,
+                uc::UserChange {
+                    username: None,
+                    password: Some(password),
+                    role: role.clone(),
+                },
+            )
+            .await
+            .map_err(use_case_failed)?;
+            audit_cli(&db, "users.update", "users", &user.id).await;
+            db.close().await;
+            println!(
+                "{}",
+                serde_json::json!({"id": user.id, "username": user.username, "role": user.role})
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(cli: &Cli, command: &TokenCommand) -> anyhow::Result<()> {
+    use dg_app::usecases::access as uc;
+    let TokenCommand::Create {
+        username,
+        name,
+        permissions,
+        expires_in_days,
+        database_url,
+    } = command;
+    let permissions = if permissions.is_empty() {
+        None
+    } else {
+        Some(
+            permissions
+                .iter()
+                .map(|p| {
+                    p.parse::<dg_core::access::Permission>()
+                        .map_err(|e| anyhow::anyhow!("--permission: {e}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        )
+    };
+    let db = open_metadata(cli, database_url).await?;
+    let owner = crate::store::access::user_by_name(&db, username)
+        .await?
+        .with_context(|| {
+            format!(
+                "there is no user named `{username}`; create one with `dataguardian admin create`"
+            )
+        })?;
+    let created = uc::create_token(
+        &db,
+        &cli_actor(),
+        &owner,
+        uc::NewToken {
+            name: name.clone(),
+            permissions,
+            expires_at: expires_in_days
+                .map(|d| crate::store::now() + chrono::Duration::days(i64::from(d))),
+        },
+    )
+    .await
+    .map_err(use_case_failed)?;
+    audit_cli(&db, "tokens.create", "tokens", &created.id).await;
+    db.close().await;
+    eprintln!(
+        "token `{}` of user `{}` created; it is shown once, keep it in a secret store",
+        created.name, owner.username
+    );
+    println!("{}", created.token);
     Ok(())
 }
 
@@ -621,6 +880,10 @@ fn serve_options(
         retry_base: Duration::from_secs(args.retry_secs.max(1)),
         notification_retry_base: Duration::from_secs(args.notification_retry_secs.max(1)),
         delivery_lease: Duration::from_secs(args.delivery_lease_secs.max(1)),
+        sessions: crate::auth::SessionPolicy {
+            idle: Duration::from_secs(args.session_idle_secs.max(1)),
+            absolute: Duration::from_secs(args.session_max_secs.max(1)),
+        },
         public_url: args.public_url.clone(),
         restore_spool,
     };

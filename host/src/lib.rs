@@ -10,7 +10,7 @@ pub mod cli;
 pub mod observe;
 pub mod server;
 
-pub use dg_app::{notify, queue, workers};
+pub use dg_app::{auth, notify, queue, workers};
 pub use dg_core::{domain, private, retention, schedule, secrets, source};
 pub use dg_pipeline as pipeline;
 pub use dg_plugin_host as plugin;

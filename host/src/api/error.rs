@@ -136,6 +136,9 @@ impl From<dg_app::usecases::UseCaseError> for ApiError {
         match e {
             UseCaseError::NotFound { what, id } => ApiError::not_found(what, &id),
             UseCaseError::Conflict(message) => ApiError::conflict(message),
+            UseCaseError::Forbidden(message) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+            }
             UseCaseError::Invalid(e) => ApiError::field(e),
             UseCaseError::QueueUnavailable(message) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

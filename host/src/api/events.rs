@@ -39,7 +39,11 @@ pub struct ServerSentEvent {
         body = ServerSentEvent),
         (status = 429, description = "This client address holds 8 open streams already",
             body = super::error::ErrorBody)))]
-pub async fn stream(client: ClientAddr, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn stream(
+    client: ClientAddr,
+    headers: HeaderMap,
+    axum::Extension(super::access::Caller(caller)): axum::Extension<super::access::Caller>,
+) -> Result<Response, ApiError> {
     let after = last_event_id(&headers)?;
     // Each stream holds a connection and a subscription for as long as
     // the client wants; the slot goes with the stream when it ends.
@@ -48,27 +52,34 @@ pub async fn stream(client: ClientAddr, headers: HeaderMap) -> Result<Response, 
     let first = sub.lost.take().map(lost_event);
     let stream = futures::stream::unfold(
         (sub, first, false, slot),
-        |(mut sub, first, done, slot): (Subscription, Option<Event>, bool, StreamSlot)| async move {
-            if done {
-                return None;
-            }
-            if let Some(ev) = first {
-                return Some((Ok::<_, Infallible>(ev), (sub, None, false, slot)));
-            }
-            match sub.next().await {
-                Next::Event(e) => {
-                    let ev = Event::default()
-                        .id(e.id.to_string())
-                        .event(e.kind)
-                        .data(e.data.as_str());
-                    Some((Ok(ev), (sub, None, false, slot)))
+        move |(mut sub, first, done, slot): (Subscription, Option<Event>, bool, StreamSlot)| {
+            let caller = caller.clone();
+            async move {
+                if done {
+                    return None;
                 }
-                // Fell a buffer behind: say so and end; the client
-                // resumes with its last id.
-                Next::Lagged { missed } => {
-                    Some((Ok(lagged_event(missed)), (sub, None, true, slot)))
+                if let Some(ev) = first {
+                    return Some((Ok::<_, Infallible>(ev), (sub, None, false, slot)));
                 }
-                Next::Closed => None,
+                loop {
+                    match sub.next().await {
+                        // What the caller may not read is not theirs to see.
+                        Next::Event(e) if !readable(e.kind, &caller) => continue,
+                        Next::Event(e) => {
+                            let ev = Event::default()
+                                .id(e.id.to_string())
+                                .event(e.kind)
+                                .data(e.data.as_str());
+                            return Some((Ok(ev), (sub, None, false, slot)));
+                        }
+                        // Fell a buffer behind: say so and end; the client
+                        // resumes with its last id.
+                        Next::Lagged { missed } => {
+                            return Some((Ok(lagged_event(missed)), (sub, None, true, slot)));
+                        }
+                        Next::Closed => return None,
+                    }
+                }
             }
         },
     );
@@ -125,4 +136,21 @@ fn lagged_event(missed: u64) -> Event {
         })
         .to_string(),
     )
+}
+
+/// Whether `caller` may see events of `kind`: each kind is read under the
+/// permission that reads its entity.
+fn readable(kind: &str, caller: &crate::auth::Principal) -> bool {
+    use dg_core::access::Permission;
+    let needed = match kind {
+        events::kind::EXECUTION_STATUS | events::kind::EXECUTION_PROGRESS => {
+            Permission::ExecutionsRead
+        }
+        events::kind::DATASOURCE_STATUS => Permission::DatasourcesRead,
+        events::kind::STORAGE_STATUS => Permission::StoragesRead,
+        events::kind::NOTIFICATION => Permission::NotificationsRead,
+        // A kind nobody mapped yet is shown to nobody.
+        _ => return false,
+    };
+    caller.may(needed)
 }

@@ -226,24 +226,46 @@ mod tests {
     }
 }
 
-/// Who is asking, for the use-case layer: an API client by the address
-/// its connection came from (the signed-in user, once there is one).
+/// Who is asking, for the use-case layer: the signed-in user or token
+/// the access layer ([`super::access::enforce`]) found, and the address
+/// the request came from. A route without a caller answers 401.
 #[derive(Debug, Clone)]
 pub struct RequestActor(pub dg_app::usecases::Actor);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestActor {
+    type Rejection = super::error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(super::access::Caller(principal)) =
+            parts.extensions.get::<super::access::Caller>().cloned()
+        else {
+            return Err(super::error::ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "sign in (POST /api/auth/login) or send `Authorization: Bearer TOKEN`",
+            ));
+        };
+        Ok(Self(dg_app::usecases::Actor::User {
+            principal,
+            client: super::access::client_of(&parts.extensions),
+        }))
+    }
+}
+
+/// The address a request came from, as text (`in-process` in tests).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        // Set by the accept loop (`server::http`); absent when a router is
-        // driven in process.
-        let client = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| "in-process".to_string(), |c| c.0.ip().to_string());
-        Ok(Self(dg_app::usecases::Actor::Api { client }))
+        Ok(Self(super::access::client_of(&parts.extensions)))
     }
 }

@@ -2,6 +2,8 @@
 //! description next to the handler; the document served at
 //! `/api/openapi.json` is generated from those declarations.
 
+pub mod access;
+pub mod auth;
 pub mod backups;
 pub mod channels;
 pub mod dashboard;
@@ -22,6 +24,7 @@ pub mod stream;
 pub mod system;
 pub mod templates;
 pub mod throttle;
+pub mod users;
 
 use crate::server::state::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -46,7 +49,7 @@ use utoipa_axum::routes;
         (name = "datasources"), (name = "storage"), (name = "backup-jobs"),
         (name = "executions"), (name = "backups"), (name = "health"),
         (name = "notifications"), (name = "system"), (name = "dashboard"),
-        (name = "events"), (name = "observability")
+        (name = "events"), (name = "observability"), (name = "auth"), (name = "access")
     )
 )]
 struct ApiDoc;
@@ -109,8 +112,31 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(dashboard::overview))
         .routes(routes!(events::stream))
         .routes(routes!(metrics::scrape))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::setup))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::sessions))
+        .routes(routes!(auth::revoke_session))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(
+            users::get_user,
+            users::update_user,
+            users::delete_user
+        ))
+        .routes(routes!(users::list_roles, users::create_role))
+        .routes(routes!(
+            users::get_role,
+            users::update_role,
+            users::delete_role
+        ))
+        .routes(routes!(users::list_tokens, users::create_token))
+        .routes(routes!(users::revoke_token))
+        .routes(routes!(users::audit_logs))
         .split_for_parts();
-    let openapi = std::sync::Arc::new(declare_errors(unique_operation_ids(openapi)));
+    let openapi = std::sync::Arc::new(declare_errors(access::describe(unique_operation_ids(
+        openapi,
+    ))));
     router
         .route(
             "/api/openapi.json",
@@ -119,6 +145,11 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        // Every route above answers only to whom its rule allows.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::enforce,
+        ))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(axum::middleware::map_response(method_not_allowed_as_json))
         .layer(DefaultBodyLimit::max(max_body))
@@ -173,19 +204,22 @@ async fn method_not_allowed_as_json(
 /// 400/403/415/421, the extractors' 400/413/422, 404 for unknown ids,
 /// 409 for state conflicts, 502/503 when a plugin target or the queue
 /// fails, 500.
-fn declare_errors(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+/// An error answer of the document: `ErrorBody` with `description`.
+fn error_response(description: &str) -> utoipa::openapi::Response {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-    let error = |description: &str| {
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build()
-    };
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+}
+
+fn declare_errors(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let error = error_response;
     let common: &[(&str, &str)] = &[
         (
             "400",

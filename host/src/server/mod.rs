@@ -84,6 +84,7 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
     workers::spawn_all(&state, wake);
 
     tracing::info!("DataGuardian API on http://{local} (OpenAPI at /api/openapi.json)");
+    announce_setup(&state, local).await?;
     // Machine-readable line for supervisors and tests (port 0 → real port).
     println!("{}", serde_json::json!({ "listening": local.to_string() }));
     let draining = state.clone();
@@ -168,6 +169,7 @@ async fn open_state_confined(
             options.config.monitor_interval,
             options.config.monitor_history,
         )),
+        access: Arc::default(),
     };
     ensure_default_storage(&state).await?;
     // Every installed notifier type gets its templates (version 1: the
@@ -182,6 +184,28 @@ async fn open_state_confined(
     let types: Vec<&str> = notifier_types.iter().map(String::as_str).collect();
     crate::notify::seed_templates(&state.db, &types).await?;
     Ok((state, queue))
+}
+
+/// With no user at all, the log shows a one-time link that creates the
+/// first administrator (`POST /api/auth/setup`); `dataguardian admin
+/// create` does the same from the shell.
+async fn announce_setup(state: &AppState, local: SocketAddr) -> anyhow::Result<()> {
+    if store::access::count_users(&state.db).await? > 0 {
+        return Ok(());
+    }
+    let token = state.access.new_setup_token();
+    let base = state
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    tracing::warn!(
+        "no user exists yet: open {}/setup?token={token} to create the first administrator, \
+         or run `dataguardian admin create --username NAME --password-stdin --role admin`; \
+         the link works once, until the server restarts",
+        base.trim_end_matches('/')
+    );
+    Ok(())
 }
 
 /// A fresh install gets a local storage under the data dir, so the first

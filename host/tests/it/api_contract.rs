@@ -1065,7 +1065,7 @@ async fn oversize_body_is_413(backend: Backend) {
     // Its own client: the server drops the connection after a 413 (see
     // `oversize_reply_closes_the_connection`), which must not break the
     // harness's pooled connections.
-    let client = reqwest::Client::new();
+    let client = crate::common::server::client_with_token(&server.token);
     let r = send_raw_with(
         &client,
         &server,
@@ -1097,7 +1097,7 @@ async fn oversize_body_is_413(backend: Backend) {
             .await,
     );
     let r = send_raw_with(
-        &reqwest::Client::new(),
+        &crate::common::server::client_with_token(&server.token),
         &server,
         Method::POST,
         &format!("/api/backup-jobs/{job}/retention/dry-run"),
@@ -1158,7 +1158,7 @@ on_both_backends!(
 /// request on a dead connection and gets `IncompleteMessage`.
 async fn oversize_reply_closes_the_connection(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::server::client_with_token(&server.token);
     let r = send_raw_with(
         &client,
         &server,
@@ -1598,6 +1598,26 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("get", "/api/dashboard/overview", "dashboard::overview"),
     ("get", "/api/events", "events::stream"),
     ("get", "/metrics", "metrics::scrape"),
+    ("post", "/api/auth/login", "auth::login"),
+    ("post", "/api/auth/logout", "auth::logout"),
+    ("post", "/api/auth/setup", "auth::setup"),
+    ("get", "/api/auth/me", "auth::me"),
+    ("get", "/api/auth/sessions", "auth::sessions"),
+    ("delete", "/api/auth/sessions/{id}", "auth::revoke_session"),
+    ("get", "/api/users", "users::list_users"),
+    ("post", "/api/users", "users::create_user"),
+    ("get", "/api/users/{id}", "users::get_user"),
+    ("put", "/api/users/{id}", "users::update_user"),
+    ("delete", "/api/users/{id}", "users::delete_user"),
+    ("get", "/api/roles", "users::list_roles"),
+    ("post", "/api/roles", "users::create_role"),
+    ("get", "/api/roles/{id}", "users::get_role"),
+    ("put", "/api/roles/{id}", "users::update_role"),
+    ("delete", "/api/roles/{id}", "users::delete_role"),
+    ("get", "/api/tokens", "users::list_tokens"),
+    ("post", "/api/tokens", "users::create_token"),
+    ("delete", "/api/tokens/{id}", "users::revoke_token"),
+    ("get", "/api/audit-logs", "users::audit_logs"),
 ];
 
 const HTTP_METHODS: &[&str] = &[

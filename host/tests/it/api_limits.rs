@@ -349,13 +349,12 @@ async fn a_dripped_body_is_cut_off() {
         .await
         .expect("connect");
     let (mut read, mut write) = stream.into_split();
-    write
-        .write_all(
-            b"POST /api/system/notification-templates/preview HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
-        )
-        .await
-        .expect("head");
+    let head = format!(
+        "POST /api/system/notification-templates/preview HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+        server.token
+    );
+    write.write_all(head.as_bytes()).await.expect("head");
     // One byte every 250 ms: the whole body would take 25 s.
     let drip = tokio::spawn(async move {
         for _ in 0..100 {
@@ -395,11 +394,11 @@ async fn event_streams_are_capped_per_client() {
     for i in 0..8 {
         // One connection per stream (a client that reuses one connection
         // cannot hold two streams on it anyway).
-        let s = open(reqwest::Client::new()).await;
+        let s = open(crate::common::server::client_with_token(&server.token)).await;
         assert_eq!(s.status(), 200, "stream {i}");
         streams.push(s);
     }
-    let refused = open(reqwest::Client::new()).await;
+    let refused = open(crate::common::server::client_with_token(&server.token)).await;
     assert_eq!(refused.status(), 429);
     let body: serde_json::Value = refused.json().await.expect("JSON error");
     assert_eq!(body["error"]["code"], "too_many_streams", "{body}");
@@ -407,7 +406,7 @@ async fn event_streams_are_capped_per_client() {
     drop(streams.pop());
     let started = Instant::now();
     loop {
-        let again = open(reqwest::Client::new()).await;
+        let again = open(crate::common::server::client_with_token(&server.token)).await;
         if again.status() == 200 {
             streams.push(again);
             break;

@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod access;
 mod api_backup_restore;
 mod api_contract;
 mod api_lifecycle;

@@ -350,7 +350,13 @@ impl Drop for EventClient {
 
 impl EventClient {
     async fn connect(server: &TestServer, last_id: Option<u64>) -> Self {
-        let mut req = reqwest::Client::new().get(server.url("/api/events"));
+        Self::connect_as(server, &server.token, last_id).await
+    }
+
+    /// A stream opened with `token`.
+    async fn connect_as(server: &TestServer, token: &str, last_id: Option<u64>) -> Self {
+        let mut req =
+            crate::common::server::client_with_token(token).get(server.url("/api/events"));
         if let Some(id) = last_id {
             req = req.header("Last-Event-ID", id.to_string());
         }
@@ -448,6 +454,38 @@ fn ids_contiguous(events: &[SseEvent]) {
         ids.windows(2).all(|w| w[1] == w[0] + 1),
         "ids not contiguous: {ids:?}"
     );
+}
+
+/// A caller sees only the events it may read: a token limited to
+/// `datasources:read` gets the datasource's status change (recorded by the
+/// backup's connection test) and none of the execution events before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_filtered_by_what_the_caller_may_read() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let narrow = server.token_of("admin", "datasources only", &["datasources:read"]);
+    let source = common::TempDb::new("evfilter");
+    common::psql(
+        &source.name,
+        "create table t (x int); insert into t values (1)",
+    );
+    let ds = server.pg_datasource("filtered", &source.name).await;
+    let (storage, _) = server.local_storage("disk").await;
+    let job = server
+        .job("filtered nightly", &ds, &storage, json!({}))
+        .await;
+    let mut limited = EventClient::connect_as(&server, &narrow, None).await;
+    let mut full = EventClient::connect(&server, None).await;
+    let done = server.run_job(&job).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    // The backup's connection test recorded the datasource healthy: the
+    // admin's stream carries that and the execution's events...
+    let mut all = Vec::new();
+    read_until(&mut full, &mut all, |e| e.kind == "datasource_status").await;
+    assert!(all.iter().any(|e| e.kind == "execution_status"), "{all:?}");
+    // ...the narrow one only the datasource's, first.
+    let first = limited.next(Duration::from_secs(30)).await;
+    assert_eq!(first.kind, "datasource_status", "{first:?}");
+    assert_eq!(first.data["datasource_id"], ds.as_str());
 }
 
 #[tokio::test]
@@ -654,14 +692,22 @@ async fn prometheus_scrapes_and_the_backup_missing_rule_fires() {
     );
 
     let target = server.base.trim_start_matches("http://").to_string();
+    // As docs/SECURITY.md says: a token that may read metrics only.
+    let credentials = dir.path().join("dataguardian.token");
+    std::fs::write(
+        &credentials,
+        server.token_of("admin", "prometheus", &["metrics:read"]),
+    )
+    .unwrap();
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
         &config,
         format!(
             "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
              rule_files: [{}]\n\
-             scrape_configs:\n  - job_name: dataguardian\n    static_configs:\n      - targets: ['{target}']\n",
-            rules.display()
+             scrape_configs:\n  - job_name: dataguardian\n    authorization:\n      credentials_file: {}\n    static_configs:\n      - targets: ['{target}']\n",
+            rules.display(),
+            credentials.display()
         ),
     )
     .unwrap();

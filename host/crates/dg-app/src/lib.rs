@@ -6,6 +6,7 @@
 //! plugin runtime's call observer. Nothing here knows about HTTP routes or
 //! the command line (see docs/ARCHITECTURE.md).
 
+pub mod auth;
 pub mod notify;
 pub mod observe;
 pub mod origin;

@@ -53,6 +53,8 @@ pub struct ServerConfig {
     /// How long a claim on a delivery holds (`--delivery-lease-secs`): a
     /// sender that died is replaced after it.
     pub delivery_lease: Duration,
+    /// When sessions end (`--session-idle-secs`, `--session-max-secs`).
+    pub sessions: crate::auth::SessionPolicy,
     /// Base of links in notifications (`--public-url`).
     pub public_url: Option<String>,
     /// Spool of parallel restores (`--restore-spool-dir`, `-max-mb`).
@@ -189,4 +191,6 @@ pub struct AppState {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Machine, process and runtime samples (`performance` in the dashboard).
     pub monitor: Arc<crate::observe::monitor::Monitor>,
+    /// Sign-in throttle and the first-run setup token.
+    pub access: Arc<crate::auth::AccessState>,
 }

@@ -3,6 +3,7 @@
 //! schedules and retention. Pure rules and small file helpers; it depends
 //! on no other crate of the workspace (see docs/ARCHITECTURE.md).
 
+pub mod access;
 pub mod domain;
 pub mod options;
 pub mod private;

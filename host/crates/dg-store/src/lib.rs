@@ -5,6 +5,7 @@
 //! timestamp is written by the server (never by a SQL default), so SQLite's
 //! text timestamps all share one format and compare correctly as text.
 
+pub mod access;
 pub mod channels;
 pub mod datasources;
 pub mod deliveries;

@@ -47,7 +47,28 @@ pub struct TestServer {
     env: Vec<(String, String)>,
     /// The API router, when the server runs in this process.
     router: Option<axum::Router>,
+    /// A client sending the admin's token with every request.
     pub http: reqwest::Client,
+    /// The API token of the `admin` user every test server starts with
+    /// (created with `dataguardian admin create` and `token create`).
+    pub token: String,
+}
+
+/// The user every test server has, and their password.
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// A client sending `token` as `Authorization: Bearer` with every request.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("HTTP client")
 }
 
 impl TestServer {
@@ -87,6 +108,7 @@ impl TestServer {
         let roots = format!("{},{}", std::env::temp_dir().display(), repo.display());
         let data_arg = data.display().to_string();
         let db = format!("sqlite://{}", data.join("dataguardian.db").display());
+        server.provision_admin(Some(&db));
         let cache = super::shared_plugin_cache().display().to_string();
         let mut args = vec![
             "dataguardian",
@@ -166,6 +188,7 @@ impl TestServer {
             env: Vec::new(),
             router: None,
             http: reqwest::Client::new(),
+            token: String::new(),
         }
     }
 
@@ -189,6 +212,8 @@ impl TestServer {
         node.meta_db = None;
         node.shared_meta = Some(url);
         node.env.push(("DG_MASTER_KEY".into(), key));
+        node.token = first.token.clone();
+        node.http = client_with_token(&node.token);
         node.spawn();
         node
     }
@@ -202,7 +227,106 @@ impl TestServer {
         self.dir.path().join("data")
     }
 
+    /// The metadata database URL the process is given, if not the data
+    /// dir's SQLite file.
+    fn database_url(&self) -> Option<String> {
+        self.meta_db
+            .as_ref()
+            .map(|db| db.url())
+            .or_else(|| self.shared_meta.clone())
+    }
+
+    /// Runs `dataguardian ARGS` on this server's data dir and metadata
+    /// database (`url` when given), feeding `stdin`; demands success and
+    /// returns stdout.
+    pub fn cli(&self, url: Option<&str>, args: &[&str], stdin: Option<&str>) -> String {
+        use std::io::Write;
+        let url = url.map(str::to_string).or_else(|| self.database_url());
+        let url = url.or_else(|| {
+            (self.backend == Backend::InProcess).then(|| {
+                format!(
+                    "sqlite://{}",
+                    self.data_dir().join("dataguardian.db").display()
+                )
+            })
+        });
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dataguardian"));
+        cmd.arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env("DG_LOG", "warn")
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(u) = &url {
+            cmd.env("DATABASE_URL", u);
+        }
+        let mut child = cmd.spawn().expect("running dataguardian");
+        {
+            let mut input = child.stdin.take().expect("stdin");
+            if let Some(text) = stdin {
+                input.write_all(text.as_bytes()).expect("writing stdin");
+            }
+        }
+        let out = child.wait_with_output().expect("dataguardian");
+        assert!(
+            out.status.success(),
+            "dataguardian {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A new user with `role` (password `ADMIN_PASSWORD`), through the CLI.
+    pub fn add_user(&self, username: &str, role: &str) {
+        self.cli(
+            None,
+            &[
+                "admin",
+                "create",
+                "--username",
+                username,
+                "--role",
+                role,
+                "--password-stdin",
+            ],
+            Some(&format!("{ADMIN_PASSWORD}\n")),
+        );
+    }
+
+    /// A new API token of `username` through the CLI, limited to
+    /// `permissions` when any are given.
+    pub fn token_of(&self, username: &str, name: &str, permissions: &[&str]) -> String {
+        let mut args = vec!["token", "create", "--username", username, "--name", name];
+        for p in permissions {
+            args.extend(["--permission", p]);
+        }
+        let out = self.cli(None, &args, None);
+        out.lines().last().expect("a token line").trim().to_string()
+    }
+
+    /// Creates the `admin` user and a token for it with the command line,
+    /// as an operator does before the first start.
+    fn provision_admin(&mut self, database_url: Option<&str>) {
+        self.cli(
+            database_url,
+            &["admin", "create", "--username", ADMIN, "--password-stdin"],
+            Some(&format!("{ADMIN_PASSWORD}\n")),
+        );
+        let out = self.cli(
+            database_url,
+            &["token", "create", "--username", ADMIN, "--name", "tests"],
+            None,
+        );
+        self.token = out.lines().last().expect("a token line").trim().to_string();
+        self.http = client_with_token(&self.token);
+    }
+
     fn spawn(&mut self) {
+        if self.token.is_empty() {
+            self.provision_admin(None);
+        }
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dataguardian"));
         cmd.arg("--data-dir")
             .arg(self.data_dir())
@@ -345,10 +469,26 @@ impl TestServer {
         path: &str,
         body: Option<&Value>,
     ) -> (StatusCode, Value) {
+        self.request_as(Some(&self.token), method, path, body).await
+    }
+
+    /// A request sending `token` as the bearer (`None`: no credentials).
+    pub async fn request_as(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
         if let Some(router) = &self.router {
-            return Self::oneshot(router, method, path, body).await;
+            return Self::oneshot(router, token, method, path, body).await;
         }
-        let mut req = self.http.request(method, self.url(path));
+        static PLAIN: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+        let plain = PLAIN.get_or_init(reqwest::Client::new);
+        let mut req = plain.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -366,6 +506,7 @@ impl TestServer {
     /// One request through the in-process router.
     async fn oneshot(
         router: &axum::Router,
+        token: Option<&str>,
         method: reqwest::Method,
         path: &str,
         body: Option<&Value>,
@@ -375,6 +516,9 @@ impl TestServer {
             .method(method.as_str())
             .uri(path)
             .header("host", "localhost");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
         let bytes = match body {
             Some(b) => {
                 req = req.header("content-type", "application/json");

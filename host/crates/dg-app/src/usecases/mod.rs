@@ -7,6 +7,7 @@
 //! audit trail and access control (which will check the actor before the
 //! rule) have one place to hook in.
 
+pub mod access;
 pub mod executions;
 
 use dg_core::domain::FieldError;
@@ -22,9 +23,40 @@ pub enum Actor {
     Scheduler,
     /// The command line, as the operating-system user who runs it.
     Cli { user: String },
-    /// A client of the REST API, by the address it connected from (the
-    /// signed-in user replaces it with access control).
-    Api { client: String },
+    /// A signed-in user, or a token acting for one, over the REST API;
+    /// `client` is the address the request came from.
+    User {
+        principal: std::sync::Arc<crate::auth::Principal>,
+        client: String,
+    },
+}
+
+impl Actor {
+    /// The signed-in principal, when the actor is one.
+    pub fn principal(&self) -> Option<&crate::auth::Principal> {
+        match self {
+            Actor::User { principal, .. } => Some(principal),
+            _ => None,
+        }
+    }
+
+    /// Whether the actor may do `p`: the server, the scheduler and the
+    /// command line (the operating-system user who can read the data dir)
+    /// may do anything.
+    pub fn may(&self, p: dg_core::access::Permission) -> bool {
+        self.principal().is_none_or(|who| who.may(p))
+    }
+
+    /// Refuses with [`UseCaseError::Forbidden`] unless the actor may do `p`.
+    pub fn require(&self, p: dg_core::access::Permission) -> Result<(), UseCaseError> {
+        if self.may(p) {
+            Ok(())
+        } else {
+            Err(UseCaseError::Forbidden(format!(
+                "this needs the permission `{p}`, which {self} does not have"
+            )))
+        }
+    }
 }
 
 impl fmt::Display for Actor {
@@ -33,7 +65,12 @@ impl fmt::Display for Actor {
             Actor::System => f.write_str("the server"),
             Actor::Scheduler => f.write_str("the scheduler"),
             Actor::Cli { user } => write!(f, "command-line user `{user}`"),
-            Actor::Api { client } => write!(f, "API client {client}"),
+            Actor::User { principal, .. } => match &principal.via {
+                crate::auth::Via::Session { .. } => write!(f, "user `{}`", principal.username),
+                crate::auth::Via::Token { name, .. } => {
+                    write!(f, "token `{name}` of user `{}`", principal.username)
+                }
+            },
         }
     }
 }
@@ -48,6 +85,9 @@ pub enum UseCaseError {
     /// ended, copy what is not a backup).
     #[error("{0}")]
     Conflict(String),
+    /// The actor may not do this; says which permission or rule.
+    #[error("{0}")]
+    Forbidden(String),
     /// A value of the request is refused; names the field.
     #[error(transparent)]
     Invalid(#[from] FieldError),

@@ -1,0 +1,407 @@
+//! `/api/auth/*`: signing in and out, the first-run setup, the caller's
+//! own account and sessions.
+
+use super::access::{audit_row, session_cookie, write_audit, Caller};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ClientIp, RequestActor, ValidJson};
+use super::page::Page;
+use crate::auth::{self, Principal, Via};
+use crate::server::state::AppState;
+use crate::store::access as store;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use dg_core::access::Permission;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A sign-in.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+// The password must never reach a log line, even through `{:?}`.
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first administrator, with the one-time token the server logged.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    /// The `token` of the setup URL in the server's log.
+    pub token: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who the caller is and what they may do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub username: String,
+    pub role: String,
+    pub permissions: Vec<Permission>,
+    /// `session` or `token`.
+    pub via: String,
+    /// The token's name, when the caller is a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl From<&Principal> for Me {
+    fn from(p: &Principal) -> Self {
+        let (via, token) = match &p.via {
+            Via::Session { .. } => ("session", None),
+            Via::Token { name, .. } => ("token", Some(name.clone())),
+        };
+        Self {
+            username: p.username.clone(),
+            role: p.role.clone(),
+            permissions: p.permissions.iter().copied().collect(),
+            via: via.into(),
+            token,
+        }
+    }
+}
+
+/// The `Set-Cookie` of a new session (or, with `None`, of its end).
+fn session_cookie_header(
+    state: &AppState,
+    headers: &HeaderMap,
+    secret: Option<&str>,
+) -> HeaderValue {
+    let over_tls = state
+        .config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+        || headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let (value, max_age) = match secret {
+        Some(s) => (s, state.config.sessions.absolute.as_secs()),
+        None => ("", 0),
+    };
+    let secure = if over_tls { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}",
+        auth::SESSION_COOKIE
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("dg_session=; Max-Age=0; Path=/"))
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "wrong username or password",
+    )
+}
+
+/// Checks a password off the async threads (argon2 takes tens of ms).
+async fn password_matches(user: Option<store::User>, password: String) -> Option<store::User> {
+    tokio::task::spawn_blocking(move || match user {
+        Some(u) if auth::verify_password(&u.password_hash, &password) => Some(u),
+        Some(_) => None,
+        None => {
+            // Same work for an unknown user as for a wrong password.
+            auth::verify_nothing(&password);
+            None
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// A session for `user`: the answer with its cookie and the caller.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &str,
+    user: &store::User,
+    status: StatusCode,
+    action: &str,
+) -> ApiResult<Response> {
+    let (secret, session) = auth::open_session(
+        &state.db,
+        user,
+        Some(client.to_string()),
+        user_agent(headers),
+        state.config.sessions,
+    )
+    .await?;
+    let permissions = auth::role_permissions(&state.db, &user.role)
+        .await?
+        .unwrap_or_default();
+    let principal = Principal {
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        role: user.role.clone(),
+        permissions,
+        via: Via::Session { id: session.id },
+    };
+    write_audit(
+        state,
+        audit_row(
+            Some(&principal),
+            action,
+            Some("users".into()),
+            Some(user.id.clone()),
+            Some(client.to_string()),
+            "succeeded",
+            Some(status),
+            serde_json::json!({}),
+        ),
+    )
+    .await;
+    let mut response = (status, Json(Me::from(&principal))).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie_header(state, headers, Some(&secret)),
+    );
+    Ok(response)
+}
+
+/// Sign in: a `dg_session` cookie (HttpOnly, SameSite=Strict).
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Login,
+    responses((status = 200, body = Me, description = "Signed in; the session is in the \
+        `dg_session` cookie (HttpOnly, SameSite=Strict, Secure behind https)"),
+        (status = 401, body = super::error::ErrorBody, description = "Wrong username or password"),
+        (status = 429, body = super::error::ErrorBody, description = "Too many failed sign-ins \
+            from this address or for this account; see Retry-After")))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<Login>,
+) -> ApiResult<Response> {
+    if body.password.len() > auth::MAX_PASSWORD_BYTES {
+        return Err(invalid_credentials());
+    }
+    if let Err(wait) = state.access.throttle.check(&body.username, &client) {
+        return Err(ApiError::too_many(
+            "too_many_sign_ins",
+            "too many failed sign-ins; wait before trying again",
+            Some(wait.as_secs().max(1)),
+        ));
+    }
+    let user = store::user_by_name(&state.db, &body.username).await?;
+    // A name nobody has may be a password typed in the wrong field: it is
+    // not recorded.
+    let known = user.is_some();
+    let Some(user) = password_matches(user, body.password).await else {
+        state.access.throttle.failed(&body.username, &client);
+        write_audit(
+            &state,
+            audit_row(
+                None,
+                "auth.login_failed",
+                Some("users".into()),
+                None,
+                Some(client),
+                "denied",
+                Some(StatusCode::UNAUTHORIZED),
+                if known {
+                    serde_json::json!({ "username": body.username })
+                } else {
+                    serde_json::json!({ "username": null, "reason": "unknown user" })
+                },
+            ),
+        )
+        .await;
+        return Err(invalid_credentials());
+    };
+    state.access.throttle.succeeded(&body.username, &client);
+    signed_in(
+        &state,
+        &headers,
+        &client,
+        &user,
+        StatusCode::OK,
+        "auth.login",
+    )
+    .await
+}
+
+/// Sign out: ends the session of the cookie sent, and clears it.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses((status = 204, description = "Signed out (also when no session was open)")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if let Some(secret) = session_cookie(&headers) {
+        if let Some(session) =
+            store::session_by_secret(&state.db, &auth::hash_secret(secret)).await?
+        {
+            store::delete_session(&state.db, &session.id).await?;
+            let user = store::user(&state.db, &session.user_id).await?;
+            let mut row = audit_row(
+                None,
+                "auth.logout",
+                Some("sessions".into()),
+                Some(session.id),
+                Some(client),
+                "succeeded",
+                Some(StatusCode::NO_CONTENT),
+                serde_json::json!({}),
+            );
+            if let Some(u) = user {
+                row.actor_type = "user".into();
+                row.actor_id = Some(u.id);
+                row.actor = u.username;
+            }
+            write_audit(&state, row).await;
+        }
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie_header(&state, &headers, None),
+    );
+    Ok(response)
+}
+
+/// The first administrator, with the one-time token the server logs when
+/// it starts without any user; signs them in.
+#[utoipa::path(post, path = "/api/auth/setup", tag = "auth", request_body = Setup,
+    responses((status = 201, body = Me, description = "Created and signed in"),
+        (status = 401, body = super::error::ErrorBody, description = "Unknown or used setup token"),
+        (status = 409, body = super::error::ErrorBody, description = "A user exists already")))]
+pub async fn setup(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<Setup>,
+) -> ApiResult<Response> {
+    if !state.access.take_setup_token(&body.token) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_setup_token",
+            "the setup token is unknown or was used; the server logs a new one when it starts \
+             without users, or create the admin with `dataguardian admin create`",
+        ));
+    }
+    let created =
+        dg_app::usecases::access::create_first_admin(&state.db, &body.username, &body.password)
+            .await;
+    let user = match created {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            return Err(ApiError::conflict(
+                "an administrator exists already; sign in instead",
+            ))
+        }
+        Err(e) => {
+            // A refused name or password does not use the token up.
+            state.access.restore_setup_token(&body.token);
+            return Err(e.into());
+        }
+    };
+    signed_in(
+        &state,
+        &headers,
+        &client,
+        &user,
+        StatusCode::CREATED,
+        "auth.setup",
+    )
+    .await
+}
+
+/// The caller: name, role and permissions.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth", responses((status = 200, body = Me)))]
+pub async fn me(Extension(Caller(principal)): Extension<Caller>) -> Json<Me> {
+    Json(Me::from(principal.as_ref()))
+}
+
+/// A signed-in session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: String,
+    pub username: String,
+    pub client: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+/// The caller's sessions (everyone's with `users:manage`).
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
+    responses((status = 200, body = Page<SessionView>)))]
+pub async fn sessions(
+    State(state): State<AppState>,
+    Extension(Caller(principal)): Extension<Caller>,
+) -> ApiResult<Json<Page<SessionView>>> {
+    let own = (!principal.may(Permission::UsersManage)).then_some(principal.user_id.as_str());
+    let current = match &principal.via {
+        Via::Session { id } => Some(id.as_str()),
+        Via::Token { .. } => None,
+    };
+    let names: std::collections::HashMap<String, String> = store::users(&state.db, i64::MAX, 0)
+        .await?
+        .0
+        .into_iter()
+        .map(|u| (u.id, u.username))
+        .collect();
+    let rows = store::sessions(&state.db, own).await?;
+    let data = rows
+        .into_iter()
+        .map(|s| SessionView {
+            current: current == Some(s.id.as_str()),
+            username: names.get(&s.user_id).cloned().unwrap_or_default(),
+            id: s.id,
+            client: s.client,
+            user_agent: s.user_agent,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+        })
+        .collect();
+    Ok(Json(Page::whole(data)))
+}
+
+/// Ends a session: the caller's own, or anyone's with `users:manage`.
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "auth",
+    responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let session = store::session(&state.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("session", &id))?;
+    dg_app::usecases::access::owner_or_manager(&actor, &session.user_id, "session", &id)?;
+    store::delete_session(&state.db, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
