@@ -84,7 +84,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server: REST API, scheduler, queue and workers.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Back up a datasource into a storage; prints a JSON summary.
     Backup(BackupArgs),
     /// Verify an execution, then restore it into a target.
@@ -212,6 +212,32 @@ pub struct ServeArgs {
     /// Seconds after sign-in a session ends, however much it is used.
     #[arg(long, env = "DG_SESSION_MAX_SECS", default_value = "604800")]
     pub session_max_secs: u64,
+    /// Single sign-on: the OpenID Connect issuer URL, exactly as the
+    /// provider's tokens name it (needs --public-url; the provider must
+    /// allow PUBLIC_URL/api/auth/oidc/callback as a redirect URL).
+    #[arg(long, env = "DG_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The client id registered at the provider.
+    #[arg(long, env = "DG_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// A file holding the client secret (first line); kept out of flags
+    /// and the environment.
+    #[arg(long, env = "DG_OIDC_CLIENT_SECRET_FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// The ID-token claim whose value(s) pick the role.
+    #[arg(long, env = "DG_OIDC_ROLE_CLAIM", default_value = "groups")]
+    pub oidc_role_claim: String,
+    /// `VALUE=ROLE`: a claim value and the role it gives (repeatable,
+    /// comma-separated in the environment; first match wins).
+    #[arg(
+        long = "oidc-role-map",
+        env = "DG_OIDC_ROLE_MAP",
+        value_delimiter = ','
+    )]
+    pub oidc_role_map: Vec<String>,
+    /// The role of a user no mapping matches; without it they are refused.
+    #[arg(long, env = "DG_OIDC_DEFAULT_ROLE")]
+    pub oidc_default_role: Option<String>,
     /// Seconds between health checks of datasources and storages.
     #[arg(long, env = "DG_HEALTH_INTERVAL_SECS", default_value = "300")]
     pub health_interval_secs: u64,
@@ -463,7 +489,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let spool = spool_policy(&cli, &data_dir)?;
     let command = match cli.command {
-        Command::Serve(args) => return serve(&data_dir, private_paths, plugins, spool, args).await,
+        Command::Serve(args) => {
+            return serve(&data_dir, private_paths, plugins, spool, *args).await
+        }
         command => command,
     };
     let work = async {
@@ -538,6 +566,51 @@ fn install_keyring(file: &Path) -> anyhow::Result<()> {
         .context("loading the master key")?;
     crate::secrets::install(ring);
     Ok(())
+}
+
+/// The single sign-on settings, when `--oidc-issuer` is given; every
+/// refusal names its flag.
+fn oidc_config(args: &ServeArgs) -> anyhow::Result<Option<dg_app::oidc::OidcConfig>> {
+    let Some(issuer) = args.oidc_issuer.clone() else {
+        return Ok(None);
+    };
+    let public = args
+        .public_url
+        .as_deref()
+        .context("--oidc-issuer needs --public-url (the provider sends users back there)")?;
+    let client_id = args
+        .oidc_client_id
+        .clone()
+        .context("--oidc-issuer needs --oidc-client-id")?;
+    let secret_file = args
+        .oidc_client_secret_file
+        .as_ref()
+        .context("--oidc-issuer needs --oidc-client-secret-file")?;
+    let secret = std::fs::read_to_string(secret_file)
+        .with_context(|| format!("--oidc-client-secret-file {}", secret_file.display()))?;
+    let secret = secret.lines().next().unwrap_or("").trim().to_string();
+    if secret.is_empty() {
+        bail!(
+            "--oidc-client-secret-file: {} is empty",
+            secret_file.display()
+        );
+    }
+    let mut role_map = Vec::new();
+    for entry in &args.oidc_role_map {
+        let Some((value, role)) = entry.split_once('=') else {
+            bail!("--oidc-role-map: `{entry}` is not VALUE=ROLE");
+        };
+        role_map.push((value.trim().to_string(), role.trim().to_string()));
+    }
+    Ok(Some(dg_app::oidc::OidcConfig {
+        issuer,
+        client_id,
+        client_secret: secret,
+        redirect_url: format!("{}/api/auth/oidc/callback", public.trim_end_matches('/')),
+        role_claim: args.oidc_role_claim.clone(),
+        role_map,
+        default_role: args.oidc_default_role.clone(),
+    }))
 }
 
 /// The metadata database of `--database-url` (or DATA_DIR's SQLite file).
@@ -811,7 +884,7 @@ pub async fn in_process(cli: Cli) -> anyhow::Result<axum::Router> {
     let Command::Serve(args) = cli.command else {
         bail!("in_process takes the arguments of `serve`");
     };
-    let options = serve_options(&data_dir, private_paths, spool, args)?;
+    let options = serve_options(&data_dir, private_paths, spool, *args)?;
     let state = crate::server::open_state(&options, plugins).await?;
     Ok(crate::api::router(state))
 }
@@ -851,6 +924,7 @@ fn serve_options(
     }
     crate::schedule::Schedule::parse(&args.cleanup_cron, "UTC")
         .map_err(|e| anyhow::anyhow!("--cleanup-cron: {e}"))?;
+    let oidc = oidc_config(&args)?;
     let config = crate::server::state::ServerConfig {
         data_dir: absolute(data_dir)?,
         scheduler_tick: Duration::from_secs(args.scheduler_tick_secs),
@@ -884,6 +958,7 @@ fn serve_options(
             idle: Duration::from_secs(args.session_idle_secs.max(1)),
             absolute: Duration::from_secs(args.session_max_secs.max(1)),
         },
+        oidc,
         public_url: args.public_url.clone(),
         restore_spool,
     };

@@ -23,8 +23,11 @@ CREATE TABLE roles (
 CREATE TABLE users (
     id TEXT PRIMARY KEY,
     username TEXT NOT NULL UNIQUE,
+    -- Empty for accounts that sign in only through single sign-on.
     password_hash TEXT NOT NULL,
     role TEXT NOT NULL,
+    -- `ISSUER#SUBJECT` of an account made by single sign-on (OIDC).
+    oidc_subject TEXT UNIQUE,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
 );

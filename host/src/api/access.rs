@@ -80,6 +80,9 @@ pub static RULES: &[Rule] = &[
     rule("POST", "/api/auth/login", Public, None),
     rule("POST", "/api/auth/logout", Public, None),
     rule("POST", "/api/auth/setup", Public, None),
+    rule("GET", "/api/auth/options", Public, None),
+    rule("GET", "/api/auth/oidc/login", Public, None),
+    rule("GET", "/api/auth/oidc/callback", Public, None),
     rule("GET", "/api/auth/me", SignedIn, None),
     rule("GET", "/api/auth/sessions", SignedIn, None),
     rule(
@@ -544,7 +547,11 @@ async fn principal_of(
 /// Route layer: resolves the caller, enforces the route's rule and
 /// records the audit row of sensitive requests.
 pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let method = req.method().as_str().to_string();
+    // axum answers HEAD with the GET handler: it needs what GET needs.
+    let method = match req.method().as_str() {
+        "HEAD" => "GET".to_string(),
+        other => other.to_string(),
+    };
     let Some(path) = req
         .extensions()
         .get::<MatchedPath>()
@@ -552,6 +559,26 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
     else {
         return next.run(req).await;
     };
+    let allowed: Vec<&str> = RULES
+        .iter()
+        .filter(|r| r.path == path)
+        .map(|r| r.method)
+        .collect();
+    if !allowed.is_empty() && !allowed.contains(&method.as_str()) {
+        // A method the route does not take: answered here, so nothing
+        // behind this layer runs for a request no rule covers.
+        let list = allowed.join(", ");
+        let mut response = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this route does not accept that method; allowed: {list}"),
+        )
+        .into_response();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&list) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        return response;
+    }
     let Some(rule) = rule_for(&method, &path) else {
         tracing::error!("route {method} {path} has no access rule; refused");
         return ApiError::new(

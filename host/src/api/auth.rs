@@ -118,6 +118,11 @@ fn invalid_credentials() -> ApiError {
 /// Checks a password off the async threads (argon2 takes tens of ms).
 async fn password_matches(user: Option<store::User>, password: String) -> Option<store::User> {
     tokio::task::spawn_blocking(move || match user {
+        // Accounts of single sign-on have no password.
+        Some(u) if u.password_hash.is_empty() => {
+            auth::verify_nothing(&password);
+            None
+        }
         Some(u) if auth::verify_password(&u.password_hash, &password) => Some(u),
         Some(_) => None,
         None => {
@@ -147,6 +152,22 @@ async fn signed_in(
     status: StatusCode,
     action: &str,
 ) -> ApiResult<Response> {
+    let (cookie, me) = open_signed_session(state, headers, client, user, action).await?;
+    let mut response = (status, Json(me)).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// Opens a session for `user` and records the sign-in: the `Set-Cookie`
+/// value and who they are.
+async fn open_signed_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &str,
+    user: &store::User,
+    action: &str,
+) -> ApiResult<(HeaderValue, Me)> {
+    let status = StatusCode::OK;
     let (secret, session) = auth::open_session(
         &state.db,
         user,
@@ -179,12 +200,10 @@ async fn signed_in(
         ),
     )
     .await;
-    let mut response = (status, Json(Me::from(&principal))).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
+    Ok((
         session_cookie_header(state, headers, Some(&secret)),
-    );
-    Ok(response)
+        Me::from(&principal),
+    ))
 }
 
 /// Sign in: a `dg_session` cookie (HttpOnly, SameSite=Strict).
@@ -404,4 +423,190 @@ pub async fn revoke_session(
     dg_app::usecases::access::owner_or_manager(&actor, &session.user_id, "session", &id)?;
     store::delete_session(&state.db, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// How one may sign in here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInOptions {
+    /// Local accounts (`POST /api/auth/login`): always.
+    pub password: bool,
+    /// Single sign-on: `GET /api/auth/oidc/login` starts it.
+    pub oidc: bool,
+    /// True while no user exists: the first admin is made with the setup
+    /// token the server logged (`POST /api/auth/setup`).
+    pub setup_required: bool,
+}
+
+/// The sign-in methods this server offers (for the sign-in page).
+#[utoipa::path(get, path = "/api/auth/options", tag = "auth",
+    responses((status = 200, body = SignInOptions)))]
+pub async fn options(State(state): State<AppState>) -> ApiResult<Json<SignInOptions>> {
+    Ok(Json(SignInOptions {
+        password: true,
+        oidc: state.oidc.is_some(),
+        setup_required: store::count_users(&state.db).await? == 0,
+    }))
+}
+
+fn oidc_of(state: &AppState) -> ApiResult<&dg_app::oidc::Oidc> {
+    state.oidc.as_deref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "sso_not_configured",
+            "single sign-on is not configured on this server (--oidc-issuer)",
+        )
+    })
+}
+
+fn oidc_failed(e: dg_app::oidc::OidcError) -> ApiError {
+    use dg_app::oidc::OidcError;
+    let message = e.to_string();
+    match e {
+        OidcError::Provider(_) => ApiError::bad_gateway(message),
+        OidcError::UnknownState => {
+            ApiError::new(StatusCode::BAD_REQUEST, "sso_state_unknown", message)
+        }
+        OidcError::Refused(_) => ApiError::new(StatusCode::UNAUTHORIZED, "sso_refused", message),
+        OidcError::Unverified(_) => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "sso_unverified", message)
+        }
+        OidcError::NoRole(_) => ApiError::new(StatusCode::FORBIDDEN, "sso_no_role", message),
+    }
+}
+
+/// Starts single sign-on: a redirect to the identity provider.
+#[utoipa::path(get, path = "/api/auth/oidc/login", tag = "auth",
+    responses((status = 303, description = "To the identity provider's sign-in page"),
+        (status = 404, body = super::error::ErrorBody, description = "Single sign-on is not configured"),
+        (status = 502, body = super::error::ErrorBody, description = "The provider could not be reached")))]
+pub async fn oidc_login(State(state): State<AppState>) -> ApiResult<Response> {
+    let url = oidc_of(&state)?.start().await.map_err(oidc_failed)?;
+    let location = HeaderValue::from_str(&url).map_err(ApiError::internal)?;
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OidcCallback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// Set by the provider when the user or the provider refused.
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// Where the identity provider sends the user back: verifies the answer,
+/// finds or makes the account, signs in and redirects to the UI.
+#[utoipa::path(get, path = "/api/auth/oidc/callback", tag = "auth", params(OidcCallback),
+    responses((status = 303, description = "Signed in (`dg_session` cookie); to `/`"),
+        (status = 400, body = super::error::ErrorBody, description = "Unknown or expired sign-in"),
+        (status = 401, body = super::error::ErrorBody, description = "The provider refused or its ID token did not verify"),
+        (status = 403, body = super::error::ErrorBody, description = "No role is mapped for this account"),
+        (status = 404, body = super::error::ErrorBody, description = "Single sign-on is not configured"),
+        (status = 409, body = super::error::ErrorBody, description = "A local account has this name"),
+        (status = 502, body = super::error::ErrorBody, description = "The provider could not be reached")))]
+pub async fn oidc_callback(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+    super::extract::ValidQuery(q): super::extract::ValidQuery<OidcCallback>,
+) -> ApiResult<Response> {
+    let oidc = oidc_of(&state)?;
+    let outcome = async {
+        if let Some(error) = q.error {
+            return Err(oidc_failed(dg_app::oidc::OidcError::Refused(
+                match q.error_description {
+                    Some(d) => format!("{error}: {d}"),
+                    None => error,
+                },
+            )));
+        }
+        let (Some(code), Some(sign_in)) = (q.code, q.state) else {
+            return Err(ApiError::invalid(
+                "code",
+                "the provider sent no code and state",
+            ));
+        };
+        let identity = oidc.finish(&sign_in, &code).await.map_err(oidc_failed)?;
+        sso_account(&state, identity).await
+    }
+    .await;
+    let user = match outcome {
+        Ok(user) => user,
+        Err(e) => {
+            write_audit(
+                &state,
+                audit_row(
+                    None,
+                    "auth.login_failed",
+                    Some("users".into()),
+                    None,
+                    Some(client),
+                    "denied",
+                    Some(e.status),
+                    serde_json::json!({ "via": "oidc", "reason": e.message }),
+                ),
+            )
+            .await;
+            return Err(e);
+        }
+    };
+    let (cookie, _) = open_signed_session(&state, &headers, &client, &user, "auth.login").await?;
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static("/"));
+    Ok(response)
+}
+
+/// The account of a sign-on identity: found by `ISSUER#SUBJECT` (its role
+/// following the provider's claim), or made; never a local account that
+/// happens to have the same name.
+async fn sso_account(state: &AppState, identity: dg_app::oidc::Identity) -> ApiResult<store::User> {
+    if auth::role_permissions(&state.db, &identity.role)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "sso_no_role",
+            format!(
+                "the role `{}` mapped for this account does not exist; check --oidc-role-map",
+                identity.role
+            ),
+        ));
+    }
+    let now = crate::store::now();
+    if let Some(mut user) = store::user_by_oidc_subject(&state.db, &identity.key).await? {
+        if user.role != identity.role {
+            user.role = identity.role;
+            user.updated_at = now;
+            store::update_user(&state.db, &user).await?;
+        }
+        return Ok(user);
+    }
+    let user = store::User {
+        id: crate::store::new_id(),
+        username: identity.username,
+        password_hash: String::new(),
+        role: identity.role,
+        oidc_subject: Some(identity.key),
+        created_at: now,
+        updated_at: now,
+    };
+    store::insert_user(&state.db, &user)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict { .. } => ApiError::conflict(format!(
+                "an account named `{}` exists already and is not this sign-on's; an administrator \
+             must rename one of them",
+                user.username
+            )),
+            other => other.into(),
+        })?;
+    tracing::info!(user = %user.username, role = %user.role, "account made by single sign-on");
+    Ok(user)
 }

@@ -575,7 +575,10 @@ pub async fn download(
     let storage = client(&state, &row).await?;
     let info = stat_object(&storage, "path", &q.path).await?;
     let name = q.path.rsplit('/').next().unwrap_or("download").to_string();
-    let body = Body::from_stream(stream::object(storage, q.path.clone()));
+    let started = stream::object_started(storage, q.path.clone())
+        .await
+        .map_err(|e| ApiError::bad_gateway(format!("reading `{}`: {e}", q.path)))?;
+    let body = Body::from_stream(started);
     Ok(stream::attachment(body, &name, Some(info.size)))
 }
 

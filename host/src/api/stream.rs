@@ -12,8 +12,25 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-/// One stored object. A read failure ends the body with an error, so the
-/// client sees a broken transfer, never a short file that looks complete.
+/// One stored object, once its first block (or its end) is in: a read
+/// that cannot start is an error answer (`Err` with the reason), not a
+/// 200 whose body breaks at once. A failure later ends the body with an
+/// error, so the client sees a broken transfer, never a short file that
+/// looks complete.
+pub async fn object_started(
+    storage: StorageClient,
+    key: String,
+) -> Result<impl futures::Stream<Item = Result<Bytes, std::io::Error>>, std::io::Error> {
+    use futures::StreamExt;
+    let mut rest = object(storage, key);
+    let first = match rest.next().await {
+        Some(Err(e)) => return Err(e),
+        other => other,
+    };
+    Ok(futures::stream::iter(first).chain(rest))
+}
+
+/// One stored object as it is read (see [`object_started`]).
 pub fn object(
     storage: StorageClient,
     key: String,

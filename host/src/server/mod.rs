@@ -170,6 +170,12 @@ async fn open_state_confined(
             options.config.monitor_history,
         )),
         access: Arc::default(),
+        oidc: match &options.config.oidc {
+            Some(c) => Some(Arc::new(
+                dg_app::oidc::Oidc::new(c.clone()).context("single sign-on")?,
+            )),
+            None => None,
+        },
     };
     ensure_default_storage(&state).await?;
     // Every installed notifier type gets its templates (version 1: the

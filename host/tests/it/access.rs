@@ -56,6 +56,9 @@ const PUBLIC: &[&str] = &[
     "POST /api/auth/login",
     "POST /api/auth/logout",
     "POST /api/auth/setup",
+    "GET /api/auth/options",
+    "GET /api/auth/oidc/login",
+    "GET /api/auth/oidc/callback",
 ];
 
 /// What a built-in role holds, read from the server.
@@ -762,5 +765,152 @@ async fn the_command_line_creates_users_and_tokens() {
         reset.status.success(),
         "{}",
         String::from_utf8_lossy(&reset.stderr)
+    );
+}
+
+/// A client that does not follow redirects (to read each hop).
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// One single sign-on through the test provider: the server's callback
+/// answer (303 with a cookie, or an error).
+async fn sso(server: &TestServer) -> reqwest::Response {
+    let http = no_redirects();
+    let start = http
+        .get(server.url("/api/auth/oidc/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303);
+    let to_provider = start.headers()["location"].to_str().unwrap().to_string();
+    assert!(to_provider.contains("code_challenge="), "{to_provider}");
+    assert!(to_provider.contains("nonce="), "{to_provider}");
+    let back = http.get(&to_provider).send().await.unwrap();
+    assert_eq!(back.status(), 302);
+    let back = back.headers()["location"].to_str().unwrap().to_string();
+    let (callback, query) = back.split_once('?').expect("a query");
+    assert_eq!(callback, "http://dg.test/api/auth/oidc/callback");
+    http.get(server.url(&format!("/api/auth/oidc/callback?{query}")))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn session_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("set-cookie")
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+}
+
+/// Single sign-on against a provider on loopback: sign-in with PKCE and a
+/// nonce, the role from the mapped claim (and following it), and an ID
+/// token signed by another key or for another audience refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_sign_on_signs_in_and_refuses_bad_tokens() {
+    use crate::common::oidc::{Provider, Trick, CLIENT_ID, CLIENT_SECRET};
+    let provider = Provider::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("oidc-secret");
+    std::fs::write(&secret_file, format!("{CLIENT_SECRET}\n")).unwrap();
+    let secret_arg = secret_file.display().to_string();
+    let server = TestServer::start_with(
+        Backend::Sqlite,
+        &[
+            "--public-url",
+            "http://dg.test",
+            "--oidc-issuer",
+            &provider.issuer,
+            "--oidc-client-id",
+            CLIENT_ID,
+            "--oidc-client-secret-file",
+            &secret_arg,
+            "--oidc-role-map",
+            "dg-admins=admin,dg-ops=operator",
+        ],
+    )
+    .await;
+    let (_, options) = server
+        .request_as(None, Method::GET, "/api/auth/options", None)
+        .await;
+    assert_eq!(options["oidc"], true, "{options}");
+
+    provider.sign_in_as("subject-1", "sso.alice", &["staff", "dg-ops"]);
+    let answer = sso(&server).await;
+    assert_eq!(answer.status(), 303, "{:?}", answer.text().await);
+    assert_eq!(answer.headers()["location"], "/");
+    let cookie = session_of(&answer).expect("a session");
+    let me: Value = reqwest::Client::new()
+        .get(server.url("/api/auth/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "sso.alice", "{me}");
+    assert_eq!(me["role"], "operator", "{me}");
+    // Promoted at the provider: the next sign-in carries it.
+    provider.sign_in_as("subject-1", "sso.alice", &["dg-admins"]);
+    assert_eq!(sso(&server).await.status(), 303);
+    let (_, users) = server.get("/api/users").await;
+    let alice: Vec<&Value> = users["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["username"] == "sso.alice")
+        .collect();
+    assert_eq!(alice.len(), 1, "{users}");
+    assert_eq!(alice[0]["role"], "admin");
+    // An account made by sign-on has no password to sign in with.
+    let http = reqwest::Client::new();
+    let local = http
+        .post(server.url("/api/auth/login"))
+        .json(&json!({"username": "sso.alice", "password": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status(), 401);
+
+    // Forged and misdirected ID tokens are refused, without a session.
+    for (trick, why) in [
+        (Trick::ForeignKey, "signature"),
+        (Trick::WrongAudience, "audience"),
+    ] {
+        provider.trick(trick);
+        let refused = sso(&server).await;
+        assert_eq!(refused.status(), 401, "{why}");
+        assert!(session_of(&refused).is_none(), "{why}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "sso_unverified", "{why}: {body}");
+    }
+    provider.trick(Trick::Honest);
+    // No mapped role and no default: refused.
+    provider.sign_in_as("subject-2", "sso.bob", &["staff"]);
+    let refused = sso(&server).await;
+    assert_eq!(refused.status(), 403);
+    // A local account is never taken over by a sign-on of the same name.
+    server.add_user("sso.carol", "viewer");
+    provider.sign_in_as("subject-3", "sso.carol", &["dg-admins"]);
+    let refused = sso(&server).await;
+    assert_eq!(refused.status(), 409);
+    // A sign-in's state is used once.
+    let replay = no_redirects()
+        .get(server.url("/api/auth/oidc/callback?code=code-1&state=forged"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 400);
+    let (_, failed) = server
+        .get("/api/audit-logs?action=auth.login_failed&limit=50")
+        .await;
+    assert!(
+        failed["pagination"]["total"].as_i64().unwrap() >= 5,
+        "{failed}"
     );
 }

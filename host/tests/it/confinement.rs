@@ -156,7 +156,7 @@ async fn swapped_directories_never_reach_the_data_dir() {
                 )))
                 .send()
                 .await
-                .expect("download");
+                .unwrap_or_else(|e| panic!("download: {e:?}\n{}", server.log_tail()));
             // A refusal found once the answer has begun ends the body in
             // an error: that download failed.
             if r.status() == 200 {

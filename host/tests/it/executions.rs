@@ -57,11 +57,11 @@ async fn a_run_on_one_node_is_cancelled_through_another() {
         .await
         .to_string();
     assert!(
-        logs.contains("backup queued by API client 127.0.0.1"),
+        logs.contains("backup queued by token `tests` of user `admin` from 127.0.0.1"),
         "{logs}"
     );
     assert!(
-        logs.contains("cancel requested by API client 127.0.0.1"),
+        logs.contains("cancel requested by token `tests` of user `admin` from 127.0.0.1"),
         "{logs}"
     );
 

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod notify;
 pub mod observe;
+pub mod oidc;
 pub mod origin;
 pub mod paths;
 pub mod queue;

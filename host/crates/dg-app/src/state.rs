@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub delivery_lease: Duration,
     /// When sessions end (`--session-idle-secs`, `--session-max-secs`).
     pub sessions: crate::auth::SessionPolicy,
+    /// Single sign-on, when configured.
+    pub oidc: Option<crate::oidc::OidcConfig>,
     /// Base of links in notifications (`--public-url`).
     pub public_url: Option<String>,
     /// Spool of parallel restores (`--restore-spool-dir`, `-max-mb`).
@@ -193,4 +195,6 @@ pub struct AppState {
     pub monitor: Arc<crate::observe::monitor::Monitor>,
     /// Sign-in throttle and the first-run setup token.
     pub access: Arc<crate::auth::AccessState>,
+    /// The OpenID Connect relying party, when single sign-on is on.
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }

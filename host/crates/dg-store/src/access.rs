@@ -18,6 +18,8 @@ pub struct User {
     pub password_hash: String,
     /// The name of a built-in or custom role.
     pub role: String,
+    /// `ISSUER#SUBJECT` when the account signs in through single sign-on.
+    pub oidc_subject: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -96,8 +98,8 @@ fn conflict(what: String, field: &'static str) -> impl FnOnce(sqlx::Error) -> St
 pub async fn insert_user(db: &Db, u: &User) -> Result<(), StoreError> {
     with_pool!(db, |p| {
         sqlx::query(
-            "INSERT INTO users (id, username, password_hash, role, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO users (id, username, password_hash, role, created_at, updated_at,
+             oidc_subject) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&u.id)
         .bind(&u.username)
@@ -105,6 +107,7 @@ pub async fn insert_user(db: &Db, u: &User) -> Result<(), StoreError> {
         .bind(&u.role)
         .bind(u.created_at)
         .bind(u.updated_at)
+        .bind(&u.oidc_subject)
         .execute(p)
         .await
         .map_err(conflict(
@@ -161,6 +164,16 @@ pub async fn update_user(db: &Db, u: &User) -> Result<(), StoreError> {
 
 pub async fn user(db: &Db, id: &str) -> Result<Option<User>, StoreError> {
     crate::by_id(db, "users", id).await
+}
+
+/// The account single sign-on made for `ISSUER#SUBJECT`.
+pub async fn user_by_oidc_subject(db: &Db, subject: &str) -> Result<Option<User>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, User>(
+        "SELECT * FROM users WHERE oidc_subject = $1"
+    )
+    .bind(subject)
+    .fetch_optional(p)
+    .await?))
 }
 
 pub async fn user_by_name(db: &Db, username: &str) -> Result<Option<User>, StoreError> {

@@ -5,6 +5,7 @@
 
 #[macro_use]
 pub mod server;
+pub mod oidc;
 pub mod proxy;
 pub mod receiver;
 pub mod s3;

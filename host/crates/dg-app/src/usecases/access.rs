@@ -136,6 +136,7 @@ pub async fn create_user(db: &Db, actor: &Actor, new: NewUser) -> Result<User, U
         username: new.username,
         password_hash: auth::hash_password(&new.password)?,
         role: new.role,
+        oidc_subject: None,
         created_at: now,
         updated_at: now,
     };
@@ -158,6 +159,7 @@ pub async fn create_first_admin(
         username: username.to_string(),
         password_hash: auth::hash_password(password)?,
         role: ADMIN.to_string(),
+        oidc_subject: None,
         created_at: now,
         updated_at: now,
     };

@@ -65,11 +65,15 @@ impl fmt::Display for Actor {
             Actor::System => f.write_str("the server"),
             Actor::Scheduler => f.write_str("the scheduler"),
             Actor::Cli { user } => write!(f, "command-line user `{user}`"),
-            Actor::User { principal, .. } => match &principal.via {
-                crate::auth::Via::Session { .. } => write!(f, "user `{}`", principal.username),
-                crate::auth::Via::Token { name, .. } => {
-                    write!(f, "token `{name}` of user `{}`", principal.username)
+            Actor::User { principal, client } => match &principal.via {
+                crate::auth::Via::Session { .. } => {
+                    write!(f, "user `{}` from {client}", principal.username)
                 }
+                crate::auth::Via::Token { name, .. } => write!(
+                    f,
+                    "token `{name}` of user `{}` from {client}",
+                    principal.username
+                ),
             },
         }
     }
