@@ -635,8 +635,26 @@ fn cli_actor() -> dg_app::usecases::Actor {
     dg_app::usecases::Actor::Cli {
         user: std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into()),
+            .unwrap_or_else(|_| os_user_id()),
     }
+}
+
+/// `uid N` of this process, read from `/proc/self/status` (containers
+/// often run without `USER`).
+fn os_user_id() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| {
+                    ids.split_whitespace()
+                        .next()
+                        .map(|uid| format!("uid {uid}"))
+                })
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The first line of standard input, without its line ending.

@@ -84,6 +84,8 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/api/auth/oidc/login", Public, None),
     rule("GET", "/api/auth/oidc/callback", Public, None),
     rule("GET", "/api/auth/me", SignedIn, None),
+    // Audited by the handler (`auth.password_changed`).
+    rule("PUT", "/api/auth/password", SignedIn, None),
     rule("GET", "/api/auth/sessions", SignedIn, None),
     rule(
         "DELETE",

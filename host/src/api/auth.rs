@@ -40,7 +40,10 @@ impl std::fmt::Debug for Login {
 pub struct Setup {
     /// The `token` of the setup URL in the server's log.
     pub token: String,
+    #[schema(pattern = r"^[A-Za-z0-9._@-]{1,64}$")]
     pub username: String,
+    /// At least 10 characters.
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
 }
 
@@ -609,4 +612,74 @@ async fn sso_account(state: &AppState, identity: dg_app::oidc::Identity) -> ApiR
         })?;
     tracing::info!(user = %user.username, role = %user.role, "account made by single sign-on");
     Ok(user)
+}
+
+/// A change of one's own password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// At least 10 characters.
+    #[schema(min_length = 10, max_length = 256)]
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange").finish_non_exhaustive()
+    }
+}
+
+/// Changes the caller's own password (their current one is asked again);
+/// ends every session of theirs and opens a new one for this browser.
+#[utoipa::path(put, path = "/api/auth/password", tag = "auth", request_body = PasswordChange,
+    responses((status = 200, body = Me, description = "Changed; a new `dg_session` cookie"),
+        (status = 401, body = super::error::ErrorBody, description = "The current password is wrong"),
+        (status = 429, body = super::error::ErrorBody, description = "Too many wrong current passwords")))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+    Extension(Caller(principal)): Extension<Caller>,
+    ValidJson(body): ValidJson<PasswordChange>,
+) -> ApiResult<Response> {
+    // A stolen session must not be enough to lock its owner out: the
+    // current password is asked, and guessing it is throttled as sign-in is.
+    if let Err(wait) = state.access.throttle.check(&principal.username, &client) {
+        return Err(ApiError::too_many(
+            "too_many_sign_ins",
+            "too many wrong passwords; wait before trying again",
+            Some(wait.as_secs().max(1)),
+        ));
+    }
+    auth::check_password(&body.new_password).map_err(ApiError::field)?;
+    let user = store::user(&state.db, &principal.user_id).await?;
+    let Some(mut user) = password_matches(user, body.current_password).await else {
+        state.access.throttle.failed(&principal.username, &client);
+        return Err(ApiError {
+            field: Some("current_password".into()),
+            ..ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "current_password: wrong password",
+            )
+        });
+    };
+    let new_password = body.new_password;
+    user.password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&new_password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::field)?;
+    user.updated_at = crate::store::now();
+    store::update_user(&state.db, &user).await?;
+    store::delete_sessions_of(&state.db, &user.id).await?;
+    signed_in(
+        &state,
+        &headers,
+        &client,
+        &user,
+        StatusCode::OK,
+        "auth.password_changed",
+    )
+    .await
 }

@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(auth::setup))
         .routes(routes!(auth::me))
         .routes(routes!(auth::options))
+        .routes(routes!(auth::change_password))
         .routes(routes!(auth::oidc_login))
         .routes(routes!(auth::oidc_callback))
         .routes(routes!(auth::sessions))

@@ -480,6 +480,45 @@ async fn users_roles_and_tokens_keep_their_rules() {
         .await;
     assert_eq!(status, 201, "{created}");
     assert!(created["token"].as_str().unwrap().starts_with("dgt_"));
+    // Carol changes her own password: the current one is asked first.
+    let (status, body) = server
+        .request_as(
+            Some(&carol_token),
+            Method::PUT,
+            "/api/auth/password",
+            Some(&json!({"current_password": "not-hers-at-all", "new_password": "a-new-long-password"})),
+        )
+        .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["field"], "current_password");
+    let (status, body) = server
+        .request_as(
+            Some(&carol_token),
+            Method::PUT,
+            "/api/auth/password",
+            Some(&json!({"current_password": "long-enough-pw", "new_password": "a-new-long-password"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = server
+        .request_as(
+            None,
+            Method::POST,
+            "/api/auth/login",
+            Some(&json!({"username": "carol", "password": "long-enough-pw"})),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, me) = server
+        .request_as(
+            None,
+            Method::POST,
+            "/api/auth/login",
+            Some(&json!({"username": "carol", "password": "a-new-long-password"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["role"], "runner");
 
     // The last admin can be neither removed nor demoted; an admin cannot
     // change their own role.

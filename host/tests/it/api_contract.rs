@@ -1603,6 +1603,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("post", "/api/auth/setup", "auth::setup"),
     ("get", "/api/auth/me", "auth::me"),
     ("get", "/api/auth/options", "auth::options"),
+    ("put", "/api/auth/password", "auth::change_password"),
     ("get", "/api/auth/oidc/login", "auth::oidc_login"),
     ("get", "/api/auth/oidc/callback", "auth::oidc_callback"),
     ("get", "/api/auth/sessions", "auth::sessions"),

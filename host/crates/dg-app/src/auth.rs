@@ -25,6 +25,9 @@ pub const TOKEN_PREFIX: &str = "dgt_";
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Longest password accepted (hashing cost stays bounded).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// The longest password, in characters (at most 4 bytes each: within
+/// [`MAX_PASSWORD_BYTES`]).
+pub const MAX_PASSWORD_CHARS: usize = 256;
 /// `last_seen_at`/`last_used_at` are written at most this often.
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
@@ -98,10 +101,10 @@ pub fn check_password(password: &str) -> Result<(), FieldError> {
             format!("must be at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
-    if password.len() > MAX_PASSWORD_BYTES {
+    if password.chars().count() > MAX_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
         return Err(FieldError::new(
             "password",
-            format!("must be at most {MAX_PASSWORD_BYTES} bytes"),
+            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
         ));
     }
     Ok(())

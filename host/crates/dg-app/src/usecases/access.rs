@@ -23,10 +23,13 @@ const ADMIN: &str = BuiltInRole::Admin.name();
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(pattern = r"^[A-Za-z0-9._@-]{1,64}$")]
     pub username: String,
     /// At least 10 characters; stored as an argon2id hash only.
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
     /// A built-in (`admin`, `operator`, `viewer`) or custom role.
+    #[schema(min_length = 1, max_length = 64)]
     pub role: String,
 }
 
@@ -34,8 +37,11 @@ pub struct NewUser {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
+    #[schema(pattern = r"^[A-Za-z0-9._@-]{1,64}$")]
     pub username: Option<String>,
+    #[schema(min_length = 10, max_length = 256)]
     pub password: Option<String>,
+    #[schema(min_length = 1, max_length = 64)]
     pub role: Option<String>,
 }
 
@@ -54,6 +60,7 @@ pub struct Role {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleInput {
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
@@ -64,6 +71,7 @@ pub struct RoleInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: String,
     /// Left out: whatever the owner's role allows when it is used.
     #[serde(default)]
@@ -280,7 +288,7 @@ pub async fn role(db: &Db, actor: &Actor, id: &str) -> Result<Role, UseCaseError
 
 fn check_role_input(input: &RoleInput) -> Result<Permissions, UseCaseError> {
     let name = input.name.trim();
-    if name.is_empty() || name.len() > 64 {
+    if name.is_empty() || name.chars().count() > 64 {
         return Err(FieldError::new("name", "must be 1 to 64 characters").into());
     }
     if BuiltInRole::by_name(name).is_some() {
@@ -360,7 +368,7 @@ pub async fn create_token(
     new: NewToken,
 ) -> Result<CreatedToken, UseCaseError> {
     let name = new.name.trim();
-    if name.is_empty() || name.len() > 64 {
+    if name.is_empty() || name.chars().count() > 64 {
         return Err(FieldError::new("name", "must be 1 to 64 characters").into());
     }
     if new.expires_at.is_some_and(|at| at <= dg_store::now()) {
