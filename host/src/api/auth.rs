@@ -118,8 +118,25 @@ fn invalid_credentials() -> ApiError {
     )
 }
 
+/// Password checks running at once: each holds argon2's 19 MiB, so a
+/// flood of sign-ins queues here instead of exhausting memory.
+static VERIFYING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::sync::Semaphore::new(cores * 2)
+});
+
+/// The key a client is throttled under: its address, IPv6 by /64 (one
+/// host holds a whole /64).
+fn throttle_key(client: &str) -> String {
+    client.parse::<std::net::IpAddr>().map_or_else(
+        |_| client.to_string(),
+        |ip| super::throttle::ClientAddr::of(ip).0.to_string(),
+    )
+}
+
 /// Checks a password off the async threads (argon2 takes tens of ms).
 async fn password_matches(user: Option<store::User>, password: String) -> Option<store::User> {
+    let _permit = VERIFYING.acquire().await.ok()?;
     tokio::task::spawn_blocking(move || match user {
         // Accounts of single sign-on have no password.
         Some(u) if u.password_hash.is_empty() => {
@@ -225,19 +242,24 @@ pub async fn login(
     if body.password.len() > auth::MAX_PASSWORD_BYTES {
         return Err(invalid_credentials());
     }
-    if let Err(wait) = state.access.throttle.check(&body.username, &client) {
+    let key = throttle_key(&client);
+    if let Err(wait) = state.access.throttle.attempt(&body.username, &key) {
         return Err(ApiError::too_many(
             "too_many_sign_ins",
             "too many failed sign-ins; wait before trying again",
             Some(wait.as_secs().max(1)),
         ));
     }
-    let user = store::user_by_name(&state.db, &body.username).await?;
+    // No account has a longer name: no need to look.
+    let user = if body.username.len() <= 64 {
+        store::user_by_name(&state.db, &body.username).await?
+    } else {
+        None
+    };
     // A name nobody has may be a password typed in the wrong field: it is
     // not recorded.
     let known = user.is_some();
     let Some(user) = password_matches(user, body.password).await else {
-        state.access.throttle.failed(&body.username, &client);
         write_audit(
             &state,
             audit_row(
@@ -258,7 +280,7 @@ pub async fn login(
         .await;
         return Err(invalid_credentials());
     };
-    state.access.throttle.succeeded(&body.username, &client);
+    state.access.throttle.succeeded(&body.username, &key);
     signed_in(
         &state,
         &headers,
@@ -482,12 +504,45 @@ fn oidc_failed(e: dg_app::oidc::OidcError) -> ApiError {
     responses((status = 303, description = "To the identity provider's sign-in page"),
         (status = 404, body = super::error::ErrorBody, description = "Single sign-on is not configured"),
         (status = 502, body = super::error::ErrorBody, description = "The provider could not be reached")))]
-pub async fn oidc_login(State(state): State<AppState>) -> ApiResult<Response> {
-    let url = oidc_of(&state)?.start().await.map_err(oidc_failed)?;
+pub async fn oidc_login(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let (url, sign_in) = oidc_of(&state)?.start().await.map_err(oidc_failed)?;
     let location = HeaderValue::from_str(&url).map_err(ApiError::internal)?;
     let mut response = StatusCode::SEE_OTHER.into_response();
     response.headers_mut().insert(header::LOCATION, location);
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        oidc_state_cookie(&state, &headers, Some(&sign_in)),
+    );
     Ok(response)
+}
+
+/// The cookie that ties a sign-on to the browser that started it: a
+/// callback URL someone else started (login CSRF) lacks it. `Lax`, since
+/// the provider's redirect back is a cross-site navigation.
+const OIDC_STATE_COOKIE: &str = "dg_oidc_state";
+
+fn oidc_state_cookie(state: &AppState, headers: &HeaderMap, value: Option<&str>) -> HeaderValue {
+    let secure = session_cookie_header(state, headers, None)
+        .to_str()
+        .is_ok_and(|c| c.ends_with("; Secure"));
+    let (value, max_age) = value.map_or(("", 0), |v| (v, 600));
+    HeaderValue::from_str(&format!(
+        "{OIDC_STATE_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/api/auth/oidc; \
+         Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("dg_oidc_state=; Max-Age=0"))
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -517,21 +572,36 @@ pub async fn oidc_callback(
     super::extract::ValidQuery(q): super::extract::ValidQuery<OidcCallback>,
 ) -> ApiResult<Response> {
     let oidc = oidc_of(&state)?;
-    let outcome = async {
-        if let Some(error) = q.error {
-            return Err(oidc_failed(dg_app::oidc::OidcError::Refused(
-                match q.error_description {
-                    Some(d) => format!("{error}: {d}"),
-                    None => error,
-                },
-            )));
-        }
-        let (Some(code), Some(sign_in)) = (q.code, q.state) else {
-            return Err(ApiError::invalid(
-                "code",
-                "the provider sent no code and state",
-            ));
+    if let Some(error) = q.error {
+        // The provider (or whoever built this URL) says no; nothing of
+        // ours was at stake, nothing is recorded.
+        let reason = match q.error_description {
+            Some(d) => format!("{error}: {d}"),
+            None => error,
         };
+        return Err(oidc_failed(dg_app::oidc::OidcError::Refused(
+            dg_core::text::shorten(&reason),
+        )));
+    }
+    let (Some(code), Some(sign_in)) = (q.code, q.state) else {
+        return Err(ApiError::invalid(
+            "code",
+            "the provider sent no code and state",
+        ));
+    };
+    // The browser that started this sign-on brings its state back.
+    if cookie_value(&headers, OIDC_STATE_COOKIE) != Some(sign_in.as_str()) {
+        return Err(oidc_failed(dg_app::oidc::OidcError::UnknownState));
+    }
+    let key = throttle_key(&client);
+    if let Err(wait) = state.access.throttle.attempt("(single sign-on)", &key) {
+        return Err(ApiError::too_many(
+            "too_many_sign_ins",
+            "too many failed sign-ins; wait before trying again",
+            Some(wait.as_secs().max(1)),
+        ));
+    }
+    let outcome = async {
         let identity = oidc.finish(&sign_in, &code).await.map_err(oidc_failed)?;
         sso_account(&state, identity).await
     }
@@ -549,16 +619,21 @@ pub async fn oidc_callback(
                     Some(client),
                     "denied",
                     Some(e.status),
-                    serde_json::json!({ "via": "oidc", "reason": e.message }),
+                    serde_json::json!({ "via": "oidc", "reason": dg_core::text::shorten(&e.message) }),
                 ),
             )
             .await;
             return Err(e);
         }
     };
+    state.access.throttle.succeeded("(single sign-on)", &key);
     let (cookie, _) = open_signed_session(&state, &headers, &client, &user, "auth.login").await?;
     let mut response = StatusCode::SEE_OTHER.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        oidc_state_cookie(&state, &headers, None),
+    );
     response
         .headers_mut()
         .insert(header::LOCATION, HeaderValue::from_static("/"));
@@ -585,9 +660,18 @@ async fn sso_account(state: &AppState, identity: dg_app::oidc::Identity) -> ApiR
     let now = crate::store::now();
     if let Some(mut user) = store::user_by_oidc_subject(&state.db, &identity.key).await? {
         if user.role != identity.role {
-            user.role = identity.role;
+            let before = std::mem::replace(&mut user.role, identity.role);
             user.updated_at = now;
-            store::update_user(&state.db, &user).await?;
+            if !store::update_user_keeping(&state.db, &user, "admin").await? {
+                // The provider demoted the last admin: they stay admin
+                // until another is made, and the log says why.
+                tracing::warn!(
+                    user = %user.username,
+                    "single sign-on would demote the last admin to `{}`; kept `admin`",
+                    user.role
+                );
+                user.role = before;
+            }
         }
         return Ok(user);
     }
@@ -645,7 +729,8 @@ pub async fn change_password(
 ) -> ApiResult<Response> {
     // A stolen session must not be enough to lock its owner out: the
     // current password is asked, and guessing it is throttled as sign-in is.
-    if let Err(wait) = state.access.throttle.check(&principal.username, &client) {
+    let key = throttle_key(&client);
+    if let Err(wait) = state.access.throttle.attempt(&principal.username, &key) {
         return Err(ApiError::too_many(
             "too_many_sign_ins",
             "too many wrong passwords; wait before trying again",
@@ -655,7 +740,6 @@ pub async fn change_password(
     auth::check_password(&body.new_password).map_err(ApiError::field)?;
     let user = store::user(&state.db, &principal.user_id).await?;
     let Some(mut user) = password_matches(user, body.current_password).await else {
-        state.access.throttle.failed(&principal.username, &client);
         return Err(ApiError {
             field: Some("current_password".into()),
             ..ApiError::new(
@@ -665,6 +749,7 @@ pub async fn change_password(
             )
         });
     };
+    state.access.throttle.succeeded(&principal.username, &key);
     let new_password = body.new_password;
     user.password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&new_password))
         .await

@@ -406,7 +406,7 @@ async fn the_eleventh_wrong_password_is_throttled_per_address() {
 /// last admin stays, a token never holds more than its creator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_roles_and_tokens_keep_their_rules() {
-    let server = TestServer::start(Backend::InProcess).await;
+    let server = TestServer::start(Backend::Sqlite).await;
     let (status, body) = server
         .post(
             "/api/users",
@@ -456,30 +456,88 @@ async fn users_roles_and_tokens_keep_their_rules() {
         )
         .await;
     assert_eq!(status, 403, "{body}");
-    // A token cannot carry more than its creator.
+    // A token does not mint tokens (they would outlive it)...
     let (status, body) = server
         .request_as(
             Some(&carol_token),
             Method::POST,
             "/api/tokens",
-            Some(&json!({"name": "more", "permissions": ["backups:download"]})),
+            Some(&json!({"name": "child", "permissions": ["jobs:read"]})),
         )
         .await;
     assert_eq!(status, 403, "{body}");
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("backups:download"));
-    let (status, created) = server
-        .request_as(
-            Some(&carol_token),
-            Method::POST,
-            "/api/tokens",
-            Some(&json!({"name": "less", "permissions": ["jobs:read"]})),
+    // ...and one made in a session never carries more than its creator.
+    let carol_browser = browser("127.0.0.1");
+    assert_eq!(
+        login(&carol_browser, &server, "carol", "long-enough-pw")
+            .await
+            .status(),
+        200
+    );
+    let more = carol_browser
+        .post(
+            server.url("/api/tokens"),
+            json!({"name": "more", "permissions": ["backups:download"]}),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
+    assert_eq!(more.status(), 403);
+    let body: Value = more.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("backups:download"),
+        "{body}"
+    );
+    let less = carol_browser
+        .post(
+            server.url("/api/tokens"),
+            json!({"name": "less", "permissions": ["jobs:read"]}),
+        )
+        .await;
+    assert_eq!(less.status(), 201);
+    let created: Value = less.json().await.unwrap();
     assert!(created["token"].as_str().unwrap().starts_with("dgt_"));
+    // users:manage alone does not reach users who hold more.
+    server
+        .post_ok(
+            "/api/roles",
+            &json!({"name": "helpdesk", "permissions": ["users:manage"]}),
+            201,
+        )
+        .await;
+    server.add_user("hugo", "helpdesk");
+    let hugo = browser("127.0.0.1");
+    assert_eq!(
+        login(&hugo, &server, "hugo", ADMIN_PASSWORD).await.status(),
+        200
+    );
+    let (_, users) = server.get("/api/users").await;
+    let admin_id = users["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let takeover = hugo
+        .go(
+            Method::PUT,
+            server.url(&format!("/api/users/{admin_id}")),
+            Some(json!({"password": "hugo-owns-this-now"})),
+        )
+        .await;
+    assert_eq!(takeover.status(), 403);
+    let removal = hugo
+        .go(
+            Method::DELETE,
+            server.url(&format!("/api/users/{admin_id}")),
+            None,
+        )
+        .await;
+    assert_eq!(removal.status(), 403);
     // Carol changes her own password: the current one is asked first.
     let (status, body) = server
         .request_as(
@@ -522,16 +580,6 @@ async fn users_roles_and_tokens_keep_their_rules() {
 
     // The last admin can be neither removed nor demoted; an admin cannot
     // change their own role.
-    let (_, users) = server.get("/api/users").await;
-    let admin_id = users["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "admin")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let (status, body) = server.delete(&format!("/api/users/{admin_id}")).await;
     assert_eq!(status, 409, "{body}");
     let (status, body) = server
@@ -818,6 +866,17 @@ fn no_redirects() -> reqwest::Client {
 /// One single sign-on through the test provider: the server's callback
 /// answer (303 with a cookie, or an error).
 async fn sso(server: &TestServer) -> reqwest::Response {
+    let (query, state_cookie) = sso_until_callback(server).await;
+    no_redirects()
+        .get(server.url(&format!("/api/auth/oidc/callback?{query}")))
+        .header("cookie", state_cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A sign-on up to the callback: its query and the browser's state cookie.
+async fn sso_until_callback(server: &TestServer) -> (String, String) {
     let http = no_redirects();
     let start = http
         .get(server.url("/api/auth/oidc/login"))
@@ -825,6 +884,8 @@ async fn sso(server: &TestServer) -> reqwest::Response {
         .await
         .unwrap();
     assert_eq!(start.status(), 303);
+    let state_cookie = session_of(&start).expect("the sign-on's state cookie");
+    assert!(state_cookie.starts_with("dg_oidc_state="), "{state_cookie}");
     let to_provider = start.headers()["location"].to_str().unwrap().to_string();
     assert!(to_provider.contains("code_challenge="), "{to_provider}");
     assert!(to_provider.contains("nonce="), "{to_provider}");
@@ -833,10 +894,7 @@ async fn sso(server: &TestServer) -> reqwest::Response {
     let back = back.headers()["location"].to_str().unwrap().to_string();
     let (callback, query) = back.split_once('?').expect("a query");
     assert_eq!(callback, "http://dg.test/api/auth/oidc/callback");
-    http.get(server.url(&format!("/api/auth/oidc/callback?{query}")))
-        .send()
-        .await
-        .unwrap()
+    (query.to_string(), state_cookie)
 }
 
 fn session_of(response: &reqwest::Response) -> Option<String> {
@@ -938,6 +996,17 @@ async fn single_sign_on_signs_in_and_refuses_bad_tokens() {
     provider.sign_in_as("subject-3", "sso.carol", &["dg-admins"]);
     let refused = sso(&server).await;
     assert_eq!(refused.status(), 409);
+    // A callback URL someone else started (login CSRF) is refused in a
+    // browser without that sign-on's state cookie.
+    provider.sign_in_as("subject-9", "mallory", &["dg-admins"]);
+    let (query, _) = sso_until_callback(&server).await;
+    let planted = no_redirects()
+        .get(server.url(&format!("/api/auth/oidc/callback?{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(planted.status(), 400);
+    assert!(session_of(&planted).is_none());
     // A sign-in's state is used once.
     let replay = no_redirects()
         .get(server.url("/api/auth/oidc/callback?code=code-1&state=forged"))

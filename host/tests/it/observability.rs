@@ -636,9 +636,13 @@ async fn events_follow_a_backup_and_resume_without_loss() {
 fn documented_rules() -> String {
     let doc = std::fs::read_to_string(common::repo_root().join("docs/OBSERVABILITY.md"))
         .expect("docs/OBSERVABILITY.md");
-    let start = doc.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
-    let end = start + doc[start..].find("```").expect("its end");
-    doc[start..end].to_string()
+    // The block of alert rules (another shows the scrape configuration).
+    doc.split("```yaml\n")
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap_or_default())
+        .find(|block| block.contains("groups:"))
+        .expect("a yaml block of alert rules")
+        .to_string()
 }
 
 /// A free loopback port.

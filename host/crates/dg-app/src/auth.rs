@@ -294,17 +294,38 @@ impl Default for LoginThrottle {
 
 impl LoginThrottle {
     fn keys(username: &str, client: &str) -> [(String, usize); 2] {
+        // A name longer than any account's is cut: keys stay small.
+        let username: String = username.chars().take(64).collect();
         [
             (format!("{client}\u{0}{username}"), FAILURES_PER_ACCOUNT),
             (client.to_string(), FAILURES_PER_ADDRESS),
         ]
     }
 
+    /// One sign-in attempt, counted as a failure before the password is
+    /// checked (so attempts sent in parallel cannot all pass the check
+    /// before any is counted); [`Self::succeeded`] takes it back.
+    /// `Err(wait)` when the limit is reached.
+    pub fn attempt(&self, username: &str, client: &str) -> Result<(), Duration> {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        Self::wait_in(&map, username, client)?;
+        Self::record_in(&mut map, username, client);
+        Ok(())
+    }
+
     /// `Err(wait)` when this address has failed too often for this account
     /// (or for all accounts) within the window.
     pub fn check(&self, username: &str, client: &str) -> Result<(), Duration> {
-        let now = Instant::now();
         let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        Self::wait_in(&map, username, client)
+    }
+
+    fn wait_in(
+        map: &HashMap<String, Vec<Instant>>,
+        username: &str,
+        client: &str,
+    ) -> Result<(), Duration> {
+        let now = Instant::now();
         let mut wait = None;
         for (key, limit) in Self::keys(username, client) {
             let Some(times) = map.get(&key) else { continue };
@@ -322,8 +343,12 @@ impl LoginThrottle {
     }
 
     pub fn failed(&self, username: &str, client: &str) {
-        let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        Self::record_in(&mut map, username, client);
+    }
+
+    fn record_in(map: &mut HashMap<String, Vec<Instant>>, username: &str, client: &str) {
+        let now = Instant::now();
         if map.len() >= MAX_KEYS {
             map.retain(|_, times| {
                 times.retain(|t| now.duration_since(*t) < THROTTLE_WINDOW);
@@ -340,8 +365,13 @@ impl LoginThrottle {
     /// A correct password from this address forgets its failures for this
     /// account (not another address's).
     pub fn succeeded(&self, username: &str, client: &str) {
+        let [(account, _), (address, _)] = Self::keys(username, client);
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&format!("{client}\u{0}{username}"));
+        map.remove(&account);
+        // The attempt counted against the address is taken back too.
+        if let Some(times) = map.get_mut(&address) {
+            times.pop();
+        }
     }
 }
 

@@ -172,8 +172,10 @@ impl Oidc {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The provider's sign-in page for a new sign-in.
-    pub async fn start(&self) -> Result<String, OidcError> {
+    /// The provider's sign-in page for a new sign-in, and its `state`
+    /// (which the browser must bring back: the caller binds it to the
+    /// browser with a cookie).
+    pub async fn start(&self) -> Result<(String, String), OidcError> {
         let client = self.client().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
@@ -205,7 +207,7 @@ impl Oidc {
                 started: Instant::now(),
             },
         );
-        Ok(url.to_string())
+        Ok((url.to_string(), state.secret().clone()))
     }
 
     /// The identity of a sign-in the provider sent back with `code`.

@@ -215,6 +215,53 @@ pub async fn count_users(db: &Db) -> Result<i64, StoreError> {
     .await?))
 }
 
+/// The lock every change that could leave a role without holders takes on
+/// PostgreSQL (a transaction-scoped advisory lock): there, a statement's
+/// `COUNT(*)` sees its snapshot, so two demotions at once could each see
+/// the other admin. SQLite runs write statements one at a time already.
+const HOLDERS_LOCK: i64 = 0x6467_6164_6d69;
+
+/// Runs `sql` (which binds `$1` = the user id, `$2` = the guarded role,
+/// then `extra`) serialized against other such changes; rows affected.
+async fn guarded(
+    db: &Db,
+    sql: &str,
+    id: &str,
+    guarded_role: &str,
+    extra: &[Option<String>],
+    times: &[DateTime<Utc>],
+) -> Result<u64, StoreError> {
+    match db.pool() {
+        crate::Pool::Sqlite(p) => {
+            let mut q = sqlx::query(sql).bind(id).bind(guarded_role);
+            for e in extra {
+                q = q.bind(e.clone());
+            }
+            for t in times {
+                q = q.bind(*t);
+            }
+            Ok(q.execute(p).await?.rows_affected())
+        }
+        crate::Pool::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(HOLDERS_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            let mut q = sqlx::query(sql).bind(id).bind(guarded_role);
+            for e in extra {
+                q = q.bind(e.clone());
+            }
+            for t in times {
+                q = q.bind(*t);
+            }
+            let n = q.execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            Ok(n)
+        }
+    }
+}
+
 /// Deletes a user unless that would leave `guarded_role` with no holder
 /// (the last admin); `Ok(None)` when there was no such user.
 pub async fn delete_user_keeping(
@@ -222,19 +269,49 @@ pub async fn delete_user_keeping(
     id: &str,
     guarded_role: &str,
 ) -> Result<Option<bool>, StoreError> {
-    let n = with_pool!(db, |p| sqlx::query(
+    let n = guarded(
+        db,
         "DELETE FROM users WHERE id = $1 AND (role <> $2
-           OR (SELECT COUNT(*) FROM users WHERE role = $2) > 1)"
+           OR (SELECT COUNT(*) FROM users WHERE role = $2) > 1)",
+        id,
+        guarded_role,
+        &[],
+        &[],
     )
-    .bind(id)
-    .bind(guarded_role)
-    .execute(p)
-    .await?
-    .rows_affected());
+    .await?;
     if n == 1 {
         return Ok(Some(true));
     }
     Ok(user(db, id).await?.map(|_| false))
+}
+
+/// Saves a changed user unless that would take `guarded_role` from its
+/// last holder; false when it would (nothing is written).
+pub async fn update_user_keeping(
+    db: &Db,
+    u: &User,
+    guarded_role: &str,
+) -> Result<bool, StoreError> {
+    let n = guarded(
+        db,
+        "UPDATE users SET username = $3, password_hash = $4, role = $5, updated_at = $6
+         WHERE id = $1 AND ($5 = $2 OR role <> $2
+           OR (SELECT COUNT(*) FROM users WHERE role = $2) > 1)",
+        &u.id,
+        guarded_role,
+        &[
+            Some(u.username.clone()),
+            Some(u.password_hash.clone()),
+            Some(u.role.clone()),
+        ],
+        &[u.updated_at],
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::Sql(e) => conflict(format!("a user named `{}`", u.username), "username")(e),
+        other => other,
+    })?;
+    Ok(n == 1)
 }
 
 // ---- roles ----

@@ -188,34 +188,52 @@ pub async fn update_user(
     change: UserChange,
 ) -> Result<User, UseCaseError> {
     let mut user = get_user(db, actor, id).await?;
+    reaches(db, actor, &user).await?;
+    let is_self = actor.principal().is_some_and(|p| p.user_id == user.id);
     let mut end_sessions = false;
     if let Some(name) = change.username {
         auth::check_username(&name)?;
         user.username = name;
     }
     if let Some(password) = change.password {
+        if is_self {
+            return Err(UseCaseError::Forbidden(
+                "change your own password with PUT /api/auth/password (it asks for the \
+                 current one)"
+                    .into(),
+            ));
+        }
+        if actor
+            .principal()
+            .is_some_and(|p| matches!(p.via, auth::Via::Token { .. }))
+        {
+            return Err(UseCaseError::Forbidden(
+                "passwords are set from a signed-in session or the command line, not with an \
+                 API token"
+                    .into(),
+            ));
+        }
         user.password_hash = auth::hash_password(&password)?;
         end_sessions = true;
     }
     if let Some(role) = change.role.filter(|r| *r != user.role) {
-        if actor.principal().is_some_and(|p| p.user_id == user.id) {
+        if is_self {
             return Err(UseCaseError::Forbidden(
                 "you cannot change your own role; another user with users:manage can".into(),
             ));
         }
         let permissions = permissions_of(db, &role, "role").await?;
         within_actor(actor, &permissions, "that role")?;
-        if user.role == ADMIN && store::count_with_role(db, ADMIN).await? <= 1 {
-            return Err(UseCaseError::Conflict(format!(
-                "`{}` is the last admin; make another user admin first",
-                user.username
-            )));
-        }
         user.role = role;
         end_sessions = true;
     }
     user.updated_at = dg_store::now();
-    store::update_user(db, &user).await?;
+    if !store::update_user_keeping(db, &user, ADMIN).await? {
+        return Err(UseCaseError::Conflict(format!(
+            "`{}` is the last admin; make another user admin first",
+            user.username
+        )));
+    }
     if end_sessions {
         store::delete_sessions_of(db, &user.id).await?;
     }
@@ -223,8 +241,19 @@ pub async fn update_user(
     Ok(user)
 }
 
+/// Users who hold more than the actor are out of the actor's reach: a
+/// helpdesk role with `users:manage` alone must not reset an admin's
+/// password, demote or remove them.
+async fn reaches(db: &Db, actor: &Actor, user: &User) -> Result<(), UseCaseError> {
+    let held = auth::role_permissions(db, &user.role)
+        .await?
+        .unwrap_or_default();
+    within_actor(actor, &held, &format!("acting on `{}`", user.username))
+}
+
 pub async fn delete_user(db: &Db, actor: &Actor, id: &str) -> Result<(), UseCaseError> {
     let user = get_user(db, actor, id).await?;
+    reaches(db, actor, &user).await?;
     match store::delete_user_keeping(db, id, ADMIN).await? {
         Some(true) => {
             tracing::info!(user = %user.username, "user deleted by {actor}");
@@ -331,6 +360,8 @@ pub async fn update_role(
         .ok_or_else(|| UseCaseError::not_found("role", id))?;
     let permissions = check_role_input(&input)?;
     within_actor(actor, &permissions, "the role")?;
+    let before: Permissions = row.permissions.0.iter().copied().collect();
+    within_actor(actor, &before, "the role as it is")?;
     if actor.principal().is_some_and(|p| p.role == row.name) {
         return Err(UseCaseError::Forbidden(
             "you cannot change the role you hold".into(),
@@ -367,6 +398,17 @@ pub async fn create_token(
     owner: &User,
     new: NewToken,
 ) -> Result<CreatedToken, UseCaseError> {
+    // A token minting tokens would outlive its own expiry and revocation.
+    if actor
+        .principal()
+        .is_some_and(|p| matches!(p.via, auth::Via::Token { .. }))
+    {
+        return Err(UseCaseError::Forbidden(
+            "API tokens are created from a signed-in session or with `dataguardian token \
+             create`, not with another token"
+                .into(),
+        ));
+    }
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(FieldError::new("name", "must be 1 to 64 characters").into());
