@@ -597,7 +597,7 @@ fn oidc_config(args: &ServeArgs) -> anyhow::Result<Option<dg_app::oidc::OidcConf
     }
     let mut role_map = Vec::new();
     for entry in &args.oidc_role_map {
-        let Some((value, role)) = entry.split_once('=') else {
+        let Some((value, role)) = entry.rsplit_once('=') else {
             bail!("--oidc-role-map: `{entry}` is not VALUE=ROLE");
         };
         role_map.push((value.trim().to_string(), role.trim().to_string()));

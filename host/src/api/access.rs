@@ -512,7 +512,7 @@ fn unauthorized(message: &str) -> ApiError {
 
 /// The principal a request presents: a bearer token (which wins over a
 /// cookie), or a session cookie. `Ok(None)`: it presents neither.
-async fn principal_of(
+pub async fn principal_of(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Principal>, ApiError> {
@@ -677,6 +677,11 @@ struct Pending {
     client: String,
 }
 
+/// What a handler adds to its request's audit row (which fields changed;
+/// never their values), as a response extension.
+#[derive(Debug, Clone)]
+pub struct AuditDetails(pub serde_json::Value);
+
 /// The largest created-entity answer read for its `id`.
 const CREATED_BODY_LIMIT: usize = 1 << 20;
 
@@ -689,9 +694,13 @@ impl Pending {
         who: Option<&Principal>,
         response: Response,
     ) -> Response {
+        let details = response
+            .extensions()
+            .get::<AuditDetails>()
+            .map(|d| d.0.clone());
         let status = response.status();
         if status != StatusCode::CREATED || self.entity_id.is_some() {
-            self.record(state, who, status, None).await;
+            self.record(state, who, status, details).await;
             return response;
         }
         let (parts, body) = response.into_parts();
@@ -734,7 +743,10 @@ impl Pending {
             Some(status),
             details,
         );
-        write_audit(state, row).await;
+        // Written by a task of its own: a client that hangs up now (the
+        // handler has run) does not cancel the record of what it did.
+        let state = state.clone();
+        let _ = tokio::spawn(async move { write_audit(&state, row).await }).await;
     }
 }
 

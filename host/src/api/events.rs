@@ -40,6 +40,7 @@ pub struct ServerSentEvent {
         (status = 429, description = "This client address holds 8 open streams already",
             body = super::error::ErrorBody)))]
 pub async fn stream(
+    axum::extract::State(state): axum::extract::State<crate::server::state::AppState>,
     client: ClientAddr,
     headers: HeaderMap,
     axum::Extension(super::access::Caller(caller)): axum::Extension<super::access::Caller>,
@@ -50,39 +51,30 @@ pub async fn stream(
     let slot = StreamSlot::take(client)?;
     let mut sub = events::bus().subscribe(after);
     let first = sub.lost.take().map(lost_event);
-    let stream = futures::stream::unfold(
-        (sub, first, false, slot),
-        move |(mut sub, first, done, slot): (Subscription, Option<Event>, bool, StreamSlot)| {
-            let caller = caller.clone();
-            async move {
-                if done {
-                    return None;
-                }
-                if let Some(ev) = first {
-                    return Some((Ok::<_, Infallible>(ev), (sub, None, false, slot)));
-                }
-                loop {
-                    match sub.next().await {
-                        // What the caller may not read is not theirs to see.
-                        Next::Event(e) if !readable(e.kind, &caller) => continue,
-                        Next::Event(e) => {
-                            let ev = Event::default()
-                                .id(e.id.to_string())
-                                .event(e.kind)
-                                .data(e.data.as_str());
-                            return Some((Ok(ev), (sub, None, false, slot)));
-                        }
-                        // Fell a buffer behind: say so and end; the client
-                        // resumes with its last id.
-                        Next::Lagged { missed } => {
-                            return Some((Ok(lagged_event(missed)), (sub, None, true, slot)));
-                        }
-                        Next::Closed => return None,
-                    }
-                }
-            }
-        },
-    );
+    // Only the credentials are kept, to check them again while it runs.
+    let mut credentials = HeaderMap::new();
+    for name in [
+        axum::http::header::AUTHORIZATION,
+        axum::http::header::COOKIE,
+    ] {
+        for value in headers.get_all(&name) {
+            credentials.append(name.clone(), value.clone());
+        }
+    }
+    let follower = Follower {
+        sub,
+        first,
+        done: false,
+        _slot: slot,
+        caller: (*caller).clone(),
+        checked: tokio::time::Instant::now(),
+        state,
+        credentials,
+    };
+    let stream = futures::stream::unfold(follower, |mut f| async move {
+        let ev = f.next().await?;
+        Some((Ok::<_, Infallible>(ev), f))
+    });
     let mut response = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))
         .into_response();
@@ -153,4 +145,64 @@ fn readable(kind: &str, caller: &crate::auth::Principal) -> bool {
         _ => return false,
     };
     caller.may(needed)
+}
+
+/// How often an open stream checks that its session or token still holds
+/// (signed out, revoked, expired, demoted: the stream ends or narrows).
+const RECHECK: Duration = Duration::from_secs(15);
+
+/// One client's stream: its subscription and who it is for.
+struct Follower {
+    sub: Subscription,
+    first: Option<Event>,
+    done: bool,
+    _slot: StreamSlot,
+    caller: crate::auth::Principal,
+    checked: tokio::time::Instant,
+    state: crate::server::state::AppState,
+    credentials: HeaderMap,
+}
+
+impl Follower {
+    /// The next event the caller may read; `None` ends the stream.
+    async fn next(&mut self) -> Option<Event> {
+        if self.done {
+            return None;
+        }
+        if let Some(ev) = self.first.take() {
+            return Some(ev);
+        }
+        loop {
+            let next = tokio::select! {
+                next = self.sub.next() => next,
+                () = tokio::time::sleep_until(self.checked + RECHECK) => {
+                    self.caller = super::access::principal_of(&self.state, &self.credentials)
+                        .await
+                        .ok()
+                        .flatten()?;
+                    self.checked = tokio::time::Instant::now();
+                    continue;
+                }
+            };
+            match next {
+                // What the caller may not read is not theirs to see.
+                Next::Event(e) if !readable(e.kind, &self.caller) => continue,
+                Next::Event(e) => {
+                    return Some(
+                        Event::default()
+                            .id(e.id.to_string())
+                            .event(e.kind)
+                            .data(e.data.as_str()),
+                    );
+                }
+                // Fell a buffer behind: say so and end; the client
+                // resumes with its last id.
+                Next::Lagged { missed } => {
+                    self.done = true;
+                    return Some(lagged_event(missed));
+                }
+                Next::Closed => return None,
+            }
+        }
+    }
 }

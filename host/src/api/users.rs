@@ -60,8 +60,24 @@ pub async fn update_user(
     RequestActor(actor): RequestActor,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<UserChange>,
-) -> ApiResult<Json<User>> {
-    Ok(Json(uc::update_user(&state.db, &actor, &id, body).await?))
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let changed: Vec<&str> = [
+        ("username", body.username.is_some()),
+        ("password", body.password.is_some()),
+        ("role", body.role.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, sent)| sent.then_some(field))
+    .collect();
+    let user = uc::update_user(&state.db, &actor, &id, body).await?;
+    let mut response = Json(user).into_response();
+    response
+        .extensions_mut()
+        .insert(super::access::AuditDetails(
+            serde_json::json!({ "changed": changed }),
+        ));
+    Ok(response)
 }
 
 /// Removes a user, their sessions and tokens (never the last admin).

@@ -205,11 +205,14 @@ async fn announce_setup(state: &AppState, local: SocketAddr) -> anyhow::Result<(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
+    let base = base.trim_end_matches('/');
+    // The web UI will serve {base}/setup?token=…; until it ships, the
+    // same token works on the API.
     tracing::warn!(
-        "no user exists yet: open {}/setup?token={token} to create the first administrator, \
-         or run `dataguardian admin create --username NAME --password-stdin --role admin`; \
-         the link works once, until the server restarts",
-        base.trim_end_matches('/')
+        "no user exists yet: create the first administrator with `curl {base}/api/auth/setup \
+         -H 'content-type: application/json' -d '{{\"token\": \"{token}\", \"username\": \
+         \"admin\", \"password\": \"…\"}}'`, or run `dataguardian admin create --username NAME \
+         --password-stdin --role admin`; the token works once, until the server restarts"
     );
     Ok(())
 }

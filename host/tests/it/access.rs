@@ -605,6 +605,23 @@ async fn users_roles_and_tokens_keep_their_rules() {
         .request_as(Some(&second), Method::GET, "/api/auth/me", None)
         .await;
     assert_eq!(second_id.1["role"], "admin");
+    // The audit row says what changed, not to what.
+    let (_, updates) = server
+        .request_as(
+            Some(&second),
+            Method::GET,
+            "/api/audit-logs?action=users.update",
+            None,
+        )
+        .await;
+    assert!(
+        updates["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["details"]["changed"] == json!(["role"]) && r["actor"] == "second (token t)"),
+        "{updates}"
+    );
     // A role in use cannot go.
     let (status, _) = server
         .request_as(

@@ -488,6 +488,30 @@ async fn events_are_filtered_by_what_the_caller_may_read() {
     assert_eq!(first.data["datasource_id"], ds.as_str());
 }
 
+/// A stream ends once its token is revoked (checked every 15 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_when_its_token_is_revoked() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let token = server.token_of("admin", "watcher", &[]);
+    let mut stream = EventClient::connect_as(&server, &token, None).await;
+    let (_, tokens) = server.get("/api/tokens").await;
+    let id = tokens["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "watcher")
+        .expect("listed")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = server.delete(&format!("/api/tokens/{id}")).await;
+    assert_eq!(status, 204);
+    assert!(
+        stream.closed_within(Duration::from_secs(30)).await,
+        "the stream outlived its token"
+    );
+}
+
 #[tokio::test]
 async fn events_follow_a_backup_and_resume_without_loss() {
     let server = TestServer::start(Backend::Sqlite).await;
