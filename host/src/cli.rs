@@ -671,7 +671,13 @@ fn password_from_stdin() -> anyhow::Result<String> {
 }
 
 /// Records what the command line did in the audit log.
-async fn audit_cli(db: &crate::store::Db, action: &str, entity_type: &str, entity_id: &str) {
+async fn audit_cli(
+    db: &crate::store::Db,
+    action: &str,
+    entity_type: &str,
+    entity_id: &str,
+    details: serde_json::Value,
+) {
     let actor = cli_actor();
     let row = crate::store::access::AuditLog {
         id: crate::store::new_id(),
@@ -685,7 +691,7 @@ async fn audit_cli(db: &crate::store::Db, action: &str, entity_type: &str, entit
         client: None,
         outcome: "succeeded".into(),
         status: None,
-        details: sqlx::types::Json(serde_json::json!({})),
+        details: sqlx::types::Json(details),
     };
     if let Err(e) = crate::store::access::insert_audit(db, &row).await {
         eprintln!("warning: the audit log could not be written: {e}");
@@ -719,7 +725,14 @@ async fn admin_command(cli: &Cli, command: &AdminCommand) -> anyhow::Result<()> 
             )
             .await
             .map_err(use_case_failed)?;
-            audit_cli(&db, "users.create", "users", &user.id).await;
+            audit_cli(
+                &db,
+                "users.create",
+                "users",
+                &user.id,
+                serde_json::json!({}),
+            )
+            .await;
             db.close().await;
             println!(
                 "{}",
@@ -749,7 +762,19 @@ async fn admin_command(cli: &Cli, command: &AdminCommand) -> anyhow::Result<()> 
             )
             .await
             .map_err(use_case_failed)?;
-            audit_cli(&db, "users.update", "users", &user.id).await;
+            let changed: Vec<&str> = if role.is_some() {
+                vec!["password", "role"]
+            } else {
+                vec!["password"]
+            };
+            audit_cli(
+                &db,
+                "users.update",
+                "users",
+                &user.id,
+                serde_json::json!({ "changed": changed }),
+            )
+            .await;
             db.close().await;
             println!(
                 "{}",
@@ -803,7 +828,14 @@ async fn token_command(cli: &Cli, command: &TokenCommand) -> anyhow::Result<()> 
     )
     .await
     .map_err(use_case_failed)?;
-    audit_cli(&db, "tokens.create", "tokens", &created.id).await;
+    audit_cli(
+        &db,
+        "tokens.create",
+        "tokens",
+        &created.id,
+        serde_json::json!({ "name": created.name }),
+    )
+    .await;
     db.close().await;
     eprintln!(
         "token `{}` of user `{}` created; it is shown once, keep it in a secret store",

@@ -619,11 +619,18 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
                 let response = ApiError::new(
                     StatusCode::FORBIDDEN,
                     "forbidden",
-                    format!(
-                        "this needs the permission `{p}`, which {} (role `{}`) does not have",
-                        who.describe(),
-                        who.role
-                    ),
+                    match &who.via {
+                        auth::Via::Session { .. } => format!(
+                            "this needs the permission `{p}`, which user `{}` (role `{}`) \
+                             does not have",
+                            who.username, who.role
+                        ),
+                        auth::Via::Token { name, .. } => format!(
+                            "this needs the permission `{p}`, which token `{name}` of user \
+                             `{}` does not carry",
+                            who.username
+                        ),
+                    },
                 )
                 .into_response();
                 if let Some(pending) = audit {

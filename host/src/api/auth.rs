@@ -737,9 +737,24 @@ pub async fn change_password(
             Some(wait.as_secs().max(1)),
         ));
     }
-    auth::check_password(&body.new_password).map_err(ApiError::field)?;
+    auth::check_password(&body.new_password)
+        .map_err(|e| ApiError::invalid("new_password", e.message))?;
     let user = store::user(&state.db, &principal.user_id).await?;
     let Some(mut user) = password_matches(user, body.current_password).await else {
+        write_audit(
+            &state,
+            audit_row(
+                Some(&principal),
+                "auth.password_change_failed",
+                Some("users".into()),
+                Some(principal.user_id.clone()),
+                Some(client),
+                "denied",
+                Some(StatusCode::UNAUTHORIZED),
+                serde_json::json!({ "reason": "wrong current password" }),
+            ),
+        )
+        .await;
         return Err(ApiError {
             field: Some("current_password".into()),
             ..ApiError::new(

@@ -225,6 +225,10 @@ pub async fn create(
             ),
         ));
     }
+    targets::refuse_placeholders(&input.config).map_err(|refusal| {
+        let (field, message) = refusal.to_api("config");
+        ApiError::invalid(field, message)
+    })?;
     let at = store::now();
     let channel = NotificationChannel {
         id: store::new_id(),

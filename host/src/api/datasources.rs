@@ -228,6 +228,10 @@ pub async fn create(
     ValidJson(input): ValidJson<CreateDatasource>,
 ) -> ApiResult<(StatusCode, Json<DatasourceView>)> {
     let name = limits::name("name", &input.name)?;
+    targets::refuse_placeholders(&input.connection_config).map_err(|refusal| {
+        let (field, message) = refusal.to_api("connection_config");
+        ApiError::invalid(field, message)
+    })?;
     let tags = limits::tags(input.tags)?;
     check_engine_config(&state, &input.kind, &input.connection_config).await?;
     let row = Datasource {

@@ -84,17 +84,45 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let message = e.inner().to_string();
-        if path == "." || path.is_empty() {
-            ApiError::new(
+        let message = readable(&e.inner().to_string());
+        match field_of(&path, &message) {
+            Some(field) => ApiError::invalid(field, message),
+            None => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
                 message,
-            )
-        } else {
-            ApiError::invalid(path, message)
+            ),
         }
     })
+}
+
+/// serde's message in the API's words: JSON's names for kinds of value,
+/// no Rust type names (`expected struct CreateDatasource`, `u16`).
+fn readable(message: &str) -> String {
+    let mut text = match message.find("expected struct ") {
+        Some(at) => format!("{}expected a JSON object", &message[..at]),
+        None => message.to_string(),
+    };
+    for (rust, json) in [
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected usize", "expected a whole number of 0 or more"),
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a map", "expected a JSON object"),
+        ("invalid type: map", "invalid type: object"),
+        ("invalid type: sequence", "invalid type: array"),
+        ("expected a sequence", "expected an array"),
+        ("invalid value: integer", "invalid value: number"),
+    ] {
+        text = text.replace(rust, json);
+    }
+    text
 }
 
 /// The dotted field an error is about: the path serde reached, plus the
@@ -194,6 +222,22 @@ mod tests {
             Some("enabled")
         );
         assert_eq!(field_of(".", "invalid type: map"), None);
+    }
+
+    #[test]
+    fn messages_carry_no_rust_type_names() {
+        assert_eq!(
+            super::readable("invalid length 0, expected struct CreateDatasource with 5 elements"),
+            "invalid length 0, expected a JSON object"
+        );
+        assert_eq!(
+            super::readable("invalid type: string \"5432\", expected u16"),
+            "invalid type: string \"5432\", expected a whole number from 0 to 65535"
+        );
+        assert_eq!(
+            super::readable("invalid type: sequence, expected a map"),
+            "invalid type: array, expected a JSON object"
+        );
     }
 
     #[derive(Deserialize)]

@@ -221,6 +221,10 @@ pub async fn create(
     State(state): State<AppState>,
     ValidJson(input): ValidJson<CreateStorage>,
 ) -> ApiResult<(StatusCode, Json<StorageView>)> {
+    targets::refuse_placeholders(&input.config).map_err(|refusal| {
+        let (field, message) = refusal.to_api("config");
+        ApiError::invalid(field, message)
+    })?;
     let name = super::limits::name("name", &input.name)?;
     let resolved = check_storage_config(&state, &input.kind, &input.config, None).await?;
     prepare_roots(&state, &input.kind, &resolved, input.create_root)?;

@@ -451,7 +451,7 @@ async fn wrong_types_name_the_dotted_field(backend: Backend) {
     let r = server
         .post("/api/datasources", &good(json!({"tags": "prod"})))
         .await;
-    expect_invalid("tags: \"prod\"", &r, "tags", &["expected a sequence"]);
+    expect_invalid("tags: \"prod\"", &r, "tags", &["expected an array"]);
     let r = server
         .post("/api/datasources", &good(json!({"name": 7})))
         .await;

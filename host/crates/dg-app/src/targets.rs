@@ -178,6 +178,12 @@ pub fn merge_secrets(new: &mut Value, old: &Value) -> Result<(), MergeRefusal> {
     Ok(())
 }
 
+/// Refuses the redacted placeholder in a new configuration: with nothing
+/// stored behind it, it would become the secret itself.
+pub fn refuse_placeholders(new: &Value) -> Result<(), MergeRefusal> {
+    merge_secrets(&mut new.clone(), &Value::Object(Default::default()))
+}
+
 /// The engine client for a datasource, its paths confined and resolved.
 pub async fn engine_for(
     state: &AppState,

@@ -29,7 +29,7 @@ pub struct NewUser {
     #[schema(min_length = 10, max_length = 256)]
     pub password: String,
     /// A built-in (`admin`, `operator`, `viewer`) or custom role.
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(min_length = 1, max_length = 100)]
     pub role: String,
 }
 
@@ -41,7 +41,7 @@ pub struct UserChange {
     pub username: Option<String>,
     #[schema(min_length = 10, max_length = 256)]
     pub password: Option<String>,
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(min_length = 1, max_length = 100)]
     pub role: Option<String>,
 }
 
@@ -60,7 +60,7 @@ pub struct Role {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleInput {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
@@ -71,7 +71,7 @@ pub struct RoleInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// Left out: whatever the owner's role allows when it is used.
     #[serde(default)]
@@ -317,8 +317,8 @@ pub async fn role(db: &Db, actor: &Actor, id: &str) -> Result<Role, UseCaseError
 
 fn check_role_input(input: &RoleInput) -> Result<Permissions, UseCaseError> {
     let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > 64 {
-        return Err(FieldError::new("name", "must be 1 to 64 characters").into());
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(FieldError::new("name", "must be 1 to 100 characters").into());
     }
     if BuiltInRole::by_name(name).is_some() {
         return Err(FieldError::new("name", format!("`{name}` is a built-in role")).into());
@@ -410,8 +410,8 @@ pub async fn create_token(
         ));
     }
     let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > 64 {
-        return Err(FieldError::new("name", "must be 1 to 64 characters").into());
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(FieldError::new("name", "must be 1 to 100 characters").into());
     }
     if new.expires_at.is_some_and(|at| at <= dg_store::now()) {
         return Err(FieldError::new("expires_at", "must be in the future").into());
