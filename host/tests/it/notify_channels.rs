@@ -240,7 +240,7 @@ async fn failed_backup_reaches_a_signed_webhook_with_the_active_template() {
     assert_eq!(failed["attempts"], 3, "{failed}");
     let reason = failed["last_error"].as_str().unwrap_or_default();
     assert!(
-        reason.contains("attempt 3 of 3") && reason.contains("500"),
+        reason.contains("failed after 3 attempts") && reason.contains("500"),
         "{reason}"
     );
     let got = hook.received();

@@ -73,10 +73,14 @@ async fn attempt(state: &AppState, d: &Delivery) {
                 None => tracing::error!(delivery = %d.id, channel = %d.channel_id,
                     attempt = d.attempts, "notification failed: {reason}"),
             }
-            Err((
-                format!("attempt {} of {ATTEMPTS}: {reason}", d.attempts),
-                retry_at,
-            ))
+            // Say whether another attempt comes: "attempt 1 of 3" on a
+            // failure that is final reads as if two more were on the way.
+            let text = match (&retry_at, transient) {
+                (Some(_), _) => format!("attempt {} of {ATTEMPTS}: {reason}", d.attempts),
+                (None, true) => format!("failed after {} attempts: {reason}", d.attempts),
+                (None, false) => format!("failed (not retried: a permanent refusal): {reason}"),
+            };
+            Err((text, retry_at))
         }
     };
     if let Err(e) = deliveries::settle(&state.db, &d.id, settled).await {
