@@ -494,16 +494,21 @@ pub fn client_of(extensions: &axum::http::Extensions) -> String {
 #[derive(Debug, Clone)]
 pub struct Caller(pub Arc<Principal>);
 
-/// The session secret of the `dg_session` cookie, if sent.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The value of the cookie `name`, if sent.
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == auth::SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value)
+}
+
+/// The session secret of the `dg_session` cookie, if sent.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie_value(headers, auth::SESSION_COOKIE)
 }
 
 fn unauthorized(message: &str) -> ApiError {

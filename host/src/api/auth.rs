@@ -1,7 +1,7 @@
 //! `/api/auth/*`: signing in and out, the first-run setup, the caller's
 //! own account and sessions.
 
-use super::access::{audit_row, session_cookie, write_audit, Caller};
+use super::access::{audit_row, cookie_value, session_cookie, write_audit, Caller};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ClientIp, RequestActor, ValidJson};
 use super::page::Page;
@@ -532,17 +532,6 @@ fn oidc_state_cookie(state: &AppState, headers: &HeaderMap, value: Option<&str>)
         if secure { "; Secure" } else { "" }
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("dg_oidc_state=; Max-Age=0"))
-}
-
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
