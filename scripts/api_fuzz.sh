@@ -12,7 +12,11 @@ bin="${1:-target/debug/dataguardian}"
 work="$(mktemp -d)"
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 # Every route but /health and /api/auth/* needs a caller: an admin and a
-# token, made with the command line as docs/SECURITY.md shows.
+# token, made with the command line as docs/SECURITY.md shows. The run
+# leaves out changing and removing users and tokens by id: fed the ids it
+# reads back, it would revoke its own token or remove its own admin (after
+# making another) and lose its access halfway (tests/it/access.rs covers
+# those routes).
 printf '%s\n' "fuzz-admin-password" | "$bin" --data-dir "$work/data" admin create \
   --username admin --password-stdin >/dev/null
 token="$("$bin" --data-dir "$work/data" token create --username admin --name fuzz 2>/dev/null | tail -n 1)"
@@ -27,5 +31,6 @@ addr="$(sed -n 's/.*"listening":"\([^"]*\)".*/\1/p' "$work/out")"
 st --config-file scripts/schemathesis.toml run "http://$addr/api/openapi.json" \
   --max-examples 15 --phases examples,coverage,fuzzing \
   -H "Authorization: Bearer $token" \
+  --exclude-path-regex '^/api/(users|tokens)/\{id\}$' \
   --no-color \
   || { tail -n 40 "$work/server.log"; exit 1; }
