@@ -682,14 +682,14 @@ async fn audit_cli(
     let row = crate::store::access::AuditLog {
         id: crate::store::new_id(),
         created_at: crate::store::now(),
-        actor_type: "cli".into(),
+        actor_type: dg_core::domain::ActorKind::Cli,
         actor_id: None,
         actor: actor.to_string(),
         action: action.into(),
         entity_type: Some(entity_type.into()),
         entity_id: Some(entity_id.into()),
         client: None,
-        outcome: "succeeded".into(),
+        outcome: dg_core::domain::AuditOutcome::Succeeded,
         status: None,
         details: sqlx::types::Json(details),
     };

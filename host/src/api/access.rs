@@ -21,6 +21,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dg_core::access::Permission;
+use dg_core::domain::{ActorKind, AuditOutcome};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -737,9 +738,9 @@ impl Pending {
         details: Option<serde_json::Value>,
     ) {
         let outcome = match status.as_u16() {
-            401 | 403 => "denied",
-            s if s < 400 => "succeeded",
-            _ => "failed",
+            401 | 403 => AuditOutcome::Denied,
+            s if s < 400 => AuditOutcome::Succeeded,
+            _ => AuditOutcome::Failed,
         };
         let mut details = details.unwrap_or_else(|| serde_json::json!({}));
         if let Some(q) = self.query {
@@ -770,32 +771,34 @@ pub fn audit_row(
     entity_type: Option<String>,
     entity_id: Option<String>,
     client: Option<String>,
-    outcome: &str,
+    outcome: AuditOutcome,
     status: Option<StatusCode>,
     details: serde_json::Value,
 ) -> crate::store::access::AuditLog {
     let (actor_type, actor_id, actor) = match who {
         Some(p) => match &p.via {
-            auth::Via::Session { .. } => ("user", Some(p.user_id.clone()), p.username.clone()),
+            auth::Via::Session { .. } => {
+                (ActorKind::User, Some(p.user_id.clone()), p.username.clone())
+            }
             auth::Via::Token { name, .. } => (
-                "token",
+                ActorKind::Token,
                 Some(p.user_id.clone()),
                 format!("{} (token {name})", p.username),
             ),
         },
-        None => ("anonymous", None, "anonymous".to_string()),
+        None => (ActorKind::Anonymous, None, "anonymous".to_string()),
     };
     crate::store::access::AuditLog {
         id: crate::store::new_id(),
         created_at: crate::store::now(),
-        actor_type: actor_type.into(),
+        actor_type,
         actor_id,
         actor,
         action: action.into(),
         entity_type,
         entity_id,
         client,
-        outcome: outcome.into(),
+        outcome,
         status: status.map(|s| i64::from(s.as_u16())),
         details: sqlx::types::Json(details),
     }

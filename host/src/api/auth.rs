@@ -84,20 +84,26 @@ impl From<&Principal> for Me {
     }
 }
 
-/// The `Set-Cookie` of a new session (or, with `None`, of its end).
-fn session_cookie_header(
-    state: &AppState,
-    headers: &HeaderMap,
-    secret: Option<&str>,
-) -> HeaderValue {
-    let over_tls = state
+/// Whether the browser reached us over TLS: `--public-url` is https, or
+/// the proxy says so. Cookies then carry `Secure`.
+fn over_tls(state: &AppState, headers: &HeaderMap) -> bool {
+    state
         .config
         .public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"))
         || headers
             .get("x-forwarded-proto")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+/// The `Set-Cookie` of a new session (or, with `None`, of its end).
+fn session_cookie_header(
+    state: &AppState,
+    headers: &HeaderMap,
+    secret: Option<&str>,
+) -> HeaderValue {
+    let over_tls = over_tls(state, headers);
     let (value, max_age) = match secret {
         Some(s) => (s, state.config.sessions.absolute.as_secs()),
         None => ("", 0),
@@ -214,7 +220,7 @@ async fn open_signed_session(
             Some("users".into()),
             Some(user.id.clone()),
             Some(client.to_string()),
-            "succeeded",
+            dg_core::domain::AuditOutcome::Succeeded,
             Some(status),
             serde_json::json!({}),
         ),
@@ -268,7 +274,7 @@ pub async fn login(
                 Some("users".into()),
                 None,
                 Some(client),
-                "denied",
+                dg_core::domain::AuditOutcome::Denied,
                 Some(StatusCode::UNAUTHORIZED),
                 if known {
                     serde_json::json!({ "username": body.username })
@@ -312,12 +318,12 @@ pub async fn logout(
                 Some("sessions".into()),
                 Some(session.id),
                 Some(client),
-                "succeeded",
+                dg_core::domain::AuditOutcome::Succeeded,
                 Some(StatusCode::NO_CONTENT),
                 serde_json::json!({}),
             );
             if let Some(u) = user {
-                row.actor_type = "user".into();
+                row.actor_type = dg_core::domain::ActorKind::User;
                 row.actor_id = Some(u.id);
                 row.actor = u.username;
             }
@@ -411,12 +417,7 @@ pub async fn sessions(
         Via::Session { id } => Some(id.as_str()),
         Via::Token { .. } => None,
     };
-    let names: std::collections::HashMap<String, String> = store::users(&state.db, i64::MAX, 0)
-        .await?
-        .0
-        .into_iter()
-        .map(|u| (u.id, u.username))
-        .collect();
+    let names = dg_app::usecases::access::user_names(&state.db).await?;
     let rows = store::sessions(&state.db, own).await?;
     let data = rows
         .into_iter()
@@ -522,9 +523,7 @@ pub async fn oidc_login(State(state): State<AppState>, headers: HeaderMap) -> Ap
 const OIDC_STATE_COOKIE: &str = "dg_oidc_state";
 
 fn oidc_state_cookie(state: &AppState, headers: &HeaderMap, value: Option<&str>) -> HeaderValue {
-    let secure = session_cookie_header(state, headers, None)
-        .to_str()
-        .is_ok_and(|c| c.ends_with("; Secure"));
+    let secure = over_tls(state, headers);
     let (value, max_age) = value.map_or(("", 0), |v| (v, 600));
     HeaderValue::from_str(&format!(
         "{OIDC_STATE_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/api/auth/oidc; \
@@ -553,6 +552,7 @@ pub struct OidcCallback {
         (status = 403, body = super::error::ErrorBody, description = "No role is mapped for this account"),
         (status = 404, body = super::error::ErrorBody, description = "Single sign-on is not configured"),
         (status = 409, body = super::error::ErrorBody, description = "A local account has this name"),
+        (status = 429, body = super::error::ErrorBody, description = "Too many failed sign-ons from this address; see Retry-After"),
         (status = 502, body = super::error::ErrorBody, description = "The provider could not be reached")))]
 pub async fn oidc_callback(
     State(state): State<AppState>,
@@ -606,7 +606,7 @@ pub async fn oidc_callback(
                     Some("users".into()),
                     None,
                     Some(client),
-                    "denied",
+                    dg_core::domain::AuditOutcome::Denied,
                     Some(e.status),
                     serde_json::json!({ "via": "oidc", "reason": dg_core::text::shorten(&e.message) }),
                 ),
@@ -738,7 +738,7 @@ pub async fn change_password(
                 Some("users".into()),
                 Some(principal.user_id.clone()),
                 Some(client),
-                "denied",
+                dg_core::domain::AuditOutcome::Denied,
                 Some(StatusCode::UNAUTHORIZED),
                 serde_json::json!({ "reason": "wrong current password" }),
             ),

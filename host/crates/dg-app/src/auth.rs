@@ -315,11 +315,6 @@ impl LoginThrottle {
 
     /// `Err(wait)` when this address has failed too often for this account
     /// (or for all accounts) within the window.
-    pub fn check(&self, username: &str, client: &str) -> Result<(), Duration> {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        Self::wait_in(&map, username, client)
-    }
-
     fn wait_in(
         map: &HashMap<String, Vec<Instant>>,
         username: &str,
@@ -340,11 +335,6 @@ impl LoginThrottle {
             }
         }
         wait.map_or(Ok(()), Err)
-    }
-
-    pub fn failed(&self, username: &str, client: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        Self::record_in(&mut map, username, client);
     }
 
     fn record_in(map: &mut HashMap<String, Vec<Instant>>, username: &str, client: &str) {
@@ -431,17 +421,22 @@ mod tests {
     fn the_eleventh_failure_waits_and_another_address_does_not() {
         let t = LoginThrottle::default();
         for _ in 0..FAILURES_PER_ACCOUNT {
-            assert!(t.check("alice", "10.0.0.1").is_ok());
-            t.failed("alice", "10.0.0.1");
+            assert!(t.attempt("alice", "10.0.0.1").is_ok());
         }
-        let wait = t.check("alice", "10.0.0.1").expect_err("throttled");
+        let wait = t.attempt("alice", "10.0.0.1").expect_err("throttled");
         assert!(wait <= THROTTLE_WINDOW && wait > Duration::ZERO);
-        assert!(t.check("alice", "10.0.0.2").is_ok());
+        assert!(t.attempt("alice", "10.0.0.2").is_ok());
         t.succeeded("alice", "10.0.0.2");
         assert!(
-            t.check("alice", "10.0.0.1").is_err(),
+            t.attempt("alice", "10.0.0.1").is_err(),
             "not reset by another address"
         );
+        // A success takes its own attempt back: the address may go on.
+        for _ in 0..FAILURES_PER_ADDRESS {
+            assert!(t.attempt("bob", "10.0.0.3").is_ok());
+            t.succeeded("bob", "10.0.0.3");
+        }
+        assert!(t.attempt("carol", "10.0.0.3").is_ok());
     }
 
     #[test]

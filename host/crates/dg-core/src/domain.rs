@@ -191,6 +191,30 @@ impl Operation {
 }
 
 text_enum! {
+    /// How an audited action ended (`audit_logs.outcome`).
+    AuditOutcome ("audit outcome") {
+        Succeeded => "succeeded",
+        Failed => "failed",
+        /// Refused for want of a permission or of credentials.
+        Denied => "denied",
+    }
+}
+
+text_enum! {
+    /// Who acted, for the audit log (`audit_logs.actor_type`).
+    ActorKind ("actor kind") {
+        /// A signed-in session (or single sign-on).
+        User => "user",
+        /// An API token acting for its user.
+        Token => "token",
+        /// The command line, as the operating-system user running it.
+        Cli => "cli",
+        /// Nobody signed in (a failed sign-in).
+        Anonymous => "anonymous",
+    }
+}
+
+text_enum! {
     /// Who started an execution (`backup_executions.trigger_type`).
     Trigger ("trigger") {
         Manual => "manual",
@@ -484,6 +508,8 @@ mod tests {
         round_trips(LivenessStatus::ALL);
         round_trips(DatasourceHealth::ALL);
         round_trips(StorageHealth::ALL);
+        round_trips(AuditOutcome::ALL);
+        round_trips(ActorKind::ALL);
         round_trips(DeliveryStatus::ALL);
         round_trips(WorkKind::ALL);
         round_trips(WorkStatus::ALL);

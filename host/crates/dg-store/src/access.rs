@@ -69,8 +69,7 @@ pub struct ApiToken {
 pub struct AuditLog {
     pub id: String,
     pub created_at: DateTime<Utc>,
-    /// `user`, `token`, `cli`, `anonymous` or `system`.
-    pub actor_type: String,
+    pub actor_type: dg_core::domain::ActorKind,
     /// The user's id (for a token, its owner's).
     pub actor_id: Option<String>,
     /// Who, readable: `alice`, `alice (token ci)`.
@@ -81,8 +80,7 @@ pub struct AuditLog {
     pub entity_id: Option<String>,
     /// The client address of the request.
     pub client: Option<String>,
-    /// `succeeded`, `failed` or `denied`.
-    pub outcome: String,
+    pub outcome: dg_core::domain::AuditOutcome,
     /// The HTTP status answered, when the action came over the API.
     pub status: Option<i64>,
     #[schema(value_type = Object)]
@@ -195,16 +193,6 @@ pub async fn users(db: &Db, limit: i64, offset: i64) -> Result<(Vec<User>, i64),
         offset,
     )
     .await
-}
-
-/// Users holding `role`.
-pub async fn count_with_role(db: &Db, role: &str) -> Result<i64, StoreError> {
-    Ok(with_pool!(db, |p| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM users WHERE role = $1"
-    )
-    .bind(role)
-    .fetch_one(p)
-    .await?))
 }
 
 pub async fn count_users(db: &Db) -> Result<i64, StoreError> {
@@ -573,14 +561,14 @@ pub async fn insert_audit(db: &Db, a: &AuditLog) -> Result<(), StoreError> {
         )
         .bind(&a.id)
         .bind(a.created_at)
-        .bind(&a.actor_type)
+        .bind(a.actor_type)
         .bind(&a.actor_id)
         .bind(&a.actor)
         .bind(&a.action)
         .bind(&a.entity_type)
         .bind(&a.entity_id)
         .bind(&a.client)
-        .bind(&a.outcome)
+        .bind(a.outcome)
         .bind(a.status)
         .bind(&a.details)
         .execute(p)

@@ -470,7 +470,10 @@ pub async fn tokens(db: &Db, actor: &Actor) -> Result<Vec<TokenView>, UseCaseErr
         .collect())
 }
 
-async fn user_names(db: &Db) -> Result<std::collections::HashMap<String, String>, UseCaseError> {
+/// Every user's name by id (to name the owners of tokens and sessions).
+pub async fn user_names(
+    db: &Db,
+) -> Result<std::collections::HashMap<String, String>, UseCaseError> {
     let (users, _) = store::users(db, i64::MAX, 0).await?;
     Ok(users.into_iter().map(|u| (u.id, u.username)).collect())
 }
