@@ -112,6 +112,9 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Prints the REST API's OpenAPI document (as `/api/openapi.json`
+    /// serves it), for generating clients without a running server.
+    Openapi,
 }
 
 #[derive(Subcommand, Debug)]
@@ -455,6 +458,11 @@ pub fn init_logging(
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Openapi = cli.command {
+        let doc = crate::api::openapi_document();
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
     let data_dir = absolute(&cli.data_dir)?;
     crate::private::dir(&data_dir)
         .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
@@ -503,6 +511,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve(_)
             | Command::Secrets { .. }
             | Command::Admin { .. }
+            | Command::Openapi
             | Command::Token { .. } => Ok(()),
         }
     };

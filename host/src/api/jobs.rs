@@ -515,3 +515,45 @@ pub async fn retention_dry_run(
     }
     Ok(Json(cleanup::apply_job(&state, &job, true).await?))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SchedulePreviewQuery {
+    /// A cron expression as a job would take it.
+    pub schedule_cron: String,
+    /// An IANA timezone name; UTC when absent.
+    pub schedule_timezone: Option<String>,
+    /// How many runs (1–20, default 5).
+    #[param(minimum = 1, maximum = 20)]
+    pub count: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchedulePreview {
+    pub schedule_cron: String,
+    pub schedule_timezone: String,
+    /// The next runs, as UTC instants, computed exactly as the scheduler does.
+    pub next_runs: Vec<DateTime<Utc>>,
+}
+
+/// The next runs of a schedule, before a job is saved (the UI's cron
+/// field previews them as the operator types). Errors name
+/// `schedule_cron` or `schedule_timezone` as creating the job would.
+#[utoipa::path(get, path = "/api/backup-jobs/schedule-preview", tag = "backup-jobs",
+    params(SchedulePreviewQuery),
+    responses((status = 200, body = SchedulePreview)))]
+pub async fn schedule_preview(
+    ValidQuery(query): ValidQuery<SchedulePreviewQuery>,
+) -> ApiResult<Json<SchedulePreview>> {
+    let timezone = query.schedule_timezone.unwrap_or_else(|| "UTC".into());
+    let count = query.count.unwrap_or(5);
+    if !(1..=20).contains(&count) {
+        return Err(ApiError::invalid("count", "must be between 1 and 20"));
+    }
+    let parsed = schedule(&query.schedule_cron, &timezone)?;
+    Ok(Json(SchedulePreview {
+        next_runs: parsed.upcoming(store::now(), count as usize),
+        schedule_cron: query.schedule_cron,
+        schedule_timezone: timezone,
+    }))
+}

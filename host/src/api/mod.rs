@@ -24,6 +24,7 @@ pub mod stream;
 pub mod system;
 pub mod templates;
 pub mod throttle;
+pub mod ui;
 pub mod users;
 
 use crate::server::state::AppState;
@@ -54,11 +55,58 @@ use utoipa_axum::routes;
 )]
 struct ApiDoc;
 
+/// The OpenAPI document the server serves at `/api/openapi.json`
+/// (`dataguardian openapi` prints it; the web UI's client is generated
+/// from it).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, openapi) = routes().split_for_parts();
+    finish_document(openapi)
+}
+
+fn finish_document(openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    declare_errors(access::describe(unique_operation_ids(openapi)))
+}
+
 /// The API router and its OpenAPI document.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let origin_policy = std::sync::Arc::new(state.config.origin.clone());
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, openapi) = routes().split_for_parts();
+    let openapi = std::sync::Arc::new(finish_document(openapi));
+    router
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        // Every route above answers only to whom its rule allows.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::enforce,
+        ))
+        // Paths outside the API are the web UI's (ui.rs).
+        .fallback(ui::fallback)
+        .layer(axum::middleware::map_response(method_not_allowed_as_json))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            origin_policy,
+            guard::guard,
+        ))
+        // Each request is a span at INFO: its method and path prefix the
+        // lines logged while it runs, and it is one trace when shipped.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)),
+        )
+        .layer(axum::middleware::from_fn(crate::observe::http::track))
+        .with_state(state)
+}
+
+/// Every operation with its handler.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::liveness))
         .routes(routes!(health::detailed))
         .routes(routes!(health::datasources))
@@ -84,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(jobs::run))
         .routes(routes!(jobs::executions))
         .routes(routes!(jobs::retention_dry_run))
+        .routes(routes!(jobs::schedule_preview))
         .routes(routes!(executions::list))
         .routes(routes!(executions::get, executions::delete))
         .routes(routes!(executions::logs))
@@ -137,38 +186,6 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(users::list_tokens, users::create_token))
         .routes(routes!(users::revoke_token))
         .routes(routes!(users::audit_logs))
-        .split_for_parts();
-    let openapi = std::sync::Arc::new(declare_errors(access::describe(unique_operation_ids(
-        openapi,
-    ))));
-    router
-        .route(
-            "/api/openapi.json",
-            get(move || {
-                let doc = openapi.clone();
-                async move { Json(doc.as_ref().clone()) }
-            }),
-        )
-        // Every route above answers only to whom its rule allows.
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            access::enforce,
-        ))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
-        .layer(axum::middleware::map_response(method_not_allowed_as_json))
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(
-            origin_policy,
-            guard::guard,
-        ))
-        // Each request is a span at INFO: its method and path prefix the
-        // lines logged while it runs, and it is one trace when shipped.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)),
-        )
-        .layer(axum::middleware::from_fn(crate::observe::http::track))
-        .with_state(state)
 }
 
 /// axum answers a wrong method with an empty 405; give it the API's error

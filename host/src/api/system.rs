@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
 use utoipa::ToSchema;
 
 /// Settings as one object: `{"key": value, ...}`.
@@ -72,26 +73,77 @@ pub struct PluginView {
     pub provides: Vec<String>,
     pub builtin: bool,
     pub description: String,
+    /// The JSON Schema of the configuration this plugin takes (what the
+    /// UI builds its forms from); `{}` if the plugin did not answer.
+    #[schema(value_type = Object)]
+    pub config_schema: Value,
+    /// Configuration fields the host seals at rest, answers as `********`
+    /// and never hands to the plugin: the schema's `x-secrets`, its
+    /// `writeOnly` properties and the host's fixed secret names.
+    pub secret_fields: Vec<String>,
 }
 
-/// Installed plugins (engines, storages, notifiers).
+/// Schemas by component hash: plugins do not change while a server runs,
+/// and asking one means instantiating it.
+static SCHEMAS: std::sync::Mutex<BTreeMap<String, Value>> = std::sync::Mutex::new(BTreeMap::new());
+
+async fn schema_of(state: &AppState, plugin: &std::sync::Arc<crate::plugin::LoadedPlugin>) -> Value {
+    let key = format!("{}@{}", plugin.id(), plugin.wasm_sha256);
+    if let Some(v) = SCHEMAS.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return v;
+    }
+    let schema = match state.plugins.config_schema(plugin).await {
+        Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+            tracing::warn!(plugin = plugin.id(), "config schema is not JSON: {e}");
+            Value::Object(Map::new())
+        }),
+        Err(e) => {
+            tracing::warn!(plugin = plugin.id(), "config schema unavailable: {e}");
+            return Value::Object(Map::new());
+        }
+    };
+    if let Ok(mut m) = SCHEMAS.lock() {
+        m.insert(key, schema.clone());
+    }
+    schema
+}
+
+/// The fields of `schema` that are secrets (see [`PluginView::secret_fields`]).
+fn secret_fields(schema: &Value) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    if let Some(list) = schema.get("x-secrets").and_then(Value::as_array) {
+        out.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (name, prop) in props {
+            let write_only = prop.get("writeOnly").and_then(Value::as_bool) == Some(true);
+            if write_only || crate::secrets::is_secret_key(name) {
+                out.insert(name.clone());
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Installed plugins (engines, storages, notifiers) with the schema of
+/// their configuration.
 #[utoipa::path(get, path = "/api/plugins", tag = "system",
     responses((status = 200, body = super::page::Page<PluginView>)))]
 pub async fn plugins(State(state): State<AppState>) -> Json<super::page::Page<PluginView>> {
-    Json(super::page::Page::whole(
-        state
-            .plugins
-            .list()
-            .iter()
-            .map(|p| PluginView {
-                id: p.id().to_string(),
-                kind: p.kind().to_string(),
-                version: p.manifest.plugin.version.clone(),
-                api_version: p.api_version.clone(),
-                provides: p.manifest.plugin.provides.clone(),
-                builtin: p.builtin,
-                description: p.manifest.plugin.description.clone(),
-            })
-            .collect(),
-    ))
+    let mut views = Vec::new();
+    for p in state.plugins.list() {
+        let config_schema = schema_of(&state, p).await;
+        views.push(PluginView {
+            id: p.id().to_string(),
+            kind: p.kind().to_string(),
+            version: p.manifest.plugin.version.clone(),
+            api_version: p.api_version.clone(),
+            provides: p.manifest.plugin.provides.clone(),
+            builtin: p.builtin,
+            description: p.manifest.plugin.description.clone(),
+            secret_fields: secret_fields(&config_schema),
+            config_schema,
+        });
+    }
+    Json(super::page::Page::whole(views))
 }

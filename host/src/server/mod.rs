@@ -192,8 +192,8 @@ async fn open_state_confined(
     Ok((state, queue))
 }
 
-/// With no user at all, the log shows a one-time link that creates the
-/// first administrator (`POST /api/auth/setup`); `dataguardian admin
+/// With no user at all, the log shows a one-time link to the UI's setup
+/// page that creates the first administrator (`POST /api/auth/setup`); `dataguardian admin
 /// create` does the same from the shell.
 async fn announce_setup(state: &AppState, local: SocketAddr) -> anyhow::Result<()> {
     if store::access::count_users(&state.db).await? > 0 {
@@ -206,13 +206,14 @@ async fn announce_setup(state: &AppState, local: SocketAddr) -> anyhow::Result<(
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
     let base = base.trim_end_matches('/');
-    // The web UI will serve {base}/setup?token=…; until it ships, the
-    // same token works on the API.
+    // The web UI's setup page takes the token from the link; the same
+    // token works on the API for a machine without a browser.
     tracing::warn!(
-        "no user exists yet: create the first administrator with `curl {base}/api/auth/setup \
-         -H 'content-type: application/json' -d '{{\"token\": \"{token}\", \"username\": \
-         \"admin\", \"password\": \"…\"}}'`, or run `dataguardian admin create --username NAME \
-         --password-stdin --role admin`; the token works once, until the server restarts"
+        "no user exists yet: open {base}/setup?token={token} to create the first administrator \
+         (or `curl {base}/api/auth/setup -H 'content-type: application/json' -d '{{\"token\": \
+         \"{token}\", \"username\": \"admin\", \"password\": \"…\"}}'`, or run `dataguardian admin \
+         create --username NAME --password-stdin --role admin`); the token works once, until the \
+         server restarts"
     );
     Ok(())
 }

@@ -1496,6 +1496,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "/api/backup-jobs/{id}/retention/dry-run",
         "jobs::retention_dry_run",
     ),
+    (
+        "get",
+        "/api/backup-jobs/schedule-preview",
+        "jobs::schedule_preview",
+    ),
     ("get", "/api/executions", "executions::list"),
     ("get", "/api/executions/{id}", "executions::get"),
     ("delete", "/api/executions/{id}", "executions::delete"),

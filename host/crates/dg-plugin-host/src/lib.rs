@@ -157,6 +157,40 @@ impl Plugins {
             .unwrap_or(false)
     }
 
+    /// The JSON Schema of `plugin`'s configuration, as its `info()`
+    /// reports it (a control call: the plugin is instantiated once).
+    pub async fn config_schema(&self, plugin: &Arc<LoadedPlugin>) -> Result<String, CallError> {
+        let target = || {
+            let mut t = client::Target::new(serde_json::Value::Null, call::tracing_sink());
+            t.type_name = plugin
+                .manifest
+                .plugin
+                .provides
+                .first()
+                .cloned()
+                .unwrap_or_default();
+            t
+        };
+        let info = match plugin.kind() {
+            PluginKind::Engine => {
+                EngineClient::new(self.runtime.clone(), plugin.clone(), target())
+                    .info()
+                    .await?
+            }
+            PluginKind::Storage => {
+                StorageClient::new(self.runtime.clone(), plugin.clone(), target())
+                    .info()
+                    .await?
+            }
+            PluginKind::Notifier => {
+                NotifierClient::new(self.runtime.clone(), plugin.clone(), target())
+                    .info()
+                    .await?
+            }
+        };
+        Ok(info.config_schema)
+    }
+
     pub fn engine(
         &self,
         type_name: &str,

@@ -1,0 +1,76 @@
+/** The frame of every signed-in screen: skip link, navigation, who is signed in, sign out. */
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { NavLink, Outlet } from "react-router";
+import { useContext } from "react";
+import { api } from "../api/client";
+import { ME_KEY, useMe } from "../auth";
+import { I18n, LOCALES, type Locale, type MessageKey } from "../i18n";
+import { useLiveConnected } from "../live";
+
+const LINKS: [string, MessageKey][] = [
+  ["/", "nav.dashboard"],
+  ["/datasources", "nav.datasources"],
+  ["/storages", "nav.storages"],
+  ["/jobs", "nav.jobs"],
+  ["/executions", "nav.executions"],
+  ["/backups", "nav.backups"],
+  ["/notifications", "nav.notifications"],
+  ["/settings", "nav.settings"],
+];
+
+export function Layout() {
+  const { t, locale, setLocale } = useContext(I18n);
+  const me = useMe();
+  const live = useLiveConnected();
+  const client = useQueryClient();
+  const signOut = useMutation({
+    mutationFn: () => api.POST("/api/auth/logout"),
+    onSettled: () => {
+      client.clear();
+      client.setQueryData(ME_KEY, null);
+    },
+  });
+  return (
+    <div className="app">
+      <a className="skip" href="#main">
+        {t("app.skip")}
+      </a>
+      <header className="top">
+        <span className="brand">{t("app.name")}</span>
+        <nav aria-label={t("nav.label")}>
+          <ul>
+            {LINKS.map(([to, key]) => (
+              <li key={to}>
+                <NavLink to={to} end={to === "/"}>
+                  {t(key)}
+                </NavLink>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="who">
+          <span className={`live ${live ? "on" : "off"}`} role="status">
+            {live ? t("nav.live") : t("nav.offline")}
+          </span>
+          <span>{t("nav.signedInAs", { name: me.username, role: me.role })}</span>
+          <label className="visually-hidden" htmlFor="locale">
+            {t("nav.language")}
+          </label>
+          <select id="locale" value={locale} onChange={(e) => setLocale(e.target.value as Locale)}>
+            {Object.entries(LOCALES).map(([k, name]) => (
+              <option key={k} value={k}>
+                {name}
+              </option>
+            ))}
+          </select>
+          <button type="button" className="secondary" onClick={() => signOut.mutate()}>
+            {t("nav.signOut")}
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Outlet />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,3 @@
+/** English texts of the backups screens (keys start with "backups."). */
+export default {
+} as const;

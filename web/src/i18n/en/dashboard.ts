@@ -1,0 +1,3 @@
+/** English texts of the dashboard screens (keys start with "dashboard."). */
+export default {
+} as const;

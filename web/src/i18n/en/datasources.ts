@@ -1,0 +1,3 @@
+/** English texts of the datasources screens (keys start with "datasources."). */
+export default {
+} as const;

@@ -1,0 +1,3 @@
+/** English texts of the executions screens (keys start with "executions."). */
+export default {
+} as const;

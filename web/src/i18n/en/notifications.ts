@@ -1,0 +1,3 @@
+/** English texts of the notifications screens (keys start with "notifications."). */
+export default {
+} as const;

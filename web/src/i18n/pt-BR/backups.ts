@@ -1,0 +1,6 @@
+import type { Messages } from "../index";
+
+/** Textos em português do Brasil das telas de backups. */
+const messages: Partial<Messages> = {
+};
+export default messages;
