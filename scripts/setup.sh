@@ -14,6 +14,8 @@ command -v mariadb-dump >/dev/null || command -v mysqldump >/dev/null || need_ap
 # The SFTP storage runs OpenSSH's client (sshpass for password logins).
 command -v ssh >/dev/null || need_apt+=(openssh-client)
 command -v sshpass >/dev/null || need_apt+=(sshpass)
+# The web UI is built with Node.js 20+ and npm (scripts/build-ui.sh).
+command -v npm >/dev/null || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, lints (host and plugins), the
-# plugins' unit tests, the host's unit and integration tests against the
-# real PostgreSQL on 127.0.0.1:5432, and schemathesis against the live API.
+# Runs every check and test: the web UI's build and unit tests (Vitest),
+# formatting, lints (host and plugins), the plugins' unit tests, the host's
+# unit and integration tests against the real PostgreSQL on 127.0.0.1:5432,
+# schemathesis against the live API, and the UI end to end in Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -47,6 +48,23 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   python3 -m pip install -q 'aiosmtpd>=1.4,<2'
 fi
 
+# Test-only: Debian's Chromium for the browser tests (never a download).
+if ! command -v chromium >/dev/null; then
+  sudo_if_needed=()
+  [ "$(id -u)" = 0 ] || sudo_if_needed=(sudo)
+  "${sudo_if_needed[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+    || { "${sudo_if_needed[@]}" apt-get update -qq && "${sudo_if_needed[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+fi
+
+# The web UI: built first (the binary embeds it), its unit tests, and its
+# API types regenerated from the committed OpenAPI document must be the
+# committed ones (a host test checks that document against the server).
+./scripts/build-ui.sh
+(cd web && npx --no-install openapi-typescript openapi.json -o /tmp/dg-schema-check.d.ts >/dev/null 2>&1 \
+  && diff -q /tmp/dg-schema-check.d.ts src/api/schema.d.ts >/dev/null) \
+  || { echo "web/src/api/schema.d.ts is stale: run (cd web && npm run gen:api)" >&2; exit 1; }
+(cd web && npx --no-install vitest run --reporter=dot)
+
 cargo fmt --all -- --check
 (cd plugins && cargo fmt --all -- --check)
 cargo clippy --workspace --all-targets -- -D warnings
@@ -58,3 +76,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace -- --test-threads=2
 # The live API against its own OpenAPI document (schemathesis, bounded).
 ./scripts/api_fuzz.sh target/debug/dataguardian
+# The web UI end to end in Chromium against the server and PostgreSQL
+# (screenshots in web/test-results/).
+(cd web && DG_BIN=../target/debug/dataguardian npm run --silent e2e)

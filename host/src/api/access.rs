@@ -258,7 +258,12 @@ pub static RULES: &[Rule] = &[
         may(P::JobsWrite),
         Some("jobs.create"),
     ),
-    rule("GET", "/api/backup-jobs/schedule-preview", may(P::JobsRead), None),
+    rule(
+        "GET",
+        "/api/backup-jobs/schedule-preview",
+        may(P::JobsRead),
+        None,
+    ),
     rule("GET", "/api/backup-jobs/{id}", may(P::JobsRead), None),
     rule(
         "PUT",

@@ -87,7 +87,10 @@ pub struct PluginView {
 /// and asking one means instantiating it.
 static SCHEMAS: std::sync::Mutex<BTreeMap<String, Value>> = std::sync::Mutex::new(BTreeMap::new());
 
-async fn schema_of(state: &AppState, plugin: &std::sync::Arc<crate::plugin::LoadedPlugin>) -> Value {
+async fn schema_of(
+    state: &AppState,
+    plugin: &std::sync::Arc<crate::plugin::LoadedPlugin>,
+) -> Value {
     let key = format!("{}@{}", plugin.id(), plugin.wasm_sha256);
     if let Some(v) = SCHEMAS.lock().ok().and_then(|m| m.get(&key).cloned()) {
         return v;

@@ -62,8 +62,12 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
         // A hashed asset that is not in this build is a 404, not the app:
         // a stale page asking for last version's script must not get HTML.
         None if name.starts_with("assets/") => {
-            return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file in the web UI")
-                .into_response()
+            return ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such file in the web UI",
+            )
+            .into_response()
         }
         None => match Assets::get("index.html") {
             Some(file) => (file, "index.html"),
@@ -109,7 +113,10 @@ fn secure_headers(out: &mut HeaderMap) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    out.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    out.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     out.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 

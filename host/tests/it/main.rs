@@ -32,3 +32,4 @@ mod sandbox;
 mod sqlite_files;
 mod storage_s3;
 mod storage_sftp;
+mod web_ui;
