@@ -54,17 +54,19 @@ async function freePort() {
 }
 
 /** Starts the server on a free port with an admin account; resolves when /health answers. */
-export async function startServer({ username = "admin", password = "correct horse battery" } = {}) {
+export async function startServer({ username = "admin", password = "correct horse battery", withAdmin = true } = {}) {
   const bin = process.env.DG_BIN ? resolve(process.env.DG_BIN) : join(repo, "target/debug/dataguardian");
   const dir = mkdtempSync(join(tmpdir(), "dg-e2e-"));
   const dataDir = join(dir, "data");
   const allowed = join(dir, "allowed");
   mkdirSync(allowed);
-  const admin = spawnSync(bin, ["--data-dir", dataDir, "admin", "create", "--username", username, "--password-stdin"], {
-    input: password + "\n",
-    encoding: "utf8",
-  });
-  if (admin.status !== 0) throw new Error(`admin create: ${admin.stderr}`);
+  if (withAdmin) {
+    const admin = spawnSync(bin, ["--data-dir", dataDir, "admin", "create", "--username", username, "--password-stdin"], {
+      input: password + "\n",
+      encoding: "utf8",
+    });
+    if (admin.status !== 0) throw new Error(`admin create: ${admin.stderr}`);
+  }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const log = [];
@@ -93,11 +95,15 @@ export async function startServer({ username = "admin", password = "correct hors
     username,
     password,
     log,
-    async stop() {
+    /** The first-run link the server logs when it has no user. */
+    setupLink() {
+      return log.join("").match(/open (http:\/\/\S+\/setup\?token=\S+)/)?.[1];
+    },
+    async stop(name = "server") {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
       mkdirSync(artifacts, { recursive: true });
-      writeFileSync(join(artifacts, "server.log"), log.join(""));
+      writeFileSync(join(artifacts, `${name}.log`), log.join(""));
       rmSync(dir, { recursive: true, force: true });
     },
   };

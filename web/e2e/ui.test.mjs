@@ -186,6 +186,8 @@ describe("web UI", { timeout: 600_000 }, () => {
     await start.click();
     await dialog.getByText("completed", { exact: true }).waitFor(LONG);
     assert.equal(psql(restored, 'SELECT count(*) FROM track'), psql(source, 'SELECT count(*) FROM track'));
+    await dialog.getByRole("button", { name: "Close" }).first().click();
+    await dialog.waitFor({ state: "hidden" });
   });
 
   it("shows every other main screen without accessibility problems", async () => {

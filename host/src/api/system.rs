@@ -77,6 +77,9 @@ pub struct PluginView {
     /// UI builds its forms from); `{}` if the plugin did not answer.
     #[schema(value_type = Object)]
     pub config_schema: Value,
+    /// The names of the schema's `properties` in the order the plugin
+    /// wrote them (a JSON object's order is not kept): the form's order.
+    pub field_order: Vec<String>,
     /// Configuration fields the host seals at rest, answers as `********`
     /// and never hands to the plugin: the schema's `x-secrets`, its
     /// `writeOnly` properties and the host's fixed secret names.
@@ -85,30 +88,81 @@ pub struct PluginView {
 
 /// Schemas by component hash: plugins do not change while a server runs,
 /// and asking one means instantiating it.
-static SCHEMAS: std::sync::Mutex<BTreeMap<String, Value>> = std::sync::Mutex::new(BTreeMap::new());
+static SCHEMAS: std::sync::Mutex<BTreeMap<String, String>> = std::sync::Mutex::new(BTreeMap::new());
 
+/// The plugin's config schema as JSON text (`{}` when it gives none that
+/// parses), and parsed.
 async fn schema_of(
     state: &AppState,
     plugin: &std::sync::Arc<crate::plugin::LoadedPlugin>,
-) -> Value {
+) -> (String, Value) {
     let key = format!("{}@{}", plugin.id(), plugin.wasm_sha256);
-    if let Some(v) = SCHEMAS.lock().ok().and_then(|m| m.get(&key).cloned()) {
-        return v;
-    }
-    let schema = match state.plugins.config_schema(plugin).await {
-        Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
-            tracing::warn!(plugin = plugin.id(), "config schema is not JSON: {e}");
-            Value::Object(Map::new())
-        }),
-        Err(e) => {
-            tracing::warn!(plugin = plugin.id(), "config schema unavailable: {e}");
-            return Value::Object(Map::new());
+    let cached = SCHEMAS.lock().ok().and_then(|m| m.get(&key).cloned());
+    let text = match cached {
+        Some(text) => text,
+        None => {
+            let text = match state.plugins.config_schema(plugin).await {
+                Ok(text) if serde_json::from_str::<Map<String, Value>>(&text).is_ok() => text,
+                Ok(_) => {
+                    tracing::warn!(plugin = plugin.id(), "config schema is not a JSON object");
+                    "{}".to_string()
+                }
+                Err(e) => {
+                    // Not cached: the next listing asks again.
+                    tracing::warn!(plugin = plugin.id(), "config schema unavailable: {e}");
+                    return ("{}".to_string(), Value::Object(Map::new()));
+                }
+            };
+            if let Ok(mut m) = SCHEMAS.lock() {
+                m.insert(key, text.clone());
+            }
+            text
         }
     };
-    if let Ok(mut m) = SCHEMAS.lock() {
-        m.insert(key, schema.clone());
+    let parsed = serde_json::from_str(&text).unwrap_or(Value::Object(Map::new()));
+    (text, parsed)
+}
+
+/// The keys of the top-level `properties` object of the schema `text`,
+/// in their written order (empty if there is none).
+fn property_order(text: &str) -> Vec<String> {
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+    use serde::Deserializer;
+    /// Visits an object, collecting its keys; `descend` goes one level
+    /// into the value of `properties` instead.
+    struct Keys {
+        descend: bool,
     }
-    schema
+    impl<'de> DeserializeSeed<'de> for Keys {
+        type Value = Vec<String>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !self.descend {
+                    out.push(key);
+                    map.next_value::<IgnoredAny>()?;
+                } else if key == "properties" {
+                    out = map.next_value_seed(Keys { descend: false })?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    Keys { descend: true }
+        .deserialize(&mut de)
+        .unwrap_or_default()
 }
 
 /// The fields of `schema` that are secrets (see [`PluginView::secret_fields`]).
@@ -135,7 +189,7 @@ fn secret_fields(schema: &Value) -> Vec<String> {
 pub async fn plugins(State(state): State<AppState>) -> Json<super::page::Page<PluginView>> {
     let mut views = Vec::new();
     for p in state.plugins.list() {
-        let config_schema = schema_of(&state, p).await;
+        let (text, config_schema) = schema_of(&state, p).await;
         views.push(PluginView {
             id: p.id().to_string(),
             kind: p.kind().to_string(),
@@ -145,8 +199,35 @@ pub async fn plugins(State(state): State<AppState>) -> Json<super::page::Page<Pl
             builtin: p.builtin,
             description: p.manifest.plugin.description.clone(),
             secret_fields: secret_fields(&config_schema),
+            field_order: property_order(&text),
             config_schema,
         });
     }
     Json(super::page::Page::whole(views))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn property_order_keeps_the_written_order() {
+        let text = r#"{"type":"object","required":["host"],"properties":{"host":{"type":"string"},"port":{"type":"integer","properties":{"x":1}},"database":{},"username":{}},"x-secrets":["password"]}"#;
+        assert_eq!(
+            property_order(text),
+            ["host", "port", "database", "username"]
+        );
+        assert!(property_order(r#"{"properties":"nope"}"#).is_empty());
+        assert!(property_order("{}").is_empty());
+        assert!(property_order("not json").is_empty());
+    }
+
+    #[test]
+    fn secrets_come_from_the_schema_and_the_host_list() {
+        let schema = serde_json::json!({
+            "properties": {"host": {}, "api_key": {}, "pin": {"writeOnly": true}},
+            "x-secrets": ["password"]
+        });
+        assert_eq!(secret_fields(&schema), ["api_key", "password", "pin"]);
+    }
 }

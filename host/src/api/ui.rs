@@ -21,7 +21,7 @@ use rust_embed::RustEmbed;
 /// The built UI. An empty folder (the UI not built) is allowed: the
 /// binary then answers `/` with a message saying how to build it.
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../web/dist"]
+#[folder = "../web/dist"]
 #[allow_missing = true]
 struct Assets;
 

@@ -198,7 +198,7 @@ async fn schedule_preview_answers_what_the_scheduler_would_run() {
         let (status, body) = server
             .get(&format!("/api/backup-jobs/schedule-preview?{query}"))
             .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(status.is_client_error(), "{query}: {status} {body}");
         assert_eq!(body["error"]["field"], field, "{query}: {body}");
     }
 }

@@ -20,6 +20,11 @@ describe("placeFailure", () => {
     const f = new ApiFailure(400, "invalid", "must be between 1 and 65535", "connection_config.port");
     expect(placeFailure(f, fields, "connection_config")).toEqual({ fields: { port: "must be between 1 and 65535" } });
   });
+  it("drops the field's name the server puts before its message", () => {
+    const f = new ApiFailure(422, "validation_failed", "schedule_cron: hour field `25`: out of range", "schedule_cron");
+    expect(placeFailure(f, ["schedule_cron"])).toEqual({ fields: { schedule_cron: "hour field `25`: out of range" } });
+    expect(placeFailure(f, ["name"])).toEqual({ fields: {}, general: "schedule_cron: hour field `25`: out of range" });
+  });
   it("matches a full path and a top-level name", () => {
     expect(placeFailure(new ApiFailure(400, "i", "too many", "retention_policy.max_backups"), fields).fields).toEqual({
       "retention_policy.max_backups": "too many",

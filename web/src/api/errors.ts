@@ -47,15 +47,19 @@ export function placeFailure(
   }
   const field = failure.field;
   if (field) {
+    // The server's messages start with the field's path ("port: must be…"):
+    // under the field itself that is said already.
+    const bare = failure.message.startsWith(field + ": ") ? failure.message.slice(field.length + 2) : failure.message;
     const candidates = [field];
     if (prefix && field.startsWith(prefix + ".")) candidates.unshift(field.slice(prefix.length + 1));
     // `retention_policy.max_backups` may be shown by a field called that
     // exact path, or by its last segment.
     for (const c of candidates) {
-      if (knownFields.includes(c)) return { fields: { [c]: failure.message } };
+      if (knownFields.includes(c)) return { fields: { [c]: bare } };
     }
     const top = candidates[0].split(/[.[]/)[0];
-    if (knownFields.includes(top)) return { fields: { [top]: failure.message } };
+    if (knownFields.includes(top)) return { fields: { [top]: bare } };
+    return { fields: {}, general: `${field}: ${bare}` };
   }
-  return { fields: {}, general: field ? `${field}: ${failure.message}` : failure.message };
+  return { fields: {}, general: failure.message };
 }

@@ -2038,6 +2038,11 @@ export interface components {
                  */
                 config_schema: Record<string, never>;
                 description: string;
+                /**
+                 * @description The names of the schema's `properties` in the order the plugin
+                 *     wrote them (a JSON object's order is not kept): the form's order.
+                 */
+                field_order: string[];
                 id: string;
                 kind: string;
                 provides: string[];
@@ -2220,6 +2225,11 @@ export interface components {
              */
             config_schema: Record<string, never>;
             description: string;
+            /**
+             * @description The names of the schema's `properties` in the order the plugin
+             *     wrote them (a JSON object's order is not kept): the form's order.
+             */
+            field_order: string[];
             id: string;
             kind: string;
             provides: string[];

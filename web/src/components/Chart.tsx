@@ -5,6 +5,7 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { useT } from "../i18n";
 
 export type Series = { label: string; values: (number | null)[]; color: string; format?: (v: number) => string };
 
@@ -22,10 +23,11 @@ export function TimeChart({
   height?: number;
   format?: (v: number) => string;
 }) {
+  const t = useT();
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
-    if (!el || times.length === 0) return;
+    if (!el || times.length < 2) return;
     const plot = new uPlot(
       {
         width: Math.max(300, el.clientWidth),
@@ -45,6 +47,15 @@ export function TimeChart({
     };
   }, [times, series, height, format]);
   const last = times.length - 1;
+  if (times.length < 2) {
+    // One point draws no line and an axis spanning years: say so instead.
+    return (
+      <figure className="chart">
+        <figcaption>{title}</figcaption>
+        <p className="state">{t("common.chartWaiting")}</p>
+      </figure>
+    );
+  }
   return (
     <figure className="chart">
       <figcaption>{title}</figcaption>

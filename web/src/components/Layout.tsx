@@ -26,8 +26,11 @@ export function Layout() {
   const signOut = useMutation({
     mutationFn: () => api.POST("/api/auth/logout"),
     onSettled: () => {
-      client.clear();
+      // Signed out first (the shell shows the sign-in form), then nothing
+      // of this user stays cached for the next one. (`clear()` would also
+      // drop the query the shell observes, which then never hears of it.)
       client.setQueryData(ME_KEY, null);
+      client.removeQueries({ predicate: (q) => q.queryKey[0] !== ME_KEY[0] });
     },
   });
   return (

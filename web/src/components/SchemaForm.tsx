@@ -40,7 +40,7 @@ export function SchemaFields({
             );
           case "list":
             return (
-              <Field key={f.name} label={f.label} error={error} help={f.description ?? "One per line."}>
+              <Field key={f.name} label={f.label} error={error} help={f.description ?? t("common.onePerLine")}>
                 {(p) => <textarea {...p} rows={3} value={String(value ?? "")} onChange={(e) => onChange(f.name, e.target.value)} />}
               </Field>
             );

@@ -22,7 +22,7 @@ export function ErrorNote({ error, onRetry }: { error: unknown; onRetry?: () => 
   let text = error instanceof Error ? error.message : String(error);
   if (error instanceof ApiFailure) {
     if (error.status === 403 && error.message) text = error.message;
-    if (error.field) text = `${error.field}: ${text}`;
+    if (error.field && !text.startsWith(error.field + ": ")) text = `${error.field}: ${text}`;
   }
   return (
     <div className="error-note" role="alert">

@@ -31,6 +31,10 @@ describe("fieldsOf", () => {
     ]);
     expect(fields[4].options).toEqual(["disable", "require"]);
   });
+  it("follows the plugin's order of its properties", () => {
+    const sorted = { properties: { database: {}, host: {}, port: {}, username: {} } };
+    expect(fieldsOf(sorted, [], ["host", "port", "database"]).map((f) => f.name)).toEqual(["host", "port", "database", "username"]);
+  });
   it("treats writeOnly properties as secrets", () => {
     const f = fieldsOf({ properties: { api_key: { type: "string", writeOnly: true } } });
     expect(f[0].kind).toBe("secret");

@@ -59,13 +59,20 @@ function kindOf(prop: JsonSchema, secret: boolean): FieldKind {
   }
 }
 
-/** The fields of `schema`, in its order, then secrets it names but does not describe. */
-export function fieldsOf(schema: unknown, secretFields: readonly string[] = []): FieldSpec[] {
+/**
+ * The fields of `schema`, then secrets it names but does not describe.
+ * `order` is the plugin's order of its properties (`field_order` of
+ * `GET /api/plugins`: a JSON object's own order does not survive the
+ * server); properties it does not name come after, in the object's order.
+ */
+export function fieldsOf(schema: unknown, secretFields: readonly string[] = [], order: readonly string[] = []): FieldSpec[] {
   const s = (schema ?? {}) as JsonSchema;
   const required = new Set(s.required ?? []);
   const secrets = new Set(secretFields);
   const out: FieldSpec[] = [];
-  for (const [name, prop] of Object.entries(s.properties ?? {})) {
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  const entries = Object.entries(s.properties ?? {}).sort(([a], [b]) => rank(a) - rank(b));
+  for (const [name, prop] of entries) {
     if (prop.writeOnly) secrets.add(name);
     const kind = kindOf(prop, secrets.has(name));
     out.push({

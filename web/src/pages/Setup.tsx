@@ -1,7 +1,8 @@
 /** First run: the link in the server's log (`/setup?token=…`) creates the first administrator. */
-import { useMutation } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { Link, useSearchParams } from "react-router";
+import { useNavigate, useSearchParams } from "react-router";
+import { ME_KEY } from "../auth";
 import { api, ok } from "../api/client";
 import { placeFailure } from "../api/errors";
 import { FormError, TextField } from "../components/Field";
@@ -14,8 +15,15 @@ export function Setup() {
   const [username, setUsername] = useState("admin");
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
+  const client = useQueryClient();
+  const navigate = useNavigate();
+  // The server signs the new administrator in: go straight to the app.
   const setup = useMutation({
     mutationFn: () => ok(api.POST("/api/auth/setup", { body: { token, username, password } })),
+    onSuccess: async (me) => {
+      client.setQueryData(ME_KEY, me);
+      navigate("/", { replace: true });
+    },
   });
   const placed = setup.error ? placeFailure(setup.error, ["token", "username", "password"]) : { fields: {} as Record<string, string> };
   const differ = confirm !== "" && confirm !== password;
@@ -23,15 +31,6 @@ export function Setup() {
     e.preventDefault();
     if (!differ) setup.mutate();
   };
-  if (setup.isSuccess) {
-    return (
-      <main id="main" className="signin">
-        <h1>{t("auth.setupTitle")}</h1>
-        <p role="status">{t("auth.setupDone")}</p>
-        <Link to="/">{t("auth.signIn")}</Link>
-      </main>
-    );
-  }
   return (
     <main id="main" className="signin">
       <h1>{t("auth.setupTitle")}</h1>

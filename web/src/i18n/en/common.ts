@@ -30,7 +30,6 @@ export default {
   "auth.confirmPassword": "Confirm password",
   "auth.passwordsDiffer": "The passwords differ.",
   "auth.createAdmin": "Create administrator",
-  "auth.setupDone": "The administrator exists. Sign in with it.",
   "auth.sessionExpired": "Your session ended. Sign in again.",
   "common.save": "Save",
   "common.saving": "Saving…",
@@ -68,4 +67,6 @@ export default {
   "common.back": "Back",
   "common.copied": "Copied",
   "common.never": "Never",
+  "common.onePerLine": "One per line.",
+  "common.chartWaiting": "Not enough samples to draw yet.",
 } as const;

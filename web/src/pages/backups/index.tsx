@@ -1,10 +1,10 @@
-/** The backups screens and their routes. */
+/** The backups screens and their routes: datasources with backups, then one datasource's backups. */
 import type { RouteObject } from "react-router";
-import { useT } from "../../i18n";
+import { BackupsList } from "./BackupsList";
+import { DatasourceBackupsPage } from "./DatasourceBackupsPage";
+import "./backups.css";
 
-function Placeholder() {
-  const t = useT();
-  return <h1>{t("nav.backups")}</h1>;
-}
-
-export const backupsRoutes: RouteObject[] = [{ path: "backups", element: <Placeholder /> }];
+export const backupsRoutes: RouteObject[] = [
+  { path: "backups", element: <BackupsList /> },
+  { path: "backups/:datasourceId", element: <DatasourceBackupsPage /> },
+];

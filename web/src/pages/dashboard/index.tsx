@@ -1,10 +1,6 @@
-/** The dashboard screens and their routes. */
+/** The dashboard screen (the index route). */
 import type { RouteObject } from "react-router";
-import { useT } from "../../i18n";
+import { Dashboard } from "./Dashboard";
+import "./dashboard.css";
 
-function Placeholder() {
-  const t = useT();
-  return <h1>{t("nav.dashboard")}</h1>;
-}
-
-export const dashboardRoutes: RouteObject[] = [{ index: true, element: <Placeholder /> }];
+export const dashboardRoutes: RouteObject[] = [{ index: true, element: <Dashboard /> }];

@@ -1,10 +1,9 @@
 /** The datasources screens and their routes. */
 import type { RouteObject } from "react-router";
-import { useT } from "../../i18n";
+import { DatasourceDetail } from "./DatasourceDetail";
+import { DatasourceList } from "./DatasourceList";
 
-function Placeholder() {
-  const t = useT();
-  return <h1>{t("nav.datasources")}</h1>;
-}
-
-export const datasourcesRoutes: RouteObject[] = [{ path: "datasources", element: <Placeholder /> }];
+export const datasourcesRoutes: RouteObject[] = [
+  { path: "datasources", element: <DatasourceList /> },
+  { path: "datasources/:id", element: <DatasourceDetail /> },
+];

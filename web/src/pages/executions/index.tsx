@@ -1,10 +1,10 @@
 /** The executions screens and their routes. */
 import type { RouteObject } from "react-router";
-import { useT } from "../../i18n";
+import { ExecutionPage } from "./ExecutionPage";
+import { ExecutionsPage } from "./ExecutionsPage";
+import "./executions.css";
 
-function Placeholder() {
-  const t = useT();
-  return <h1>{t("nav.executions")}</h1>;
-}
-
-export const executionsRoutes: RouteObject[] = [{ path: "executions", element: <Placeholder /> }];
+export const executionsRoutes: RouteObject[] = [
+  { path: "executions", element: <ExecutionsPage /> },
+  { path: "executions/:id", element: <ExecutionPage /> },
+];

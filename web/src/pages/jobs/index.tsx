@@ -1,10 +1,10 @@
 /** The jobs screens and their routes. */
 import type { RouteObject } from "react-router";
-import { useT } from "../../i18n";
+import { JobFormPage } from "./JobFormPage";
+import { JobsPage } from "./JobsPage";
 
-function Placeholder() {
-  const t = useT();
-  return <h1>{t("nav.jobs")}</h1>;
-}
-
-export const jobsRoutes: RouteObject[] = [{ path: "jobs", element: <Placeholder /> }];
+export const jobsRoutes: RouteObject[] = [
+  { path: "jobs", element: <JobsPage /> },
+  { path: "jobs/new", element: <JobFormPage /> },
+  { path: "jobs/:id", element: <JobFormPage /> },
+];

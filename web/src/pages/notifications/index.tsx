@@ -1,10 +1,53 @@
-/** The notifications screens and their routes. */
-import type { RouteObject } from "react-router";
+/**
+ * The notifications screens: the inbox, the channels notifications go
+ * out through (with their deliveries), and the message templates. One
+ * heading for the area, then a tab strip of links, so each tab has an
+ * address of its own.
+ */
+import { Outlet, type RouteObject } from "react-router";
+import { useCan } from "../../auth";
 import { useT } from "../../i18n";
+import { Channels } from "./Channels";
+import { Inbox } from "./Inbox";
+import { TabStrip } from "./shared";
+import { Templates } from "./Templates";
 
-function Placeholder() {
+function NotificationsLayout() {
   const t = useT();
-  return <h1>{t("nav.notifications")}</h1>;
+  const can = useCan();
+  return (
+    <>
+      <div className="page-head">
+        <h1>{t("notifications.title")}</h1>
+      </div>
+      {can("notifications:read") ? (
+        <>
+          <TabStrip
+            label={t("notifications.sections")}
+            tabs={[
+              { to: "/notifications", label: t("notifications.tab.inbox"), end: true },
+              { to: "/notifications/channels", label: t("notifications.tab.channels") },
+              { to: "/notifications/templates", label: t("notifications.tab.templates") },
+            ]}
+          />
+          <Outlet />
+        </>
+      ) : (
+        <p className="note">{t("common.forbidden", { permission: "notifications:read" })}</p>
+      )}
+    </>
+  );
 }
 
-export const notificationsRoutes: RouteObject[] = [{ path: "notifications", element: <Placeholder /> }];
+export const notificationsRoutes: RouteObject[] = [
+  {
+    path: "notifications",
+    element: <NotificationsLayout />,
+    children: [
+      { index: true, element: <Inbox /> },
+      { path: "channels", element: <Channels /> },
+      { path: "templates", element: <Templates /> },
+      { path: "templates/:id", element: <Templates /> },
+    ],
+  },
+];

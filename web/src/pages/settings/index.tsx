@@ -1,10 +1,85 @@
-/** The settings screens and their routes. */
-import type { RouteObject } from "react-router";
+/**
+ * The settings screens: general (client) settings, one's own account,
+ * users, roles, API tokens, the audit log and the installed plugins. One
+ * heading, then a tab strip of links; a tab the reader has no permission
+ * for is not shown, and its address says why instead of failing.
+ */
+import type { ReactNode } from "react";
+import { Outlet, type RouteObject } from "react-router";
+import { useCan, type Permission } from "../../auth";
 import { useT } from "../../i18n";
+import { TabStrip, type Tab } from "../notifications/shared";
+import { Account } from "./Account";
+import { Audit } from "./Audit";
+import { General } from "./General";
+import { Plugins } from "./Plugins";
+import { Roles } from "./Roles";
+import { Tokens } from "./Tokens";
+import { Users } from "./Users";
 
-function Placeholder() {
+function SettingsLayout() {
   const t = useT();
-  return <h1>{t("nav.settings")}</h1>;
+  const can = useCan();
+  const tabs: (Tab & { permission?: Permission })[] = [
+    { to: "/settings", label: t("settings.tab.general"), end: true },
+    { to: "/settings/account", label: t("settings.tab.account") },
+    { to: "/settings/users", label: t("settings.tab.users"), permission: "users:manage" },
+    { to: "/settings/roles", label: t("settings.tab.roles"), permission: "users:manage" },
+    { to: "/settings/tokens", label: t("settings.tab.tokens") },
+    { to: "/settings/audit", label: t("settings.tab.audit"), permission: "audit:read" },
+    { to: "/settings/plugins", label: t("settings.tab.plugins") },
+  ];
+  return (
+    <>
+      <div className="page-head">
+        <h1>{t("settings.title")}</h1>
+      </div>
+      <TabStrip label={t("settings.sections")} tabs={tabs.filter((tab) => !tab.permission || can(tab.permission))} />
+      <Outlet />
+    </>
+  );
 }
 
-export const settingsRoutes: RouteObject[] = [{ path: "settings", element: <Placeholder /> }];
+/** A tab's content, or why the reader may not see it (for an address typed or kept from another role). */
+function Needs({ permission, children }: { permission: Permission; children: ReactNode }) {
+  const t = useT();
+  const can = useCan();
+  return can(permission) ? <>{children}</> : <p className="note">{t("common.forbidden", { permission })}</p>;
+}
+
+export const settingsRoutes: RouteObject[] = [
+  {
+    path: "settings",
+    element: <SettingsLayout />,
+    children: [
+      { index: true, element: <General /> },
+      { path: "account", element: <Account /> },
+      {
+        path: "users",
+        element: (
+          <Needs permission="users:manage">
+            <Users />
+          </Needs>
+        ),
+      },
+      {
+        path: "roles",
+        element: (
+          <Needs permission="users:manage">
+            <Roles />
+          </Needs>
+        ),
+      },
+      { path: "tokens", element: <Tokens /> },
+      {
+        path: "audit",
+        element: (
+          <Needs permission="audit:read">
+            <Audit />
+          </Needs>
+        ),
+      },
+      { path: "plugins", element: <Plugins /> },
+    ],
+  },
+];

@@ -1,10 +1,9 @@
 /** The storages screens and their routes. */
 import type { RouteObject } from "react-router";
-import { useT } from "../../i18n";
+import { StorageDetail } from "./StorageDetail";
+import { StorageList } from "./StorageList";
 
-function Placeholder() {
-  const t = useT();
-  return <h1>{t("nav.storages")}</h1>;
-}
-
-export const storagesRoutes: RouteObject[] = [{ path: "storages", element: <Placeholder /> }];
+export const storagesRoutes: RouteObject[] = [
+  { path: "storages", element: <StorageList /> },
+  { path: "storages/:id", element: <StorageDetail /> },
+];

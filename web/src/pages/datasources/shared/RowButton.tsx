@@ -1,0 +1,15 @@
+import type { ReactNode } from "react";
+
+/**
+ * A button in a table row: it shows a short verb ("Edit") and is named
+ * with the row's thing too ("Edit Chinook"), so a list of buttons read
+ * out of context still says what each one acts on.
+ */
+export function RowButton({ label, target, onClick, danger }: { label: string; target: ReactNode; onClick: () => void; danger?: boolean }) {
+  return (
+    <button type="button" className={danger ? "danger" : "secondary"} onClick={onClick}>
+      {label}
+      <span className="visually-hidden"> {target}</span>
+    </button>
+  );
+}
