@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiFailure, placeFailure, toFailure } from "./errors";
+import { ApiFailure, placeError, placeFailure, toFailure } from "./errors";
 
 describe("toFailure", () => {
   it("reads the API's error shape", () => {
@@ -37,5 +37,12 @@ describe("placeFailure", () => {
       general: "backup_options.level: unknown",
     });
     expect(placeFailure(new Error("boom"), fields)).toEqual({ fields: {}, general: "boom" });
+  });
+});
+
+describe("placeError", () => {
+  it("places nothing until the call has failed", () => {
+    expect(placeError(null, ["name"])).toEqual({ fields: {} });
+    expect(placeError(new ApiFailure(422, "invalid", "name: is taken", "name"), ["name"])).toEqual({ fields: { name: "is taken" } });
   });
 });

@@ -63,3 +63,12 @@ export function placeFailure(
   }
   return { fields: {}, general: failure.message };
 }
+
+/** `placeFailure` of a form's last failure, or nothing to show while there is none (`null`: the call has not failed). */
+export function placeError(
+  failure: unknown,
+  knownFields: readonly string[],
+  prefix = "",
+): { fields: Record<string, string>; general?: string } {
+  return failure ? placeFailure(failure, knownFields, prefix) : { fields: {} };
+}

@@ -90,3 +90,30 @@ export function ConfirmDialog({
     </Dialog>
   );
 }
+
+/** The foot of a form in a dialog: Cancel, then the submit button ("Save", "Saving…" while the call runs). */
+export function DialogActions({
+  onCancel,
+  saving,
+  disabled,
+  submitLabel,
+}: {
+  onCancel: () => void;
+  saving: boolean;
+  /** Submitting is refused for another reason than a call running (a required input left empty). */
+  disabled?: boolean;
+  /** Said instead of "Save" (and instead of "Saving…" too). */
+  submitLabel?: string;
+}) {
+  const t = useT();
+  return (
+    <div className="actions end">
+      <button type="button" className="secondary" onClick={onCancel}>
+        {t("common.cancel")}
+      </button>
+      <button type="submit" disabled={saving || disabled}>
+        {submitLabel ?? (saving ? t("common.saving") : t("common.save"))}
+      </button>
+    </div>
+  );
+}

@@ -1,6 +1,7 @@
 /** Lists are tables: a caption for their name, header cells, and pages for long lists. */
 import type { ReactNode } from "react";
 import { useT } from "../i18n";
+import { QueryState } from "./State";
 
 export type Column<T> = { header: string; cell: (row: T) => ReactNode; className?: string };
 
@@ -62,5 +63,33 @@ export function Pager({ pagination, onPage }: { pagination: Pagination; onPage: 
         {t("common.next")}
       </button>
     </nav>
+  );
+}
+
+/** A paged list as the API answers it: the rows of one page and where that page is. */
+export type Page<T> = { data: readonly T[]; pagination: Pagination };
+
+/** A paged list's query: its page as a table with the pager below, once loaded (loading and error states before). */
+export function PagedTable<T>({
+  query,
+  onPage,
+  ...table
+}: {
+  query: { data: Page<T> | undefined; error: unknown; isPending: boolean; refetch: () => unknown };
+  onPage: (page: number) => void;
+  caption: string;
+  columns: readonly Column<T>[];
+  rowKey: (row: T) => string;
+  empty?: ReactNode;
+}) {
+  return (
+    <QueryState query={query}>
+      {(page) => (
+        <>
+          <Table {...table} rows={page.data} />
+          <Pager pagination={page.pagination} onPage={onPage} />
+        </>
+      )}
+    </QueryState>
   );
 }

@@ -2,17 +2,17 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { api, ok, type Schemas } from "../../api/client";
+import { useWhen } from "../../components/dates";
 import { Empty, QueryState } from "../../components/State";
 import { Status } from "../../components/Status";
 import { Table, type Column } from "../../components/Table";
 import { useT } from "../../i18n";
-import { useDateTime } from "./shared";
 
 type Row = Schemas["DatasourceBackups"];
 
 export function BackupsList() {
   const t = useT();
-  const when = useDateTime();
+  const when = useWhen();
   const query = useQuery({
     queryKey: ["backups", "datasources"],
     queryFn: () => ok(api.GET("/api/backups/datasources")),
@@ -22,7 +22,7 @@ export function BackupsList() {
     { header: t("backups.type"), cell: (r) => r.type },
     { header: t("backups.health"), cell: (r) => <Status value={r.status} /> },
     { header: t("backups.count"), cell: (r) => r.backups, className: "num" },
-    { header: t("backups.lastBackup"), cell: (r) => (r.last_backup_at ? when(r.last_backup_at) : t("common.never")) },
+    { header: t("backups.lastBackup"), cell: (r) => when(r.last_backup_at) },
   ];
   return (
     <>

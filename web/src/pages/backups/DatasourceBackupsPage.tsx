@@ -8,6 +8,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { api, ok } from "../../api/client";
 import { useCan } from "../../auth";
+import { useDateTime } from "../../components/dates";
 import { Empty, QueryState } from "../../components/State";
 import { Status } from "../../components/Status";
 import { Table, type Column } from "../../components/Table";
@@ -15,7 +16,7 @@ import { useT, type MessageKey } from "../../i18n";
 import { bytes } from "../../lib/format";
 import { RestoreDialog } from "./RestoreDialog";
 import { isRestorable, type Backup, type Copy } from "./restore";
-import { backupDate, useDateTime } from "./shared";
+import { backupDate } from "./shared";
 
 /** A copy's availability as text, with the status colours (the word carries the meaning). */
 const AVAILABILITY: Record<Copy["availability"], { key: MessageKey; tone: string }> = {

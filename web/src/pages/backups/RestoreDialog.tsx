@@ -10,6 +10,7 @@ import { Link } from "react-router";
 import { api, ok } from "../../api/client";
 import { placeFailure } from "../../api/errors";
 import { useCan } from "../../auth";
+import { useDateTime } from "../../components/dates";
 import { Dialog } from "../../components/Dialog";
 import { CheckboxField, FormError, SelectField, TextField, useFieldMessage } from "../../components/Field";
 import { ErrorNote, Loading } from "../../components/State";
@@ -34,7 +35,7 @@ import {
   type RestoreForm,
   type RestoreRequest,
 } from "./restore";
-import { backupDate, useDateTime } from "./shared";
+import { backupDate } from "./shared";
 
 /** How often the dialog asks for the execution while it runs (live events refresh it too). */
 const POLL_MS = 1500;

@@ -4,16 +4,17 @@
  * Live events refresh it (keys under ["dashboard"]).
  */
 import { useQuery } from "@tanstack/react-query";
-import { useContext, useId, useMemo, type ReactNode } from "react";
+import { useId, useMemo, type ReactNode } from "react";
 import { Link } from "react-router";
 import { api, ok, type Schemas } from "../../api/client";
 import { useCan } from "../../auth";
 import { TimeChart, type Series } from "../../components/Chart";
+import { useDateTime } from "../../components/dates";
 import { Empty, QueryState } from "../../components/State";
 import { Status } from "../../components/Status";
 import { Table, type Column } from "../../components/Table";
-import { I18n, useT, type MessageKey } from "../../i18n";
-import { bytes, dateTime, duration, percent } from "../../lib/format";
+import { useT, type MessageKey } from "../../i18n";
+import { bytes, duration, percent } from "../../lib/format";
 import { fromNow, hasValues, performanceSeries, statusCounts, storageRows, type StorageRow } from "./overview";
 
 type Overview = Schemas["Overview"];
@@ -36,11 +37,6 @@ const asLoad = (v: number) => v.toFixed(2);
 const BLUE = "#1d4ed8";
 const GREEN = "#166534";
 const AMBER = "#854d0e";
-
-function useDateTime(): (iso: string | null | undefined) => string {
-  const { locale } = useContext(I18n);
-  return (iso) => dateTime(iso, undefined, locale);
-}
 
 export function Dashboard() {
   const t = useT();

@@ -1,9 +1,10 @@
 /** "Databases on this server": what the engine lists there, or why it cannot. */
 import { Empty, QueryState } from "../../components/State";
 import { Table, type Column } from "../../components/Table";
+import { Section } from "../../components/Section";
 import { useT } from "../../i18n";
-import { fromConfig, useDatabases, type Datasource } from "./api";
-import { Section } from "./shared/Section";
+import { fromConfig } from "../../lib/pluginTypes";
+import { useDatabases, type Datasource } from "./api";
 
 export function Databases({ datasource }: { datasource: Datasource }) {
   const t = useT();

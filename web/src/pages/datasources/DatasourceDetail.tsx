@@ -3,26 +3,26 @@
  * health, a connection test showing the server's real answer, its health
  * history and the databases on its server.
  */
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useNavigate, useParams } from "react-router";
 import { api, ok } from "../../api/client";
 import { useCan } from "../../auth";
+import { ActionButton, ActionStatus, type Outcome } from "../../components/ActionStatus";
+import { ConfigFacts } from "../../components/ConfigFacts";
+import { useWhen } from "../../components/dates";
+import { DetailHead } from "../../components/PageHead";
+import { Section } from "../../components/Section";
 import { Status } from "../../components/Status";
 import { QueryState } from "../../components/State";
 import { useT } from "../../i18n";
-import { datasourceKey, datasourcesKey, fromConfig, healthChecksKey, useDatasource, type Datasource } from "./api";
+import { fromConfig } from "../../lib/pluginTypes";
+import { datasourceKey, datasourcesKey, healthChecksKey, useDatasource, type Datasource } from "./api";
 import { Databases } from "./Databases";
 import { DatasourceDialog } from "./DatasourceDialog";
 import { DeleteDatasource } from "./DeleteDatasource";
 import { describeCheck, describeTest } from "./describe";
 import { HealthHistory } from "./HealthHistory";
-import { ActionStatus, failureOutcome, type Outcome } from "./shared/ActionStatus";
-import { ConfigFacts } from "./shared/ConfigFacts";
-import { useWhen } from "./shared/useWhen";
-import { fieldsFor } from "./shared/pluginTypes";
-import { usePlugins } from "./shared/usePlugins";
-import { Section } from "./shared/Section";
 
 export function DatasourceDetail() {
   const { id = "" } = useParams();
@@ -31,30 +31,17 @@ export function DatasourceDetail() {
 }
 
 function DatasourcePage({ datasource }: { datasource: Datasource }) {
-  const t = useT();
   const can = useCan();
   const navigate = useNavigate();
   const [outcome, setOutcome] = useState<Outcome>(null);
   const [editing, setEditing] = useState(false);
   const [deleting, setDeleting] = useState(false);
-  const writer = can("datasources:write");
   return (
     <>
-      <div className="page-head">
-        <h1>{datasource.name}</h1>
-        {writer && (
-          <div className="actions">
-            <TestButton id={datasource.id} onOutcome={setOutcome} />
-            <CheckButton id={datasource.id} onOutcome={setOutcome} />
-            <button type="button" className="secondary" onClick={() => setEditing(true)}>
-              {t("common.edit")}
-            </button>
-            <button type="button" className="danger" onClick={() => setDeleting(true)}>
-              {t("common.delete")}
-            </button>
-          </div>
-        )}
-      </div>
+      <DetailHead title={datasource.name} writer={can("datasources:write")} onEdit={() => setEditing(true)} onDelete={() => setDeleting(true)}>
+        <TestButton id={datasource.id} onOutcome={setOutcome} />
+        <CheckButton id={datasource.id} onOutcome={setOutcome} />
+      </DetailHead>
       <ActionStatus outcome={outcome} />
       <Facts datasource={datasource} />
       <HealthHistory id={datasource.id} />
@@ -68,16 +55,14 @@ function DatasourcePage({ datasource }: { datasource: Datasource }) {
 /** Probes now and says what the server answered; nothing is recorded. */
 function TestButton({ id, onOutcome }: { id: string; onOutcome: (o: Outcome) => void }) {
   const t = useT();
-  const test = useMutation({
-    mutationFn: () => ok(api.POST("/api/datasources/{id}/test-connection", { params: { path: { id } } })),
-    onMutate: () => onOutcome(null),
-    onSuccess: (r) => onOutcome(describeTest(r, t)),
-    onError: (e) => onOutcome(failureOutcome(e)),
-  });
   return (
-    <button type="button" disabled={test.isPending} onClick={() => test.mutate()}>
-      {t(test.isPending ? "datasources.testing" : "datasources.test")}
-    </button>
+    <ActionButton
+      label={t("datasources.test")}
+      pendingLabel={t("datasources.testing")}
+      call={() => ok(api.POST("/api/datasources/{id}/test-connection", { params: { path: { id } } }))}
+      describe={(r) => describeTest(r, t)}
+      onOutcome={onOutcome}
+    />
   );
 }
 
@@ -85,36 +70,32 @@ function TestButton({ id, onOutcome }: { id: string; onOutcome: (o: Outcome) => 
 function CheckButton({ id, onOutcome }: { id: string; onOutcome: (o: Outcome) => void }) {
   const t = useT();
   const client = useQueryClient();
-  const check = useMutation({
-    mutationFn: () => ok(api.POST("/api/datasources/{id}/health-check", { params: { path: { id } } })),
-    onMutate: () => onOutcome(null),
-    onSuccess: (r) => {
-      client.setQueryData(datasourceKey(id), r.datasource);
-      client.invalidateQueries({ queryKey: healthChecksKey(id) });
-      client.invalidateQueries({ queryKey: datasourcesKey });
-      onOutcome(describeCheck(r.check, t));
-    },
-    onError: (e) => onOutcome(failureOutcome(e)),
-  });
   return (
-    <button type="button" className="secondary" disabled={check.isPending} onClick={() => check.mutate()}>
-      {t(check.isPending ? "datasources.checking" : "datasources.checkNow")}
-    </button>
+    <ActionButton
+      label={t("datasources.checkNow")}
+      pendingLabel={t("datasources.checking")}
+      secondary
+      call={() => ok(api.POST("/api/datasources/{id}/health-check", { params: { path: { id } } }))}
+      onDone={(r) => {
+        client.setQueryData(datasourceKey(id), r.datasource);
+        client.invalidateQueries({ queryKey: healthChecksKey(id) });
+        client.invalidateQueries({ queryKey: datasourcesKey });
+      }}
+      describe={(r) => describeCheck(r.check, t)}
+      onOutcome={onOutcome}
+    />
   );
 }
 
 function Facts({ datasource }: { datasource: Datasource }) {
   const t = useT();
   const when = useWhen();
-  // Labels come from the engine's schema when it is installed; raw keys in words otherwise.
-  const plugins = usePlugins("engine");
-  const fields = fieldsFor(plugins.data ?? [], datasource.type);
   return (
     <Section title={t("datasources.connection")}>
       <dl className="facts">
         <dt>{t("datasources.type")}</dt>
         <dd>{datasource.type}</dd>
-        <ConfigFacts config={fromConfig(datasource.connection_config)} fields={fields} />
+        <ConfigFacts kind="engine" type={datasource.type} config={fromConfig(datasource.connection_config)} />
         <dt>{t("datasources.status")}</dt>
         <dd>
           <Status value={datasource.status} />

@@ -2,15 +2,16 @@
 import { useState } from "react";
 import { Link } from "react-router";
 import { useCan } from "../../auth";
+import { useWhen } from "../../components/dates";
+import { PageHead } from "../../components/PageHead";
+import { EditDeleteButtons } from "../../components/RowButton";
 import { Status } from "../../components/Status";
-import { Empty, QueryState } from "../../components/State";
-import { Pager, Table, type Column } from "../../components/Table";
+import { Empty } from "../../components/State";
+import { PagedTable, type Column } from "../../components/Table";
 import { useT } from "../../i18n";
 import { useDatasourceList, type Datasource } from "./api";
 import { DatasourceDialog } from "./DatasourceDialog";
 import { DeleteDatasource } from "./DeleteDatasource";
-import { useWhen } from "./shared/useWhen";
-import { RowButton } from "./shared/RowButton";
 
 /** Which dialog is open: adding, editing one, or none. */
 type Editing = { datasource?: Datasource } | null;
@@ -34,35 +35,27 @@ export function DatasourceList() {
   if (writer) {
     columns.push({
       header: t("common.actions"),
-      cell: (d) => (
-        <div className="actions">
-          <RowButton label={t("common.edit")} target={d.name} onClick={() => setEditing({ datasource: d })} />
-          <RowButton label={t("common.delete")} target={d.name} onClick={() => setDeleting(d)} danger />
-        </div>
-      ),
+      cell: (d) => <EditDeleteButtons target={d.name} onEdit={() => setEditing({ datasource: d })} onDelete={() => setDeleting(d)} />,
     });
   }
 
   return (
     <>
-      <div className="page-head">
-        <h1>{t("nav.datasources")}</h1>
+      <PageHead title={t("nav.datasources")}>
         {writer && (
-          <div className="actions">
-            <button type="button" onClick={() => setEditing({})}>
-              {t("datasources.add")}
-            </button>
-          </div>
+          <button type="button" onClick={() => setEditing({})}>
+            {t("datasources.add")}
+          </button>
         )}
-      </div>
-      <QueryState query={list}>
-        {(result) => (
-          <>
-            <Table caption={t("datasources.caption")} columns={columns} rows={result.data} rowKey={(d) => d.id} empty={<Empty>{t("datasources.empty")}</Empty>} />
-            <Pager pagination={result.pagination} onPage={setPage} />
-          </>
-        )}
-      </QueryState>
+      </PageHead>
+      <PagedTable
+        query={list}
+        onPage={setPage}
+        caption={t("datasources.caption")}
+        columns={columns}
+        rowKey={(d) => d.id}
+        empty={<Empty>{t("datasources.empty")}</Empty>}
+      />
       <DatasourceDialog open={editing !== null} datasource={editing?.datasource} onClose={() => setEditing(null)} />
       <DeleteDatasource datasource={deleting} onClose={() => setDeleting(null)} />
     </>

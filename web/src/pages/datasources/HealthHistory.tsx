@@ -1,13 +1,13 @@
 /** "Health history": the latency of the recorded checks over time, and the latest few as a table. */
 import { useMemo } from "react";
 import { TimeChart, type Series } from "../../components/Chart";
+import { useWhen } from "../../components/dates";
+import { Section } from "../../components/Section";
 import { Status } from "../../components/Status";
 import { Empty, QueryState } from "../../components/State";
 import { Table, type Column } from "../../components/Table";
 import { useT } from "../../i18n";
 import { useHealthChecks, type HealthCheck } from "./api";
-import { useWhen } from "./shared/useWhen";
-import { Section } from "./shared/Section";
 
 /** How many of the newest checks the table shows (the chart shows all that were fetched). */
 const TABLE_ROWS = 10;

@@ -12,11 +12,6 @@ export type DatasourceBody = Schemas["CreateDatasource"];
 export type HealthCheck = Schemas["HealthCheck"];
 export type ConnectionTest = Schemas["ConnectionTest"];
 
-/** The API types free-form JSON objects as `Record<string, never>`; the forms build `Record<string, unknown>`. */
-export type Config = DatasourceBody["connection_config"];
-export const asConfig = (c: Record<string, unknown>): Config => c as Config;
-export const fromConfig = (c: Config | null | undefined): Record<string, unknown> => (c ?? {}) as Record<string, unknown>;
-
 export const datasourcesKey = ["datasources"] as const;
 export const datasourceKey = (id: string) => ["datasource", id] as const;
 export const healthChecksKey = (id: string) => ["datasource", id, "health-checks"] as const;

@@ -2,9 +2,9 @@
  * What a connection test or a recorded health check says, in words: the
  * server's own answer (latency, version, size) or its failure message.
  */
+import type { Outcome } from "../../components/ActionStatus";
 import type { Translate } from "../../i18n";
 import { bytes } from "../../lib/format";
-import type { Outcome } from "./shared/ActionStatus";
 import type { ConnectionTest, HealthCheck } from "./api";
 
 /** Engines report metadata as strings or numbers (`size_bytes`, `active_connections`). */

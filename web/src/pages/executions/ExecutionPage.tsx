@@ -10,7 +10,7 @@ import { useEffect, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, download, ok } from "../../api/client";
 import { useCan } from "../../auth";
-import { ConfirmDialog } from "../../components/Dialog";
+import { ConfirmAction } from "../../components/ConfirmAction";
 import { Status } from "../../components/Status";
 import { ErrorNote, QueryState } from "../../components/State";
 import { Table } from "../../components/Table";
@@ -218,14 +218,6 @@ function ExecutionActions({ execution: e, title }: { execution: ExecutionDetail;
     mutationFn: () => ok(api.POST("/api/executions/{id}/retry-upload", { params: { path: { id: e.id } } })),
     onSettled: refresh,
   });
-  const remove = useMutation({
-    mutationFn: () => ok(api.DELETE("/api/executions/{id}", { params: { path: { id: e.id } } })),
-    onSuccess: () => {
-      client.invalidateQueries({ queryKey: ["executions"] });
-      client.invalidateQueries({ queryKey: ["backups"] });
-      navigate("/executions");
-    },
-  });
   const final = isFinal(e.status);
   // A backup of several databases is downloaded one database at a time (see Databases).
   const single = databasesOf(e.metadata).length === 0;
@@ -268,18 +260,18 @@ function ExecutionActions({ execution: e, title }: { execution: ExecutionDetail;
         </p>
       )}
       {failure && <ErrorNote error={failure} />}
-      <ConfirmDialog
-        open={confirmDelete}
+      <ConfirmAction
+        item={confirmDelete ? e : null}
         title={t("common.confirmDeleteTitle", { name: title })}
         body={<p>{e.operation === "backup" && e.status === "completed" ? t("executions.deleteBackupBody") : t("executions.deleteBody")}</p>}
         confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        error={remove.error ? <ErrorNote error={remove.error} /> : undefined}
-        onConfirm={() => remove.mutate()}
-        onClose={() => {
-          remove.reset();
-          setConfirmDelete(false);
+        action={(x) => ok(api.DELETE("/api/executions/{id}", { params: { path: { id: x.id } } }))}
+        onDone={() => {
+          client.invalidateQueries({ queryKey: ["executions"] });
+          client.invalidateQueries({ queryKey: ["backups"] });
+          navigate("/executions");
         }}
+        onClose={() => setConfirmDelete(false)}
       />
     </>
   );

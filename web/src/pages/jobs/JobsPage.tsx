@@ -8,7 +8,7 @@ import { useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { api, ok, type Schemas } from "../../api/client";
 import { useCan } from "../../auth";
-import { ConfirmDialog } from "../../components/Dialog";
+import { ConfirmAction } from "../../components/ConfirmAction";
 import { Status } from "../../components/Status";
 import { Empty, ErrorNote, QueryState } from "../../components/State";
 import { Pager, Table, type Column } from "../../components/Table";
@@ -124,7 +124,7 @@ function EnabledCell({ job }: { job: Job }) {
   });
   return (
     <div className="actions">
-      <span className={`status ${job.enabled ? "tone-good" : "tone-muted"}`}>{job.enabled ? t("jobs.enabled") : t("jobs.disabled")}</span>
+      <Status value={job.enabled ? "enabled" : "disabled"} label={job.enabled ? t("jobs.enabled") : t("jobs.disabled")} />
       {can("jobs:write") && (
         <button type="button" className="secondary" disabled={toggle.isPending} onClick={() => toggle.mutate()}>
           {job.enabled ? t("jobs.disable") : t("jobs.enable")}
@@ -198,27 +198,15 @@ function JobActions({
 function DeleteJob({ job, onClose }: { job: Job | null; onClose: () => void }) {
   const t = useT();
   const client = useQueryClient();
-  const remove = useMutation({
-    mutationFn: (id: string) => ok(api.DELETE("/api/backup-jobs/{id}", { params: { path: { id } } })),
-    onSuccess: () => {
-      client.invalidateQueries({ queryKey: jobKeys.all });
-      onClose();
-    },
-  });
-  const close = () => {
-    remove.reset();
-    onClose();
-  };
   return (
-    <ConfirmDialog
-      open={job !== null}
+    <ConfirmAction
+      item={job}
       title={t("common.confirmDeleteTitle", { name: job?.name ?? "" })}
       body={<p>{t("jobs.deleteBody")}</p>}
       confirmLabel={t("common.delete")}
-      busy={remove.isPending}
-      error={remove.error ? <ErrorNote error={remove.error} /> : undefined}
-      onConfirm={() => job && remove.mutate(job.id)}
-      onClose={close}
+      action={(j) => ok(api.DELETE("/api/backup-jobs/{id}", { params: { path: { id: j.id } } }))}
+      onDone={() => client.invalidateQueries({ queryKey: jobKeys.all })}
+      onClose={onClose}
     />
   );
 }

@@ -8,9 +8,14 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState, type FormEvent } from "react";
 import { api, ok, type Schemas } from "../../api/client";
+import { CheckList } from "../../components/CheckList";
+import { DialogActions } from "../../components/Dialog";
 import { CheckboxField, Field, FormError, SelectField, TextField, useFieldMessage } from "../../components/Field";
 import { SchemaFields } from "../../components/SchemaForm";
+import { useNamedList } from "../../components/useNames";
 import { useT } from "../../i18n";
+import type { Named } from "../../lib/names";
+import { fromConfig, type Plugin } from "../../lib/pluginTypes";
 import { fieldsOf, initialValues, type FormValues } from "../../lib/schemaForm";
 import {
   assembleChannel,
@@ -19,17 +24,12 @@ import {
   placeChannelFailure,
   routingOf,
   splitSchema,
-  toggle,
   type Channel,
   type ChannelErrors,
   type Routing,
 } from "./channelForm";
 import { isOneOf, KINDS, SEVERITIES } from "./kinds";
 import { kindLabel, severityLabel } from "./labels";
-import type { Named } from "./names";
-import { useNamedList } from "./shared";
-
-export type Plugin = Schemas["PluginView"];
 
 /** The notifier types installed, each with the plugin that provides it. */
 export function notifierTypes(plugins: readonly Plugin[]): Map<string, Plugin> {
@@ -58,7 +58,7 @@ export function ChannelForm({ channel, types, onDone }: { channel?: Channel; typ
   const form = useMemo(() => formOf(types.get(type)), [types, type]);
   // The server keeps a stored secret left empty only while the type stays.
   const keepsSecrets = editing && channel?.type === type;
-  const stored = channel && channel.type === type ? (channel.config as Record<string, unknown>) : {};
+  const stored = channel && channel.type === type ? fromConfig(channel.config) : {};
   const [values, setValues] = useState<FormValues>(() => initialValues(form.fields, stored));
   const [texts, setTexts] = useState<Record<string, string>>(() => objectTexts(form.objects, stored));
   const [routing, setRouting] = useState<Routing>(() => routingOf(channel));
@@ -86,7 +86,7 @@ export function ChannelForm({ channel, types, onDone }: { channel?: Channel; typ
   const changeType = (next: string) => {
     setType(next);
     const nextForm = formOf(types.get(next));
-    const config = channel && channel.type === next ? (channel.config as Record<string, unknown>) : {};
+    const config = channel && channel.type === next ? fromConfig(channel.config) : {};
     setValues(initialValues(nextForm.fields, config));
     setTexts(objectTexts(nextForm.objects, config));
     setLocal({ fields: {}, config: {} });
@@ -140,46 +140,8 @@ export function ChannelForm({ channel, types, onDone }: { channel?: Channel; typ
       )}
       <RoutingFields routing={routing} onChange={setRouting} error={fieldError} jobs={jobs.data} datasources={datasources.data} />
       <FormError message={placed.general} />
-      <div className="actions end">
-        <button type="button" className="secondary" onClick={onDone}>
-          {t("common.cancel")}
-        </button>
-        <button type="submit" disabled={save.isPending}>
-          {save.isPending ? t("common.saving") : t("common.save")}
-        </button>
-      </div>
+      <DialogActions onCancel={onDone} saving={save.isPending} />
     </form>
-  );
-}
-
-/** A group of checkboxes where none checked means "all". */
-function CheckList<T extends string>({
-  legend,
-  help,
-  items,
-  checked,
-  onChange,
-  error,
-}: {
-  legend: string;
-  help: string;
-  items: readonly { value: T; label: string }[];
-  checked: readonly T[];
-  onChange: (next: T[]) => void;
-  error?: string;
-}) {
-  const order = items.map((i) => i.value);
-  return (
-    <fieldset>
-      <legend>{legend}</legend>
-      <small className="help">{help}</small>
-      <div className="form-grid">
-        {items.map((i) => (
-          <CheckboxField key={i.value} label={i.label} checked={checked.includes(i.value)} onChange={(on) => onChange(toggle(checked, i.value, on, order))} />
-        ))}
-      </div>
-      {error && <small className="field-error">{error}</small>}
-    </fieldset>
   );
 }
 
@@ -219,6 +181,7 @@ function RoutingFields({
         />
         <CheckboxField label={t("notifications.channels.enabled")} checked={routing.enabled} onChange={(v) => onChange({ ...routing, enabled: v })} />
       </div>
+      {/* In each list below, none checked means "all" (as its help says). */}
       <CheckList
         legend={t("notifications.channels.events")}
         help={t("notifications.channels.eventsHelp")}

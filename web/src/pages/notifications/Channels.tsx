@@ -7,17 +7,22 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { useMemo, useState } from "react";
 import { api, ok, type Schemas } from "../../api/client";
 import { useCan } from "../../auth";
-import { ConfirmDialog, Dialog } from "../../components/Dialog";
+import { ConfirmAction } from "../../components/ConfirmAction";
+import { useDateTime } from "../../components/dates";
+import { Dialog } from "../../components/Dialog";
 import { SelectField } from "../../components/Field";
+import { PageHead } from "../../components/PageHead";
 import { Empty, ErrorNote, QueryState } from "../../components/State";
-import { Pager, Table, type Column } from "../../components/Table";
+import { Status } from "../../components/Status";
+import { PagedTable, Table, type Column } from "../../components/Table";
+import { useAllPlugins } from "../../components/usePlugins";
+import { useNames } from "../../components/useNames";
 import { useT } from "../../i18n";
 import { ChannelForm, notifierTypes } from "./ChannelDialog";
 import type { Channel } from "./channelForm";
 import { DELIVERY_STATUSES, isOneOf, type DeliveryStatus } from "./kinds";
-import { DELIVERY_TONE, deliveryLabel, kindLabel, severityLabel } from "./labels";
+import { deliveryLabel, kindLabel, severityLabel } from "./labels";
 import "./notifications.css";
-import { Badge, useDateTime, useNames } from "./shared";
 
 type TestResult = Schemas["TestResult"];
 
@@ -31,7 +36,7 @@ export function Channels() {
     // A server keeps at most 100 channels: one page holds them all.
     queryFn: () => ok(api.GET("/api/notification-channels", { params: { query: { limit: 100 } } })),
   });
-  const plugins = useQuery({ queryKey: ["plugins"], queryFn: () => ok(api.GET("/api/plugins")), staleTime: 5 * 60_000 });
+  const plugins = useAllPlugins();
   const types = useMemo(() => notifierTypes(plugins.data?.data ?? []), [plugins.data]);
   const names = useNames("channels", ["jobs", "datasources"]);
   const [editing, setEditing] = useState<Channel | "new" | null>(null);
@@ -42,13 +47,6 @@ export function Channels() {
     mutationFn: (c: Channel) => ok(api.POST("/api/notification-channels/{id}/test", { params: { path: { id: c.id } } })),
     onMutate: (c) => setTested({ channel: c }),
     onSuccess: (result, c) => setTested({ channel: c, result }),
-  });
-  const remove = useMutation({
-    mutationFn: (c: Channel) => ok(api.DELETE("/api/notification-channels/{id}", { params: { path: { id: c.id } } })),
-    onSuccess: () => {
-      setDeleting(null);
-      client.invalidateQueries({ queryKey: ["channels"] });
-    },
   });
 
   const nameList = (ids: readonly string[]) => ids.map((id) => names.get(id) ?? t("notifications.channels.unknownName")).join(", ");
@@ -71,8 +69,7 @@ export function Channels() {
     { header: t("common.type"), cell: (c) => c.type },
     {
       header: t("common.status"),
-      cell: (c) =>
-        c.enabled ? <Badge tone="good">{t("notifications.channels.on")}</Badge> : <Badge tone="muted">{t("notifications.channels.off")}</Badge>,
+      cell: (c) => <Status value={c.enabled ? "enabled" : "disabled"} label={t(c.enabled ? "notifications.channels.on" : "notifications.channels.off")} />,
     },
     { header: t("notifications.channels.routing"), cell: rules },
   ];
@@ -98,16 +95,13 @@ export function Channels() {
   return (
     <>
       <section aria-labelledby="channels-heading">
-        <div className="page-head">
-          <h2 id="channels-heading">{t("notifications.tab.channels")}</h2>
+        <PageHead level={2} id="channels-heading" title={t("notifications.tab.channels")}>
           {writable && (
-            <div className="actions">
-              <button type="button" disabled={types.size === 0} onClick={() => setEditing("new")}>
-                {t("notifications.channels.add")}
-              </button>
-            </div>
+            <button type="button" disabled={types.size === 0} onClick={() => setEditing("new")}>
+              {t("notifications.channels.add")}
+            </button>
           )}
-        </div>
+        </PageHead>
         {plugins.error && <ErrorNote error={plugins.error} onRetry={() => plugins.refetch()} />}
         {plugins.data && types.size === 0 && <p className="note">{t("notifications.channels.noNotifiers")}</p>}
         <TestOutcome tested={tested} pending={test.isPending} />
@@ -133,18 +127,14 @@ export function Channels() {
       >
         {editing !== null && <ChannelForm channel={editing === "new" ? undefined : editing} types={types} onDone={() => setEditing(null)} />}
       </Dialog>
-      <ConfirmDialog
-        open={deleting !== null}
+      <ConfirmAction
+        item={deleting}
         title={t("common.confirmDeleteTitle", { name: deleting?.name })}
         body={<p>{t("notifications.channels.deleteBody")}</p>}
         confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        error={remove.error ? <ErrorNote error={remove.error} /> : undefined}
-        onConfirm={() => deleting && remove.mutate(deleting)}
-        onClose={() => {
-          setDeleting(null);
-          remove.reset();
-        }}
+        action={(c) => ok(api.DELETE("/api/notification-channels/{id}", { params: { path: { id: c.id } } }))}
+        onDone={() => client.invalidateQueries({ queryKey: ["channels"] })}
+        onClose={() => setDeleting(null)}
       />
     </>
   );
@@ -204,7 +194,7 @@ function Deliveries({ channels }: { channels: readonly Channel[] }) {
     { header: t("common.created"), cell: (d) => when(d.created_at) },
     { header: t("notifications.deliveries.channel"), cell: (d) => names.get(d.channel_id) ?? t("notifications.channels.unknownName") },
     { header: t("notifications.deliveries.subject"), cell: (d) => d.subject ?? "—" },
-    { header: t("common.status"), cell: (d) => <Badge tone={DELIVERY_TONE[d.status]}>{deliveryLabel(t, d.status)}</Badge> },
+    { header: t("common.status"), cell: (d) => <Status value={d.status} label={deliveryLabel(t, d.status)} /> },
     { header: t("notifications.deliveries.attempts"), cell: (d) => d.attempts, className: "num" },
     {
       header: t("notifications.deliveries.error"),
@@ -217,14 +207,11 @@ function Deliveries({ channels }: { channels: readonly Channel[] }) {
   ];
   return (
     <section aria-labelledby="deliveries-heading">
-      <div className="page-head">
-        <h2 id="deliveries-heading">{t("notifications.deliveries.title")}</h2>
-        <div className="actions">
-          <button type="button" className="secondary" disabled={list.isFetching} onClick={() => list.refetch()}>
-            {t("notifications.deliveries.refresh")}
-          </button>
-        </div>
-      </div>
+      <PageHead level={2} id="deliveries-heading" title={t("notifications.deliveries.title")}>
+        <button type="button" className="secondary" disabled={list.isFetching} onClick={() => list.refetch()}>
+          {t("notifications.deliveries.refresh")}
+        </button>
+      </PageHead>
       <div className="filters">
         <SelectField
           label={t("common.status")}
@@ -245,20 +232,14 @@ function Deliveries({ channels }: { channels: readonly Channel[] }) {
           options={[{ value: "", label: t("notifications.inbox.any") }, ...channels.map((c) => ({ value: c.id, label: c.name }))]}
         />
       </div>
-      <QueryState query={list}>
-        {(data) => (
-          <>
-            <Table
-              caption={t("notifications.deliveries.title")}
-              columns={columns}
-              rows={data.data}
-              rowKey={(d) => d.id}
-              empty={<Empty>{t("notifications.deliveries.empty")}</Empty>}
-            />
-            <Pager pagination={data.pagination} onPage={setPage} />
-          </>
-        )}
-      </QueryState>
+      <PagedTable
+        query={list}
+        onPage={setPage}
+        caption={t("notifications.deliveries.title")}
+        columns={columns}
+        rowKey={(d) => d.id}
+        empty={<Empty>{t("notifications.deliveries.empty")}</Empty>}
+      />
     </section>
   );
 }

@@ -7,15 +7,18 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, ok, type Schemas } from "../../api/client";
+import { useDateTime } from "../../components/dates";
 import { SelectField } from "../../components/Field";
-import { Empty, ErrorNote, QueryState } from "../../components/State";
-import { Pager, Table, type Column } from "../../components/Table";
+import { PageHead } from "../../components/PageHead";
+import { Empty, ErrorNote } from "../../components/State";
+import { Status } from "../../components/Status";
+import { PagedTable, type Column } from "../../components/Table";
+import { useNames } from "../../components/useNames";
 import { useT } from "../../i18n";
 import { inboxQuery, NO_FILTER, withFilter, type InboxFilter, type ReadFilter } from "./inbox";
 import { isOneOf, KINDS, SEVERITIES } from "./kinds";
-import { entityLabel, kindLabel, SEVERITY_TONE, severityLabel } from "./labels";
+import { entityLabel, kindLabel, severityLabel } from "./labels";
 import { aboutName } from "./names";
-import { Badge, useDateTime, useNames } from "./shared";
 
 type Notification = Schemas["NotificationPage"]["data"][number];
 
@@ -52,7 +55,7 @@ export function Inbox() {
   };
 
   const columns: Column<Notification>[] = [
-    { header: t("notifications.inbox.severity"), cell: (n) => <Badge tone={SEVERITY_TONE[n.severity]}>{severityLabel(t, n.severity)}</Badge> },
+    { header: t("notifications.inbox.severity"), cell: (n) => <Status value={n.severity} label={severityLabel(t, n.severity)} /> },
     {
       header: t("notifications.inbox.notification"),
       cell: (n) => (
@@ -83,17 +86,12 @@ export function Inbox() {
 
   return (
     <section aria-labelledby="inbox-heading">
-      <div className="page-head">
-        <h2 id="inbox-heading">{t("notifications.tab.inbox")}</h2>
-        <div className="actions">
-          {list.data && (
-            <span role="status">{t("notifications.inbox.unreadCount", { n: list.data.unread })}</span>
-          )}
-          <button type="button" disabled={markAll.isPending || !list.data || list.data.unread === 0} onClick={() => markAll.mutate()}>
-            {t("notifications.inbox.markAllRead")}
-          </button>
-        </div>
-      </div>
+      <PageHead level={2} id="inbox-heading" title={t("notifications.tab.inbox")}>
+        {list.data && <span role="status">{t("notifications.inbox.unreadCount", { n: list.data.unread })}</span>}
+        <button type="button" disabled={markAll.isPending || !list.data || list.data.unread === 0} onClick={() => markAll.mutate()}>
+          {t("notifications.inbox.markAllRead")}
+        </button>
+      </PageHead>
       <div className="filters">
         <SelectField
           label={t("notifications.inbox.filterRead")}
@@ -120,20 +118,14 @@ export function Inbox() {
       </div>
       {markRead.error && <ErrorNote error={markRead.error} />}
       {markAll.error && <ErrorNote error={markAll.error} />}
-      <QueryState query={list}>
-        {(page) => (
-          <>
-            <Table
-              caption={t("notifications.tab.inbox")}
-              columns={columns}
-              rows={page.data}
-              rowKey={(n) => n.id}
-              empty={<Empty>{t("notifications.inbox.empty")}</Empty>}
-            />
-            <Pager pagination={page.pagination} onPage={(p) => setFilter({ ...filter, page: p })} />
-          </>
-        )}
-      </QueryState>
+      <PagedTable
+        query={list}
+        onPage={(p) => setFilter({ ...filter, page: p })}
+        caption={t("notifications.tab.inbox")}
+        columns={columns}
+        rowKey={(n) => n.id}
+        empty={<Empty>{t("notifications.inbox.empty")}</Empty>}
+      />
     </section>
   );
 }

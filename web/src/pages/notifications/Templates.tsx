@@ -9,16 +9,16 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 import { api, ok, type Schemas } from "../../api/client";
-import { placeFailure } from "../../api/errors";
+import { placeError } from "../../api/errors";
 import { useCan } from "../../auth";
-import { ConfirmDialog } from "../../components/Dialog";
+import { ConfirmAction } from "../../components/ConfirmAction";
+import { useDateTime } from "../../components/dates";
 import { Field, FormError, SelectField, TextField } from "../../components/Field";
 import { Empty, ErrorNote, QueryState } from "../../components/State";
 import { Table, type Column } from "../../components/Table";
 import { useT } from "../../i18n";
 import { kindLabel } from "./labels";
 import "./notifications.css";
-import { useDateTime } from "./shared";
 
 type Template = Schemas["TemplateView"];
 type Version = Schemas["TemplateVersion"];
@@ -118,15 +118,6 @@ function TemplateDetail({ template }: { template: Template }) {
     queryKey: ["templates", template.id, "versions"],
     queryFn: () => ok(api.GET("/api/system/notification-templates/{id}/versions", { params: { path: { id: template.id } } })),
   });
-  const revert = useMutation({
-    mutationFn: (v: Version) =>
-      ok(api.POST("/api/system/notification-templates/{id}/revert", { params: { path: { id: template.id } }, body: { version: v.version } })),
-    onSuccess: (saved, v) => {
-      setReverting(null);
-      setNotice(t("notifications.templates.reverted", { from: v.version, version: saved.active_version }));
-      store(saved);
-    },
-  });
 
   const columns: Column<Version>[] = [
     {
@@ -157,8 +148,8 @@ function TemplateDetail({ template }: { template: Template }) {
       <QueryState query={versions}>
         {(page) => <Table caption={t("notifications.templates.versions")} columns={columns} rows={page.data} rowKey={(v) => String(v.version)} />}
       </QueryState>
-      <ConfirmDialog
-        open={reverting !== null}
+      <ConfirmAction
+        item={reverting}
         title={t("notifications.templates.revertTitle", { version: reverting?.version })}
         body={
           <>
@@ -167,13 +158,14 @@ function TemplateDetail({ template }: { template: Template }) {
           </>
         }
         confirmLabel={t("notifications.templates.revert")}
-        busy={revert.isPending}
-        error={revert.error ? <ErrorNote error={revert.error} /> : undefined}
-        onConfirm={() => reverting && revert.mutate(reverting)}
-        onClose={() => {
-          setReverting(null);
-          revert.reset();
+        action={(v) =>
+          ok(api.POST("/api/system/notification-templates/{id}/revert", { params: { path: { id: template.id } }, body: { version: v.version } }))
+        }
+        onDone={(saved, v) => {
+          setNotice(t("notifications.templates.reverted", { from: v.version, version: saved.active_version }));
+          store(saved);
         }}
+        onClose={() => setReverting(null)}
       />
     </section>
   );
@@ -196,7 +188,7 @@ function TemplateForm({ template, writable, onSaved }: { template: Template; wri
   });
   // A save's refusal names the part that does not render; so does a preview's.
   const failure = save.error ?? preview.error;
-  const placed = failure ? placeFailure(failure, ["subject", "body"]) : { fields: {} as Record<string, string>, general: undefined };
+  const placed = placeError(failure, ["subject", "body"]);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     preview.reset();

@@ -107,13 +107,6 @@ export function routingOf(c?: Channel): Routing {
   };
 }
 
-/** `list` with `item` in or out (kept once, in the order of `order` when given). */
-export function toggle<T>(list: readonly T[], item: T, on: boolean, order?: readonly T[]): T[] {
-  const rest = list.filter((x) => x !== item);
-  const next = on ? [...rest, item] : rest;
-  return order ? order.filter((x) => next.includes(x)) : next;
-}
-
 type Rules = Pick<ChannelBody, "enabled" | "events" | "min_severity" | "job_ids" | "datasource_ids" | "suppress_minutes">;
 
 /** The routing fields of the request, or the errors under `suppress_minutes`. */

@@ -5,36 +5,30 @@
  * address of its own.
  */
 import { Outlet, type RouteObject } from "react-router";
-import { useCan } from "../../auth";
+import { Needs } from "../../components/Needs";
+import { PageHead } from "../../components/PageHead";
+import { TabStrip } from "../../components/TabStrip";
 import { useT } from "../../i18n";
 import { Channels } from "./Channels";
 import { Inbox } from "./Inbox";
-import { TabStrip } from "./shared";
 import { Templates } from "./Templates";
 
 function NotificationsLayout() {
   const t = useT();
-  const can = useCan();
   return (
     <>
-      <div className="page-head">
-        <h1>{t("notifications.title")}</h1>
-      </div>
-      {can("notifications:read") ? (
-        <>
-          <TabStrip
-            label={t("notifications.sections")}
-            tabs={[
-              { to: "/notifications", label: t("notifications.tab.inbox"), end: true },
-              { to: "/notifications/channels", label: t("notifications.tab.channels") },
-              { to: "/notifications/templates", label: t("notifications.tab.templates") },
-            ]}
-          />
-          <Outlet />
-        </>
-      ) : (
-        <p className="note">{t("common.forbidden", { permission: "notifications:read" })}</p>
-      )}
+      <PageHead title={t("notifications.title")} />
+      <Needs permission="notifications:read">
+        <TabStrip
+          label={t("notifications.sections")}
+          tabs={[
+            { to: "/notifications", label: t("notifications.tab.inbox"), end: true },
+            { to: "/notifications/channels", label: t("notifications.tab.channels") },
+            { to: "/notifications/templates", label: t("notifications.tab.templates") },
+          ]}
+        />
+        <Outlet />
+      </Needs>
     </>
   );
 }

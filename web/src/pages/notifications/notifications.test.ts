@@ -9,13 +9,13 @@ import {
   placeChannelFailure,
   routingOf,
   splitSchema,
-  toggle,
   type Channel,
   type ChannelDraft,
 } from "./channelForm";
 import { inboxQuery, NO_FILTER, withFilter } from "./inbox";
 import { DELIVERY_STATUSES, isOneOf, KINDS, SEVERITIES } from "./kinds";
-import { aboutName, nameMap } from "./names";
+import { aboutName } from "./names";
+import { nameMap } from "../../lib/names";
 
 const whatsapp = {
   type: "object",
@@ -69,12 +69,6 @@ describe("routing", () => {
     expect(buildRouting({ ...r, suppressMinutes: "-1" }).errors).toEqual({ suppress_minutes: "min:0" });
     expect(buildRouting({ ...r, suppressMinutes: "10081" }).errors).toEqual({ suppress_minutes: "max:10080" });
     expect(buildRouting({ ...r, suppressMinutes: "" }).rules.suppress_minutes).toBeUndefined();
-  });
-
-  it("toggles an item once, in a given order", () => {
-    expect(toggle(["b"], "a", true, ["a", "b", "c"])).toEqual(["a", "b"]);
-    expect(toggle(["a", "b"], "a", false)).toEqual(["b"]);
-    expect(toggle(["a"], "a", true)).toEqual(["a"]);
   });
 
   it("reads a stored channel's rules", () => {

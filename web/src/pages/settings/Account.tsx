@@ -7,14 +7,14 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, ok, type Schemas } from "../../api/client";
-import { placeFailure } from "../../api/errors";
+import { placeError } from "../../api/errors";
 import { ME_KEY, useCan, useMe } from "../../auth";
+import { useDateTime } from "../../components/dates";
 import { FormError, TextField } from "../../components/Field";
 import { Empty, ErrorNote, QueryState } from "../../components/State";
+import { Status } from "../../components/Status";
 import { Table, type Column } from "../../components/Table";
 import { useT } from "../../i18n";
-import { Badge, useDateTime } from "../notifications/shared";
-import "../notifications/notifications.css";
 
 type Session = Schemas["SessionView"];
 
@@ -65,7 +65,7 @@ function PasswordChange() {
       setConfirm("");
     },
   });
-  const placed = change.error ? placeFailure(change.error, ["current_password", "new_password"]) : { fields: {} as Record<string, string>, general: undefined };
+  const placed = placeError(change.error, ["current_password", "new_password"]);
   const differ = confirm !== "" && confirm !== next;
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -142,7 +142,7 @@ function Sessions() {
       header: t("common.actions"),
       cell: (s) =>
         s.current ? (
-          <Badge tone="good">{t("settings.account.thisSession")}</Badge>
+          <Status value="current" label={t("settings.account.thisSession")} />
         ) : (
           <button type="button" className="secondary" disabled={revoke.isPending && revoke.variables?.id === s.id} onClick={() => revoke.mutate(s)}>
             {t("settings.account.revoke")}

@@ -6,17 +6,16 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, ok, type Schemas } from "../../api/client";
+import { useDateTime } from "../../components/dates";
 import { TextField } from "../../components/Field";
-import { Empty, QueryState } from "../../components/State";
-import { Pager, Table, type Column } from "../../components/Table";
+import { Empty } from "../../components/State";
+import { Status } from "../../components/Status";
+import { PagedTable, type Column } from "../../components/Table";
+import { useNames } from "../../components/useNames";
 import { useT } from "../../i18n";
-import { Badge, useDateTime, useNames, type Tone } from "../notifications/shared";
 import { auditQuery, NO_AUDIT_FILTER, type AuditFilter } from "./access";
 
 type Row = Schemas["AuditLog"];
-type Outcome = Schemas["AuditOutcome"];
-
-const OUTCOME_TONE: Record<Outcome, Tone> = { succeeded: "good", failed: "bad", denied: "warn" };
 
 export function Audit() {
   const t = useT();
@@ -63,7 +62,7 @@ export function Audit() {
     },
     {
       header: t("settings.audit.outcome"),
-      cell: (r) => <Badge tone={OUTCOME_TONE[r.outcome]}>{t(`settings.audit.outcome.${r.outcome}` as const)}</Badge>,
+      cell: (r) => <Status value={r.outcome} label={t(`settings.audit.outcome.${r.outcome}` as const)} />,
     },
     { header: t("settings.audit.client"), cell: (r) => r.client ?? "—" },
   ];
@@ -85,14 +84,7 @@ export function Audit() {
           </button>
         </div>
       </form>
-      <QueryState query={rows}>
-        {(data) => (
-          <>
-            <Table caption={t("settings.tab.audit")} columns={columns} rows={data.data} rowKey={(r) => r.id} empty={<Empty>{t("settings.audit.empty")}</Empty>} />
-            <Pager pagination={data.pagination} onPage={setPage} />
-          </>
-        )}
-      </QueryState>
+      <PagedTable query={rows} onPage={setPage} caption={t("settings.tab.audit")} columns={columns} rowKey={(r) => r.id} empty={<Empty>{t("settings.audit.empty")}</Empty>} />
     </section>
   );
 }

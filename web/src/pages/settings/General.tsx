@@ -6,12 +6,11 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, ok } from "../../api/client";
-import { placeFailure } from "../../api/errors";
+import { placeError } from "../../api/errors";
 import { useCan } from "../../auth";
 import { CheckboxField, Field, FormError, TextField, useFieldMessage } from "../../components/Field";
 import { Empty, QueryState } from "../../components/State";
 import { useT } from "../../i18n";
-import "../notifications/notifications.css";
 import { changedSettings, newSetting, settingFields, settingValues, type SettingValues } from "./settingsForm";
 
 type Settings = Record<string, unknown>;
@@ -59,7 +58,7 @@ function SettingsForm({ settings, onNotice }: { settings: Settings; onNotice: (t
   });
 
   const keys = fields.map((f) => f.key);
-  const placed = save.error ? placeFailure(save.error, [...keys, newKey.trim()].filter(Boolean)) : { fields: {} as Record<string, string>, general: undefined };
+  const placed = placeError(save.error, [...keys, newKey.trim()].filter(Boolean));
   const errorOf = (key: string) => {
     const code = local[key] ?? placed.fields[key];
     if (code === "json") return t("settings.general.invalidJson");

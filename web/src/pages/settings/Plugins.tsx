@@ -3,14 +3,11 @@
  * or added, with what they provide and which of their fields are
  * secrets (sealed at rest, never shown back).
  */
-import { useQuery } from "@tanstack/react-query";
-import { api, ok, type Schemas } from "../../api/client";
 import { Empty, QueryState } from "../../components/State";
 import { Table, type Column } from "../../components/Table";
+import { useAllPlugins } from "../../components/usePlugins";
 import { useT } from "../../i18n";
-import "../notifications/notifications.css";
-
-type Plugin = Schemas["PluginView"];
+import type { Plugin } from "../../lib/pluginTypes";
 
 const codes = (list: readonly string[], none: string) =>
   list.length === 0 ? (
@@ -25,8 +22,8 @@ const codes = (list: readonly string[], none: string) =>
 
 export function Plugins() {
   const t = useT();
-  // The same key as the channel form's notifier list: one request serves both.
-  const plugins = useQuery({ queryKey: ["plugins"], queryFn: () => ok(api.GET("/api/plugins")), staleTime: 5 * 60_000 });
+  // The same query as the channel form's notifier list: one request serves both.
+  const plugins = useAllPlugins();
   const columns: Column<Plugin>[] = [
     { header: t("settings.plugins.id"), cell: (p) => <code>{p.id}</code> },
     { header: t("settings.plugins.kind"), cell: (p) => p.kind },

@@ -6,15 +6,16 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, ok, type Schemas } from "../../api/client";
-import { placeFailure } from "../../api/errors";
-import { ConfirmDialog, Dialog } from "../../components/Dialog";
-import { CheckboxField, FormError, TextField } from "../../components/Field";
-import { Empty, ErrorNote, QueryState } from "../../components/State";
+import { placeError } from "../../api/errors";
+import { CheckList } from "../../components/CheckList";
+import { ConfirmAction } from "../../components/ConfirmAction";
+import { Dialog, DialogActions } from "../../components/Dialog";
+import { FormError, TextField } from "../../components/Field";
+import { PageHead } from "../../components/PageHead";
+import { Empty, QueryState } from "../../components/State";
+import { Status } from "../../components/Status";
 import { Table, type Column } from "../../components/Table";
 import { useT, type Translate } from "../../i18n";
-import { toggle } from "../notifications/channelForm";
-import { Badge } from "../notifications/shared";
-import "../notifications/notifications.css";
 import { PERMISSIONS, type Permission } from "./access";
 
 type Role = Schemas["Role"];
@@ -54,16 +55,15 @@ export function PermissionChecks({
 }) {
   const t = useT();
   return (
-    <fieldset>
-      <legend>{legend}</legend>
-      {help && <small className="help">{help}</small>}
-      <div className="checks">
-        {offered.map((p) => (
-          <CheckboxField key={p} label={`${permissionLabel(t, p)} (${p})`} checked={checked.includes(p)} onChange={(on) => onChange(toggle(checked, p, on, PERMISSIONS))} />
-        ))}
-      </div>
-      {error && <small className="field-error">{error}</small>}
-    </fieldset>
+    <CheckList
+      legend={legend}
+      help={help}
+      items={offered.map((p) => ({ value: p, label: `${permissionLabel(t, p)} (${p})` }))}
+      checked={checked}
+      onChange={onChange}
+      error={error}
+      className="checks"
+    />
   );
 }
 
@@ -73,16 +73,9 @@ export function Roles() {
   const roles = useQuery({ queryKey: ["roles"], queryFn: () => ok(api.GET("/api/roles")) });
   const [editing, setEditing] = useState<Role | "new" | null>(null);
   const [deleting, setDeleting] = useState<Role | null>(null);
-  const remove = useMutation({
-    mutationFn: (r: Role) => ok(api.DELETE("/api/roles/{id}", { params: { path: { id: r.id } } })),
-    onSuccess: () => {
-      setDeleting(null);
-      client.invalidateQueries({ queryKey: ["roles"] });
-    },
-  });
   const columns: Column<Role>[] = [
     { header: t("common.name"), cell: (r) => r.name },
-    { header: t("common.type"), cell: (r) => (r.built_in ? <Badge tone="busy">{t("settings.roles.builtIn")}</Badge> : <Badge tone="muted">{t("settings.roles.custom")}</Badge>) },
+    { header: t("common.type"), cell: (r) => <Status value={r.built_in ? "built_in" : "custom"} label={t(r.built_in ? "settings.roles.builtIn" : "settings.roles.custom")} /> },
     { header: t("settings.roles.description"), cell: (r) => r.description ?? "—" },
     { header: t("settings.roles.permissions"), cell: (r) => <PermissionList permissions={r.permissions} /> },
     {
@@ -102,14 +95,11 @@ export function Roles() {
   ];
   return (
     <section aria-labelledby="roles-heading">
-      <div className="page-head">
-        <h2 id="roles-heading">{t("settings.tab.roles")}</h2>
-        <div className="actions">
-          <button type="button" onClick={() => setEditing("new")}>
-            {t("settings.roles.add")}
-          </button>
-        </div>
-      </div>
+      <PageHead level={2} id="roles-heading" title={t("settings.tab.roles")}>
+        <button type="button" onClick={() => setEditing("new")}>
+          {t("settings.roles.add")}
+        </button>
+      </PageHead>
       <p className="help">{t("settings.roles.intro")}</p>
       <QueryState query={roles}>
         {(page) => <Table caption={t("settings.tab.roles")} columns={columns} rows={page.data} rowKey={(r) => r.id} empty={<Empty>{t("settings.roles.empty")}</Empty>} />}
@@ -122,18 +112,14 @@ export function Roles() {
       >
         {editing !== null && <RoleForm role={editing === "new" ? undefined : editing} onDone={() => setEditing(null)} />}
       </Dialog>
-      <ConfirmDialog
-        open={deleting !== null}
+      <ConfirmAction
+        item={deleting}
         title={t("common.confirmDeleteTitle", { name: deleting?.name })}
         body={<p>{t("settings.roles.deleteBody")}</p>}
         confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        error={remove.error ? <ErrorNote error={remove.error} /> : undefined}
-        onConfirm={() => deleting && remove.mutate(deleting)}
-        onClose={() => {
-          setDeleting(null);
-          remove.reset();
-        }}
+        action={(r) => ok(api.DELETE("/api/roles/{id}", { params: { path: { id: r.id } } }))}
+        onDone={() => client.invalidateQueries({ queryKey: ["roles"] })}
+        onClose={() => setDeleting(null)}
       />
     </section>
   );
@@ -157,7 +143,7 @@ function RoleForm({ role, onDone }: { role?: Role; onDone: () => void }) {
       onDone();
     },
   });
-  const placed = save.error ? placeFailure(save.error, ["name", "description", "permissions"]) : { fields: {} as Record<string, string>, general: undefined };
+  const placed = placeError(save.error, ["name", "description", "permissions"]);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     if (name.trim() !== "") save.mutate();
@@ -177,14 +163,7 @@ function RoleForm({ role, onDone }: { role?: Role; onDone: () => void }) {
         error={placed.fields.permissions}
       />
       <FormError message={placed.general} />
-      <div className="actions end">
-        <button type="button" className="secondary" onClick={onDone}>
-          {t("common.cancel")}
-        </button>
-        <button type="submit" disabled={save.isPending || name.trim() === ""}>
-          {save.isPending ? t("common.saving") : t("common.save")}
-        </button>
-      </div>
+      <DialogActions onCancel={onDone} saving={save.isPending} disabled={name.trim() === ""} />
     </form>
   );
 }

@@ -7,14 +7,16 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRef, useState, type FormEvent } from "react";
 import { api, ok, type Schemas } from "../../api/client";
-import { placeFailure } from "../../api/errors";
+import { placeError } from "../../api/errors";
 import { useCan, useMe } from "../../auth";
-import { ConfirmDialog, Dialog } from "../../components/Dialog";
+import { ConfirmAction } from "../../components/ConfirmAction";
+import { useWhen } from "../../components/dates";
+import { Dialog, DialogActions } from "../../components/Dialog";
 import { Field, FormError, TextField, useFieldMessage } from "../../components/Field";
-import { Empty, ErrorNote, QueryState } from "../../components/State";
+import { PageHead } from "../../components/PageHead";
+import { Empty, QueryState } from "../../components/State";
 import { Table, type Column } from "../../components/Table";
 import { useT } from "../../i18n";
-import { useDateTime } from "../notifications/shared";
 import { expiryFromDays, grantable, MAX_TOKEN_DAYS, type Permission } from "./access";
 import { PermissionChecks, PermissionList } from "./Roles";
 
@@ -23,20 +25,14 @@ type Created = Schemas["CreatedToken"];
 
 export function Tokens() {
   const t = useT();
-  const when = useDateTime();
+  // "Never" for a token not used yet, or one that does not expire.
+  const when = useWhen();
   const me = useMe();
   const can = useCan();
   const client = useQueryClient();
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<Token | null>(null);
   const tokens = useQuery({ queryKey: ["tokens"], queryFn: () => ok(api.GET("/api/tokens")) });
-  const revoke = useMutation({
-    mutationFn: (tk: Token) => ok(api.DELETE("/api/tokens/{id}", { params: { path: { id: tk.id } } })),
-    onSuccess: () => {
-      setRevoking(null);
-      client.invalidateQueries({ queryKey: ["tokens"] });
-    },
-  });
   // A token cannot make tokens: the server takes them from a signed-in session only.
   const mayCreate = me.via !== "token";
 
@@ -47,8 +43,8 @@ export function Tokens() {
     { header: t("settings.tokens.prefix"), cell: (tk) => <code>{tk.prefix}…</code> },
     { header: t("settings.roles.permissions"), cell: (tk) => (tk.permissions ? <PermissionList permissions={tk.permissions} /> : t("settings.tokens.roleDefault")) },
     { header: t("common.created"), cell: (tk) => when(tk.created_at) },
-    { header: t("settings.tokens.lastUsed"), cell: (tk) => (tk.last_used_at ? when(tk.last_used_at) : t("common.never")) },
-    { header: t("settings.tokens.expires"), cell: (tk) => (tk.expires_at ? when(tk.expires_at) : t("common.never")) },
+    { header: t("settings.tokens.lastUsed"), cell: (tk) => when(tk.last_used_at) },
+    { header: t("settings.tokens.expires"), cell: (tk) => when(tk.expires_at) },
     {
       header: t("common.actions"),
       cell: (tk) => (
@@ -61,16 +57,13 @@ export function Tokens() {
 
   return (
     <section aria-labelledby="tokens-heading">
-      <div className="page-head">
-        <h2 id="tokens-heading">{t("settings.tab.tokens")}</h2>
+      <PageHead level={2} id="tokens-heading" title={t("settings.tab.tokens")}>
         {mayCreate && (
-          <div className="actions">
-            <button type="button" onClick={() => setCreating(true)}>
-              {t("settings.tokens.create")}
-            </button>
-          </div>
+          <button type="button" onClick={() => setCreating(true)}>
+            {t("settings.tokens.create")}
+          </button>
         )}
-      </div>
+      </PageHead>
       <p className="help">{t("settings.tokens.intro")}</p>
       {!mayCreate && <p className="note">{t("settings.tokens.fromSession")}</p>}
       <QueryState query={tokens}>
@@ -79,18 +72,14 @@ export function Tokens() {
       <Dialog title={t("settings.tokens.create")} open={creating} onClose={() => setCreating(false)}>
         {creating && <TokenForm own={me.permissions} onDone={() => setCreating(false)} />}
       </Dialog>
-      <ConfirmDialog
-        open={revoking !== null}
+      <ConfirmAction
+        item={revoking}
         title={t("settings.tokens.revokeTitle", { name: revoking?.name })}
         body={<p>{t("settings.tokens.revokeBody")}</p>}
         confirmLabel={t("settings.tokens.revoke")}
-        busy={revoke.isPending}
-        error={revoke.error ? <ErrorNote error={revoke.error} /> : undefined}
-        onConfirm={() => revoking && revoke.mutate(revoking)}
-        onClose={() => {
-          setRevoking(null);
-          revoke.reset();
-        }}
+        action={(tk) => ok(api.DELETE("/api/tokens/{id}", { params: { path: { id: tk.id } } }))}
+        onDone={() => client.invalidateQueries({ queryKey: ["tokens"] })}
+        onClose={() => setRevoking(null)}
       />
     </section>
   );
@@ -116,7 +105,7 @@ function TokenForm({ own, onDone }: { own: readonly Permission[]; onDone: () => 
   });
   if (create.data) return <CreatedToken created={create.data} onDone={onDone} />;
 
-  const placed = create.error ? placeFailure(create.error, ["name", "permissions", "expires_at"]) : { fields: {} as Record<string, string>, general: undefined };
+  const placed = placeError(create.error, ["name", "permissions", "expires_at"]);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const expiry = expiryFromDays(days);
@@ -143,14 +132,7 @@ function TokenForm({ own, onDone }: { own: readonly Permission[]; onDone: () => 
         error={message(daysError) ?? placed.fields.expires_at}
       />
       <FormError message={placed.general} />
-      <div className="actions end">
-        <button type="button" className="secondary" onClick={onDone}>
-          {t("common.cancel")}
-        </button>
-        <button type="submit" disabled={create.isPending || name.trim() === ""}>
-          {t("settings.tokens.create")}
-        </button>
-      </div>
+      <DialogActions onCancel={onDone} saving={create.isPending} disabled={name.trim() === ""} submitLabel={t("settings.tokens.create")} />
     </form>
   );
 }

@@ -7,14 +7,16 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, ok, type Schemas } from "../../api/client";
-import { placeFailure } from "../../api/errors";
+import { placeError } from "../../api/errors";
 import { useMe } from "../../auth";
-import { ConfirmDialog, Dialog } from "../../components/Dialog";
+import { ConfirmAction } from "../../components/ConfirmAction";
+import { useDateTime } from "../../components/dates";
+import { Dialog, DialogActions } from "../../components/Dialog";
 import { FormError, SelectField, TextField } from "../../components/Field";
-import { Empty, ErrorNote, QueryState } from "../../components/State";
-import { Pager, Table, type Column } from "../../components/Table";
+import { PageHead } from "../../components/PageHead";
+import { Empty, ErrorNote } from "../../components/State";
+import { PagedTable, type Column } from "../../components/Table";
 import { useT } from "../../i18n";
-import { useDateTime } from "../notifications/shared";
 import { userChange } from "./access";
 
 type User = Schemas["User"];
@@ -34,13 +36,6 @@ export function Users() {
     placeholderData: keepPreviousData,
   });
   const roles = useQuery({ queryKey: ["roles"], queryFn: () => ok(api.GET("/api/roles")) });
-  const remove = useMutation({
-    mutationFn: (u: User) => ok(api.DELETE("/api/users/{id}", { params: { path: { id: u.id } } })),
-    onSuccess: () => {
-      setDeleting(null);
-      client.invalidateQueries({ queryKey: ["users"] });
-    },
-  });
 
   const columns: Column<User>[] = [
     { header: t("settings.users.username"), cell: (u) => (u.username === me.username ? t("settings.users.you", { name: u.username }) : u.username) },
@@ -64,22 +59,12 @@ export function Users() {
 
   return (
     <section aria-labelledby="users-heading">
-      <div className="page-head">
-        <h2 id="users-heading">{t("settings.tab.users")}</h2>
-        <div className="actions">
-          <button type="button" onClick={() => setEditing("new")}>
-            {t("settings.users.add")}
-          </button>
-        </div>
-      </div>
-      <QueryState query={users}>
-        {(data) => (
-          <>
-            <Table caption={t("settings.tab.users")} columns={columns} rows={data.data} rowKey={(u) => u.id} empty={<Empty>{t("settings.users.empty")}</Empty>} />
-            <Pager pagination={data.pagination} onPage={setPage} />
-          </>
-        )}
-      </QueryState>
+      <PageHead level={2} id="users-heading" title={t("settings.tab.users")}>
+        <button type="button" onClick={() => setEditing("new")}>
+          {t("settings.users.add")}
+        </button>
+      </PageHead>
+      <PagedTable query={users} onPage={setPage} caption={t("settings.tab.users")} columns={columns} rowKey={(u) => u.id} empty={<Empty>{t("settings.users.empty")}</Empty>} />
       <Dialog
         title={editing === "new" ? t("settings.users.add") : t("settings.users.editTitle", { name: editing?.username })}
         open={editing !== null}
@@ -89,18 +74,14 @@ export function Users() {
           <UserForm user={editing === "new" ? undefined : editing} roles={roles.data?.data ?? []} rolesError={roles.error} onDone={() => setEditing(null)} />
         )}
       </Dialog>
-      <ConfirmDialog
-        open={deleting !== null}
+      <ConfirmAction
+        item={deleting}
         title={t("common.confirmDeleteTitle", { name: deleting?.username })}
         body={<p>{t("settings.users.deleteBody")}</p>}
         confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        error={remove.error ? <ErrorNote error={remove.error} /> : undefined}
-        onConfirm={() => deleting && remove.mutate(deleting)}
-        onClose={() => {
-          setDeleting(null);
-          remove.reset();
-        }}
+        action={(u) => ok(api.DELETE("/api/users/{id}", { params: { path: { id: u.id } } }))}
+        onDone={() => client.invalidateQueries({ queryKey: ["users"] })}
+        onClose={() => setDeleting(null)}
       />
     </section>
   );
@@ -127,7 +108,7 @@ function UserForm({ user, roles, rolesError, onDone }: { user?: User; roles: rea
       onDone();
     },
   });
-  const placed = save.error ? placeFailure(save.error, ["username", "role", "password"]) : { fields: {} as Record<string, string>, general: undefined };
+  const placed = placeError(save.error, ["username", "role", "password"]);
   const differ = confirm !== password;
   const missing = username.trim() === "" || role === "" || (!user && password === "");
   const submit = (e: FormEvent) => {
@@ -165,14 +146,7 @@ function UserForm({ user, roles, rolesError, onDone }: { user?: User; roles: rea
         required={!user || password !== ""}
       />
       <FormError message={placed.general} />
-      <div className="actions end">
-        <button type="button" className="secondary" onClick={onDone}>
-          {t("common.cancel")}
-        </button>
-        <button type="submit" disabled={save.isPending || differ || missing}>
-          {save.isPending ? t("common.saving") : t("common.save")}
-        </button>
-      </div>
+      <DialogActions onCancel={onDone} saving={save.isPending} disabled={differ || missing} />
     </form>
   );
 }

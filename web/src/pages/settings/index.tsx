@@ -4,11 +4,13 @@
  * heading, then a tab strip of links; a tab the reader has no permission
  * for is not shown, and its address says why instead of failing.
  */
-import type { ReactNode } from "react";
 import { Outlet, type RouteObject } from "react-router";
 import { useCan, type Permission } from "../../auth";
+import { Needs } from "../../components/Needs";
+import { PageHead } from "../../components/PageHead";
+import { TabStrip, type Tab } from "../../components/TabStrip";
 import { useT } from "../../i18n";
-import { TabStrip, type Tab } from "../notifications/shared";
+import "./settings.css";
 import { Account } from "./Account";
 import { Audit } from "./Audit";
 import { General } from "./General";
@@ -31,20 +33,11 @@ function SettingsLayout() {
   ];
   return (
     <>
-      <div className="page-head">
-        <h1>{t("settings.title")}</h1>
-      </div>
+      <PageHead title={t("settings.title")} />
       <TabStrip label={t("settings.sections")} tabs={tabs.filter((tab) => !tab.permission || can(tab.permission))} />
       <Outlet />
     </>
   );
-}
-
-/** A tab's content, or why the reader may not see it (for an address typed or kept from another role). */
-function Needs({ permission, children }: { permission: Permission; children: ReactNode }) {
-  const t = useT();
-  const can = useCan();
-  return can(permission) ? <>{children}</> : <p className="note">{t("common.forbidden", { permission })}</p>;
 }
 
 export const settingsRoutes: RouteObject[] = [

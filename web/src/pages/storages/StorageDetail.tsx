@@ -2,25 +2,25 @@
  * `/storages/:id`: one storage — its settings, health and free space, a
  * test showing the server's real answer, and an explorer of its files.
  */
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useNavigate, useParams } from "react-router";
 import { api, ok } from "../../api/client";
 import { useCan } from "../../auth";
+import { ActionButton, ActionStatus, type Outcome } from "../../components/ActionStatus";
+import { ConfigFacts } from "../../components/ConfigFacts";
+import { useWhen } from "../../components/dates";
+import { DetailHead } from "../../components/PageHead";
+import { Section } from "../../components/Section";
 import { Status } from "../../components/Status";
 import { QueryState } from "../../components/State";
 import { useT } from "../../i18n";
-import { ActionStatus, failureOutcome, type Outcome } from "../datasources/shared/ActionStatus";
-import { ConfigFacts } from "../datasources/shared/ConfigFacts";
-import { useWhen } from "../datasources/shared/useWhen";
-import { fieldsFor } from "../datasources/shared/pluginTypes";
-import { usePlugins } from "../datasources/shared/usePlugins";
-import { fromConfig, refreshStorages, useStorage, type Storage } from "./api";
+import { fromConfig } from "../../lib/pluginTypes";
+import { refreshStorages, useStorage, type Storage } from "./api";
 import { DeleteStorage } from "./DeleteStorage";
 import { describeStorageTest, freeSpace } from "./describe";
 import { FileExplorer } from "./files/FileExplorer";
 import { StorageDialog } from "./StorageDialog";
-import { Section } from "../datasources/shared/Section";
 
 export function StorageDetail() {
   const { id = "" } = useParams();
@@ -35,23 +35,11 @@ function StoragePage({ storage }: { storage: Storage }) {
   const [outcome, setOutcome] = useState<Outcome>(null);
   const [editing, setEditing] = useState(false);
   const [deleting, setDeleting] = useState(false);
-  const writer = can("storages:write");
   return (
     <>
-      <div className="page-head">
-        <h1>{storage.name}</h1>
-        {writer && (
-          <div className="actions">
-            <TestButton id={storage.id} onOutcome={setOutcome} />
-            <button type="button" className="secondary" onClick={() => setEditing(true)}>
-              {t("common.edit")}
-            </button>
-            <button type="button" className="danger" onClick={() => setDeleting(true)}>
-              {t("common.delete")}
-            </button>
-          </div>
-        )}
-      </div>
+      <DetailHead title={storage.name} writer={can("storages:write")} onEdit={() => setEditing(true)} onDelete={() => setDeleting(true)}>
+        <TestButton id={storage.id} onOutcome={setOutcome} />
+      </DetailHead>
       <ActionStatus outcome={outcome} />
       <Facts storage={storage} />
       {can("storages:explore") ? <FileExplorer storage={storage} /> : <p className="note">{t("storages.noExplore")}</p>}
@@ -65,34 +53,27 @@ function StoragePage({ storage }: { storage: Storage }) {
 function TestButton({ id, onOutcome }: { id: string; onOutcome: (o: Outcome) => void }) {
   const t = useT();
   const client = useQueryClient();
-  const test = useMutation({
-    mutationFn: () => ok(api.POST("/api/storage-locations/{id}/test", { params: { path: { id } } })),
-    onMutate: () => onOutcome(null),
-    onSuccess: (r) => {
-      refreshStorages(client);
-      onOutcome(describeStorageTest(r, t));
-    },
-    onError: (e) => onOutcome(failureOutcome(e)),
-  });
   return (
-    <button type="button" disabled={test.isPending} onClick={() => test.mutate()}>
-      {t(test.isPending ? "storages.testing" : "storages.test")}
-    </button>
+    <ActionButton
+      label={t("storages.test")}
+      pendingLabel={t("storages.testing")}
+      call={() => ok(api.POST("/api/storage-locations/{id}/test", { params: { path: { id } } }))}
+      onDone={() => refreshStorages(client)}
+      describe={(r) => describeStorageTest(r, t)}
+      onOutcome={onOutcome}
+    />
   );
 }
 
 function Facts({ storage }: { storage: Storage }) {
   const t = useT();
   const when = useWhen();
-  // Labels come from the storage plugin's schema when it is installed; raw keys in words otherwise.
-  const plugins = usePlugins("storage");
-  const fields = fieldsFor(plugins.data ?? [], storage.type);
   return (
     <Section title={t("storages.settings")}>
       <dl className="facts">
         <dt>{t("storages.type")}</dt>
         <dd>{storage.type}</dd>
-        <ConfigFacts config={fromConfig(storage.config)} fields={fields} />
+        <ConfigFacts kind="storage" type={storage.type} config={fromConfig(storage.config)} />
         <dt>{t("storages.status")}</dt>
         <dd>
           <Status value={storage.status} />

@@ -2,12 +2,13 @@
 import { useState } from "react";
 import { Link } from "react-router";
 import { useCan } from "../../auth";
+import { useWhen } from "../../components/dates";
+import { PageHead } from "../../components/PageHead";
+import { EditDeleteButtons } from "../../components/RowButton";
 import { Status } from "../../components/Status";
-import { Empty, QueryState } from "../../components/State";
-import { Pager, Table, type Column } from "../../components/Table";
+import { Empty } from "../../components/State";
+import { PagedTable, type Column } from "../../components/Table";
 import { useT } from "../../i18n";
-import { useWhen } from "../datasources/shared/useWhen";
-import { RowButton } from "../datasources/shared/RowButton";
 import { useStorageList, type Storage } from "./api";
 import { DeleteStorage } from "./DeleteStorage";
 import { freeSpace } from "./describe";
@@ -37,35 +38,20 @@ export function StorageList() {
   if (writer) {
     columns.push({
       header: t("common.actions"),
-      cell: (s) => (
-        <div className="actions">
-          <RowButton label={t("common.edit")} target={s.name} onClick={() => setEditing({ storage: s })} />
-          <RowButton label={t("common.delete")} target={s.name} onClick={() => setDeleting(s)} danger />
-        </div>
-      ),
+      cell: (s) => <EditDeleteButtons target={s.name} onEdit={() => setEditing({ storage: s })} onDelete={() => setDeleting(s)} />,
     });
   }
 
   return (
     <>
-      <div className="page-head">
-        <h1>{t("nav.storages")}</h1>
+      <PageHead title={t("nav.storages")}>
         {writer && (
-          <div className="actions">
-            <button type="button" onClick={() => setEditing({})}>
-              {t("storages.add")}
-            </button>
-          </div>
+          <button type="button" onClick={() => setEditing({})}>
+            {t("storages.add")}
+          </button>
         )}
-      </div>
-      <QueryState query={list}>
-        {(result) => (
-          <>
-            <Table caption={t("storages.caption")} columns={columns} rows={result.data} rowKey={(s) => s.id} empty={<Empty>{t("storages.empty")}</Empty>} />
-            <Pager pagination={result.pagination} onPage={setPage} />
-          </>
-        )}
-      </QueryState>
+      </PageHead>
+      <PagedTable query={list} onPage={setPage} caption={t("storages.caption")} columns={columns} rowKey={(s) => s.id} empty={<Empty>{t("storages.empty")}</Empty>} />
       <StorageDialog open={editing !== null} storage={editing?.storage} onClose={() => setEditing(null)} />
       <DeleteStorage storage={deleting} onClose={() => setDeleting(null)} />
     </>

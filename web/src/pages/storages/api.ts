@@ -11,11 +11,6 @@ export type StorageBody = Schemas["CreateStorage"];
 export type StorageTest = Schemas["StorageTest"];
 export type FileEntry = Schemas["FileEntry"];
 
-/** The API types free-form JSON objects as `Record<string, never>`; the forms build `Record<string, unknown>`. */
-export type Config = StorageBody["config"];
-export const asConfig = (c: Record<string, unknown>): Config => c as Config;
-export const fromConfig = (c: Config | null | undefined): Record<string, unknown> => (c ?? {}) as Record<string, unknown>;
-
 export const storagesKey = ["storages"] as const;
 export const storageKey = (id: string) => ["storages", id] as const;
 export const filesKey = (id: string, prefix?: string) => (prefix === undefined ? (["storages", id, "files"] as const) : (["storages", id, "files", prefix] as const));

@@ -1,7 +1,7 @@
 /** What a storage test says, in words: the latency and free space the server measured, or its failure. */
+import type { Outcome } from "../../components/ActionStatus";
 import type { Translate } from "../../i18n";
 import { bytes } from "../../lib/format";
-import type { Outcome } from "../datasources/shared/ActionStatus";
 import type { StorageTest } from "./api";
 
 /** The API reports free space in decimal gigabytes (10^9 bytes). */

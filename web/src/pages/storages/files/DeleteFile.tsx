@@ -1,8 +1,7 @@
 /** "Delete manifest.json?" and the call; the server refuses (409) anything touching a backup's folder (backups are deleted with their execution), and that message is shown in the dialog. */
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient } from "@tanstack/react-query";
 import { api, ok } from "../../../api/client";
-import { ConfirmDialog } from "../../../components/Dialog";
-import { ErrorNote } from "../../../components/State";
+import { ConfirmAction } from "../../../components/ConfirmAction";
 import { useT } from "../../../i18n";
 import { filesKey, type FileEntry, type Storage } from "../api";
 import { entryName } from "./paths";
@@ -10,28 +9,19 @@ import { entryName } from "./paths";
 export function DeleteFile({ storage, entry, onClose, onDeleted }: { storage: Storage; entry: FileEntry | null; onClose: () => void; onDeleted: (name: string) => void }) {
   const t = useT();
   const client = useQueryClient();
-  const remove = useMutation({
-    mutationFn: (target: FileEntry) => ok(api.DELETE("/api/storage-locations/{id}/files", { params: { path: { id: storage.id }, query: { path: target.key } } })),
-    onSuccess: (_, target) => {
-      client.invalidateQueries({ queryKey: filesKey(storage.id) });
-      onClose();
-      onDeleted(entryName(target));
-    },
-  });
   const name = entry ? entryName(entry) : "";
   return (
-    <ConfirmDialog
-      open={entry !== null}
+    <ConfirmAction
+      item={entry}
       title={t("common.confirmDeleteTitle", { name })}
       body={t(entry?.is_dir ? "storages.deleteFolderBody" : "storages.deleteFileBody", { name })}
       confirmLabel={t("common.delete")}
-      busy={remove.isPending}
-      error={remove.error ? <ErrorNote error={remove.error} /> : undefined}
-      onConfirm={() => entry && remove.mutate(entry)}
-      onClose={() => {
-        remove.reset();
-        onClose();
+      action={(target) => ok(api.DELETE("/api/storage-locations/{id}/files", { params: { path: { id: storage.id }, query: { path: target.key } } }))}
+      onDone={(_, target) => {
+        client.invalidateQueries({ queryKey: filesKey(storage.id) });
+        onDeleted(entryName(target));
       }}
+      onClose={onClose}
     />
   );
 }

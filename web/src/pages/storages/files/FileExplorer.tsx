@@ -8,19 +8,19 @@ import { useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { download } from "../../../api/client";
 import { useCan } from "../../../auth";
+import { ActionStatus, type Outcome } from "../../../components/ActionStatus";
+import { useWhen } from "../../../components/dates";
+import { RowButton } from "../../../components/RowButton";
+import { Section } from "../../../components/Section";
 import { Empty, QueryState } from "../../../components/State";
 import { Table, type Column } from "../../../components/Table";
 import { useT } from "../../../i18n";
 import { bytes } from "../../../lib/format";
-import { ActionStatus, type Outcome } from "../../datasources/shared/ActionStatus";
-import { useWhen } from "../../datasources/shared/useWhen";
-import { RowButton } from "../../datasources/shared/RowButton";
 import { downloadUrl, useFiles, type FileEntry, type Storage } from "../api";
 import { Breadcrumbs, folderLink } from "./Breadcrumbs";
 import { CopyDialog } from "./CopyDialog";
 import { DeleteFile } from "./DeleteFile";
 import { crumbs, entryName, normalize, sortEntries } from "./paths";
-import { Section } from "../../datasources/shared/Section";
 
 export function FileExplorer({ storage }: { storage: Storage }) {
   const t = useT();

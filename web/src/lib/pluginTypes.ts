@@ -4,10 +4,15 @@
  * Shared by the datasource forms (engine plugins) and the storage forms
  * (storage plugins).
  */
-import type { Schemas } from "../../../api/client";
-import { fieldsOf, labelOf, type FieldSpec } from "../../../lib/schemaForm";
+import type { Schemas } from "../api/client";
+import { fieldsOf, labelOf, type FieldSpec } from "./schemaForm";
 
 export type Plugin = Schemas["PluginView"];
+
+/** The API types free-form JSON objects as `Record<string, never>`; the forms build `Record<string, unknown>`. */
+export type ApiConfig = Record<string, never>;
+export const asConfig = (c: Record<string, unknown>): ApiConfig => c as ApiConfig;
+export const fromConfig = (c: ApiConfig | null | undefined): Record<string, unknown> => (c ?? {}) as Record<string, unknown>;
 
 /** Every type the plugins provide, in their order, once. `current` is kept even when no plugin provides it any more, so an edit still shows what is stored. */
 export function typeOptions(plugins: readonly Plugin[], current = ""): string[] {

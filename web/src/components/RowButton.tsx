@@ -1,4 +1,5 @@
 import type { ReactNode } from "react";
+import { useT } from "../i18n";
 
 /**
  * A button in a table row: it shows a short verb ("Edit") and is named
@@ -11,5 +12,16 @@ export function RowButton({ label, target, onClick, danger }: { label: string; t
       {label}
       <span className="visually-hidden"> {target}</span>
     </button>
+  );
+}
+
+/** A row's Edit and Delete, each named with the row's thing ("Edit Chinook", "Delete Chinook"). */
+export function EditDeleteButtons({ target, onEdit, onDelete }: { target: ReactNode; onEdit: () => void; onDelete: () => void }) {
+  const t = useT();
+  return (
+    <div className="actions">
+      <RowButton label={t("common.edit")} target={target} onClick={onEdit} />
+      <RowButton label={t("common.delete")} target={target} onClick={onDelete} danger />
+    </div>
   );
 }

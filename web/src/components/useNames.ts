@@ -1,45 +1,8 @@
-/**
- * Pieces the notifications and settings screens share: the tab strip,
- * dates in the reader's language, a tone badge with translated text, and
- * the id → name lookups. (Candidates for src/components once another
- * area wants them.)
- */
+/** Names for ids, from the lists the reader may see (`lib/names.ts`). */
 import { useQuery } from "@tanstack/react-query";
-import { useContext } from "react";
-import { NavLink } from "react-router";
-import { api, ok } from "../../api/client";
-import { useCan, type Permission } from "../../auth";
-import { I18n } from "../../i18n";
-import { dateTime } from "../../lib/format";
-import { nameMap, type Named } from "./names";
-
-export type Tab = { to: string; label: string; end?: boolean };
-
-/** A screen's sections as links (one address each), in a labelled navigation landmark. */
-export function TabStrip({ label, tabs }: { label: string; tabs: readonly Tab[] }) {
-  return (
-    <nav className="tabs" aria-label={label}>
-      {tabs.map((tab) => (
-        <NavLink key={tab.to} to={tab.to} end={tab.end}>
-          {tab.label}
-        </NavLink>
-      ))}
-    </nav>
-  );
-}
-
-/** Formats an instant in the browser's time zone and the chosen language; "—" when absent. */
-export function useDateTime(): (iso: string | null | undefined) => string {
-  const { locale } = useContext(I18n);
-  return (iso) => dateTime(iso, undefined, locale);
-}
-
-export type Tone = "good" | "busy" | "warn" | "bad" | "muted";
-
-/** A status pill (the classes of components/Status) whose text is already translated. */
-export function Badge({ tone, children }: { tone: Tone; children: string }) {
-  return <span className={`status tone-${tone}`}>{children}</span>;
-}
+import { api, ok } from "../api/client";
+import { useCan, type Permission } from "../auth";
+import { nameMap, type Named } from "../lib/names";
 
 /** Which lists an id may be looked up in. */
 export type NameSource = "datasources" | "storages" | "jobs" | "channels" | "users" | "roles" | "tokens" | "templates";

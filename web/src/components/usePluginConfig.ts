@@ -1,6 +1,6 @@
 import { useMemo, useState } from "react";
-import { buildConfig, initialValues, type FormValues } from "../../../lib/schemaForm";
-import { fieldsFor, type Plugin } from "./pluginTypes";
+import { buildConfig, initialValues, type FormValues } from "../lib/schemaForm";
+import { fieldsFor, type Plugin } from "../lib/pluginTypes";
 
 /** What is stored, for an edit: the type and its (redacted) configuration. */
 export type StoredConfig = { type: string; config: Record<string, unknown> };
