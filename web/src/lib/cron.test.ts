@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { looksComplete, previewRows } from "./cron";
-import { bytes, duration } from "./format";
+import { bytes, duration, relative } from "./format";
+import { translator } from "../i18n";
 
 describe("looksComplete", () => {
   it("asks the server only for plausible expressions", () => {
@@ -17,13 +18,15 @@ describe("previewRows", () => {
   const now = new Date("2026-03-28T12:00:00Z");
   it("shows runs in the job's zone across a daylight-saving change", () => {
     // 03:00 in Lisbon is 03:00 UTC before 29 March 2026 and 02:00 UTC after.
-    const rows = previewRows(["2026-03-29T03:00:00Z", "2026-03-30T02:00:00Z"], "Europe/Lisbon", now, undefined, "en-GB");
+    const rows = previewRows(["2026-03-29T03:00:00Z", "2026-03-30T02:00:00Z"], "Europe/Lisbon", undefined, "en-GB");
     expect(rows[0].inZone).toContain("04:00"); // after the change the same instant reads 04:00
     expect(rows[1].inZone).toContain("03:00");
-    expect(rows[0].fromNow).toBe("in 15 h");
+    expect(relative(translator("en"), rows[0].when, now)).toBe("in 15 h");
+    expect(relative(translator("pt-BR"), "2026-03-25T12:00:00Z", now)).toBe("há 3 dias");
+    expect(relative(translator("en"), null, now)).toBeUndefined();
   });
   it("adds the browser's zone when it differs", () => {
-    const [row] = previewRows(["2026-03-30T02:00:00Z"], "Europe/Lisbon", now, "America/Sao_Paulo", "en-GB");
+    const [row] = previewRows(["2026-03-30T02:00:00Z"], "Europe/Lisbon", "America/Sao_Paulo", "en-GB");
     expect(row.inZone).toMatch(/03:00.*\(.*23:00 America\/Sao_Paulo\)/);
   });
 });

@@ -4,7 +4,7 @@
  * own code, so the preview cannot disagree with what will run; this
  * module decides when to ask and how to show the answer.
  */
-import { dateTime, relative } from "./format";
+import { dateTime } from "./format";
 
 /** Whether `text` is worth sending: five or six fields, nothing else. */
 export function looksComplete(text: string): boolean {
@@ -12,18 +12,17 @@ export function looksComplete(text: string): boolean {
   return (fields.length === 5 || fields.length === 6) && fields.every((f) => /^[0-9A-Za-z*/,?#LW-]+$/.test(f));
 }
 
-export type PreviewRow = { when: string; inZone: string; fromNow: string };
+export type PreviewRow = { when: string; inZone: string };
 
 /**
- * Each run in the job's timezone (what the operator means) with the
- * distance from now; the browser's own zone is added when it differs,
+ * Each run in the job's timezone (what the operator means); the
+ * browser's own zone is added when it differs,
  * so "03:00 Lisbon" is also "04:00 here".
  */
-export function previewRows(runs: readonly string[], timeZone: string, now: Date, browserZone?: string, locale?: string): PreviewRow[] {
+export function previewRows(runs: readonly string[], timeZone: string, browserZone?: string, locale?: string): PreviewRow[] {
   return runs.map((iso) => ({
     when: iso,
     inZone: dateTime(iso, timeZone, locale) + (browserZone && browserZone !== timeZone ? ` (${dateTime(iso, browserZone, locale)} ${browserZone})` : ""),
-    fromNow: relative(iso, now),
   }));
 }
 

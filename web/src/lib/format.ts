@@ -1,4 +1,5 @@
 /** Numbers and times as people read them. */
+import type { Translate } from "../i18n";
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 
@@ -46,11 +47,19 @@ export function dateTime(iso: string | null | undefined, timeZone?: string, loca
   }).format(d);
 }
 
-/** How far `iso` is from `now`: "in 3 h", "5 min ago". */
-export function relative(iso: string, now: Date = new Date()): string {
-  const diff = Math.round((new Date(iso).getTime() - now.getTime()) / 1000);
-  const text = duration(Math.abs(diff));
-  return diff >= 0 ? `in ${text}` : `${text} ago`;
+/**
+ * How far `iso` is from `now` in the reader's language: "in 3 h",
+ * "5 min ago", "in 4 days" (days from two on, where hours stop reading
+ * well); undefined for a missing or unreadable time.
+ */
+export function relative(t: Translate, iso: string | null | undefined, now: Date = new Date()): string | undefined {
+  if (!iso) return undefined;
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return undefined;
+  const seconds = Math.round((at - now.getTime()) / 1000);
+  const away = Math.abs(seconds);
+  const time = away >= 2 * 86400 ? t("common.days", { n: Math.round(away / 86400) }) : duration(away);
+  return seconds >= 0 ? t("common.inTime", { time }) : t("common.timeAgo", { time });
 }
 
 export function percent(ratio: number | null | undefined): string {

@@ -68,5 +68,8 @@ export default {
   "common.copied": "Copied",
   "common.never": "Never",
   "common.onePerLine": "One per line.",
+  "common.inTime": "in {time}",
+  "common.timeAgo": "{time} ago",
+  "common.days": "{n} days",
   "common.chartWaiting": "Not enough samples to draw yet.",
 } as const;

@@ -31,8 +31,6 @@ export default {
   "dashboard.nextRuns": "Next runs",
   "dashboard.when": "When",
   "dashboard.fromNow": "From now",
-  "dashboard.inTime": "in {time}",
-  "dashboard.timeAgo": "{time} ago",
   "dashboard.noNextRuns": "No enabled job has a schedule.",
   "dashboard.storageUsage": "Storage usage",
   "dashboard.storage": "Storage",

@@ -33,8 +33,6 @@ const messages: Partial<Messages> = {
   "dashboard.nextRuns": "Próximas execuções",
   "dashboard.when": "Quando",
   "dashboard.fromNow": "A partir de agora",
-  "dashboard.inTime": "em {time}",
-  "dashboard.timeAgo": "há {time}",
   "dashboard.noNextRuns": "Nenhuma tarefa ativa tem agendamento.",
   "dashboard.storageUsage": "Uso dos armazenamentos",
   "dashboard.storage": "Armazenamento",

@@ -15,7 +15,8 @@ import { Status } from "../../components/Status";
 import { Table, type Column } from "../../components/Table";
 import { useT, type MessageKey } from "../../i18n";
 import { bytes, duration, percent } from "../../lib/format";
-import { fromNow, hasValues, performanceSeries, statusCounts, storageRows, type StorageRow } from "./overview";
+import { relative } from "../../lib/format";
+import { hasValues, performanceSeries, statusCounts, storageRows, type StorageRow } from "./overview";
 
 type Overview = Schemas["Overview"];
 type ExecutionView = Schemas["ExecutionView"];
@@ -165,11 +166,7 @@ function NextRuns({ rows }: { rows: readonly NextRun[] }) {
     { header: t("dashboard.when"), cell: (r) => when(r.next_execution_at) },
     {
       header: t("dashboard.fromNow"),
-      cell: (r) => {
-        const d = fromNow(r.next_execution_at, now);
-        if (!d) return "—";
-        return d.future ? t("dashboard.inTime", { time: d.text }) : t("dashboard.timeAgo", { time: d.text });
-      },
+      cell: (r) => relative(t, r.next_execution_at, now) ?? "—",
     },
   ];
   return (

@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { fromNow, hasValues, performanceSeries, statusCounts, storageRows, type Sample, type StorageReport } from "./overview";
+import { hasValues, performanceSeries, statusCounts, storageRows, type Sample, type StorageReport } from "./overview";
 
 const runtime = { alive_tasks: 10, global_queue_depth: 0, workers: 2 };
 
-describe("fromNow", () => {
-  const now = new Date("2026-03-28T12:00:00Z");
-  it("gives the distance and the direction", () => {
-    expect(fromNow("2026-03-28T15:00:00Z", now)).toEqual({ future: true, text: "3 h" });
-    expect(fromNow("2026-03-28T11:55:00Z", now)).toEqual({ future: false, text: "5 min" });
-    expect(fromNow(null, now)).toBeUndefined();
-    expect(fromNow("not a date", now)).toBeUndefined();
-  });
-});
 
 describe("performanceSeries", () => {
   const history: Sample[] = [

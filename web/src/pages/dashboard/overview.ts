@@ -4,7 +4,6 @@
  * per status and "in 3 h" / "5 min ago".
  */
 import type { Schemas } from "../../api/client";
-import { duration } from "../../lib/format";
 
 export type Sample = Schemas["Sample"];
 export type StorageReport = Schemas["StorageHealthReport"];
@@ -12,14 +11,6 @@ export type StorageReport = Schemas["StorageHealthReport"];
 /** Bytes in the server's "GB" (it divides by 10^9: dg-app workers/health.rs). */
 const GB = 1e9;
 
-/** How far `iso` is from `now`, as a duration and a direction; undefined without a valid date. */
-export function fromNow(iso: string | null | undefined, now: Date): { future: boolean; text: string } | undefined {
-  if (!iso) return undefined;
-  const at = Date.parse(iso);
-  if (Number.isNaN(at)) return undefined;
-  const seconds = Math.round((at - now.getTime()) / 1000);
-  return { future: seconds >= 0, text: duration(Math.abs(seconds)) };
-}
 
 export type PerformanceSeries = {
   /** Unix seconds, oldest first (what TimeChart takes). */

@@ -13,7 +13,8 @@ import { SelectField, TextField } from "../../components/Field";
 import { useT } from "../../i18n";
 import { knownZones, looksComplete, previewRows } from "../../lib/cron";
 import { FIELDS } from "./jobForm";
-import { fromNow, shownZone, useLocale } from "./queries";
+import { shownZone, useLocale } from "./queries";
+import { relative } from "../../lib/format";
 
 /** The browser's own zone: what a new job's schedule means by default. */
 export function browserZone(): string {
@@ -112,14 +113,14 @@ function NextRuns({ runs, zone }: { runs: readonly string[]; zone: string }) {
   if (runs.length === 0) return null;
   const now = new Date();
   const shown = shownZone(zone) ?? browserZone();
-  const rows = previewRows(runs, shown, now, browserZone(), locale);
+  const rows = previewRows(runs, shown, browserZone(), locale);
   return (
     <div className="next-runs">
       <p className="help">{t("jobs.nextRunsIn", { zone: shown })}</p>
       <ol aria-label={t("jobs.nextRuns")}>
         {rows.map((r) => (
           <li key={r.when}>
-            <time dateTime={r.when}>{r.inZone}</time> <span className="help">({fromNow(t, r.when, now)})</span>
+            <time dateTime={r.when}>{r.inZone}</time> <span className="help">({relative(t, r.when, now)})</span>
           </li>
         ))}
       </ol>

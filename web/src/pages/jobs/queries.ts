@@ -8,8 +8,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useContext } from "react";
 import { api, ok } from "../../api/client";
 import { useCan } from "../../auth";
-import { I18n, type Translate } from "../../i18n";
-import { duration } from "../../lib/format";
+import { I18n } from "../../i18n";
 
 export type Choice = { id: string; name: string };
 export type StorageChoice = Choice & { isDefault: boolean };
@@ -84,10 +83,3 @@ export function shownZone(zone: string | null | undefined): string | undefined {
   }
 }
 
-/** "in 3 h", "in 4 days", "5 min ago" in the reader's language (days past two, where hours stop reading well). */
-export function fromNow(t: Translate, iso: string, now: Date = new Date()): string {
-  const seconds = (new Date(iso).getTime() - now.getTime()) / 1000;
-  const away = Math.abs(seconds);
-  const time = away >= 2 * 86400 ? t("jobs.days", { n: Math.round(away / 86400) }) : duration(away);
-  return seconds >= 0 ? t("jobs.inTime", { time }) : t("jobs.timeAgo", { time });
-}
