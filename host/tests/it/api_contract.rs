@@ -1284,7 +1284,8 @@ async fn unknown_ids_and_routes_are_404(backend: Backend) {
         .await;
     expect_error("restore missing execution", &r, 404, "not_found", None);
 
-    for path in ["/api/nothing", "/nothing", "/api/datasources/x/y/z", "/api"] {
+    // Paths outside the API (`/nothing`) are the web UI's: web_ui.rs.
+    for path in ["/api/nothing", "/api/datasources/x/y/z", "/api"] {
         let r = send_empty(&server, Method::GET, path).await;
         assert!(r.content_type.starts_with("application/json"), "{path}");
         let m = expect_error(path, &(r.status, r.body), 404, "not_found", None);
