@@ -1,6 +1,6 @@
 /** Routes: the setup page, then everything else behind sign-in. */
-import { createBrowserRouter, RouterProvider } from "react-router";
-import { useMeQuery, MeContext } from "./auth";
+import { createBrowserRouter, Navigate, RouterProvider } from "react-router";
+import { useMeQuery, MeContext, signedOutOnPurpose } from "./auth";
 import { Layout } from "./components/Layout";
 import { ErrorNote, Loading } from "./components/State";
 import { LiveUpdates } from "./live";
@@ -22,8 +22,10 @@ function Shell() {
   const me = useMeQuery();
   const wasSignedIn = useRef(false);
   if (me.isPending) return <Loading />;
-  if (me.error) return <ErrorNote error={me.error} onRetry={() => me.refetch()} />;
-  if (!me.data) return <SignIn expired={wasSignedIn.current} />;
+  // A failed refresh (server down) keeps the app on screen; only a first
+  // answer that never came is an error page.
+  if (me.data === undefined) return <ErrorNote error={me.error} onRetry={() => me.refetch()} />;
+  if (!me.data) return <SignIn expired={wasSignedIn.current && !signedOutOnPurpose()} />;
   wasSignedIn.current = true;
   return (
     <MeContext.Provider value={me.data}>
@@ -48,6 +50,9 @@ const router = createBrowserRouter([
       ...backupsRoutes,
       ...notificationsRoutes,
       ...settingsRoutes,
+      // Sign-in happens at whatever address was asked for; a bookmarked
+      // /login lands on the dashboard once signed in.
+      { path: "login", element: <Navigate to="/" replace /> },
       { path: "*", element: <NotFound /> },
     ],
   },

@@ -13,6 +13,18 @@ export type Permission = Me["permissions"][number];
 
 export const ME_KEY = ["auth", "me"] as const;
 
+/**
+ * Whether this tab signed out on purpose: the sign-in form then does not
+ * say the session "ended" (it says that when the server ended it).
+ */
+let signedOutHere = false;
+export function setSignedOutHere(value: boolean): void {
+  signedOutHere = value;
+}
+export function signedOutOnPurpose(): boolean {
+  return signedOutHere;
+}
+
 export function useMeQuery() {
   const client = useQueryClient();
   useEffect(

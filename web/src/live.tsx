@@ -7,6 +7,7 @@
 import { useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { createContext, useContext, useEffect, useState } from "react";
 import { LiveEvents, type LiveEvent } from "./api/events";
+import { ME_KEY } from "./auth";
 
 export type Progress = {
   execution_id: string;
@@ -59,6 +60,10 @@ export function LiveUpdates({ children }: { children: React.ReactNode }) {
       onEvent: (e) => apply(client, e),
       onResync: () => client.invalidateQueries(),
       onState: setConnected,
+      // A refused stream may mean the session ended (revoked, expired,
+      // signed out in another tab): asking who is signed in finds out, and
+      // a 401 there shows the sign-in form instead of stale data.
+      onGaveUp: () => void client.refetchQueries({ queryKey: ME_KEY }),
     });
     live.start();
     return () => live.stop();

@@ -36,8 +36,9 @@ export async function ok<T>(call: Promise<Outcome<T>>): Promise<T> {
   let outcome: Outcome<T>;
   try {
     outcome = await call;
-  } catch (e) {
-    throw new ApiFailure(0, "network", e instanceof Error ? `The server could not be reached (${e.message}).` : "The server could not be reached.");
+  } catch {
+    // The browser's own text ("Failed to fetch") says nothing more.
+    throw new ApiFailure(0, "network", "The server could not be reached. It may be restarting; this page retries by itself.");
   }
   const { data, error, response } = outcome;
   if (!response.ok) throw toFailure(response.status, error, response.statusText);

@@ -33,7 +33,9 @@ function harness() {
   const events: LiveEvent[] = [];
   const states: boolean[] = [];
   let resyncs = 0;
+  let gaveUp = 0;
   const live = new LiveEvents({
+    onGaveUp: () => gaveUp++,
     onEvent: (e) => events.push(e),
     onResync: () => resyncs++,
     onState: (s) => states.push(s),
@@ -45,7 +47,7 @@ function harness() {
     schedule: (fn, ms) => timers.push({ fn, ms }),
     cancel: () => {},
   });
-  return { live, sources, timers, events, states, resyncs: () => resyncs };
+  return { live, sources, timers, events, states, resyncs: () => resyncs, gaveUp: () => gaveUp };
 }
 
 describe("LiveEvents", () => {
@@ -65,6 +67,7 @@ describe("LiveEvents", () => {
     h.sources[0].open();
     h.sources[0].fail(false);
     expect(h.timers).toHaveLength(0);
+    expect(h.gaveUp()).toBe(0);
     expect(h.sources).toHaveLength(1);
     expect(h.states).toEqual([true, false]);
   });
@@ -74,6 +77,7 @@ describe("LiveEvents", () => {
     h.live.start();
     h.sources[0].open();
     h.sources[0].fail(true);
+    expect(h.gaveUp()).toBe(1);
     expect(h.timers.map((t) => t.ms)).toEqual([1000]);
     h.timers[0].fn();
     expect(h.sources).toHaveLength(2);

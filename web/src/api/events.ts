@@ -37,6 +37,12 @@ export type Options = {
   onResync: () => void;
   /** Connected or not, for a status indicator. */
   onState?: (connected: boolean) => void;
+  /**
+   * The browser gave up on the stream: the server refused it (a 401 when
+   * the session ended or was revoked, a 429, a restart). The page can
+   * find out which (is the session still valid?) before the retry.
+   */
+  onGaveUp?: () => void;
   open?: (url: string) => EventSourceLike;
   schedule?: (fn: () => void, ms: number) => unknown;
   cancel?: (handle: unknown) => void;
@@ -89,6 +95,7 @@ export class LiveEvents {
       // CONNECTING: the browser is retrying and will resume by itself.
       if (source.readyState !== CLOSED || this.stopped) return;
       source.close();
+      this.options.onGaveUp?.();
       this.retryLater();
     };
     for (const kind of EVENT_KINDS) {

@@ -25,7 +25,12 @@ export function Dialog({
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
-    if (open && !d.open) d.showModal();
+    if (open && !d.open) {
+      d.showModal();
+      // The browser focuses the first control, the × in the header; start
+      // on the first field instead, so typing goes where it is meant to.
+      d.querySelector<HTMLElement>(".dialog-head ~ * :is(input, select, textarea, button)")?.focus();
+    }
     if (!open && d.open) d.close();
   }, [open]);
   return (

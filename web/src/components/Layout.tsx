@@ -3,18 +3,19 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { NavLink, Outlet } from "react-router";
 import { useContext } from "react";
 import { api } from "../api/client";
-import { ME_KEY, useMe } from "../auth";
+import { ME_KEY, setSignedOutHere, useMe, type Permission } from "../auth";
 import { I18n, LOCALES, type Locale, type MessageKey } from "../i18n";
 import { useLiveConnected } from "../live";
 
-const LINKS: [string, MessageKey][] = [
+/** Each section and what reading it takes (the server's rule for its list); none: everyone. */
+const LINKS: [string, MessageKey, Permission?][] = [
   ["/", "nav.dashboard"],
-  ["/datasources", "nav.datasources"],
-  ["/storages", "nav.storages"],
-  ["/jobs", "nav.jobs"],
-  ["/executions", "nav.executions"],
-  ["/backups", "nav.backups"],
-  ["/notifications", "nav.notifications"],
+  ["/datasources", "nav.datasources", "datasources:read"],
+  ["/storages", "nav.storages", "storages:read"],
+  ["/jobs", "nav.jobs", "jobs:read"],
+  ["/executions", "nav.executions", "executions:read"],
+  ["/backups", "nav.backups", "executions:read"],
+  ["/notifications", "nav.notifications", "notifications:read"],
   ["/settings", "nav.settings"],
 ];
 
@@ -29,6 +30,7 @@ export function Layout() {
       // Signed out first (the shell shows the sign-in form), then nothing
       // of this user stays cached for the next one. (`clear()` would also
       // drop the query the shell observes, which then never hears of it.)
+      setSignedOutHere(true);
       client.setQueryData(ME_KEY, null);
       client.removeQueries({ predicate: (q) => q.queryKey[0] !== ME_KEY[0] });
     },
@@ -42,7 +44,7 @@ export function Layout() {
         <span className="brand">{t("app.name")}</span>
         <nav aria-label={t("nav.label")}>
           <ul>
-            {LINKS.map(([to, key]) => (
+            {LINKS.filter(([, , need]) => !need || me.permissions.includes(need)).map(([to, key]) => (
               <li key={to}>
                 <NavLink to={to} end={to === "/"}>
                   {t(key)}

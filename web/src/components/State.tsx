@@ -20,7 +20,8 @@ export function Empty({ children }: { children: ReactNode }) {
 export function ErrorNote({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   const t = useT();
   let text = error instanceof Error ? error.message : String(error);
-  if (error instanceof ApiFailure) {
+  if (error instanceof ApiFailure && error.code === "network") text = t("common.unreachable");
+  else if (error instanceof ApiFailure) {
     if (error.status === 403 && error.message) text = error.message;
     if (error.field && !text.startsWith(error.field + ": ")) text = `${error.field}: ${text}`;
   }
@@ -46,6 +47,13 @@ export function QueryState<T>({
   children: (data: T) => ReactNode;
 }) {
   if (query.isPending) return <Loading />;
-  if (query.error) return <ErrorNote error={query.error} onRetry={() => query.refetch()} />;
-  return <>{children(query.data as T)}</>;
+  if (query.data === undefined) return <ErrorNote error={query.error} onRetry={() => query.refetch()} />;
+  // A refresh that failed (the server restarting, say) keeps what was
+  // known on screen, under a note that it may be out of date.
+  return (
+    <>
+      {query.error ? <ErrorNote error={query.error} onRetry={() => query.refetch()} /> : null}
+      {children(query.data)}
+    </>
+  );
 }

@@ -1,4 +1,5 @@
 /** A status as text with a colour; the text carries the meaning (colour-blind and screen-reader safe). */
+import { isMessageKey, useT } from "../i18n";
 type Tone = "good" | "busy" | "warn" | "bad" | "muted";
 
 const TONE: Record<string, Tone> = {
@@ -39,6 +40,10 @@ const TONE: Record<string, Tone> = {
  * of the raw value (a translated word for an API identifier).
  */
 export function Status({ value, label }: { value: string | null | undefined; label?: string }) {
+  const t = useT();
   const v = value ?? "unknown";
-  return <span className={`status tone-${TONE[v] ?? "muted"}`}>{label ?? v}</span>;
+  // Known statuses read in the reader's language; others as the API says them.
+  const key = `status.${v}`;
+  const text = label ?? (isMessageKey(key) ? t(key) : v);
+  return <span className={`status tone-${TONE[v] ?? "muted"}`}>{text}</span>;
 }

@@ -44,6 +44,11 @@ export const LOCALES = { en: "English", "pt-BR": "Português (Brasil)" } as cons
 export type Locale = keyof typeof LOCALES;
 const catalogs: Record<Locale, Partial<Messages>> = { en, "pt-BR": ptBR };
 
+/** Whether `key` names a text (for texts chosen by an API value, such as a status). */
+export function isMessageKey(key: string): key is MessageKey {
+  return key in en;
+}
+
 export type Vars = Record<string, string | number | null | undefined>;
 export type Translate = (key: MessageKey, vars?: Vars) => string;
 

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, ok } from "../api/client";
 import { ApiFailure } from "../api/errors";
-import { ME_KEY } from "../auth";
+import { ME_KEY, setSignedOutHere } from "../auth";
 import { FormError, TextField } from "../components/Field";
 import { useT } from "../i18n";
 
@@ -17,6 +17,7 @@ export function SignIn({ expired }: { expired?: boolean }) {
   const signIn = useMutation({
     mutationFn: () => ok(api.POST("/api/auth/login", { body: { username, password } })),
     onSuccess: async () => {
+      setSignedOutHere(false);
       setPassword("");
       await client.invalidateQueries({ queryKey: ME_KEY });
     },

@@ -1,6 +1,7 @@
 /** English texts of the dashboard screens (keys start with "dashboard."). */
 export default {
   "dashboard.title": "Dashboard",
+  "dashboard.needsOverview": "The overview of backups, jobs and the machine needs the permission {permission}, which your role does not have.",
   "dashboard.datasources": "Datasources",
   "dashboard.storages": "Storages",
   "dashboard.jobs": "Jobs enabled",

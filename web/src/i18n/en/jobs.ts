@@ -4,6 +4,7 @@ export default {
   "jobs.add": "Add job",
   "jobs.addTitle": "Add job",
   "jobs.editTitle": "Edit job {name}",
+  "jobs.viewTitle": "Job {name}",
   "jobs.empty": "No backup jobs yet. Add one to back up a datasource on a schedule.",
   "jobs.col.name": "Name",
   "jobs.col.datasource": "Datasource",

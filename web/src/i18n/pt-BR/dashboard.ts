@@ -3,6 +3,7 @@ import type { Messages } from "../index";
 /** Textos em português do Brasil das telas de dashboard. */
 const messages: Partial<Messages> = {
   "dashboard.title": "Painel",
+  "dashboard.needsOverview": "A visão geral de backups, tarefas e da máquina precisa da permissão {permission}, que o seu papel não tem.",
   "dashboard.datasources": "Fontes de dados",
   "dashboard.storages": "Armazenamentos",
   "dashboard.jobs": "Tarefas ativas",

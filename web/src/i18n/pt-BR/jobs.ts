@@ -6,6 +6,7 @@ const messages: Partial<Messages> = {
   "jobs.add": "Adicionar tarefa",
   "jobs.addTitle": "Adicionar tarefa",
   "jobs.editTitle": "Editar tarefa {name}",
+  "jobs.viewTitle": "Tarefa {name}",
   "jobs.empty": "Nenhuma tarefa de backup ainda. Adicione uma para fazer backup de uma fonte de dados com agendamento.",
   "jobs.col.name": "Nome",
   "jobs.col.datasource": "Fonte de dados",

@@ -2,6 +2,10 @@
  * The home screen: how many of everything, how backups are going, what
  * ran and what runs next, the storages' free space and the machine's load.
  * Live events refresh it (keys under ["dashboard"]).
+ *
+ * The overview needs `executions:read` and the storages' table
+ * `storages:read` (host/src/api/access.rs): a reader lacking one sees
+ * the rest, and a note naming what is missing instead of a refusal.
  */
 import { useQuery } from "@tanstack/react-query";
 import { useId, useMemo, type ReactNode } from "react";
@@ -41,33 +45,49 @@ const AMBER = "#854d0e";
 
 export function Dashboard() {
   const t = useT();
-  const query = useQuery({
-    queryKey: ["dashboard", "overview"],
-    queryFn: () => ok(api.GET("/api/dashboard/overview")),
-  });
+  const can = useCan();
   return (
     <>
       <div className="page-head">
         <h1>{t("dashboard.title")}</h1>
       </div>
-      <QueryState query={query}>
-        {(o) => (
-          <>
-            <Cards o={o} />
-            <Section title={t("dashboard.recent")}>
-              <RecentExecutions rows={o.last_executions} />
-            </Section>
-            <Section title={t("dashboard.nextRuns")}>
-              <NextRuns rows={o.next_runs} />
-            </Section>
-            <StorageUsage />
-            <Section title={t("dashboard.performance")}>
-              <Performance o={o} />
-            </Section>
-          </>
-        )}
-      </QueryState>
+      {can("executions:read") ? (
+        <OverviewSections />
+      ) : (
+        <>
+          <p className="note">{t("dashboard.needsOverview", { permission: "executions:read" })}</p>
+          <StorageUsage />
+        </>
+      )}
     </>
+  );
+}
+
+/** Everything `GET /api/dashboard/overview` answers, with the storages' table among it. */
+function OverviewSections() {
+  const t = useT();
+  const query = useQuery({
+    queryKey: ["dashboard", "overview"],
+    queryFn: () => ok(api.GET("/api/dashboard/overview")),
+  });
+  return (
+    <QueryState query={query}>
+      {(o) => (
+        <>
+          <Cards o={o} />
+          <Section title={t("dashboard.recent")}>
+            <RecentExecutions rows={o.last_executions} />
+          </Section>
+          <Section title={t("dashboard.nextRuns")}>
+            <NextRuns rows={o.next_runs} />
+          </Section>
+          <StorageUsage />
+          <Section title={t("dashboard.performance")}>
+            <Performance o={o} />
+          </Section>
+        </>
+      )}
+    </QueryState>
   );
 }
 

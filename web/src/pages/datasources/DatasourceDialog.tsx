@@ -43,6 +43,9 @@ export function DatasourceDialog({
           }}
           onSaved={(saved) => {
             client.setQueryData(datasourceKey(saved.id), saved);
+            // Everything read about this datasource (its health, the databases on its server) may
+            // have changed with its settings: `["datasource", id]` is the prefix of all of it.
+            client.invalidateQueries({ queryKey: datasourceKey(saved.id) });
             client.invalidateQueries({ queryKey: datasourcesKey });
           }}
           onDone={onClose}

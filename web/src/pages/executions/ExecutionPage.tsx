@@ -32,11 +32,16 @@ export function ExecutionPage() {
   return <QueryState query={execution}>{(data) => <ExecutionView execution={data} />}</QueryState>;
 }
 
+/** The job, or, without one, what was worked on. */
+function useSubject(e: ExecutionDetail): string {
+  const t = useT();
+  return e.job_name ?? e.datasource_name ?? t("executions.noJob");
+}
+
 /** "Chinook nightly — backup": the job (or, without one, what was worked on) and the operation. */
 function useTitle(e: ExecutionDetail): string {
   const t = useT();
-  const operation = t(OPERATION_LABELS[e.operation]);
-  return `${e.job_name ?? e.datasource_name ?? t("executions.noJob")} — ${operation}`;
+  return `${useSubject(e)} — ${t(OPERATION_LABELS[e.operation])}`;
 }
 
 function ExecutionView({ execution }: { execution: ExecutionDetail }) {
@@ -198,7 +203,10 @@ function ExecutionActions({ execution: e, title }: { execution: ExecutionDetail;
   const can = useCan();
   const client = useQueryClient();
   const navigate = useNavigate();
+  const subject = useSubject(e);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  // Cancelling throws the run's work away, so it is confirmed first.
+  const [confirmCancel, setConfirmCancel] = useState(false);
   // The job's storages tell whether one was added since this backup (then a retry has work to do).
   const job = useQuery({
     queryKey: jobKeys.one(e.job_id ?? ""),
@@ -210,10 +218,6 @@ function ExecutionActions({ execution: e, title }: { execution: ExecutionDetail;
     client.invalidateQueries({ queryKey: executionKey(e.id) });
     client.invalidateQueries({ queryKey: ["executions"] });
   };
-  const cancel = useMutation({
-    mutationFn: () => ok(api.POST("/api/executions/{id}/cancel", { params: { path: { id: e.id } } })),
-    onSettled: refresh,
-  });
   const retry = useMutation({
     mutationFn: () => ok(api.POST("/api/executions/{id}/retry-upload", { params: { path: { id: e.id } } })),
     onSettled: refresh,
@@ -227,7 +231,7 @@ function ExecutionActions({ execution: e, title }: { execution: ExecutionDetail;
     cancel: !final && !e.cancel_requested_at && can("executions:cancel"),
     remove: final && can("executions:delete"),
   };
-  const failure = cancel.error ?? retry.error;
+  const failure = retry.error;
   return (
     <>
       {Object.values(actions).some(Boolean) && (
@@ -243,7 +247,7 @@ function ExecutionActions({ execution: e, title }: { execution: ExecutionDetail;
             </button>
           )}
           {actions.cancel && (
-            <button type="button" className="secondary" disabled={cancel.isPending} onClick={() => cancel.mutate()}>
+            <button type="button" className="secondary" onClick={() => setConfirmCancel(true)}>
               {t("executions.cancel")}
             </button>
           )}
@@ -260,6 +264,16 @@ function ExecutionActions({ execution: e, title }: { execution: ExecutionDetail;
         </p>
       )}
       {failure && <ErrorNote error={failure} />}
+      <ConfirmAction
+        // A run that ends (or is cancelled elsewhere) while the question is open closes it.
+        item={confirmCancel && actions.cancel ? e : null}
+        title={t("executions.cancelTitle", { operation: t(OPERATION_LABELS[e.operation]), name: subject })}
+        body={<p>{t("executions.cancelBody")}</p>}
+        confirmLabel={t("executions.cancelConfirm")}
+        action={(x) => ok(api.POST("/api/executions/{id}/cancel", { params: { path: { id: x.id } } }))}
+        onDone={refresh}
+        onClose={() => setConfirmCancel(false)}
+      />
       <ConfirmAction
         item={confirmDelete ? e : null}
         title={t("common.confirmDeleteTitle", { name: title })}

@@ -1,6 +1,7 @@
 /**
  * `/jobs/new` and `/jobs/:id`: a job's form. The edit screen waits for
- * the job and the names it shows, then fills the form once.
+ * the job and the names it shows, then fills the form once. Without
+ * `jobs:write` a job is shown read-only, and there is no new job to add.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRef, useState, type FormEvent } from "react";
@@ -8,10 +9,11 @@ import { Link, useNavigate, useParams } from "react-router";
 import { api, ok } from "../../api/client";
 import { useCan } from "../../auth";
 import { CheckboxField, FormError, SelectField, TextField, useFieldMessage } from "../../components/Field";
+import { Needs } from "../../components/Needs";
 import { ErrorNote, Loading } from "../../components/State";
 import { useT } from "../../i18n";
 import { BackupOptionsFields } from "./BackupOptionsFields";
-import { checkForm, emptyForm, FIELDS, formFromJob, placeJobFailure, toBody, type Job, type JobFormValues } from "./jobForm";
+import { checkForm, editedFields, emptyForm, FIELDS, formFromJob, placeJobFailure, toBody, withoutFields, type Job, type JobFormValues } from "./jobForm";
 import { freeObject } from "./payload";
 import { jobKeys, useDatasourceChoices, useStorageChoices, type Choice, type StorageChoice } from "./queries";
 import { RetentionFields } from "./RetentionFields";
@@ -22,6 +24,8 @@ import "./jobs.css";
 export function JobFormPage() {
   const { id } = useParams();
   const t = useT();
+  const can = useCan();
+  const writable = can("jobs:write");
   const job = useQuery({
     queryKey: jobKeys.one(id ?? ""),
     queryFn: () => ok(api.GET("/api/backup-jobs/{id}", { params: { path: { id: id ?? "" } } })),
@@ -34,10 +38,22 @@ export function JobFormPage() {
   const failed = (id && job.error) || datasources.error || storages.error;
   // A list the user may not read is not fetched (fetchStatus idle): it is not waited for.
   const waiting = (id && !job.isFetchedAfterMount) || (datasources.isPending && datasources.fetchStatus !== "idle") || (storages.isPending && storages.fetchStatus !== "idle");
+  const name = job.data?.name ?? "";
+  const title = !id ? t("jobs.addTitle") : writable ? t("jobs.editTitle", { name }) : t("jobs.viewTitle", { name });
+  if (!id && !writable) {
+    return (
+      <>
+        <div className="page-head">
+          <h1>{title}</h1>
+        </div>
+        <Needs permission="jobs:write">{null}</Needs>
+      </>
+    );
+  }
   return (
     <>
       <div className="page-head">
-        <h1>{id ? t("jobs.editTitle", { name: job.data?.name ?? "" }) : t("jobs.addTitle")}</h1>
+        <h1>{title}</h1>
       </div>
       {failed ? (
         <ErrorNote error={failed} />
@@ -50,7 +66,13 @@ export function JobFormPage() {
   );
 }
 
-/** The form itself, filled once from `job` (or a new job's defaults); live refreshes of the job never overwrite what is typed. */
+/**
+ * The form itself, filled once from `job` (or a new job's defaults); live
+ * refreshes of the job never overwrite what is typed. A save's failure
+ * stays under the inputs it names until they are edited, so a message
+ * about what was typed before never hides the schedule preview's answer
+ * about what is typed now.
+ */
 function JobForm({ job, datasources, storages }: { job?: Job; datasources: readonly Choice[]; storages: readonly StorageChoice[] }) {
   const t = useT();
   const can = useCan();
@@ -63,6 +85,9 @@ function JobForm({ job, datasources, storages }: { job?: Job; datasources: reado
   );
   // Client-side checks show from the first Save on, and follow the typing after it.
   const [submitted, setSubmitted] = useState(false);
+  // The last save's failure, placed: an input's message goes when the input is edited.
+  const [placed, setPlaced] = useState<{ fields: Record<string, string>; general?: string }>({ fields: {} });
+  const writable = can("jobs:write");
   const save = useMutation({
     mutationFn: (v: JobFormValues) => {
       const body = toBody(v);
@@ -75,50 +100,67 @@ function JobForm({ job, datasources, storages }: { job?: Job; datasources: reado
       await client.invalidateQueries({ queryKey: jobKeys.all });
       navigate("/jobs");
     },
-    onError: () => focusFirstInvalid(form.current),
+    onMutate: () => setPlaced({ fields: {} }),
+    onError: (failure) => {
+      setPlaced(placeJobFailure(failure));
+      focusFirstInvalid(form.current);
+    },
   });
   const checks = submitted ? checkForm(values) : {};
-  const placed = save.error ? placeJobFailure(save.error) : { fields: {} as Record<string, string>, general: undefined };
   const errors: Record<string, string | undefined> = {};
   for (const field of Object.values(FIELDS)) errors[field] = message(checks[field]) ?? placed.fields[field];
-  const patch = (p: Partial<JobFormValues>) => setValues((v) => ({ ...v, ...p }));
+  /** Every edit goes through here (each event changes the form once). */
+  const change = (next: JobFormValues) => {
+    const edited = editedFields(values, next);
+    setPlaced((p) => {
+      const fields = withoutFields(p.fields, edited);
+      return fields === p.fields ? p : { ...p, fields };
+    });
+    setValues(next);
+  };
+  const patch = (p: Partial<JobFormValues>) => change({ ...values, ...p });
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    if (!writable) return;
     setSubmitted(true);
     if (Object.keys(checkForm(values)).length === 0) save.mutate(values);
     else focusFirstInvalid(form.current);
   };
-  const writable = can("jobs:write");
 
   return (
     <form ref={form} className="job-form" onSubmit={submit} noValidate>
-      <div className="panel form-grid">
-        <TextField label={t("jobs.name")} value={values.name} onChange={(name) => patch({ name })} required autoComplete="off" error={errors[FIELDS.name]} />
-        <SelectField
-          label={t("jobs.datasource")}
-          value={values.datasourceId}
-          onChange={(datasourceId) => patch({ datasourceId })}
-          options={[{ value: "", label: t("jobs.chooseDatasource") }, ...datasources.map((d) => ({ value: d.id, label: d.name }))]}
-          required
-          help={datasources.length === 0 ? <Link to="/datasources">{t("jobs.noDatasources")}</Link> : undefined}
-          error={errors[FIELDS.datasource]}
-        />
-        <CheckboxField label={t("jobs.enabledField")} checked={values.enabled} onChange={(enabled) => patch({ enabled })} help={t("jobs.enabledHelp")} />
-      </div>
-      <div className="panel job-storages">
-        <StorageSection values={values} onChange={setValues} storages={storages} errors={errors} />
-      </div>
-      <div className="panel">
-        <ScheduleFields
-          cron={values.scheduleCron}
-          timezone={values.scheduleTimezone}
-          onCron={(scheduleCron) => patch({ scheduleCron })}
-          onTimezone={(scheduleTimezone) => patch({ scheduleTimezone })}
-          errors={errors}
-        />
-      </div>
-      <RetentionFields values={values} onChange={patch} errors={errors} jobId={job?.id} />
-      <BackupOptionsFields values={values} onChange={patch} errors={errors} />
+      {/* Without jobs:write every input is shown but disabled (the retention preview, a read, stays usable). */}
+      <fieldset className="bare" disabled={!writable}>
+        <div className="panel form-grid">
+          <TextField label={t("jobs.name")} value={values.name} onChange={(name) => patch({ name })} required autoComplete="off" error={errors[FIELDS.name]} />
+          <SelectField
+            label={t("jobs.datasource")}
+            value={values.datasourceId}
+            onChange={(datasourceId) => patch({ datasourceId })}
+            options={[{ value: "", label: t("jobs.chooseDatasource") }, ...datasources.map((d) => ({ value: d.id, label: d.name }))]}
+            required
+            help={datasources.length === 0 ? <Link to="/datasources">{t("jobs.noDatasources")}</Link> : undefined}
+            error={errors[FIELDS.datasource]}
+          />
+          <CheckboxField label={t("jobs.enabledField")} checked={values.enabled} onChange={(enabled) => patch({ enabled })} help={t("jobs.enabledHelp")} />
+        </div>
+        <div className="panel job-storages">
+          <StorageSection values={values} onChange={change} storages={storages} errors={errors} />
+        </div>
+        <div className="panel">
+          <ScheduleFields
+            cron={values.scheduleCron}
+            timezone={values.scheduleTimezone}
+            onCron={(scheduleCron) => patch({ scheduleCron })}
+            onTimezone={(scheduleTimezone) => patch({ scheduleTimezone })}
+            errors={errors}
+          />
+        </div>
+      </fieldset>
+      <RetentionFields values={values} onChange={patch} errors={errors} jobId={job?.id} readOnly={!writable} />
+      <fieldset className="bare" disabled={!writable}>
+        <BackupOptionsFields values={values} onChange={patch} errors={errors} />
+      </fieldset>
       <FormError message={placed.general} />
       <div className="actions">
         {writable ? (
@@ -129,7 +171,7 @@ function JobForm({ job, datasources, storages }: { job?: Job; datasources: reado
           <p className="note">{t("common.forbidden", { permission: "jobs:write" })}</p>
         )}
         <Link className="button secondary" to="/jobs">
-          {t("common.cancel")}
+          {writable ? t("common.cancel") : t("common.back")}
         </Link>
       </div>
     </form>

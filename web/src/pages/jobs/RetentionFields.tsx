@@ -1,7 +1,8 @@
 /**
  * How many backups a job keeps, and, for a saved job, what the policy as
  * typed would delete now (`POST …/retention/dry-run`, nothing deleted),
- * so an operator can try a policy before saving it.
+ * so an operator can try a policy before saving it. A read-only form
+ * (no `jobs:write`) still previews the stored policy: the dry run reads.
  */
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
@@ -23,12 +24,15 @@ export function RetentionFields({
   onChange,
   errors,
   jobId,
+  readOnly,
 }: {
   values: JobFormValues;
   onChange: (patch: Partial<JobFormValues>) => void;
   errors: Record<string, string | undefined>;
   /** A saved job's id: only a saved job has backups to preview against. */
   jobId?: string;
+  /** The inputs are disabled; the preview stays. */
+  readOnly?: boolean;
 }) {
   const t = useT();
   const message = useFieldMessage();
@@ -38,6 +42,12 @@ export function RetentionFields({
       ok(api.POST("/api/backup-jobs/{id}/retention/dry-run", { params: { path: { id } }, body: { retention_policy: freeObject(toRetention(values)) } })),
   });
   const placed = dryRun.error ? placeJobFailure(dryRun.error) : { fields: {} as Record<string, string>, general: undefined };
+  /** An edit makes the last preview's messages (about what was typed before) moot. */
+  const edit = (patch: Partial<JobFormValues>) => {
+    if (dryRun.isError) dryRun.reset();
+    setChecks((c) => (Object.keys(c).length === 0 ? c : {}));
+    onChange(patch);
+  };
   /** The form's message first (it is about what Save would send), then the dry run's. */
   const error = (field: string) => errors[field] ?? message(checks[field]) ?? placed.fields[field];
   const preview = () => {
@@ -46,19 +56,21 @@ export function RetentionFields({
     if (jobId && Object.keys(found).length === 0) dryRun.mutate(jobId);
   };
   const number = (label: string, field: string, key: "maxBackups" | "keepDaily" | "keepWeekly" | "keepMonthly", help: string) => (
-    <TextField label={label} type="number" inputMode="numeric" value={values[key]} onChange={(v) => onChange({ [key]: v })} help={help} error={error(field)} />
+    <TextField label={label} type="number" inputMode="numeric" value={values[key]} onChange={(v) => edit({ [key]: v })} help={help} error={error(field)} />
   );
   return (
     <fieldset>
       <legend>{t("jobs.retention")}</legend>
       <p className="help">{t("jobs.retentionHelp")}</p>
-      <div className="form-grid">
-        {number(t("jobs.maxBackups"), FIELDS.maxBackups, "maxBackups", t("jobs.maxBackupsHelp"))}
-        {number(t("jobs.keepDaily"), FIELDS.keepDaily, "keepDaily", t("jobs.keepDailyHelp"))}
-        {number(t("jobs.keepWeekly"), FIELDS.keepWeekly, "keepWeekly", t("jobs.keepWeeklyHelp"))}
-        {number(t("jobs.keepMonthly"), FIELDS.keepMonthly, "keepMonthly", t("jobs.keepMonthlyHelp"))}
-      </div>
-      <CheckboxField label={t("jobs.autoDelete")} checked={values.autoDelete} onChange={(v) => onChange({ autoDelete: v })} help={t("jobs.autoDeleteHelp")} />
+      <fieldset className="bare" disabled={readOnly}>
+        <div className="form-grid">
+          {number(t("jobs.maxBackups"), FIELDS.maxBackups, "maxBackups", t("jobs.maxBackupsHelp"))}
+          {number(t("jobs.keepDaily"), FIELDS.keepDaily, "keepDaily", t("jobs.keepDailyHelp"))}
+          {number(t("jobs.keepWeekly"), FIELDS.keepWeekly, "keepWeekly", t("jobs.keepWeeklyHelp"))}
+          {number(t("jobs.keepMonthly"), FIELDS.keepMonthly, "keepMonthly", t("jobs.keepMonthlyHelp"))}
+        </div>
+        <CheckboxField label={t("jobs.autoDelete")} checked={values.autoDelete} onChange={(v) => edit({ autoDelete: v })} help={t("jobs.autoDeleteHelp")} />
+      </fieldset>
       {(errors[FIELDS.retention] || placed.fields[FIELDS.retention]) && <small className="field-error">{errors[FIELDS.retention] ?? placed.fields[FIELDS.retention]}</small>}
       {jobId && (
         <div className="actions">

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiFailure } from "../../api/errors";
-import { checkForm, emptyForm, formFromJob, formField, placeJobFailure, toBody, withExtra, withPrimary, type Job, type JobFormValues } from "./jobForm";
+import { checkForm, editedFields, emptyForm, FIELDS, formFromJob, formField, placeJobFailure, toBody, withExtra, withoutFields, withPrimary, type Job, type JobFormValues } from "./jobForm";
 
 const job: Job = {
   id: "j1",
@@ -112,5 +112,18 @@ describe("placing the server's failures", () => {
     });
     expect(placeJobFailure(new ApiFailure(422, "validation_failed", "too big", "backup_options.max_file_size_mb")).fields).toEqual({ backup_options: "too big" });
     expect(placeJobFailure(new ApiFailure(409, "conflict", "name taken"))).toEqual({ fields: {}, general: "name taken" });
+  });
+
+  it("drops a save's message once its input is edited, and only that one", () => {
+    const placed = placeJobFailure(new ApiFailure(400, "validation", "schedule_cron: expected 5 fields, got 4", "schedule_cron")).fields;
+    const errors = { ...placed, [FIELDS.name]: "taken" };
+    const before = filled({ scheduleCron: "0 3 * *" });
+    expect(withoutFields(errors, editedFields(before, { ...before, scheduleCron: "0 3 * * *" }))).toEqual({ [FIELDS.name]: "taken" });
+    expect(withoutFields(errors, editedFields(before, { ...before, name: "Other" }))).toEqual(placed);
+    expect(withoutFields(errors, editedFields(before, before))).toBe(errors);
+    // The retention numbers share one check: editing any of them drops the message of each.
+    const retention = { [FIELDS.keepDaily]: "at least one keep rule" };
+    expect(withoutFields(retention, editedFields(before, { ...before, keepWeekly: "4" }))).toEqual({});
+    expect(editedFields(before, withExtra(before, "s2", true))).toContain(FIELDS.extraStorages);
   });
 });

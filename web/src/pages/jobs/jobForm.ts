@@ -284,3 +284,49 @@ export function placeJobFailure(failure: unknown): { fields: Record<string, stri
   }
   return placeFailure(failure, KNOWN_FIELDS);
 }
+
+/**
+ * The server field names each input answers for: editing the input drops
+ * a save's message under these (the message was about what was typed
+ * before). The retention numbers share the "at least one keep rule" check,
+ * so editing one of them drops the messages of all of them.
+ */
+const RETENTION_NUMBERS = [FIELDS.maxBackups, FIELDS.keepDaily, FIELDS.keepWeekly, FIELDS.keepMonthly, FIELDS.retention];
+const ANSWERS_FOR: Record<keyof JobFormValues, readonly string[]> = {
+  name: [FIELDS.name],
+  datasourceId: [FIELDS.datasource],
+  storageId: [FIELDS.storage, FIELDS.extraStorages],
+  extraStorageIds: [FIELDS.extraStorages, FIELDS.strategy],
+  strategy: [FIELDS.strategy],
+  scheduleCron: [FIELDS.cron],
+  scheduleTimezone: [FIELDS.timezone],
+  enabled: [FIELDS.enabled],
+  maxBackups: RETENTION_NUMBERS,
+  keepDaily: RETENTION_NUMBERS,
+  keepWeekly: RETENTION_NUMBERS,
+  keepMonthly: RETENTION_NUMBERS,
+  autoDelete: [FIELDS.retention],
+  compression: [FIELDS.compression, FIELDS.compressionLevel, FIELDS.options],
+  compressionLevel: [FIELDS.compressionLevel, FIELDS.options],
+  databasesMode: [FIELDS.databases, FIELDS.excludeDatabases, FIELDS.options],
+  databases: [FIELDS.databases, FIELDS.options],
+  excludeDatabases: [FIELDS.excludeDatabases, FIELDS.options],
+  otherOptions: [FIELDS.options],
+};
+
+/** The server field names whose inputs differ between `before` and `after`. */
+export function editedFields(before: JobFormValues, after: JobFormValues): string[] {
+  const fields = new Set<string>();
+  for (const key of Object.keys(ANSWERS_FOR) as (keyof JobFormValues)[]) {
+    if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) for (const f of ANSWERS_FOR[key]) fields.add(f);
+  }
+  return [...fields];
+}
+
+/** `errors` without the messages of `fields` (the same object when none of them had one). */
+export function withoutFields(errors: Record<string, string>, fields: readonly string[]): Record<string, string> {
+  if (!fields.some((f) => f in errors)) return errors;
+  const rest = { ...errors };
+  for (const f of fields) delete rest[f];
+  return rest;
+}
