@@ -62,6 +62,8 @@ describe("web UI", { timeout: 600_000 }, () => {
 
   it("refuses a wrong password, then signs in", async () => {
     await page.goto(server.base + "/");
+    await page.getByLabel("Username").waitFor();
+    assert.deepEqual(problems, [], "a visitor who is not signed in causes no console error");
     await page.getByLabel("Username").fill(server.username);
     await page.getByLabel("Password").fill("not the password");
     await page.getByRole("button", { name: "Sign in" }).click();

@@ -37,6 +37,9 @@ export function useMeQuery() {
   return useQuery({
     queryKey: ME_KEY,
     queryFn: async () => {
+      // Not signed in: say so without a 401 (browsers log those as errors).
+      const options = await ok(api.GET("/api/auth/options"));
+      if (!options.signed_in) return null;
       try {
         return await ok(api.GET("/api/auth/me"));
       } catch (e) {

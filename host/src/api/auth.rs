@@ -461,16 +461,28 @@ pub struct SignInOptions {
     /// True while no user exists: the first admin is made with the setup
     /// token the server logged (`POST /api/auth/setup`).
     pub setup_required: bool,
+    /// Whether this request carries a valid session or token: the UI asks
+    /// here first, so a visitor who is not signed in costs no 401 (which
+    /// browsers log as an error).
+    pub signed_in: bool,
 }
 
 /// The sign-in methods this server offers (for the sign-in page).
 #[utoipa::path(get, path = "/api/auth/options", tag = "auth",
     responses((status = 200, body = SignInOptions)))]
-pub async fn options(State(state): State<AppState>) -> ApiResult<Json<SignInOptions>> {
+pub async fn options(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<SignInOptions>> {
+    let signed_in = matches!(
+        super::access::principal_of(&state, &headers).await,
+        Ok(Some(_))
+    );
     Ok(Json(SignInOptions {
         password: true,
         oidc: state.oidc.is_some(),
         setup_required: store::count_users(&state.db).await? == 0,
+        signed_in,
     }))
 }
 

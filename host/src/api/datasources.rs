@@ -272,12 +272,11 @@ pub async fn update(
         .connection_config
         .unwrap_or_else(|| row.connection_config.0.clone());
     if kind != row.kind {
-        let jobs = jobs_using(&state, &id).await?;
-        if jobs > 0 {
+        if let Some(jobs) = jobs_using(&state, &id).await? {
             return Err(ApiError::conflict(format!(
-                "type: datasource `{id}` is used by {jobs} backup job(s) of type `{}`; \
+                "type: datasource `{}` is used by backup job(s) {jobs} of type `{}`; \
                  create a new datasource for `{kind}`",
-                row.kind
+                row.name, row.kind
             )));
         }
     }
@@ -299,12 +298,23 @@ pub async fn update(
     Ok(Json(row.into()))
 }
 
-/// How many backup jobs back up datasource `id`.
-async fn jobs_using(state: &AppState, id: &str) -> ApiResult<i64> {
+/// The backup jobs that back up datasource `id`, by name (`nightly,
+/// weekly and 3 more`), or None when no job does.
+async fn jobs_using(state: &AppState, id: &str) -> ApiResult<Option<String>> {
+    const NAMED: usize = 5;
     let mut f = Filter::default();
     f.push("datasource_id = ?", Param::Text(id.to_string()));
-    let (_, jobs) = store::jobs::list(&state.db, &f, 1, 0).await?;
-    Ok(jobs)
+    let (rows, total) = store::jobs::list(&state.db, &f, NAMED as i64, 0).await?;
+    if total == 0 {
+        return Ok(None);
+    }
+    let names: Vec<String> = rows.into_iter().map(|j| format!("`{}`", j.name)).collect();
+    let more = total - names.len() as i64;
+    Ok(Some(if more > 0 {
+        format!("{} and {more} more", names.join(", "))
+    } else {
+        names.join(", ")
+    }))
 }
 
 /// Delete a datasource that no job uses.
@@ -314,11 +324,11 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    load(&state, &id).await?;
-    let jobs = jobs_using(&state, &id).await?;
-    if jobs > 0 {
+    let row = load(&state, &id).await?;
+    if let Some(jobs) = jobs_using(&state, &id).await? {
         return Err(ApiError::conflict(format!(
-            "datasource `{id}` is used by {jobs} backup job(s); delete or move them first"
+            "datasource `{}` is used by backup job(s) {jobs}; delete or move them first",
+            row.name
         )));
     }
     store::datasources::delete(&state.db, &id).await?;

@@ -302,7 +302,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    load(&state, &id).await?;
+    let storage = load(&state, &id).await?;
     let used = store::jobs::all(&state.db).await?;
     let mut users = Vec::new();
     for job in used {
@@ -315,14 +315,16 @@ pub async fn delete(
     }
     if !users.is_empty() {
         return Err(ApiError::conflict(format!(
-            "storage location `{id}` is used by backup job(s) {}; change them first",
+            "storage location `{}` is used by backup job(s) {}; change them first",
+            storage.name,
             users.join(", ")
         )));
     }
     let held = store::executions::backups_on_storage(&state.db, &id).await?;
     if held > 0 {
         return Err(ApiError::conflict(format!(
-            "storage location `{id}` holds {held} backup(s); delete them (or let retention do it) first"
+            "storage location `{}` holds {held} backup(s); delete them (or let retention do it) first",
+            storage.name
         )));
     }
     store::storages::delete(&state.db, &id).await?;

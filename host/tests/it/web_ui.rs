@@ -202,3 +202,58 @@ async fn schedule_preview_answers_what_the_scheduler_would_run() {
         assert_eq!(body["error"]["field"], field, "{query}: {body}");
     }
 }
+
+/// What the UI shows when a delete is refused reads names, not ids.
+#[tokio::test]
+async fn refusals_to_delete_name_the_datasource_storage_and_jobs() {
+    let server = TestServer::start(Backend::InProcess).await;
+    let ds = server.pg_datasource("Shop orders", "postgres").await;
+    let (storage, _) = server.local_storage("Basement disk").await;
+    server
+        .job("orders nightly", &ds, &storage, serde_json::json!({}))
+        .await;
+    for (path, names) in [
+        (
+            format!("/api/datasources/{ds}"),
+            ["Shop orders", "orders nightly"],
+        ),
+        (
+            format!("/api/storage-locations/{storage}"),
+            ["Basement disk", "orders nightly"],
+        ),
+    ] {
+        let (status, body) = server.delete(&path).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{path}: {body}");
+        let message = body["error"]["message"].as_str().expect("message");
+        for name in names {
+            assert!(message.contains(name), "{path}: {message}");
+        }
+        assert!(
+            !message.contains(&ds) && !message.contains(&storage),
+            "{path}: {message}"
+        );
+    }
+}
+
+/// The UI learns whether it is signed in without provoking a 401.
+#[tokio::test]
+async fn sign_in_options_say_whether_the_caller_is_signed_in() {
+    let server = TestServer::start(Backend::InProcess).await;
+    let (status, anonymous) = server
+        .request_as(None, reqwest::Method::GET, "/api/auth/options", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(anonymous["signed_in"], false, "{anonymous}");
+    let (_, with_token) = server.get("/api/auth/options").await;
+    assert_eq!(with_token["signed_in"], true, "{with_token}");
+    let (status, revoked) = server
+        .request_as(
+            Some("dgt_not-a-token"),
+            reqwest::Method::GET,
+            "/api/auth/options",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "a bad token is not an error here");
+    assert_eq!(revoked["signed_in"], false, "{revoked}");
+}

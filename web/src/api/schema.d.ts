@@ -2496,6 +2496,12 @@ export interface components {
              *     token the server logged (`POST /api/auth/setup`).
              */
             setup_required: boolean;
+            /**
+             * @description Whether this request carries a valid session or token: the UI asks
+             *     here first, so a visitor who is not signed in costs no 401 (which
+             *     browsers log as an error).
+             */
+            signed_in: boolean;
         };
         /**
          * @description A storage's health from its last check (`storage_locations.status`).
