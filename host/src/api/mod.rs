@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         // Paths outside the API are the web UI's (ui.rs).
         .fallback(ui::fallback)
         .layer(axum::middleware::map_response(method_not_allowed_as_json))
+        .layer(axum::middleware::map_response(api_headers))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             origin_policy,
@@ -186,6 +187,21 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list_tokens, users::create_token))
         .routes(routes!(users::revoke_token))
         .routes(routes!(users::audit_logs))
+}
+
+/// Every answer is read for what it declares (`nosniff`), and API answers
+/// (people's data) are never kept by a browser or proxy cache unless the
+/// route said otherwise (the UI's files set their own caching).
+async fn api_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let headers = response.headers_mut();
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// axum answers a wrong method with an empty 405; give it the API's error

@@ -87,7 +87,11 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
     {
         StatusCode::NOT_MODIFIED.into_response()
     } else if method == Method::HEAD {
-        Response::new(Body::empty())
+        // The headers GET would send, the length included.
+        let mut head = Response::new(Body::empty());
+        head.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(file.data.len()));
+        head
     } else {
         Response::new(Body::from(file.data.into_owned()))
     };

@@ -93,6 +93,11 @@ async fn serves_the_app_with_caching_and_a_content_security_policy() {
     // HEAD has the headers and no body; other methods are refused as JSON.
     let resp = http.head(server.url("/")).send().await.expect("HEAD");
     assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()[header::CONTENT_LENGTH].to_str().unwrap(),
+        html.len().to_string(),
+        "HEAD says what GET sends"
+    );
     assert!(resp.bytes().await.expect("body").is_empty());
     let resp = http
         .post(server.url("/datasources"))
@@ -117,6 +122,15 @@ async fn serves_the_app_with_caching_and_a_content_security_policy() {
         .await
         .expect("GET");
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // API answers are not cached and not sniffed.
+    let resp = server
+        .http
+        .get(server.url("/api/datasources"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+    assert_eq!(resp.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 }
 
 #[tokio::test]
