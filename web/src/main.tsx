@@ -3,6 +3,7 @@ import { StrictMode, useMemo, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import { I18n, initialLocale, translator, type Locale } from "./i18n";
+import { setNumberLocale } from "./lib/format";
 import "./styles.css";
 
 const queries = new QueryClient({
@@ -27,6 +28,7 @@ function Root() {
     [locale],
   );
   document.documentElement.lang = locale;
+  setNumberLocale(locale);
   return (
     <I18n.Provider value={i18n}>
       <QueryClientProvider client={queries}>

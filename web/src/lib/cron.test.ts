@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { looksComplete, previewRows } from "./cron";
-import { bytes, duration, relative } from "./format";
+import { bytes, duration, relative, setNumberLocale } from "./format";
 import { translator } from "../i18n";
 
 describe("looksComplete", () => {
@@ -34,6 +34,9 @@ describe("previewRows", () => {
 describe("format", () => {
   it("reads sizes and durations", () => {
     expect([bytes(0), bytes(1536), bytes(5 * 1024 ** 3), bytes(null)]).toEqual(["0 B", "1.50 KiB", "5.00 GiB", "—"]);
+    setNumberLocale("pt-BR");
+    expect([bytes(1536), bytes(1234567)]).toEqual(["1,50 KiB", "1,18 MiB"]);
+    setNumberLocale("en");
     expect([duration(5), duration(75), duration(3725)]).toEqual(["5 s", "1 min 15 s", "1 h 2 min"]);
   });
 });

@@ -3,6 +3,17 @@ import type { Translate } from "../i18n";
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 
+/** The reader's language for numbers ("1,50 KiB" in Portuguese); set by the language switch. */
+let numberLocale = "en";
+export function setNumberLocale(locale: string): void {
+  numberLocale = locale;
+}
+
+/** `value` with exactly `digits` decimals, in the reader's notation. */
+export function decimal(value: number, digits: number): string {
+  return value.toLocaleString(numberLocale, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return "—";
   let v = Math.abs(n);
@@ -12,7 +23,7 @@ export function bytes(n: number | null | undefined): string {
     i++;
   }
   const digits = i === 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2;
-  return `${n < 0 ? "-" : ""}${v.toFixed(digits)} ${UNITS[i]}`;
+  return `${n < 0 ? "-" : ""}${decimal(v, digits)} ${UNITS[i]}`;
 }
 
 export function rate(bytesPerSecond: number | null | undefined): string {
@@ -64,5 +75,5 @@ export function relative(t: Translate, iso: string | null | undefined, now: Date
 
 export function percent(ratio: number | null | undefined): string {
   if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return "—";
-  return `${(ratio * 100).toFixed(ratio >= 0.999 || ratio === 0 ? 0 : 1)}%`;
+  return `${decimal(ratio * 100, ratio >= 0.999 || ratio === 0 ? 0 : 1)}%`;
 }

@@ -16,7 +16,7 @@ import { CheckboxField, FormError, SelectField, TextField, useFieldMessage } fro
 import { ErrorNote, Loading } from "../../components/State";
 import { Status } from "../../components/Status";
 import { useT, type MessageKey } from "../../i18n";
-import { bytes, duration, rate } from "../../lib/format";
+import { bytes, decimal, duration, rate } from "../../lib/format";
 import { progressKey, type Progress } from "../../live";
 import {
   backupType,
@@ -273,7 +273,7 @@ function RestoreRun({ id, onClose }: { id: string; onClose: () => void }) {
                   ? t("backups.bytesOf", { bytes: bytes(progress.bytes), total: bytes(progress.total_bytes) })
                   : bytes(progress.bytes)}
               </span>
-              {value !== undefined && <span>{value.toFixed(1)} %</span>}
+              {value !== undefined && <span>{decimal(value, 1)} %</span>}
               {progress.bytes_per_second !== undefined && <span>{rate(progress.bytes_per_second)}</span>}
               {typeof progress.eta_seconds === "number" && <span>{t("backups.eta", { time: duration(progress.eta_seconds) })}</span>}
               {progress.phase && PHASES[progress.phase] && <span>{t(PHASES[progress.phase])}</span>}

@@ -18,8 +18,7 @@ import { Empty, QueryState } from "../../components/State";
 import { Status } from "../../components/Status";
 import { Table, type Column } from "../../components/Table";
 import { useT, type MessageKey } from "../../i18n";
-import { bytes, duration, percent } from "../../lib/format";
-import { relative } from "../../lib/format";
+import { bytes, decimal, duration, percent, relative } from "../../lib/format";
 import { hasValues, performanceSeries, statusCounts, storageRows, type StorageRow } from "./overview";
 
 type Overview = Schemas["Overview"];
@@ -34,9 +33,9 @@ const OPERATIONS: Record<Schemas["Operation"], MessageKey> = {
 };
 
 // Chart formatters live outside the component: TimeChart redraws when they change.
-const asPercent = (v: number) => `${v.toFixed(0)} %`;
+const asPercent = (v: number) => `${decimal(v, 0)} %`;
 const asBytes = (v: number) => bytes(v);
-const asLoad = (v: number) => v.toFixed(2);
+const asLoad = (v: number) => decimal(v, 2);
 
 /** Line colours, from the palette of styles.css (AA contrast on white). */
 const BLUE = "#1d4ed8";
@@ -334,7 +333,7 @@ function Performance({ o }: { o: Overview }) {
             <dt>{t("dashboard.workers")}</dt>
             <dd>{pool.size}</dd>
             <dt>{t("dashboard.busy")}</dt>
-            <dd>{pool.busy === null || pool.busy === undefined ? "—" : t("dashboard.busyValue", { busy: pool.busy.toFixed(1), size: pool.size })}</dd>
+            <dd>{pool.busy === null || pool.busy === undefined ? "—" : t("dashboard.busyValue", { busy: decimal(pool.busy, 1), size: pool.size })}</dd>
             <dt>{t("dashboard.aliveTasks")}</dt>
             <dd>{pool.alive_tasks}</dd>
             <dt>{t("dashboard.queuedTasks")}</dt>
