@@ -81,46 +81,62 @@ pub struct PluginView {
     /// wrote them (a JSON object's order is not kept): the form's order.
     pub field_order: Vec<String>,
     /// Configuration fields the host seals at rest, answers as `********`
-    /// and never hands to the plugin: the schema's `x-secrets`, its
-    /// `writeOnly` properties and the host's fixed secret names.
+    /// and never hands to the plugin: those of the schema (`x-secrets` or
+    /// properties) whose names are among the host's secret names.
     pub secret_fields: Vec<String>,
 }
 
-/// Schemas by component hash: plugins do not change while a server runs,
-/// and asking one means instantiating it.
-static SCHEMAS: std::sync::Mutex<BTreeMap<String, String>> = std::sync::Mutex::new(BTreeMap::new());
+/// What the API says of a plugin's configuration, derived once from its
+/// `info()`.
+#[derive(Clone)]
+struct ConfigDescription {
+    schema: Value,
+    field_order: Vec<String>,
+    secret_fields: Vec<String>,
+}
 
-/// The plugin's config schema as JSON text (`{}` when it gives none that
-/// parses), and parsed.
-async fn schema_of(
+impl ConfigDescription {
+    fn of(text: &str) -> Self {
+        let schema: Value = serde_json::from_str(text).unwrap_or(Value::Object(Map::new()));
+        Self {
+            field_order: property_order(text),
+            secret_fields: secret_fields(&schema),
+            schema,
+        }
+    }
+}
+
+/// Descriptions by component hash: plugins do not change while a server
+/// runs, and asking one means instantiating it, so each is asked once per
+/// process and listings after that only copy.
+static DESCRIPTIONS: std::sync::Mutex<BTreeMap<String, ConfigDescription>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+async fn description_of(
     state: &AppState,
     plugin: &std::sync::Arc<crate::plugin::LoadedPlugin>,
-) -> (String, Value) {
+) -> ConfigDescription {
     let key = format!("{}@{}", plugin.id(), plugin.wasm_sha256);
-    let cached = SCHEMAS.lock().ok().and_then(|m| m.get(&key).cloned());
-    let text = match cached {
-        Some(text) => text,
-        None => {
-            let text = match state.plugins.config_schema(plugin).await {
-                Ok(text) if serde_json::from_str::<Map<String, Value>>(&text).is_ok() => text,
-                Ok(_) => {
-                    tracing::warn!(plugin = plugin.id(), "config schema is not a JSON object");
-                    "{}".to_string()
-                }
-                Err(e) => {
-                    // Not cached: the next listing asks again.
-                    tracing::warn!(plugin = plugin.id(), "config schema unavailable: {e}");
-                    return ("{}".to_string(), Value::Object(Map::new()));
-                }
-            };
-            if let Ok(mut m) = SCHEMAS.lock() {
-                m.insert(key, text.clone());
-            }
-            text
+    if let Some(found) = DESCRIPTIONS.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return found;
+    }
+    let text = match state.plugins.config_schema(plugin).await {
+        Ok(text) if serde_json::from_str::<Map<String, Value>>(&text).is_ok() => text,
+        Ok(_) => {
+            tracing::warn!(plugin = plugin.id(), "config schema is not a JSON object");
+            "{}".to_string()
+        }
+        Err(e) => {
+            // Not cached: the next listing asks again.
+            tracing::warn!(plugin = plugin.id(), "config schema unavailable: {e}");
+            return ConfigDescription::of("{}");
         }
     };
-    let parsed = serde_json::from_str(&text).unwrap_or(Value::Object(Map::new()));
-    (text, parsed)
+    let description = ConfigDescription::of(&text);
+    if let Ok(mut m) = DESCRIPTIONS.lock() {
+        m.insert(key, description.clone());
+    }
+    description
 }
 
 /// The keys of the top-level `properties` object of the schema `text`,
@@ -165,21 +181,23 @@ fn property_order(text: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The fields of `schema` that are secrets (see [`PluginView::secret_fields`]).
+/// The fields of `schema` that are secrets: those it names (`x-secrets`,
+/// `writeOnly` properties, or any property) that the host seals. A plugin
+/// cannot declare a secret of its own yet (the plugin-platform issue), so
+/// a `writeOnly` field outside the host's names is not one: it is stored
+/// and answered as given, and the UI must show it as such.
 fn secret_fields(schema: &Value) -> Vec<String> {
-    let mut out = BTreeSet::new();
+    let mut named = BTreeSet::new();
     if let Some(list) = schema.get("x-secrets").and_then(Value::as_array) {
-        out.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+        named.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
     }
     if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        for (name, prop) in props {
-            let write_only = prop.get("writeOnly").and_then(Value::as_bool) == Some(true);
-            if write_only || crate::secrets::is_secret_key(name) {
-                out.insert(name.clone());
-            }
-        }
+        named.extend(props.keys().cloned());
     }
-    out.into_iter().collect()
+    named
+        .into_iter()
+        .filter(|name| crate::secrets::is_secret_key(name))
+        .collect()
 }
 
 /// Installed plugins (engines, storages, notifiers) with the schema of
@@ -189,7 +207,7 @@ fn secret_fields(schema: &Value) -> Vec<String> {
 pub async fn plugins(State(state): State<AppState>) -> Json<super::page::Page<PluginView>> {
     let mut views = Vec::new();
     for p in state.plugins.list() {
-        let (text, config_schema) = schema_of(&state, p).await;
+        let description = description_of(&state, p).await;
         views.push(PluginView {
             id: p.id().to_string(),
             kind: p.kind().to_string(),
@@ -198,9 +216,9 @@ pub async fn plugins(State(state): State<AppState>) -> Json<super::page::Page<Pl
             provides: p.manifest.plugin.provides.clone(),
             builtin: p.builtin,
             description: p.manifest.plugin.description.clone(),
-            secret_fields: secret_fields(&config_schema),
-            field_order: property_order(&text),
-            config_schema,
+            secret_fields: description.secret_fields,
+            field_order: description.field_order,
+            config_schema: description.schema,
         });
     }
     Json(super::page::Page::whole(views))
@@ -223,11 +241,16 @@ mod tests {
     }
 
     #[test]
-    fn secrets_come_from_the_schema_and_the_host_list() {
+    fn secrets_are_what_the_host_seals() {
         let schema = serde_json::json!({
             "properties": {"host": {}, "api_key": {}, "pin": {"writeOnly": true}},
             "x-secrets": ["password"]
         });
-        assert_eq!(secret_fields(&schema), ["api_key", "password", "pin"]);
+        // `pin` is writeOnly but not sealed by the host: calling it a
+        // secret would make the UI drop it on every edit.
+        assert_eq!(secret_fields(&schema), ["api_key", "password"]);
+        let description = ConfigDescription::of(&schema.to_string());
+        assert_eq!(description.secret_fields, ["api_key", "password"]);
+        assert_eq!(description.field_order, ["api_key", "host", "pin"]);
     }
 }

@@ -5,7 +5,7 @@
  */
 import createClient, { type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema";
-import { ApiFailure, toFailure } from "./errors";
+import { toFailure } from "./errors";
 
 export type Schemas = components["schemas"];
 
@@ -38,7 +38,7 @@ export async function ok<T>(call: Promise<Outcome<T>>): Promise<T> {
     outcome = await call;
   } catch {
     // The browser's own text ("Failed to fetch") says nothing more.
-    throw new ApiFailure(0, "network", "The server could not be reached. It may be restarting; this page retries by itself.");
+    throw toFailure(0, undefined);
   }
   const { data, error, response } = outcome;
   if (!response.ok) throw toFailure(response.status, error, response.statusText);

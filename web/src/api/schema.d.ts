@@ -2048,8 +2048,8 @@ export interface components {
                 provides: string[];
                 /**
                  * @description Configuration fields the host seals at rest, answers as `********`
-                 *     and never hands to the plugin: the schema's `x-secrets`, its
-                 *     `writeOnly` properties and the host's fixed secret names.
+                 *     and never hands to the plugin: those of the schema (`x-secrets` or
+                 *     properties) whose names are among the host's secret names.
                  */
                 secret_fields: string[];
                 version: string;
@@ -2235,8 +2235,8 @@ export interface components {
             provides: string[];
             /**
              * @description Configuration fields the host seals at rest, answers as `********`
-             *     and never hands to the plugin: the schema's `x-secrets`, its
-             *     `writeOnly` properties and the host's fixed secret names.
+             *     and never hands to the plugin: those of the schema (`x-secrets` or
+             *     properties) whose names are among the host's secret names.
              */
             secret_fields: string[];
             version: string;

@@ -35,9 +35,11 @@ describe("fieldsOf", () => {
     const sorted = { properties: { database: {}, host: {}, port: {}, username: {} } };
     expect(fieldsOf(sorted, [], ["host", "port", "database"]).map((f) => f.name)).toEqual(["host", "port", "database", "username"]);
   });
-  it("treats writeOnly properties as secrets", () => {
-    const f = fieldsOf({ properties: { api_key: { type: "string", writeOnly: true } } });
-    expect(f[0].kind).toBe("secret");
+  it("takes secrets from the server's list only", () => {
+    // writeOnly alone is no secret: the server would store and answer it
+    // as given, and a form that never fills it would drop it on an edit.
+    const schema = { properties: { pin: { type: "string", writeOnly: true }, api_key: { type: "string" } } };
+    expect(fieldsOf(schema, ["api_key"]).map((f) => f.kind)).toEqual(["text", "secret"]);
   });
   it("survives an empty or missing schema", () => {
     expect(fieldsOf(undefined)).toEqual([]);

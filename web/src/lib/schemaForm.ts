@@ -2,7 +2,8 @@
  * Forms drawn from a plugin's configuration schema (JSON Schema, as
  * `GET /api/plugins` reports it). Each property becomes one field: its
  * label is the schema's `title`, else the property name in words
- * (`auth_database` → "Auth database"); secret fields are password inputs
+ * (`auth_database` → "Auth database"); secret fields (those the server
+ * lists in `secret_fields`: the ones it seals) are password inputs
  * that are never filled from the server and, left empty on an edit,
  * keep the stored value.
  */
@@ -29,7 +30,6 @@ type JsonSchema = {
   default?: unknown;
   minimum?: number;
   maximum?: number;
-  writeOnly?: boolean;
   items?: JsonSchema;
   properties?: Record<string, JsonSchema>;
   required?: string[];
@@ -73,7 +73,6 @@ export function fieldsOf(schema: unknown, secretFields: readonly string[] = [], 
   const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
   const entries = Object.entries(s.properties ?? {}).sort(([a], [b]) => rank(a) - rank(b));
   for (const [name, prop] of entries) {
-    if (prop.writeOnly) secrets.add(name);
     const kind = kindOf(prop, secrets.has(name));
     out.push({
       name,
