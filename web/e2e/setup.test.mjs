@@ -29,7 +29,16 @@ describe("first run", { timeout: 120_000 }, () => {
     assert.ok(link, `no setup link in the log:\n${server.log.join("")}`);
     await page.goto(link);
     await page.getByRole("heading", { level: 1, name: "Create the first administrator" }).waitFor();
-    assert.notEqual(await page.getByLabel("Setup token").inputValue(), "");
+    const token = await page.getByLabel("Setup token").inputValue();
+    assert.notEqual(token, "");
+    // A wrong token is refused under its own field.
+    await page.getByLabel("Setup token").fill("not-the-token");
+    await page.getByLabel("Password", { exact: true }).fill("a long enough password");
+    await page.getByLabel("Confirm password").fill("a long enough password");
+    await page.getByRole("button", { name: "Create administrator" }).click();
+    await page.getByText(/setup token is unknown/).waitFor();
+    assert.equal(await page.getByRole("alert").count(), 0, "the refusal sits under the field, not above the form");
+    await page.getByLabel("Setup token").fill(token);
     await page.getByLabel("Username").fill("root-admin");
     await page.getByLabel("Password", { exact: true }).fill("short");
     await page.getByLabel("Confirm password").fill("short");

@@ -351,12 +351,14 @@ pub async fn setup(
     ValidJson(body): ValidJson<Setup>,
 ) -> ApiResult<Response> {
     if !state.access.take_setup_token(&body.token) {
-        return Err(ApiError::new(
+        let mut refused = ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_setup_token",
             "the setup token is unknown or was used; the server logs a new one when it starts \
              without users, or create the admin with `dataguardian admin create`",
-        ));
+        );
+        refused.field = Some("token".into());
+        return Err(refused);
     }
     let created =
         dg_app::usecases::access::create_first_admin(&state.db, &body.username, &body.password)

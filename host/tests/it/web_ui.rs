@@ -270,4 +270,16 @@ async fn sign_in_options_say_whether_the_caller_is_signed_in() {
         .await;
     assert_eq!(status, StatusCode::OK, "a bad token is not an error here");
     assert_eq!(revoked["signed_in"], false, "{revoked}");
+
+    // A refused setup token is named, so the setup page shows it there.
+    let (status, body) = server
+        .request_as(
+            None,
+            reqwest::Method::POST,
+            "/api/auth/setup",
+            Some(&serde_json::json!({"token": "wrong", "username": "x", "password": "long enough password"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["field"], "token", "{body}");
 }

@@ -4,7 +4,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { ME_KEY } from "../auth";
 import { api, ok } from "../api/client";
-import { ApiFailure, placeFailure } from "../api/errors";
+import { placeFailure } from "../api/errors";
 import { FormError, TextField } from "../components/Field";
 import { useT } from "../i18n";
 
@@ -26,9 +26,7 @@ export function Setup() {
     },
   });
   const options = useQuery({ queryKey: ["auth", "options"], queryFn: () => ok(api.GET("/api/auth/options")) });
-  // A refused token (401) belongs under the token field.
-  const failure = setup.error instanceof ApiFailure && setup.error.status === 401 && !setup.error.field ? new ApiFailure(401, setup.error.code, setup.error.message, "token") : setup.error;
-  const placed = failure ? placeFailure(failure, ["token", "username", "password"]) : { fields: {} as Record<string, string> };
+  const placed = setup.error ? placeFailure(setup.error, ["token", "username", "password"]) : { fields: {} as Record<string, string> };
   // A message answers what was sent: editing a field takes it away.
   const edited = (set: (v: string) => void) => (v: string) => {
     set(v);
