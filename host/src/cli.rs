@@ -7,6 +7,7 @@ use crate::plugin::{tracing_sink, Activity, Plugins, RuntimeConfig};
 use crate::source;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use dg_app::usecases::plugins::PluginSources;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,9 +30,24 @@ pub struct Cli {
     /// several data dirs may share one (the test suite does).
     #[arg(long, env = "DG_PLUGIN_CACHE_DIR", global = true)]
     pub plugin_cache_dir: Option<PathBuf>,
-    /// Directory of third-party plugins (`NAME.wasm` + `NAME.toml`).
+    /// Directory of installed plugins (`NAME.wasm`, its grant
+    /// `NAME.grant.toml`); default DATA_DIR/plugins.
     #[arg(long, env = "DG_PLUGIN_DIR", global = true)]
     pub plugin_dir: Option<PathBuf>,
+    /// The plugin registry installs come from by default: a base URL
+    /// serving `index.json` (docs/PLUGINS.md).
+    #[arg(long, env = "DG_REGISTRY", global = true)]
+    pub registry: Option<String>,
+    /// A publisher's public key file (`KEY.pub` from `registry keygen`)
+    /// whose signed packages may be installed; repeatable, comma-separated
+    /// in the environment. Without one, nothing can be installed.
+    #[arg(
+        long = "trusted-key",
+        env = "DG_TRUSTED_KEYS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_keys: Vec<PathBuf>,
     /// PEM files of extra certificate authorities the SMTP notifier trusts
     /// besides the built-in web roots (a private mail relay's CA);
     /// comma-separated in the environment. None by default.
@@ -91,10 +107,16 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Check every checksum of an execution against its manifest.
     Verify(VerifyArgs),
-    /// Installed plugins.
+    /// Plugins: list, inspect, install, update, remove, grant; and for
+    /// authors new, build, pack, test.
     Plugin {
         #[command(subcommand)]
-        command: PluginCommand,
+        command: crate::plugin_cli::PluginCommand,
+    },
+    /// A plugin registry: publisher keys and publishing packages.
+    Registry {
+        #[command(subcommand)]
+        command: crate::plugin_cli::RegistryCommand,
     },
     /// Secrets at rest in the metadata database.
     Secrets {
@@ -393,14 +415,6 @@ pub struct VerifyArgs {
     pub storage: StorageArgs,
 }
 
-#[derive(Subcommand, Debug)]
-pub enum PluginCommand {
-    /// One line per plugin.
-    List,
-    /// Kind, version, API version and capabilities of a plugin, as JSON.
-    Inspect { name: String },
-}
-
 /// The long names of `serve`'s flags and the global ones, with `_` for
 /// `-` (`backup_concurrency`): the server's own tunables, which the
 /// settings API refuses so nobody stores one expecting it to take effect.
@@ -467,6 +481,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::private::dir(&data_dir)
         .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
     match &cli.command {
+        Command::Registry { command } => return crate::plugin_cli::registry_command(command),
+        Command::Plugin {
+            command:
+                crate::plugin_cli::PluginCommand::New {
+                    name,
+                    kind,
+                    sdk_path,
+                },
+        } => return crate::plugin_scaffold::write(name, kind, sdk_path.as_deref()),
         Command::Secrets { command } => return secrets_command(&cli, command).await,
         Command::Admin { command } => return admin_command(&cli, command).await,
         Command::Token { command } => return token_command(&cli, command).await,
@@ -488,17 +511,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     // The server's own files outside the data dir: no datasource or
     // storage may reach them (a restore over the plugin dir or the config
     // file would hand the next start to whoever wrote the backup).
-    let mut private_paths = vec![master_key_file(&cli)?, plugin_cache_dir(&cli)?];
-    for extra in [cli.plugin_dir.as_ref(), cli.config.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        private_paths.push(absolute(extra)?);
+    let mut private_paths = vec![
+        master_key_file(&cli)?,
+        plugin_cache_dir(&cli)?,
+        plugin_dir(&cli)?,
+    ];
+    if let Some(config) = &cli.config {
+        private_paths.push(absolute(config)?);
     }
+    let sources = plugin_sources(&cli)?;
     let spool = spool_policy(&cli, &data_dir)?;
     let command = match cli.command {
         Command::Serve(args) => {
-            return serve(&data_dir, private_paths, plugins, spool, *args).await
+            return serve(&data_dir, private_paths, plugins, sources, spool, *args).await
         }
         command => command,
     };
@@ -507,8 +532,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Backup(args) => backup(&plugins, args).await,
             Command::Restore(args) => restore(&plugins, &spool, args).await,
             Command::Verify(args) => verify(&plugins, args).await,
-            Command::Plugin { command } => plugin_command(&plugins, command).await,
+            Command::Plugin { command } => {
+                crate::plugin_cli::plugin_command(&plugins, &sources, command).await
+            }
             Command::Serve(_)
+            | Command::Registry { .. }
             | Command::Secrets { .. }
             | Command::Admin { .. }
             | Command::Openapi
@@ -550,6 +578,23 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// Where installed plugins live.
+fn plugin_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    match &cli.plugin_dir {
+        Some(d) => absolute(d),
+        None => Ok(absolute(&cli.data_dir)?.join("plugins")),
+    }
+}
+
+/// The plugin directory, default registry and trusted publisher keys.
+fn plugin_sources(cli: &Cli) -> anyhow::Result<PluginSources> {
+    Ok(PluginSources {
+        dir: plugin_dir(cli)?,
+        registry: cli.registry.clone(),
+        trusted: crate::plugin_cli::trusted_keys(&cli.trusted_keys)?,
+    })
 }
 
 /// The precompiled plugin cache in use.
@@ -921,10 +966,11 @@ async fn serve(
     data_dir: &Path,
     private_paths: Vec<PathBuf>,
     plugins: Plugins,
+    sources: PluginSources,
     restore_spool: pipeline::SpoolPolicy,
     args: ServeArgs,
 ) -> anyhow::Result<()> {
-    let options = serve_options(data_dir, private_paths, restore_spool, args)?;
+    let options = serve_options(data_dir, private_paths, sources, restore_spool, args)?;
     crate::server::serve(options, plugins).await
 }
 
@@ -938,12 +984,17 @@ pub async fn in_process(cli: Cli) -> anyhow::Result<axum::Router> {
     crate::private::dir(&data_dir)
         .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
     let plugins = load_plugins(&cli, data_dir.join("tmp"))?;
-    let private_paths = vec![master_key_file(&cli)?, plugin_cache_dir(&cli)?];
+    let private_paths = vec![
+        master_key_file(&cli)?,
+        plugin_cache_dir(&cli)?,
+        plugin_dir(&cli)?,
+    ];
     let spool = spool_policy(&cli, &data_dir)?;
+    let sources = plugin_sources(&cli)?;
     let Command::Serve(args) = cli.command else {
         bail!("in_process takes the arguments of `serve`");
     };
-    let options = serve_options(&data_dir, private_paths, spool, *args)?;
+    let options = serve_options(&data_dir, private_paths, sources, spool, *args)?;
     let state = crate::server::open_state(&options, plugins).await?;
     Ok(crate::api::router(state))
 }
@@ -953,6 +1004,7 @@ pub async fn in_process(cli: Cli) -> anyhow::Result<axum::Router> {
 fn serve_options(
     data_dir: &Path,
     private_paths: Vec<PathBuf>,
+    plugin_sources: PluginSources,
     restore_spool: pipeline::SpoolPolicy,
     args: ServeArgs,
 ) -> anyhow::Result<crate::server::ServeOptions> {
@@ -1020,6 +1072,7 @@ fn serve_options(
         oidc,
         public_url: args.public_url.clone(),
         restore_spool,
+        plugin_sources,
     };
     for root in config
         .denied_roots
@@ -1104,10 +1157,8 @@ fn load_plugins(cli: &Cli, scratch_root: PathBuf) -> anyhow::Result<Plugins> {
     plugins
         .runtime()
         .observe_calls(std::sync::Arc::new(crate::observe::metrics::PluginCalls));
-    if let Some(dir) = &cli.plugin_dir {
-        for problem in plugins.load_dir(dir) {
-            tracing::warn!("plugin not loaded: {problem}");
-        }
+    for problem in plugins.load_dir(&plugin_dir(cli)?) {
+        tracing::warn!("plugin not loaded: {problem}");
     }
     Ok(plugins)
 }
@@ -1353,56 +1404,6 @@ async fn verify(plugins: &Plugins, args: VerifyArgs) -> anyhow::Result<()> {
         "compressed_size_bytes": manifest.compressed_size_bytes,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
-}
-
-async fn plugin_command(plugins: &Plugins, command: PluginCommand) -> anyhow::Result<()> {
-    match command {
-        PluginCommand::List => {
-            println!(
-                "{:<14} {:<9} {:<8} {:<5} {:<9} PROVIDES",
-                "ID", "KIND", "VERSION", "API", "ORIGIN"
-            );
-            for p in plugins.list() {
-                println!(
-                    "{:<14} {:<9} {:<8} {:<5} {:<9} {}",
-                    p.id(),
-                    p.kind().to_string(),
-                    p.manifest.plugin.version,
-                    p.api_version,
-                    if p.builtin { "built-in" } else { "installed" },
-                    p.manifest.plugin.provides.join(",")
-                );
-            }
-        }
-        PluginCommand::Inspect { name } => {
-            let plugin = plugins
-                .list()
-                .iter()
-                .find(|p| p.id() == name || p.manifest.plugin.provides.contains(&name))
-                .with_context(|| {
-                    format!("no plugin named `{name}` (see `dataguardian plugin list`)")
-                })?;
-            let effective = plugin.grant.effective(&plugin.manifest.capabilities);
-            let out = serde_json::json!({
-                "id": plugin.id(),
-                "kind": plugin.kind(),
-                "version": plugin.manifest.plugin.version,
-                "api_version": plugin.api_version,
-                "api_requirement": plugin.manifest.plugin.api,
-                "description": plugin.manifest.plugin.description,
-                "provides": plugin.manifest.plugin.provides,
-                "builtin": plugin.builtin,
-                "sha256": plugin.wasm_sha256,
-                "capabilities": {
-                    "requested": plugin.manifest.capabilities,
-                    "granted": effective,
-                },
-                "limits": plugin.manifest.limits,
-            });
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
-    }
     Ok(())
 }
 

@@ -8,6 +8,9 @@
 pub mod api;
 pub mod cli;
 pub mod observe;
+pub mod plugin_cli;
+pub mod plugin_scaffold;
+pub mod plugin_test;
 pub mod server;
 
 pub use dg_app::{auth, notify, queue, workers};

@@ -50,6 +50,8 @@ impl Request {
             "GET" => Method::Get,
             "HEAD" => Method::Head,
             "PUT" => Method::Put,
+            "OPTIONS" => Method::Options,
+            "PATCH" => Method::Patch,
             "POST" => Method::Post,
             "DELETE" => Method::Delete,
             other => Method::Other(other.to_string()),
@@ -93,21 +95,41 @@ impl Request {
     /// response, so several requests can be in flight (parts of an
     /// upload). The body has been handed to the host when this returns.
     pub fn start(&self, body: &[u8]) -> PluginResult<InFlight> {
+        self.start_with(Body::Bytes(body))
+    }
+
+    /// Sends the request with a body read from `source` and spliced
+    /// host-side into the connection, without passing through plugin
+    /// memory: `length` bytes exactly (sent with `content-length`), or
+    /// until `source` ends when `None` (sent chunked). Waits for the
+    /// response head.
+    pub fn send_stream(&self, source: &InputStream, length: Option<u64>) -> PluginResult<Response> {
+        self.start_with(Body::Stream(source, length))?.finish()
+    }
+
+    fn start_with(&self, body: Body<'_>) -> PluginResult<InFlight> {
         let fields = Fields::new();
         for (name, value) in &self.headers {
             fields
                 .append(name, value)
-                .map_err(|e| PluginError::Failed(format!("header `{name}`: {e:?}")))?;
+                .map_err(|e| self.invalid(&format!("header `{name}`: {e:?}")))?;
         }
-        if !body.is_empty() || matches!(self.method, Method::Put | Method::Post) {
-            let length = body.len().to_string();
+        // Every request that may carry a body says how long it is, an
+        // empty one too: without it the host would send it chunked, which
+        // small servers refuse for a DELETE or MOVE.
+        let length = match body {
+            Body::Bytes(bytes) => Some(bytes.len() as u64),
+            Body::Stream(_, length) => length,
+        };
+        let bodiless = matches!(self.method, Method::Get | Method::Head | Method::Options);
+        if let Some(length) = length.filter(|n| *n > 0 || !bodiless) {
             fields
-                .set("content-length", &[length.into_bytes()])
-                .map_err(|e| PluginError::Failed(format!("content-length: {e:?}")))?;
+                .set("content-length", &[length.to_string().into_bytes()])
+                .map_err(|e| self.invalid(&format!("content-length: {e:?}")))?;
         }
         let request = OutgoingRequest::new(fields);
         let set = |ok: Result<(), ()>, what: &str| {
-            ok.map_err(|()| PluginError::Failed(format!("invalid request {what}")))
+            ok.map_err(|()| self.invalid(&format!("invalid request {what}")))
         };
         set(request.set_method(&self.method), "method")?;
         set(
@@ -125,7 +147,7 @@ impl Request {
         )?;
         let outgoing = request
             .body()
-            .map_err(|()| PluginError::Failed("request body taken twice".into()))?;
+            .map_err(|()| self.invalid("request body taken twice"))?;
         let options = self.timeout_ms.map(|ms| {
             let options = RequestOptions::new();
             let nanos = ms.saturating_mul(1_000_000);
@@ -144,13 +166,25 @@ impl Request {
         })
     }
 
-    fn write_body(&self, outgoing: OutgoingBody, body: &[u8]) -> PluginResult<()> {
+    fn write_body(&self, outgoing: OutgoingBody, body: Body<'_>) -> PluginResult<()> {
         {
             let stream = outgoing
                 .write()
-                .map_err(|()| PluginError::Failed("request body stream taken twice".into()))?;
-            if !body.is_empty() {
-                io::write_all(&stream, body)?;
+                .map_err(|()| self.invalid("request body stream taken twice"))?;
+            match body {
+                Body::Bytes(bytes) if !bytes.is_empty() => io::write_all(&stream, bytes)?,
+                Body::Bytes(_) => {}
+                Body::Stream(source, Some(length)) => {
+                    let moved = io::pipe_limited(source, &stream, length)?;
+                    if moved != length {
+                        return Err(self.invalid(&format!(
+                            "the body source ended after {moved} of {length} bytes"
+                        )));
+                    }
+                }
+                Body::Stream(source, None) => {
+                    io::pipe(source, &stream)?;
+                }
             }
             stream
                 .blocking_flush()
@@ -159,20 +193,51 @@ impl Request {
         OutgoingBody::finish(outgoing, None).map_err(|e| self.failure(e))
     }
 
-    fn failure(&self, e: ErrorCode) -> PluginError {
-        let target = format!(
-            "{}://{}",
+    /// `METHOD scheme://authority/path` (the query left out: it may hold
+    /// a signature): what every error of this request names.
+    fn target(&self) -> String {
+        let path = self
+            .path_and_query
+            .split('?')
+            .next()
+            .unwrap_or(&self.path_and_query);
+        format!(
+            "{} {}://{}{path}",
+            self.method_name(),
             if self.https { "https" } else { "http" },
             self.authority
-        );
+        )
+    }
+
+    fn method_name(&self) -> &str {
+        match &self.method {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Connect => "CONNECT",
+            Method::Options => "OPTIONS",
+            Method::Trace => "TRACE",
+            Method::Patch => "PATCH",
+            Method::Other(name) => name,
+        }
+    }
+
+    fn invalid(&self, what: &str) -> PluginError {
+        PluginError::Failed(format!("{}: {what}", self.target()))
+    }
+
+    fn failure(&self, e: ErrorCode) -> PluginError {
+        let target = self.target();
         let what = describe(&e);
         match e {
             ErrorCode::HttpRequestDenied => PluginError::PermissionDenied(format!(
-                "HTTP request to {target} denied by the sandbox: the manifest and grant do not allow it"
+                "{target} denied by the sandbox: the manifest and grant do not allow it"
             )),
-            ErrorCode::DestinationIpProhibited => PluginError::PermissionDenied(format!(
-                "{target}: {what}"
-            )),
+            ErrorCode::DestinationIpProhibited => {
+                PluginError::PermissionDenied(format!("{target}: {what}"))
+            }
             ErrorCode::DnsTimeout
             | ErrorCode::DnsError(_)
             | ErrorCode::DestinationNotFound
@@ -188,6 +253,13 @@ impl Request {
             _ => PluginError::Transient(format!("{target}: {what}")),
         }
     }
+}
+
+/// What a request sends.
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    Bytes(&'a [u8]),
+    Stream(&'a InputStream, Option<u64>),
 }
 
 /// A wasi-http error in words, for messages people read.
@@ -261,7 +333,7 @@ impl InFlight {
             Some(Ok(Err(e))) => Err(self.request.failure(e)),
             Some(Err(())) | None => {
                 self.sent?;
-                Err(PluginError::Failed("the response was lost".into()))
+                Err(self.request.invalid("the response was lost"))
             }
         }
     }

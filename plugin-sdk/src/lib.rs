@@ -14,9 +14,15 @@ pub mod io;
 pub mod keys;
 pub mod log;
 pub mod mail;
+pub mod manifest;
 pub mod modes;
 pub mod process;
 mod traits;
+
+// Re-exported so a plugin needs no versions of its own to keep in step.
+pub use schemars;
+pub use serde;
+pub use serde_json;
 
 pub use traits::{empty_stats, Engine, Notifier, Storage};
 
@@ -26,7 +32,7 @@ pub const API_VERSION: &str = "0.1.0";
 /// Bindings of the host imports shared by every plugin world.
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "host-imports",
         generate_all,
     });
@@ -36,7 +42,7 @@ pub mod bindings {
 #[doc(hidden)]
 pub mod engine_world {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "engine-plugin",
         with: {
             "wasi:io/error@0.2.12": crate::bindings::wasi::io::error,
@@ -65,7 +71,7 @@ pub mod engine_world {
 #[doc(hidden)]
 pub mod storage_world {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "storage-plugin",
         with: {
             "wasi:io/error@0.2.12": crate::bindings::wasi::io::error,
@@ -94,7 +100,7 @@ pub mod storage_world {
 #[doc(hidden)]
 pub mod notifier_world {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "notifier-plugin",
         with: {
             "wasi:io/error@0.2.12": crate::bindings::wasi::io::error,

@@ -93,6 +93,10 @@ fn watch(plugins: &Path, root: &Path) {
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!(
         "cargo:rerun-if-changed={}",
+        root.join("plugin-sdk/wit").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
         root.join("plugin-sdk").display()
     );
     if let Ok(entries) = fs::read_dir(plugins) {

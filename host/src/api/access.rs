@@ -472,6 +472,24 @@ pub static RULES: &[Rule] = &[
     ),
     rule("GET", "/api/plugins", SignedIn, None),
     rule(
+        "POST",
+        "/api/plugins/install",
+        may(P::PluginsInstall),
+        Some("plugins.install"),
+    ),
+    rule(
+        "POST",
+        "/api/plugins/{name}/update",
+        may(P::PluginsInstall),
+        Some("plugins.update"),
+    ),
+    rule(
+        "DELETE",
+        "/api/plugins/{name}",
+        may(P::PluginsInstall),
+        Some("plugins.remove"),
+    ),
+    rule(
         "GET",
         "/api/dashboard/overview",
         may(P::ExecutionsRead),

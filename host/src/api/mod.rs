@@ -19,6 +19,7 @@ pub mod limits;
 pub mod metrics;
 pub mod notifications;
 pub mod page;
+pub mod plugins;
 pub mod storages;
 pub mod stream;
 pub mod system;
@@ -159,6 +160,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(templates::preview))
         .routes(routes!(system::get_settings, system::put_settings))
         .routes(routes!(system::plugins))
+        .routes(routes!(plugins::install))
+        .routes(routes!(plugins::update))
+        .routes(routes!(plugins::remove))
         .routes(routes!(dashboard::overview))
         .routes(routes!(events::stream))
         .routes(routes!(metrics::scrape))

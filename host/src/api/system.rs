@@ -73,6 +73,16 @@ pub struct PluginView {
     pub provides: Vec<String>,
     pub builtin: bool,
     pub description: String,
+    /// The types this plugin serves now: those it provides that no other
+    /// plugin took over (an installed plugin the operator let replace it).
+    pub serves: Vec<String>,
+    /// Types (or ids) the operator let it take over from another plugin.
+    pub replaces: Vec<String>,
+    /// SHA-256 of its component (what its grant is bound to).
+    pub sha256: String,
+    /// What the operator should know: a grant for another component, a
+    /// grant entry that matches nothing.
+    pub warnings: Vec<String>,
     /// The JSON Schema of the configuration this plugin takes (what the
     /// UI builds its forms from); `{}` if the plugin did not answer.
     #[schema(value_type = Object)]
@@ -182,10 +192,10 @@ fn property_order(text: &str) -> Vec<String> {
 }
 
 /// The fields of `schema` that are secrets: those it names (`x-secrets`,
-/// `writeOnly` properties, or any property) that the host seals. A plugin
-/// cannot declare a secret of its own yet (the plugin-platform issue), so
-/// a `writeOnly` field outside the host's names is not one: it is stored
-/// and answered as given, and the UI must show it as such.
+/// `writeOnly` properties, or any property) that the host seals — the
+/// host's own names and those loaded plugins declare (`plugin.secrets`).
+/// A `writeOnly` field outside them is not one: it is stored and answered
+/// as given, and the UI must show it as such.
 fn secret_fields(schema: &Value) -> Vec<String> {
     let mut named = BTreeSet::new();
     if let Some(list) = schema.get("x-secrets").and_then(Value::as_array) {
@@ -207,7 +217,7 @@ fn secret_fields(schema: &Value) -> Vec<String> {
 pub async fn plugins(State(state): State<AppState>) -> Json<super::page::Page<PluginView>> {
     let mut views = Vec::new();
     for p in state.plugins.list() {
-        let description = description_of(&state, p).await;
+        let description = description_of(&state, &p).await;
         views.push(PluginView {
             id: p.id().to_string(),
             kind: p.kind().to_string(),
@@ -216,6 +226,10 @@ pub async fn plugins(State(state): State<AppState>) -> Json<super::page::Page<Pl
             provides: p.manifest.plugin.provides.clone(),
             builtin: p.builtin,
             description: p.manifest.plugin.description.clone(),
+            serves: state.plugins.serves(&p),
+            replaces: p.replaces.clone(),
+            sha256: p.wasm_sha256.clone(),
+            warnings: p.warnings.clone(),
             secret_fields: description.secret_fields,
             field_order: description.field_order,
             config_schema: description.schema,

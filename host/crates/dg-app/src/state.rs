@@ -61,6 +61,9 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Spool of parallel restores (`--restore-spool-dir`, `-max-mb`).
     pub restore_spool: dg_pipeline::SpoolPolicy,
+    /// Where installed plugins live, the default registry and the
+    /// publisher keys installs must be signed with.
+    pub plugin_sources: crate::usecases::plugins::PluginSources,
 }
 
 /// An execution running on this node: its progress and how to stop it.

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use dg_core::secrets::is_secret_key;
-pub use dg_core::secrets::{redact, REDACTED, SECRET_KEYS};
+pub use dg_core::secrets::{redact, secret_keys, REDACTED, SECRET_KEYS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -110,9 +110,9 @@ const DESTINATION_KEYS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MergeRefusal {
     /// `********` sent for a key with no stored value.
-    Placeholder(&'static str),
+    Placeholder(String),
     /// The secret would be kept while a destination key changed.
-    Moved { secret: &'static str, moved: String },
+    Moved { secret: String, moved: String },
 }
 
 impl MergeRefusal {
@@ -147,8 +147,9 @@ pub fn merge_secrets(new: &mut Value, old: &Value) -> Result<(), MergeRefusal> {
         .iter()
         .find(|k| n.get(**k) != o.get(**k))
         .map(|k| k.to_string());
-    for key in SECRET_KEYS {
-        let keep = match n.get(*key) {
+    for key in secret_keys() {
+        let key = key.as_str();
+        let keep = match n.get(key) {
             None => true,
             Some(Value::String(s)) => s == REDACTED,
             Some(_) => false,
@@ -156,17 +157,19 @@ pub fn merge_secrets(new: &mut Value, old: &Value) -> Result<(), MergeRefusal> {
         if !keep {
             continue;
         }
-        match (o.get(*key), &moved) {
+        match (o.get(key), &moved) {
             (Some(_), Some(moved)) => {
                 return Err(MergeRefusal::Moved {
-                    secret: key,
+                    secret: key.to_string(),
                     moved: moved.clone(),
                 })
             }
             (Some(v), None) => {
-                n.insert((*key).to_string(), v.clone());
+                n.insert(key.to_string(), v.clone());
             }
-            (None, _) if n.contains_key(*key) => return Err(MergeRefusal::Placeholder(key)),
+            (None, _) if n.contains_key(key) => {
+                return Err(MergeRefusal::Placeholder(key.to_string()))
+            }
             (None, _) => {}
         }
     }
@@ -442,16 +445,13 @@ mod tests {
         let mut placeholder = json!({"host": "db", "secret_key": REDACTED});
         assert_eq!(
             merge_secrets(&mut placeholder, &stored),
-            Err(MergeRefusal::Placeholder("secret_key"))
+            Err(MergeRefusal::Placeholder("secret_key".into()))
         );
         // A stored password is never carried to a new host.
         let mut moved = json!({"host": "attacker.example", "username": "u"});
         assert!(matches!(
             merge_secrets(&mut moved, &stored),
-            Err(MergeRefusal::Moved {
-                secret: "password",
-                ..
-            })
+            Err(MergeRefusal::Moved { ref secret, .. }) if secret == "password"
         ));
         let mut resent = json!({"host": "db2", "password": "pw2"});
         merge_secrets(&mut resent, &stored).unwrap();
@@ -478,7 +478,7 @@ mod tests {
             assert_eq!(
                 merge_secrets(&mut moved, &smtp),
                 Err(MergeRefusal::Moved {
-                    secret: "password",
+                    secret: "password".into(),
                     moved: key.to_string()
                 }),
                 "{key}"
@@ -499,10 +499,7 @@ mod tests {
             assert!(
                 matches!(
                     merge_secrets(&mut moved, &whatsapp),
-                    Err(MergeRefusal::Moved {
-                        secret: "access_token",
-                        ..
-                    })
+                    Err(MergeRefusal::Moved { ref secret, .. }) if secret == "access_token"
                 ),
                 "{key}"
             );

@@ -373,9 +373,46 @@ impl Keyring {
     }
 }
 
-/// Whether a configuration key names a secret.
+/// Whether a configuration key names a secret: one the host always
+/// seals, or one a loaded plugin declared (`plugin.secrets`).
 pub fn is_secret_key(key: &str) -> bool {
+    is_builtin_secret_key(key)
+        || DECLARED
+            .read()
+            .map(|names| names.iter().any(|n| n == key))
+            .unwrap_or(true)
+}
+
+/// Whether `key` is one of the names the host seals in every
+/// configuration ([`SECRET_KEYS`]).
+pub fn is_builtin_secret_key(key: &str) -> bool {
     SECRET_KEYS.contains(&key)
+}
+
+/// Secret field names declared by loaded plugins. A name once declared
+/// stays secret for the life of the process, in every configuration:
+/// sealing a field too many is safe, unsealing one a stored row holds is
+/// not.
+static DECLARED: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Makes `names` secret from now on (a plugin declaring them was loaded).
+pub fn declare_secret_keys(names: &[String]) {
+    if let Ok(mut declared) = DECLARED.write() {
+        for name in names {
+            if !is_builtin_secret_key(name) && !declared.contains(name) {
+                declared.push(name.clone());
+            }
+        }
+    }
+}
+
+/// Every secret name in force: the host's and the declared ones.
+pub fn secret_keys() -> Vec<String> {
+    let mut all: Vec<String> = SECRET_KEYS.iter().map(|s| s.to_string()).collect();
+    if let Ok(declared) = DECLARED.read() {
+        all.extend(declared.iter().cloned());
+    }
+    all
 }
 
 /// Whether a stored configuration holds a secret that is not sealed under

@@ -10,15 +10,7 @@ pub const SECTION: &str = "dataguardian:api-version";
 
 /// The version recorded in a component, if any.
 pub fn read(wasm: &[u8]) -> Option<String> {
-    wasmparser::Parser::new(0)
-        .parse_all(wasm)
-        .filter_map(Result::ok)
-        .find_map(|payload| match payload {
-            wasmparser::Payload::CustomSection(section) if section.name() == SECTION => {
-                std::str::from_utf8(section.data()).ok().map(str::to_string)
-            }
-            _ => None,
-        })
+    crate::embedded::read_section(wasm, SECTION).and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 /// Accepts a plugin whose version is semver-compatible with this host and

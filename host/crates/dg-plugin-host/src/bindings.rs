@@ -5,7 +5,7 @@
 
 pub mod host_world {
     wasmtime::component::bindgen!({
-        path: "../../../wit",
+        path: "../../../wit/since_v0.1",
         world: "host-imports",
         imports: { default: async | trappable },
         with: {
@@ -18,7 +18,7 @@ pub mod host_world {
 
 pub mod engine_world {
     wasmtime::component::bindgen!({
-        path: "../../../wit",
+        path: "../../../wit/since_v0.1",
         world: "engine-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -37,7 +37,7 @@ pub mod engine_world {
 
 pub mod storage_world {
     wasmtime::component::bindgen!({
-        path: "../../../wit",
+        path: "../../../wit/since_v0.1",
         world: "storage-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -56,7 +56,7 @@ pub mod storage_world {
 
 pub mod notifier_world {
     wasmtime::component::bindgen!({
-        path: "../../../wit",
+        path: "../../../wit/since_v0.1",
         world: "notifier-plugin",
         imports: { default: async | trappable },
         exports: { default: async },

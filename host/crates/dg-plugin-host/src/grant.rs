@@ -19,17 +19,20 @@ pub enum Grant {
 }
 
 impl Grant {
-    /// The capabilities in force: manifest ∧ grant.
+    /// The capabilities in force: manifest ∧ grant. A granted rule that
+    /// narrows a requested one (a process rule with tighter argument
+    /// patterns, a directory granted read-only where read-write was asked)
+    /// is in force in its narrow form.
     pub fn effective(&self, asked: &Capabilities) -> Capabilities {
         let approved = match self {
             Grant::Manifest => return asked.clone(),
             Grant::Approved(approved) => approved,
         };
         Capabilities {
-            process: asked
+            process: approved
                 .process
                 .iter()
-                .filter(|rule| approved.process.contains(rule))
+                .filter(|g| asked.process.iter().any(|m| process_narrows(g, m)))
                 .cloned()
                 .collect(),
             network: asked
@@ -47,13 +50,12 @@ impl Grant {
             filesystem: asked
                 .filesystem
                 .iter()
-                .filter(|rule| {
-                    approved
-                        .filesystem
-                        .iter()
-                        .any(|ok| ok.path == rule.path && ok.access >= rule.access)
+                .filter_map(|rule| {
+                    let granted = approved.filesystem.iter().find(|ok| ok.path == rule.path)?;
+                    let mut narrowed = rule.clone();
+                    narrowed.access = rule.access.min(granted.access);
+                    Some(narrowed)
                 })
-                .cloned()
                 .collect(),
             smtp: asked
                 .smtp
@@ -63,6 +65,156 @@ impl Grant {
                 .collect(),
             scratch: asked.scratch && approved.scratch,
             file_modes: asked.file_modes && approved.file_modes,
+        }
+    }
+
+    /// The granted entries that match nothing the manifest asks for: an
+    /// operator's approval that does nothing, said out loud at load.
+    pub fn unmatched(&self, asked: &Capabilities) -> Vec<String> {
+        let Grant::Approved(approved) = self else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for g in &approved.process {
+            if !asked.process.iter().any(|m| process_narrows(g, m)) {
+                out.push(format!("process `{}` {:?}", g.program, g.args));
+            }
+        }
+        for n in &approved.network {
+            if !asked.network.contains(n) {
+                out.push(format!("network `{n}`"));
+            }
+        }
+        for rule in &approved.http {
+            if !asked.http.contains(rule) {
+                out.push(format!("http `{}` (auth {:?})", rule.url, rule.auth));
+            }
+        }
+        for rule in &approved.filesystem {
+            if !asked.filesystem.iter().any(|m| m.path == rule.path) {
+                out.push(format!("filesystem `{}`", rule.path));
+            }
+        }
+        for rule in &approved.smtp {
+            if !asked.smtp.contains(rule) {
+                out.push(format!("smtp `{}:{}`", rule.host, rule.port));
+            }
+        }
+        if approved.scratch && !asked.scratch {
+            out.push("scratch".into());
+        }
+        if approved.file_modes && !asked.file_modes {
+            out.push("file_modes".into());
+        }
+        out
+    }
+}
+
+/// Whether the granted rule `g` allows nothing the requested rule `m`
+/// does not: same program, connect target and a subset of its variables,
+/// and argument patterns each equal to `m`'s, or a literal `m`'s pattern
+/// matches, up to a `**` of `m` that allows any rest.
+fn process_narrows(g: &ProcessRule, m: &ProcessRule) -> bool {
+    if g.program != m.program || g.connect != m.connect || !g.env.iter().all(|e| m.env.contains(e))
+    {
+        return false;
+    }
+    let mut i = 0;
+    loop {
+        match (m.args.get(i), g.args.get(i)) {
+            (Some(mp), _) if mp == "**" => return true,
+            (None, None) => return true,
+            (Some(mp), Some(gp)) if mp == gp || (!gp.contains('*') && glob_match(mp, gp)) => i += 1,
+            _ => return false,
+        }
+    }
+}
+
+/// An operator's grant file (`NAME.grant.toml`): the capabilities approved
+/// (the shape of the manifest's `[capabilities]`), the component they were
+/// approved for, and the types it may take over from another plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantFile {
+    /// Lowercase hex SHA-256 of the approved component. A grant for
+    /// another component (a swapped `.wasm`) approves nothing.
+    pub component_sha256: Option<String>,
+    /// Types (or the plugin id) this plugin may serve in place of a
+    /// built-in or another plugin: an explicit operator choice.
+    pub replaces: Vec<String>,
+    pub capabilities: Capabilities,
+}
+
+impl GrantFile {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| format!("grant: {e}"))?;
+        let component_sha256 = match table.remove("component_sha256") {
+            Some(toml::Value::String(s)) => Some(s.to_ascii_lowercase()),
+            Some(_) => return Err("grant: component_sha256: expected a hex string".into()),
+            None => None,
+        };
+        let replaces = match table.remove("replaces") {
+            Some(value) => value
+                .try_into::<Vec<String>>()
+                .map_err(|e| format!("grant: replaces: {e}"))?,
+            None => Vec::new(),
+        };
+        let capabilities = toml::Value::Table(table)
+            .try_into::<Capabilities>()
+            .map_err(|e| format!("grant: {e}"))?;
+        Ok(Self {
+            component_sha256,
+            replaces,
+            capabilities,
+        })
+    }
+
+    /// The file's text: a header saying what it approves, then the fields.
+    pub fn to_toml(&self, plugin: &str) -> Result<String, String> {
+        let mut table = match toml::Value::try_from(&self.capabilities) {
+            Ok(toml::Value::Table(t)) => t,
+            Ok(_) => toml::Table::new(),
+            Err(e) => return Err(e.to_string()),
+        };
+        if let Some(sha) = &self.component_sha256 {
+            table.insert("component_sha256".into(), toml::Value::String(sha.clone()));
+        }
+        if !self.replaces.is_empty() {
+            table.insert(
+                "replaces".into(),
+                toml::Value::Array(
+                    self.replaces
+                        .iter()
+                        .cloned()
+                        .map(toml::Value::String)
+                        .collect(),
+                ),
+            );
+        }
+        let body = toml::to_string(&table).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "# What the operator approved for plugin `{plugin}`, for the component\n\
+             # with this SHA-256 only (`dataguardian plugin grant {plugin}` rewrites it).\n{body}"
+        ))
+    }
+
+    /// The grant in force for a component whose SHA-256 is `sha256`: its
+    /// capabilities when the file approves that component, none otherwise
+    /// (with the reason).
+    pub fn for_component(&self, sha256: &str) -> (Grant, Option<String>) {
+        match &self.component_sha256 {
+            Some(approved) if approved == sha256 => {
+                (Grant::Approved(self.capabilities.clone()), None)
+            }
+            Some(approved) => (
+                Grant::Approved(Capabilities::default()),
+                Some(format!(
+                    "its grant approves the component with SHA-256 {approved}, this one is {sha256}: no capability is granted until the operator runs `dataguardian plugin grant`"
+                )),
+            ),
+            None => (
+                Grant::Approved(Capabilities::default()),
+                Some("its grant names no component_sha256: no capability is granted until the operator runs `dataguardian plugin grant`".into()),
+            ),
         }
     }
 }

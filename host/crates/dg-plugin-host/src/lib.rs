@@ -11,6 +11,7 @@ pub mod call;
 pub mod client;
 pub mod dirs;
 pub mod egress;
+pub mod embedded;
 pub mod error;
 pub mod grant;
 mod host;
@@ -20,8 +21,10 @@ pub mod leftovers;
 mod mail;
 pub mod manifest;
 mod modes;
+pub mod package;
 mod pipes;
 pub mod process;
+pub mod registry;
 pub mod runtime;
 pub mod streams;
 
@@ -34,7 +37,7 @@ pub use runtime::{Confinement, LoadedPlugin, PluginRuntime, RuntimeConfig};
 
 use grant::Grant;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// No plugin serves what was asked for.
 #[derive(Debug, thiserror::Error)]
@@ -45,26 +48,43 @@ pub struct NotInstalled {
     pub installed: String,
 }
 
-/// The loaded plugins and the runtime that calls them.
+/// Why an installed plugin was not admitted beside the others.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmitError {
+    #[error("plugin `{plugin}` would serve {what}, which {holder} already serves; it was not loaded. To let it take over, the operator approves it with `replaces = [\"{name}\"]` in its grant (`dataguardian plugin grant {plugin} --replace {name}`, or `\"replace\": [\"{name}\"]` when installing)")]
+    Collision {
+        plugin: String,
+        what: String,
+        name: String,
+        holder: String,
+    },
+    #[error("{0}")]
+    Load(String),
+}
+
+/// The loaded plugins and the runtime that calls them: the built-in ones
+/// (fixed) and the installed ones (added and removed while serving).
 pub struct Plugins {
     runtime: Arc<PluginRuntime>,
-    loaded: Vec<Arc<LoadedPlugin>>,
+    builtin: Vec<Arc<LoadedPlugin>>,
+    installed: RwLock<Vec<Arc<LoadedPlugin>>>,
 }
 
 impl Plugins {
     /// A registry holding the built-in plugins.
     pub fn with_builtins(config: RuntimeConfig) -> Result<Self, LoadError> {
         let runtime = Arc::new(PluginRuntime::new(config)?);
-        let mut loaded = Vec::new();
+        let mut builtin = Vec::new();
         for b in builtin::BUILTIN {
-            loaded.push(Arc::new(runtime.load(
-                b.wasm,
-                b.manifest,
-                Grant::Manifest,
-                true,
-            )?));
+            let plugin = runtime.load(b.wasm, Some(b.manifest), Grant::Manifest, true)?;
+            dg_core::secrets::declare_secret_keys(&plugin.manifest.plugin.secrets);
+            builtin.push(Arc::new(plugin));
         }
-        Ok(Self { runtime, loaded })
+        Ok(Self {
+            runtime,
+            builtin,
+            installed: RwLock::new(Vec::new()),
+        })
     }
 
     /// Binds every later call to the server's path and egress policies;
@@ -73,9 +93,11 @@ impl Plugins {
         self.runtime.confine(confinement)
     }
 
-    /// Loads every `*.wasm` of `dir` (third-party plugins). A plugin found
-    /// there replaces a built-in with the same id. Capabilities are those
-    /// approved in its `NAME.grant.toml`; without one it gets none.
+    /// Loads every `*.wasm` of `dir` (installed plugins). Capabilities are
+    /// those approved for that very component in its `NAME.grant.toml`;
+    /// without one it gets none. A plugin that would serve a type or take
+    /// an id already served is refused unless its grant `replaces` it.
+    /// Returns what went wrong, one line per plugin.
     pub fn load_dir(&mut self, dir: &Path) -> Vec<String> {
         let mut problems = Vec::new();
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -88,59 +110,192 @@ impl Plugins {
             .collect();
         paths.sort();
         for path in paths {
-            match self.load_file(&path) {
-                Ok(plugin) => {
-                    self.loaded.retain(|p| p.id() != plugin.id());
-                    self.loaded.push(Arc::new(plugin));
-                }
-                Err(e) => problems.push(format!("{}: {e}", path.display())),
+            let loaded = self
+                .load_file(&path)
+                .map_err(AdmitError::Load)
+                .and_then(|plugin| self.admit(plugin));
+            if let Err(e) = loaded {
+                problems.push(format!("{}: {e}", path.display()));
             }
         }
         problems
     }
 
-    fn load_file(&self, path: &Path) -> Result<LoadedPlugin, String> {
-        let (wasm, manifest, grant) =
-            runtime::read_plugin_files(path).map_err(|e| e.to_string())?;
-        let grant = match grant {
-            Some(text) => {
-                Grant::Approved(toml::from_str(&text).map_err(|e| format!("grant: {e}"))?)
-            }
-            None => Grant::Approved(Default::default()),
+    /// Loads `NAME.wasm` with its manifest (built in, or `NAME.toml`
+    /// beside it; both must agree) and its grant.
+    pub fn load_file(&self, path: &Path) -> Result<LoadedPlugin, String> {
+        let files = runtime::read_plugin_files(path).map_err(|e| e.to_string())?;
+        let grant = match &files.grant {
+            Some(text) => grant::GrantFile::parse(text)?,
+            None => grant::GrantFile::default(),
         };
-        self.runtime
-            .load(&wasm, &manifest, grant, false)
-            .map_err(|e| e.to_string())
+        self.load_component(&files.wasm, files.manifest.as_deref(), &grant)
     }
 
-    pub fn list(&self) -> &[Arc<LoadedPlugin>] {
-        &self.loaded
+    /// Compiles and links a component under `grant` (void unless it
+    /// approves this component's SHA-256).
+    pub fn load_component(
+        &self,
+        wasm: &[u8],
+        manifest: Option<&str>,
+        grant: &grant::GrantFile,
+    ) -> Result<LoadedPlugin, String> {
+        let sha256 = package::sha256_hex(wasm);
+        let (approved, void) = grant.for_component(&sha256);
+        let mut plugin = self
+            .runtime
+            .load(wasm, manifest, approved, false)
+            .map_err(|e| e.to_string())?;
+        plugin.replaces = grant.replaces.clone();
+        let asked = &plugin.manifest.capabilities;
+        if *asked != manifest::Capabilities::default() {
+            plugin.warnings.extend(void);
+        }
+        for entry in plugin.grant.unmatched(asked) {
+            plugin.warnings.push(format!(
+                "the grant's {entry} matches nothing the plugin asks for and grants nothing"
+            ));
+        }
+        Ok(plugin)
+    }
+
+    /// Adds an installed plugin, replacing an installed one of the same id
+    /// (an update). Refused when it would serve a type, or take an id,
+    /// that another plugin serves and its grant does not `replaces` it.
+    pub fn admit(&self, plugin: LoadedPlugin) -> Result<Arc<LoadedPlugin>, AdmitError> {
+        let mut installed = self.installed.write().unwrap_or_else(|e| e.into_inner());
+        let others: Vec<&Arc<LoadedPlugin>> = self
+            .builtin
+            .iter()
+            .chain(installed.iter().filter(|p| p.id() != plugin.id()))
+            .collect();
+        let holder = |p: &LoadedPlugin| {
+            if p.builtin {
+                format!("the built-in plugin `{}`", p.id())
+            } else {
+                format!("the installed plugin `{}`", p.id())
+            }
+        };
+        for other in &others {
+            if other.id() == plugin.id() && !plugin.replaces.iter().any(|r| r == plugin.id()) {
+                return Err(AdmitError::Collision {
+                    plugin: plugin.id().to_string(),
+                    what: format!("the id `{}`", plugin.id()),
+                    name: plugin.id().to_string(),
+                    holder: holder(other),
+                });
+            }
+            if other.kind() != plugin.kind() {
+                continue;
+            }
+            for t in &plugin.manifest.plugin.provides {
+                if other.manifest.plugin.provides.contains(t) && !plugin.replaces.contains(t) {
+                    return Err(AdmitError::Collision {
+                        plugin: plugin.id().to_string(),
+                        what: format!("the {} type `{t}`", plugin.kind()),
+                        name: t.clone(),
+                        holder: holder(other),
+                    });
+                }
+            }
+        }
+        for taken in &plugin.replaces {
+            tracing::warn!(
+                plugin = plugin.id(),
+                "plugin `{}` serves `{taken}` in place of the plugin that did (operator override)",
+                plugin.id()
+            );
+        }
+        for warning in &plugin.warnings {
+            tracing::warn!(plugin = plugin.id(), "plugin `{}`: {warning}", plugin.id());
+        }
+        dg_core::secrets::declare_secret_keys(&plugin.manifest.plugin.secrets);
+        let plugin = Arc::new(plugin);
+        installed.retain(|p| p.id() != plugin.id());
+        installed.push(plugin.clone());
+        Ok(plugin)
+    }
+
+    /// Removes the installed plugin `id`; `None` if there is none (built-in
+    /// plugins cannot be removed). Calls in flight finish with it.
+    pub fn remove(&self, id: &str) -> Option<Arc<LoadedPlugin>> {
+        let mut installed = self.installed.write().unwrap_or_else(|e| e.into_inner());
+        let at = installed.iter().position(|p| p.id() == id)?;
+        Some(installed.remove(at))
+    }
+
+    /// Every plugin: built-in first, then installed.
+    pub fn list(&self) -> Vec<Arc<LoadedPlugin>> {
+        let installed = self.installed.read().unwrap_or_else(|e| e.into_inner());
+        self.builtin
+            .iter()
+            .chain(installed.iter())
+            .cloned()
+            .collect()
+    }
+
+    /// The installed plugin `id`, if any.
+    pub fn installed(&self, id: &str) -> Option<Arc<LoadedPlugin>> {
+        let installed = self.installed.read().unwrap_or_else(|e| e.into_inner());
+        installed.iter().find(|p| p.id() == id).cloned()
+    }
+
+    /// The types `plugin` serves now: those it provides that no other
+    /// plugin took over.
+    pub fn serves(&self, plugin: &LoadedPlugin) -> Vec<String> {
+        plugin
+            .manifest
+            .plugin
+            .provides
+            .iter()
+            .filter(|t| {
+                self.find(plugin.kind(), t)
+                    .is_ok_and(|p| p.wasm_sha256 == plugin.wasm_sha256 && p.id() == plugin.id())
+            })
+            .cloned()
+            .collect()
     }
 
     pub fn runtime(&self) -> &Arc<PluginRuntime> {
         &self.runtime
     }
 
-    /// The plugin of `kind` that provides `type_name`, or one whose id it is.
+    /// The plugin of `kind` that provides `type_name`, or one whose id it
+    /// is. An installed plugin the operator let replace it comes first,
+    /// then the built-in ones, then the other installed ones.
     pub fn find(
         &self,
         kind: PluginKind,
         type_name: &str,
     ) -> Result<Arc<LoadedPlugin>, NotInstalled> {
-        self.loaded
-            .iter()
-            .find(|p| p.provides(kind, type_name))
+        let all = self.list();
+        let overriding = |p: &&Arc<LoadedPlugin>| {
+            !p.builtin && p.replaces.iter().any(|r| r == type_name || r == p.id())
+        };
+        let taken_id = |p: &&Arc<LoadedPlugin>| {
+            p.builtin
+                && all.iter().any(|o| {
+                    !o.builtin && o.id() == p.id() && o.replaces.iter().any(|r| r == o.id())
+                })
+        };
+        all.iter()
+            .filter(|p| p.provides(kind, type_name))
+            .find(overriding)
             .or_else(|| {
-                self.loaded
-                    .iter()
+                all.iter()
+                    .filter(|p| !taken_id(p))
+                    .find(|p| p.provides(kind, type_name))
+            })
+            .or_else(|| {
+                all.iter()
+                    .filter(|p| !taken_id(p))
                     .find(|p| p.kind() == kind && p.id() == type_name)
             })
             .cloned()
             .ok_or_else(|| NotInstalled {
                 kind,
                 type_name: type_name.to_string(),
-                installed: self
-                    .loaded
+                installed: all
                     .iter()
                     .filter(|p| p.kind() == kind)
                     .flat_map(|p| p.manifest.plugin.provides.iter().cloned())

@@ -42,6 +42,11 @@ pub struct PluginSection {
     /// host passes the `archive_file` and `jobs` options).
     #[serde(default)]
     pub parallel_restore: bool,
+    /// Configuration fields that hold secrets: sealed at rest, answered as
+    /// `********`, never handed to the plugin (it names them in `auth`
+    /// directives and `secret_file`, and the host applies them).
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
@@ -182,6 +187,13 @@ impl Default for Limits {
 }
 
 impl Manifest {
+    /// Whether configuration field `name` is a secret for this plugin: it
+    /// declares it, or it is one the host always seals.
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.plugin.secrets.iter().any(|s| s == name)
+            || dg_core::secrets::is_builtin_secret_key(name)
+    }
+
     pub fn parse(text: &str) -> Result<Self, ManifestError> {
         let manifest: Manifest =
             toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
@@ -237,6 +249,31 @@ impl Manifest {
                         "`{}`: expected an http(s) URL or a {{config.KEY}} template",
                         rule.url
                     ),
+                ));
+            }
+        }
+        for rule in &self.capabilities.http {
+            for auth in &rule.auth {
+                let secret = auth.split_once(':').map(|(_, s)| s).unwrap_or_default();
+                if !self.is_secret(secret) {
+                    return Err(invalid(
+                        "capabilities.http.auth",
+                        &format!(
+                            "`{auth}` names `{secret}`, which is not a secret field: list it in plugin.secrets"
+                        ),
+                    ));
+                }
+            }
+        }
+        for name in &self.plugin.secrets {
+            let ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !ok {
+                return Err(invalid(
+                    "plugin.secrets",
+                    &format!("`{name}`: a field name (letters, digits, `_`, `-`)"),
                 ));
             }
         }

@@ -121,6 +121,12 @@ pub struct LoadedPlugin {
     pub builtin: bool,
     pub wasm_sha256: String,
     pub pre: PluginPre,
+    /// Types (or its own id) the operator let it take over from another
+    /// plugin (its grant's `replaces`).
+    pub replaces: Vec<String>,
+    /// What the operator should know: a void grant, grant entries that
+    /// match nothing. Logged at load, shown by `plugin inspect`.
+    pub warnings: Vec<String>,
 }
 
 impl LoadedPlugin {
@@ -225,11 +231,11 @@ impl PluginRuntime {
     pub fn load(
         &self,
         wasm: &[u8],
-        manifest_text: &str,
+        manifest_text: Option<&str>,
         grant: Grant,
         builtin: bool,
     ) -> Result<LoadedPlugin, LoadError> {
-        let manifest = Manifest::parse(manifest_text)?;
+        let manifest = one_manifest(wasm, manifest_text)?;
         let plugin = manifest.plugin.id.clone();
         let fail = |message: String| LoadError::Component {
             plugin: plugin.clone(),
@@ -275,6 +281,8 @@ impl PluginRuntime {
             builtin,
             wasm_sha256,
             pre,
+            replaces: Vec::new(),
+            warnings: Vec::new(),
         })
     }
 
@@ -293,6 +301,12 @@ impl PluginRuntime {
     /// The installed call observer, if any.
     pub(crate) fn call_observer(&self) -> Option<&dyn CallObserver> {
         self.observer.get().map(|o| &**o)
+    }
+
+    /// Where the server's outbound connections may go (unrestricted in
+    /// the CLI): plugin calls, and registries named by API callers.
+    pub fn egress(&self) -> Arc<EgressPolicy> {
+        self.confinement().egress.clone()
     }
 
     fn confinement(&self) -> &Confinement {
@@ -588,11 +602,53 @@ fn describe_trap(e: &wasmtime::Error) -> String {
     }
 }
 
-/// Reads a plugin directory entry: `NAME.wasm` beside `NAME.toml` (manifest)
-/// and optional `NAME.grant.toml` (operator approval).
-pub fn read_plugin_files(wasm_path: &Path) -> std::io::Result<(Vec<u8>, String, Option<String>)> {
-    let wasm = std::fs::read(wasm_path)?;
-    let manifest = std::fs::read_to_string(wasm_path.with_extension("toml"))?;
-    let grant = std::fs::read_to_string(wasm_path.with_extension("grant.toml")).ok();
-    Ok((wasm, manifest, grant))
+/// The manifest of a component: the one built into it, or the one given
+/// (a `plugin.toml` beside it). Both present must be the same text.
+fn one_manifest(wasm: &[u8], given: Option<&str>) -> Result<Manifest, LoadError> {
+    let embedded = crate::embedded::manifest(wasm);
+    let text = match (embedded.as_deref(), given) {
+        (Some(built), Some(beside)) if built.trim() != beside.trim() => {
+            let id = Manifest::parse(built)
+                .map(|m| m.plugin.id)
+                .unwrap_or_else(|_| "(unknown)".into());
+            return Err(LoadError::Component {
+                plugin: id,
+                message: "the plugin.toml beside the component differs from the manifest built into it; remove the file or rebuild the plugin".into(),
+            });
+        }
+        (Some(built), _) => built,
+        (None, Some(beside)) => beside,
+        (None, None) => {
+            return Err(LoadError::Component {
+                plugin: "(unknown)".into(),
+                message: "no manifest: build the plugin with `dataguardian plugin build`, or put its plugin.toml beside it as NAME.toml".into(),
+            })
+        }
+    };
+    Ok(Manifest::parse(text)?)
+}
+
+/// The files of one plugin in a plugin directory.
+pub struct PluginFiles {
+    pub wasm: Vec<u8>,
+    /// `NAME.toml`, when present (optional for a component with its
+    /// manifest built in).
+    pub manifest: Option<String>,
+    /// `NAME.grant.toml`: what the operator approved.
+    pub grant: Option<String>,
+}
+
+/// Reads a plugin directory entry: `NAME.wasm`, with `NAME.toml` and
+/// `NAME.grant.toml` beside it when present.
+pub fn read_plugin_files(wasm_path: &Path) -> std::io::Result<PluginFiles> {
+    let optional = |path: PathBuf| match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    };
+    Ok(PluginFiles {
+        wasm: std::fs::read(wasm_path)?,
+        manifest: optional(wasm_path.with_extension("toml"))?,
+        grant: optional(wasm_path.with_extension("grant.toml"))?,
+    })
 }

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod executions;
+pub mod plugins;
 
 use dg_core::domain::FieldError;
 use dg_store::StoreError;

@@ -1,0 +1,65 @@
+//! `info()` from the plugin's own `plugin.toml`, so what the plugin says it
+//! is and what its manifest says cannot disagree (`dataguardian plugin
+//! build` also embeds that same file in the component).
+
+use crate::{PluginInfo, PluginKind};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct ManifestFile {
+    plugin: Section,
+}
+
+#[derive(Deserialize)]
+struct Section {
+    id: String,
+    version: String,
+    kind: String,
+    provides: Vec<String>,
+    #[serde(default)]
+    description: String,
+}
+
+/// The [`PluginInfo`] a manifest describes, with `config_schema` (a JSON
+/// Schema document). Panics on a manifest that does not parse: the
+/// plugin cannot describe itself, and `plugin build` reports it first.
+pub fn info_from_manifest(manifest: &str, config_schema: String) -> PluginInfo {
+    let file: ManifestFile = match toml::from_str(manifest) {
+        Ok(file) => file,
+        Err(e) => panic!("plugin.toml does not parse: {e}"),
+    };
+    let kind = match file.plugin.kind.as_str() {
+        "engine" => PluginKind::Engine,
+        "storage" => PluginKind::Storage,
+        "notifier" => PluginKind::Notifier,
+        other => panic!("plugin.toml: kind `{other}` is not engine, storage or notifier"),
+    };
+    PluginInfo {
+        id: file.plugin.id,
+        version: file.plugin.version,
+        kind,
+        provides: file.plugin.provides,
+        artifact_format: None,
+        description: file.plugin.description,
+        config_schema,
+    }
+}
+
+/// `info()` from the crate's `plugin.toml` and the JSON Schema of the
+/// configuration type `$config` (which derives [`schemars::JsonSchema`]):
+///
+/// ```ignore
+/// #[derive(serde::Deserialize, dataguardian_plugin_sdk::schemars::JsonSchema)]
+/// struct Config { url: String }
+/// fn info() -> PluginInfo { dataguardian_plugin_sdk::manifest_info!(Config) }
+/// ```
+#[macro_export]
+macro_rules! manifest_info {
+    ($config:ty) => {
+        $crate::manifest::info_from_manifest(
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/plugin.toml")),
+            $crate::serde_json::to_string(&$crate::schemars::schema_for!($config))
+                .unwrap_or_default(),
+        )
+    };
+}
