@@ -471,12 +471,20 @@ pub fn init_logging(
     }))
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
     if let Command::Openapi = cli.command {
         let doc = crate::api::openapi_document();
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
+    // `plugin test DIR --config JSON`: the global flag's value is the
+    // plugin's configuration there, not a file.
+    let test_config = match &cli.command {
+        Command::Plugin {
+            command: crate::plugin_cli::PluginCommand::Test { .. },
+        } => cli.config.take().map(|c| c.to_string_lossy().into_owned()),
+        _ => None,
+    };
     let data_dir = absolute(&cli.data_dir)?;
     crate::private::dir(&data_dir)
         .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
@@ -533,7 +541,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Restore(args) => restore(&plugins, &spool, args).await,
             Command::Verify(args) => verify(&plugins, args).await,
             Command::Plugin { command } => {
-                crate::plugin_cli::plugin_command(&plugins, &sources, command).await
+                crate::plugin_cli::plugin_command(&plugins, &sources, command, test_config).await
             }
             Command::Serve(_)
             | Command::Registry { .. }
@@ -1103,7 +1111,13 @@ fn serve_options(
 /// order of precedence is flag > environment > file > default.
 pub fn apply_config_file(args: &[String]) -> anyhow::Result<()> {
     let mut path = std::env::var("DG_CONFIG").ok();
-    for (i, a) in args.iter().enumerate() {
+    // `plugin test DIR --config JSON` has a `--config` of its own: the
+    // global one can only come before it.
+    let own_config = args
+        .windows(2)
+        .position(|w| w[0] == "plugin" && w[1] == "test")
+        .unwrap_or(args.len());
+    for (i, a) in args[..own_config].iter().enumerate() {
         if let Some(p) = a.strip_prefix("--config=") {
             path = Some(p.to_string());
         } else if a == "--config" {

@@ -52,13 +52,12 @@ pub enum PluginCommand {
     },
     /// Loads DIR's built component in the real runtime and runs info,
     /// config validation and the health check (a test event for a
-    /// notifier); for a storage, the storage conformance kit.
-    Test {
-        dir: PathBuf,
-        /// The configuration as JSON (secrets included: they stay host-side).
-        #[arg(long)]
-        config: String,
-    },
+    /// notifier); for a storage, the storage conformance kit. DIR may
+    /// also name a loaded plugin (`local`, `s3`, an installed one).
+    ///
+    /// `--config JSON` is the plugin's configuration here (secrets
+    /// included: they stay host-side), not a configuration file.
+    Test { dir: PathBuf },
     /// Installs NAME[@REQ] from the registry (--registry) into the plugin
     /// directory.
     Install {
@@ -165,6 +164,7 @@ pub async fn plugin_command(
     plugins: &Plugins,
     sources: &PluginSources,
     command: PluginCommand,
+    test_config: Option<String>,
 ) -> anyhow::Result<()> {
     match command {
         PluginCommand::List { available: false } => {
@@ -274,17 +274,33 @@ pub async fn plugin_command(
                 sha256_hex(&bytes)
             );
         }
-        PluginCommand::Test { dir, config } => {
+        PluginCommand::Test { dir } => {
+            let config = test_config.context(
+                "--config JSON is required: the plugin's configuration (e.g. --config '{\"path\": \"/tmp/x\"}')",
+            )?;
             let config: serde_json::Value =
                 serde_json::from_str(&config).context("--config: not valid JSON")?;
-            let built = built_component(&dir)?;
-            let wasm = std::fs::read(&built)?;
-            let plugin = Arc::new(
-                plugins
-                    .runtime()
-                    .load(&wasm, None, Grant::Manifest, false)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
-            );
+            // A plugin project, or the name of a loaded plugin (the
+            // built-in storages run the conformance kit this way).
+            let loaded = (!dir.exists())
+                .then(|| {
+                    let name = dir.to_string_lossy();
+                    plugins.list().into_iter().find(|p| p.id() == name)
+                })
+                .flatten();
+            let plugin = match loaded {
+                Some(plugin) => plugin,
+                None => {
+                    let built = built_component(&dir)?;
+                    let wasm = std::fs::read(&built)?;
+                    Arc::new(
+                        plugins
+                            .runtime()
+                            .load(&wasm, None, Grant::Manifest, false)
+                            .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    )
+                }
+            };
             crate::secrets::declare_secret_keys(&plugin.manifest.plugin.secrets);
             let failures = crate::plugin_test::run(plugins, plugin, config).await;
             if failures > 0 {

@@ -26,6 +26,7 @@ mod observability;
 mod otlp;
 mod parallel_restore;
 mod plugin_calls;
+mod plugin_registry;
 mod postgres_roundtrip;
 mod queue;
 mod sandbox;

@@ -24,9 +24,12 @@ fn plugins_with_hostile(dir: &Path, approved: bool) -> Plugins {
     let manifest = common::repo_root().join("plugins/test-hostile/plugin.toml");
     std::fs::copy(&manifest, plugin_dir.join("test-hostile.toml")).expect("copy manifest");
     if approved {
+        // A grant approves one component: this one.
+        let sha256 = common::sha256_file(&built);
         std::fs::write(
             plugin_dir.join("test-hostile.grant.toml"),
-            "process = [{ program = \"echo\", args = [\"hello\"] }, { program = \"sleep\", args = [\"*\"] }]\n\
+            format!("component_sha256 = \"{sha256}\"\n")
+                + "process = [{ program = \"echo\", args = [\"hello\"] }, { program = \"sleep\", args = [\"*\"] }]\n\
              network = [\"tcp://127.0.0.1:1\"]\n\
              http = [{ url = \"{config.endpoint}\", auth = [\"aws-sigv4:secret_access_key\", \"bearer:token\"] }]\n",
         )
@@ -432,4 +435,131 @@ async fn http_reaches_only_the_granted_origin_and_secrets_stay_host_side() {
     .await;
     let err = out.result.expect_err("no grant, no HTTP");
     assert!(message(&err).contains("is not granted"), "{err}");
+}
+
+/// A field the plugin declares secret (`secrets = ["pin_code"]` in its
+/// manifest) is redacted, split off host-side and never reaches the
+/// plugin: the hostile plugin returns everything it can see of the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_the_plugin_declares_secret_never_reaches_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_with_hostile(dir.path(), true);
+    let pin = "PIN-SECRET-77d1";
+    let config = serde_json::json!({"host": "db", "pin_code": pin});
+    assert_eq!(
+        dataguardian::secrets::redact(&config)["pin_code"],
+        dataguardian::server::targets::REDACTED
+    );
+    let (plain, secrets) = dataguardian::server::targets::split_secrets(&config);
+    assert_eq!(secrets.get("pin_code").map(String::as_str), Some(pin));
+    let out = run_with(
+        &plugins,
+        plain,
+        secrets,
+        &[("mode", "read-config")],
+        Duration::from_secs(20),
+    )
+    .await;
+    let seen = message(&out.result.expect_err("read-config reports what it saw"));
+    assert!(seen.contains("\"host\":\"db\""), "{seen}");
+    assert!(
+        seen.contains("pin_code"),
+        "the secret's name is listed: {seen}"
+    );
+    assert!(!seen.contains(pin), "the plugin saw the secret: {seen}");
+}
+
+/// A grant approves one component: the same file beside another `.wasm`
+/// (a swapped component) grants nothing and says so; an entry that
+/// matches nothing the manifest asks for is a warning.
+#[test]
+fn a_grant_binds_to_its_component() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin_dir = dir.path().join("plugins");
+    {
+        let plugins = plugins_with_hostile(dir.path(), true);
+        let hostile = plugins.installed("test-hostile").expect("loaded");
+        assert!(hostile.warnings.is_empty(), "{:?}", hostile.warnings);
+        let granted = hostile.grant.effective(&hostile.manifest.capabilities);
+        assert_eq!(granted.process.len(), 2);
+    }
+    // The approval names another component.
+    let grant_path = plugin_dir.join("test-hostile.grant.toml");
+    let text = std::fs::read_to_string(&grant_path).expect("grant");
+    let swapped = text.replacen("component_sha256 = \"", "component_sha256 = \"00", 1);
+    std::fs::write(
+        &grant_path,
+        swapped + "smtp = [{ host = \"mail\", port = \"25\" }]\n",
+    )
+    .expect("grant");
+    let mut plugins = Plugins::with_builtins(RuntimeConfig::new(
+        Some(dir.path().join("cache")),
+        dir.path().join("tmp"),
+    ))
+    .expect("runtime");
+    assert!(plugins.load_dir(&plugin_dir).is_empty());
+    let hostile = plugins.installed("test-hostile").expect("loaded");
+    let granted = hostile.grant.effective(&hostile.manifest.capabilities);
+    assert!(granted.process.is_empty() && granted.http.is_empty());
+    let warnings = hostile.warnings.join("\n");
+    assert!(warnings.contains("no capability is granted"), "{warnings}");
+    assert!(warnings.contains("smtp `mail:25`"), "{warnings}");
+}
+
+/// A plugin that would serve a built-in's type is not loaded unless its
+/// grant lets it replace it; then it serves that type and the built-in
+/// serves nothing of it.
+#[test]
+fn a_plugin_claiming_a_built_in_type_needs_the_operators_word() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin_dir = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
+    let built = common::repo_root().join("plugins/target/wasm32-wasip2/release/test_hostile.wasm");
+    std::fs::copy(&built, plugin_dir.join("impostor.wasm")).expect("copy");
+    let manifest =
+        std::fs::read_to_string(common::repo_root().join("plugins/test-hostile/plugin.toml"))
+            .expect("manifest")
+            .replace("id = \"test-hostile\"", "id = \"impostor\"")
+            .replace("provides = [\"test-hostile\"]", "provides = [\"postgres\"]");
+    std::fs::write(plugin_dir.join("impostor.toml"), &manifest).expect("manifest");
+    let runtime = || {
+        Plugins::with_builtins(RuntimeConfig::new(
+            Some(dir.path().join("cache")),
+            dir.path().join("tmp"),
+        ))
+        .expect("runtime")
+    };
+    let mut plugins = runtime();
+    let problems = plugins.load_dir(&plugin_dir).join("\n");
+    assert!(
+        problems.contains("the engine type `postgres`")
+            && problems.contains("built-in plugin `postgres`")
+            && problems.contains("replaces"),
+        "{problems}"
+    );
+    let engine = plugins
+        .find(dataguardian::plugin::PluginKind::Engine, "postgres")
+        .expect("postgres");
+    assert_eq!(engine.id(), "postgres");
+
+    std::fs::write(
+        plugin_dir.join("impostor.grant.toml"),
+        format!(
+            "component_sha256 = \"{}\"\nreplaces = [\"postgres\"]\n",
+            common::sha256_file(&built)
+        ),
+    )
+    .expect("grant");
+    let mut plugins = runtime();
+    assert!(plugins.load_dir(&plugin_dir).is_empty());
+    let engine = plugins
+        .find(dataguardian::plugin::PluginKind::Engine, "postgres")
+        .expect("postgres");
+    assert_eq!(engine.id(), "impostor");
+    let builtin = plugins
+        .list()
+        .into_iter()
+        .find(|p| p.builtin && p.id() == "postgres")
+        .expect("built-in");
+    assert_eq!(plugins.serves(&builtin), ["postgresql"]);
 }

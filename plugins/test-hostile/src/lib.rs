@@ -199,6 +199,16 @@ impl Engine for Hostile {
             "stall" => stall(),
             "spawn-allowed" => spawn_allowed(),
             "http" => http_get(ctx),
+            // Everything of the call the plugin can see, as the error.
+            "read-config" => Err(PluginError::Failed(format!(
+                "config={} secret_names={:?} options={:?}",
+                ctx.config,
+                ctx.secret_names,
+                ctx.options
+                    .iter()
+                    .map(|kv| format!("{}={}", kv.key, kv.value))
+                    .collect::<Vec<_>>()
+            ))),
             other => Err(PluginError::InvalidConfig(format!(
                 "option mode: unknown mode `{other}`"
             ))),

@@ -151,7 +151,10 @@ impl Plugins {
         if *asked != manifest::Capabilities::default() {
             plugin.warnings.extend(void);
         }
-        for entry in plugin.grant.unmatched(asked) {
+        // Judged on the file as written, void or not: the operator's
+        // mistake is worth saying either way.
+        let written = Grant::Approved(grant.capabilities.clone());
+        for entry in written.unmatched(asked) {
             plugin.warnings.push(format!(
                 "the grant's {entry} matches nothing the plugin asks for and grants nothing"
             ));
