@@ -353,3 +353,36 @@ fn the_local_storage_passes_the_conformance_kit() {
         "the kit left files"
     );
 }
+
+/// Runs `plugin test NAME` (a built-in storage) with `config`; the report.
+fn conformance(name: &str, config: &Value) -> String {
+    let work = tempfile::tempdir().expect("tempdir");
+    let config = config.to_string();
+    let out = common::dg(work.path(), &["plugin", "test", name, "--config", &config]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && !stdout.contains("FAIL"),
+        "{name}:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ok    delete of a folder removes what is beneath it"), "{stdout}");
+    stdout
+}
+
+/// The storage conformance kit passes for S3 (moto, signatures checked).
+#[test]
+fn the_s3_storage_passes_the_conformance_kit() {
+    let s3 = common::s3::S3Server::start(5 << 20);
+    conformance("s3", &s3.config(json!({})));
+    assert!(s3.objects().is_empty(), "the kit left objects: {:?}", s3.objects());
+    assert!(s3.unfinished_uploads().is_empty());
+}
+
+/// The storage conformance kit passes for SFTP (a real sshd).
+#[test]
+fn the_sftp_storage_passes_the_conformance_kit() {
+    let ssh = common::sftp::SshServer::start();
+    std::fs::create_dir_all(ssh.path("store")).expect("store");
+    conformance("sftp", &ssh.config(json!({"path": ssh.path("store")})));
+    assert_eq!(std::fs::read_dir(ssh.path("store")).expect("store").count(), 0);
+}
