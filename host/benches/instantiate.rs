@@ -10,21 +10,15 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("dg-bench-{}", std::process::id()));
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     let cold = Instant::now();
-    let plugins = Plugins::with_builtins(RuntimeConfig {
-        cache_dir: Some(dir.join("cache")),
-        scratch_root: dir.join("tmp"),
-        smtp_ca_files: Vec::new(),
-    })
-    .expect("plugins");
+    let plugins =
+        Plugins::with_builtins(RuntimeConfig::new(Some(dir.join("cache")), dir.join("tmp")))
+            .expect("plugins");
     let first_load = cold.elapsed();
     let warm = Instant::now();
     drop(plugins);
-    let plugins = Plugins::with_builtins(RuntimeConfig {
-        cache_dir: Some(dir.join("cache")),
-        scratch_root: dir.join("tmp"),
-        smtp_ca_files: Vec::new(),
-    })
-    .expect("plugins");
+    let plugins =
+        Plugins::with_builtins(RuntimeConfig::new(Some(dir.join("cache")), dir.join("tmp")))
+            .expect("plugins");
     let cached_load = warm.elapsed();
     let storage = plugins
         .storage(

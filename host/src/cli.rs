@@ -93,6 +93,42 @@ pub struct Cli {
         global = true
     )]
     pub otlp_headers: Vec<String>,
+    /// Wall-clock limit of a plugin's control call (info, health check,
+    /// list, stat, send...), in seconds.
+    #[arg(
+        long,
+        env = "DG_PLUGIN_CONTROL_TIMEOUT_SECS",
+        default_value = "120",
+        global = true
+    )]
+    pub plugin_control_timeout_secs: u64,
+    /// CPU a control call may spend in plugin code before it is stopped,
+    /// in seconds (a spinning plugin is stopped in this, not in minutes).
+    #[arg(
+        long,
+        env = "DG_PLUGIN_CONTROL_CPU_SECS",
+        default_value = "10",
+        global = true
+    )]
+    pub plugin_control_cpu_secs: u64,
+    /// Wall-clock limit of a data call (backup, restore, put, get), in
+    /// seconds.
+    #[arg(
+        long,
+        env = "DG_PLUGIN_DATA_TIMEOUT_SECS",
+        default_value = "86400",
+        global = true
+    )]
+    pub plugin_data_timeout_secs: u64,
+    /// A data call that moved no byte and logged nothing this long is
+    /// stopped, in seconds.
+    #[arg(
+        long,
+        env = "DG_PLUGIN_STALL_SECS",
+        default_value = "600",
+        global = true
+    )]
+    pub plugin_stall_secs: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -1164,6 +1200,12 @@ fn load_plugins(cli: &Cli, scratch_root: PathBuf) -> anyhow::Result<Plugins> {
         cache_dir: Some(plugin_cache_dir(cli)?),
         scratch_root,
         smtp_ca_files: cli.smtp_ca_files.clone(),
+        limits: crate::plugin::runtime::CallLimits {
+            control_timeout: Duration::from_secs(cli.plugin_control_timeout_secs.max(1)),
+            control_cpu: Duration::from_secs(cli.plugin_control_cpu_secs.max(1)),
+            data_timeout: Duration::from_secs(cli.plugin_data_timeout_secs.max(1)),
+            stall_after: Duration::from_secs(cli.plugin_stall_secs.max(1)),
+        },
     };
     let mut plugins = Plugins::with_builtins(config).context("loading built-in plugins")?;
     // Export calls are counted in this process's metrics (served by

@@ -21,6 +21,7 @@ fn plugins(dir: &Path, smtp_ca_files: Vec<PathBuf>) -> Plugins {
         cache_dir: Some(shared_plugin_cache()),
         scratch_root: dir.join("tmp"),
         smtp_ca_files,
+        limits: Default::default(),
     })
     .expect("built-ins load")
 }

@@ -14,6 +14,7 @@ fn plugins(dir: &std::path::Path) -> Plugins {
         cache_dir: Some(dir.join("cache")),
         scratch_root: dir.join("tmp"),
         smtp_ca_files: Vec::new(),
+        limits: Default::default(),
     })
     .expect("built-ins load")
 }

@@ -365,7 +365,10 @@ fn conformance(name: &str, config: &Value) -> String {
         "{name}:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("ok    delete of a folder removes what is beneath it"), "{stdout}");
+    assert!(
+        stdout.contains("ok    delete of a folder removes what is beneath it"),
+        "{stdout}"
+    );
     stdout
 }
 
@@ -374,7 +377,11 @@ fn conformance(name: &str, config: &Value) -> String {
 fn the_s3_storage_passes_the_conformance_kit() {
     let s3 = common::s3::S3Server::start(5 << 20);
     conformance("s3", &s3.config(json!({})));
-    assert!(s3.objects().is_empty(), "the kit left objects: {:?}", s3.objects());
+    assert!(
+        s3.objects().is_empty(),
+        "the kit left objects: {:?}",
+        s3.objects()
+    );
     assert!(s3.unfinished_uploads().is_empty());
 }
 
@@ -384,5 +391,8 @@ fn the_sftp_storage_passes_the_conformance_kit() {
     let ssh = common::sftp::SshServer::start();
     std::fs::create_dir_all(ssh.path("store")).expect("store");
     conformance("sftp", &ssh.config(json!({"path": ssh.path("store")})));
-    assert_eq!(std::fs::read_dir(ssh.path("store")).expect("store").count(), 0);
+    assert_eq!(
+        std::fs::read_dir(ssh.path("store")).expect("store").count(),
+        0
+    );
 }

@@ -5,6 +5,7 @@
 use crate::common;
 
 use dataguardian::plugin::client::Target;
+use dataguardian::plugin::runtime::CallLimits;
 use dataguardian::plugin::streams::ChannelSink;
 use dataguardian::plugin::{
     tracing_sink, Activity, CallError, FailureKind, Plugins, RuntimeConfig,
@@ -39,6 +40,11 @@ fn plugins_with_hostile(dir: &Path, approved: bool) -> Plugins {
         cache_dir: Some(dir.join("cache")),
         scratch_root: dir.join("tmp"),
         smtp_ca_files: Vec::new(),
+        // A spinning control call is stopped after 2 s of CPU here.
+        limits: CallLimits {
+            control_cpu: Duration::from_secs(2),
+            ..CallLimits::default()
+        },
     })
     .expect("runtime");
     let problems = plugins.load_dir(&plugin_dir);
@@ -562,4 +568,36 @@ fn a_plugin_claiming_a_built_in_type_needs_the_operators_word() {
         .find(|p| p.builtin && p.id() == "postgres")
         .expect("built-in");
     assert_eq!(plugins.serves(&builtin), ["postgresql"]);
+}
+
+/// A control call that spins is stopped by its CPU budget in seconds (its
+/// wall-clock limit is minutes), with an error saying so; the next call
+/// works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spinning_control_call_is_stopped_by_its_cpu_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_with_hostile(dir.path(), true);
+    let engine = |config| {
+        plugins
+            .engine("test-hostile", Target::new(config, tracing_sink()))
+            .expect("installed")
+    };
+    let started = std::time::Instant::now();
+    let err = engine(serde_json::json!({"spin": true}))
+        .list_databases()
+        .await
+        .expect_err("stopped");
+    let took = started.elapsed();
+    assert!(matches!(err, CallError::CpuExhausted { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("CPU") && text.contains("list-databases"),
+        "{text}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    let listed = engine(serde_json::json!({}))
+        .list_databases()
+        .await
+        .expect("next call");
+    assert_eq!(listed, ["hostile"]);
 }

@@ -168,6 +168,15 @@ impl Engine for Hostile {
         }
     }
 
+    /// A control call that spins when the config asks (`{"spin": true}`):
+    /// the host's CPU budget for control calls must stop it.
+    fn list_databases(ctx: &CallContext) -> PluginResult<Vec<String>> {
+        if ctx.config.contains("\"spin\":true") {
+            busy_loop();
+        }
+        Ok(vec!["hostile".into()])
+    }
+
     fn health_check(_ctx: &CallContext) -> HealthReport {
         HealthReport {
             status: HealthStatus::Ok,

@@ -57,6 +57,7 @@ impl Target {
 
     fn data(&self, activity: Arc<Activity>, options: Vec<(String, String)>) -> CallOptions {
         let mut o = self.control();
+        o.control = false;
         o.timeout = self.data_timeout;
         o.stall_after = Some(self.stall_after);
         o.activity = activity;

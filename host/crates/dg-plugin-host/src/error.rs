@@ -72,6 +72,12 @@ pub enum CallError {
         operation: String,
         seconds: u64,
     },
+    #[error("plugin `{plugin}` {operation} used more than {seconds}s of CPU and was stopped (control calls are held to --plugin-control-cpu-secs)")]
+    CpuExhausted {
+        plugin: String,
+        operation: String,
+        seconds: f64,
+    },
     #[error("plugin `{plugin}` {operation} made no progress for {seconds}s and was stopped")]
     Stalled {
         plugin: String,

@@ -44,6 +44,38 @@ pub struct RuntimeConfig {
     /// PEM files of extra certificate authorities trusted for SMTP TLS
     /// besides the built-in web roots (`--smtp-ca-file`); empty by default.
     pub smtp_ca_files: Vec<PathBuf>,
+    /// How long and how hard calls may run, per kind of call.
+    pub limits: CallLimits,
+}
+
+/// The limits of plugin calls, per kind (docs/PLUGINS.md "Limits").
+/// Control calls (info, validate-config, health-check, list-databases,
+/// list, stat, delete, rename, copy, send...) answer a question; data
+/// calls (backup, restore, put, get) move bytes for as long as it takes.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    /// Wall-clock limit of a control call.
+    pub control_timeout: Duration,
+    /// CPU a control call may spend running plugin code (measured in
+    /// epoch ticks of 10 ms): a spinning plugin is stopped after this,
+    /// however long its wall-clock limit.
+    pub control_cpu: Duration,
+    /// Wall-clock limit of a data call.
+    pub data_timeout: Duration,
+    /// A data call that moved no byte and logged nothing this long is
+    /// stopped.
+    pub stall_after: Duration,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        Self {
+            control_timeout: Duration::from_secs(120),
+            control_cpu: Duration::from_secs(10),
+            data_timeout: Duration::from_secs(24 * 3600),
+            stall_after: Duration::from_secs(600),
+        }
+    }
 }
 
 /// What binds the server's plugin calls: its say on every granted
@@ -73,6 +105,7 @@ impl RuntimeConfig {
             cache_dir,
             scratch_root,
             smtp_ca_files: Vec::new(),
+            limits: CallLimits::default(),
         }
     }
 }
@@ -90,6 +123,9 @@ pub struct CallOptions {
     pub timeout: Duration,
     /// Stop the call when no byte moved and nothing was logged this long.
     pub stall_after: Option<Duration>,
+    /// A control call (a question, not a transfer): held to the control
+    /// limits of [`CallLimits`], CPU included.
+    pub control: bool,
 }
 
 impl CallOptions {
@@ -102,6 +138,7 @@ impl CallOptions {
             activity: Arc::default(),
             timeout: Duration::from_secs(60),
             stall_after: None,
+            control: true,
         }
     }
 }
@@ -462,7 +499,24 @@ impl PluginRuntime {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
+        if opts.control {
+            // Each callback is one 10 ms tick reached while plugin code
+            // runs (a call waiting on the host reaches at most one per
+            // wait), so counting them measures the CPU it spends.
+            let budget =
+                (self.config.limits.control_cpu.as_millis() / EPOCH_TICK.as_millis()).max(1);
+            let mut ticks: u128 = 0;
+            store.epoch_deadline_callback(move |_| {
+                ticks += 1;
+                if ticks > budget {
+                    Err(wasmtime::Error::msg(CPU_EXHAUSTED))
+                } else {
+                    Ok(wasmtime::UpdateDeadline::Yield(1))
+                }
+            });
+        } else {
+            store.epoch_deadline_async_yield_and_update(1);
+        }
         Ok(store)
     }
 
@@ -504,9 +558,18 @@ impl PluginRuntime {
             secret_names: opts.secrets.keys().cloned().collect(),
         };
         shared.activity.touch();
+        let limits = &self.config.limits;
+        let (timeout, stall_after) = if opts.control {
+            (opts.timeout.min(limits.control_timeout), None)
+        } else {
+            (
+                opts.timeout.min(limits.data_timeout),
+                opts.stall_after.map(|s| s.min(limits.stall_after)),
+            )
+        };
         let outcome = {
             let run = f(&plugin.pre, &mut store, ctx);
-            guarded(run, &shared, opts).await
+            guarded(run, &shared, timeout, stall_after).await
         };
         drop(store);
         if let Some(dir) = scratch {
@@ -531,6 +594,11 @@ impl PluginRuntime {
                     message,
                 })
             }
+            Guarded::Done(Err(trap)) if is_cpu_exhausted(&trap) => Err(CallError::CpuExhausted {
+                plugin: plugin.id().to_string(),
+                operation: operation.to_string(),
+                seconds: limits.control_cpu.as_secs_f64(),
+            }),
             Guarded::Done(Err(trap)) => {
                 let (plugin, operation, message) = named(describe_trap(&trap));
                 Err(CallError::Trap {
@@ -562,10 +630,11 @@ enum Guarded<T> {
 async fn guarded<T>(
     run: impl std::future::Future<Output = T>,
     shared: &CallShared,
-    opts: &CallOptions,
+    timeout: Duration,
+    stall_after: Option<Duration>,
 ) -> Guarded<T> {
     let watchdog = async {
-        match opts.stall_after {
+        match stall_after {
             Some(limit) => loop {
                 tokio::time::sleep(Duration::from_millis(250).min(limit)).await;
                 let idle = shared.activity.idle_ms() >= limit.as_millis() as u64;
@@ -578,9 +647,16 @@ async fn guarded<T>(
     };
     tokio::select! {
         out = run => Guarded::Done(out),
-        _ = tokio::time::sleep(opts.timeout) => Guarded::TimedOut(opts.timeout.as_secs()),
+        _ = tokio::time::sleep(timeout) => Guarded::TimedOut(timeout.as_secs()),
         secs = watchdog => Guarded::Stalled(secs),
     }
+}
+
+/// What a control call's CPU budget ends with.
+const CPU_EXHAUSTED: &str = "dataguardian: control call CPU budget exhausted";
+
+fn is_cpu_exhausted(e: &wasmtime::Error) -> bool {
+    e.chain().any(|c| c.to_string() == CPU_EXHAUSTED)
 }
 
 /// The most useful line of a trap: our own limit message, or wasmtime's

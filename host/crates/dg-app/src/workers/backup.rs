@@ -737,6 +737,7 @@ fn blames_storage(e: &PipelineError, storage_plugin: &str) -> bool {
             | CallError::Trap { plugin, .. }
             | CallError::Timeout { plugin, .. }
             | CallError::Stalled { plugin, .. }
+            | CallError::CpuExhausted { plugin, .. }
             | CallError::Setup { plugin, .. },
         ) => plugin == storage_plugin,
         PipelineError::Stage { stage, .. } => *stage == "store",
