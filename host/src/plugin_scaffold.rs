@@ -121,6 +121,10 @@ impl Notifier for Plugin {
         manifest_info!(Config)
     }
 
+    fn validate_config(config: &str) -> PluginResult<()> {
+        config::parse_json::<Config>(config).map(|_| ())
+    }
+
     fn send(ctx: &CallContext, event: &Event) -> PluginResult<()> {
         let cfg: Config = config::parse(ctx)?;
         log::info(&format!("{}{}: {}", cfg.prefix, event.title, event.body));

@@ -8,9 +8,12 @@ use serde::de::DeserializeOwned;
 /// field `host``) without the parser's position in the host's JSON text,
 /// which means nothing to the person who sent it.
 pub fn parse_json<T: DeserializeOwned>(config: &str) -> PluginResult<T> {
-    let value: serde_json::Value = serde_json::from_str(config)
-        .map_err(|_| PluginError::InvalidConfig("config: is not a JSON document".into()))?;
-    serde_json::from_value(value).map_err(|e| PluginError::InvalidConfig(format!("config: {e}")))
+    let value: serde_json::Value = serde_json::from_str(config).map_err(|_| {
+        PluginError::InvalidConfig("the configuration is not a JSON document".into())
+    })?;
+    // The host says which configuration this is (`config`,
+    // `connection_config`): the message names only the setting.
+    serde_json::from_value(value).map_err(|e| PluginError::InvalidConfig(e.to_string()))
 }
 
 /// Parses the configuration of a call.

@@ -30,6 +30,10 @@ impl Notifier for Ntfy {
         manifest_info!(Config)
     }
 
+    fn validate_config(config: &str) -> PluginResult<()> {
+        config::parse_json::<Config>(config).map(|_| ())
+    }
+
     fn send(ctx: &CallContext, event: &Event) -> PluginResult<()> {
         let cfg: Config = config::parse(ctx)?;
         let url = format!("{}/{}", cfg.server.trim_end_matches('/'), cfg.topic);

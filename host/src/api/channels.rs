@@ -195,7 +195,7 @@ async fn check_config(state: &AppState, kind: &str, config: &Value) -> ApiResult
         .await
         .map_err(|e| match e {
             send::SendError::NotInstalled(e) => ApiError::invalid("type", e.to_string()),
-            other => ApiError::invalid("config", other.reason()),
+            other => ApiError::plugin_config("config", &other.reason()),
         })?;
     // Templates for this type exist from the first channel on.
     notify::seed_templates(&state.db, &[kind]).await?;

@@ -152,7 +152,7 @@ async fn check_engine_config(state: &AppState, kind: &str, config: &Value) -> Ap
             crate::plugin::CallError::Plugin { message, .. } => message.clone(),
             other => other.to_string(),
         };
-        ApiError::invalid("connection_config", message)
+        ApiError::plugin_config("connection_config", &message)
     })
 }
 

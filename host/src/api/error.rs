@@ -72,6 +72,39 @@ impl ApiError {
         }
     }
 
+    /// A plugin's refusal of a configuration sent under `field`
+    /// (`config`, `connection_config`), naming the setting at fault where
+    /// the message does: `missing field `url`` → `config.url: is
+    /// required`; `topic: must not be empty` → `config.topic: …`.
+    pub fn plugin_config(field: &str, message: &str) -> Self {
+        let message = message.strip_prefix("config: ").unwrap_or(message);
+        let quoted = |rest: &str| {
+            let name = rest.strip_prefix('`')?;
+            let end = name.find('`')?;
+            Some((name[..end].to_string(), name[end + 1..].to_string()))
+        };
+        if let Some((key, _)) = message.strip_prefix("missing field ").and_then(quoted) {
+            return Self::invalid(format!("{field}.{key}"), "is required");
+        }
+        if let Some((key, rest)) = message.strip_prefix("unknown field ").and_then(quoted) {
+            let expected = rest.trim_start_matches(", ");
+            return Self::invalid(
+                format!("{field}.{key}"),
+                format!("is not a setting of this type ({expected})"),
+            );
+        }
+        if let Some((key, rest)) = message.split_once(": ") {
+            let setting = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if setting {
+                return Self::invalid(format!("{field}.{key}"), rest);
+            }
+        }
+        Self::invalid(field, message)
+    }
+
     /// A refused field, as the layer below named it.
     pub fn field(e: crate::domain::FieldError) -> Self {
         Self::invalid(e.field, e.message)
@@ -200,4 +233,31 @@ impl From<crate::server::targets::TargetError> for ApiError {
 /// bad client input, not a server fault.
 fn refuses_nul(code: Option<&str>) -> bool {
     matches!(code, Some("22021" | "22P05"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_config_errors_name_the_setting() {
+        let e = ApiError::plugin_config("config", "config: missing field `url`");
+        assert_eq!(e.field.as_deref(), Some("config.url"));
+        assert_eq!(e.message, "config.url: is required");
+        let e = ApiError::plugin_config(
+            "connection_config",
+            "unknown field `hots`, expected one of `host`, `port`",
+        );
+        assert_eq!(e.field.as_deref(), Some("connection_config.hots"));
+        assert!(
+            e.message.contains("expected one of `host`"),
+            "{}",
+            e.message
+        );
+        let e = ApiError::plugin_config("config", "topic: must not be empty");
+        assert_eq!(e.message, "config.topic: must not be empty");
+        let e = ApiError::plugin_config("config", "The server said: no");
+        assert_eq!(e.field.as_deref(), Some("config"));
+        assert_eq!(e.message, "config: The server said: no");
+    }
 }

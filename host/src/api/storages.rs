@@ -147,7 +147,7 @@ async fn check_storage_config(
             crate::plugin::CallError::Plugin { message, .. } => message.clone(),
             other => other.to_string(),
         };
-        ApiError::invalid("config", message)
+        ApiError::plugin_config("config", &message)
     })?;
     Ok(resolved)
 }

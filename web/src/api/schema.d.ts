@@ -828,6 +828,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/plugins/install": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Install a plugin from the registry and activate it at once (no
+         *     restart). The package must match the index's SHA-256 and be signed by
+         *     a key the server trusts (`--trusted-key`).
+         */
+        post: operations["system_install"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugins/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove an installed plugin (built-in plugins stay). */
+        delete: operations["system_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugins/{name}/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Update an installed plugin to the highest compatible version; the
+         *     capability kinds granted before stay granted.
+         */
+        post: operations["system_update"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/roles": {
         parameters: {
             query?: never;
@@ -1311,6 +1369,12 @@ export interface components {
          * @enum {string}
          */
         BackupType: "full";
+        /**
+         * @description A capability kind an operator approves at install. `scratch` (a private
+         *     directory removed after each call) needs no approval.
+         * @enum {string}
+         */
+        CapabilityKind: "process" | "network" | "http" | "filesystem" | "smtp" | "file_modes";
         /** @description A channel as the API shows it: secrets redacted. */
         ChannelView: {
             config: Record<string, never>;
@@ -1680,6 +1744,10 @@ export interface components {
             /** Format: int64 */
             size: number;
         };
+        GrantedKind: {
+            allows: string;
+            kind: components["schemas"]["CapabilityKind"];
+        };
         HealthCheck: {
             /** Format: date-time */
             checked_at: string;
@@ -1695,6 +1763,50 @@ export interface components {
         HealthCheckResult: {
             check: components["schemas"]["HealthCheck"];
             datasource: components["schemas"]["DatasourceView"];
+        };
+        /** @description What to install. */
+        InstallBody: {
+            /**
+             * @description The capability kinds you approve; installing is refused while the
+             *     plugin asks for a kind not listed (the error says what it asks).
+             */
+            grant?: components["schemas"]["CapabilityKind"][];
+            /** @description The plugin's name in the registry. */
+            name: string;
+            /**
+             * @description Another registry than the server's default (a base URL serving
+             *     `index.json`); reached through the egress policy.
+             */
+            registry?: string | null;
+            /**
+             * @description Types (or plugin ids) this plugin may serve in place of the plugin
+             *     serving them now: an explicit choice, logged.
+             */
+            replace?: string[];
+            /**
+             * @description A semver requirement (`^1.2`, `=1.0.0`); the highest version that
+             *     matches and fits this server is installed. Default: any.
+             */
+            version?: string | null;
+        };
+        /** @description What was installed. */
+        Installed: {
+            /** @description The capability kinds granted, with what each allows. */
+            granted: components["schemas"]["GrantedKind"][];
+            id: string;
+            /** @description The publisher key that signed it. */
+            key_id: string;
+            kind: string;
+            /** @description The version it replaced, for an update. */
+            previous_version?: string | null;
+            provides: string[];
+            registry: string;
+            /** @description The types it serves now. */
+            serves: string[];
+            /** @description SHA-256 of the component its grant is bound to. */
+            sha256: string;
+            version: string;
+            warnings: string[];
         };
         JobView: components["schemas"]["BackupJob"] & {
             /** @description Every storage of the job in order; the first is the primary. */
@@ -2046,13 +2158,27 @@ export interface components {
                 id: string;
                 kind: string;
                 provides: string[];
+                /** @description Types (or ids) the operator let it take over from another plugin. */
+                replaces: string[];
                 /**
                  * @description Configuration fields the host seals at rest, answers as `********`
                  *     and never hands to the plugin: those of the schema (`x-secrets` or
                  *     properties) whose names are among the host's secret names.
                  */
                 secret_fields: string[];
+                /**
+                 * @description The types this plugin serves now: those it provides that no other
+                 *     plugin took over (an installed plugin the operator let replace it).
+                 */
+                serves: string[];
+                /** @description SHA-256 of its component (what its grant is bound to). */
+                sha256: string;
                 version: string;
+                /**
+                 * @description What the operator should know: a grant for another component, a
+                 *     grant entry that matches nothing.
+                 */
+                warnings: string[];
             }[];
             pagination: components["schemas"]["Pagination"];
         };
@@ -2233,13 +2359,27 @@ export interface components {
             id: string;
             kind: string;
             provides: string[];
+            /** @description Types (or ids) the operator let it take over from another plugin. */
+            replaces: string[];
             /**
              * @description Configuration fields the host seals at rest, answers as `********`
              *     and never hands to the plugin: those of the schema (`x-secrets` or
              *     properties) whose names are among the host's secret names.
              */
             secret_fields: string[];
+            /**
+             * @description The types this plugin serves now: those it provides that no other
+             *     plugin took over (an installed plugin the operator let replace it).
+             */
+            serves: string[];
+            /** @description SHA-256 of its component (what its grant is bound to). */
+            sha256: string;
             version: string;
+            /**
+             * @description What the operator should know: a grant for another component, a
+             *     grant entry that matches nothing.
+             */
+            warnings: string[];
         };
         /** @description What a preview rendered. */
         Preview: {
@@ -2660,6 +2800,14 @@ export interface components {
          * @enum {string}
          */
         Trigger: "manual" | "scheduled";
+        /** @description What to update to. */
+        UpdateBody: {
+            /** @description Capability kinds to grant besides those granted before. */
+            grant?: components["schemas"]["CapabilityKind"][];
+            registry?: string | null;
+            /** @description A semver requirement; default any. */
+            version?: string | null;
+        };
         UpdateChannel: {
             /** @description Secrets may be sent back as `********` to keep them. */
             config?: Record<string, never> | null;
@@ -9459,6 +9607,390 @@ export interface operations {
                 };
             };
             /** @description Invalid input; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (see the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage or database the request needed failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The queue or the metadata database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    system_install: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstallBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Installed"];
+                };
+            };
+            /** @description Malformed request (JSON syntax, query parameter, missing Host) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission in `x-permission` (or, for a write, it was sent from another site's page) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such route or object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body larger than --max-body-kb */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A body not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (see the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage or database the request needed failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The queue or the metadata database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    system_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request (JSON syntax, query parameter, missing Host) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission in `x-permission` (or, for a write, it was sent from another site's page) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body larger than --max-body-kb */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A body not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (see the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage or database the request needed failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The queue or the metadata database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    system_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Installed"];
+                };
+            };
+            /** @description Malformed request (JSON syntax, query parameter, missing Host) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission in `x-permission` (or, for a write, it was sent from another site's page) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body larger than --max-body-kb */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A body not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;

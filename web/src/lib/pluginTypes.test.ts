@@ -5,6 +5,10 @@ const plugin = (id: string, provides: string[], config_schema: object, secret_fi
   id,
   kind: "engine",
   provides,
+  serves: provides,
+  replaces: [],
+  sha256: "",
+  warnings: [],
   config_schema: config_schema as Plugin["config_schema"],
   secret_fields,
   field_order: Object.keys((config_schema as { properties?: object }).properties ?? {}),
@@ -21,6 +25,15 @@ const postgres = plugin(
   ["password"],
 );
 const files = plugin("files", ["files"], { properties: { path: { type: "string" }, include: { type: "array" } } });
+
+describe("a replaced type", () => {
+  it("takes its form from the plugin that serves it now", () => {
+    const builtin = { ...files, serves: [] };
+    const mine = { ...plugin("my-files", ["files"], { properties: { root: { type: "string" } } }), builtin: false, replaces: ["files"] };
+    expect(pluginFor([builtin, mine], "files")?.id).toBe("my-files");
+    expect(typeOptions([builtin, mine])).toEqual(["files"]);
+  });
+});
 
 describe("typeOptions", () => {
   it("lists every provided type once, keeping a stored type no plugin provides", () => {

@@ -14,16 +14,17 @@ export type ApiConfig = Record<string, never>;
 export const asConfig = (c: Record<string, unknown>): ApiConfig => c as ApiConfig;
 export const fromConfig = (c: ApiConfig | null | undefined): Record<string, unknown> => (c ?? {}) as Record<string, unknown>;
 
-/** Every type the plugins provide, in their order, once. `current` is kept even when no plugin provides it any more, so an edit still shows what is stored. */
+/** Every type the plugins serve, in their order, once. `current` is kept even when no plugin serves it any more, so an edit still shows what is stored. */
 export function typeOptions(plugins: readonly Plugin[], current = ""): string[] {
   const out: string[] = [];
-  for (const p of plugins) for (const type of p.provides) if (!out.includes(type)) out.push(type);
+  for (const p of plugins) for (const type of p.serves) if (!out.includes(type)) out.push(type);
   if (current !== "" && !out.includes(current)) out.push(current);
   return out;
 }
 
 export function pluginFor(plugins: readonly Plugin[], type: string): Plugin | undefined {
-  return type === "" ? undefined : plugins.find((p) => p.provides.includes(type));
+  // `serves`, not `provides`: a plugin the operator let replace a built-in serves its type, and its schema is the one that applies.
+  return type === "" ? undefined : plugins.find((p) => p.serves.includes(type));
 }
 
 /** The form fields of `type`'s configuration (none for an unknown type). */

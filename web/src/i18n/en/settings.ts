@@ -134,13 +134,15 @@ export default {
   "settings.audit.client": "Client address",
   "settings.audit.empty": "No audit entries match.",
 
-  "settings.plugins.registryLater": "Installing plugins from a registry comes in a later version; these are the plugins this server has.",
+  "settings.plugins.installHow": "Installed plugins come from a signed registry: POST /api/plugins/install, or `dataguardian plugin install NAME` (docs/PLUGINS.md). They are active at once.",
   "settings.plugins.id": "Plugin",
   "settings.plugins.kind": "Kind",
   "settings.plugins.version": "Version",
-  "settings.plugins.provides": "Provides",
+  "settings.plugins.serves": "Serves",
   "settings.plugins.builtIn": "Built in",
   "settings.plugins.description": "Description",
   "settings.plugins.secrets": "Secret fields",
+  "settings.plugins.servesNothing": "nothing (replaced)",
+  "settings.plugins.warnings": "Warnings",
   "settings.plugins.empty": "No plugins are installed.",
 } as const;

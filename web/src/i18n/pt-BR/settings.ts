@@ -136,14 +136,16 @@ const messages: Partial<Messages> = {
   "settings.audit.client": "Endereço do cliente",
   "settings.audit.empty": "Nenhum registro de auditoria corresponde.",
 
-  "settings.plugins.registryLater": "A instalação de plugins a partir de um repositório virá numa versão futura; estes são os plugins que este servidor tem.",
+  "settings.plugins.installHow": "Plugins instalados vêm de um registro assinado: POST /api/plugins/install, ou `dataguardian plugin install NOME` (docs/PLUGINS.md). Ficam ativos na hora.",
   "settings.plugins.id": "Plugin",
   "settings.plugins.kind": "Tipo",
   "settings.plugins.version": "Versão",
-  "settings.plugins.provides": "Fornece",
+  "settings.plugins.serves": "Atende",
   "settings.plugins.builtIn": "Embutido",
   "settings.plugins.description": "Descrição",
   "settings.plugins.secrets": "Campos secretos",
+  "settings.plugins.servesNothing": "nada (substituído)",
+  "settings.plugins.warnings": "Avisos",
   "settings.plugins.empty": "Nenhum plugin instalado.",
 };
 export default messages;

@@ -34,7 +34,7 @@ import { kindLabel, severityLabel } from "./labels";
 /** The notifier types installed, each with the plugin that provides it. */
 export function notifierTypes(plugins: readonly Plugin[]): Map<string, Plugin> {
   const out = new Map<string, Plugin>();
-  for (const p of plugins) if (p.kind === "notifier") for (const type of p.provides) out.set(type, p);
+  for (const p of plugins) if (p.kind === "notifier") for (const type of p.serves) out.set(type, p);
   return out;
 }
 

@@ -28,15 +28,16 @@ export function Plugins() {
     { header: t("settings.plugins.id"), cell: (p) => <code>{p.id}</code> },
     { header: t("settings.plugins.kind"), cell: (p) => p.kind },
     { header: t("settings.plugins.version"), cell: (p) => p.version },
-    { header: t("settings.plugins.provides"), cell: (p) => codes(p.provides, t("common.none")) },
+    { header: t("settings.plugins.serves"), cell: (p) => codes(p.serves, t("settings.plugins.servesNothing")) },
     { header: t("settings.plugins.builtIn"), cell: (p) => (p.builtin ? t("common.yes") : t("common.no")) },
     { header: t("settings.plugins.description"), cell: (p) => p.description || "—" },
     { header: t("settings.plugins.secrets"), cell: (p) => codes(p.secret_fields, t("common.none")) },
+    { header: t("settings.plugins.warnings"), cell: (p) => (p.warnings.length ? p.warnings.join(" ") : "—") },
   ];
   return (
     <section aria-labelledby="plugins-heading">
       <h2 id="plugins-heading">{t("settings.tab.plugins")}</h2>
-      <p className="note">{t("settings.plugins.registryLater")}</p>
+      <p className="note">{t("settings.plugins.installHow")}</p>
       <QueryState query={plugins}>
         {(page) => <Table caption={t("settings.tab.plugins")} columns={columns} rows={page.data} rowKey={(p) => p.id} empty={<Empty>{t("settings.plugins.empty")}</Empty>} />}
       </QueryState>
