@@ -69,6 +69,11 @@ cargo fmt --all -- --check
 (cd plugins && cargo fmt --all -- --check)
 cargo clippy --workspace --all-targets -- -D warnings
 (cd plugins && cargo clippy --release -- -D warnings)
+# The out-of-tree example plugin builds alone, warning-free, and the SDK
+# packages as a crate would be published (WIT inside, no workspace).
+(cd examples/ntfy-notifier && cargo fmt -- --check \
+  && cargo clippy --release --target wasm32-wasip2 -q -- -D warnings)
+cargo package -p dataguardian-plugin-sdk --allow-dirty -q
 # The plugins' own unit tests, natively (they need no host imports).
 (cd plugins && cargo test --target "$(rustc -vV | sed -n 's/^host: //p')" -q \
   -p engine-files -p engine-sqlite -p engine-postgres -p storage-local -p storage-s3 -p storage-sftp -p engine-mysql -p engine-mongodb -p engine-sqlserver \

@@ -32,7 +32,7 @@ pub fn write(name: &str, kind: &str, sdk_path: Option<&Path>) -> anyhow::Result<
     let (source, manifest_extra) = match kind {
         "notifier" => (NOTIFIER, ""),
         "storage" => (STORAGE, "\n[capabilities]\nfilesystem = [{ path = \"{config.path}\", access = \"read-write\" }]\n"),
-        "engine" => (ENGINE, "\n[capabilities]\nfilesystem = [{ path = \"{config.path}\", access = \"read\", operations = [\"backup\", \"health-check\"] }, { path = \"{config.path}\", access = \"read-write\", operations = [\"restore\"] }]\n"),
+        "engine" => (ENGINE, "\n[capabilities]\n# The file's directory: a grant opens directories, not files.\nfilesystem = [{ path = \"{config.path:parent}\", access = \"read\", operations = [\"backup\", \"health-check\"] }, { path = \"{config.path:parent}\", access = \"read-write\", operations = [\"restore\"] }]\n"),
         other => bail!("--kind {other}: expected engine, storage or notifier"),
     };
     let crate_name = name.replace('_', "-");
@@ -55,6 +55,7 @@ pub fn write(name: &str, kind: &str, sdk_path: Option<&Path>) -> anyhow::Result<
             ),
         ),
         ("src/lib.rs", source.replace("PLUGIN_NAME", name)),
+        (".gitignore", "/target\n/data\n".to_string()),
         (
             "README.md",
             format!(

@@ -46,6 +46,8 @@ pub fn scratch_dir(ctx: &CallContext) -> PluginResult<&str> {
 /// A configuration that checks itself beyond what serde can (absolute
 /// paths, non-empty names...). Errors should name the field.
 pub trait Checked: DeserializeOwned {
+    /// Checks the parsed configuration; [`load`] and [`validate`] call it
+    /// after parsing. The default accepts everything.
     fn check(&self) -> PluginResult<()> {
         Ok(())
     }

@@ -51,7 +51,9 @@ pub fn fs_error(path: &str, e: ErrorCode) -> PluginError {
 
 /// An open file and a stream over it; the stream is dropped first.
 pub struct FileStream<S> {
+    /// The stream over the file: an [`InputStream`] or an [`OutputStream`].
     pub stream: S,
+    /// The open file; kept so the stream stays valid while it is used.
     pub file: Descriptor,
 }
 

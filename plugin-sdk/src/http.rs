@@ -66,6 +66,8 @@ impl Request {
         })
     }
 
+    /// Adds a header; `name` is lowercased, and a name given twice is
+    /// sent twice.
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
         self.headers
             .push((name.to_ascii_lowercase(), value.as_ref().to_vec()));
@@ -341,6 +343,7 @@ impl InFlight {
 
 /// A response whose body has not been read yet.
 pub struct Response {
+    /// The HTTP status code (`200`, `404`...).
     pub status: u16,
     headers: Vec<(String, Vec<u8>)>,
     // Field order matters: the stream is a child of the body, the body of
@@ -377,6 +380,7 @@ impl Response {
             .and_then(|(_, v)| String::from_utf8(v.clone()).ok())
     }
 
+    /// True for a 2xx status.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }

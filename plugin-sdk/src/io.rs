@@ -31,6 +31,7 @@ pub struct StreamWriter<'a> {
 }
 
 impl<'a> StreamWriter<'a> {
+    /// Writes to `stream`, which stays owned by the caller.
     pub fn new(stream: &'a OutputStream) -> Self {
         Self { stream }
     }
@@ -65,6 +66,7 @@ pub struct StreamReader<'a> {
 }
 
 impl<'a> StreamReader<'a> {
+    /// Reads from `stream`, which stays owned by the caller.
     pub fn new(stream: &'a InputStream) -> Self {
         Self { stream }
     }
@@ -83,6 +85,7 @@ pub struct OwnedStreamReader {
 }
 
 impl OwnedStreamReader {
+    /// Reads from `stream`, dropping it when the reader is dropped.
     pub fn new(stream: InputStream) -> Self {
         Self { stream }
     }

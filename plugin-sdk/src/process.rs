@@ -15,6 +15,9 @@ pub struct Command {
 }
 
 impl Command {
+    /// A command running `program` with no arguments, no environment,
+    /// empty stdin and discarded stdout. The manifest must name `program`
+    /// and the operator grant it, or [`spawn`](Command::spawn) fails.
     pub fn new(program: &str) -> Self {
         Self {
             inner: wit::Command {
@@ -27,11 +30,13 @@ impl Command {
         }
     }
 
+    /// Appends one argument, passed as is (no shell).
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.inner.args.push(arg.into());
         self
     }
 
+    /// Appends several arguments, in order.
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -41,6 +46,8 @@ impl Command {
         self
     }
 
+    /// Sets the environment variable `name` to a plain `value`. Not for
+    /// secrets: use [`Command::secret_file`] or [`Command::secret_env`].
     pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
         self.inner.env.push(wit::EnvVar {
             name: name.to_string(),
@@ -91,10 +98,13 @@ impl Command {
         self
     }
 
+    /// The program this command runs.
     pub fn program(&self) -> &str {
         &self.inner.program
     }
 
+    /// Starts the program on the host. Fails when the manifest does not
+    /// name it or the operator did not grant it.
     pub fn spawn(self) -> PluginResult<Child> {
         let program = self.inner.program.clone();
         let inner = wit::spawn(&self.inner)?;
@@ -126,18 +136,29 @@ pub struct Child {
 pub type ExitStatus = wit::ExitStatus;
 
 impl Child {
+    /// The program's stdout, the first time only; `None` after that or
+    /// when stdout was not piped ([`Command::piped_stdout`]).
     pub fn take_stdout(&self) -> Option<InputStream> {
         self.inner.take_stdout()
     }
 
+    /// The program's stdin, the first time only; `None` after that or
+    /// when stdin was not piped ([`Command::piped_stdin`]). Drop it once
+    /// fed so the program sees the end of its input.
     pub fn take_stdin(&self) -> Option<OutputStream> {
         self.inner.take_stdin()
     }
 
+    /// Waits for the program to exit and returns its exit code (`None`
+    /// when killed by a signal) and the tail of its stderr. A non-zero
+    /// exit is not an error here; see [`Child::wait_success`]. Stdin is
+    /// closed first if it was never taken.
     pub fn wait(&self) -> PluginResult<ExitStatus> {
         self.inner.wait()
     }
 
+    /// Kills the program (and the processes it started); [`Child::wait`]
+    /// then returns how it ended.
     pub fn kill(&self) {
         self.inner.kill()
     }

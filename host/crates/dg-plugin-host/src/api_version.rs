@@ -46,3 +46,60 @@ mod tests {
         assert!(check("p", "garbage", "^0.1").is_err());
     }
 }
+
+#[cfg(test)]
+mod frozen {
+    use sha2::{Digest, Sha256};
+    use std::path::{Path, PathBuf};
+
+    fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
+    }
+
+    fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).expect("wit dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let relative = path.strip_prefix(dir).expect("inside").to_path_buf();
+                    out.push((relative, std::fs::read(&path).expect("wit file")));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The published 0.1 contract is never edited: its text is pinned.
+    #[test]
+    fn the_published_0_1_contract_is_unchanged() {
+        let text = std::fs::read(repo().join("wit/since_v0.1/plugin.wit")).expect("frozen WIT");
+        assert_eq!(
+            hex::encode(Sha256::digest(&text)),
+            "b126f8a19465017d24e5806c53bb6ec5401e58a39a7e25846d7362a0bd5d0ac9",
+            "wit/since_v0.1 is published and frozen: change the working WIT (plugin-sdk/wit) under a new version instead"
+        );
+    }
+
+    /// While the SDK speaks 0.1.0, the working WIT is the frozen one: the
+    /// first change to it needs a new version (and host bindings for it).
+    #[test]
+    fn the_working_wit_is_the_frozen_one_while_the_sdk_speaks_0_1() {
+        let sdk = std::fs::read_to_string(repo().join("plugin-sdk/src/lib.rs")).expect("sdk");
+        let speaks = sdk
+            .lines()
+            .find_map(|l| l.strip_prefix("pub const API_VERSION: &str = \""))
+            .and_then(|rest| rest.strip_suffix("\";"))
+            .expect("API_VERSION in the SDK");
+        assert_eq!(speaks, super::HOST_API_VERSION);
+        assert_eq!(
+            files(&repo().join("plugin-sdk/wit")),
+            files(&repo().join("wit/since_v0.1")),
+            "plugin-sdk/wit changed while the SDK still says {speaks}"
+        );
+    }
+}
