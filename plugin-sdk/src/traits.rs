@@ -29,7 +29,7 @@ pub trait Engine {
     /// Describes the plugin: id, version, kind, the datasource types it
     /// provides, its artifact format and the JSON Schema of its
     /// configuration. The host calls it for the schema and before each
-    /// backup for the artifact format (`bin` when `None`); it cannot fail.
+    /// backup for the artifact format (`bin` when `None`); it returns no error.
     fn info() -> PluginInfo;
     /// Checks a configuration (JSON, secrets removed) without connecting.
     /// The host calls it when a datasource is saved, before a CLI backup or
@@ -52,7 +52,8 @@ pub trait Engine {
         unsupported("listing databases")
     }
     /// Writes the whole artifact into `sink` and returns what it knows of
-    /// the backup; [`empty_stats`] when nothing. Called for each backup.
+    /// the backup ([`empty_stats`] when it knows nothing). Called for each
+    /// backup.
     fn backup(ctx: &CallContext, sink: &OutputStream) -> PluginResult<BackupStats>;
     /// Reads a whole artifact from `source` into the configured target.
     /// Called for each restore, including verification restores.
@@ -87,7 +88,7 @@ pub trait Engine {
 pub trait Storage {
     /// Describes the plugin: id, version, kind, the storage types it
     /// provides and the JSON Schema of its configuration. The host calls
-    /// it for the schema and in `plugin test`; it cannot fail.
+    /// it for the schema and in `plugin test`; it returns no error.
     fn info() -> PluginInfo;
     /// Checks a configuration (JSON, secrets removed) without connecting.
     /// The host calls it when a storage is saved and in `plugin test`. The
@@ -104,9 +105,9 @@ pub trait Storage {
         not_checked()
     }
     /// Stores everything read from `source` under `key` and returns the
-    /// bytes stored. `size_hint` is the
-    /// expected size in bytes, or `None` when unknown. The object must
-    /// appear only once complete: a failed put leaves none.
+    /// bytes stored. `size_hint` is the expected size in bytes, or `None`
+    /// when unknown. The object must appear only once complete: a put
+    /// whose source fails leaves no object.
     fn put(
         ctx: &CallContext,
         key: &str,
@@ -138,7 +139,7 @@ pub trait Storage {
     fn copy(_ctx: &CallContext, _from: &str, _to: &str) -> PluginResult<()> {
         unsupported("copy")
     }
-    /// Moves the object at `from` to `to`, replacing it if it exists.
+    /// Moves the object at `from` to `to`, replacing `to` if it exists.
     /// Defaults to copy then delete; override where the backend can move.
     fn rename(ctx: &CallContext, from: &str, to: &str) -> PluginResult<()> {
         Self::copy(ctx, from, to)?;
@@ -151,7 +152,7 @@ pub trait Storage {
 pub trait Notifier {
     /// Describes the plugin: id, version, kind, the notifier types it
     /// provides and the JSON Schema of its configuration. The host calls
-    /// it for the schema and in `plugin test`; it cannot fail.
+    /// it for the schema and in `plugin test`; it returns no error.
     fn info() -> PluginInfo;
     /// Checks a configuration (JSON, secrets removed) without sending
     /// anything. The host calls it when a notification channel is saved
