@@ -177,6 +177,19 @@ impl Storage for Plugin {
         manifest_info!(Config)
     }
 
+    fn health_check(ctx: &CallContext) -> HealthReport {
+        let started = std::time::Instant::now();
+        let checked = config::parse::<Config>(ctx).and_then(|cfg| match std::fs::metadata(&cfg.path) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(PluginError::InvalidConfig(format!("path: {} is not a directory", cfg.path))),
+            Err(e) => Err(PluginError::Unreachable(format!("{}: {e}", cfg.path))),
+        });
+        match checked {
+            Ok(()) => health::healthy(started, None, Vec::new()),
+            Err(e) => health::unhealthy(started, e),
+        }
+    }
+
     fn put(ctx: &CallContext, key: &str, source: &InputStream, _size: Option<u64>) -> PluginResult<u64> {
         let path = object(ctx, key)?;
         let partial = path.with_extension("partial");
@@ -272,6 +285,14 @@ struct Plugin;
 impl Engine for Plugin {
     fn info() -> PluginInfo {
         manifest_info!(Config)
+    }
+
+    fn health_check(ctx: &CallContext) -> HealthReport {
+        let started = std::time::Instant::now();
+        match config::parse::<Config>(ctx).and_then(|cfg| fs::open_read(&cfg.path, 0)) {
+            Ok(_) => health::healthy(started, None, Vec::new()),
+            Err(e) => health::unhealthy(started, e),
+        }
     }
 
     fn backup(ctx: &CallContext, sink: &OutputStream) -> PluginResult<BackupStats> {
