@@ -601,3 +601,83 @@ async fn a_spinning_control_call_is_stopped_by_its_cpu_budget() {
         .expect("next call");
     assert_eq!(listed, ["hostile"]);
 }
+
+/// A component built against the draft plugin API 0.2 (plugins/
+/// test-api-next, `wit/next`) loads beside the 0.1 built-ins and is called
+/// with the typed context through the adapter, using the 0.1 imports it
+/// reuses; one claiming an API this host does not speak is refused naming
+/// both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_0_2_component_loads_beside_0_1_plugins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin_dir = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
+    let built = common::repo_root().join("plugins/target/wasm32-wasip2/release/test_api_next.wasm");
+    let manifest = common::repo_root().join("plugins/test-api-next/plugin.toml");
+    std::fs::copy(&built, plugin_dir.join("test-api-next.wasm")).expect("copy");
+    std::fs::copy(&manifest, plugin_dir.join("test-api-next.toml")).expect("copy");
+    // The same component claiming 0.3 (same length, patched in place).
+    let mut future = std::fs::read(&built).expect("wasm");
+    // The section's data follows its name.
+    let name = b"dataguardian:api-version";
+    let at = future
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("the API version section")
+        + name.len();
+    assert_eq!(&future[at..at + 5], b"0.2.0");
+    future[at..at + 5].copy_from_slice(b"0.3.0");
+    std::fs::write(plugin_dir.join("test-api-future.wasm"), &future).expect("write");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        plugin_dir.join("test-api-future.toml"),
+        text.replace("test-api-next", "test-api-future")
+            .replace("^0.2", "^0.3"),
+    )
+    .expect("write");
+
+    let mut plugins = Plugins::with_builtins(RuntimeConfig::new(
+        Some(dir.path().join("cache")),
+        dir.path().join("tmp"),
+    ))
+    .expect("runtime");
+    let problems = plugins.load_dir(&plugin_dir).join("\n");
+    assert!(
+        problems.contains("test-api-future")
+            && problems.contains("0.3.0")
+            && problems.contains("0.1.0 and 0.2.0"),
+        "{problems}"
+    );
+    let next = plugins.installed("test-api-next").expect("0.2 loaded");
+    assert_eq!(next.api_version, "0.2.0");
+    let webhook = plugins
+        .find(dataguardian::plugin::PluginKind::Notifier, "webhook")
+        .expect("0.1 built-in");
+    assert_eq!(webhook.api_version, "0.1.0");
+
+    let lines: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let seen = lines.clone();
+    let sink: dataguardian::plugin::LogSink = Arc::new(move |r| {
+        seen.lock().expect("lines").push(r.message.clone());
+    });
+    let notifier = plugins
+        .notifier("test-api-next", Target::new(serde_json::json!({}), sink))
+        .expect("served");
+    let info = notifier.info().await.expect("info");
+    assert_eq!(info.version, "0.2.0");
+    notifier
+        .send(dataguardian::plugin::Event {
+            kind: "test".into(),
+            severity: dataguardian::plugin::Severity::Info,
+            title: "hello from 0.1".into(),
+            body: String::new(),
+            fields: Vec::new(),
+        })
+        .await
+        .expect("sent through the adapter");
+    let lines = lines.lock().expect("lines").join("\n");
+    assert!(
+        lines.contains("api 0.2 notifier got `hello from 0.1` for type test-api-next"),
+        "{lines}"
+    );
+}

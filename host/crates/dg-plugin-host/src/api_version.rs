@@ -3,34 +3,91 @@
 
 use crate::error::LoadError;
 
-/// The plugin API version this host implements.
+/// The plugin API version this host's own types are: the published,
+/// frozen contract (`wit/since_v0.1`).
 pub const HOST_API_VERSION: &str = "0.1.0";
+/// Every plugin API version this host loads, oldest first: 0.1 and the
+/// draft 0.2 (`wit/next`), bridged to 0.1 by `adapt`.
+pub const SUPPORTED: &[&str] = &["0.1.0", "0.2.0"];
 /// Custom section in which the SDK records a plugin's API version.
 pub const SECTION: &str = "dataguardian:api-version";
+
+/// A plugin API version this host speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    /// 0.1.x: the frozen contract.
+    V0_1,
+    /// 0.2.x: the draft next version.
+    V0_2,
+}
+
+impl ApiVersion {
+    /// The supported version a component's recorded version is
+    /// compatible with (semver: 0.1.x with 0.1.0).
+    fn of(found: &semver::Version) -> Option<Self> {
+        SUPPORTED.iter().find_map(|v| {
+            let req = semver::VersionReq::parse(&format!("^{v}")).ok()?;
+            req.matches(found).then(|| {
+                if v.starts_with("0.1.") {
+                    ApiVersion::V0_1
+                } else {
+                    ApiVersion::V0_2
+                }
+            })
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V0_1 => SUPPORTED[0],
+            ApiVersion::V0_2 => SUPPORTED[1],
+        }
+    }
+}
+
+/// The versions this host speaks, for messages (`0.1.0 and 0.2.0`).
+pub fn supported_text() -> String {
+    SUPPORTED.join(" and ")
+}
 
 /// The version recorded in a component, if any.
 pub fn read(wasm: &[u8]) -> Option<String> {
     crate::embedded::read_section(wasm, SECTION).and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
-/// Accepts a plugin whose version is semver-compatible with this host and
-/// whose manifest requirement this host satisfies.
-pub fn check(plugin: &str, found: &str, manifest_req: &str) -> Result<(), LoadError> {
+/// Accepts a plugin whose recorded version is one this host speaks and
+/// whose manifest requirement that version satisfies; the version to
+/// bind it with.
+pub fn check(plugin: &str, found: &str, manifest_req: &str) -> Result<ApiVersion, LoadError> {
     let mismatch = || LoadError::ApiVersion {
         plugin: plugin.to_string(),
         found: found.to_string(),
-        host: HOST_API_VERSION.to_string(),
+        host: supported_text(),
     };
     let found_v = semver::Version::parse(found).map_err(|_| mismatch())?;
-    let host_req =
-        semver::VersionReq::parse(&format!("^{HOST_API_VERSION}")).map_err(|_| mismatch())?;
+    let version = ApiVersion::of(&found_v).ok_or_else(mismatch)?;
     let manifest_req = semver::VersionReq::parse(manifest_req).map_err(|_| mismatch())?;
-    let host_v = semver::Version::parse(HOST_API_VERSION).map_err(|_| mismatch())?;
-    if host_req.matches(&found_v) && manifest_req.matches(&host_v) {
-        Ok(())
+    let spoken = semver::Version::parse(version.as_str()).map_err(|_| mismatch())?;
+    if manifest_req.matches(&spoken) {
+        Ok(version)
     } else {
-        Err(mismatch())
+        Err(LoadError::ApiRequirement {
+            plugin: plugin.to_string(),
+            found: found.to_string(),
+            requirement: manifest_req.to_string(),
+        })
     }
+}
+
+/// Whether this host speaks some version a requirement (`^0.1`) accepts.
+pub fn satisfies(requirement: &str) -> bool {
+    let Ok(req) = semver::VersionReq::parse(requirement) else {
+        return false;
+    };
+    SUPPORTED
+        .iter()
+        .filter_map(|v| semver::Version::parse(v).ok())
+        .any(|v| req.matches(&v))
 }
 
 #[cfg(test)]
@@ -39,11 +96,18 @@ mod tests {
 
     #[test]
     fn api_versions_must_be_compatible() {
-        assert!(check("p", "0.1.0", "^0.1").is_ok());
-        assert!(check("p", "0.1.7", "^0.1").is_ok());
+        assert_eq!(check("p", "0.1.0", "^0.1").ok(), Some(ApiVersion::V0_1));
+        assert_eq!(check("p", "0.1.7", "^0.1").ok(), Some(ApiVersion::V0_1));
+        assert_eq!(check("p", "0.2.0", "^0.2").ok(), Some(ApiVersion::V0_2));
         assert!(check("p", "0.2.0", "^0.1").is_err());
         assert!(check("p", "0.1.0", "^0.2").is_err());
         assert!(check("p", "garbage", "^0.1").is_err());
+        let refused = check("p", "0.3.0", "^0.3").unwrap_err().to_string();
+        assert!(
+            refused.contains("0.3.0") && refused.contains("0.1.0 and 0.2.0"),
+            "{refused}"
+        );
+        assert!(satisfies("^0.2") && satisfies("^0.1") && !satisfies("^0.9"));
     }
 }
 

@@ -74,19 +74,31 @@ fn wrong_world(expected: &str) -> wasmtime::Error {
 /// (timed and reported to the runtime's call observer, which the
 /// application points at its metrics).
 macro_rules! call_export {
-    ($self:ident, $op:expr, $opts:expr, $variant:ident, $accessor:ident,
-     |$inst:ident, $store:ident, $ctx:ident| { $($body:tt)* }) => {{
+    ($self:ident, $op:expr, $opts:expr, $variant:ident, $next:ident, $accessor:ident,
+     $next_accessor:ident, |$inst:ident, $store:ident, $ctx:ident| { $($body:tt)* }) => {{
         let started = std::time::Instant::now();
         let result = $self
             .runtime
             .call(&$self.plugin, $op, &$opts, move |pre, $store, $ctx| {
                 Box::pin(async move {
-                    let PluginPre::$variant(pre) = pre else {
-                        return Err(wrong_world(concat!(" ", stringify!($variant))));
-                    };
-                    let instance = pre.instantiate_async(&mut *$store).await?;
-                    let $inst = instance.$accessor();
-                    $($body)*
+                    match pre {
+                        PluginPre::$variant(pre) => {
+                            let instance = pre.instantiate_async(&mut *$store).await?;
+                            let $inst = instance.$accessor();
+                            $($body)*
+                        }
+                        // Plugin API 0.2: the same call with the typed
+                        // context, its answer in the host's types.
+                        PluginPre::$next(pre) => {
+                            let instance = pre.instantiate_async(&mut *$store).await?;
+                            let $inst = instance.$next_accessor();
+                            #[allow(unused_variables)]
+                            let $ctx = crate::adapt::context($ctx);
+                            let answer = { $($body)* };
+                            answer.map(|r| r.map(crate::adapt::Adapt::adapt))
+                        }
+                        _ => Err(wrong_world(concat!(" ", stringify!($variant)))),
+                    }
                 })
             })
             .await;
@@ -125,7 +137,9 @@ impl EngineClient {
             "info",
             opts,
             Engine,
+            EngineNext,
             dataguardian_plugin_engine,
+            dataguardian_plugin0_2_0_engine,
             |e, store, _ctx| { e.call_info(&mut *store).await.map(Ok) }
         )
     }
@@ -137,7 +151,9 @@ impl EngineClient {
             "validate-config",
             opts,
             Engine,
+            EngineNext,
             dataguardian_plugin_engine,
+            dataguardian_plugin0_2_0_engine,
             |e, store, ctx| { e.call_validate_config(&mut *store, &ctx.config).await }
         )
     }
@@ -149,7 +165,9 @@ impl EngineClient {
             "health-check",
             opts,
             Engine,
+            EngineNext,
             dataguardian_plugin_engine,
+            dataguardian_plugin0_2_0_engine,
             |e, store, ctx| { e.call_health_check(&mut *store, &ctx).await.map(Ok) }
         )
     }
@@ -161,7 +179,9 @@ impl EngineClient {
             "list-databases",
             opts,
             Engine,
+            EngineNext,
             dataguardian_plugin_engine,
+            dataguardian_plugin0_2_0_engine,
             |e, store, ctx| { e.call_list_databases(&mut *store, &ctx).await }
         )
     }
@@ -179,7 +199,9 @@ impl EngineClient {
             "backup",
             opts,
             Engine,
+            EngineNext,
             dataguardian_plugin_engine,
+            dataguardian_plugin0_2_0_engine,
             |e, store, ctx| {
                 let sink = store.data_mut().table.push(sink)?;
                 e.call_backup(&mut *store, &ctx, sink).await
@@ -200,7 +222,9 @@ impl EngineClient {
             "restore",
             opts,
             Engine,
+            EngineNext,
             dataguardian_plugin_engine,
+            dataguardian_plugin0_2_0_engine,
             |e, store, ctx| {
                 let source = store.data_mut().table.push(source)?;
                 e.call_restore(&mut *store, &ctx, source).await
@@ -216,7 +240,9 @@ impl EngineClient {
             "create-scratch-database",
             opts,
             Engine,
+            EngineNext,
             dataguardian_plugin_engine,
+            dataguardian_plugin0_2_0_engine,
             |e, store, ctx| {
                 e.call_create_scratch_database(&mut *store, &ctx, &name)
                     .await
@@ -232,7 +258,9 @@ impl EngineClient {
             "drop-scratch-database",
             opts,
             Engine,
+            EngineNext,
             dataguardian_plugin_engine,
+            dataguardian_plugin0_2_0_engine,
             |e, store, ctx| { e.call_drop_scratch_database(&mut *store, &ctx, &name).await }
         )
     }
@@ -244,7 +272,9 @@ impl EngineClient {
             "inspect",
             opts,
             Engine,
+            EngineNext,
             dataguardian_plugin_engine,
+            dataguardian_plugin0_2_0_engine,
             |e, store, ctx| { e.call_inspect(&mut *store, &ctx).await }
         )
     }
@@ -278,7 +308,9 @@ impl StorageClient {
             "health-check",
             opts,
             Storage,
+            StorageNext,
             dataguardian_plugin_storage,
+            dataguardian_plugin0_2_0_storage,
             |s, store, ctx| { s.call_health_check(&mut *store, &ctx).await.map(Ok) }
         )
     }
@@ -290,7 +322,9 @@ impl StorageClient {
             "info",
             opts,
             Storage,
+            StorageNext,
             dataguardian_plugin_storage,
+            dataguardian_plugin0_2_0_storage,
             |s, store, _ctx| { s.call_info(&mut *store).await.map(Ok) }
         )
     }
@@ -302,7 +336,9 @@ impl StorageClient {
             "validate-config",
             opts,
             Storage,
+            StorageNext,
             dataguardian_plugin_storage,
+            dataguardian_plugin0_2_0_storage,
             |s, store, ctx| { s.call_validate_config(&mut *store, &ctx.config).await }
         )
     }
@@ -322,7 +358,9 @@ impl StorageClient {
             "put",
             opts,
             Storage,
+            StorageNext,
             dataguardian_plugin_storage,
+            dataguardian_plugin0_2_0_storage,
             |s, store, ctx| {
                 let source = store.data_mut().table.push(source)?;
                 s.call_put(&mut *store, &ctx, &key, source, size_hint).await
@@ -345,7 +383,9 @@ impl StorageClient {
             "get",
             opts,
             Storage,
+            StorageNext,
             dataguardian_plugin_storage,
+            dataguardian_plugin0_2_0_storage,
             |s, store, ctx| {
                 let sink = store.data_mut().table.push(sink)?;
                 s.call_get(&mut *store, &ctx, &key, sink, range.0, range.1)
@@ -362,7 +402,9 @@ impl StorageClient {
             "list",
             opts,
             Storage,
+            StorageNext,
             dataguardian_plugin_storage,
+            dataguardian_plugin0_2_0_storage,
             |s, store, ctx| { s.call_list(&mut *store, &ctx, &prefix).await }
         )
     }
@@ -375,7 +417,9 @@ impl StorageClient {
             "stat",
             opts,
             Storage,
+            StorageNext,
             dataguardian_plugin_storage,
+            dataguardian_plugin0_2_0_storage,
             |s, store, ctx| { s.call_stat(&mut *store, &ctx, &key).await }
         )
     }
@@ -388,7 +432,9 @@ impl StorageClient {
             "delete",
             opts,
             Storage,
+            StorageNext,
             dataguardian_plugin_storage,
+            dataguardian_plugin0_2_0_storage,
             |s, store, ctx| { s.call_delete(&mut *store, &ctx, &key).await }
         )
     }
@@ -401,7 +447,9 @@ impl StorageClient {
             "rename",
             opts,
             Storage,
+            StorageNext,
             dataguardian_plugin_storage,
+            dataguardian_plugin0_2_0_storage,
             |s, store, ctx| { s.call_rename(&mut *store, &ctx, &from, &to).await }
         )
     }
@@ -414,7 +462,9 @@ impl StorageClient {
             "copy",
             opts,
             Storage,
+            StorageNext,
             dataguardian_plugin_storage,
+            dataguardian_plugin0_2_0_storage,
             |s, store, ctx| { s.call_copy(&mut *store, &ctx, &from, &to).await }
         )
     }
@@ -453,7 +503,9 @@ impl NotifierClient {
             "info",
             opts,
             Notifier,
+            NotifierNext,
             dataguardian_plugin_notifier,
+            dataguardian_plugin0_2_0_notifier,
             |n, store, _ctx| { n.call_info(&mut *store).await.map(Ok) }
         )
     }
@@ -467,7 +519,9 @@ impl NotifierClient {
             "validate-config",
             opts,
             Notifier,
+            NotifierNext,
             dataguardian_plugin_notifier,
+            dataguardian_plugin0_2_0_notifier,
             |n, store, ctx| { n.call_validate_config(&mut *store, &ctx.config).await }
         )
     }
@@ -475,6 +529,9 @@ impl NotifierClient {
     /// Delivers one event: `Ok` once the receiving end accepted it. A
     /// [`CallError::is_transient`] error (5xx, 429, timeouts, SMTP 4xx) is
     /// worth retrying; any other is final (its message names the cause).
+    // `.into()` is the identity for 0.1 plugins and the conversion for
+    // 0.2 ones: the call's body serves both (`call_export!`).
+    #[allow(clippy::useless_conversion)]
     pub async fn send(&self, event: Event) -> Result<(), CallError> {
         let opts = self.target.control();
         call_export!(
@@ -482,8 +539,10 @@ impl NotifierClient {
             "send",
             opts,
             Notifier,
+            NotifierNext,
             dataguardian_plugin_notifier,
-            |n, store, ctx| { n.call_send(&mut *store, &ctx, &event).await }
+            dataguardian_plugin0_2_0_notifier,
+            |n, store, ctx| { n.call_send(&mut *store, &ctx, &event.into()).await }
         )
     }
 }

@@ -132,6 +132,12 @@ pub enum LoadError {
         found: String,
         host: String,
     },
+    #[error("plugin `{plugin}` speaks plugin API {found} but its manifest requires `{requirement}`; rebuild it so they agree")]
+    ApiRequirement {
+        plugin: String,
+        found: String,
+        requirement: String,
+    },
     #[error("plugin cache {path}: {source}")]
     Cache {
         path: String,

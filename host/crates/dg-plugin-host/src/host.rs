@@ -98,6 +98,7 @@ impl WasiHttpView for HostState {
 }
 
 impl types::Host for HostState {}
+impl crate::bindings::next::types::Host for HostState {}
 
 impl log::Host for HostState {
     async fn log(

@@ -1,6 +1,7 @@
 //! Plugins: the WIT contract's host side, the sandboxed runtime, and the
 //! registry of loaded plugins with typed clients per kind.
 
+pub mod adapt;
 pub mod api_version;
 pub mod auth_directive;
 pub mod bindings;

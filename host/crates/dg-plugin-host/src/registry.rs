@@ -5,7 +5,7 @@
 //! package (through its egress policy) and hands the bytes to
 //! [`Index::parse`], [`Index::choose`] and [`TrustedKeys::verify`].
 
-use crate::api_version::HOST_API_VERSION;
+use crate::api_version;
 use crate::package::{sha256_hex, Package, PackageError};
 use base64::Engine as _;
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
@@ -40,7 +40,7 @@ pub enum RegistryError {
         requirement: String,
         available: String,
     },
-    #[error("`{name}` {version} needs plugin API `{api}`, and this server speaks plugin API {HOST_API_VERSION}: no version matching `{requirement}` fits this server")]
+    #[error("`{name}` {version} needs plugin API `{api}`, and this server speaks plugin API {}: no version matching `{requirement}` fits this server", api_version::supported_text())]
     IncompatibleApi {
         name: String,
         version: String,
@@ -87,9 +87,7 @@ pub struct IndexEntry {
 impl IndexEntry {
     /// Whether this server's plugin API satisfies the entry's requirement.
     pub fn fits_this_host(&self) -> bool {
-        let host = semver::Version::parse(HOST_API_VERSION).ok();
-        let req = semver::VersionReq::parse(&self.api).ok();
-        matches!((host, req), (Some(h), Some(r)) if r.matches(&h))
+        api_version::satisfies(&self.api)
     }
 }
 
@@ -409,7 +407,7 @@ mod tests {
         assert_eq!(index.choose("ntfy", "=1.0.0").unwrap().version, "1.0.0");
         let err = index.choose("ntfy", "^2").unwrap_err().to_string();
         assert!(
-            err.contains("^0.9") && err.contains(HOST_API_VERSION),
+            err.contains("^0.9") && err.contains("0.1.0 and 0.2.0"),
             "{err}"
         );
         let err = index.choose("ntfy", "^3").unwrap_err().to_string();

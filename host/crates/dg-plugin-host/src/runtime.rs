@@ -1,8 +1,10 @@
 //! The plugin runtime: one wasmtime engine, precompiled components cached
 //! on disk, an `InstancePre` per plugin and a fresh sandboxed store per call.
 
+use crate::api_version::ApiVersion;
 use crate::bindings::engine_world::EnginePluginPre;
 use crate::bindings::host_world::dataguardian::plugin as imports;
+use crate::bindings::next;
 use crate::bindings::notifier_world::NotifierPluginPre;
 use crate::bindings::storage_world::StoragePluginPre;
 use crate::call::{Activity, CallObserver, CallShared, LogSink};
@@ -143,11 +145,15 @@ impl CallOptions {
     }
 }
 
-/// The instantiable form of a plugin, by world.
+/// The instantiable form of a plugin, by world and plugin API version
+/// (`*Next`: the draft 0.2, called through `adapt`).
 pub enum PluginPre {
     Engine(EnginePluginPre<HostState>),
     Storage(StoragePluginPre<HostState>),
     Notifier(NotifierPluginPre<HostState>),
+    EngineNext(next::engine_world::EnginePluginPre<HostState>),
+    StorageNext(next::storage_world::StoragePluginPre<HostState>),
+    NotifierNext(next::notifier_world::NotifierPluginPre<HostState>),
 }
 
 /// A plugin ready to be called.
@@ -231,6 +237,8 @@ impl PluginRuntime {
             .and_then(|_| imports::process::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .and_then(|_| imports::mail::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .and_then(|_| imports::file_modes::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            // 0.2's own interface holds only types; its imports are 0.1's.
+            .and_then(|_| next::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .map_err(|e| setup(e.to_string()))?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
@@ -284,7 +292,7 @@ impl PluginRuntime {
                 api_version::SECTION
             ))
         })?;
-        api_version::check(&plugin, &api_version, &manifest.plugin.api)?;
+        let version = api_version::check(&plugin, &api_version, &manifest.plugin.api)?;
         let wasm_sha256 = hex::encode(Sha256::digest(wasm));
         let component = cache::compile(
             &self.engine,
@@ -300,10 +308,26 @@ impl PluginRuntime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| fail(format!("cannot link: {e}")))?;
-        let pre = match manifest.plugin.kind {
-            PluginKind::Engine => EnginePluginPre::new(instance_pre).map(PluginPre::Engine),
-            PluginKind::Storage => StoragePluginPre::new(instance_pre).map(PluginPre::Storage),
-            PluginKind::Notifier => NotifierPluginPre::new(instance_pre).map(PluginPre::Notifier),
+        let pre = match (manifest.plugin.kind, version) {
+            (PluginKind::Engine, ApiVersion::V0_1) => {
+                EnginePluginPre::new(instance_pre).map(PluginPre::Engine)
+            }
+            (PluginKind::Storage, ApiVersion::V0_1) => {
+                StoragePluginPre::new(instance_pre).map(PluginPre::Storage)
+            }
+            (PluginKind::Notifier, ApiVersion::V0_1) => {
+                NotifierPluginPre::new(instance_pre).map(PluginPre::Notifier)
+            }
+            (PluginKind::Engine, ApiVersion::V0_2) => {
+                next::engine_world::EnginePluginPre::new(instance_pre).map(PluginPre::EngineNext)
+            }
+            (PluginKind::Storage, ApiVersion::V0_2) => {
+                next::storage_world::StoragePluginPre::new(instance_pre).map(PluginPre::StorageNext)
+            }
+            (PluginKind::Notifier, ApiVersion::V0_2) => {
+                next::notifier_world::NotifierPluginPre::new(instance_pre)
+                    .map(PluginPre::NotifierNext)
+            }
         }
         .map_err(|e| {
             fail(format!(
