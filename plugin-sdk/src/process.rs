@@ -124,6 +124,85 @@ impl Command {
         child.wait_success()?;
         Ok(text)
     }
+
+    /// Runs the program with its stdout spliced host-side into `sink` (a
+    /// dump into a backup), and returns the bytes moved. When the stream
+    /// fails the program is killed and the error says why (its stderr
+    /// when it had given up first); a non-zero exit is an error carrying
+    /// stderr.
+    pub fn pipe_to(self, sink: &OutputStream) -> PluginResult<u64> {
+        let child = self.piped_stdout().spawn()?;
+        let stdout = child
+            .take_stdout()
+            .ok_or_else(|| PluginError::Failed(format!("{}: no stdout", child.program)))?;
+        let moved = crate::io::pipe(&stdout, sink).map_err(|e| child.abort(e))?;
+        drop(stdout);
+        child.wait_success()?;
+        Ok(moved)
+    }
+
+    /// Runs the program with `source` spliced host-side into its stdin (a
+    /// backup into a restore tool), closes stdin at the end, and waits; the
+    /// same error rules as [`Command::pipe_to`].
+    pub fn feed_from(self, source: &InputStream) -> PluginResult<u64> {
+        let child = self.piped_stdin().spawn()?;
+        let stdin = child
+            .take_stdin()
+            .ok_or_else(|| PluginError::Failed(format!("{}: no stdin", child.program)))?;
+        let moved = crate::io::pipe(source, &stdin).map_err(|e| child.abort(e))?;
+        drop(stdin);
+        child.wait_success()?;
+        Ok(moved)
+    }
+}
+
+/// The kind a failure is given by [`classify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Wrong credentials: the operator fixes the secret.
+    AuthFailed,
+    /// The server cannot be reached: address, port, network.
+    Unreachable,
+    /// It answered too late.
+    Timeout,
+    /// The database, bucket or path does not exist.
+    NotFound,
+    /// The account may not do this.
+    PermissionDenied,
+    /// Worth trying again later (the host retries only these).
+    Transient,
+}
+
+/// Gives a program's failure (a [`PluginError::Failed`] carrying its
+/// stderr, as [`Child::wait_success`] makes) the kind of the first rule
+/// whose text its message contains, ignoring case; other errors and
+/// unmatched messages are returned as they are.
+///
+/// ```
+/// use dataguardian_plugin_sdk::process::{classify, Kind};
+/// use dataguardian_plugin_sdk::PluginError;
+/// let e = PluginError::Failed("mydb-dump: FATAL: password authentication failed".into());
+/// let e = classify(e, &[("password authentication failed", Kind::AuthFailed),
+///                       ("could not connect", Kind::Unreachable)]);
+/// assert!(matches!(e, PluginError::AuthFailed(_)));
+/// ```
+pub fn classify(e: PluginError, rules: &[(&str, Kind)]) -> PluginError {
+    let PluginError::Failed(message) = e else {
+        return e;
+    };
+    let lower = message.to_lowercase();
+    match rules
+        .iter()
+        .find(|(text, _)| lower.contains(&text.to_lowercase()))
+    {
+        Some((_, Kind::AuthFailed)) => PluginError::AuthFailed(message),
+        Some((_, Kind::Unreachable)) => PluginError::Unreachable(message),
+        Some((_, Kind::Timeout)) => PluginError::Timeout(message),
+        Some((_, Kind::NotFound)) => PluginError::NotFound(message),
+        Some((_, Kind::PermissionDenied)) => PluginError::PermissionDenied(message),
+        Some((_, Kind::Transient)) => PluginError::Transient(message),
+        None => PluginError::Failed(message),
+    }
 }
 
 /// A running program.

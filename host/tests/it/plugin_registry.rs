@@ -315,6 +315,29 @@ async fn an_out_of_tree_plugin_is_published_installed_without_a_restart_and_used
         .await;
     assert_eq!(sent["delivered"], true, "{sent}");
 
+    // An update: the newest compatible version, grants kept, no restart.
+    let newer = work.path().join("ntfy-0.1.1.dgp");
+    variant(&package, &newer, |m| {
+        m.replace("version = \"0.1.0\"", "version = \"0.1.1\"")
+    });
+    publish(&cli, &newer, &good, &key);
+    let updated = server
+        .post_ok("/api/plugins/ntfy/update", &json!({}), 200)
+        .await;
+    assert_eq!(updated["version"], "0.1.1");
+    assert_eq!(updated["previous_version"], "0.1.0");
+    assert_eq!(updated["granted"][0]["kind"], "http");
+    let (status, again) = server.post("/api/plugins/ntfy/update", &json!({})).await;
+    assert_eq!(status.as_u16(), 409, "{again}");
+    let sent = server
+        .post_ok(
+            &format!("/api/notification-channels/{id}/test"),
+            &json!({}),
+            200,
+        )
+        .await;
+    assert_eq!(sent["delivered"], true, "{sent}");
+
     // Removed: gone from the list and the disk; its channel says why.
     let (status, _) = server.delete("/api/plugins/ntfy").await;
     assert_eq!(status.as_u16(), 204);
@@ -474,4 +497,110 @@ fn scaffolds_build_as_they_are_and_pass_their_checks() {
             "{kind}:\n{report}"
         );
     }
+}
+
+/// The same from the command line, as the user who runs it: install from
+/// the registry, list, inspect, rewrite the grant, list what is
+/// available, remove.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_installs_inspects_grants_and_removes() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let package = build_example(work.path());
+    let key = work.path().join("publisher.key");
+    keygen(&data, &key);
+    let registry_dir = work.path().join("registry");
+    publish(&data, &package, &registry_dir, &key);
+    let url = serve_dir(registry_dir).await;
+    let trusted = format!("{}.pub", key.display());
+    let data_arg = data.display().to_string();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dataguardian"))
+            .args([
+                "--data-dir",
+                &data_arg,
+                "--registry",
+                &url,
+                "--trusted-key",
+                &trusted,
+            ])
+            .args(args)
+            .env("DG_LOG", "warn")
+            .env("DG_PLUGIN_CACHE_DIR", common::shared_plugin_cache())
+            .output()
+            .expect("dataguardian");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = tokio::task::block_in_place(|| run(&["plugin", "install", "ntfy@^0.1"]));
+    assert!(
+        !ok && err.contains("http") && err.contains("--grant"),
+        "{err}"
+    );
+    let (ok, out, err) =
+        tokio::task::block_in_place(|| run(&["plugin", "install", "ntfy@^0.1", "--grant", "http"]));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("installed ntfy 0.1.0") && out.contains("granted http"),
+        "{out}"
+    );
+    let (ok, out, _) = tokio::task::block_in_place(|| run(&["plugin", "list"]));
+    assert!(
+        ok && out
+            .lines()
+            .any(|l| l.starts_with("ntfy") && l.contains("installed")),
+        "{out}"
+    );
+    let (ok, out, _) = tokio::task::block_in_place(|| run(&["plugin", "list", "--available"]));
+    assert!(
+        ok && out
+            .lines()
+            .any(|l| l.starts_with("ntfy") && l.ends_with("0.1.0")),
+        "{out}"
+    );
+    let (ok, out, _) = tokio::task::block_in_place(|| run(&["plugin", "inspect", "ntfy"]));
+    assert!(ok, "{out}");
+    let inspected: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(inspected["secrets"], json!(["bearer_token"]));
+    assert_eq!(
+        inspected["capabilities"]["granted"]["http"][0]["url"],
+        "{config.server}"
+    );
+    assert_eq!(inspected["warnings"], json!([]));
+    // A hand-edited grant for another component grants nothing, loudly;
+    // `plugin grant` writes it again for this one.
+    let grant = data.join("plugins/ntfy.grant.toml");
+    let text = std::fs::read_to_string(&grant).expect("grant");
+    assert!(
+        text.contains(inspected["sha256"].as_str().expect("sha")),
+        "{text}"
+    );
+    std::fs::write(
+        &grant,
+        text.replace("component_sha256 = \"", "component_sha256 = \"ff"),
+    )
+    .expect("edit");
+    let (_, out, _) = tokio::task::block_in_place(|| run(&["plugin", "inspect", "ntfy"]));
+    let inspected: Value = serde_json::from_str(&out).expect("JSON");
+    assert!(
+        inspected["warnings"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no capability"),
+        "{out}"
+    );
+    assert_eq!(inspected["capabilities"]["granted"]["http"], json!([]));
+    let (ok, out, err) = tokio::task::block_in_place(|| run(&["plugin", "grant", "ntfy"]));
+    assert!(ok && out.contains("http: {config.server}"), "{out}{err}");
+    let (_, out, _) = tokio::task::block_in_place(|| run(&["plugin", "inspect", "ntfy"]));
+    let inspected: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(inspected["warnings"], json!([]));
+    let (ok, out, _) = tokio::task::block_in_place(|| run(&["plugin", "remove", "ntfy"]));
+    assert!(ok && out.contains("removed ntfy"), "{out}");
+    assert!(!data.join("plugins/ntfy.wasm").exists());
+    let (ok, _, err) = tokio::task::block_in_place(|| run(&["plugin", "remove", "postgres"]));
+    assert!(!ok && err.contains("built-in"), "{err}");
 }

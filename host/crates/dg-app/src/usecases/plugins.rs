@@ -79,7 +79,13 @@ impl CapabilityKind {
             Self::Filesystem => list(
                 caps.filesystem
                     .iter()
-                    .map(|r| format!("{} ({:?})", r.path, r.access).to_lowercase())
+                    .map(|r| {
+                        let access = match r.access {
+                            dg_plugin_host::manifest::Access::Read => "read",
+                            dg_plugin_host::manifest::Access::ReadWrite => "read-write",
+                        };
+                        format!("{} ({access})", r.path)
+                    })
                     .collect(),
             ),
             Self::Smtp => list(
