@@ -53,7 +53,10 @@ impl Notifier for Ntfy {
         if response.is_success() {
             Ok(())
         } else {
-            Err(PluginError::Failed(format!("ntfy answered HTTP {}", response.status)))
+            Err(PluginError::Failed(format!(
+                "ntfy answered HTTP {}",
+                response.status
+            )))
         }
     }
 }
