@@ -188,6 +188,9 @@ pub struct GrantedKind {
     pub allows: String,
 }
 
+/// Serializes installs and updates (see [`install`]).
+static INSTALLS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How registries are reached: the CLI acts as its user, the server's
 /// API callers go through the egress policy.
 pub enum Reach {
@@ -206,6 +209,9 @@ pub async fn install(
     update: bool,
 ) -> Result<(Installed, Arc<LoadedPlugin>), UseCaseError> {
     actor.require(Permission::PluginsInstall)?;
+    // One install at a time: two of the same plugin would both pass the
+    // "not installed yet" check and write the same staged files.
+    let _one_at_a_time = INSTALLS.lock().await;
     let invalid =
         |field: &str, message: String| UseCaseError::Invalid(FieldError::new(field, message));
     if request.name.trim().is_empty() {
