@@ -1213,6 +1213,13 @@ fn load_plugins(cli: &Cli, scratch_root: PathBuf) -> anyhow::Result<Plugins> {
     plugins
         .runtime()
         .observe_calls(std::sync::Arc::new(crate::observe::metrics::PluginCalls));
+    // Only the server finishes what a crash interrupted: a command run
+    // beside a live server must not touch an install in progress.
+    if matches!(cli.command, Command::Serve(_)) {
+        for done in dg_app::usecases::plugins::recover(&plugin_dir(cli)?) {
+            tracing::warn!("plugin directory: {done}");
+        }
+    }
     for problem in plugins.load_dir(&plugin_dir(cli)?) {
         tracing::warn!("plugin not loaded: {problem}");
     }

@@ -750,7 +750,7 @@ impl Pending {
         self.entity_id = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_string));
-        self.record(state, who, status, None).await;
+        self.record(state, who, status, details).await;
         Response::from_parts(parts, axum::body::Body::from(bytes))
     }
 

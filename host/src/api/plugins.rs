@@ -2,16 +2,19 @@
 //! the server runs (`plugins:install`). The rules live in
 //! `dg_app::usecases::plugins`; this maps requests onto them.
 
-use super::error::ApiResult;
+use super::access::AuditDetails;
+use super::error::{ApiError, ApiResult};
 use super::extract::{RequestActor, ValidJson};
 use crate::server::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use dg_app::usecases::plugins::{
     self as install, CapabilityKind, InstallRequest, Installed, Reach,
 };
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 /// What to install.
@@ -62,7 +65,7 @@ pub async fn install(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
     ValidJson(body): ValidJson<InstallBody>,
-) -> ApiResult<(StatusCode, Json<Installed>)> {
+) -> Response {
     let request = InstallRequest {
         name: body.name,
         version: body.version.unwrap_or_default(),
@@ -70,8 +73,39 @@ pub async fn install(
         grant: body.grant,
         replace: body.replace,
     };
-    let installed = activate(&state, &actor, request, false).await?;
-    Ok((StatusCode::CREATED, Json(installed)))
+    let details = asked(&state, &request);
+    let result = activate(&state, &actor, request, false).await;
+    audited(result.map(|i| (StatusCode::CREATED, Json(i))), details)
+}
+
+/// What an install or update asked for, for its audit row (the row of a
+/// refusal too: which registry a caller tried to reach is worth keeping).
+fn asked(state: &AppState, request: &InstallRequest) -> serde_json::Value {
+    let name: String = request.name.chars().take(64).collect();
+    let registry = request
+        .registry
+        .clone()
+        .or_else(|| state.config.plugin_sources.registry.clone());
+    json!({"name": name, "version": request.version, "registry": registry,
+           "grant": request.grant, "replace": request.replace})
+}
+
+/// The answer with its audit details; a refusal is also logged.
+fn audited<T: IntoResponse>(result: ApiResult<T>, mut details: serde_json::Value) -> Response {
+    let mut response = match result {
+        Ok(answer) => answer.into_response(),
+        Err(e) => {
+            tracing::warn!(
+                plugin = %details["name"].as_str().unwrap_or_default(),
+                "plugin install or update refused: {}",
+                e.message
+            );
+            details["refused"] = json!(e.message);
+            e.into_response()
+        }
+    };
+    response.extensions_mut().insert(AuditDetails(details));
+    response
 }
 
 /// Update an installed plugin to the highest compatible version; the
@@ -84,7 +118,7 @@ pub async fn update(
     RequestActor(actor): RequestActor,
     Path(name): Path<String>,
     ValidJson(body): ValidJson<UpdateBody>,
-) -> ApiResult<Json<Installed>> {
+) -> Response {
     let (mut grant, replace) = match state.plugins.installed(&name) {
         Some(current) => (
             install::kinds_granted(
@@ -103,7 +137,9 @@ pub async fn update(
         grant,
         replace,
     };
-    Ok(Json(activate(&state, &actor, request, true).await?))
+    let details = asked(&state, &request);
+    let result = activate(&state, &actor, request, true).await;
+    audited(result.map(Json), details)
 }
 
 async fn activate(
@@ -121,7 +157,8 @@ async fn activate(
         request,
         update,
     )
-    .await?;
+    .await
+    .map_err(ApiError::from)?;
     if plugin.kind() == crate::plugin::PluginKind::Notifier {
         let types: Vec<&str> = installed.provides.iter().map(String::as_str).collect();
         crate::notify::seed_templates(&state.db, &types).await?;

@@ -688,7 +688,7 @@ async fn engine_type_and_config_are_checked(backend: Backend) {
             &json!({"name": "p", "type": "postgres", "connection_config": no_host}),
         )
         .await;
-    expect_invalid("no host", &r, "connection_config", &["host"]);
+    expect_invalid("no host", &r, "connection_config.host", &["required"]);
     let mut extra = pg_config("postgres", 5432, "pw");
     extra["hostname"] = json!("db");
     let r = server
@@ -697,7 +697,12 @@ async fn engine_type_and_config_are_checked(backend: Backend) {
             &json!({"name": "p", "type": "postgres", "connection_config": extra}),
         )
         .await;
-    expect_invalid("unknown config key", &r, "connection_config", &["hostname"]);
+    expect_invalid(
+        "unknown config key",
+        &r,
+        "connection_config.hostname",
+        &["not a setting", "`host`"],
+    );
     let mut empty_host = pg_config("postgres", 5432, "pw");
     empty_host["host"] = json!("");
     let r = server
@@ -706,7 +711,7 @@ async fn engine_type_and_config_are_checked(backend: Backend) {
             &json!({"name": "p", "type": "postgres", "connection_config": empty_host}),
         )
         .await;
-    expect_invalid("empty host", &r, "connection_config", &["host"]);
+    expect_invalid("empty host", &r, "connection_config.host", &["empty"]);
 
     // Storage types likewise.
     let r = server
@@ -1601,6 +1606,9 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("get", "/api/system/settings", "system::get_settings"),
     ("put", "/api/system/settings", "system::put_settings"),
     ("get", "/api/plugins", "system::plugins"),
+    ("post", "/api/plugins/install", "plugins::install"),
+    ("post", "/api/plugins/{name}/update", "plugins::update"),
+    ("delete", "/api/plugins/{name}", "plugins::remove"),
     ("get", "/api/dashboard/overview", "dashboard::overview"),
     ("get", "/api/events", "events::stream"),
     ("get", "/metrics", "metrics::scrape"),

@@ -1138,7 +1138,7 @@ async fn input_limits_name_the_field(backend: Backend) {
             "a connection string as database name",
             "/api/datasources",
             json!({"name": "a", "type": "postgres", "connection_config": pg(json!({"database": "host=evil.example passfile=/tmp/x"}))}),
-            "connection_config",
+            "connection_config.database",
         ),
         (
             "a value posing as a sealed secret",

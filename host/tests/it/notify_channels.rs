@@ -101,7 +101,7 @@ async fn failed_backup_reaches_a_signed_webhook_with_the_active_template() {
         ),
         (
             json!({"name": "x", "type": "webhook", "config": {}}),
-            "config",
+            "config.url",
         ),
     ] {
         let (status, answer) = server.post("/api/notification-channels", &body).await;

@@ -260,9 +260,24 @@ fn non_public_v4(ip: &Ipv4Addr) -> Option<&'static str> {
         Some("a multicast, broadcast or reserved address")
     } else if a == 192 && b == 0 && ip.octets()[2] == 0 {
         Some("an IETF protocol address")
+    } else if a == 198 && (18..20).contains(&b) {
+        Some("a benchmarking address (198.18.0.0/15)")
+    } else if matches!(
+        (a, b, ip.octets()[2]),
+        (192, 0, 2) | (198, 51, 100) | (203, 0, 113)
+    ) {
+        Some("a documentation address (TEST-NET)")
+    } else if a == 192 && b == 88 && ip.octets()[2] == 99 {
+        Some("a 6to4 relay address")
     } else {
         None
     }
+}
+
+/// The IPv4 address in the last 32 bits of `ip`.
+fn low_v4(ip: &Ipv6Addr) -> Ipv4Addr {
+    let [.., c, d] = ip.segments();
+    Ipv4Addr::new((c >> 8) as u8, c as u8, (d >> 8) as u8, d as u8)
 }
 
 fn non_public_v6(ip: &Ipv6Addr) -> Option<&'static str> {
@@ -278,14 +293,30 @@ fn non_public_v6(ip: &Ipv6Addr) -> Option<&'static str> {
     } else if ip.is_multicast() {
         Some("a multicast address")
     } else if first == 0x0064 && ip.segments()[1] == 0xff9b {
-        // NAT64 embeds an IPv4 address: judge that one.
-        let [.., c, d] = ip.segments();
+        // NAT64 (64:ff9b::/96, 64:ff9b:1::/48) embeds an IPv4 address:
+        // judge that one.
+        non_public_v4(&low_v4(ip))
+    } else if ip.segments()[..5] == [0, 0, 0, 0, 0] && matches!(ip.segments()[5], 0 | 0xffff)
+        || ip.segments()[..6] == [0, 0, 0, 0, 0xffff, 0]
+    {
+        // IPv4-compatible (::a.b.c.d), IPv4-mapped and IPv4-translated
+        // (::ffff:0:a.b.c.d) forms: judge the IPv4 address.
+        non_public_v4(&low_v4(ip)).or(Some("an IPv4-embedding address"))
+    } else if first == 0x2002 {
+        // 6to4 carries an IPv4 address in bits 16-47: judge that one.
+        let [_, c, d, ..] = ip.segments();
         non_public_v4(&Ipv4Addr::new(
             (c >> 8) as u8,
             c as u8,
             (d >> 8) as u8,
             d as u8,
         ))
+    } else if first == 0x2001 && ip.segments()[1] == 0x0db8 {
+        Some("a documentation address (2001:db8::/32)")
+    } else if first == 0x2001 && ip.segments()[1] == 0 {
+        Some("a Teredo tunnel address")
+    } else if ip.segments()[..4] == [0x0100, 0, 0, 0] {
+        Some("a discard-only address (100::/64)")
     } else {
         None
     }
@@ -330,6 +361,17 @@ mod tests {
             "[fd00:ec2::254]:80",
             "[::ffff:127.0.0.1]:80",
             "[64:ff9b::a9fe:a9fe]:80",
+            "198.18.0.1:80",
+            "192.0.2.1:80",
+            "198.51.100.7:80",
+            "203.0.113.9:80",
+            "192.88.99.1:80",
+            "[2001:db8::1]:80",
+            "[100::1]:80",
+            "[2002:a9fe:a9fe::]:80",
+            "[::127.0.0.1]:80",
+            "[::ffff:0:a9fe:a9fe]:80",
+            "[2001::1]:80",
         ] {
             let e = p.check("", &addr(refused)).unwrap_err();
             assert!(e.0.contains("--allow-egress"), "{refused}: {e}");

@@ -211,6 +211,10 @@ impl GrantFile {
                     "its grant approves the component with SHA-256 {approved}, this one is {sha256}: no capability is granted until the operator runs `dataguardian plugin grant`"
                 )),
             ),
+            None if *self == GrantFile::default() => (
+                Grant::Approved(Capabilities::default()),
+                Some("it has no grant (NAME.grant.toml): no capability is granted until the operator runs `dataguardian plugin grant`".into()),
+            ),
             None => (
                 Grant::Approved(Capabilities::default()),
                 Some("its grant names no component_sha256: no capability is granted until the operator runs `dataguardian plugin grant`".into()),
@@ -465,6 +469,22 @@ mod tests {
     }
 
     #[test]
+    fn a_grant_may_narrow_a_process_rule_but_not_widen_it() {
+        let m = rule("pg_dump", &["--format=custom", "**"]);
+        assert!(process_narrows(
+            &rule("pg_dump", &["--format=custom", "--all"]),
+            &m
+        ));
+        assert!(process_narrows(&m, &m));
+        assert!(!process_narrows(&rule("pg_dump", &["**"]), &m));
+        assert!(!process_narrows(&rule("pg_dump", &["--format=*"]), &m));
+        let exact = rule("echo", &["*"]);
+        assert!(process_narrows(&rule("echo", &["hello"]), &exact));
+        assert!(!process_narrows(&rule("echo", &["hello", "world"]), &exact));
+        assert!(!process_narrows(&rule("rm", &["*"]), &exact));
+    }
+
+    #[test]
     fn builtin_grant_is_the_manifest() {
         assert_eq!(Grant::Manifest.effective(&asked()), asked());
     }
@@ -488,10 +508,9 @@ mod tests {
         assert_eq!(eff.process, vec![rule("pg_dump", &["**"])]);
         assert!(eff.network.is_empty());
         assert!(eff.http.is_empty());
-        assert!(
-            eff.filesystem.is_empty(),
-            "read grant must not cover read-write ask"
-        );
+        // A read grant narrows a read-write ask: the directory is read-only.
+        assert_eq!(eff.filesystem.len(), 1);
+        assert_eq!(eff.filesystem[0].access, Access::Read);
         assert!(!eff.scratch);
         assert!(!eff.file_modes, "file modes need the operator's approval");
         assert!(

@@ -130,7 +130,19 @@ impl Plugins {
             Some(text) => grant::GrantFile::parse(text)?,
             None => grant::GrantFile::default(),
         };
-        self.load_component(&files.wasm, files.manifest.as_deref(), &grant)
+        let plugin = self.load_component(&files.wasm, files.manifest.as_deref(), &grant)?;
+        // The file is named after the plugin it holds: its grant and its
+        // removal are found by that name.
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        if stem.as_deref() != Some(plugin.id()) {
+            return Err(format!(
+                "it holds plugin `{}`, not `{}`: an installed plugin's file is named after its id ({}.wasm)",
+                plugin.id(),
+                stem.unwrap_or_default(),
+                plugin.id()
+            ));
+        }
+        Ok(plugin)
     }
 
     /// Compiles and links a component under `grant` (void unless it
@@ -163,16 +175,20 @@ impl Plugins {
         Ok(plugin)
     }
 
-    /// Adds an installed plugin, replacing an installed one of the same id
-    /// (an update). Refused when it would serve a type, or take an id,
-    /// that another plugin serves and its grant does not `replaces` it.
-    pub fn admit(&self, plugin: LoadedPlugin) -> Result<Arc<LoadedPlugin>, AdmitError> {
-        let mut installed = self.installed.write().unwrap_or_else(|e| e.into_inner());
-        let others: Vec<&Arc<LoadedPlugin>> = self
-            .builtin
-            .iter()
-            .chain(installed.iter().filter(|p| p.id() != plugin.id()))
-            .collect();
+    /// Whether `plugin` could be admitted now (see [`Plugins::admit`]),
+    /// without admitting it: an install refuses before writing anything.
+    pub fn check_admission(&self, plugin: &LoadedPlugin) -> Result<(), AdmitError> {
+        let installed = self.installed.read().unwrap_or_else(|e| e.into_inner());
+        self.collision(&installed, plugin)
+    }
+
+    /// The first id or type `plugin` would take from another plugin
+    /// without its grant saying it may.
+    fn collision(
+        &self,
+        installed: &[Arc<LoadedPlugin>],
+        plugin: &LoadedPlugin,
+    ) -> Result<(), AdmitError> {
         let holder = |p: &LoadedPlugin| {
             if p.builtin {
                 format!("the built-in plugin `{}`", p.id())
@@ -180,7 +196,11 @@ impl Plugins {
                 format!("the installed plugin `{}`", p.id())
             }
         };
-        for other in &others {
+        let others = self
+            .builtin
+            .iter()
+            .chain(installed.iter().filter(|p| p.id() != plugin.id()));
+        for other in others {
             if other.id() == plugin.id() && !plugin.replaces.iter().any(|r| r == plugin.id()) {
                 return Err(AdmitError::Collision {
                     plugin: plugin.id().to_string(),
@@ -203,12 +223,36 @@ impl Plugins {
                 }
             }
         }
-        for taken in &plugin.replaces {
-            tracing::warn!(
-                plugin = plugin.id(),
-                "plugin `{}` serves `{taken}` in place of the plugin that did (operator override)",
-                plugin.id()
-            );
+        Ok(())
+    }
+
+    /// Adds an installed plugin, replacing an installed one of the same id
+    /// (an update). Refused when it would serve a type, or take an id,
+    /// that another plugin serves and its grant does not `replaces` it.
+    pub fn admit(&self, mut plugin: LoadedPlugin) -> Result<Arc<LoadedPlugin>, AdmitError> {
+        let mut installed = self.installed.write().unwrap_or_else(|e| e.into_inner());
+        self.collision(&installed, &plugin)?;
+        let all: Vec<&Arc<LoadedPlugin>> = self
+            .builtin
+            .iter()
+            .chain(installed.iter().filter(|p| p.id() != plugin.id()))
+            .collect();
+        for taken in plugin.replaces.clone() {
+            let held = all.iter().any(|o| {
+                o.id() == taken
+                    || (o.kind() == plugin.kind() && o.manifest.plugin.provides.contains(&taken))
+            });
+            if held {
+                tracing::warn!(
+                    plugin = plugin.id(),
+                    "plugin `{}` serves `{taken}` in place of the plugin that did (operator override)",
+                    plugin.id()
+                );
+            } else {
+                plugin.warnings.push(format!(
+                    "its grant lets it replace `{taken}`, which no other plugin serves: nothing is replaced"
+                ));
+            }
         }
         for warning in &plugin.warnings {
             tracing::warn!(plugin = plugin.id(), "plugin `{}`: {warning}", plugin.id());

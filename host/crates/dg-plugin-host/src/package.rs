@@ -85,31 +85,37 @@ impl Package {
     /// manifest beside the component is the one built into it.
     pub fn open(bytes: &[u8]) -> Result<Self, PackageError> {
         let format = |m: &str| PackageError::Format(m.to_string());
+        // The tar reader's own errors may quote the bytes it choked on:
+        // say what is wrong without echoing the package back.
+        let not_tar = |_| format("it is not an uncompressed tar archive");
         let mut wasm = None;
         let mut manifest_text = None;
         let mut sums = None;
         let mut archive = tar::Archive::new(bytes);
-        let entries = archive.entries().map_err(|e| format(&e.to_string()))?;
+        let entries = archive.entries().map_err(not_tar)?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| format(&e.to_string()))?;
+            let mut entry = entry.map_err(not_tar)?;
             if entry.header().entry_type() != tar::EntryType::Regular {
                 return Err(format("it holds something other than plain files"));
             }
             let name = entry
                 .path()
-                .map_err(|e| format(&e.to_string()))?
+                .map_err(not_tar)?
                 .to_string_lossy()
                 .into_owned();
             let mut data = Vec::new();
             (&mut entry)
                 .take(MAX_PACKAGE_BYTES)
                 .read_to_end(&mut data)
-                .map_err(|e| format(&e.to_string()))?;
+                .map_err(not_tar)?;
             let slot = match name.as_str() {
                 WASM => &mut wasm,
                 MANIFEST => &mut manifest_text,
                 SUMS => &mut sums,
-                other => return Err(format(&format!("unexpected member `{other}`"))),
+                other => {
+                    let shown: String = other.chars().take(64).collect();
+                    return Err(format(&format!("unexpected member `{shown}`")));
+                }
             };
             if slot.replace(data).is_some() {
                 return Err(format(&format!("`{name}` appears twice")));

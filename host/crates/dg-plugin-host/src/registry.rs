@@ -116,6 +116,11 @@ impl Index {
     /// this host, the error names the newest one's API and this host's.
     pub fn choose(&self, name: &str, requirement: &str) -> Result<&IndexEntry, RegistryError> {
         let req = parse_requirement(requirement)?;
+        let requirement = if requirement.trim().is_empty() {
+            "*"
+        } else {
+            requirement
+        };
         let mut versions: Vec<(semver::Version, &IndexEntry)> = self
             .plugins
             .iter()
@@ -280,10 +285,24 @@ impl TrustedKeys {
             .map_err(|_| bad())?;
         let package = Package::open(package)?;
         let m = &package.manifest.plugin;
-        if m.id != entry.name || m.version != entry.version {
+        let agrees = m.id == entry.name
+            && m.version == entry.version
+            && m.kind.to_string() == entry.kind
+            && m.provides == entry.provides
+            && m.api == entry.api;
+        if !agrees {
             return Err(RegistryError::Index(format!(
-                "the entry for {} {} holds {} {}",
-                entry.name, entry.version, m.id, m.version
+                "the entry for {} {} ({}, provides {}, API {}) holds {} {} ({}, provides {}, API {})",
+                entry.name,
+                entry.version,
+                entry.kind,
+                entry.provides.join(", "),
+                entry.api,
+                m.id,
+                m.version,
+                m.kind,
+                m.provides.join(", "),
+                m.api
             )));
         }
         Ok(package)
@@ -307,11 +326,6 @@ pub fn publish(
     let m = &package.manifest.plugin;
     let sha256 = sha256_hex(&bytes);
     let relative = format!("packages/{}-{}.dgp", m.id, m.version);
-    let target = index_dir.join(&relative);
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| file_error(parent, e))?;
-    }
-    std::fs::write(&target, &bytes).map_err(|e| file_error(&target, e))?;
     let entry = IndexEntry {
         name: m.id.clone(),
         version: m.version.clone(),
@@ -334,6 +348,25 @@ pub fn publish(
         },
         Err(e) => return Err(file_error(&index_path, e)),
     };
+    // A published version is immutable: servers that installed it trust
+    // these bytes. Publishing the same bytes again changes nothing.
+    if let Some(published) = index
+        .plugins
+        .iter()
+        .find(|e| e.name == entry.name && e.version == entry.version)
+    {
+        if published.sha256 != entry.sha256 {
+            return Err(RegistryError::Index(format!(
+                "{} {} is already published with other bytes (sha256 {}); a published version never changes: publish a new version",
+                entry.name, entry.version, published.sha256
+            )));
+        }
+    }
+    let target = index_dir.join(&entry.url);
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| file_error(parent, e))?;
+    }
+    std::fs::write(&target, &bytes).map_err(|e| file_error(&target, e))?;
     index
         .plugins
         .retain(|e| !(e.name == entry.name && e.version == entry.version));

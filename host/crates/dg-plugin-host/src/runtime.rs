@@ -705,6 +705,18 @@ fn describe_trap(e: &wasmtime::Error) -> String {
 /// The manifest of a component: the one built into it, or the one given
 /// (a `plugin.toml` beside it). Both present must be the same text.
 fn one_manifest(wasm: &[u8], given: Option<&str>) -> Result<Manifest, LoadError> {
+    if let Some(Err(e)) = wasmparser::Parser::new(0)
+        .parse_all(wasm)
+        .find(Result::is_err)
+    {
+        return Err(LoadError::Component {
+            plugin: "(unknown)".into(),
+            message: format!(
+                "not a valid WebAssembly component (damaged, truncated, or not a plugin): {}",
+                e.message()
+            ),
+        });
+    }
     let embedded = crate::embedded::manifest(wasm);
     let text = match (embedded.as_deref(), given) {
         (Some(built), Some(beside)) if built.trim() != beside.trim() => {

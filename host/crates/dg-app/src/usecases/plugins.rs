@@ -214,10 +214,34 @@ pub async fn install(
     let _one_at_a_time = INSTALLS.lock().await;
     let invalid =
         |field: &str, message: String| UseCaseError::Invalid(FieldError::new(field, message));
-    if request.name.trim().is_empty() {
-        return Err(invalid("name", "is required".into()));
+    let name_ok = !request.name.is_empty()
+        && request.name.len() <= 64
+        && request
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok {
+        return Err(invalid(
+            "name",
+            "a plugin name: 1 to 64 letters, digits, `-` and `_`".into(),
+        ));
     }
     let current = plugins.installed(&request.name);
+    if update
+        && current.is_none()
+        && plugins
+            .list()
+            .iter()
+            .any(|p| p.builtin && p.id() == request.name)
+    {
+        return Err(UseCaseError::Conflict(format!(
+            "`{}` is a built-in plugin: it is updated with the server",
+            request.name
+        )));
+    }
+    let mut request = request;
+    request.grant.sort_by_key(|k| k.as_str());
+    request.grant.dedup();
     match (&current, update) {
         (Some(p), false) => {
             return Err(UseCaseError::Conflict(format!(
@@ -343,18 +367,27 @@ fn activate(
     let grant_text = grant
         .to_toml(&id)
         .map_err(|m| UseCaseError::Upstream(format!("writing the grant: {m}")))?;
-    let files = StagedFiles::write(dir, &id, &package.wasm, &grant_text)
-        .map_err(|e| UseCaseError::Upstream(format!("writing into {}: {e}", dir.display())))?;
+    // Refused before anything is written; checked again when admitted.
+    plugins
+        .check_admission(&loaded)
+        .map_err(|e| invalid("replace", e.to_string()))?;
+    let written = |e: std::io::Error| {
+        UseCaseError::Upstream(format!(
+            "installing `{id}` into {}: {e}; nothing was changed",
+            dir.display()
+        ))
+    };
+    let committed = StagedFiles::write(dir, &id, &package.wasm, &grant_text)
+        .and_then(StagedFiles::commit)
+        .map_err(written)?;
     let admitted = match plugins.admit(loaded) {
         Ok(p) => p,
         Err(e) => {
-            files.discard();
+            committed.roll_back();
             return Err(invalid("replace", e.to_string()));
         }
     };
-    files
-        .commit()
-        .map_err(|e| UseCaseError::Upstream(format!("writing into {}: {e}", dir.display())))?;
+    committed.finish();
     let installed = Installed {
         id: id.clone(),
         version: admitted.manifest.plugin.version.clone(),
@@ -459,6 +492,17 @@ async fn fetch(url: &url::Url, reach: &Reach, limit: u64) -> Result<Vec<u8>, Str
         .send()
         .await
         .map_err(|e| format!("GET {url}: {e}"))?;
+    if response.status().is_redirection() {
+        let to = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?");
+        return Err(format!(
+            "GET {url}: HTTP {} to {to}; redirects are not followed: give the final URL",
+            response.status()
+        ));
+    }
     if !response.status().is_success() {
         return Err(format!("GET {url}: HTTP {}", response.status()));
     }
@@ -476,54 +520,184 @@ async fn fetch(url: &url::Url, reach: &Reach, limit: u64) -> Result<Vec<u8>, Str
     Ok(body)
 }
 
-/// A plugin's new files written beside the old ones (`.new`), moved into
-/// place only once the plugin is admitted, removed otherwise.
+/// A plugin's new files written beside the old ones (`.ID.wasm.new`),
+/// then moved into place — the old ones kept aside (`.ID.wasm.old`) until
+/// the plugin is admitted, so a failure at any step puts the directory
+/// back as it was. [`recover`] finishes or undoes what a crash interrupted.
 struct StagedFiles {
-    moves: Vec<(PathBuf, PathBuf)>,
+    /// (staged, target, kept-aside) per file: the grant first, the
+    /// component last (the component is what makes a plugin installed).
+    files: Vec<(PathBuf, PathBuf, PathBuf)>,
     stale_manifest: PathBuf,
+}
+
+/// Files moved into place, the old ones still kept aside.
+struct Committed {
+    files: Vec<(PathBuf, PathBuf, PathBuf)>,
 }
 
 impl StagedFiles {
     fn write(dir: &Path, id: &str, wasm: &[u8], grant: &str) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let mut moves = Vec::new();
+        let mut files = Vec::new();
         for (name, bytes) in [
-            (format!("{id}.wasm"), wasm),
             (format!("{id}.grant.toml"), grant.as_bytes()),
+            (format!("{id}.wasm"), wasm),
         ] {
             let staged = dir.join(format!(".{name}.new"));
-            std::fs::write(&staged, bytes)?;
-            moves.push((staged, dir.join(name)));
+            if let Err(e) = std::fs::write(&staged, bytes) {
+                let _ = std::fs::remove_file(&staged);
+                for (written, _, _) in &files {
+                    let _ = std::fs::remove_file(written);
+                }
+                return Err(e);
+            }
+            files.push((staged, dir.join(&name), dir.join(format!(".{name}.old"))));
         }
         Ok(Self {
-            moves,
+            files,
             stale_manifest: dir.join(format!("{id}.toml")),
         })
     }
 
-    fn commit(self) -> std::io::Result<()> {
+    fn commit(self) -> std::io::Result<Committed> {
+        let mut moved: Vec<(PathBuf, PathBuf, PathBuf)> = Vec::new();
+        let step = |(staged, target, aside): &(PathBuf, PathBuf, PathBuf)| -> std::io::Result<()> {
+            match std::fs::rename(target, aside) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            if let Err(e) = std::fs::rename(staged, target) {
+                let _ = std::fs::rename(aside, target);
+                return Err(e);
+            }
+            Ok(())
+        };
+        for file in &self.files {
+            if let Err(e) = step(file) {
+                Committed { files: moved }.roll_back();
+                for (staged, _, _) in &self.files {
+                    let _ = std::fs::remove_file(staged);
+                }
+                return Err(e);
+            }
+            moved.push(file.clone());
+        }
         // The manifest is built into the component; an older file beside
         // it would disagree with it at the next start.
-        match std::fs::remove_file(&self.stale_manifest) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
+        let _ = std::fs::remove_file(&self.stale_manifest);
+        Ok(Committed { files: moved })
+    }
+}
+
+impl Committed {
+    /// Puts the old files back (none: removes the new ones).
+    fn roll_back(self) {
+        for (_, target, aside) in self.files.iter().rev() {
+            let _ = std::fs::remove_file(target);
+            let _ = std::fs::rename(aside, target);
         }
-        for (from, to) in &self.moves {
-            std::fs::rename(from, to)?;
-        }
-        Ok(())
     }
 
-    fn discard(self) {
-        for (staged, _) in &self.moves {
-            let _ = std::fs::remove_file(staged);
+    /// Drops the old files: the new plugin is in.
+    fn finish(self) {
+        for (_, _, aside) in &self.files {
+            let _ = std::fs::remove_file(aside);
         }
     }
+}
+
+/// Finishes or undoes an install a crash interrupted in `dir`: staged
+/// files (`.X.new`) are removed; a file kept aside (`.X.old`) goes back
+/// where it was when that place is empty, and is removed otherwise. A
+/// component whose grant is missing is the older state restored. Returns
+/// what it did, one line each, for the log.
+pub fn recover(dir: &Path) -> Vec<String> {
+    let mut done = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return done;
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && (n.ends_with(".new") || n.ends_with(".old")))
+        .collect();
+    names.sort();
+    for name in names {
+        let path = dir.join(&name);
+        if let Some(original) = name.strip_suffix(".old").and_then(|n| n.strip_prefix('.')) {
+            let target = dir.join(original);
+            if target.exists() {
+                let _ = std::fs::remove_file(&path);
+                done.push(format!("removed {name}, left by an install that completed"));
+            } else if std::fs::rename(&path, &target).is_ok() {
+                done.push(format!("restored {original}: an install was interrupted"));
+            }
+        } else if std::fs::remove_file(&path).is_ok() {
+            done.push(format!("removed {name}, left by an interrupted install"));
+        }
+    }
+    done
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interrupted_install_is_finished_or_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("a.wasm"), "new").unwrap();
+        std::fs::write(d.join(".a.wasm.old"), "old").unwrap();
+        std::fs::write(d.join(".b.wasm.old"), "old b").unwrap();
+        std::fs::write(d.join(".c.wasm.new"), "half").unwrap();
+        let done = recover(d);
+        assert_eq!(done.len(), 3, "{done:?}");
+        assert_eq!(std::fs::read_to_string(d.join("a.wasm")).unwrap(), "new");
+        assert_eq!(std::fs::read_to_string(d.join("b.wasm")).unwrap(), "old b");
+        let left: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+    }
+
+    #[test]
+    fn a_failed_commit_puts_the_old_files_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("p.wasm"), "v1").unwrap();
+        std::fs::write(d.join("p.grant.toml"), "g1").unwrap();
+        let committed = StagedFiles::write(d, "p", b"v2", "g2")
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(d.join("p.wasm")).unwrap(), "v2");
+        committed.roll_back();
+        assert_eq!(std::fs::read_to_string(d.join("p.wasm")).unwrap(), "v1");
+        assert_eq!(
+            std::fs::read_to_string(d.join("p.grant.toml")).unwrap(),
+            "g1"
+        );
+        // The component cannot be moved aside (a directory is in the way):
+        // the grant already moved goes back, nothing staged is left.
+        std::fs::write(d.join("q.wasm"), "q1").unwrap();
+        std::fs::create_dir_all(d.join(".q.wasm.old/x")).unwrap();
+        assert!(StagedFiles::write(d, "q", b"q2", "g")
+            .unwrap()
+            .commit()
+            .is_err());
+        let mut left: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".q.wasm.old", "p.grant.toml", "p.wasm", "q.wasm"]);
+        assert_eq!(std::fs::read_to_string(d.join("q.wasm")).unwrap(), "q1");
+    }
 
     #[test]
     fn registry_urls_name_their_index() {
