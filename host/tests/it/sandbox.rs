@@ -681,3 +681,86 @@ async fn a_0_2_component_loads_beside_0_1_plugins() {
         "{lines}"
     );
 }
+
+/// The SDK's HTTP client: an empty-bodied DELETE says `content-length: 0`
+/// (not chunked), a request body streams from an input stream host-side,
+/// and a failure names the method and the URL without its query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_http_sends_lengths_streams_bodies_and_names_requests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_with_hostile(dir.path(), true);
+    let receiver = common::receiver::Receiver::start().await;
+    let config = serde_json::json!({ "endpoint": receiver.url });
+    let limit = Duration::from_secs(20);
+
+    let url = format!("{}/bucket/old-key", receiver.url);
+    let out = run_with(
+        &plugins,
+        config.clone(),
+        HashMap::new(),
+        &[("mode", "http"), ("url", &url), ("method", "DELETE")],
+        limit,
+    )
+    .await;
+    out.result.expect("DELETE answered");
+    let got = receiver.take();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].method, "DELETE");
+    assert_eq!(got[0].header("content-length").as_deref(), Some("0"));
+    assert_eq!(got[0].header("transfer-encoding"), None);
+
+    // A restore's source PUT as the request body, streamed.
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    let (tx, rx) = mpsc::channel(4);
+    let pieces: Vec<bytes::Bytes> = body
+        .chunks(32 * 1024)
+        .map(bytes::Bytes::copy_from_slice)
+        .collect();
+    tokio::spawn(async move {
+        for piece in pieces {
+            if tx.send(Ok(piece)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let engine = plugins
+        .engine("test-hostile", Target::new(config.clone(), tracing_sink()))
+        .expect("installed");
+    let put_url = format!("{}/bucket/new-key", receiver.url);
+    let length = body.len().to_string();
+    engine
+        .restore(
+            Box::new(dataguardian::plugin::streams::ChannelSource::unmetered(rx)),
+            Arc::default(),
+            vec![("url".into(), put_url), ("length".into(), length.clone())],
+        )
+        .await
+        .expect("streamed PUT");
+    let got = receiver.take();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].method, "PUT");
+    assert_eq!(got[0].header("content-length"), Some(length));
+    assert!(got[0].body == body, "the streamed body differs");
+
+    // Nothing listens on the granted origin's port now: the error names
+    // the request, not the query.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let url = format!("{endpoint}/bucket/gone?X-Amz-Signature=abc");
+    let out = run_with(
+        &plugins,
+        serde_json::json!({ "endpoint": endpoint }),
+        HashMap::new(),
+        &[("mode", "http"), ("url", &url), ("method", "DELETE")],
+        limit,
+    )
+    .await;
+    let err = message(&out.result.expect_err("nothing listens"));
+    assert!(
+        err.contains(&format!("DELETE http://127.0.0.1:{port}/bucket/gone")),
+        "{err}"
+    );
+    assert!(!err.contains("X-Amz-Signature"), "{err}");
+}

@@ -121,7 +121,8 @@ fn stall() -> PluginResult<BackupStats> {
 fn http_get(ctx: &CallContext) -> PluginResult<BackupStats> {
     let url = config::option(ctx, "url")
         .ok_or_else(|| PluginError::InvalidConfig("option url is required".into()))?;
-    let mut request = http::Request::new("GET", url)?;
+    let method = config::option(ctx, "method").unwrap_or("GET");
+    let mut request = http::Request::new(method, url)?;
     if let Some(auth) = config::option(ctx, "auth") {
         request = request.auth(auth);
     }
@@ -224,7 +225,18 @@ impl Engine for Hostile {
         }
     }
 
-    fn restore(_ctx: &CallContext, source: &InputStream) -> PluginResult<()> {
+    /// Drains the source; with the option `url`, PUTs it there instead,
+    /// streamed host-side (`length`: sent with that content-length).
+    fn restore(ctx: &CallContext, source: &InputStream) -> PluginResult<()> {
+        if let Some(url) = config::option(ctx, "url") {
+            let length = config::option(ctx, "length").and_then(|n| n.parse().ok());
+            let response = http::Request::new("PUT", url)?.send_stream(source, length)?;
+            return if response.is_success() {
+                Ok(())
+            } else {
+                Err(PluginError::Failed(format!("HTTP {}", response.status)))
+            };
+        }
         std::io::copy(&mut StreamReader::new(source), &mut std::io::sink())
             .map_err(|e| PluginError::Failed(format!("draining the source: {e}")))?;
         Ok(())
