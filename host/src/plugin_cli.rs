@@ -323,49 +323,24 @@ pub async fn plugin_command(
                 grant: kinds(&grant)?,
                 replace,
             };
-            let (installed, _) = install::install(
-                &cli_actor(),
-                plugins,
-                sources,
-                install::Reach::Direct,
-                request,
-                false,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-            print_installed(&installed, &sources.dir);
+            run_install(plugins, sources, request, false).await?;
         }
         PluginCommand::Update {
             name,
             version,
             grant,
         } => {
-            let current = plugins
-                .installed(&name)
-                .with_context(|| format!("no installed plugin `{name}`"))?;
-            let mut granted = install::kinds_granted(
-                &current.manifest.capabilities,
-                &current.grant.effective(&current.manifest.capabilities),
-            );
-            granted.extend(kinds(&grant)?);
-            let request = InstallRequest {
-                name,
-                version: version.unwrap_or_default(),
-                registry: None,
-                grant: granted,
-                replace: current.replaces.clone(),
-            };
-            let (installed, _) = install::install(
-                &cli_actor(),
+            if plugins.installed(&name).is_none() {
+                bail!("no installed plugin `{name}`");
+            }
+            let request = install::update_request(
                 plugins,
-                sources,
-                install::Reach::Direct,
-                request,
-                true,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-            print_installed(&installed, &sources.dir);
+                name,
+                version.unwrap_or_default(),
+                None,
+                kinds(&grant)?,
+            );
+            run_install(plugins, sources, request, true).await?;
         }
         PluginCommand::Remove { name } => {
             let removed = install::remove(&cli_actor(), plugins, &sources.dir, &name)
@@ -379,6 +354,27 @@ pub async fn plugin_command(
         }
         PluginCommand::Grant { name, replace } => grant(plugins, &sources.dir, &name, replace)?,
     }
+    Ok(())
+}
+
+/// Installs or updates as the command-line user and says what happened.
+async fn run_install(
+    plugins: &Plugins,
+    sources: &PluginSources,
+    request: InstallRequest,
+    update: bool,
+) -> anyhow::Result<()> {
+    let (installed, _) = install::install(
+        &cli_actor(),
+        plugins,
+        sources,
+        install::Reach::Direct,
+        request,
+        update,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    print_installed(&installed, &sources.dir);
     Ok(())
 }
 

@@ -13,26 +13,10 @@ use tokio::sync::mpsc;
 
 /// The plugin's `info()`.
 pub async fn info(plugins: &Plugins, plugin: &Arc<LoadedPlugin>) -> anyhow::Result<PluginInfo> {
-    let target = target(plugin, &serde_json::Value::Null);
-    let runtime = plugins.runtime().clone();
-    let info = match plugin.kind() {
-        PluginKind::Engine => {
-            EngineClient::new(runtime, plugin.clone(), target)
-                .info()
-                .await
-        }
-        PluginKind::Storage => {
-            StorageClient::new(runtime, plugin.clone(), target)
-                .info()
-                .await
-        }
-        PluginKind::Notifier => {
-            NotifierClient::new(runtime, plugin.clone(), target)
-                .info()
-                .await
-        }
-    };
-    info.map_err(|e| anyhow::anyhow!("{e}"))
+    plugins
+        .info(plugin)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn target(plugin: &LoadedPlugin, config: &serde_json::Value) -> Target {

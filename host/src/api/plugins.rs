@@ -119,24 +119,13 @@ pub async fn update(
     Path(name): Path<String>,
     ValidJson(body): ValidJson<UpdateBody>,
 ) -> Response {
-    let (mut grant, replace) = match state.plugins.installed(&name) {
-        Some(current) => (
-            install::kinds_granted(
-                &current.manifest.capabilities,
-                &current.grant.effective(&current.manifest.capabilities),
-            ),
-            current.replaces.clone(),
-        ),
-        None => (Vec::new(), Vec::new()),
-    };
-    grant.extend(body.grant);
-    let request = InstallRequest {
+    let request = install::update_request(
+        &state.plugins,
         name,
-        version: body.version.unwrap_or_default(),
-        registry: body.registry,
-        grant,
-        replace,
-    };
+        body.version.unwrap_or_default(),
+        body.registry,
+        body.grant,
+    );
     let details = asked(&state, &request);
     let result = activate(&state, &actor, request, true).await;
     audited(result.map(Json), details)

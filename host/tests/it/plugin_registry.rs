@@ -547,6 +547,8 @@ async fn the_command_line_installs_inspects_grants_and_removes() {
         out.contains("installed ntfy 0.1.0") && out.contains("granted http"),
         "{out}"
     );
+    let (ok, _, err) = tokio::task::block_in_place(|| run(&["plugin", "update", "ntfy"]));
+    assert!(!ok && err.contains("already at 0.1.0"), "{err}");
     let (ok, out, _) = tokio::task::block_in_place(|| run(&["plugin", "list"]));
     assert!(
         ok && out

@@ -360,38 +360,44 @@ impl Plugins {
             .unwrap_or(false)
     }
 
-    /// The JSON Schema of `plugin`'s configuration, as its `info()`
-    /// reports it (a control call: the plugin is instantiated once).
-    pub async fn config_schema(&self, plugin: &Arc<LoadedPlugin>) -> Result<String, CallError> {
-        let target = || {
-            let mut t = client::Target::new(serde_json::Value::Null, call::tracing_sink());
-            t.type_name = plugin
-                .manifest
-                .plugin
-                .provides
-                .first()
-                .cloned()
-                .unwrap_or_default();
-            t
-        };
-        let info = match plugin.kind() {
+    /// What `plugin` says it is (its `info()`; a control call: the plugin
+    /// is instantiated once).
+    pub async fn info(
+        &self,
+        plugin: &Arc<LoadedPlugin>,
+    ) -> Result<bindings::PluginInfo, CallError> {
+        let mut target = client::Target::new(serde_json::Value::Null, call::tracing_sink());
+        target.type_name = plugin
+            .manifest
+            .plugin
+            .provides
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        let runtime = self.runtime.clone();
+        match plugin.kind() {
             PluginKind::Engine => {
-                EngineClient::new(self.runtime.clone(), plugin.clone(), target())
+                EngineClient::new(runtime, plugin.clone(), target)
                     .info()
-                    .await?
+                    .await
             }
             PluginKind::Storage => {
-                StorageClient::new(self.runtime.clone(), plugin.clone(), target())
+                StorageClient::new(runtime, plugin.clone(), target)
                     .info()
-                    .await?
+                    .await
             }
             PluginKind::Notifier => {
-                NotifierClient::new(self.runtime.clone(), plugin.clone(), target())
+                NotifierClient::new(runtime, plugin.clone(), target)
                     .info()
-                    .await?
+                    .await
             }
-        };
-        Ok(info.config_schema)
+        }
+    }
+
+    /// The JSON Schema of `plugin`'s configuration, as its `info()`
+    /// reports it.
+    pub async fn config_schema(&self, plugin: &Arc<LoadedPlugin>) -> Result<String, CallError> {
+        Ok(self.info(plugin).await?.config_schema)
     }
 
     pub fn engine(

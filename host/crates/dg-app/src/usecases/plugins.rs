@@ -133,6 +133,36 @@ pub fn kinds_granted(asked: &Capabilities, granted: &Capabilities) -> Vec<Capabi
         .collect()
 }
 
+/// The request updating the installed plugin `name`: the capability
+/// kinds granted before stay granted, `more` are added, and what it
+/// replaced it still replaces. For a plugin not installed, only `more`.
+pub fn update_request(
+    plugins: &Plugins,
+    name: String,
+    version: String,
+    registry: Option<String>,
+    more: Vec<CapabilityKind>,
+) -> InstallRequest {
+    let (mut grant, replace) = match plugins.installed(&name) {
+        Some(current) => (
+            kinds_granted(
+                &current.manifest.capabilities,
+                &current.grant.effective(&current.manifest.capabilities),
+            ),
+            current.replaces.clone(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    grant.extend(more);
+    InstallRequest {
+        name,
+        version,
+        registry,
+        grant,
+        replace,
+    }
+}
+
 /// Where plugins come from and go.
 #[derive(Debug, Clone)]
 pub struct PluginSources {
