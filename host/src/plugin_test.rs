@@ -21,13 +21,7 @@ pub async fn info(plugins: &Plugins, plugin: &Arc<LoadedPlugin>) -> anyhow::Resu
 
 fn target(plugin: &LoadedPlugin, config: &serde_json::Value) -> Target {
     let mut t = crate::plugin_cli::target_for(config);
-    t.type_name = plugin
-        .manifest
-        .plugin
-        .provides
-        .first()
-        .cloned()
-        .unwrap_or_default();
+    t.type_name = plugin.first_type();
     t
 }
 

@@ -84,8 +84,9 @@ fn asked(state: &AppState, request: &InstallRequest) -> serde_json::Value {
     let name: String = request.name.chars().take(64).collect();
     let registry = request
         .registry
-        .clone()
-        .or_else(|| state.config.plugin_sources.registry.clone());
+        .as_deref()
+        .or(state.config.plugin_sources.registry.as_deref())
+        .map(install::shown_registry);
     json!({"name": name, "version": request.version, "registry": registry,
            "grant": request.grant, "replace": request.replace})
 }

@@ -367,13 +367,7 @@ impl Plugins {
         plugin: &Arc<LoadedPlugin>,
     ) -> Result<bindings::PluginInfo, CallError> {
         let mut target = client::Target::new(serde_json::Value::Null, call::tracing_sink());
-        target.type_name = plugin
-            .manifest
-            .plugin
-            .provides
-            .first()
-            .cloned()
-            .unwrap_or_default();
+        target.type_name = plugin.first_type();
         let runtime = self.runtime.clone();
         match plugin.kind() {
             PluginKind::Engine => {

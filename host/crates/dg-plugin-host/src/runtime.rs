@@ -181,6 +181,17 @@ impl LoadedPlugin {
         self.manifest.plugin.kind
     }
 
+    /// The first type it provides: what a call about the plugin itself
+    /// (its info, a test) is made for.
+    pub fn first_type(&self) -> String {
+        self.manifest
+            .plugin
+            .provides
+            .first()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     pub fn provides(&self, kind: PluginKind, type_name: &str) -> bool {
         self.kind() == kind && self.manifest.plugin.provides.iter().any(|p| p == type_name)
     }

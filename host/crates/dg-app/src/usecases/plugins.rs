@@ -426,7 +426,7 @@ fn activate(
         provides: admitted.manifest.plugin.provides.clone(),
         serves: plugins.serves(&admitted),
         sha256,
-        registry: registry.to_string(),
+        registry: shown_registry(registry),
         key_id: entry.key_id.clone(),
         granted: request
             .grant
@@ -482,14 +482,39 @@ pub async fn available(registry: &str, reach: &Reach) -> Result<Index, String> {
     Index::parse(&bytes).map_err(|e| e.to_string())
 }
 
+/// `url` as messages, logs and the audit trail show it: without the
+/// user name and password it may carry.
+pub fn shown_url(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    shown.to_string()
+}
+
+/// A registry as given by a caller, shown without credentials (anything
+/// but an http(s) URL is shown from after its last `@`).
+pub fn shown_registry(registry: &str) -> String {
+    match url::Url::parse(registry.trim()) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => shown_url(&url),
+        _ => registry
+            .split('@')
+            .next_back()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect(),
+    }
+}
+
 /// `registry` as the URL of its index: `…/index.json` as given, or the
 /// index file beneath a base URL.
 pub fn index_url(registry: &str) -> Result<url::Url, String> {
+    let shown = shown_registry(registry);
     let mut url =
-        url::Url::parse(registry.trim()).map_err(|e| format!("`{registry}` is not a URL: {e}"))?;
+        url::Url::parse(registry.trim()).map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
-            "`{registry}`: only http and https registries are read"
+            "`{shown}`: only http and https registries are read"
         ));
     }
     if !url.path().ends_with(".json") {
@@ -517,11 +542,14 @@ async fn fetch(url: &url::Url, reach: &Reach, limit: u64) -> Result<Vec<u8>, Str
         client = client.resolve_to_addrs(host.trim_matches(['[', ']']), &addrs);
     }
     let client = client.build().map_err(|e| e.to_string())?;
+    // Messages name the URL without credentials it may carry; reqwest's
+    // own errors would repeat it whole.
+    let shown = shown_url(url);
     let mut response = client
         .get(url.clone())
         .send()
         .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+        .map_err(|e| format!("GET {shown}: {}", e.without_url()))?;
     if response.status().is_redirection() {
         let to = response
             .headers()
@@ -529,22 +557,22 @@ async fn fetch(url: &url::Url, reach: &Reach, limit: u64) -> Result<Vec<u8>, Str
             .and_then(|v| v.to_str().ok())
             .unwrap_or("?");
         return Err(format!(
-            "GET {url}: HTTP {} to {to}; redirects are not followed: give the final URL",
+            "GET {shown}: HTTP {} to {to}; redirects are not followed: give the final URL",
             response.status()
         ));
     }
     if !response.status().is_success() {
-        return Err(format!("GET {url}: HTTP {}", response.status()));
+        return Err(format!("GET {shown}: HTTP {}", response.status()));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| format!("GET {url}: {e}"))?
+        .map_err(|e| format!("GET {shown}: {}", e.without_url()))?
     {
         body.extend_from_slice(&chunk);
         if body.len() as u64 > limit {
-            return Err(format!("GET {url}: larger than {limit} bytes"));
+            return Err(format!("GET {shown}: larger than {limit} bytes"));
         }
     }
     Ok(body)
@@ -727,6 +755,17 @@ mod tests {
         left.sort();
         assert_eq!(left, [".q.wasm.old", "p.grant.toml", "p.wasm", "q.wasm"]);
         assert_eq!(std::fs::read_to_string(d.join("q.wasm")).unwrap(), "q1");
+    }
+
+    #[test]
+    fn credentials_in_a_registry_url_are_never_shown() {
+        assert_eq!(
+            shown_registry("https://bob:s3cret@reg.example/plugins"),
+            "https://reg.example/plugins"
+        );
+        let err = index_url("ftp://bob:s3cret@reg.example/").unwrap_err();
+        assert!(!err.contains("s3cret") && !err.contains("bob"), "{err}");
+        assert!(!shown_registry("bob:s3cret@nowhere").contains("s3cret"));
     }
 
     #[test]
