@@ -12,10 +12,35 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How log lines are written.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `dataguardian --version`: the version, the plugin API versions this
+/// host speaks and the commit it was built from.
+pub fn version_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let apis: Vec<String> = crate::plugin::api_version::SUPPORTED
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        format!(
+            "{} (plugin API {}; commit {})",
+            env!("CARGO_PKG_VERSION"),
+            apis.join(", "),
+            option_env!("DG_GIT_COMMIT").unwrap_or("unknown")
+        )
+    })
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "dataguardian",
-    version,
+    version = version_text(),
     about = "Backup and restore for databases and files"
 )]
 pub struct Cli {
@@ -65,6 +90,17 @@ pub struct Cli {
     /// Log filter (`info`, `debug`, `dataguardian=trace`...).
     #[arg(long, env = "DG_LOG", default_value = "info", global = true)]
     pub log: String,
+    /// How log lines are written to stderr: `text` (coloured only on a
+    /// terminal, and never with `NO_COLOR` set) or `json` (one object per
+    /// line, for log collectors).
+    #[arg(
+        long,
+        env = "DG_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
     /// Where a parallel restore (`jobs` > 1) spools the decompressed
     /// backup (default DATA_DIR/spool; created 0700).
     #[arg(long, env = "DG_RESTORE_SPOOL_DIR", global = true)]
@@ -173,6 +209,20 @@ pub enum Command {
     /// Prints the REST API's OpenAPI document (as `/api/openapi.json`
     /// serves it), for generating clients without a running server.
     Openapi,
+    /// Prints a completion script for a shell: `bash`, `zsh` or `fish`
+    /// (docs/DEPLOYMENT.md shows where to put it).
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+}
+
+/// Shells `completions` writes for.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Subcommand, Debug)]
@@ -251,6 +301,12 @@ pub struct ServeArgs {
     /// `sqlite://DATA_DIR/dataguardian.db`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Work queue on Redis (`redis://[:PASSWORD@]HOST:PORT[/DB]`,
+    /// `rediss://` for TLS), for several nodes on one PostgreSQL metadata
+    /// database; without it the queue is the metadata database's own
+    /// (docs/DEPLOYMENT.md).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// Seconds between scheduler ticks.
     #[arg(long, env = "DG_SCHEDULER_TICK_SECS", default_value = "60")]
     pub scheduler_tick_secs: u64,
@@ -488,10 +544,26 @@ pub fn init_logging(
         }
         EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"))
     };
-    let mut layers: Vec<BoxedLayer<Registry>> = vec![tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(filter(&[]))
-        .boxed()];
+    let stderr_layer = match cli.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_filter(filter(&[]))
+            .boxed(),
+        LogFormat::Text => {
+            // Colour codes only where a person reads a terminal: never in
+            // a file, a pipe or a journal.
+            use std::io::IsTerminal;
+            let colour = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            tracing_subscriber::fmt::layer()
+                .with_ansi(colour)
+                .with_writer(std::io::stderr)
+                .with_filter(filter(&[]))
+                .boxed()
+        }
+    };
+    let mut layers: Vec<BoxedLayer<Registry>> = vec![stderr_layer];
     let mut shipping = None;
     if let Some(config) = OtlpConfig::parse(cli.otlp_endpoint.as_deref(), &cli.otlp_headers)? {
         let (handle, shippers) = Shipping::start(&config, runtime)?;
@@ -508,6 +580,21 @@ pub fn init_logging(
 }
 
 pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
+    if let Command::Completions { shell } = cli.command {
+        use clap::CommandFactory;
+        let shell = match shell {
+            CompletionShell::Bash => clap_complete::Shell::Bash,
+            CompletionShell::Zsh => clap_complete::Shell::Zsh,
+            CompletionShell::Fish => clap_complete::Shell::Fish,
+        };
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "dataguardian",
+            &mut std::io::stdout(),
+        );
+        return Ok(());
+    }
     if let Command::Openapi = cli.command {
         let doc = crate::api::openapi_document();
         println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -584,6 +671,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
             | Command::Secrets { .. }
             | Command::Admin { .. }
             | Command::Openapi
+            | Command::Completions { .. }
             | Command::Token { .. } => Ok(()),
         }
     };
@@ -688,7 +776,7 @@ fn oidc_config(args: &ServeArgs) -> anyhow::Result<Option<dg_app::oidc::OidcConf
         .with_context(|| format!("--oidc-client-secret-file {}", secret_file.display()))?;
     let secret = secret.lines().next().unwrap_or("").trim().to_string();
     if secret.is_empty() {
-        bail!(
+        crate::usage!(
             "--oidc-client-secret-file: {} is empty",
             secret_file.display()
         );
@@ -696,7 +784,7 @@ fn oidc_config(args: &ServeArgs) -> anyhow::Result<Option<dg_app::oidc::OidcConf
     let mut role_map = Vec::new();
     for entry in &args.oidc_role_map {
         let Some((value, role)) = entry.rsplit_once('=') else {
-            bail!("--oidc-role-map: `{entry}` is not VALUE=ROLE");
+            crate::usage!("--oidc-role-map: `{entry}` is not VALUE=ROLE");
         };
         role_map.push((value.trim().to_string(), role.trim().to_string()));
     }
@@ -900,9 +988,9 @@ async fn token_command(cli: &Cli, command: &TokenCommand) -> anyhow::Result<()> 
                 .iter()
                 .map(|p| {
                     p.parse::<dg_core::access::Permission>()
-                        .map_err(|e| anyhow::anyhow!("--permission: {e}"))
+                        .map_err(|e| crate::exit::Usage(format!("--permission: {e}")))
                 })
-                .collect::<anyhow::Result<Vec<_>>>()?,
+                .collect::<Result<Vec<_>, _>>()?,
         )
     };
     let db = open_metadata(cli, database_url).await?;
@@ -1060,25 +1148,25 @@ fn serve_options(
         private_paths.push(absolute(&file)?);
     }
     if !(1..=65_536).contains(&args.max_connections) {
-        bail!("--max-connections: must be between 1 and 65536");
+        crate::usage!("--max-connections: must be between 1 and 65536");
     }
     if !(1..=300).contains(&args.header_timeout_secs) {
-        bail!("--header-timeout-secs: must be between 1 and 300");
+        crate::usage!("--header-timeout-secs: must be between 1 and 300");
     }
     if args.scheduler_tick_secs == 0 {
-        bail!("--scheduler-tick-secs: must be at least 1");
+        crate::usage!("--scheduler-tick-secs: must be at least 1");
     }
     if args.health_interval_secs == 0 {
-        bail!("--health-interval-secs: must be at least 1");
+        crate::usage!("--health-interval-secs: must be at least 1");
     }
     if args.system_monitor_interval_ms < 100 {
-        bail!("--system-monitor-interval-ms: must be at least 100");
+        crate::usage!("--system-monitor-interval-ms: must be at least 100");
     }
     if !(1..=100_000).contains(&args.system_monitor_history_size) {
-        bail!("--system-monitor-history-size: must be between 1 and 100000");
+        crate::usage!("--system-monitor-history-size: must be between 1 and 100000");
     }
     crate::schedule::Schedule::parse(&args.cleanup_cron, "UTC")
-        .map_err(|e| anyhow::anyhow!("--cleanup-cron: {e}"))?;
+        .map_err(|e| crate::exit::Usage(format!("--cleanup-cron: {e}")))?;
     let oidc = oidc_config(&args)?;
     let config = crate::server::state::ServerConfig {
         data_dir: absolute(data_dir)?,
@@ -1124,7 +1212,7 @@ fn serve_options(
         .chain(config.allowed_roots.iter().flatten())
     {
         if !root.is_absolute() {
-            bail!(
+            crate::usage!(
                 "--denied-roots / --allowed-roots: `{}` is not an absolute path",
                 root.display()
             );
@@ -1133,6 +1221,7 @@ fn serve_options(
     Ok(crate::server::ServeOptions {
         listen: args.listen,
         database_url: args.database_url,
+        redis_url: args.redis_url,
         config,
         connections: crate::server::http::ConnectionLimits {
             max_connections: args.max_connections,
@@ -1182,7 +1271,7 @@ pub fn apply_config_file(args: &[String]) -> anyhow::Result<()> {
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
             other => {
-                bail!("--config {path}: `{key}` must be a string, number or boolean, not {other}")
+                crate::usage!("--config {path}: `{key}` must be a string, number or boolean, not {other}")
             }
         };
         if std::env::var_os(&var).is_none() {
@@ -1238,7 +1327,7 @@ fn storage_for(
             let root = absolute(root)?;
             serde_json::json!({ "path": root.to_str().context("--to: path is not UTF-8")? })
         }
-        (None, _) => bail!(
+        (None, _) => crate::usage!(
             "--storage-config is required for storage `{}`",
             args.storage
         ),
@@ -1291,7 +1380,7 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
         resolved.config["exclude"] = args.exclude.clone().into();
     }
     let max_part_bytes = match (args.max_file_size_bytes, args.max_file_size_mb) {
-        (Some(0), _) | (None, Some(0)) => bail!("--max-file-size-mb: must be greater than 0"),
+        (Some(0), _) | (None, Some(0)) => crate::usage!("--max-file-size-mb: must be greater than 0"),
         (Some(b), _) => Some(b),
         (None, Some(mb)) => Some(mb << 20),
         (None, None) => None,
@@ -1303,7 +1392,7 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("--{}", e.replace('_', "-")))?;
     if args.storage.storage == "local" && args.to.is_none() && args.storage.storage_config.is_none()
     {
-        bail!("--to: required for local storage");
+        crate::usage!("--to: required for local storage");
     }
     if let Some(to) = &args.to {
         std::fs::create_dir_all(to).with_context(|| format!("--to: creating {}", to.display()))?;
@@ -1381,7 +1470,7 @@ fn report_progress(what: &'static str, activity: Arc<Activity>) -> ProgressRepor
 /// Where and how large parallel restores may spool.
 fn spool_policy(cli: &Cli, data_dir: &Path) -> anyhow::Result<pipeline::SpoolPolicy> {
     if cli.restore_spool_max_mb == 0 {
-        bail!("--restore-spool-max-mb: must be at least 1");
+        crate::usage!("--restore-spool-max-mb: must be at least 1");
     }
     let dir = match &cli.restore_spool_dir {
         Some(dir) => absolute(dir)?,
@@ -1398,9 +1487,9 @@ async fn restore(
     spool: &pipeline::SpoolPolicy,
     args: RestoreArgs,
 ) -> anyhow::Result<()> {
-    let jobs = pipeline::parse_jobs(&args.jobs).map_err(|m| anyhow::anyhow!("--jobs: {m}"))?;
+    let jobs = pipeline::parse_jobs(&args.jobs).map_err(|m| crate::exit::Usage(format!("--jobs: {m}")))?;
     if jobs > 1 && !plugins.restores_in_parallel(&args.engine) {
-        bail!(
+        crate::usage!(
             "--jobs: the `{}` engine restores from one stream only; use --jobs 1",
             args.engine
         );
@@ -1421,7 +1510,7 @@ async fn restore(
     let parallel = if jobs > 1 {
         pipeline::check_parallel_target(&engine, args.clean, "--clean")
             .await
-            .map_err(|m| anyhow::anyhow!("--jobs: {m}"))?;
+            .map_err(|m| crate::exit::Usage(format!("--jobs: {m}")))?;
         Some(pipeline::Parallel {
             jobs,
             spool: spool.clone(),

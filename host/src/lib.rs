@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod exit;
 pub mod observe;
 pub mod plugin_cli;
 pub mod plugin_scaffold;

@@ -11,7 +11,7 @@ fn main() -> std::process::ExitCode {
     }
     if let Err(e) = dataguardian::cli::apply_config_file(&args) {
         eprintln!("error: {e:#}");
-        return std::process::ExitCode::FAILURE;
+        return std::process::ExitCode::from(dataguardian::exit::USAGE);
     }
     let cli = dataguardian::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -40,7 +40,7 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(dataguardian::exit::code(&e))
         }
     }
 }

@@ -331,7 +331,7 @@ pub async fn plugin_command(
             grant,
         } => {
             if plugins.installed(&name).is_none() {
-                bail!("no installed plugin `{name}`");
+                return Err(crate::exit::NotFound(format!("no installed plugin `{name}`")).into());
             }
             let request = install::update_request(
                 plugins,

@@ -464,6 +464,7 @@ pub static RULES: &[Rule] = &[
     ),
     // The server.
     rule("GET", "/api/system/settings", SignedIn, None),
+    rule("GET", "/api/system/nodes", SignedIn, None),
     rule(
         "PUT",
         "/api/system/settings",

@@ -65,6 +65,14 @@ pub struct SystemHealth {
     pub metadata_backend: String,
     pub database: String,
     pub queue: Vec<QueueDepth>,
+    /// Where work is queued: `embedded` (the metadata database) or `redis`.
+    pub queue_backend: dg_app::queue::QueueBackend,
+    /// `ok`, or `unavailable` while the queue does not answer: nothing is
+    /// scheduled or started until it is back (health checks and cleanup
+    /// go on).
+    pub queue_status: crate::domain::ServerStatus,
+    /// What failed, while the queue is unavailable.
+    pub queue_error: Option<String>,
     /// Executions this node is running now (the queue depth counts all nodes).
     pub running_here: usize,
     pub datasources: Vec<(crate::domain::DatasourceHealth, i64)>,
@@ -75,9 +83,10 @@ pub struct SystemHealth {
 #[utoipa::path(get, path = "/api/health", tag = "health", responses((status = 200, body = SystemHealth)))]
 pub async fn detailed(State(state): State<AppState>) -> ApiResult<Json<SystemHealth>> {
     let ping = state.db.ping().await;
-    let status = match ping {
-        Ok(()) => crate::domain::ServerStatus::Ok,
-        Err(_) => crate::domain::ServerStatus::Degraded,
+    let queue_health = state.queue.health();
+    let status = match (&ping, queue_health.up) {
+        (Ok(()), true) => crate::domain::ServerStatus::Ok,
+        _ => crate::domain::ServerStatus::Degraded,
     };
     // `ok`, else what went wrong.
     let database = match ping {
@@ -106,6 +115,13 @@ pub async fn detailed(State(state): State<AppState>) -> ApiResult<Json<SystemHea
         metadata_backend: state.db.backend().into(),
         database,
         queue,
+        queue_backend: queue_health.backend,
+        queue_status: if queue_health.up {
+            crate::domain::ServerStatus::Ok
+        } else {
+            crate::domain::ServerStatus::Unavailable
+        },
+        queue_error: queue_health.error,
         running_here,
         datasources,
         plugins: state.plugins.list().len(),

@@ -160,6 +160,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(templates::preview))
         .routes(routes!(system::get_settings, system::put_settings))
         .routes(routes!(system::plugins))
+        .routes(routes!(system::nodes))
         .routes(routes!(plugins::install))
         .routes(routes!(plugins::update))
         .routes(routes!(plugins::remove))

@@ -268,3 +268,16 @@ mod tests {
         assert_eq!(description.field_order, ["api_key", "host", "pin"]);
     }
 }
+
+/// The nodes serving this metadata database: which leads the scheduler,
+/// which answered (`self`), when each last reported and what it runs. A
+/// node killed without stopping stays listed for a day, its
+/// `last_seen_at` falling behind.
+#[utoipa::path(get, path = "/api/system/nodes", tag = "system",
+    responses((status = 200, body = super::page::Page<dg_app::workers::nodes::NodeView>)))]
+pub async fn nodes(
+    State(state): State<AppState>,
+) -> ApiResult<Json<super::page::Page<dg_app::workers::nodes::NodeView>>> {
+    let nodes = dg_app::workers::nodes::list(&state).await?;
+    Ok(Json(super::page::Page::whole(nodes)))
+}

@@ -6,4 +6,4 @@
 pub mod http;
 pub mod otlp;
 
-pub use dg_app::observe::{events, metrics, monitor};
+pub use dg_app::observe::{cluster, events, metrics, monitor};

@@ -7,7 +7,8 @@ pub use dg_app::{paths, state, targets};
 
 use crate::api;
 use crate::plugin::Plugins;
-use crate::queue::EmbeddedQueue;
+use crate::queue::redis::RedisQueue;
+use crate::queue::{EmbeddedQueue, WorkQueue};
 use crate::store::{self, Db};
 use crate::workers;
 use anyhow::Context;
@@ -21,6 +22,9 @@ use std::time::Duration;
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub database_url: Option<String>,
+    /// Redis for the work queue (`--redis-url`); the metadata database's
+    /// own queue without it.
+    pub redis_url: Option<String>,
     pub config: ServerConfig,
     /// Connection cap and header-read timeout (`server/http.rs`).
     pub connections: http::ConnectionLimits,
@@ -54,9 +58,14 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
     let local = listener.local_addr()?;
-    let (state, queue) = open_state_confined(&options, plugins, Some(local)).await?;
+    let (state, redis) = open_state_confined(&options, plugins, Some(local)).await?;
     let db = state.db.clone();
     state.monitor.spawn();
+    if let Some(redis) = redis {
+        tokio::spawn(redis.watch());
+    }
+    // Other nodes' events on this node's stream, and theirs of ours.
+    crate::observe::cluster::start(&state.db, &state.node_id, state.queue.clone());
 
     // Whatever this node had running died with its previous process;
     // other nodes' work is only taken over once their heartbeat is stale.
@@ -77,11 +86,7 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
             }
         });
     }
-    let wake = {
-        let q = queue.clone();
-        move || q.notify()
-    };
-    workers::spawn_all(&state, wake);
+    workers::spawn_all(&state);
 
     tracing::info!("DataGuardian API on http://{local} (OpenAPI at /api/openapi.json)");
     announce_setup(&state, local).await?;
@@ -95,6 +100,7 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
         async move {
             shutdown_signal().await;
             drain(&draining).await;
+            workers::nodes::leave(&draining).await;
             // Event streams never end by themselves; the server would
             // wait for them forever.
             crate::observe::events::bus().close();
@@ -113,13 +119,13 @@ pub async fn open_state(options: &ServeOptions, plugins: Plugins) -> anyhow::Res
 }
 
 /// [`open_state`], with the egress policy refusing `own` (the address
-/// this server listens on); also the queue, whose wake-ups the workers
-/// take.
+/// this server listens on); also the Redis queue when there is one, whose
+/// watch the server starts.
 async fn open_state_confined(
     options: &ServeOptions,
     plugins: Plugins,
     own: Option<SocketAddr>,
-) -> anyhow::Result<(AppState, Arc<EmbeddedQueue>)> {
+) -> anyhow::Result<(AppState, Option<Arc<RedisQueue>>)> {
     let data_dir = &options.config.data_dir;
     let paths = paths::PathPolicy::new(
         data_dir,
@@ -155,11 +161,30 @@ async fn open_state_confined(
     if sealed > 0 {
         tracing::info!("{sealed} stored configuration(s) had secrets not sealed under the current key; sealed now");
     }
-    let queue = Arc::new(EmbeddedQueue::new(db.clone(), Duration::from_secs(2)));
+    let (queue, redis): (Arc<dyn WorkQueue>, _) = match &options.redis_url {
+        None => (
+            Arc::new(EmbeddedQueue::new(db.clone(), Duration::from_secs(2))),
+            None,
+        ),
+        Some(url) => {
+            if db.backend() == "sqlite" {
+                tracing::warn!(
+                    "a Redis queue with a SQLite metadata database serves one node only; \
+                     several nodes need a PostgreSQL DATABASE_URL"
+                );
+            }
+            let redis = Arc::new(
+                RedisQueue::new(url, db.clone(), Duration::from_secs(1))
+                    .context("the Redis queue (--redis-url)")?,
+            );
+            tracing::info!("work queue: Redis at {}", dg_app::queue::redis::shown_url(url));
+            (redis.clone() as Arc<dyn WorkQueue>, Some(redis))
+        }
+    };
     let state = AppState {
         db,
         plugins: Arc::new(plugins),
-        queue: queue.clone(),
+        queue,
         config: Arc::new(options.config.clone()),
         paths,
         running: Arc::new(Running::default()),
@@ -189,7 +214,7 @@ async fn open_state_confined(
         .collect();
     let types: Vec<&str> = notifier_types.iter().map(String::as_str).collect();
     crate::notify::seed_templates(&state.db, &types).await?;
-    Ok((state, queue))
+    Ok((state, redis))
 }
 
 /// With no user at all, the log shows a one-time link to the UI's setup

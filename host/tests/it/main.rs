@@ -12,6 +12,7 @@ mod api_lifecycle;
 mod api_limits;
 mod api_security;
 mod api_strategies;
+mod cluster;
 mod confinement;
 mod engine_mongodb;
 mod engine_mysql;

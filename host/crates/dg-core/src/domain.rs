@@ -374,8 +374,10 @@ text_enum! {
     /// The server's own health (`GET /api/health`).
     ServerStatus ("server status") {
         Ok => "ok",
-        /// The metadata database does not answer.
+        /// The metadata database or the queue does not answer.
         Degraded => "degraded",
+        /// A part (the queue) does not answer at all.
+        Unavailable => "unavailable",
     }
 }
 

@@ -219,7 +219,7 @@ async fn collect_stderr(
     while let Ok(Some(line)) = lines.next_line().await {
         call.activity.touch();
         call.log(
-            LogLevel::Info,
+            stderr_level(&line),
             format!("{program}: {line}"),
             vec![("stream".into(), "stderr".into())],
         );
@@ -234,6 +234,31 @@ async fn collect_stderr(
         }
     }
     tail
+}
+
+/// The level a program's stderr line deserves: database tools write
+/// their progress (`pg_dump: dumping contents of table …`), warnings and
+/// errors all to stderr, so the words of the line decide, not the stream.
+pub fn stderr_level(line: &str) -> LogLevel {
+    let lower = line.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    if has(&[
+        "error",
+        "fatal",
+        "panic",
+        "failed",
+        "denied",
+        "could not",
+        "cannot",
+        "can't",
+        "no such",
+    ]) {
+        LogLevel::Error
+    } else if has(&["warning", "warn:", "deprecated"]) {
+        LogLevel::Warn
+    } else {
+        LogLevel::Info
+    }
 }
 
 /// Where a program's environment variable gets its value.
@@ -343,6 +368,28 @@ fn escaped(value: &str, escape: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stderr_lines_are_logged_at_the_level_they_deserve() {
+        use super::{stderr_level, LogLevel};
+        assert_eq!(
+            stderr_level("pg_dump: dumping contents of table \"public.album\""),
+            LogLevel::Info
+        );
+        assert_eq!(
+            stderr_level("pg_dump: error: connection to server failed"),
+            LogLevel::Error
+        );
+        assert_eq!(
+            stderr_level("mysqldump: [Warning] Using a password on the command line"),
+            LogLevel::Warn
+        );
+        assert_eq!(
+            stderr_level("FATAL:  password authentication failed"),
+            LogLevel::Error
+        );
+        assert_eq!(stderr_level("sqlite3: Error: no such table"), LogLevel::Error);
+    }
+
     use super::*;
 
     #[test]

@@ -12,9 +12,9 @@ pub const INSERT: &str = "INSERT INTO backup_executions (id, job_id, datasource_
     storage_location_id, operation, trigger_type, status, source_execution_id, started_at,
     finished_at, duration_seconds, size_bytes, compressed_size_bytes, progress_bytes,
     backup_path, backup_type, checksum, error_message, error_stack, metadata, restored_at,
-    created_at, updated_at)
+    created_at, updated_at, scheduled_for)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-    $19, $20, $21, $22, $23)";
+    $19, $20, $21, $22, $23, $24)";
 
 /// Binds every column of an execution onto [`INSERT`].
 macro_rules! bind_insert {
@@ -44,6 +44,7 @@ macro_rules! bind_insert {
             .bind(e.restored_at)
             .bind(e.created_at)
             .bind(e.updated_at)
+            .bind(e.scheduled_for)
     }};
 }
 pub(crate) use bind_insert;
@@ -74,6 +75,7 @@ pub fn queued(operation: Operation, trigger: Trigger) -> Execution {
         metadata: Json(Value::Object(Default::default())),
         restored_at: None,
         cancel_requested_at: None,
+        scheduled_for: None,
         created_at: at,
         updated_at: at,
     }

@@ -22,3 +22,14 @@ pub async fn acquire(db: &Db, name: &str, holder: &str, ttl: Duration) -> Result
     .rows_affected());
     Ok(n == 1)
 }
+
+/// The holder of lease `name`, if it has not expired.
+pub async fn lease_holder(db: &Db, name: &str) -> Result<Option<String>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_scalar::<_, String>(
+        "SELECT holder FROM leases WHERE name = $1 AND expires_at >= $2"
+    )
+    .bind(name)
+    .bind(now())
+    .fetch_optional(p)
+    .await?))
+}

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod leases;
 pub mod metrics;
 pub mod names;
+pub mod nodes;
 pub mod notifications;
 pub mod rows;
 pub mod sealed;

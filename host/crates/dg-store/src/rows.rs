@@ -100,6 +100,9 @@ pub struct Execution {
     /// When a cancel was asked for (through any node's API); the node
     /// running the execution sees it and stops.
     pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// For scheduled runs: the due time this run was queued for (one run
+    /// per job and due time, whichever node queued it).
+    pub scheduled_for: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

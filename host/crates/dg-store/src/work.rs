@@ -181,3 +181,70 @@ pub async fn depth(db: &Db) -> Result<Vec<(WorkKind, WorkStatus, i64)>, StoreErr
         .await?
     }))
 }
+
+/// Takes item `id` if it is still queued and due: the claim of a queue
+/// that delivers ids (Redis), where the delivery may be a duplicate or
+/// stale (cancelled meanwhile, already run). `None` means there is
+/// nothing to run for this delivery.
+pub async fn claim_id(db: &Db, id: &str, worker: &str) -> Result<Option<WorkItem>, StoreError> {
+    let at = now();
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, WorkItem>(
+        "UPDATE work_items SET status = $4, claimed_by = $2, heartbeat_at = $3,
+         attempts = attempts + 1, updated_at = $3
+         WHERE id = $1 AND status = $5 AND run_after <= $3
+         RETURNING *"
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(at)
+    .bind(WorkStatus::Running)
+    .bind(WorkStatus::Queued)
+    .fetch_optional(p)
+    .await?))
+}
+
+/// One work item.
+pub async fn get(db: &Db, id: &str) -> Result<Option<WorkItem>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, WorkItem>(
+        "SELECT * FROM work_items WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await?))
+}
+
+/// Every queued item (due or delayed), oldest first, at most `limit`:
+/// what a queue backend that lost its data must hold again.
+pub async fn queued(db: &Db, limit: i64) -> Result<Vec<WorkItem>, StoreError> {
+    Ok(with_pool!(db, |p| sqlx::query_as::<_, WorkItem>(
+        "SELECT * FROM work_items WHERE status = $1 ORDER BY created_at LIMIT $2"
+    )
+    .bind(WorkStatus::Queued)
+    .bind(limit)
+    .fetch_all(p)
+    .await?))
+}
+
+/// Removes a new execution and its item again (the queue refused the
+/// item after both were recorded): nothing is left `queued` with nothing
+/// to run it.
+pub async fn delete_with_execution(db: &Db, item: &WorkItem) -> Result<(), StoreError> {
+    with_pool!(db, |p| {
+        let mut tx = p.begin().await?;
+        sqlx::query("DELETE FROM work_items WHERE id = $1")
+            .bind(&item.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM execution_logs WHERE execution_id = $1")
+            .bind(&item.execution_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM backup_executions WHERE id = $1 AND status = $2")
+            .bind(&item.execution_id)
+            .bind(dg_core::domain::ExecutionStatus::Queued)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod redis;
 #[macro_use]
 pub mod server;
+pub mod sse;
 pub mod oidc;
 pub mod proxy;
 pub mod receiver;

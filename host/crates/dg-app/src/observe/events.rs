@@ -10,7 +10,9 @@
 //! falls that far behind is told it lagged and is disconnected. Memory is
 //! therefore bounded whatever the number or speed of clients.
 //!
-//! The bus is per process: with several nodes each serves its own events.
+//! The bus is per process; with several nodes on PostgreSQL each node's
+//! events are relayed to the others (`cluster.rs`), so every node serves
+//! every node's events, under its own ids.
 
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
@@ -36,6 +38,19 @@ pub mod kind {
     pub const DATASOURCE_STATUS: &str = "datasource_status";
     pub const STORAGE_STATUS: &str = "storage_status";
     pub const NOTIFICATION: &str = "notification";
+
+    /// The kind named `name`, if it is one.
+    pub fn known(name: &str) -> Option<&'static str> {
+        [
+            EXECUTION_STATUS,
+            EXECUTION_PROGRESS,
+            DATASOURCE_STATUS,
+            STORAGE_STATUS,
+            NOTIFICATION,
+        ]
+        .into_iter()
+        .find(|k| *k == name)
+    }
 }
 
 struct Ring {
@@ -91,7 +106,9 @@ pub fn bus() -> &'static Bus {
 /// Publishes on the process's bus; `data` should name the entity
 /// (`execution_id`, `datasource_id`...).
 pub fn publish(kind: &'static str, data: Value) -> u64 {
-    bus().publish(kind, data)
+    let text = data.to_string();
+    super::cluster::relay(kind, &text);
+    bus().publish_text(kind, text)
 }
 
 fn first_id() -> u64 {
@@ -123,7 +140,12 @@ impl Bus {
 
     /// Assigns the next id and delivers the event to every subscriber.
     pub fn publish(&self, kind: &'static str, data: Value) -> u64 {
-        let data = data.to_string();
+        self.publish_text(kind, data.to_string())
+    }
+
+    /// [`Bus::publish`] of data already serialized (an event relayed from
+    /// another node).
+    pub fn publish_text(&self, kind: &'static str, data: String) -> u64 {
         let mut ring = self.lock();
         let id = ring.next;
         ring.next += 1;

@@ -5,6 +5,7 @@
 //! `dataguardian` crate's `observe` module, beside the server and CLI that
 //! use them.
 
+pub mod cluster;
 pub mod events;
 pub mod metrics;
 pub mod monitor;

@@ -1,9 +1,12 @@
 //! The work queue behind the backup and restore workers.
 //!
-//! Work items point at executions; the execution row stays the source of
-//! truth for status. [`EmbeddedQueue`] keeps items in the metadata
-//! database (the default); a Redis queue for multi-node setups implements
-//! the same trait.
+//! Work items point at executions; the execution row and its work item
+//! row stay the source of truth for status. [`EmbeddedQueue`] keeps items
+//! in the metadata database only (the default); [`redis::RedisQueue`]
+//! delivers them through Redis Streams for several nodes, the database
+//! still deciding who runs what (a lost Redis loses no execution).
+
+pub mod redis;
 
 use chrono::{DateTime, Utc};
 use dg_core::domain::{WorkKind, WorkStatus};
@@ -21,6 +24,27 @@ pub const PRIORITY_SCHEDULED: i64 = 10;
 pub const MAX_ATTEMPTS: i64 = 3;
 /// First retry delay; doubles per attempt.
 pub const RETRY_BASE: Duration = Duration::from_secs(30);
+
+/// Which queue a server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueBackend {
+    /// Rows in the metadata database (one node, or several on PostgreSQL).
+    Embedded,
+    /// Redis Streams (`--redis-url`).
+    Redis,
+}
+
+/// Whether the queue takes work now, and why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueHealth {
+    pub backend: QueueBackend,
+    /// False while the backend does not answer: nothing new is queued or
+    /// started until it is back.
+    pub up: bool,
+    /// What failed last, while down.
+    pub error: Option<String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -77,6 +101,13 @@ pub trait WorkQueue: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<WorkItem>, QueueError>>;
     /// Resolves when new work may be available (or after a short poll).
     fn wait(&self) -> BoxFuture<'_, ()>;
+    /// Hands the queue an item the database already holds (the scheduler
+    /// records its runs itself, in the transaction that moves the job).
+    fn publish<'a>(&'a self, item: &'a WorkItem) -> BoxFuture<'a, Result<(), QueueError>>;
+    /// Wakes this node's idle consumers (another node queued work).
+    fn wake(&self);
+    /// Whether the queue takes work now.
+    fn health(&self) -> QueueHealth;
 }
 
 /// Delay before retry number `attempt` (1-based): `base` (30 s by
@@ -203,6 +234,27 @@ impl WorkQueue for EmbeddedQueue {
         Box::pin(async move {
             let _ = tokio::time::timeout(self.poll, self.notify.notified()).await;
         })
+    }
+
+    fn publish<'a>(&'a self, _item: &'a WorkItem) -> BoxFuture<'a, Result<(), QueueError>> {
+        // The row is the queue: only the consumers need to know.
+        Box::pin(async move {
+            self.notify.notify_waiters();
+            Ok(())
+        })
+    }
+
+    fn wake(&self) {
+        self.notify.notify_waiters();
+    }
+
+    fn health(&self) -> QueueHealth {
+        // The database's own health is reported on its own.
+        QueueHealth {
+            backend: QueueBackend::Embedded,
+            up: true,
+            error: None,
+        }
     }
 }
 

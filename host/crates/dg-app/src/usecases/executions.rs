@@ -57,6 +57,10 @@ pub async fn submit(
                     "{what} is already queued or running; wait for it or cancel it"
                 ))
             }
+            crate::queue::QueueError::Unavailable(why) => {
+                tracing::error!("queueing {kind} {}: {why}", execution.id);
+                UseCaseError::QueueUnavailable(why)
+            }
             other => {
                 tracing::error!("queueing {kind} {}: {other}", execution.id);
                 UseCaseError::QueueUnavailable(other.to_string())

@@ -7,6 +7,7 @@ pub mod copy;
 pub mod deliveries;
 pub mod health;
 pub mod logger;
+pub mod nodes;
 pub mod options;
 pub mod progress;
 pub mod recovery;
@@ -19,10 +20,10 @@ use dg_core::domain::WorkKind;
 use dg_core::schedule::Schedule;
 use std::time::Duration;
 
-/// Starts every worker on the runtime. `wake` nudges idle consumers.
-pub fn spawn_all(state: &AppState, wake: impl Fn() + Send + Sync + Clone + 'static) {
-    let s = state.clone();
-    tokio::spawn(scheduler::run(s, wake));
+/// Starts every worker on the runtime.
+pub fn spawn_all(state: &AppState) {
+    tokio::spawn(scheduler::run(state.clone()));
+    tokio::spawn(nodes::run(state.clone()));
     let s = state.clone();
     let n = s.config.backup_concurrency;
     tokio::spawn(runner::consume(s, WorkKind::Backup, n, backup::handle));

@@ -37,9 +37,17 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> Result<Vec<String>, S
         execution.job_id = Some(job.id.clone());
         execution.datasource_id = Some(job.datasource_id.clone());
         execution.storage_location_id = Some(job.storage_location_id.clone());
+        // The due time this run is for: one run per job and due time,
+        // whichever leader queues it (a unique index).
+        execution.scheduled_for = Some(seen);
         let item = queue::item(WorkKind::Backup, &execution.id, PRIORITY_SCHEDULED);
         if jobs::advance_and_enqueue(&state.db, &job.id, seen, next, &execution, &item).await? {
-            tracing::info!(job = %job.id, execution = %execution.id, "scheduled backup queued");
+            tracing::info!(job = %job.id, execution = %execution.id, due = %seen, "scheduled backup queued");
+            // Recorded; a queue that does not take it now gets it from
+            // its reconciliation with the database.
+            if let Err(e) = state.queue.publish(&item).await {
+                tracing::warn!(execution = %execution.id, "handing a scheduled run to the queue: {e}");
+            }
             queued.push(execution.id);
         }
     }
@@ -84,18 +92,52 @@ async fn skip_overlapping(
     Ok(())
 }
 
-/// The scheduler loop.
-pub async fn run(state: AppState, wake: impl Fn() + Send + 'static) {
+/// The name of the lease the leader holds.
+pub const LEASE: &str = "scheduler";
+
+/// The scheduler loop. Every node runs it; the node holding the lease
+/// (the leader) ticks. The lease lasts three ticks: a leader that dies is
+/// replaced within that, and the new one queues what fell due meanwhile
+/// once (missed runs run once).
+pub async fn run(state: AppState) {
     let ttl = chrono::Duration::from_std(state.config.scheduler_tick * 3)
         .unwrap_or_else(|_| chrono::Duration::minutes(3));
+    let mut leading = false;
+    let mut paused = false;
     loop {
-        match dg_store::leases::acquire(&state.db, "scheduler", &state.node_id, ttl).await {
-            Ok(true) => match tick(&state, dg_store::now()).await {
-                Ok(ids) if !ids.is_empty() => wake(),
-                Ok(_) => {}
-                Err(e) => tracing::error!("scheduler tick: {e}"),
-            },
-            Ok(false) => tracing::debug!("another node holds the scheduler lease"),
+        match dg_store::leases::acquire(&state.db, LEASE, &state.node_id, ttl).await {
+            Ok(true) => {
+                if !leading {
+                    tracing::info!("this node leads the scheduler now");
+                    leading = true;
+                }
+                let queue = state.queue.health();
+                if !queue.up {
+                    // Nothing is queued while the queue is down; what falls
+                    // due meanwhile is queued once when it is back.
+                    if !paused {
+                        tracing::warn!(
+                            "scheduling paused: the queue is down ({})",
+                            queue.error.unwrap_or_default()
+                        );
+                        paused = true;
+                    }
+                } else {
+                    if paused {
+                        tracing::info!("scheduling resumed: the queue is back");
+                        paused = false;
+                    }
+                    if let Err(e) = tick(&state, dg_store::now()).await {
+                        tracing::error!("scheduler tick: {e}");
+                    }
+                }
+            }
+            Ok(false) => {
+                if leading {
+                    tracing::info!("another node leads the scheduler now");
+                    leading = false;
+                }
+            }
             Err(e) => tracing::error!("scheduler lease: {e}"),
         }
         tokio::time::sleep(state.config.scheduler_tick).await;
