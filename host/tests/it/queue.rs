@@ -1,7 +1,11 @@
-//! The embedded queue against both metadata backends, through the library:
-//! priorities, atomic claims under contention, retries and orphans.
+//! The queues through the library: the embedded queue on both metadata
+//! backends and the Redis queue (a Redis of the test's own) hold the same
+//! rules: priorities, atomic claims under contention, retries and
+//! orphans. The Redis queue also gets back from the database what Redis
+//! lost, and takes over deliveries a dead consumer read.
 
 use dataguardian::domain::{Operation, Trigger, WorkKind, WorkStatus};
+use dataguardian::queue::redis::RedisQueue;
 use dataguardian::queue::{self, EmbeddedQueue, WorkQueue, PRIORITY_MANUAL, PRIORITY_SCHEDULED};
 use dataguardian::store::{self, executions, Db};
 use std::collections::HashSet;
@@ -26,7 +30,7 @@ async fn open(backend: common::server::Backend) -> (Db, Option<common::TempDb>, 
 }
 
 /// A queued execution with its work item.
-async fn enqueue(q: &EmbeddedQueue, db: &Db, priority: i64) -> String {
+async fn enqueue(q: &dyn WorkQueue, db: &Db, priority: i64) -> String {
     let e = executions::queued(Operation::Backup, Trigger::Manual);
     executions::insert(db, &e).await.unwrap();
     q.enqueue(&queue::item(WorkKind::Backup, &e.id, priority))
@@ -38,10 +42,30 @@ async fn enqueue(q: &EmbeddedQueue, db: &Db, priority: i64) -> String {
 async fn queue_semantics(backend: common::server::Backend) {
     let (db, _temp, _dir) = open(backend).await;
     let q = Arc::new(EmbeddedQueue::new(db.clone(), Duration::from_millis(50)));
+    same_rules(q, &db).await;
+    db.close().await;
+}
+
+on_both_backends!(embedded_queue, queue_semantics);
+
+/// The Redis queue holds the embedded queue's rules.
+async fn redis_queue_semantics(backend: common::server::Backend) {
+    let redis = common::redis::RedisServer::start();
+    let (db, _temp, _dir) = open(backend).await;
+    let q = Arc::new(RedisQueue::new(&redis.url(), db.clone(), Duration::from_millis(50)).unwrap());
+    same_rules(q, &db).await;
+    db.close().await;
+}
+
+on_both_backends!(redis_queue, redis_queue_semantics);
+
+/// What every queue must do.
+async fn same_rules(q: Arc<dyn WorkQueue>, db: &Db) {
+    let db = db.clone();
 
     // Manual work goes before scheduled work queued earlier.
-    let scheduled = enqueue(&q, &db, PRIORITY_SCHEDULED).await;
-    let manual = enqueue(&q, &db, PRIORITY_MANUAL).await;
+    let scheduled = enqueue(q.as_ref(), &db, PRIORITY_SCHEDULED).await;
+    let manual = enqueue(q.as_ref(), &db, PRIORITY_MANUAL).await;
     let first = q.claim(WorkKind::Backup, "n1").await.unwrap().unwrap();
     assert_eq!(first.execution_id, manual);
     assert_eq!(first.attempts, 1);
@@ -82,14 +106,14 @@ async fn queue_semantics(backend: common::server::Backend) {
         .is_empty());
 
     // Cancelling a queued item removes it from the queue.
-    let cancelled = enqueue(&q, &db, PRIORITY_MANUAL).await;
+    let cancelled = enqueue(q.as_ref(), &db, PRIORITY_MANUAL).await;
     assert!(q.cancel_queued(&cancelled).await.unwrap());
     assert!(q.claim(WorkKind::Backup, "n1").await.unwrap().is_none());
 
     // Many claimants racing over many items: every item claimed exactly once.
     let mut ids = HashSet::new();
     for _ in 0..40 {
-        ids.insert(enqueue(&q, &db, PRIORITY_SCHEDULED).await);
+        ids.insert(enqueue(q.as_ref(), &db, PRIORITY_SCHEDULED).await);
     }
     let mut tasks = Vec::new();
     for n in 0..8 {
@@ -112,10 +136,57 @@ async fn queue_semantics(backend: common::server::Backend) {
     }
     assert_eq!(claimed.len(), 40, "an item was claimed twice or lost");
     assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), ids);
-    db.close().await;
 }
 
-on_both_backends!(embedded_queue, queue_semantics);
+/// A Redis that lost everything (restarted without its files) gets the
+/// queued items back from the database, each runs once; and an entry a
+/// consumer read before dying is taken over by a live one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_gets_back_what_it_lost_and_takes_over_dead_readers() {
+    let redis = common::redis::RedisServer::start();
+    let (db, _temp, _dir) = open(common::server::Backend::Postgres).await;
+    let q = RedisQueue::new(&redis.url(), db.clone(), Duration::from_millis(50))
+        .unwrap()
+        .with_reclaim_idle(Duration::from_millis(200));
+    let mut ids = HashSet::new();
+    for _ in 0..3 {
+        ids.insert(enqueue(&q, &db, PRIORITY_MANUAL).await);
+    }
+    redis.cli(&["FLUSHALL"]);
+    assert!(q.claim(WorkKind::Backup, "n1").await.unwrap().is_none());
+    assert_eq!(q.reconcile_older_than(Duration::ZERO).await.unwrap(), 3);
+    // A second look finds nothing missing.
+    assert_eq!(q.reconcile_older_than(Duration::ZERO).await.unwrap(), 0);
+    let mut claimed = HashSet::new();
+    while let Some(item) = q.claim(WorkKind::Backup, "n1").await.unwrap() {
+        claimed.insert(item.execution_id);
+    }
+    assert_eq!(claimed, ids);
+
+    // A consumer reads an entry and dies before claiming it in the
+    // database: after the idle time a live node's claim runs it.
+    let lost = enqueue(&q, &db, PRIORITY_MANUAL).await;
+    let read = redis.cli(&[
+        "XREADGROUP", "GROUP", "workers", "dead-node", "COUNT", "1", "STREAMS",
+        "dataguardian:backup-queue:manual", ">",
+    ]);
+    assert!(!read.trim().is_empty(), "the dead node read the entry");
+    assert!(q.claim(WorkKind::Backup, "n1").await.unwrap().is_none());
+    let started = std::time::Instant::now();
+    let taken = loop {
+        if let Some(item) = q.claim(WorkKind::Backup, "n1").await.unwrap() {
+            break item;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never taken over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(taken.execution_id, lost);
+    assert_eq!(taken.attempts, 1);
+    // Nothing is left pending for anyone.
+    let pending = redis.cli(&["XPENDING", "dataguardian:backup-queue:manual", "workers"]);
+    assert!(pending.starts_with('0'), "{pending}");
+    db.close().await;
+}
 
 /// Store transitions the runner and the scheduler rely on, on both
 /// backends: a lease has one holder until it expires; a cancel request is

@@ -49,7 +49,7 @@ const RECLAIM_IDLE: Duration = Duration::from_secs(30);
 const RECLAIM_EVERY: Duration = Duration::from_secs(10);
 /// Queued items younger than this are not compared with Redis yet (their
 /// hand-over may be in flight).
-const RECONCILE_GRACE_SECS: i64 = 2;
+const RECONCILE_GRACE: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -86,6 +86,7 @@ pub struct RedisQueue {
     poll: Duration,
     promote: ::redis::Script,
     last_reclaim: Mutex<Instant>,
+    reclaim_idle: Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -161,7 +162,15 @@ impl RedisQueue {
             poll,
             promote: ::redis::Script::new(PROMOTE),
             last_reclaim: Mutex::new(Instant::now()),
+            reclaim_idle: RECLAIM_IDLE,
         })
+    }
+
+    /// Takes over unsettled deliveries after `idle` instead of
+    /// [`RECLAIM_IDLE`], looking as often (tests).
+    pub fn with_reclaim_idle(mut self, idle: Duration) -> Self {
+        self.reclaim_idle = idle;
+        self
     }
 
     /// The connection, opened (with the consumer group created) if there
@@ -198,6 +207,24 @@ impl RedisQueue {
         }
         *slot = Some(c.clone());
         Ok(c)
+    }
+
+    /// Whether `e` says the consumer group is gone (Redis lost its data
+    /// without dropping the connection: `FLUSHALL`, a failover to an empty
+    /// replica). The connection is then dropped, so the next command opens
+    /// a new one and creates the group again; nothing is down.
+    fn lost_group(&self, e: &RedisError) -> bool {
+        if e.code() != Some("NOGROUP") {
+            return false;
+        }
+        tracing::warn!(
+            "Redis at {} lost the queue's consumer group; creating it again",
+            self.shown
+        );
+        if let Ok(mut slot) = self.conn.try_lock() {
+            *slot = None;
+        }
+        true
     }
 
     /// Records a failure: the connection is dropped (the next command
@@ -321,23 +348,27 @@ impl RedisQueue {
             .map_err(|e| self.mark_down(&e))?;
         {
             let mut last = lock(&self.last_reclaim);
-            if last.elapsed() < RECLAIM_EVERY {
+            if last.elapsed() < RECLAIM_EVERY.min(self.reclaim_idle) {
                 return Ok(());
             }
             *last = Instant::now();
         }
         for stream in all_streams() {
-            let reply: StreamAutoClaimReply = ::redis::cmd("XAUTOCLAIM")
+            let reply: StreamAutoClaimReply = match ::redis::cmd("XAUTOCLAIM")
                 .arg(&stream)
                 .arg(GROUP)
                 .arg(worker)
-                .arg(RECLAIM_IDLE.as_millis() as u64)
+                .arg(self.reclaim_idle.as_millis() as u64)
                 .arg("0-0")
                 .arg("COUNT")
                 .arg(50)
                 .query_async(c)
                 .await
-                .map_err(|e| self.mark_down(&e))?;
+            {
+                Ok(reply) => reply,
+                Err(e) if self.lost_group(&e) => return Ok(()),
+                Err(e) => return Err(self.mark_down(&e)),
+            };
             for entry in &reply.claimed {
                 // Queued again as a fresh entry if the database still has
                 // it queued; acknowledged either way.
@@ -377,11 +408,18 @@ impl RedisQueue {
     /// put back); returns how many. Safe to run on every node at once: a
     /// duplicate delivery runs nothing.
     pub async fn reconcile(&self) -> Result<usize, QueueError> {
-        let cutoff = dg_store::now() - chrono::Duration::seconds(RECONCILE_GRACE_SECS);
+        self.reconcile_older_than(RECONCILE_GRACE).await
+    }
+
+    /// [`RedisQueue::reconcile`] of the items queued more than `grace`
+    /// ago (younger ones may be being handed over right now).
+    pub async fn reconcile_older_than(&self, grace: Duration) -> Result<usize, QueueError> {
+        let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
+        let cutoff = dg_store::now() - grace;
         let items: Vec<WorkItem> = dg_store::work::queued(&self.db, 10_000)
             .await?
             .into_iter()
-            .filter(|i| i.updated_at < cutoff)
+            .filter(|i| i.updated_at <= cutoff)
             .collect();
         if items.is_empty() {
             return Ok(0);
@@ -491,7 +529,7 @@ impl WorkQueue for RedisQueue {
             self.maintain(&mut c, worker).await?;
             for stream in streams_of(kind) {
                 loop {
-                    let reply: Option<StreamReadReply> = ::redis::cmd("XREADGROUP")
+                    let reply: Option<StreamReadReply> = match ::redis::cmd("XREADGROUP")
                         .arg("GROUP")
                         .arg(GROUP)
                         .arg(worker)
@@ -502,7 +540,14 @@ impl WorkQueue for RedisQueue {
                         .arg(">")
                         .query_async(&mut c)
                         .await
-                        .map_err(|e| self.mark_down(&e))?;
+                    {
+                        Ok(reply) => reply,
+                        // Nothing to read from a group that is gone; the
+                        // next claim recreates it, and the reconciliation
+                        // hands over what Redis lost.
+                        Err(e) if self.lost_group(&e) => return Ok(None),
+                        Err(e) => return Err(self.mark_down(&e)),
+                    };
                     self.mark_up();
                     let Some(entry) = reply
                         .and_then(|r| r.keys.into_iter().next())
