@@ -1271,7 +1271,9 @@ pub fn apply_config_file(args: &[String]) -> anyhow::Result<()> {
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
             other => {
-                crate::usage!("--config {path}: `{key}` must be a string, number or boolean, not {other}")
+                crate::usage!(
+                    "--config {path}: `{key}` must be a string, number or boolean, not {other}"
+                )
             }
         };
         if std::env::var_os(&var).is_none() {
@@ -1380,7 +1382,9 @@ async fn backup(plugins: &Plugins, args: BackupArgs) -> anyhow::Result<()> {
         resolved.config["exclude"] = args.exclude.clone().into();
     }
     let max_part_bytes = match (args.max_file_size_bytes, args.max_file_size_mb) {
-        (Some(0), _) | (None, Some(0)) => crate::usage!("--max-file-size-mb: must be greater than 0"),
+        (Some(0), _) | (None, Some(0)) => {
+            crate::usage!("--max-file-size-mb: must be greater than 0")
+        }
         (Some(b), _) => Some(b),
         (None, Some(mb)) => Some(mb << 20),
         (None, None) => None,
@@ -1487,7 +1491,8 @@ async fn restore(
     spool: &pipeline::SpoolPolicy,
     args: RestoreArgs,
 ) -> anyhow::Result<()> {
-    let jobs = pipeline::parse_jobs(&args.jobs).map_err(|m| crate::exit::Usage(format!("--jobs: {m}")))?;
+    let jobs =
+        pipeline::parse_jobs(&args.jobs).map_err(|m| crate::exit::Usage(format!("--jobs: {m}")))?;
     if jobs > 1 && !plugins.restores_in_parallel(&args.engine) {
         crate::usage!(
             "--jobs: the `{}` engine restores from one stream only; use --jobs 1",

@@ -68,7 +68,10 @@ pub fn code(e: &anyhow::Error) -> u8 {
         if cause.is::<NotFound>() || cause.is::<NotInstalled>() {
             return NOT_FOUND;
         }
-        if let Some(code) = cause.downcast_ref::<PipelineError>().and_then(pipeline_code) {
+        if let Some(code) = cause
+            .downcast_ref::<PipelineError>()
+            .and_then(pipeline_code)
+        {
             return code;
         }
         if let Some(code) = cause.downcast_ref::<CallError>().and_then(call_code) {

@@ -222,8 +222,10 @@ pub async fn plugin_command(
                 .list()
                 .into_iter()
                 .find(|p| p.id() == name || p.manifest.plugin.provides.contains(&name))
-                .with_context(|| {
-                    format!("no plugin named `{name}` (see `dataguardian plugin list`)")
+                .ok_or_else(|| {
+                    crate::exit::NotFound(format!(
+                        "no plugin named `{name}` (see `dataguardian plugin list`)"
+                    ))
                 })?;
             let effective = plugin.grant.effective(&plugin.manifest.capabilities);
             let out = serde_json::json!({

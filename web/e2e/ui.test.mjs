@@ -204,7 +204,18 @@ describe("web UI", { timeout: 600_000 }, () => {
     }
   });
 
-  it("logged nothing to the console", () => {
+  it("shows the node that answered, leading the scheduler, and the queue taking work", async () => {
+    await go("Settings");
+    await page.getByRole("link", { name: "Nodes", exact: true }).click();
+    await page.getByRole("heading", { level: 2, name: "Nodes" }).waitFor();
+    await page.getByText("Work queue: embedded, taking work.").waitFor(LONG);
+    const row = page.getByRole("row").filter({ hasText: "answered this page" });
+    await row.getByText("scheduler leader", { exact: false }).waitFor(LONG);
+    await expectNoSeriousViolations("Settings › Nodes");
+    await screenshot(page, "14-nodes");
+  });
+
+    it("logged nothing to the console", () => {
     assert.deepEqual(problems, []);
   });
 });

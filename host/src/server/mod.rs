@@ -177,7 +177,10 @@ async fn open_state_confined(
                 RedisQueue::new(url, db.clone(), Duration::from_secs(1))
                     .context("the Redis queue (--redis-url)")?,
             );
-            tracing::info!("work queue: Redis at {}", dg_app::queue::redis::shown_url(url));
+            tracing::info!(
+                "work queue: Redis at {}",
+                dg_app::queue::redis::shown_url(url)
+            );
             (redis.clone() as Arc<dyn WorkQueue>, Some(redis))
         }
     };

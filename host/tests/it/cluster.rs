@@ -146,7 +146,10 @@ async fn each_due_run_happens_once_when_the_leader_is_killed() {
         .as_str()
         .expect("id")
         .to_string();
-    let at = ids.iter().position(|i| *i == leader).expect("leader is a node");
+    let at = ids
+        .iter()
+        .position(|i| *i == leader)
+        .expect("leader is a node");
     let mut dead = nodes.remove(at);
     dead.kill();
     let killed = Instant::now();
@@ -159,7 +162,10 @@ async fn each_due_run_happens_once_when_the_leader_is_killed() {
         })
         .await;
     let takeover = killed.elapsed();
-    assert!(takeover < Duration::from_secs(6), "takeover took {takeover:?}: {after}");
+    assert!(
+        takeover < Duration::from_secs(6),
+        "takeover took {takeover:?}: {after}"
+    );
     let dead_row = after["data"]
         .as_array()
         .expect("data")
@@ -191,7 +197,11 @@ async fn each_due_run_happens_once_when_the_leader_is_killed() {
     assert_eq!(per_job.len(), 3, "{rows}");
     for (job, dues) in &per_job {
         let distinct: BTreeSet<&String> = dues.iter().collect();
-        assert_eq!(distinct.len(), dues.len(), "job {job} ran a due time twice: {rows}");
+        assert_eq!(
+            distinct.len(),
+            dues.len(),
+            "job {job} ran a due time twice: {rows}"
+        );
         assert!((2..=3).contains(&dues.len()), "job {job}: {rows}");
     }
     assert_eq!(
@@ -201,7 +211,10 @@ async fn each_due_run_happens_once_when_the_leader_is_killed() {
         ),
         0,
         "{}",
-        meta(&db, "select id, status, attempts, claimed_by from work_items")
+        meta(
+            &db,
+            "select id, status, attempts, claimed_by from work_items"
+        )
     );
     assert_eq!(
         meta_count(
@@ -410,7 +423,9 @@ async fn cancel_events_and_notifications_cross_nodes() {
         loop {
             let kinds = events_of(&seen, &id);
             if kinds.contains(&"notification")
-                && seen.iter().any(|e| e.data["execution_id"] == id && e.data["status"] == "completed")
+                && seen
+                    .iter()
+                    .any(|e| e.data["execution_id"] == id && e.data["status"] == "completed")
             {
                 break;
             }
@@ -426,10 +441,18 @@ async fn cancel_events_and_notifications_cross_nodes() {
         .wait_for(
             &format!("/api/notification-deliveries?channel_id={channel}"),
             Duration::from_secs(30),
-            |v| v["data"].as_array().is_some_and(|d| d.iter().any(|x| x["status"] == "delivered")),
+            |v| {
+                v["data"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|x| x["status"] == "delivered"))
+            },
         )
         .await;
-    assert_eq!(deliveries["data"].as_array().expect("data").len(), 1, "{deliveries}");
+    assert_eq!(
+        deliveries["data"].as_array().expect("data").len(),
+        1,
+        "{deliveries}"
+    );
     assert_eq!(got.len(), 1);
     assert_eq!(hook.received().len(), 1, "one delivery, not one per node");
     // Every node's metrics know the backup (the gauges read the database).
@@ -445,7 +468,10 @@ async fn cancel_events_and_notifications_cross_nodes() {
     // A backup held by a lock, cancelled through a node that is not
     // running it.
     let source = TempDb::new("crosscancel");
-    psql(&source.name, "create table t (x int); insert into t values (1)");
+    psql(
+        &source.name,
+        "create table t (x int); insert into t values (1)",
+    );
     let held_ds = nodes[0].pg_datasource("held", &source.name).await;
     let held_job = nodes[0].job("held", &held_ds, &storage, json!({})).await;
     let locker = Locker::hold(&source.name, "t");
@@ -454,9 +480,11 @@ async fn cancel_events_and_notifications_cross_nodes() {
         .await;
     let held = accepted["execution_id"].as_str().expect("id").to_string();
     nodes[0]
-        .wait_for(&format!("/api/executions/{held}"), Duration::from_secs(60), |v| {
-            v["status"] == "running"
-        })
+        .wait_for(
+            &format!("/api/executions/{held}"),
+            Duration::from_secs(60),
+            |v| v["status"] == "running",
+        )
         .await;
     let runner = meta(
         &db,

@@ -82,7 +82,8 @@ fn damaged_or_missing_parts_are_refused() {
         let part = backup.exec.join(&backup.files[i]);
         let original = std::fs::read(&part).expect("read");
         flip_byte(&part, 1000 * (round + 1));
-        let err = dg_err(&backup.data, &["verify", &exec]);
+        // Exit code 4: integrity (docs/CLI.md).
+        let err = dg_exit(&backup.data, &["verify", &exec], 4);
         assert!(
             err.contains(&backup.files[i]),
             "verify must name the bad part: {err}"
@@ -107,7 +108,7 @@ fn damaged_or_missing_parts_are_refused() {
     // A missing part.
     let missing = backup.exec.join(&backup.files[1]);
     std::fs::rename(&missing, backup.exec.join("moved-away")).expect("hide part");
-    let err = dg_err(&backup.data, &["verify", &exec]);
+    let err = dg_exit(&backup.data, &["verify", &exec], 4);
     assert!(
         err.contains(&backup.files[1]) && err.contains("missing"),
         "{err}"

@@ -167,8 +167,15 @@ async fn redis_gets_back_what_it_lost_and_takes_over_dead_readers() {
     // database: after the idle time a live node's claim runs it.
     let lost = enqueue(&q, &db, PRIORITY_MANUAL).await;
     let read = redis.cli(&[
-        "XREADGROUP", "GROUP", "workers", "dead-node", "COUNT", "1", "STREAMS",
-        "dataguardian:backup-queue:manual", ">",
+        "XREADGROUP",
+        "GROUP",
+        "workers",
+        "dead-node",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "dataguardian:backup-queue:manual",
+        ">",
     ]);
     assert!(!read.trim().is_empty(), "the dead node read the entry");
     assert!(q.claim(WorkKind::Backup, "n1").await.unwrap().is_none());
@@ -177,7 +184,10 @@ async fn redis_gets_back_what_it_lost_and_takes_over_dead_readers() {
         if let Some(item) = q.claim(WorkKind::Backup, "n1").await.unwrap() {
             break item;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "never taken over");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never taken over"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(taken.execution_id, lost);

@@ -245,8 +245,38 @@ fn plugin_list_and_inspect_describe_the_builtins() {
         .map(|p| p["program"].as_str().expect("program"))
         .collect();
     assert_eq!(programs, ["pg_dump", "pg_restore", "psql"]);
-    let err = dg_err(work.path(), &["plugin", "inspect", "oracle"]);
+    // Exit code 3: not found; 2: usage.
+    let err = dg_exit(work.path(), &["plugin", "inspect", "oracle"], 3);
     assert!(err.contains("no plugin named `oracle`"), "{err}");
+    dg_exit(work.path(), &["backup", "--no-such-flag"], 2);
+    let err = dg_exit(work.path(), &["serve", "--scheduler-tick-secs", "0"], 2);
+    assert!(err.contains("--scheduler-tick-secs"), "{err}");
+    // Logs into a pipe: no colour codes; `--log-format json`: one object
+    // per line.
+    let text = dg(work.path(), &["--log", "debug", "plugin", "list"]);
+    let text = String::from_utf8_lossy(&text.stderr);
+    assert!(!text.trim().is_empty(), "debug logging said nothing");
+    assert!(!text.contains('\u{1b}'), "ANSI codes in a pipe: {text}");
+    let json = dg(
+        work.path(),
+        &["--log", "debug", "--log-format", "json", "plugin", "list"],
+    );
+    for line in String::from_utf8_lossy(&json.stderr).lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{v}");
+    }
+    // `--version`: version, plugin API versions, commit.
+    let version = dg(work.path(), &["--version"]);
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        version.starts_with("dataguardian ")
+            && version.contains("plugin API 0.1.0, 0.2.0; commit "),
+        "{version}"
+    );
+    let completions = dg(work.path(), &["completions", "bash"]);
+    assert!(completions.status.success());
+    assert!(String::from_utf8_lossy(&completions.stdout).contains("_dataguardian()"));
     // The compiled components are cached (in the test run's shared cache):
     // the second start reuses them.
     let cached = std::fs::read_dir(shared_plugin_cache())

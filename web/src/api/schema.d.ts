@@ -1030,6 +1030,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/system/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The nodes serving this metadata database: which leads the scheduler,
+         *     which answered (`self`), when each last reported and what it runs. A
+         *     node killed without stopping stays listed for a day, its
+         *     `last_seen_at` falling behind.
+         */
+        get: operations["system_nodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/system/notification-templates": {
         parameters: {
             query?: never;
@@ -1671,6 +1693,12 @@ export interface components {
             progress_bytes: number;
             /** Format: date-time */
             restored_at?: string | null;
+            /**
+             * Format: date-time
+             * @description For scheduled runs: the due time this run was queued for (one run
+             *     per job and due time, whichever node queued it).
+             */
+            scheduled_for?: string | null;
             /** Format: int64 */
             size_bytes?: number | null;
             /** @description For restores: the backup being restored. */
@@ -1890,6 +1918,23 @@ export interface components {
             job_name: string;
             /** Format: date-time */
             next_execution_at?: string | null;
+        };
+        /** @description One node of the cluster, as the API shows it. */
+        NodeView: {
+            hostname: string;
+            /** @description The node's id (host name and an id kept in its data dir). */
+            id: string;
+            /** Format: date-time */
+            last_seen_at: string;
+            /** @description Whether it holds the scheduler lease now. */
+            leader: boolean;
+            /**
+             * Format: int64
+             * @description Executions it was running when it last reported.
+             */
+            running: number;
+            /** @description Whether it is the node that answered this request. */
+            self: boolean;
         };
         /**
          * @description What a notification is about (`notifications.type`, channel
@@ -2119,6 +2164,26 @@ export interface components {
                 /** @description Every storage of the job in order; the first is the primary. */
                 storage_location_ids: string[];
             })[];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** @description A page of items. */
+        Page_NodeView: {
+            data: {
+                hostname: string;
+                /** @description The node's id (host name and an id kept in its data dir). */
+                id: string;
+                /** Format: date-time */
+                last_seen_at: string;
+                /** @description Whether it holds the scheduler lease now. */
+                leader: boolean;
+                /**
+                 * Format: int64
+                 * @description Executions it was running when it last reported.
+                 */
+                running: number;
+                /** @description Whether it is the node that answered this request. */
+                self: boolean;
+            }[];
             pagination: components["schemas"]["Pagination"];
         };
         /** @description A page of items. */
@@ -2429,6 +2494,11 @@ export interface components {
              */
             total_bytes?: number | null;
         };
+        /**
+         * @description Which queue a server runs on.
+         * @enum {string}
+         */
+        QueueBackend: "embedded" | "redis";
         QueueDepth: {
             /** Format: int64 */
             count: number;
@@ -2595,7 +2665,7 @@ export interface components {
          * @description The server's own health (`GET /api/health`).
          * @enum {string}
          */
-        ServerStatus: "ok" | "degraded";
+        ServerStatus: "ok" | "degraded" | "unavailable";
         /** @description A signed-in session. */
         SessionView: {
             client?: string | null;
@@ -2706,6 +2776,16 @@ export interface components {
             node_id: string;
             plugins: number;
             queue: components["schemas"]["QueueDepth"][];
+            /** @description Where work is queued: `embedded` (the metadata database) or `redis`. */
+            queue_backend: components["schemas"]["QueueBackend"];
+            /** @description What failed, while the queue is unavailable. */
+            queue_error?: string | null;
+            /**
+             * @description `ok`, or `unavailable` while the queue does not answer: nothing is
+             *     scheduled or started until it is back (health checks and cleanup
+             *     go on).
+             */
+            queue_status: components["schemas"]["ServerStatus"];
             /** @description Executions this node is running now (the queue depth counts all nodes). */
             running_here: number;
             status: components["schemas"]["ServerStatus"];
@@ -11843,6 +11923,115 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (see the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage or database the request needed failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The queue or the metadata database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    system_nodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_NodeView"];
+                };
+            };
+            /** @description Malformed request (JSON syntax, query parameter, missing Host) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission in `x-permission` (or, for a write, it was sent from another site's page) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such route or object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the object's state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input; `field` names it */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -387,7 +387,10 @@ mod tests {
             stderr_level("FATAL:  password authentication failed"),
             LogLevel::Error
         );
-        assert_eq!(stderr_level("sqlite3: Error: no such table"), LogLevel::Error);
+        assert_eq!(
+            stderr_level("sqlite3: Error: no such table"),
+            LogLevel::Error
+        );
     }
 
     use super::*;

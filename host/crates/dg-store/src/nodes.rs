@@ -54,10 +54,12 @@ pub async fn seen_since(db: &Db, since: DateTime<Utc>) -> Result<Vec<NodeRow>, S
 /// A node that stopped cleanly leaves the list; rows of nodes not seen
 /// since `before` (killed, never back) are dropped too.
 pub async fn remove(db: &Db, id: &str, before: DateTime<Utc>) -> Result<(), StoreError> {
-    execute!(db, |p| sqlx::query("DELETE FROM nodes WHERE id = $1 OR last_seen_at < $2")
-        .bind(id)
-        .bind(before)
-        .execute(p)
-        .await?);
+    execute!(db, |p| sqlx::query(
+        "DELETE FROM nodes WHERE id = $1 OR last_seen_at < $2"
+    )
+    .bind(id)
+    .bind(before)
+    .execute(p)
+    .await?);
     Ok(())
 }

@@ -6,13 +6,13 @@
 pub mod redis;
 #[macro_use]
 pub mod server;
-pub mod sse;
 pub mod oidc;
 pub mod proxy;
 pub mod receiver;
 pub mod s3;
 pub mod sftp;
 pub mod smtp;
+pub mod sse;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -125,6 +125,19 @@ pub fn dg_err(data_dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout)
     );
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs the binary and demands it fail with exit `code` (docs/CLI.md,
+/// "Exit codes"); returns stderr.
+pub fn dg_exit(data_dir: &Path, args: &[&str], code: i32) -> String {
+    let out = dg(data_dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "dataguardian {args:?}: {stderr}"
+    );
+    stderr
 }
 
 /// psql against `db`, returning trimmed unaligned output.

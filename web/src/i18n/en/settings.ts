@@ -145,4 +145,18 @@ export default {
   "settings.plugins.servesNothing": "nothing (replaced)",
   "settings.plugins.warnings": "Warnings",
   "settings.plugins.empty": "No plugins are installed.",
+
+  "settings.tab.nodes": "Nodes",
+  "settings.nodes.node": "Node",
+  "settings.nodes.role": "Role",
+  "settings.nodes.leader": "scheduler leader",
+  "settings.nodes.worker": "worker",
+  "settings.nodes.this": "answered this page",
+  "settings.nodes.state": "State",
+  "settings.nodes.state.reporting": "reporting",
+  "settings.nodes.state.silent": "silent (stopped or unreachable)",
+  "settings.nodes.lastSeen": "Last report",
+  "settings.nodes.running": "Running",
+  "settings.nodes.queueUp": "Work queue: {backend}, taking work.",
+  "settings.nodes.queueDown": "Work queue: {backend}, unavailable — runs and restores are refused and scheduling waits until it is back ({error}).",
 } as const;

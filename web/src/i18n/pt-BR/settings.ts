@@ -147,5 +147,18 @@ const messages: Partial<Messages> = {
   "settings.plugins.servesNothing": "nada (substituído)",
   "settings.plugins.warnings": "Avisos",
   "settings.plugins.empty": "Nenhum plugin instalado.",
+  "settings.tab.nodes": "Nós",
+  "settings.nodes.node": "Nó",
+  "settings.nodes.role": "Papel",
+  "settings.nodes.leader": "líder do agendador",
+  "settings.nodes.worker": "executor",
+  "settings.nodes.this": "respondeu esta página",
+  "settings.nodes.state": "Estado",
+  "settings.nodes.state.reporting": "reportando",
+  "settings.nodes.state.silent": "em silêncio (parado ou inacessível)",
+  "settings.nodes.lastSeen": "Último relato",
+  "settings.nodes.running": "Em execução",
+  "settings.nodes.queueUp": "Fila de trabalho: {backend}, aceitando trabalho.",
+  "settings.nodes.queueDown": "Fila de trabalho: {backend}, indisponível — execuções e restaurações são recusadas e o agendamento espera até ela voltar ({error}).",
 };
 export default messages;

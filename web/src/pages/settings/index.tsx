@@ -1,6 +1,7 @@
 /**
  * The settings screens: general (client) settings, one's own account,
- * users, roles, API tokens, the audit log and the installed plugins. One
+ * users, roles, API tokens, the audit log, the installed plugins and the
+ * cluster's nodes. One
  * heading, then a tab strip of links; a tab the reader has no permission
  * for is not shown, and its address says why instead of failing.
  */
@@ -14,6 +15,7 @@ import "./settings.css";
 import { Account } from "./Account";
 import { Audit } from "./Audit";
 import { General } from "./General";
+import { Nodes } from "./Nodes";
 import { Plugins } from "./Plugins";
 import { Roles } from "./Roles";
 import { Tokens } from "./Tokens";
@@ -30,6 +32,7 @@ function SettingsLayout() {
     { to: "/settings/tokens", label: t("settings.tab.tokens") },
     { to: "/settings/audit", label: t("settings.tab.audit"), permission: "audit:read" },
     { to: "/settings/plugins", label: t("settings.tab.plugins") },
+    { to: "/settings/nodes", label: t("settings.tab.nodes") },
   ];
   return (
     <>
@@ -73,6 +76,7 @@ export const settingsRoutes: RouteObject[] = [
         ),
       },
       { path: "plugins", element: <Plugins /> },
+      { path: "nodes", element: <Nodes /> },
     ],
   },
 ];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { auditQuery, expiryFromDays, grantable, localToRfc3339, NO_AUDIT_FILTER, PERMISSIONS, userChange } from "./access";
+import { nodeState } from "./nodes";
 import { changedSettings, kindOfValue, newSetting, newSettingValue, sameJson, settingFields, settingValues, validKey } from "./settingsForm";
 
 const stored = { "ui.theme": "dark", "ui.page_size": 25, "ui.compact": false, "ui.columns": ["name", "status"], "ui.nothing": null };
@@ -95,5 +96,14 @@ describe("userChange", () => {
       role: "operator",
       password: "long enough pw",
     });
+  });
+});
+
+describe("node state", () => {
+  it("reads a node silent after 30 s without a report", () => {
+    const now = new Date("2026-12-07T12:00:00Z");
+    expect(nodeState("2026-12-07T11:59:55Z", now)).toBe("reporting");
+    expect(nodeState("2026-12-07T11:59:00Z", now)).toBe("silent");
+    expect(nodeState("not a time", now)).toBe("silent");
   });
 });

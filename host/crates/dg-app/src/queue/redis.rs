@@ -27,7 +27,7 @@
 //! Once claimed, an item's liveness is its heartbeat in the database, as
 //! with the embedded queue (`orphaned`).
 
-use super::{QueueBackend, QueueError, QueueHealth, WorkQueue, PRIORITY_MANUAL};
+use super::{EmbeddedQueue, QueueBackend, QueueError, QueueHealth, WorkQueue, PRIORITY_MANUAL};
 use ::redis::aio::MultiplexedConnection;
 use ::redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use ::redis::{AsyncConnectionConfig, RedisError};
@@ -38,7 +38,6 @@ use dg_store::Db;
 use futures::future::BoxFuture;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 const GROUP: &str = "workers";
 const PREFIX: &str = "dataguardian";
@@ -80,10 +79,11 @@ pub struct RedisQueue {
     /// The URL without its password, for messages.
     shown: String,
     db: Db,
+    /// What is the database's alone (heartbeats, ends, cancels, orphans)
+    /// and this node's wake-ups are the embedded queue's own code.
+    rows: EmbeddedQueue,
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     link: Mutex<Link>,
-    notify: Notify,
-    poll: Duration,
     promote: ::redis::Script,
     last_reclaim: Mutex<Instant>,
     reclaim_idle: Duration,
@@ -152,14 +152,13 @@ impl RedisQueue {
         Ok(Self {
             client,
             shown,
+            rows: EmbeddedQueue::new(db.clone(), poll),
             db,
             conn: tokio::sync::Mutex::new(None),
             link: Mutex::new(Link {
                 up: false,
                 error: Some("not connected yet".into()),
             }),
-            notify: Notify::new(),
-            poll,
             promote: ::redis::Script::new(PROMOTE),
             last_reclaim: Mutex::new(Instant::now()),
             reclaim_idle: RECLAIM_IDLE,
@@ -254,7 +253,7 @@ impl RedisQueue {
         link.error = None;
         if was_down {
             tracing::info!("Redis at {} answers: the queue is up", self.shown);
-            self.notify.notify_waiters();
+            self.rows.notify();
         }
         was_down
     }
@@ -302,7 +301,7 @@ impl RedisQueue {
             .await
             .map_err(|e| self.mark_down(&e))?;
         self.mark_up();
-        self.notify.notify_waiters();
+        self.rows.notify();
         Ok(())
     }
 
@@ -339,7 +338,11 @@ impl RedisQueue {
 
     /// Moves due retries into their streams and, every
     /// [`RECLAIM_EVERY`], takes over deliveries of dead consumers.
-    async fn maintain(&self, c: &mut MultiplexedConnection, worker: &str) -> Result<(), QueueError> {
+    async fn maintain(
+        &self,
+        c: &mut MultiplexedConnection,
+        worker: &str,
+    ) -> Result<(), QueueError> {
         self.promote
             .key(delayed_key())
             .arg(millis(dg_store::now()))
@@ -565,7 +568,7 @@ impl WorkQueue for RedisQueue {
     }
 
     fn heartbeat<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), QueueError>> {
-        Box::pin(async move { Ok(dg_store::work::heartbeat(&self.db, id).await?) })
+        self.rows.heartbeat(id)
     }
 
     fn finish<'a>(
@@ -574,11 +577,7 @@ impl WorkQueue for RedisQueue {
         status: WorkStatus,
         error: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), QueueError>> {
-        Box::pin(async move {
-            dg_store::work::finish(&self.db, id, status, error).await?;
-            self.notify.notify_waiters();
-            Ok(())
-        })
+        self.rows.finish(id, status, error)
     }
 
     fn retry_at<'a>(
@@ -605,7 +604,7 @@ impl WorkQueue for RedisQueue {
         execution_id: &'a str,
     ) -> BoxFuture<'a, Result<bool, QueueError>> {
         // Its delivery, when it comes, finds nothing queued.
-        Box::pin(async move { Ok(dg_store::work::cancel_queued(&self.db, execution_id).await?) })
+        self.rows.cancel_queued(execution_id)
     }
 
     fn orphaned<'a>(
@@ -613,13 +612,11 @@ impl WorkQueue for RedisQueue {
         owner: Option<&'a str>,
         stale_before: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<Vec<WorkItem>, QueueError>> {
-        Box::pin(async move { Ok(dg_store::work::orphaned(&self.db, owner, stale_before).await?) })
+        self.rows.orphaned(owner, stale_before)
     }
 
     fn wait(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let _ = tokio::time::timeout(self.poll, self.notify.notified()).await;
-        })
+        self.rows.wait()
     }
 
     fn publish<'a>(&'a self, item: &'a WorkItem) -> BoxFuture<'a, Result<(), QueueError>> {
@@ -627,7 +624,7 @@ impl WorkQueue for RedisQueue {
     }
 
     fn wake(&self) {
-        self.notify.notify_waiters();
+        self.rows.notify();
     }
 
     fn health(&self) -> QueueHealth {

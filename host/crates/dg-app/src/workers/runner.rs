@@ -201,7 +201,14 @@ pub async fn consume(
             }
             Err(e) => {
                 drop(permit);
-                tracing::error!("{kind} queue: {e}; retrying in 5s");
+                match e {
+                    // The queue logs its own outage once, and its return;
+                    // a line per look would fill the log during one.
+                    crate::queue::QueueError::Unavailable(_) => {
+                        tracing::debug!("{kind} queue: {e}; retrying in 5s")
+                    }
+                    _ => tracing::error!("{kind} queue: {e}; retrying in 5s"),
+                }
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
         }
