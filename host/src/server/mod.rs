@@ -174,8 +174,10 @@ async fn open_state_confined(
                 );
             }
             let redis = Arc::new(
+                // A URL that does not parse is a usage error (exit 2): no
+                // restart will fix it.
                 RedisQueue::new(url, db.clone(), Duration::from_secs(1))
-                    .context("the Redis queue (--redis-url)")?,
+                    .map_err(|e| crate::exit::Usage(format!("--redis-url: {e}")))?,
             );
             tracing::info!(
                 "work queue: Redis at {}",

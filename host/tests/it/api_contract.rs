@@ -1606,6 +1606,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("get", "/api/system/settings", "system::get_settings"),
     ("put", "/api/system/settings", "system::put_settings"),
     ("get", "/api/plugins", "system::plugins"),
+    ("get", "/api/system/nodes", "system::nodes"),
     ("post", "/api/plugins/install", "plugins::install"),
     ("post", "/api/plugins/{name}/update", "plugins::update"),
     ("delete", "/api/plugins/{name}", "plugins::remove"),

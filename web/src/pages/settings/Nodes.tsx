@@ -44,7 +44,11 @@ export function Nodes() {
           .join(" · "),
     },
     { header: t("settings.nodes.state"), cell: (n) => t(`settings.nodes.state.${nodeState(n.last_seen_at)}`) },
-    { header: t("settings.nodes.lastSeen"), cell: (n) => relative(t, n.last_seen_at) ?? "—" },
+    {
+      header: t("settings.nodes.lastSeen"),
+      // A report a few milliseconds "in the future" (clocks) reads as just now.
+      cell: (n) => relative(t, n.last_seen_at, new Date(Math.max(Date.now(), Date.parse(n.last_seen_at) || 0))) ?? "—",
+    },
     { header: t("settings.nodes.running"), cell: (n) => n.running },
   ];
   return (

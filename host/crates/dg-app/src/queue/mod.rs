@@ -52,6 +52,9 @@ pub enum QueueError {
     Store(#[from] StoreError),
     #[error("queue unavailable: {0}")]
     Unavailable(String),
+    /// The queue's address cannot be used (`--redis-url`).
+    #[error("{0}")]
+    InvalidUrl(String),
 }
 
 /// A durable queue of work items.

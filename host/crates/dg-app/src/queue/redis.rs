@@ -147,8 +147,12 @@ impl RedisQueue {
     /// while Redis is down and reports the queue down until it answers.
     pub fn new(url: &str, db: Db, poll: Duration) -> Result<Self, QueueError> {
         let shown = shown_url(url);
-        let client = ::redis::Client::open(url)
-            .map_err(|e| QueueError::Unavailable(format!("the Redis URL {shown}: {e}")))?;
+        // The URL is not repeated: it may hold a password.
+        let client = ::redis::Client::open(url).map_err(|e| {
+            QueueError::InvalidUrl(format!(
+                "not a Redis URL ({e}); expected redis://[:PASSWORD@]HOST:PORT[/DB]"
+            ))
+        })?;
         Ok(Self {
             client,
             shown,
