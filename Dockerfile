@@ -36,13 +36,22 @@ RUN cargo build --release --locked -p dataguardian \
 
 # --- the runtime --------------------------------------------------------
 FROM debian:bookworm-slim
-# Clients the engines run (pg_dump/psql, mariadb-dump/mariadb, sqlite3),
-# OpenSSH for the SFTP storage, CA roots for S3 and webhooks, curl for the
-# health check. Versions follow the Debian release the image is built on.
+# Clients the engines run: PostgreSQL 17's pg_dump/pg_restore/psql from
+# the PostgreSQL project's apt repository (a pg_dump dumps servers up to
+# its own version; Debian 12 ships 15), mariadb-dump/mariadb and sqlite3
+# from Debian; OpenSSH for the SFTP storage, CA roots for S3 and webhooks,
+# curl for the health check. Other versions follow the Debian release.
 # hadolint ignore=DL3008
 RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && install -d /usr/share/postgresql-common/pgdg \
+    && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc \
+        https://www.postgresql.org/media/keys/ACCC4CF8.asc \
+    && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+        > /etc/apt/sources.list.d/pgdg.list \
+    && apt-get update \
     && apt-get install -y --no-install-recommends \
-        ca-certificates curl postgresql-client mariadb-client sqlite3 openssh-client sshpass tini \
+        postgresql-client-17 mariadb-client sqlite3 openssh-client sshpass tini \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/dataguardian \
         --shell /usr/sbin/nologin dataguardian \

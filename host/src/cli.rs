@@ -301,8 +301,8 @@ pub struct ServeArgs {
     /// `sqlite://DATA_DIR/dataguardian.db`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Work queue on Redis (`redis://[:PASSWORD@]HOST:PORT[/DB]`,
-    /// `rediss://` for TLS), for several nodes on one PostgreSQL metadata
+    /// Work queue on Redis (`redis://[:PASSWORD@]HOST:PORT[/DB]`; TLS is
+    /// not supported yet), for several nodes on one PostgreSQL metadata
     /// database; without it the queue is the metadata database's own
     /// (docs/DEPLOYMENT.md).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]

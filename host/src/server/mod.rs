@@ -62,6 +62,11 @@ pub async fn serve(options: ServeOptions, plugins: Plugins) -> anyhow::Result<()
     let db = state.db.clone();
     state.monitor.spawn();
     if let Some(redis) = redis {
+        // Down at start is no reason not to serve: the API answers, runs
+        // are refused with 503 until Redis answers (the watch notices).
+        if let Err(e) = redis.probe().await {
+            tracing::error!("{e}; runs and restores are refused until it answers");
+        }
         tokio::spawn(redis.watch());
     }
     // Other nodes' events on this node's stream, and theirs of ours.

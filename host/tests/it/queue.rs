@@ -192,9 +192,14 @@ async fn redis_gets_back_what_it_lost_and_takes_over_dead_readers() {
     };
     assert_eq!(taken.execution_id, lost);
     assert_eq!(taken.attempts, 1);
-    // Nothing is left pending for anyone.
+    // Nothing is left pending for anyone, and settled entries are gone
+    // from the stream (it does not grow with every run).
     let pending = redis.cli(&["XPENDING", "dataguardian:backup-queue:manual", "workers"]);
     assert!(pending.starts_with('0'), "{pending}");
+    let length = redis.cli(&["XLEN", "dataguardian:backup-queue:manual"]);
+    assert_eq!(length.trim(), "0", "settled entries stay in the stream");
+    let held = redis.cli(&["SCARD", "dataguardian:held"]);
+    assert_eq!(held.trim(), "0", "ids stay in the held set");
     db.close().await;
 }
 

@@ -261,7 +261,9 @@ fn plugin_list_and_inspect_describe_the_builtins() {
         work.path(),
         &["--log", "debug", "--log-format", "json", "plugin", "list"],
     );
-    for line in String::from_utf8_lossy(&json.stderr).lines() {
+    let lines = String::from_utf8_lossy(&json.stderr).into_owned();
+    assert!(lines.lines().count() > 0, "debug logging said nothing");
+    for line in lines.lines() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert!(v["level"].is_string() && v["fields"].is_object(), "{v}");

@@ -225,26 +225,28 @@ pub async fn queued(db: &Db, limit: i64) -> Result<Vec<WorkItem>, StoreError> {
     .await?))
 }
 
-/// Removes a new execution and its item again (the queue refused the
-/// item after both were recorded): nothing is left `queued` with nothing
-/// to run it.
-pub async fn delete_with_execution(db: &Db, item: &WorkItem) -> Result<(), StoreError> {
-    with_pool!(db, |p| {
+/// Takes back a new execution and its item (the queue refused the item
+/// after both were recorded), unless the item was claimed meanwhile (a
+/// slow hand-over that reached Redis after all, or another node's
+/// reconciliation): then it is running and stays. True if taken back.
+pub async fn delete_with_execution(db: &Db, item: &WorkItem) -> Result<bool, StoreError> {
+    Ok(with_pool!(db, |p| {
         let mut tx = p.begin().await?;
-        sqlx::query("DELETE FROM work_items WHERE id = $1")
+        let taken = sqlx::query("DELETE FROM work_items WHERE id = $1 AND status = $2")
             .bind(&item.id)
+            .bind(WorkStatus::Queued)
             .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM execution_logs WHERE execution_id = $1")
-            .bind(&item.execution_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM backup_executions WHERE id = $1 AND status = $2")
-            .bind(&item.execution_id)
-            .bind(dg_core::domain::ExecutionStatus::Queued)
-            .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if taken == 1 {
+            // Its log lines go with it (ON DELETE CASCADE).
+            sqlx::query("DELETE FROM backup_executions WHERE id = $1 AND status = $2")
+                .bind(&item.execution_id)
+                .bind(dg_core::domain::ExecutionStatus::Queued)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-    });
-    Ok(())
+        taken == 1
+    }))
 }

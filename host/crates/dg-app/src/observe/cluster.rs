@@ -22,9 +22,12 @@ use tokio::sync::mpsc;
 const CHANNEL: &str = "dataguardian_events";
 /// PostgreSQL refuses payloads of 8000 bytes or more.
 const MAX_PAYLOAD: usize = 7900;
-/// Events waiting to be relayed; beyond this they are dropped (counted
-/// in the log), never buffered without bound.
+/// Events waiting to be relayed; beyond this they are dropped (the log
+/// says how many), never buffered without bound.
 const BACKLOG: usize = 4096;
+
+/// Events this node could not relay because the relay was behind.
+static DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 #[derive(Serialize, Deserialize)]
 struct Relayed {
@@ -42,7 +45,15 @@ pub(super) fn relay(kind: &'static str, data: &str) {
         return;
     };
     if tx.try_send((kind, data.to_string())).is_err() {
-        tracing::debug!("cluster event relay is behind; an event was not relayed");
+        let n = DROPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        // The first, then every thousandth: a stuck relay is seen, not
+        // logged per event.
+        if n == 1 || n.is_multiple_of(1000) {
+            tracing::warn!(
+                "{n} event(s) not relayed to the other nodes so far: the relay is behind \
+                 (the metadata database is slow or down)"
+            );
+        }
     }
 }
 

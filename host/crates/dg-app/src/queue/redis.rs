@@ -46,9 +46,10 @@ const PREFIX: &str = "dataguardian";
 const RECLAIM_IDLE: Duration = Duration::from_secs(30);
 /// How often a node looks for such deliveries.
 const RECLAIM_EVERY: Duration = Duration::from_secs(10);
-/// Queued items younger than this are not compared with Redis yet (their
-/// hand-over may be in flight).
-const RECONCILE_GRACE: Duration = Duration::from_secs(2);
+/// Queued items younger than this are not compared with Redis yet: their
+/// hand-over may be in flight, which takes at most a connection and a
+/// response ([`CONNECT_TIMEOUT`] + [`RESPONSE_TIMEOUT`]).
+const RECONCILE_GRACE: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -87,6 +88,9 @@ pub struct RedisQueue {
     promote: ::redis::Script,
     last_reclaim: Mutex<Instant>,
     reclaim_idle: Duration,
+    /// Whether anything looked at Redis yet (until then "down" only means
+    /// "not connected yet").
+    probed: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -166,6 +170,7 @@ impl RedisQueue {
             promote: ::redis::Script::new(PROMOTE),
             last_reclaim: Mutex::new(Instant::now()),
             reclaim_idle: RECLAIM_IDLE,
+            probed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -266,17 +271,34 @@ impl RedisQueue {
         lock(&self.link).up
     }
 
-    /// Fails fast while Redis is known to be down, after one fresh look.
-    async fn ensure_up(&self) -> Result<MultiplexedConnection, QueueError> {
+    /// Connects and pings; the queue is up after it if Redis answered.
+    pub async fn probe(&self) -> Result<(), QueueError> {
+        self.probed.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut c = self.conn().await?;
+        ::redis::cmd("PING")
+            .query_async::<String>(&mut c)
+            .await
+            .map_err(|e| self.mark_down(&e))?;
+        self.mark_up();
+        Ok(())
+    }
+
+    /// The connection for a request, failing at once while Redis is
+    /// known to be down (a request never waits behind reconnection
+    /// attempts; [`RedisQueue::watch`] brings the queue back). The first
+    /// use looks for itself.
+    async fn ensure_up(&self) -> Result<MultiplexedConnection, QueueError> {
         if !self.is_up() {
-            ::redis::cmd("PING")
-                .query_async::<String>(&mut c)
-                .await
-                .map_err(|e| self.mark_down(&e))?;
-            self.mark_up();
+            if self.probed.load(std::sync::atomic::Ordering::SeqCst) {
+                let why = lock(&self.link)
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| format!("Redis at {} is down", self.shown));
+                return Err(QueueError::Unavailable(why));
+            }
+            self.probe().await?;
         }
-        Ok(c)
+        self.conn().await
     }
 
     /// Hands Redis an item the database holds: into its stream when due,
@@ -323,12 +345,15 @@ impl RedisQueue {
             Some(id) => dg_store::work::claim_id(&self.db, &id, worker).await?,
             None => None,
         };
+        // Acknowledged and deleted: a stream holds only what is still to
+        // be delivered or settled, never every run there ever was.
         let mut pipe = ::redis::pipe();
         pipe.cmd("XACK")
             .arg(stream)
             .arg(GROUP)
             .arg(&entry.id)
             .ignore();
+        pipe.cmd("XDEL").arg(stream).arg(&entry.id).ignore();
         if let Some(id) = entry.get::<String>("item") {
             pipe.cmd("SREM").arg(held_key()).arg(id).ignore();
         }
@@ -396,12 +421,16 @@ impl RedisQueue {
                         .arg("item")
                         .arg(&id)
                         .ignore();
+                } else {
+                    // Nothing to run: Redis holds it no more.
+                    pipe.cmd("SREM").arg(held_key()).arg(&id).ignore();
                 }
                 pipe.cmd("XACK")
                     .arg(&stream)
                     .arg(GROUP)
                     .arg(&entry.id)
                     .ignore();
+                pipe.cmd("XDEL").arg(&stream).arg(&entry.id).ignore();
                 pipe.query_async::<()>(c)
                     .await
                     .map_err(|e| self.mark_down(&e))?;
@@ -468,20 +497,11 @@ impl RedisQueue {
                 Duration::from_secs(1)
             };
             tokio::time::sleep(wait).await;
-            let answered = match self.conn().await {
-                Ok(mut c) => match ::redis::cmd("PING").query_async::<String>(&mut c).await {
-                    Ok(_) => true,
-                    Err(e) => {
-                        self.mark_down(&e);
-                        false
-                    }
-                },
-                Err(_) => false,
-            };
-            if !answered {
+            let was_up = self.is_up();
+            if self.probe().await.is_err() {
                 continue;
             }
-            let came_back = self.mark_up();
+            let came_back = !was_up;
             if came_back || last_reconcile.elapsed() >= Duration::from_secs(30) {
                 last_reconcile = Instant::now();
                 if let Err(e) = self.reconcile().await {
@@ -512,15 +532,27 @@ impl WorkQueue for RedisQueue {
             dg_store::work::insert_with_execution(&self.db, execution, item).await?;
             if let Err(e) = self.hand_over(item).await {
                 // Redis went away between the two: take the rows back, so
-                // the caller's 503 is the whole truth.
-                if let Err(undo) = dg_store::work::delete_with_execution(&self.db, item).await {
-                    tracing::error!(
-                        execution = %execution.id,
-                        "removing an execution Redis did not take: {undo}; the queue will \
-                         hand it over when Redis is back"
-                    );
+                // the caller's 503 is the whole truth — unless a node
+                // claimed the item meanwhile (the hand-over reached Redis
+                // late, or a reconciliation handed it over): then it was
+                // accepted and runs.
+                match dg_store::work::delete_with_execution(&self.db, item).await {
+                    Ok(true) => return Err(e),
+                    Ok(false) => {
+                        tracing::warn!(
+                            execution = %execution.id,
+                            "Redis answered late ({e}), but the run was claimed meanwhile: accepted"
+                        );
+                    }
+                    Err(undo) => {
+                        tracing::error!(
+                            execution = %execution.id,
+                            "removing an execution Redis did not take: {undo}; the queue will \
+                             hand it over when Redis is back"
+                        );
+                        return Err(e);
+                    }
                 }
-                return Err(e);
             }
             Ok(())
         })
