@@ -172,7 +172,7 @@ async fn open_state_confined(
             None,
         ),
         Some(url) => {
-            if db.backend() == "sqlite" {
+            if matches!(db.pool(), store::Pool::Sqlite(_)) {
                 tracing::warn!(
                     "a Redis queue with a SQLite metadata database serves one node only; \
                      several nodes need a PostgreSQL DATABASE_URL"

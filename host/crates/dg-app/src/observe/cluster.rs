@@ -143,8 +143,35 @@ fn receive(payload: &str, own: &str, queue: &dyn WorkQueue) {
     let Some(kind) = events::kind::known(&event.kind) else {
         return;
     };
-    if kind == events::kind::EXECUTION_STATUS && event.data.contains("\"status\":\"queued\"") {
+    if kind == events::kind::EXECUTION_STATUS && announces_queued_work(&event.data) {
         queue.wake();
     }
     events::bus().publish_text(kind, event.data);
+}
+
+/// Whether an `execution_status` event's data says an execution was
+/// queued (work another node's consumers may take).
+fn announces_queued_work(data: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Status {
+        status: dg_core::domain::ExecutionStatus,
+    }
+    serde_json::from_str::<Status>(data)
+        .is_ok_and(|s| s.status == dg_core::domain::ExecutionStatus::Queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_queued_status_wakes_the_consumers() {
+        assert!(announces_queued_work(
+            r#"{"execution_id": "e1", "status": "queued", "error_message": null}"#
+        ));
+        assert!(!announces_queued_work(
+            r#"{"execution_id": "e1", "status": "failed", "error_message": "\"status\":\"queued\""}"#
+        ));
+        assert!(!announces_queued_work("not json"));
+    }
 }
